@@ -1,0 +1,80 @@
+# postern — GNU Makefile. `make run` and `make test` are the two commands.
+SHELL := /bin/bash
+CC ?= cc
+PREFIX ?= /usr/local
+CONFIG ?=
+
+RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
+TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dkim \
+             swaks msmtp curl s-nail openssl
+
+PKG_LIBS  := libevent libevent_openssl openssl libcares
+WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2
+DEFS      := -D_GNU_SOURCE -DPOSTERN_VERSION=\"$(shell cat VERSION 2>/dev/null || echo 0.1.0)\"
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
+PKG_LDLIBS = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lcrypt
+CFLAGS    ?= -O2 -g
+SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRC       := $(sort $(shell find src -name '*.c'))
+LIBSRC    := $(filter-out src/main.c,$(SRC))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+
+OBJ       := $(SRC:%.c=build/obj/%.o)
+SOBJ      := $(SRC:%.c=build/asan/%.o)
+SLIBOBJ   := $(LIBSRC:%.c=build/asan/%.o)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
+
+.PHONY: all deps test-deps run test unit e2e install clean asan fuzz bench
+all: build/postern
+
+build/postern: $(OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LDLIBS)
+
+build/obj/%.o: %.c $(shell find src -name '*.h')
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/asan/%.o: %.c $(shell find src -name '*.h')
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -c -o $@ $<
+
+build/asan/postern: $(SOBJ)
+	$(CC) $(SAN) -o $@ $^ $(PKG_LDLIBS)
+
+build/asan/tests/%: tests/unit/%.c $(SLIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -Isrc -o $@ $< $(SLIBOBJ) $(PKG_LDLIBS) -lcmocka
+
+asan: build/asan/postern
+
+# Install the Debian packages that are missing (apt-get update only if needed).
+deps:
+	@./scripts/install-deps $(RUN_DEPS)
+test-deps:
+	@./scripts/install-deps $(TEST_DEPS)
+
+run: deps build/postern
+	./build/postern serve $(if $(CONFIG),-c $(CONFIG))
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+e2e: build/asan/postern
+	POSTERN_BIN=$(CURDIR)/build/asan/postern /usr/bin/python3 -m pytest -q tests/e2e
+
+test: test-deps
+	$(MAKE) build/postern
+	$(MAKE) unit
+	$(MAKE) e2e
+
+install: build/postern
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/postern
+	install -m 0755 build/postern $(DESTDIR)$(PREFIX)/sbin/postern
+	ln -sf postern $(DESTDIR)$(PREFIX)/sbin/sendmail
+	ln -sf postern $(DESTDIR)$(PREFIX)/sbin/mailq
+	[ -e $(DESTDIR)/etc/postern/postern.cf ] || install -m 0644 docs/postern.cf.sample $(DESTDIR)/etc/postern/postern.cf
+	id postern >/dev/null 2>&1 || useradd --system --home-dir /var/spool/postern --shell /usr/sbin/nologin postern || true
+
+clean:
+	rm -rf build

@@ -1,0 +1,92 @@
+/* config — one table declares every parameter; Postfix-style main.cf parsing.
+ *
+ * A struct config holds the typed, expanded value of every parameter. It is
+ * immutable once loaded: SIGHUP builds a new one and swaps the pointer in the
+ * daemon context, so there is no global mutable config. */
+#ifndef POSTERN_CONFIG_H
+#define POSTERN_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* A comma/space separated list value, already split and expanded. */
+struct cfg_list {
+    size_t n;
+    char **v;           /* n entries, each a NUL-terminated string */
+};
+
+struct config {
+    /* identity */
+    char *myhostname;
+    char *mydomain;
+    char *myorigin;
+    struct cfg_list mydestination;
+    char *smtpd_banner;          /* text after "220 ", e.g. "$myhostname ESMTP" expanded */
+    char *mail_owner;
+    char *syslog_name;           /* empty: no syslog */
+    /* listeners and access */
+    struct cfg_list listen;      /* "smtp://127.0.0.1:2525", "smtp://[::1]:25" */
+    struct cfg_list mynetworks;  /* CIDR strings: 127.0.0.0/8 [::1]/128 10.0.0.1 */
+    /* queue and transports */
+    char *queue_directory;
+    char *default_transport;     /* "capture" (smtp in a later issue) */
+    char *capture_directory;
+    long long maximal_queue_lifetime;   /* seconds */
+    long long minimal_backoff_time;     /* seconds */
+    long long maximal_backoff_time;     /* seconds */
+    long long queue_run_delay;          /* seconds */
+    int always_add_missing_headers;     /* bool */
+    /* smtpd limits */
+    long long message_size_limit;       /* bytes, 0 = unlimited */
+    long long smtpd_recipient_limit;
+    long long line_length_limit;
+    long long header_size_limit;
+    long long smtpd_timeout;            /* seconds */
+    long long smtpd_error_sleep_time;   /* seconds */
+    long long smtpd_soft_error_limit;
+    long long smtpd_hard_error_limit;
+    long long smtpd_client_connection_count_limit;
+    long long smtpd_max_connections;    /* postern: total concurrent sessions */
+};
+
+/* Parameter value kinds. Times accept Postfix units s m h d w (default unit
+ * per parameter); sizes are plain byte counts (k/m/g suffixes accepted). */
+enum cfg_type { CFG_STR, CFG_LIST, CFG_INT, CFG_SIZE, CFG_TIME, CFG_BOOL };
+
+struct cfg_param {
+    const char *name;
+    enum cfg_type type;
+    const char *def;        /* default, may reference $other parameters */
+    long long min, max;     /* bounds for numeric kinds */
+    size_t offset;          /* offsetof(struct config, field) */
+    const char *doc;        /* one line for `postern check -d` and docs */
+};
+
+/* The table, terminated by an entry with name == NULL. */
+extern const struct cfg_param config_params[];
+
+/* The embedded default configuration text used when no file is given and
+ * /etc/postern/postern.cf does not exist. */
+extern const char config_default_text[];
+
+/* Load from a file (path) or, when path is NULL, from config_default_text.
+ * On error returns NULL and writes "FILE:LINE: message; fix" into err. */
+struct config *config_load(const char *path, char *err, size_t errlen);
+
+/* Parse text as if it came from file `name` (for tests and the default). */
+struct config *config_load_text(const char *text, const char *name,
+                                char *err, size_t errlen);
+
+void config_free(struct config *cfg);
+
+/* Print settings that differ from their defaults, one "name = value" a line,
+ * in table order (like `postconf -n`). */
+void config_print_nondefault(const struct config *cfg, FILE *out);
+
+/* Print every parameter with its effective value (like `postconf`). */
+void config_print_all(const struct config *cfg, FILE *out);
+
+/* The known parameter name closest to `name` (edit distance), or NULL. */
+const char *config_suggest_name(const char *name);
+
+#endif

@@ -1,0 +1,73 @@
+/* spool — the queue directory on disk. The only module that touches it.
+ *
+ * Layout (docs/queue.md):
+ *   <queue_directory>/tmp/<qid>         being received; removed at start-up
+ *   <queue_directory>/queue/<qid>       committed message (envelope+content)
+ *   <queue_directory>/state/<qid>       per-recipient delivery state
+ *   <queue_directory>/quarantine/<qid>  unreadable files moved aside, logged
+ *
+ * Invariant: a queue/<qid> file exists only after its content was fsynced;
+ * spool_commit fsyncs the queue/ directory before returning success, and only
+ * then may the client be told 250. */
+#ifndef POSTERN_QUEUE_SPOOL_H
+#define POSTERN_QUEUE_SPOOL_H
+
+#include <stddef.h>
+#include "envelope.h"
+
+struct spool;
+struct spool_msg;
+
+/* Open (creating if missing, mode 0700) the spool and its subdirectories. */
+struct spool *spool_open(const char *dir, char *err, size_t errlen);
+void spool_close(struct spool *sp);
+const char *spool_path(const struct spool *sp);
+
+/* Start a message: picks a fresh qid (stored into env->qid), creates
+ * tmp/<qid> with O_EXCL and writes the envelope header. NULL on error. */
+struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
+                                   char *err, size_t errlen);
+const char *spool_msg_qid(const struct spool_msg *m);
+/* Append content bytes (buffered). -1 on write error (errno set). */
+int spool_msg_write(struct spool_msg *m, const void *buf, size_t len);
+/* Bytes of content written so far. */
+size_t spool_msg_size(const struct spool_msg *m);
+/* Write the trailer and flush to the kernel (no fsync yet). -1 on error. */
+int spool_msg_finish(struct spool_msg *m);
+/* Discard: close and unlink tmp/<qid>, free m. */
+void spool_msg_abort(struct spool_msg *m);
+
+/* Group commit: fsync each finished message, rename tmp/<qid> to
+ * queue/<qid>, then fsync queue/ once. ok[i] is set to 1 for each message
+ * that is now durable, 0 for one that failed (its tmp file is removed).
+ * Every msgs[i] is freed. Returns the number committed. */
+size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
+                    int *ok);
+
+/* Start-up scan: remove tmp/ leftovers (never acknowledged), then call cb for
+ * each queue/<qid> in qid order. Files whose names are not valid qids are
+ * moved to quarantine/. Returns the number of ids seen, -1 on error. */
+long spool_scan(struct spool *sp, void (*cb)(const char *qid, void *arg),
+                void *arg);
+
+/* Load a committed message: maps queue/<qid> read-only and decodes it and
+ * its state file (missing state = all recipients pending, 0 attempts).
+ * *content points into the mapping; release with spool_unload. On a
+ * corrupt file returns -1 with err set (the caller quarantines). */
+struct spool_map;
+struct spool_map *spool_load(struct spool *sp, const char *qid,
+                             struct envelope *env, const char **content,
+                             char *err, size_t errlen);
+void spool_unload(struct spool_map *map);
+
+/* Durably record env's delivery state (state/<qid>: tmp, fsync, rename,
+ * fsync dir). -1 on error. */
+int spool_state_write(struct spool *sp, const struct envelope *env);
+
+/* Remove a finished message: state file, then queue file, then fsync. */
+int spool_remove(struct spool *sp, const char *qid);
+
+/* Move queue/<qid> (and its state) to quarantine/, keeping it for a human. */
+int spool_quarantine(struct spool *sp, const char *qid);
+
+#endif

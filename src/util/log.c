@@ -1,0 +1,100 @@
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Set once at start-up (and on reload of syslog_name); not message state. */
+static struct {
+    const char *ident;
+    int use_syslog;
+    int verbose;
+} log_ctx = { "postern", 0, 0 };
+
+void log_init(const char *ident, const char *syslog_name, int verbose)
+{
+    log_ctx.ident = ident ? ident : "postern";
+    log_ctx.verbose = verbose;
+    if (log_ctx.use_syslog) {
+        closelog();
+        log_ctx.use_syslog = 0;
+    }
+    if (syslog_name && *syslog_name) {
+        openlog(syslog_name, LOG_PID | LOG_NDELAY, LOG_MAIL);
+        log_ctx.use_syslog = 1;
+    }
+}
+
+int log_verbose(void) { return log_ctx.verbose; }
+
+static void log_emit(int prio, const char *tag, const char *fmt, va_list ap,
+                     int with_errno)
+{
+    char msg[2048];
+    int saved = errno;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (with_errno) {
+        size_t l = strlen(msg);
+        snprintf(msg + l, sizeof msg - l, ": %s", strerror(saved));
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+    char tbuf[32];
+    strftime(tbuf, sizeof tbuf, "%b %e %H:%M:%S", &tm);
+    fprintf(stderr, "%s %s[%ld]: %s%s\n", tbuf, log_ctx.ident, (long)getpid(),
+            tag, msg);
+    if (log_ctx.use_syslog)
+        syslog(prio, "%s%s", tag, msg);
+    errno = saved;
+}
+
+#define LOG_BODY(prio, tag, en) \
+    va_list ap; va_start(ap, fmt); log_emit(prio, tag, fmt, ap, en); va_end(ap)
+
+void log_info(const char *fmt, ...) { LOG_BODY(LOG_INFO, "", 0); }
+void log_warning(const char *fmt, ...) { LOG_BODY(LOG_WARNING, "warning: ", 0); }
+void log_warning_errno(const char *fmt, ...) { LOG_BODY(LOG_WARNING, "warning: ", 1); }
+void log_debug(const char *fmt, ...)
+{
+    if (!log_ctx.verbose)
+        return;
+    LOG_BODY(LOG_DEBUG, "debug: ", 0);
+}
+void log_fatal(const char *fmt, ...)
+{
+    LOG_BODY(LOG_CRIT, "fatal: ", 0);
+    exit(1);
+}
+void log_panic(const char *fmt, ...)
+{
+    LOG_BODY(LOG_CRIT, "panic: ", 0);
+    abort();
+}
+
+char *log_sanitize(const char *s, size_t len, char *out, size_t outlen)
+{
+    size_t o = 0;
+    if (outlen == 0)
+        return out;
+    for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (o + 4 >= outlen && i + 1 < len) {
+            /* room left only for the ellipsis */
+            while (o + 4 > outlen && o > 0)
+                o--;
+            memcpy(out + o, "...", 3);
+            o += 3;
+            break;
+        }
+        out[o++] = (c >= 0x20 && c != 0x7f) ? (char)c : '?';
+    }
+    out[o] = '\0';
+    return out;
+}
