@@ -1,0 +1,58 @@
+/* `postern check [-c FILE] [-a]`: validate the configuration and print
+ * the non-default settings (postconf -n), or all with -a (postconf). */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../daemon.h"
+
+#define DEFAULT_CONFIG "/etc/postern/postern.cf"
+
+const char *cli_config_path(const char *given)
+{
+    if (given)
+        return given;
+    if (access(DEFAULT_CONFIG, F_OK) == 0)
+        return DEFAULT_CONFIG;
+    return NULL;
+}
+
+int cli_check(int argc, char **argv)
+{
+    const char *cpath = NULL;
+    int all = 0, c;
+    optind = 1;
+    while ((c = getopt(argc, argv, "c:a")) != -1) {
+        switch (c) {
+        case 'c': cpath = optarg; break;
+        case 'a': all = 1; break;
+        default:
+            fprintf(stderr, "usage: postern check [-c FILE] [-a]\n");
+            return 2;
+        }
+    }
+    char err[1024];
+    const char *path = cli_config_path(cpath);
+    struct runtime *rt = runtime_load(path, err, sizeof err);
+    if (!rt) {
+        fprintf(stderr, "postern: %s\n", err);
+        return 1;
+    }
+    if (all)
+        config_print_all(rt->cfg, stdout);
+    else
+        config_print_nondefault(rt->cfg, stdout);
+    runtime_unref(rt);
+    return 0;
+}
+
+int cli_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("postern %s\n", POSTERN_VERSION);
+    return 0;
+}

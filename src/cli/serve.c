@@ -1,0 +1,255 @@
+/* `postern serve`: the daemon. Binds, drops privileges, recovers the
+ * queue, then runs the event loop until SIGTERM. */
+#include "cli.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../daemon.h"
+#include "../queue/scheduler.h"
+#include "../queue/spool.h"
+#include "../smtp/server.h"
+#include "../util/log.h"
+
+/* Seconds sessions in DATA get to finish after SIGTERM. */
+#define SHUTDOWN_GRACE 30
+
+struct runtime *runtime_load(const char *path, char *err, size_t errlen)
+{
+    struct config *cfg = config_load(path, err, errlen);
+    if (!cfg)
+        return NULL;
+    struct runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) {
+        config_free(cfg);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    rt->cfg = cfg;
+    rt->refs = 1;
+    char why[256];
+    if (policy_netlist_parse(&rt->mynetworks, cfg->mynetworks.v, cfg->mynetworks.n,
+                             why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: mynetworks: %s", path ? path : "(default)", why);
+        runtime_unref(rt);
+        return NULL;
+    }
+    if (strcmp(cfg->default_transport, "capture") != 0) {
+        snprintf(err, errlen,
+                 "%s: default_transport = %s: unknown transport (this version has: capture)",
+                 path ? path : "(default)", cfg->default_transport);
+        runtime_unref(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+struct runtime *runtime_ref(struct runtime *rt)
+{
+    rt->refs++;
+    return rt;
+}
+
+void runtime_unref(struct runtime *rt)
+{
+    if (!rt || --rt->refs > 0)
+        return;
+    policy_netlist_free(&rt->mynetworks);
+    config_free(rt->cfg);
+    free(rt);
+}
+
+void daemon_maybe_exit(struct daemon *d)
+{
+    if (d->shutting_down)
+        event_base_loopexit(d->base, NULL);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)what;
+    if (d->shutting_down) {
+        log_info("signal %d again: exiting now", (int)sig);
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    log_info("terminating on signal %d", (int)sig);
+    d->shutting_down = 1;
+    struct timeval tv = { SHUTDOWN_GRACE, 0 };
+    evtimer_add(d->grace, &tv);
+    server_shutdown(d->server);
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)fd;
+    (void)what;
+    log_warning("shutdown grace period over; %lu sessions cut off",
+                server_session_count(d->server));
+    event_base_loopexit(d->base, NULL);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    char err[1024];
+    (void)sig;
+    (void)what;
+    struct runtime *rt = runtime_load(d->config_path, err, sizeof err);
+    if (!rt) {
+        log_warning("reload failed, keeping the running configuration: %s", err);
+        return;
+    }
+    const struct config *o = d->rt->cfg, *n = rt->cfg;
+    if (strcmp(o->queue_directory, n->queue_directory) != 0)
+        log_warning("reload: queue_directory change needs a restart; still using %s",
+                    o->queue_directory);
+    if (o->listen.n != n->listen.n)
+        log_warning("reload: listen changes need a restart");
+    runtime_unref(d->rt);
+    d->rt = rt;
+    log_init("postern", n->syslog_name, log_verbose());
+    log_info("reload: configuration %s", d->config_path ? d->config_path : "(default)");
+}
+
+static void recover_one(const char *qid, void *arg)
+{
+    struct daemon *d = arg;
+    scheduler_enqueue(d->sched, qid, 0);
+}
+
+/* Root binds, then becomes mail_owner for everything else. */
+static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
+{
+    if (geteuid() != 0)
+        return 0;
+    struct passwd *pw = getpwnam(cfg->mail_owner);
+    if (!pw) {
+        snprintf(err, errlen,
+                 "mail_owner \"%s\" does not exist: create it (make install does: "
+                 "useradd --system %s) or set mail_owner to an existing unprivileged user",
+                 cfg->mail_owner, cfg->mail_owner);
+        return -1;
+    }
+    if (pw->pw_uid == 0) {
+        snprintf(err, errlen, "mail_owner \"%s\" has uid 0: use an unprivileged user",
+                 cfg->mail_owner);
+        return -1;
+    }
+    /* the spool and Maildirs must be ours before we stop being root */
+    const char *dirs[] = { cfg->queue_directory, cfg->capture_directory };
+    static const char *const sub[] = { "", "/tmp", "/queue", "/state", "/quarantine" };
+    for (size_t i = 0; i < 2; i++) {
+        mkdir(dirs[i], 0700);
+        for (size_t j = 0; j < (i == 0 ? 5u : 1u); j++) {
+            char p[4096];
+            snprintf(p, sizeof p, "%s%s", dirs[i], sub[j]);
+            if (chown(p, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT) {
+                snprintf(err, errlen, "chown %.900s to %s: %s", p, cfg->mail_owner,
+                         strerror(errno));
+                return -1;
+            }
+        }
+    }
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        snprintf(err, errlen, "cannot become %s: %s", cfg->mail_owner, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int cli_serve(int argc, char **argv)
+{
+    const char *cpath = NULL;
+    int verbose = 0, c;
+    optind = 1;
+    while ((c = getopt(argc, argv, "c:v")) != -1) {
+        switch (c) {
+        case 'c': cpath = optarg; break;
+        case 'v': verbose++; break;
+        default:
+            fprintf(stderr, "usage: postern serve [-c FILE] [-v]\n");
+            return 2;
+        }
+    }
+    struct daemon d;
+    char err[1024];
+    memset(&d, 0, sizeof d);
+    d.config_path = cli_config_path(cpath);
+    log_init("postern", NULL, verbose);
+    d.rt = runtime_load(d.config_path, err, sizeof err);
+    if (!d.rt) {
+        log_info("fatal: %s", err);
+        return 1;
+    }
+    const struct config *cfg = d.rt->cfg;
+    log_init("postern", cfg->syslog_name, verbose);
+    signal(SIGPIPE, SIG_IGN);
+    umask(077);
+
+    d.base = event_base_new();
+    if (!d.base)
+        log_fatal("cannot create the event loop");
+    d.server = server_new(&d, err, sizeof err);
+    if (!d.server) {
+        log_info("fatal: %s", err);
+        runtime_unref(d.rt);
+        event_base_free(d.base);
+        return 1;
+    }
+    int rc = 1;
+    if (drop_privileges(cfg, err, sizeof err) < 0) {
+        log_info("fatal: %s", err);
+        goto out;
+    }
+    d.spool = spool_open(cfg->queue_directory, err, sizeof err);
+    if (!d.spool) {
+        log_info("fatal: queue_directory %s: %s", cfg->queue_directory, err);
+        goto out;
+    }
+    d.sched = scheduler_new(&d);
+    d.sig_term = evsignal_new(d.base, SIGTERM, on_term, &d);
+    d.sig_int = evsignal_new(d.base, SIGINT, on_term, &d);
+    d.sig_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
+    d.grace = evtimer_new(d.base, on_grace, &d);
+    if (!d.sched || !d.sig_term || !d.sig_int || !d.sig_hup || !d.grace)
+        log_fatal("out of memory");
+    evsignal_add(d.sig_term, NULL);
+    evsignal_add(d.sig_int, NULL);
+    evsignal_add(d.sig_hup, NULL);
+
+    long n = spool_scan(d.spool, recover_one, &d);
+    if (n < 0)
+        log_warning_errno("queue scan of %s failed", cfg->queue_directory);
+    else if (n > 0)
+        log_info("queue: %ld message%s to deliver", n, n == 1 ? "" : "s");
+    log_info("daemon started -- version %s, configuration %s", POSTERN_VERSION,
+             d.config_path ? d.config_path : "(default)");
+    event_base_dispatch(d.base);
+    log_info("stopped");
+    rc = 0;
+out:
+    server_free(d.server);
+    scheduler_free(d.sched);
+    if (d.spool)
+        spool_close(d.spool);
+    if (d.sig_term) event_free(d.sig_term);
+    if (d.sig_int) event_free(d.sig_int);
+    if (d.sig_hup) event_free(d.sig_hup);
+    if (d.grace) event_free(d.grace);
+    runtime_unref(d.rt);
+    event_base_free(d.base);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/* daemon — the one context object of `postern serve`. Everything mutable
+ * that outlives a single callback hangs off it; there is no other global
+ * state (log settings excepted). */
+#ifndef POSTERN_DAEMON_H
+#define POSTERN_DAEMON_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "policy/policy.h"
+
+struct event_base;
+struct event;
+struct spool;
+struct scheduler;
+struct server;
+
+/* A loaded configuration plus what is derived from it. Sessions hold a
+ * reference so SIGHUP can swap in a new one while old sessions finish. */
+struct runtime {
+    struct config *cfg;
+    struct netlist mynetworks;
+    int refs;
+};
+
+struct daemon {
+    struct event_base *base;
+    struct runtime *rt;            /* current; sessions may hold older ones */
+    const char *config_path;       /* NULL: embedded default */
+    struct spool *spool;
+    struct scheduler *sched;
+    struct server *server;
+    int shutting_down;
+    struct event *sig_term, *sig_int, *sig_hup, *grace;
+};
+
+struct runtime *runtime_load(const char *path, char *err, size_t errlen);
+struct runtime *runtime_ref(struct runtime *rt);
+void runtime_unref(struct runtime *rt);
+
+/* Called by the server when the last session ended during shutdown. */
+void daemon_maybe_exit(struct daemon *d);
+
+#endif

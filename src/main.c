@@ -1,0 +1,40 @@
+/* postern — one binary; the subcommand (or the name it was started as)
+ * decides what it does. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: postern COMMAND [options]\n"
+            "  serve [-c FILE] [-v]   run the SMTP relay in the foreground\n"
+            "  check [-c FILE] [-a]   validate the config, print non-default (-a: all) settings\n"
+            "  version                print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *self = strrchr(argv[0], '/');
+    self = self ? self + 1 : argv[0];
+    (void)self;   /* sendmail / mailq names arrive with the queue CLI */
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cli_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cli_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
+        return cli_version(argc - 1, argv + 1);
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "postern: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,23 @@
+/* scheduler — decides when each queued message is tried again and hands
+ * due messages to their transport. Retry arithmetic is a pure function. */
+#ifndef POSTERN_QUEUE_SCHEDULER_H
+#define POSTERN_QUEUE_SCHEDULER_H
+
+struct daemon;
+struct scheduler;
+
+struct scheduler *scheduler_new(struct daemon *d);
+void scheduler_free(struct scheduler *s);
+
+/* Schedule qid for an attempt at unix time `when` (0 = now). */
+void scheduler_enqueue(struct scheduler *s, const char *qid, long long when);
+
+/* Number of messages known to the scheduler (queued or in flight). */
+unsigned long scheduler_count(const struct scheduler *s);
+
+/* Seconds to wait after the attempts-th failed attempt: doubles from
+ * min_backoff, capped at max_backoff (Postfix minimal/maximal_backoff_time). */
+long long scheduler_backoff(int attempts, long long min_backoff,
+                            long long max_backoff);
+
+#endif

@@ -1,0 +1,330 @@
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../daemon.h"
+#include "../queue/spool.h"
+#include "../util/log.h"
+#include "session.h"
+
+/* A large backlog: connection-per-message clients must not be dropped. */
+#define LISTEN_BACKLOG 1024
+
+struct commit_req {
+    struct session *s;           /* NULL once the session went away */
+    struct spool_msg *msg;
+};
+
+struct server {
+    struct daemon *d;
+    struct evconnlistener **listeners;
+    size_t nlisteners;
+    struct session *sessions;    /* doubly linked list */
+    unsigned long nsessions;
+    /* group commit: requests collected during one event-loop pass */
+    struct commit_req *pending;
+    size_t npending, cappending;
+    struct event *commit_ev;
+};
+
+int server_parse_listen(const char *url, char *host, size_t hostlen, int *port,
+                        char *err, size_t errlen)
+{
+    const char *p = url;
+    if (strncasecmp(p, "smtp://", 7) == 0)
+        p += 7;
+    else if (strstr(p, "://")) {
+        snprintf(err, errlen, "\"%s\": unsupported scheme (use smtp://host:port)", url);
+        return -1;
+    }
+    const char *colon;
+    const char *h = p;
+    size_t hl;
+    if (*p == '[') {
+        const char *rb = strchr(p, ']');
+        if (!rb || rb[1] != ':') {
+            snprintf(err, errlen, "\"%s\": expected [IPv6]:port", url);
+            return -1;
+        }
+        h = p + 1;
+        hl = (size_t)(rb - h);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(p, ':');
+        if (!colon) {
+            snprintf(err, errlen, "\"%s\": missing :port (e.g. smtp://127.0.0.1:2525)", url);
+            return -1;
+        }
+        hl = (size_t)(colon - p);
+    }
+    if (hl == 0 || hl >= hostlen) {
+        snprintf(err, errlen, "\"%s\": missing or overlong host", url);
+        return -1;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    char *end;
+    long v = strtol(colon + 1, &end, 10);
+    while (*end == '/')
+        end++;
+    if (colon[1] == '\0' || *end || v < 1 || v > 65535) {
+        snprintf(err, errlen, "\"%s\": port must be 1..65535", url);
+        return -1;
+    }
+    *port = (int)v;
+    return 0;
+}
+
+struct daemon *server_daemon(struct server *srv)
+{
+    return srv->d;
+}
+
+unsigned long server_session_count(const struct server *srv)
+{
+    return srv->nsessions;
+}
+
+static unsigned long count_client(const struct server *srv, const char *addr)
+{
+    unsigned long n = 0;
+    for (const struct session *s = srv->sessions; s; s = s->next)
+        if (strcmp(s->client_addr, addr) == 0)
+            n++;
+    return n;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+                      struct sockaddr *sa, int salen, void *arg)
+{
+    struct server *srv = arg;
+    const struct config *cfg = srv->d->rt->cfg;
+    (void)l;
+    evutil_make_socket_nonblocking(fd);
+    int one = 1;
+    /* replies are written whole; no Nagle delay on the last one */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+    char reject[256] = "";
+    if ((long long)srv->nsessions >= cfg->smtpd_max_connections) {
+        snprintf(reject, sizeof reject,
+                 "421 4.3.2 %s Error: too many connections, try again later",
+                 cfg->myhostname);
+    } else if (cfg->smtpd_client_connection_count_limit > 0 &&
+               !policy_netlist_match(&srv->d->rt->mynetworks, sa)) {
+        char addr[64] = "";
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, addr,
+                      sizeof addr);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, addr,
+                      sizeof addr);
+        if ((long long)count_client(srv, addr) >= cfg->smtpd_client_connection_count_limit) {
+            log_warning("Connection concurrency limit exceeded: %s", addr);
+            snprintf(reject, sizeof reject,
+                     "421 4.7.0 %s Error: too many connections from %s",
+                     cfg->myhostname, addr);
+        }
+    }
+    struct session *s = session_new(srv, fd, sa, (socklen_t)salen,
+                                    reject[0] ? reject : NULL);
+    if (!s) {
+        log_warning("cannot create session: out of memory");
+        return;
+    }
+    s->prev = NULL;
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    srv->nsessions++;
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    (void)arg;
+    (void)l;
+    /* EMFILE and friends: log and keep going; libevent retries */
+    log_warning_errno("accept");
+}
+
+void server_session_gone(struct server *srv, struct session *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    srv->nsessions--;
+    if (srv->d->shutting_down && srv->nsessions == 0)
+        daemon_maybe_exit(srv->d);
+}
+
+/* ---------- group commit ---------- */
+
+static void on_commit(evutil_socket_t fd, short what, void *arg)
+{
+    struct server *srv = arg;
+    (void)fd;
+    (void)what;
+    size_t n = srv->npending;
+    if (n == 0)
+        return;
+    struct commit_req *reqs = srv->pending;
+    srv->pending = NULL;
+    srv->npending = srv->cappending = 0;
+    struct spool_msg **msgs = calloc(n, sizeof *msgs);
+    int *ok = calloc(n, sizeof *ok);
+    if (!msgs || !ok)
+        log_fatal("group commit: out of memory");
+    for (size_t i = 0; i < n; i++)
+        msgs[i] = reqs[i].msg;
+    spool_commit(srv->d->spool, msgs, n, ok);
+    for (size_t i = 0; i < n; i++) {
+        if (reqs[i].s)
+            session_commit_done(reqs[i].s, ok[i]);
+    }
+    free(msgs);
+    free(ok);
+    free(reqs);
+}
+
+void server_commit_request(struct server *srv, struct session *s,
+                           struct spool_msg *msg)
+{
+    if (srv->npending == srv->cappending) {
+        size_t nc = srv->cappending ? srv->cappending * 2 : 16;
+        struct commit_req *r = realloc(srv->pending, nc * sizeof *r);
+        if (!r)
+            log_fatal("group commit: out of memory");
+        srv->pending = r;
+        srv->cappending = nc;
+    }
+    srv->pending[srv->npending].s = s;
+    srv->pending[srv->npending].msg = msg;
+    srv->npending++;
+    /* runs after the callbacks already due in this pass: one fsync round
+     * covers every session that finished DATA meanwhile */
+    if (srv->npending == 1)
+        event_active(srv->commit_ev, EV_TIMEOUT, 0);
+}
+
+void server_commit_forget(struct server *srv, struct session *s)
+{
+    for (size_t i = 0; i < srv->npending; i++)
+        if (srv->pending[i].s == s)
+            srv->pending[i].s = NULL;
+}
+
+/* ---------- set-up ---------- */
+
+static struct evconnlistener *listen_one(struct server *srv, const char *url,
+                                         char *err, size_t errlen)
+{
+    char host[256];
+    int port;
+    if (server_parse_listen(url, host, sizeof host, &port, err, errlen) < 0)
+        return NULL;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, portstr, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "listen %s: %s", url, gai_strerror(rc));
+        return NULL;
+    }
+    struct evconnlistener *l = evconnlistener_new_bind(
+        srv->d->base, on_accept, srv,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        LISTEN_BACKLOG, res->ai_addr, (int)res->ai_addrlen);
+    int saved = errno;
+    freeaddrinfo(res);
+    if (!l) {
+        snprintf(err, errlen, "listen %s: %s", url, strerror(saved));
+        return NULL;
+    }
+    evconnlistener_set_error_cb(l, on_accept_error);
+    log_info("listening on %s", url);
+    return l;
+}
+
+struct server *server_new(struct daemon *d, char *err, size_t errlen)
+{
+    const struct config *cfg = d->rt->cfg;
+    struct server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->d = d;
+    srv->commit_ev = event_new(d->base, -1, 0, on_commit, srv);
+    srv->listeners = calloc(cfg->listen.n ? cfg->listen.n : 1, sizeof *srv->listeners);
+    if (!srv->commit_ev || !srv->listeners) {
+        snprintf(err, errlen, "out of memory");
+        server_free(srv);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->listen.n; i++) {
+        struct evconnlistener *l = listen_one(srv, cfg->listen.v[i], err, errlen);
+        if (!l) {
+            server_free(srv);
+            return NULL;
+        }
+        srv->listeners[srv->nlisteners++] = l;
+    }
+    return srv;
+}
+
+static void close_listeners(struct server *srv)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        evconnlistener_free(srv->listeners[i]);
+    srv->nlisteners = 0;
+}
+
+void server_shutdown(struct server *srv)
+{
+    close_listeners(srv);
+    struct session *s = srv->sessions;
+    while (s) {
+        struct session *next = s->next;
+        session_shutdown(s);
+        s = next;
+    }
+    if (srv->nsessions == 0)
+        daemon_maybe_exit(srv->d);
+}
+
+void server_free(struct server *srv)
+{
+    if (!srv)
+        return;
+    close_listeners(srv);
+    free(srv->listeners);
+    /* sessions still alive at exit (grace expired) are abandoned: nothing
+     * they hold was acknowledged */
+    if (srv->npending) {
+        /* commit what finished DATA before we exit, as promised */
+        on_commit(-1, 0, srv);
+    }
+    while (srv->sessions)
+        session_destroy(srv->sessions);
+    if (srv->commit_ev)
+        event_free(srv->commit_ev);
+    free(srv->pending);
+    free(srv);
+}

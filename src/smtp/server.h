@@ -1,0 +1,36 @@
+/* server — SMTP listeners, the set of live sessions, connection limits and
+ * the group commit that turns finished DATA into durable queue files. */
+#ifndef POSTERN_SMTP_SERVER_H
+#define POSTERN_SMTP_SERVER_H
+
+#include <stddef.h>
+
+struct daemon;
+struct server;
+struct session;
+struct spool_msg;
+
+/* Bind every `listen` URL of the current config. NULL + err on failure. */
+struct server *server_new(struct daemon *d, char *err, size_t errlen);
+void server_free(struct server *srv);
+
+/* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA
+ * finish their message first. */
+void server_shutdown(struct server *srv);
+unsigned long server_session_count(const struct server *srv);
+
+/* Parse "smtp://host:port" / "smtp://[v6]:port" into host and port. */
+int server_parse_listen(const char *url, char *host, size_t hostlen,
+                        int *port, char *err, size_t errlen);
+
+/* --- used by session.c --- */
+struct daemon *server_daemon(struct server *srv);
+/* Queue a finished message for the next group commit; the session is told
+ * the result through session_commit_done(). */
+void server_commit_request(struct server *srv, struct session *s,
+                           struct spool_msg *msg);
+/* A session that goes away while its commit is pending. */
+void server_commit_forget(struct server *srv, struct session *s);
+void server_session_gone(struct server *srv, struct session *s);
+
+#endif

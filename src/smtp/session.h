@@ -1,0 +1,70 @@
+/* session — one SMTP server conversation: the explicit state machine,
+ * pipelining, limits, timeouts and error counting. */
+#ifndef POSTERN_SMTP_SESSION_H
+#define POSTERN_SMTP_SESSION_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "../queue/envelope.h"
+#include "data.h"
+
+struct server;
+struct runtime;
+struct bufferevent;
+struct event;
+struct spool_msg;
+
+enum session_state {
+    SS_CMD,          /* reading commands */
+    SS_DATA,         /* reading message content after 354 */
+    SS_COMMIT,       /* content complete, waiting for the group commit */
+    SS_SLEEP,        /* error reply delayed by smtpd_error_sleep_time */
+    SS_CLOSING,      /* final reply queued, closing once it is written */
+};
+
+struct session {
+    struct session *prev, *next;          /* server's list */
+    struct server *srv;
+    struct runtime *rt;                   /* config snapshot for this session */
+    struct bufferevent *bev;
+    struct event *timer;                  /* deadline / sleep / close timer */
+    enum session_state state;
+    struct sockaddr_storage peer;
+    char client_addr[64];
+    char client_name[256];
+    int in_mynetworks;
+    int shutdown_requested;
+    int lost;                             /* peer gone while committing */
+    int discard_line;                     /* dropping the rest of a long line */
+    int output_blocked;                   /* too many replies not yet read */
+    int esmtp;
+    char helo[512];
+    int errors;
+    char *pending_reply;                  /* held during SS_SLEEP */
+    int pending_close;                    /* after the held reply: 421 + close */
+    /* transaction */
+    int have_mail;
+    struct envelope env;                  /* sender, recipients */
+    size_t rcpt_cap;
+    struct spool_msg *msg;
+    struct data_scanner ds;
+    int data_write_error;
+    long long data_started_usec;
+    unsigned long nmsgs;
+};
+
+struct session *session_new(struct server *srv, int fd,
+                            const struct sockaddr *sa, socklen_t salen,
+                            const char *reject);
+
+/* The group commit finished: ok = message is durable. */
+void session_commit_done(struct session *s, int ok);
+
+/* Close at once, without a reply (daemon exit). */
+void session_destroy(struct session *s);
+
+/* SIGTERM: an idle session says 421 and closes; a busy one after its reply. */
+void session_shutdown(struct session *s);
+
+#endif
