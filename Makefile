@@ -51,8 +51,10 @@ asan: build/asan/postern
 # Install the Debian packages that are missing (apt-get update only if needed).
 deps:
 	@./scripts/install-deps $(RUN_DEPS)
+	@./scripts/add-mail-owner postern
 test-deps:
 	@./scripts/install-deps $(TEST_DEPS)
+	@./scripts/add-mail-owner postern
 
 run: deps build/postern
 	./build/postern serve $(if $(CONFIG),-c $(CONFIG))
@@ -74,7 +76,7 @@ install: build/postern
 	ln -sf postern $(DESTDIR)$(PREFIX)/sbin/sendmail
 	ln -sf postern $(DESTDIR)$(PREFIX)/sbin/mailq
 	[ -e $(DESTDIR)/etc/postern/postern.cf ] || install -m 0644 docs/postern.cf.sample $(DESTDIR)/etc/postern/postern.cf
-	id postern >/dev/null 2>&1 || useradd --system --home-dir /var/spool/postern --shell /usr/sbin/nologin postern || true
+	./scripts/add-mail-owner postern
 
 clean:
 	rm -rf build
