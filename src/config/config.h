@@ -22,6 +22,7 @@ struct config {
     char *myorigin;
     struct cfg_list mydestination;
     char *smtpd_banner;          /* text after "220 ", e.g. "$myhostname ESMTP" expanded */
+    char *mail_name;             /* "postern"; for Postfix-style "$mail_name" in banners */
     char *mail_owner;
     char *syslog_name;           /* empty: no syslog */
     /* listeners and access */
@@ -47,6 +48,12 @@ struct config {
     long long smtpd_hard_error_limit;
     long long smtpd_client_connection_count_limit;
     long long smtpd_max_connections;    /* postern: total concurrent sessions */
+
+    /* Private to config.c (for config_print_nondefault and error messages);
+     * indexed like config_params[]. */
+    char **raw;         /* value as written in the file, NULL if not set */
+    int *line;          /* line of the last assignment, 0 if not set */
+    char *file;         /* file name given to config_load / config_load_text */
 };
 
 /* Parameter value kinds. Times accept Postfix units s m h d w (default unit

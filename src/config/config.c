@@ -1,0 +1,849 @@
+/* config — Postfix main.cf compatible parser for postern.
+ *
+ * Loading runs in three steps:
+ *   1. read the text into logical lines (comments, blank lines, continuation
+ *      lines) and record each "name = value" as the parameter's raw value and
+ *      line (later assignments win);
+ *   2. expand $name, ${name} and $(name) in every parameter's raw value (or
+ *      its default), recursively and memoized, so the order of the file does
+ *      not matter;
+ *   3. convert each expanded text to its type and check its bounds.
+ * Errors stop at the first one and are written to err as
+ * "FILE:LINE: what is wrong; how to fix it". Nothing here logs. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#if defined(__GNUC__)
+#define CFG_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CFG_PRINTF(a, b)
+#endif
+
+#define CFG_MAX_DEPTH    100            /* nesting of $name references */
+#define CFG_MAX_VALUE    (1024 * 1024)  /* bytes of one expanded value */
+#define CFG_SUGGEST_DIST 3              /* max edit distance for a hint */
+#define CFG_NAME_MAX     128            /* longer $names are never known */
+#define CFG_QUOTE_MAX    80             /* bytes of user text in a message */
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                        */
+
+static int is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
+           c == '\v';
+}
+
+static int is_name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || c == '_';
+}
+
+static unsigned char lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c - 'A' + 'a') : c;
+}
+
+static size_t param_count(void)
+{
+    size_t n = 0;
+    while (config_params[n].name)
+        n++;
+    return n;
+}
+
+/* Index of the parameter whose name is s[0..len), or -1. */
+static long find_param_n(const char *s, size_t len)
+{
+    for (size_t i = 0; config_params[i].name; i++)
+        if (strlen(config_params[i].name) == len &&
+            memcmp(config_params[i].name, s, len) == 0)
+            return (long)i;
+    return -1;
+}
+
+static void *field(struct config *cfg, size_t i)
+{
+    return (char *)cfg + config_params[i].offset;
+}
+
+static const void *cfield(const struct config *cfg, size_t i)
+{
+    return (const char *)cfg + config_params[i].offset;
+}
+
+static void CFG_PRINTF(3, 4) seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Copy user text s into buf for an error message: control bytes become '?',
+ * long text is cut (at a UTF-8 character boundary) and ends in "...". */
+static const char *quote(const char *s, char *buf, size_t buflen)
+{
+    size_t n = strlen(s), max = buflen - 4, i;
+    int cut = n > max;
+    if (cut) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;                /* don't split a UTF-8 sequence */
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    if (cut)
+        memcpy(buf + i, "...", 3), i += 3;
+    buf[i] = '\0';
+    return buf;
+}
+
+/* A growable string. On allocation failure it sets oom and stops growing. */
+struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+};
+
+static void sb_add(struct sbuf *b, const char *p, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *t = realloc(b->s, cap);
+        if (!t) {
+            b->oom = 1;
+            return;
+        }
+        b->s = t;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+/* Time as the largest unit that divides it exactly: 300 -> "5m". */
+static void fmt_time(long long v, char *buf, size_t len)
+{
+    static const struct { long long sec; char unit; } units[] = {
+        { 604800, 'w' }, { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (v != 0 && v % units[i].sec == 0) {
+            snprintf(buf, len, "%lld%c", v / units[i].sec, units[i].unit);
+            return;
+        }
+    snprintf(buf, len, "%llds", v);
+}
+
+/* ------------------------------------------------------------------ */
+/* name suggestion                                                      */
+
+/* Case-insensitive Levenshtein distance; b is at most CFG_NAME_MAX long. */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+    size_t row[CFG_NAME_MAX + 1];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t cost = lower((unsigned char)a[i - 1]) !=
+                          lower((unsigned char)b[j - 1]);
+            size_t best = diag + cost;
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *config_suggest_name(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = CFG_SUGGEST_DIST + 1;
+    if (!name || !*name)
+        return NULL;
+    size_t la = strlen(name);
+    for (size_t i = 0; config_params[i].name; i++) {
+        const char *p = config_params[i].name;
+        size_t lb = strlen(p);
+        if (lb > CFG_NAME_MAX || (la > lb ? la - lb : lb - la) > CFG_SUGGEST_DIST)
+            continue;           /* too far apart to be a typo */
+        size_t d = edit_distance(name, la, p, lb);
+        if (d < best_d) {
+            best_d = d;
+            best = p;
+        }
+    }
+    return best;
+}
+
+/* ------------------------------------------------------------------ */
+/* loading state                                                        */
+
+enum { ST_TODO, ST_BUSY, ST_DONE };
+
+struct loader {
+    struct config *cfg;
+    size_t n;                   /* number of parameters */
+    char **exp;                 /* expanded text, per parameter */
+    unsigned char *state;       /* ST_*, per parameter (loop detection) */
+    size_t stack[CFG_MAX_DEPTH + 1];
+    size_t depth;
+    long i_myhostname, i_mydomain;
+    const char *shown;          /* expanded text for param_err, or NULL */
+    char *err;
+    size_t errlen;
+};
+
+static const char *raw_value(const struct loader *L, size_t i)
+{
+    return L->cfg->raw[i] ? L->cfg->raw[i] : config_params[i].def;
+}
+
+/* Error about parameter i, located where it was last set:
+ *   FILE:LINE: name = "raw": message
+ *   FILE: name = "default" (built-in default): message */
+static void CFG_PRINTF(3, 4) param_err(struct loader *L, size_t i, const char *fmt, ...)
+{
+    char msg[512], q[CFG_QUOTE_MAX], q2[CFG_QUOTE_MAX], note[CFG_QUOTE_MAX + 20] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    quote(raw_value(L, i), q, sizeof q);
+    if (L->shown)
+        snprintf(note, sizeof note, " (expands to \"%s\")",
+                 quote(L->shown, q2, sizeof q2));
+    if (L->cfg->line[i] > 0)
+        seterr(L->err, L->errlen, "%s:%d: %s = \"%s\"%s: %s", L->cfg->file,
+               L->cfg->line[i], config_params[i].name, q, note, msg);
+    else
+        seterr(L->err, L->errlen, "%s: %s = \"%s\"%s (built-in default): %s",
+               L->cfg->file, config_params[i].name, q, note, msg);
+}
+
+/* ------------------------------------------------------------------ */
+/* step 1: lines                                                        */
+
+static int assign(struct loader *L, const char *text, int line)
+{
+    char q[CFG_QUOTE_MAX];
+    const char *eq = strchr(text, '=');
+    if (!eq) {
+        seterr(L->err, L->errlen,
+               "%s:%d: missing \"=\" in \"%s\"; expected \"name = value\"",
+               L->cfg->file, line, quote(text, q, sizeof q));
+        return -1;
+    }
+    const char *ne = eq;
+    while (ne > text && is_ws((unsigned char)ne[-1]))
+        ne--;
+    if (ne == text) {
+        seterr(L->err, L->errlen,
+               "%s:%d: missing parameter name before \"=\"; expected \"name = value\"",
+               L->cfg->file, line);
+        return -1;
+    }
+    size_t nlen = (size_t)(ne - text);
+    long idx = find_param_n(text, nlen);
+    if (idx < 0) {
+        char *name = strndup(text, nlen);
+        if (!name) {
+            seterr(L->err, L->errlen, "%s:%d: out of memory", L->cfg->file, line);
+            return -1;
+        }
+        const char *hint = config_suggest_name(name);
+        if (hint)
+            seterr(L->err, L->errlen,
+                   "%s:%d: unknown parameter \"%s\"; did you mean \"%s\"?",
+                   L->cfg->file, line, quote(name, q, sizeof q), hint);
+        else
+            seterr(L->err, L->errlen,
+                   "%s:%d: unknown parameter \"%s\"; fix or remove it "
+                   "(run \"postern check -d\" to list known parameters)",
+                   L->cfg->file, line, quote(name, q, sizeof q));
+        free(name);
+        return -1;
+    }
+    const char *v = eq + 1;
+    while (is_ws((unsigned char)*v))
+        v++;
+    char *copy = strdup(v);     /* trailing space was trimmed per line */
+    if (!copy) {
+        seterr(L->err, L->errlen, "%s:%d: out of memory", L->cfg->file, line);
+        return -1;
+    }
+    free(L->cfg->raw[idx]);
+    L->cfg->raw[idx] = copy;
+    L->cfg->line[idx] = line;
+    return 0;
+}
+
+static int parse_lines(struct loader *L, const char *text)
+{
+    struct sbuf cur = { 0 };
+    int cur_line = 0, lineno = 0, rc = 0;
+    const char *p = text;
+
+    if (strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3;                 /* UTF-8 byte order mark from some editors */
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        const char *s = p, *e = eol ? eol : p + strlen(p);
+        const char *bol = p;
+        p = eol ? eol + 1 : e;
+        lineno++;
+        while (s < e && is_ws((unsigned char)*s))
+            s++;
+        while (e > s && is_ws((unsigned char)e[-1]))
+            e--;
+        if (s == e || *s == '#')
+            continue;           /* blank or comment: ignored, even inside
+                                 * a logical line, like Postfix */
+        if (s != bol) {
+            /* leading whitespace: continues the previous logical line */
+            if (!cur_line) {
+                seterr(L->err, L->errlen,
+                       "%s:%d: line starts with whitespace but there is no "
+                       "\"name = value\" line before it to continue; remove "
+                       "the leading whitespace", L->cfg->file, lineno);
+                rc = -1;
+                break;
+            }
+            sb_add(&cur, " ", 1);
+            sb_add(&cur, s, (size_t)(e - s));
+        } else {
+            if (cur_line && (rc = assign(L, cur.s, cur_line)) < 0)
+                break;
+            cur.len = 0;
+            sb_add(&cur, s, (size_t)(e - s));
+            cur_line = lineno;
+        }
+        if (cur.oom) {
+            seterr(L->err, L->errlen, "%s:%d: out of memory", L->cfg->file, lineno);
+            rc = -1;
+            break;
+        }
+    }
+    if (rc == 0 && cur_line)
+        rc = assign(L, cur.s, cur_line);
+    free(cur.s);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* step 2: $name expansion                                              */
+
+static int expand_param(struct loader *L, size_t i);
+
+/* Expand the references in s (the value of parameter i) into out. */
+static int expand_text(struct loader *L, size_t i, const char *s, struct sbuf *out)
+{
+    char q[CFG_QUOTE_MAX];
+    while (*s) {
+        const char *dollar = strchr(s, '$');
+        if (!dollar) {
+            sb_add(out, s, strlen(s));
+            break;
+        }
+        sb_add(out, s, (size_t)(dollar - s));
+        s = dollar + 1;
+        if (*s == '$') {        /* $$ is a literal $, as in Postfix */
+            sb_add(out, "$", 1);
+            s++;
+            continue;
+        }
+        char close = *s == '{' ? '}' : *s == '(' ? ')' : 0;
+        if (close)
+            s++;
+        const char *name = s;
+        while (is_name_char((unsigned char)*s))
+            s++;
+        size_t len = (size_t)(s - name);
+        if (len == 0) {
+            param_err(L, i, "\"$\" must be followed by a parameter name, as in "
+                      "$myhostname or ${myhostname} (write $$ for a literal $)");
+            return -1;
+        }
+        if (close) {
+            if (*s == '?' || *s == ':') {
+                param_err(L, i, "conditional \"%c%c%.*s%c...%c\" is not supported; "
+                          "write the value out", '$', close == '}' ? '{' : '(',
+                          (int)(len > 64 ? 64 : len), name, *s, close);
+                return -1;
+            }
+            if (*s != close) {
+                param_err(L, i, "missing \"%c\" after \"%c%c%.*s\"", close, '$',
+                          close == '}' ? '{' : '(', (int)(len > 64 ? 64 : len), name);
+                return -1;
+            }
+            s++;
+        }
+        long j = find_param_n(name, len);
+        if (j < 0) {
+            char nbuf[CFG_NAME_MAX + 1];
+            size_t n = len < CFG_NAME_MAX ? len : CFG_NAME_MAX;
+            memcpy(nbuf, name, n);
+            nbuf[n] = '\0';
+            const char *hint = len <= CFG_NAME_MAX ? config_suggest_name(nbuf) : NULL;
+            if (hint)
+                param_err(L, i, "unknown parameter $%s; did you mean $%s?",
+                          quote(nbuf, q, sizeof q), hint);
+            else
+                param_err(L, i, "unknown parameter $%s (run \"postern check -d\" "
+                          "to list known parameters)", quote(nbuf, q, sizeof q));
+            return -1;
+        }
+        if (expand_param(L, (size_t)j) < 0)
+            return -1;
+        sb_add(out, L->exp[j], strlen(L->exp[j]));
+        if (out->len > CFG_MAX_VALUE) {
+            param_err(L, i, "value longer than %d bytes after expansion",
+                      CFG_MAX_VALUE);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Fill L->exp[i] with the expanded value of parameter i. */
+static int expand_param(struct loader *L, size_t i)
+{
+    struct sbuf out = { 0 };
+    int rc = 0;
+
+    if (L->state[i] == ST_DONE)
+        return 0;
+    if (L->state[i] == ST_BUSY) {
+        /* i is on the stack: stack[k..depth) i is the loop. Report it where
+         * its first member that is set in the file is. */
+        char chain[512];
+        size_t k = 0, at = i, used;
+        while (L->stack[k] != i)
+            k++;
+        for (size_t m = k; m < L->depth; m++)
+            if (L->cfg->line[L->stack[m]] > 0) {
+                at = L->stack[m];
+                break;
+            }
+        used = (size_t)snprintf(chain, sizeof chain, "%s", config_params[i].name);
+        for (size_t m = k + 1; m <= L->depth && used < sizeof chain; m++) {
+            size_t x = m < L->depth ? L->stack[m] : i;
+            used += (size_t)snprintf(chain + used, sizeof chain - used, " -> %s",
+                                     config_params[x].name);
+        }
+        param_err(L, at, "parameter loop: %s; remove one of these references", chain);
+        return -1;
+    }
+    if (L->depth >= CFG_MAX_DEPTH) {
+        param_err(L, i, "$name references nested more than %d deep", CFG_MAX_DEPTH);
+        return -1;
+    }
+    L->state[i] = ST_BUSY;
+    L->stack[L->depth++] = i;
+
+    const char *raw = raw_value(L, i);
+    if ((long)i == L->i_myhostname && !*raw) {
+        /* the system hostname, as is: no DNS lookup */
+        char host[256] = "";
+        if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+            strcpy(host, "localhost");
+        sb_add(&out, host, strlen(host));
+    } else if ((long)i == L->i_mydomain && !*raw && L->i_myhostname >= 0) {
+        /* $myhostname minus its first label, or "localdomain" */
+        rc = expand_param(L, (size_t)L->i_myhostname);
+        if (rc == 0) {
+            const char *dot = strchr(L->exp[L->i_myhostname], '.');
+            const char *dom = dot && dot[1] ? dot + 1 : "localdomain";
+            sb_add(&out, dom, strlen(dom));
+        }
+    } else {
+        rc = expand_text(L, i, raw, &out);
+    }
+    if (rc == 0 && !out.s)
+        sb_add(&out, "", 0);
+    if (rc == 0 && out.oom) {
+        param_err(L, i, "out of memory");
+        rc = -1;
+    }
+    if (rc < 0) {
+        free(out.s);
+        return -1;
+    }
+    L->exp[i] = out.s;
+    L->depth--;
+    L->state[i] = ST_DONE;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* step 3: types                                                        */
+
+/* Parse [+-]digits[unit]. Returns 0, -1 malformed, -2 out of range. */
+static int parse_number(const char *s, enum cfg_type type, long long *out)
+{
+    const char *p = s;
+    int neg = 0, over = 0;
+    unsigned long long v = 0, mult = 1;
+    const unsigned long long lim = (unsigned long long)LLONG_MAX;
+
+    if (*p == '+' || *p == '-')
+        neg = *p++ == '-';
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (lim + 1 - d) / 10)
+            over = 1;
+        else
+            v = v * 10 + d;
+    }
+    if (*p) {
+        unsigned char u = lower((unsigned char)*p);
+        if (type == CFG_SIZE && u == 'k')
+            mult = 1024ULL;
+        else if (type == CFG_SIZE && u == 'm')
+            mult = 1024ULL * 1024;
+        else if (type == CFG_SIZE && u == 'g')
+            mult = 1024ULL * 1024 * 1024;
+        else if (type == CFG_TIME && u == 's')
+            mult = 1;
+        else if (type == CFG_TIME && u == 'm')
+            mult = 60;
+        else if (type == CFG_TIME && u == 'h')
+            mult = 3600;
+        else if (type == CFG_TIME && u == 'd')
+            mult = 86400;
+        else if (type == CFG_TIME && u == 'w')
+            mult = 604800;
+        else
+            return -1;
+        if (p[1])
+            return -1;
+    }
+    if (over || v > (lim + neg) / mult)
+        return -2;
+    v *= mult;
+    if (!neg)
+        *out = (long long)v;
+    else if (v == lim + 1)
+        *out = LLONG_MIN;
+    else
+        *out = -(long long)v;
+    return 0;
+}
+
+static void fmt_bound(const struct cfg_param *p, long long v, char *buf, size_t len)
+{
+    if (p->type == CFG_TIME)
+        fmt_time(v, buf, len);
+    else
+        snprintf(buf, len, "%lld", v);
+}
+
+static int split_list(const char *s, struct cfg_list *list)
+{
+    size_t cap = 0;
+    while (*s) {
+        while (*s == ',' || is_ws((unsigned char)*s))
+            s++;
+        if (!*s)
+            break;
+        const char *b = s;
+        while (*s && *s != ',' && !is_ws((unsigned char)*s))
+            s++;
+        if (list->n == cap) {
+            size_t ncap = cap ? cap * 2 : 4;
+            char **v = realloc(list->v, ncap * sizeof *v);
+            if (!v)
+                return -1;
+            list->v = v;
+            cap = ncap;
+        }
+        if (!(list->v[list->n] = strndup(b, (size_t)(s - b))))
+            return -1;
+        list->n++;
+    }
+    return 0;
+}
+
+static int convert(struct loader *L, size_t i)
+{
+    const struct cfg_param *p = &config_params[i];
+    char *text = L->exp[i];
+    long long v = 0;
+    int rc;
+
+    /* type errors show the expanded text too when it differs */
+    L->shown = strcmp(text, raw_value(L, i)) != 0 ? text : NULL;
+    switch (p->type) {
+    case CFG_STR:
+        *(char **)field(L->cfg, i) = text;
+        L->exp[i] = NULL;       /* now owned by cfg */
+        return 0;
+    case CFG_LIST:
+        if (split_list(text, (struct cfg_list *)field(L->cfg, i)) < 0) {
+            param_err(L, i, "out of memory");
+            return -1;
+        }
+        return 0;
+    case CFG_BOOL: {
+        static const char *const yes[] = { "yes", "true", "on", "1" };
+        static const char *const no[] = { "no", "false", "off", "0" };
+        for (size_t k = 0; k < 4; k++) {
+            if (strcasecmp(text, yes[k]) == 0) {
+                *(int *)field(L->cfg, i) = 1;
+                return 0;
+            }
+            if (strcasecmp(text, no[k]) == 0) {
+                *(int *)field(L->cfg, i) = 0;
+                return 0;
+            }
+        }
+        param_err(L, i, "not a boolean (use yes or no)");
+        return -1;
+    }
+    case CFG_INT:
+    case CFG_SIZE:
+    case CFG_TIME:
+        rc = parse_number(text, p->type, &v);
+        if (rc == -1) {
+            if (p->type == CFG_SIZE)
+                param_err(L, i, "not a number of bytes (e.g. %s)", p->def);
+            else if (p->type == CFG_TIME)
+                param_err(L, i, "not a time (e.g. %s; units s m h d w, "
+                          "default s)", p->def);
+            else
+                param_err(L, i, "not a number (e.g. %s)", p->def);
+            return -1;
+        }
+        if (rc == -2 || v < p->min || v > p->max) {
+            char lo[32], hi[32];
+            const char *unit = p->type == CFG_SIZE ? " bytes" : "";
+            fmt_bound(p, p->min, lo, sizeof lo);
+            fmt_bound(p, p->max, hi, sizeof hi);
+            if (p->max == LLONG_MAX)
+                param_err(L, i, "must be at least %s%s", lo, unit);
+            else
+                param_err(L, i, "must be between %s and %s%s", lo, hi, unit);
+            return -1;
+        }
+        *(long long *)field(L->cfg, i) = v;
+        return 0;
+    }
+    param_err(L, i, "internal error: unknown parameter type %d", (int)p->type);
+    return -1;
+}
+
+/* Constraints between parameters. */
+static int check_relations(struct loader *L)
+{
+    const struct config *c = L->cfg;
+    if (c->minimal_backoff_time > c->maximal_backoff_time) {
+        long i = find_param_n("minimal_backoff_time", 20);
+        long j = find_param_n("maximal_backoff_time", 20);
+        char lo[32], hi[32];
+        if (i < 0 || j < 0)
+            return 0;
+        /* report at whichever of the two the file set last */
+        size_t at = c->line[j] > c->line[i] ? (size_t)j : (size_t)i;
+        fmt_time(c->minimal_backoff_time, lo, sizeof lo);
+        fmt_time(c->maximal_backoff_time, hi, sizeof hi);
+        L->shown = NULL;
+        param_err(L, at, "minimal_backoff_time (%s) must not exceed "
+                  "maximal_backoff_time (%s)", lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* public interface                                                     */
+
+struct config *config_load_text(const char *text, const char *name,
+                                char *err, size_t errlen)
+{
+    struct loader L;
+    size_t i;
+    int rc = 0;
+
+    memset(&L, 0, sizeof L);
+    L.err = err;
+    L.errlen = errlen;
+    L.n = param_count();
+    L.i_myhostname = find_param_n("myhostname", 10);
+    L.i_mydomain = find_param_n("mydomain", 8);
+    seterr(err, errlen, "%s", "");
+    if (!name)
+        name = "(text)";
+    if (!text)
+        text = "";
+
+    L.cfg = calloc(1, sizeof *L.cfg);
+    if (L.cfg) {
+        L.cfg->raw = calloc(L.n + 1, sizeof *L.cfg->raw);
+        L.cfg->line = calloc(L.n + 1, sizeof *L.cfg->line);
+        L.cfg->file = strdup(name);
+    }
+    L.exp = calloc(L.n + 1, sizeof *L.exp);
+    L.state = calloc(L.n + 1, 1);
+    if (!L.cfg || !L.cfg->raw || !L.cfg->line || !L.cfg->file || !L.exp || !L.state) {
+        seterr(err, errlen, "%s: out of memory", name);
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = parse_lines(&L, text);
+    for (i = 0; rc == 0 && i < L.n; i++)
+        rc = expand_param(&L, i);
+    for (i = 0; rc == 0 && i < L.n; i++)
+        rc = convert(&L, i);
+    if (rc == 0)
+        rc = check_relations(&L);
+
+    if (L.exp)
+        for (i = 0; i < L.n; i++)
+            free(L.exp[i]);
+    free(L.exp);
+    free(L.state);
+    if (rc < 0) {
+        config_free(L.cfg);
+        return NULL;
+    }
+    return L.cfg;
+}
+
+struct config *config_load(const char *path, char *err, size_t errlen)
+{
+    struct sbuf buf = { 0 };
+    char chunk[8192];
+    size_t n;
+    FILE *f;
+
+    if (!path)
+        return config_load_text(config_default_text, "(default)", err, errlen);
+    if (!(f = fopen(path, "r"))) {
+        seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        sb_add(&buf, chunk, n);
+    if (ferror(f)) {
+        int e = errno;
+        fclose(f);
+        free(buf.s);
+        seterr(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        return NULL;
+    }
+    fclose(f);
+    if (buf.oom) {
+        free(buf.s);
+        seterr(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    if (buf.s && strlen(buf.s) != buf.len) {
+        int line = 1;
+        for (const char *p = buf.s; *p; p++)
+            line += *p == '\n';
+        free(buf.s);
+        seterr(err, errlen, "%s:%d: NUL byte in file; is it a text file?", path, line);
+        return NULL;
+    }
+    struct config *cfg = config_load_text(buf.s ? buf.s : "", path, err, errlen);
+    free(buf.s);
+    return cfg;
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; config_params[i].name; i++) {
+        if (config_params[i].type == CFG_STR) {
+            free(*(char **)field(cfg, i));
+        } else if (config_params[i].type == CFG_LIST) {
+            struct cfg_list *l = field(cfg, i);
+            for (size_t k = 0; k < l->n; k++)
+                free(l->v[k]);
+            free(l->v);
+        }
+        if (cfg->raw)
+            free(cfg->raw[i]);
+    }
+    free(cfg->raw);
+    free(cfg->line);
+    free(cfg->file);
+    free(cfg);
+}
+
+void config_print_nondefault(const struct config *cfg, FILE *out)
+{
+    if (!cfg || !cfg->raw)
+        return;
+    for (size_t i = 0; config_params[i].name; i++)
+        if (cfg->raw[i] && strcmp(cfg->raw[i], config_params[i].def) != 0)
+            fprintf(out, "%s = %s\n", config_params[i].name, cfg->raw[i]);
+}
+
+void config_print_all(const struct config *cfg, FILE *out)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; config_params[i].name; i++) {
+        const struct cfg_param *p = &config_params[i];
+        const void *f = cfield(cfg, i);
+        char tbuf[32];
+        fprintf(out, "%s =", p->name);
+        switch (p->type) {
+        case CFG_STR: {
+            const char *s = *(char *const *)f;
+            if (s && *s)
+                fprintf(out, " %s", s);
+            break;
+        }
+        case CFG_LIST: {
+            const struct cfg_list *l = f;
+            for (size_t k = 0; k < l->n; k++)
+                fprintf(out, "%s%s", k ? ", " : " ", l->v[k]);
+            break;
+        }
+        case CFG_INT:
+        case CFG_SIZE:
+            fprintf(out, " %lld", *(const long long *)f);
+            break;
+        case CFG_TIME:
+            fmt_time(*(const long long *)f, tbuf, sizeof tbuf);
+            fprintf(out, " %s", tbuf);
+            break;
+        case CFG_BOOL:
+            fprintf(out, " %s", *(const int *)f ? "yes" : "no");
+            break;
+        }
+        fputc('\n', out);
+    }
+}

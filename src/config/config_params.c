@@ -1,0 +1,110 @@
+/* config_params — the one table of postern parameters, and the embedded
+ * default configuration text.
+ *
+ * Every field of struct config (except the private bookkeeping at its end)
+ * has exactly one entry here. The P_* macros stringify the field name, so the
+ * parameter name always equals the field name, and they check at compile time
+ * that the field has the C type the parser writes for that kind:
+ *   CFG_STR  char *            CFG_LIST  struct cfg_list
+ *   CFG_INT, CFG_SIZE, CFG_TIME  long long      CFG_BOOL  int
+ * Keep docs/config.md in sync (the unit test checks every name is there). */
+#include "config.h"
+
+#include <limits.h>
+#include <stddef.h>
+
+/* offsetof(struct config, f), or a compile error ("negative array size")
+ * when the field's type does not match what the kind's parser stores. */
+#define CFG_FIELD(f, T) \
+    (offsetof(struct config, f) + \
+     0 * sizeof(char[_Generic(((struct config *)0)->f, T: 1, default: -1)]))
+
+#define P_STR(f, def, doc)  { #f, CFG_STR,  def, 0, 0, CFG_FIELD(f, char *), doc }
+#define P_LIST(f, def, doc) { #f, CFG_LIST, def, 0, 0, CFG_FIELD(f, struct cfg_list), doc }
+#define P_INT(f, def, lo, hi, doc)  { #f, CFG_INT,  def, lo, hi, CFG_FIELD(f, long long), doc }
+#define P_SIZE(f, def, lo, hi, doc) { #f, CFG_SIZE, def, lo, hi, CFG_FIELD(f, long long), doc }
+#define P_TIME(f, def, lo, hi, doc) { #f, CFG_TIME, def, lo, hi, CFG_FIELD(f, long long), doc }
+#define P_BOOL(f, def, doc) { #f, CFG_BOOL, def, 0, 1, CFG_FIELD(f, int), doc }
+
+#define DAYS(n) ((long long)(n) * 86400)
+
+const struct cfg_param config_params[] = {
+    /* identity */
+    P_STR(myhostname, "",
+          "Internet hostname of this mail system (default: the system hostname, no DNS lookup)"),
+    P_STR(mydomain, "",
+          "Internet domain of this mail system (default: $myhostname minus its first label, or \"localdomain\")"),
+    P_STR(myorigin, "$myhostname",
+          "domain that locally posted mail appears to come from"),
+    P_LIST(mydestination, "$myhostname, localhost.$mydomain, localhost",
+           "domains this mail system considers itself the final destination for"),
+    P_STR(smtpd_banner, "$myhostname ESMTP",
+          "text that follows the 220 status code in the SMTP greeting"),
+    P_STR(mail_name, "postern",
+          "mail system name, for Postfix-style banners such as \"$myhostname ESMTP $mail_name\""),
+    P_STR(mail_owner, "postern",
+          "unprivileged user that owns the queue and that the daemon runs as"),
+    P_STR(syslog_name, "",
+          "syslog identifier; empty: log to stderr only"),
+    /* listeners and access */
+    P_LIST(listen, "smtp://127.0.0.1:2525",
+           "postern: listener URLs, e.g. smtp://127.0.0.1:2525 smtp://[::1]:25"),
+    P_LIST(mynetworks, "127.0.0.0/8 [::1]/128",
+           "trusted client networks (CIDR) that may relay through this server"),
+    /* queue and transports */
+    P_STR(queue_directory, "./var/spool",
+          "directory of the mail queue"),
+    P_STR(default_transport, "capture",
+          "delivery transport for mail without a more specific route"),
+    P_STR(capture_directory, "./var/mail",
+          "postern: directory where the capture transport stores delivered messages"),
+    P_TIME(maximal_queue_lifetime, "5d", 0, DAYS(100),
+           "how long a message may stay queued before it bounces; 0: try delivery once"),
+    P_TIME(minimal_backoff_time, "300s", 1, DAYS(100),
+           "minimal time between delivery attempts of a deferred message"),
+    P_TIME(maximal_backoff_time, "4000s", 1, DAYS(100),
+           "maximal time between delivery attempts of a deferred message"),
+    P_TIME(queue_run_delay, "300s", 1, DAYS(100),
+           "time between scans of the deferred queue"),
+    P_BOOL(always_add_missing_headers, "yes",
+           "add missing From:, To:, Date: and Message-ID: headers"),
+    /* smtpd limits */
+    P_SIZE(message_size_limit, "10240000", 0, LLONG_MAX,
+           "maximal message size in bytes, headers included; 0: no limit"),
+    P_INT(smtpd_recipient_limit, "1000", 1, 1000000,
+          "maximal number of recipients per message"),
+    P_INT(line_length_limit, "2048", 512, 1048576,
+          "maximal length of an SMTP command or message line"),
+    P_SIZE(header_size_limit, "102400", 1024, LLONG_MAX,
+           "maximal size in bytes of one message header (all its continuation lines)"),
+    P_TIME(smtpd_timeout, "300s", 1, 3600,
+           "time to wait for an SMTP client command or data"),
+    P_TIME(smtpd_error_sleep_time, "10s", 0, 300,
+           "delay before answering a client that made errors (soft limit reached)"),
+    P_INT(smtpd_soft_error_limit, "2", 1, 1000,
+          "errors per session after which replies are delayed by smtpd_error_sleep_time"),
+    P_INT(smtpd_hard_error_limit, "5", 1, 1000,
+          "errors per session after which the connection is closed"),
+    P_INT(smtpd_client_connection_count_limit, "50", 0, 1000000,
+          "maximal simultaneous connections from one client address; 0: no limit"),
+    P_INT(smtpd_max_connections, "1000", 1, 100000,
+          "postern: maximal simultaneous SMTP sessions in total"),
+    { NULL, CFG_STR, NULL, 0, 0, 0, NULL }
+};
+
+const char config_default_text[] =
+    "# postern built-in configuration (Postfix main.cf syntax).\n"
+    "# Used when no -c FILE is given and /etc/postern/postern.cf does not exist.\n"
+    "# See docs/config.md for every parameter.\n"
+    "\n"
+    "# Accept SMTP on the loopback interface, unprivileged port.\n"
+    "listen = smtp://127.0.0.1:2525\n"
+    "\n"
+    "# Clients that may relay.\n"
+    "mynetworks = 127.0.0.0/8 [::1]/128\n"
+    "\n"
+    "# Queue and delivery, relative to the working directory: mail is not sent\n"
+    "# anywhere, it is captured as files for inspection.\n"
+    "queue_directory = ./var/spool\n"
+    "default_transport = capture\n"
+    "capture_directory = ./var/mail\n";

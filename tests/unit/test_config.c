@@ -1,0 +1,921 @@
+/* Unit tests for src/config: parsing, expansion, types, errors, printing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+
+#define ERRLEN 512
+
+/* ------------------------------------------------------------------ */
+/* helpers                                                              */
+
+static struct config *load(const char *text, char *err)
+{
+    err[0] = 'X';
+    err[1] = '\0';
+    return config_load_text(text, "t.cf", err, ERRLEN);
+}
+
+/* Load text that must succeed; fails the test with the error otherwise. */
+static struct config *load_ok(const char *text)
+{
+    char err[ERRLEN];
+    struct config *cfg = load(text, err);
+    if (!cfg)
+        fail_msg("unexpected error for \"%s\": %s", text, err);
+    assert_string_equal(err, "");
+    return cfg;
+}
+
+static const struct cfg_param *param(const char *name)
+{
+    for (const struct cfg_param *p = config_params; p->name; p++)
+        if (strcmp(p->name, name) == 0)
+            return p;
+    fail_msg("no parameter %s", name);
+    return NULL;
+}
+
+/* The typed value of a parameter as text: strings as is, lists joined with
+ * '|', numbers in decimal, booleans 0/1. */
+static const char *value(const struct config *cfg, const char *name, char *buf,
+                         size_t len)
+{
+    const struct cfg_param *p = param(name);
+    const char *f = (const char *)cfg + p->offset;
+    buf[0] = '\0';
+    switch (p->type) {
+    case CFG_STR:
+        snprintf(buf, len, "%s", *(char *const *)(const void *)f);
+        break;
+    case CFG_LIST: {
+        const struct cfg_list *l = (const void *)f;
+        size_t used = 0;
+        for (size_t i = 0; i < l->n; i++)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s",
+                                     i ? "|" : "", l->v[i]);
+        break;
+    }
+    case CFG_INT:
+    case CFG_SIZE:
+    case CFG_TIME:
+        snprintf(buf, len, "%lld", *(const long long *)(const void *)f);
+        break;
+    case CFG_BOOL:
+        snprintf(buf, len, "%d", *(const int *)(const void *)f);
+        break;
+    }
+    return buf;
+}
+
+static void assert_value(const struct config *cfg, const char *name,
+                         const char *want)
+{
+    char buf[1024];
+    const char *got = value(cfg, name, buf, sizeof buf);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s: got \"%s\", want \"%s\"", name, got, want);
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+    if (!strstr(hay, needle))
+        fail_msg("\"%s\" does not contain \"%s\"", hay, needle);
+}
+
+/* Load text that must fail; every non-NULL entry of want must be in err. */
+static void assert_load_error(const char *text, const char *const *want)
+{
+    char err[ERRLEN];
+    struct config *cfg = load(text, err);
+    if (cfg) {
+        config_free(cfg);
+        fail_msg("loading \"%s\" succeeded, expected an error", text);
+    }
+    for (; *want; want++)
+        assert_contains(err, *want);
+}
+
+static char *print_to_string(void (*fn)(const struct config *, FILE *),
+                             const struct config *cfg)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    fn(cfg, f);
+    assert_int_equal(fclose(f), 0);
+    return buf;
+}
+
+static const char *system_hostname(char *buf, size_t len)
+{
+    memset(buf, 0, len);
+    if (gethostname(buf, len - 1) != 0 || !buf[0])
+        snprintf(buf, len, "localhost");
+    return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* the table                                                            */
+
+static void test_table_is_consistent(void **state)
+{
+    (void)state;
+    for (const struct cfg_param *p = config_params; p->name; p++) {
+        assert_non_null(p->def);
+        assert_non_null(p->doc);
+        assert_true(strlen(p->doc) > 10);
+        assert_true(p->offset < offsetof(struct config, raw));
+        assert_true(p->min <= p->max);
+        for (const struct cfg_param *q = config_params; q < p; q++) {
+            if (strcmp(p->name, q->name) == 0)
+                fail_msg("duplicate name %s", p->name);
+            if (p->offset == q->offset)
+                fail_msg("%s and %s share a field", p->name, q->name);
+        }
+    }
+}
+
+static size_t type_size(enum cfg_type t)
+{
+    switch (t) {
+    case CFG_STR:  return sizeof(char *);
+    case CFG_LIST: return sizeof(struct cfg_list);
+    case CFG_BOOL: return sizeof(int);
+    default:       return sizeof(long long);
+    }
+}
+
+static size_t type_align(enum cfg_type t)
+{
+    switch (t) {
+    case CFG_STR:  return _Alignof(char *);
+    case CFG_LIST: return _Alignof(struct cfg_list);
+    case CFG_BOOL: return _Alignof(int);
+    default:       return _Alignof(long long);
+    }
+}
+
+/* The entries, sorted by offset, tile struct config up to its private
+ * fields: every public field has exactly one parameter. */
+static void test_table_covers_every_field(void **state)
+{
+    (void)state;
+    size_t end = 0, count = 0;
+    for (;;) {
+        const struct cfg_param *next = NULL;
+        for (const struct cfg_param *p = config_params; p->name; p++)
+            if (p->offset >= end && (!next || p->offset < next->offset))
+                next = p;
+        size_t al = next ? type_align(next->type) : _Alignof(char **);
+        size_t want = (end + al - 1) / al * al;
+        if (!next) {
+            assert_int_equal(want, offsetof(struct config, raw));
+            break;
+        }
+        if (next->offset != want)
+            fail_msg("struct config has a field at offset %zu with no parameter "
+                     "(next parameter: %s at %zu)", want, next->name, next->offset);
+        end = next->offset + type_size(next->type);
+        count++;
+    }
+    assert_int_equal(count, 28);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    char host[256];
+    struct config *cfg = load_ok("");
+    system_hostname(host, sizeof host);
+
+    assert_value(cfg, "myhostname", host);
+    assert_value(cfg, "myorigin", host);
+    assert_value(cfg, "mail_owner", "postern");
+    assert_value(cfg, "mail_name", "postern");
+    assert_value(cfg, "syslog_name", "");
+    assert_value(cfg, "listen", "smtp://127.0.0.1:2525");
+    assert_value(cfg, "mynetworks", "127.0.0.0/8|[::1]/128");
+    assert_value(cfg, "queue_directory", "./var/spool");
+    assert_value(cfg, "default_transport", "capture");
+    assert_value(cfg, "capture_directory", "./var/mail");
+    assert_value(cfg, "maximal_queue_lifetime", "432000");
+    assert_value(cfg, "minimal_backoff_time", "300");
+    assert_value(cfg, "maximal_backoff_time", "4000");
+    assert_value(cfg, "queue_run_delay", "300");
+    assert_value(cfg, "always_add_missing_headers", "1");
+    assert_value(cfg, "message_size_limit", "10240000");
+    assert_value(cfg, "smtpd_recipient_limit", "1000");
+    assert_value(cfg, "line_length_limit", "2048");
+    assert_value(cfg, "header_size_limit", "102400");
+    assert_value(cfg, "smtpd_timeout", "300");
+    assert_value(cfg, "smtpd_error_sleep_time", "10");
+    assert_value(cfg, "smtpd_soft_error_limit", "2");
+    assert_value(cfg, "smtpd_hard_error_limit", "5");
+    assert_value(cfg, "smtpd_client_connection_count_limit", "50");
+    assert_value(cfg, "smtpd_max_connections", "1000");
+
+    /* the struct fields themselves, not just the table's view of them */
+    assert_string_equal(cfg->myhostname, host);
+    assert_int_equal(cfg->mydestination.n, 3);
+    assert_string_equal(cfg->mydestination.v[0], host);
+    assert_string_equal(cfg->mydestination.v[2], "localhost");
+    assert_string_equal(cfg->mydestination.v[1] + strlen("localhost."), cfg->mydomain);
+    char banner[300];
+    snprintf(banner, sizeof banner, "%s ESMTP", host);
+    assert_string_equal(cfg->smtpd_banner, banner);
+    const char *dot = strchr(host, '.');
+    assert_string_equal(cfg->mydomain, dot && dot[1] ? dot + 1 : "localdomain");
+    assert_int_equal(cfg->smtpd_timeout, 300);
+    assert_int_equal(cfg->always_add_missing_headers, 1);
+    assert_string_equal(cfg->file, "t.cf");
+    config_free(cfg);
+}
+
+static void test_default_text(void **state)
+{
+    (void)state;
+    char err[ERRLEN];
+    struct config *cfg = config_load(NULL, err, sizeof err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->file, "(default)");
+    assert_value(cfg, "listen", "smtp://127.0.0.1:2525");
+    assert_value(cfg, "mynetworks", "127.0.0.0/8|[::1]/128");
+    assert_value(cfg, "queue_directory", "./var/spool");
+    assert_value(cfg, "default_transport", "capture");
+    assert_value(cfg, "capture_directory", "./var/mail");
+    /* the text sets these explicitly (so they have a line) ... */
+    assert_true(cfg->line[param("listen") - config_params] > 0);
+    /* ... but to their default values, so nothing is "non-default" */
+    char *out = print_to_string(config_print_nondefault, cfg);
+    assert_string_equal(out, "");
+    free(out);
+    config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* syntax                                                               */
+
+static void test_comments_and_blank_lines(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok(
+        "# a comment\n"
+        "\n"
+        "   \t \n"
+        "   # an indented comment\n"
+        "mail_owner = mailer   \n"
+        "#mail_owner = commented\n"
+        "smtpd_banner = $myhostname # not a comment\n"
+        "\n");
+    assert_value(cfg, "mail_owner", "mailer");
+    char want[300], host[256];
+    snprintf(want, sizeof want, "%s # not a comment",
+             system_hostname(host, sizeof host));
+    assert_value(cfg, "smtpd_banner", want);
+    assert_int_equal(cfg->line[param("mail_owner") - config_params], 5);
+    config_free(cfg);
+}
+
+static void test_whitespace_and_crlf(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok(
+        "\xEF\xBB\xBFmail_owner=a\r\n"
+        "\tsyslog_name\t=\tpostern-test\t\r\n"   /* continuation of line 1! */
+        "default_transport   =   smtp  \r\n"
+        "queue_directory =\n");
+    /* a line starting with whitespace continues the previous logical line */
+    assert_value(cfg, "mail_owner", "a syslog_name\t=\tpostern-test");
+    assert_value(cfg, "syslog_name", "");
+    assert_value(cfg, "default_transport", "smtp");
+    assert_value(cfg, "queue_directory", "");
+    config_free(cfg);
+}
+
+static void test_continuation_lines(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok(
+        "mydestination = a.example,\n"
+        "    b.example\n"
+        "# comment inside a logical line\n"
+        "\n"
+        "\tc.example ,d.example\n"
+        "mail_owner = x\n");
+    assert_value(cfg, "mydestination", "a.example|b.example|c.example|d.example");
+    assert_value(cfg, "mail_owner", "x");
+    /* joined with single spaces, as the user wrote it otherwise */
+    assert_string_equal(cfg->raw[param("mydestination") - config_params],
+                        "a.example, b.example c.example ,d.example");
+    assert_int_equal(cfg->line[param("mydestination") - config_params], 1);
+    assert_int_equal(cfg->line[param("mail_owner") - config_params], 6);
+    config_free(cfg);
+}
+
+static void test_later_assignment_wins(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok(
+        "smtpd_timeout = 10s\n"
+        "mail_owner = first\n"
+        "smtpd_timeout = 20s\n"
+        "mail_owner = second\n");
+    assert_value(cfg, "smtpd_timeout", "20");
+    assert_value(cfg, "mail_owner", "second");
+    assert_int_equal(cfg->line[param("smtpd_timeout") - config_params], 3);
+    config_free(cfg);
+
+    /* errors are reported at the last assignment */
+    static const char *const want[] = { "t.cf:3:", "smtpd_timeout", "\"0\"",
+                                        "between 1s and 1h", NULL };
+    assert_load_error("smtpd_timeout = 0\nsmtpd_timeout = 10\nsmtpd_timeout = 0\n",
+                      want);
+}
+
+static void test_syntax_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *want[5];
+    } cases[] = {
+        { "mail_owner = x\nmail_owner x\n",
+          { "t.cf:2: ", "\"mail_owner x\"", "expected \"name = value\"", NULL } },
+        { "\n\n\njust some words\n",
+          { "t.cf:4: ", "missing \"=\"", "name = value", NULL } },
+        { "= value\n",
+          { "t.cf:1: ", "missing parameter name", "name = value", NULL } },
+        { "  mail_owner = x\n",
+          { "t.cf:1: ", "starts with whitespace", "remove the leading whitespace", NULL } },
+        { "mail_owner = x\nmesage_size_limit = 5\n",
+          { "t.cf:2: unknown parameter \"mesage_size_limit\"; did you mean "
+            "\"message_size_limit\"?", NULL } },
+        { "MyHostName = x\n",
+          { "t.cf:1: ", "\"MyHostName\"", "did you mean \"myhostname\"?", NULL } },
+        { "relayhost = [smtp.example.com]\n",
+          { "t.cf:1: unknown parameter \"relayhost\"; ", "postern check -d", NULL } },
+        /* the bad line wins even when earlier lines are fine */
+        { "mail_owner = x\n\n\ntotally_bogus_name = 1\n",
+          { "t.cf:4: ", "\"totally_bogus_name\"", NULL } },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_load_error(cases[i].text, cases[i].want);
+
+    /* no hint when nothing is close */
+    char err[ERRLEN];
+    assert_null(load("relayhost = x\n", err));
+    assert_null(strstr(err, "did you mean"));
+}
+
+static void test_suggest_name(void **state)
+{
+    (void)state;
+    static const struct { const char *in, *out; } cases[] = {
+        { "mesage_size_limit", "message_size_limit" },
+        { "message_size_limits", "message_size_limit" },
+        { "myhostnme", "myhostname" },
+        { "MYDOMAIN", "mydomain" },
+        { "smtpd_timout", "smtpd_timeout" },
+        { "lisen", "listen" },
+        { "smtpd_hard_eror_limit", "smtpd_hard_error_limit" },
+        { "mydestination", "mydestination" },
+        { "relayhost", NULL },
+        { "x", NULL },
+        { "", NULL },
+        { NULL, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *got = config_suggest_name(cases[i].in);
+        if (cases[i].out == NULL ? got != NULL
+                                 : (got == NULL || strcmp(got, cases[i].out) != 0))
+            fail_msg("suggest(%s) = %s, want %s", cases[i].in ? cases[i].in : "NULL",
+                     got ? got : "NULL", cases[i].out ? cases[i].out : "NULL");
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* expansion                                                            */
+
+static void test_expansion(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *name, *want;
+    } cases[] = {
+        { "myhostname = mx.example.org\nmyorigin = $myhostname\n",
+          "myorigin", "mx.example.org" },
+        { "myhostname = mx.example.org\nmyorigin = ${myhostname}\n",
+          "myorigin", "mx.example.org" },
+        { "myhostname = mx.example.org\nmyorigin = $(myhostname)\n",
+          "myorigin", "mx.example.org" },
+        /* forward reference: used before it is set */
+        { "myorigin = $mydomain\nmyhostname = mx.example.org\n",
+          "myorigin", "example.org" },
+        /* several levels, and text around the references */
+        { "mail_owner = <$smtpd_banner>\nsmtpd_banner = ${myorigin}ESMTP $mail_name\n"
+          "myorigin = $(mydomain).\nmydomain = d.test\n",
+          "mail_owner", "<d.test.ESMTP postern>" },
+        /* default values reference file values */
+        { "myhostname = h.example.net\n", "smtpd_banner", "h.example.net ESMTP" },
+        { "myhostname = h.example.net\n", "mydestination",
+          "h.example.net|localhost.example.net|localhost" },
+        /* $name ends at the first non-name character */
+        { "myhostname = h\nmail_owner = $myhostname-x.$myhostname/$(myhostname)y\n",
+          "mail_owner", "h-x.h/hy" },
+        /* $$ is a literal $ */
+        { "mail_owner = a$$b\n", "mail_owner", "a$b" },
+        /* numbers from other parameters */
+        { "smtpd_hard_error_limit = $smtpd_soft_error_limit\n",
+          "smtpd_hard_error_limit", "2" },
+        { "maximal_backoff_time = 1d\nmaximal_queue_lifetime = $maximal_backoff_time\n",
+          "maximal_queue_lifetime", "86400" },
+        /* lists built from other lists */
+        { "mydestination = $mynetworks, 10.0.0.0/8\n", "mydestination",
+          "127.0.0.0/8|[::1]/128|10.0.0.0/8" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct config *cfg = load_ok(cases[i].text);
+        assert_value(cfg, cases[i].name, cases[i].want);
+        config_free(cfg);
+    }
+}
+
+static void test_expansion_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *want[6];
+    } cases[] = {
+        { "mail_owner = x\nmyorigin = $nosuch\n",
+          { "t.cf:2: ", "myorigin", "unknown parameter $nosuch", NULL } },
+        { "myorigin = $myhostnam\n",
+          { "t.cf:1: ", "myorigin", "$myhostnam", "did you mean $myhostname?", NULL } },
+        { "myorigin = ${myhostname\n",
+          { "t.cf:1: ", "myorigin", "missing \"}\"", NULL } },
+        { "myorigin = $(myhostname}\n",
+          { "t.cf:1: ", "myorigin", "missing \")\"", NULL } },
+        { "myorigin = ${myhostname?yes}\n",
+          { "t.cf:1: ", "myorigin", "\"${myhostname?...}\" is not supported", NULL } },
+        { "myorigin = a $ b\n",
+          { "t.cf:1: ", "myorigin", "must be followed by a parameter name", NULL } },
+        { "myorigin = trailing$\n",
+          { "t.cf:1: ", "myorigin", "must be followed by a parameter name", NULL } },
+        /* self reference */
+        { "\nmyorigin = $myorigin\n",
+          { "t.cf:2: ", "myorigin", "loop: myorigin -> myorigin", NULL } },
+        /* two-parameter loop, in either order */
+        { "mail_owner = $syslog_name\nsyslog_name = $mail_owner\n",
+          { "t.cf:", "loop: ", "mail_owner", "syslog_name", NULL } },
+        /* loop through a special default: mydomain derives from myhostname */
+        { "\n\nmyhostname = mail.$mydomain\n",
+          { "t.cf:3: ", "myhostname", "loop: myhostname -> mydomain -> myhostname",
+            NULL } },
+        /* long loop */
+        { "mail_owner = $syslog_name\nsyslog_name = $queue_directory\n"
+          "queue_directory = $capture_directory\ncapture_directory = $mail_owner\n",
+          { "t.cf:1: ", "loop: mail_owner -> syslog_name -> queue_directory -> "
+            "capture_directory -> mail_owner", NULL } },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_load_error(cases[i].text, cases[i].want);
+}
+
+/* ------------------------------------------------------------------ */
+/* types                                                                */
+
+static void test_type_parsing(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *name, *want;
+    } cases[] = {
+        /* CFG_SIZE: bytes, k/m/g multiply by 1024 */
+        { "message_size_limit = 0", "message_size_limit", "0" },
+        { "message_size_limit = 1", "message_size_limit", "1" },
+        { "message_size_limit = 50000000", "message_size_limit", "50000000" },
+        { "message_size_limit = 10k", "message_size_limit", "10240" },
+        { "message_size_limit = 10K", "message_size_limit", "10240" },
+        { "message_size_limit = 20m", "message_size_limit", "20971520" },
+        { "message_size_limit = 2g", "message_size_limit", "2147483648" },
+        { "header_size_limit = 1024", "header_size_limit", "1024" },
+        /* CFG_TIME: default unit seconds */
+        { "smtpd_timeout = 45", "smtpd_timeout", "45" },
+        { "smtpd_timeout = 45s", "smtpd_timeout", "45" },
+        { "smtpd_timeout = 2m", "smtpd_timeout", "120" },
+        { "smtpd_timeout = 1h", "smtpd_timeout", "3600" },
+        { "smtpd_timeout = 1H", "smtpd_timeout", "3600" },
+        { "maximal_queue_lifetime = 3d", "maximal_queue_lifetime", "259200" },
+        { "maximal_queue_lifetime = 2w", "maximal_queue_lifetime", "1209600" },
+        { "maximal_queue_lifetime = 0", "maximal_queue_lifetime", "0" },
+        { "maximal_queue_lifetime = 100d", "maximal_queue_lifetime", "8640000" },
+        { "smtpd_error_sleep_time = 0s", "smtpd_error_sleep_time", "0" },
+        { "smtpd_error_sleep_time = 5m", "smtpd_error_sleep_time", "300" },
+        /* CFG_INT */
+        { "smtpd_recipient_limit = 1", "smtpd_recipient_limit", "1" },
+        { "smtpd_recipient_limit = +25", "smtpd_recipient_limit", "25" },
+        { "smtpd_recipient_limit = 1000000", "smtpd_recipient_limit", "1000000" },
+        { "line_length_limit = 512", "line_length_limit", "512" },
+        { "line_length_limit = 1048576", "line_length_limit", "1048576" },
+        { "smtpd_client_connection_count_limit = 0",
+          "smtpd_client_connection_count_limit", "0" },
+        { "smtpd_max_connections = 100000", "smtpd_max_connections", "100000" },
+        { "smtpd_hard_error_limit = 1000", "smtpd_hard_error_limit", "1000" },
+        /* CFG_BOOL */
+        { "always_add_missing_headers = no", "always_add_missing_headers", "0" },
+        { "always_add_missing_headers = NO", "always_add_missing_headers", "0" },
+        { "always_add_missing_headers = false", "always_add_missing_headers", "0" },
+        { "always_add_missing_headers = Off", "always_add_missing_headers", "0" },
+        { "always_add_missing_headers = 0", "always_add_missing_headers", "0" },
+        { "always_add_missing_headers = yes", "always_add_missing_headers", "1" },
+        { "always_add_missing_headers = TRUE", "always_add_missing_headers", "1" },
+        { "always_add_missing_headers = on", "always_add_missing_headers", "1" },
+        { "always_add_missing_headers = 1", "always_add_missing_headers", "1" },
+        /* CFG_LIST: commas and/or whitespace, empty items dropped */
+        { "mynetworks = 10.0.0.0/8, 192.168.0.0/16", "mynetworks",
+          "10.0.0.0/8|192.168.0.0/16" },
+        { "mynetworks = 10.0.0.0/8 192.168.0.0/16", "mynetworks",
+          "10.0.0.0/8|192.168.0.0/16" },
+        { "mynetworks = ,a,,b , ,\tc  d,", "mynetworks", "a|b|c|d" },
+        { "mynetworks = single", "mynetworks", "single" },
+        { "mynetworks =", "mynetworks", "" },
+        { "mynetworks = , ,", "mynetworks", "" },
+        { "listen = smtp://127.0.0.1:2525, smtp://[::1]:25", "listen",
+          "smtp://127.0.0.1:2525|smtp://[::1]:25" },
+        /* CFG_STR keeps inner spaces and UTF-8 */
+        { "smtpd_banner = $mail_name  ESMTP  r\xC3\xA9seau", "smtpd_banner",
+          "postern  ESMTP  r\xC3\xA9seau" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct config *cfg = load_ok(cases[i].text);
+        assert_value(cfg, cases[i].name, cases[i].want);
+        config_free(cfg);
+    }
+
+    struct config *cfg = load_ok("mynetworks =\n");
+    assert_int_equal(cfg->mynetworks.n, 0);
+    config_free(cfg);
+}
+
+static void test_type_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        const char *want[5];
+    } cases[] = {
+        { "message_size_limit = abc",
+          { "t.cf:1: message_size_limit = \"abc\": not a number of bytes "
+            "(e.g. 10240000)", NULL } },
+        { "\n\nmessage_size_limit = 10 k",
+          { "t.cf:3: ", "message_size_limit", "not a number of bytes", NULL } },
+        { "message_size_limit = 10kb",
+          { "t.cf:1: ", "message_size_limit", "not a number of bytes", NULL } },
+        { "message_size_limit = 10t",
+          { "t.cf:1: ", "message_size_limit", "not a number of bytes", NULL } },
+        { "message_size_limit = -1",
+          { "t.cf:1: ", "message_size_limit", "must be at least 0", NULL } },
+        { "message_size_limit = 99999999999999999999",
+          { "t.cf:1: ", "message_size_limit", "must be at least 0", NULL } },
+        { "message_size_limit = 9000000000g",
+          { "t.cf:1: ", "message_size_limit", "must be at least 0", NULL } },
+        { "message_size_limit =",
+          { "t.cf:1: ", "message_size_limit", "not a number of bytes", NULL } },
+        { "header_size_limit = 1023",
+          { "t.cf:1: ", "header_size_limit", "must be at least 1024 bytes", NULL } },
+        { "smtpd_timeout = 5x",
+          { "t.cf:1: smtpd_timeout = \"5x\": not a time (e.g. 300s", NULL } },
+        { "smtpd_timeout = 5 m",
+          { "t.cf:1: ", "smtpd_timeout", "not a time", NULL } },
+        { "smtpd_timeout = m",
+          { "t.cf:1: ", "smtpd_timeout", "not a time", NULL } },
+        { "smtpd_timeout = 0",
+          { "t.cf:1: smtpd_timeout = \"0\": must be between 1s and 1h", NULL } },
+        { "smtpd_timeout = 61m",
+          { "t.cf:1: ", "smtpd_timeout", "must be between 1s and 1h", NULL } },
+        { "smtpd_error_sleep_time = 301",
+          { "t.cf:1: ", "smtpd_error_sleep_time", "must be between 0s and 5m", NULL } },
+        { "maximal_queue_lifetime = -1s",
+          { "t.cf:1: ", "maximal_queue_lifetime", "must be between 0s and 100d", NULL } },
+        { "maximal_queue_lifetime = 101d",
+          { "t.cf:1: ", "maximal_queue_lifetime", "must be between 0s and 100d", NULL } },
+        { "smtpd_recipient_limit = 0",
+          { "t.cf:1: smtpd_recipient_limit = \"0\": must be between 1 and 1000000",
+            NULL } },
+        { "smtpd_recipient_limit = 1000001",
+          { "t.cf:1: ", "smtpd_recipient_limit", "between 1 and 1000000", NULL } },
+        { "smtpd_recipient_limit = 10k",
+          { "t.cf:1: ", "smtpd_recipient_limit", "not a number (e.g. 1000)", NULL } },
+        { "smtpd_recipient_limit = 1.5",
+          { "t.cf:1: ", "smtpd_recipient_limit", "not a number", NULL } },
+        { "line_length_limit = 511",
+          { "t.cf:1: ", "line_length_limit", "between 512 and 1048576", NULL } },
+        { "smtpd_hard_error_limit = 0",
+          { "t.cf:1: ", "smtpd_hard_error_limit", "between 1 and 1000", NULL } },
+        { "smtpd_max_connections = 100001",
+          { "t.cf:1: ", "smtpd_max_connections", "between 1 and 100000", NULL } },
+        { "smtpd_client_connection_count_limit = -1",
+          { "t.cf:1: ", "smtpd_client_connection_count_limit", "between 0 and", NULL } },
+        { "always_add_missing_headers = maybe",
+          { "t.cf:1: always_add_missing_headers = \"maybe\": not a boolean "
+            "(use yes or no)", NULL } },
+        { "always_add_missing_headers = yess",
+          { "t.cf:1: ", "always_add_missing_headers", "not a boolean", NULL } },
+        /* after expansion: located where the parameter was set, showing both */
+        { "mail_owner = x\nsmtpd_timeout = $message_size_limit\n",
+          { "t.cf:2: smtpd_timeout = \"$message_size_limit\" (expands to "
+            "\"10240000\"): must be between 1s and 1h", NULL } },
+        { "smtpd_timeout = $mail_owner\n",
+          { "t.cf:1: ", "smtpd_timeout", "(expands to \"postern\")", "not a time",
+            NULL } },
+        /* between parameters */
+        { "minimal_backoff_time = 2h\n",
+          { "t.cf:1: ", "minimal_backoff_time (2h) must not exceed "
+            "maximal_backoff_time (4000s)", NULL } },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_load_error(cases[i].text, cases[i].want);
+}
+
+/* ------------------------------------------------------------------ */
+/* identity defaults                                                    */
+
+static void test_hostname_and_domain(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok("myhostname = mail.example.com\n");
+    assert_string_equal(cfg->myhostname, "mail.example.com");
+    assert_string_equal(cfg->mydomain, "example.com");
+    assert_string_equal(cfg->myorigin, "mail.example.com");
+    assert_string_equal(cfg->smtpd_banner, "mail.example.com ESMTP");
+    assert_value(cfg, "mydestination",
+                 "mail.example.com|localhost.example.com|localhost");
+    config_free(cfg);
+
+    /* no dot: mydomain is "localdomain" */
+    cfg = load_ok("myhostname = gateway\n");
+    assert_string_equal(cfg->mydomain, "localdomain");
+    assert_value(cfg, "mydestination", "gateway|localhost.localdomain|localhost");
+    config_free(cfg);
+
+    /* trailing dot only: no domain part either */
+    cfg = load_ok("myhostname = gateway.\n");
+    assert_string_equal(cfg->mydomain, "localdomain");
+    config_free(cfg);
+
+    /* explicit mydomain wins over the derivation */
+    cfg = load_ok("mydomain = corp.test\nmyhostname = a.b.example\n"
+                  "myorigin = $mydomain\n");
+    assert_string_equal(cfg->mydomain, "corp.test");
+    assert_string_equal(cfg->myorigin, "corp.test");
+    config_free(cfg);
+
+    /* an empty myhostname means the default (the system hostname) */
+    char host[256];
+    system_hostname(host, sizeof host);
+    cfg = load_ok("myhostname =\n");
+    assert_string_equal(cfg->myhostname, host);
+    config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* printing                                                             */
+
+static void test_print_nondefault(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok(
+        "# postern.cf\n"
+        "smtpd_timeout = 60s\n"
+        "myhostname = mx.example.com\n"
+        "mail_owner = postern\n"                  /* equals the default */
+        "mydestination = $myhostname,\n"
+        "   example.com\n"
+        "message_size_limit = 10m\n"
+        "message_size_limit = 20m\n"              /* later wins */
+        "myorigin = $mydomain\n"
+        "listen = smtp://127.0.0.1:2525\n");      /* equals the default */
+    char *out = print_to_string(config_print_nondefault, cfg);
+    /* table order, raw values before expansion */
+    assert_string_equal(out,
+                        "myhostname = mx.example.com\n"
+                        "myorigin = $mydomain\n"
+                        "mydestination = $myhostname, example.com\n"
+                        "message_size_limit = 20m\n"
+                        "smtpd_timeout = 60s\n");
+    free(out);
+    config_free(cfg);
+
+    cfg = load_ok("");
+    out = print_to_string(config_print_nondefault, cfg);
+    assert_string_equal(out, "");
+    free(out);
+    config_free(cfg);
+}
+
+static void test_print_all(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok(
+        "myhostname = mx.example.com\n"
+        "mynetworks = 10.0.0.0/8 192.168.1.0/24\n"
+        "smtpd_timeout = 120\n"
+        "maximal_queue_lifetime = 36h\n"
+        "always_add_missing_headers = off\n"
+        "message_size_limit = 1k\n");
+    char *out = print_to_string(config_print_all, cfg);
+    static const char *const lines[] = {
+        "myhostname = mx.example.com\n",
+        "mydomain = example.com\n",
+        "myorigin = mx.example.com\n",
+        "mydestination = mx.example.com, localhost.example.com, localhost\n",
+        "smtpd_banner = mx.example.com ESMTP\n",
+        "syslog_name =\n",
+        "mynetworks = 10.0.0.0/8, 192.168.1.0/24\n",
+        "smtpd_timeout = 2m\n",
+        "maximal_queue_lifetime = 36h\n",
+        "maximal_backoff_time = 4000s\n",
+        "always_add_missing_headers = no\n",
+        "message_size_limit = 1024\n",
+        "smtpd_max_connections = 1000\n",
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        assert_contains(out, lines[i]);
+    /* one line per parameter, in table order */
+    size_t n = 0;
+    for (const char *p = out; *p; p++)
+        n += *p == '\n';
+    assert_int_equal(n, 28);
+    assert_true(strncmp(out, "myhostname = ", 13) == 0);
+
+    /* the printed values load back to the same configuration */
+    struct config *again = load_ok(out);
+    char *out2 = print_to_string(config_print_all, again);
+    assert_string_equal(out, out2);
+    free(out2);
+    config_free(again);
+    free(out);
+    config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* files                                                                */
+
+static void test_load_file(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/postern-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char text[] =
+        "# test file\n"
+        "myhostname = relay.example.org\n"
+        "smtpd_banner = $myhostname ESMTP Gr\xC3\xBC\xC3\x9F" "e\n"
+        "smtpd_recipient_limit = 50\n";
+    assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+
+    char err[ERRLEN];
+    struct config *cfg = config_load(path, err, sizeof err);
+    if (!cfg)
+        fail_msg("config_load: %s", err);
+    assert_string_equal(cfg->myhostname, "relay.example.org");
+    assert_string_equal(cfg->smtpd_banner, "relay.example.org ESMTP Gr\xC3\xBC\xC3\x9F" "e");
+    assert_int_equal(cfg->smtpd_recipient_limit, 50);
+    assert_string_equal(cfg->file, path);
+    config_free(cfg);
+
+    /* errors name the real file */
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("myhostname = x\nsmtpd_recipient_limit = lots\n", f);
+    fclose(f);
+    assert_null(config_load(path, err, sizeof err));
+    char want[256];
+    snprintf(want, sizeof want, "%s:2: smtpd_recipient_limit = \"lots\": not a number",
+             path);
+    assert_contains(err, want);
+
+    /* NUL bytes: not a text file */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fwrite("mail_owner = a\n\0x\n", 1, 18, f);
+    fclose(f);
+    assert_null(config_load(path, err, sizeof err));
+    assert_contains(err, path);
+    assert_contains(err, ":2: NUL byte");
+
+    /* an empty file is all defaults */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    cfg = config_load(path, err, sizeof err);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->message_size_limit, 10240000);
+    config_free(cfg);
+
+    unlink(path);
+
+    /* missing file */
+    assert_null(config_load(path, err, sizeof err));
+    snprintf(want, sizeof want, "%s: cannot open: %s", path, strerror(ENOENT));
+    assert_string_equal(err, want);
+
+    /* a directory */
+    assert_null(config_load("/tmp", err, sizeof err));
+    assert_contains(err, "/tmp: cannot read: ");
+}
+
+static void test_error_buffer_edge_cases(void **state)
+{
+    (void)state;
+    char small[16];
+    /* truncated, but NUL-terminated and no overflow (ASan would tell) */
+    assert_null(config_load_text("mesage_size_limit = 1\n", "a-rather-long-file-name.cf",
+                                 small, sizeof small));
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_null(config_load_text("bogus\n", "x", NULL, 0));
+    /* control characters in quoted user text are neutralised */
+    char err[ERRLEN];
+    assert_null(load("na\x01me\x1b[31m = 1\n", err));
+    assert_null(strchr(err, '\x1b'));
+    assert_contains(err, "\"na?me?[31m\"");
+    /* NULL text and name */
+    struct config *cfg = config_load_text(NULL, NULL, err, sizeof err);
+    assert_non_null(cfg);
+    config_free(cfg);
+    config_free(NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* documentation                                                        */
+
+static void test_docs_list_every_parameter(void **state)
+{
+    (void)state;
+    static const char *const paths[] = { "docs/config.md", "../docs/config.md",
+                                         "../../docs/config.md" };
+    FILE *f = NULL;
+    for (size_t i = 0; !f && i < sizeof paths / sizeof paths[0]; i++)
+        f = fopen(paths[i], "r");
+    if (!f) {
+        skip();
+        return;
+    }
+    char *doc = NULL;
+    size_t len = 0;
+    ssize_t n = getdelim(&doc, &len, '\0', f);
+    fclose(f);
+    assert_true(n > 0);
+    for (const struct cfg_param *p = config_params; p->name; p++) {
+        char row[128];
+        snprintf(row, sizeof row, "| `%s` |", p->name);
+        if (!strstr(doc, row))
+            fail_msg("docs/config.md has no row for %s", p->name);
+        if (*p->def) {
+            snprintf(row, sizeof row, "| `%s` | `%s` |", p->name, p->def);
+            if (!strstr(doc, row))
+                fail_msg("docs/config.md: default of %s is not `%s`", p->name, p->def);
+        }
+    }
+    free(doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_table_is_consistent),
+        cmocka_unit_test(test_table_covers_every_field),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_default_text),
+        cmocka_unit_test(test_comments_and_blank_lines),
+        cmocka_unit_test(test_whitespace_and_crlf),
+        cmocka_unit_test(test_continuation_lines),
+        cmocka_unit_test(test_later_assignment_wins),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_suggest_name),
+        cmocka_unit_test(test_expansion),
+        cmocka_unit_test(test_expansion_errors),
+        cmocka_unit_test(test_type_parsing),
+        cmocka_unit_test(test_type_errors),
+        cmocka_unit_test(test_hostname_and_domain),
+        cmocka_unit_test(test_print_nondefault),
+        cmocka_unit_test(test_print_all),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_error_buffer_edge_cases),
+        cmocka_unit_test(test_docs_list_every_parameter),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
