@@ -493,6 +493,27 @@ static void test_expansion_errors(void **state)
         assert_load_error(cases[i].text, cases[i].want);
 }
 
+/* Each level multiplies the length by 16: without a cap this would need
+ * gigabytes. */
+static void test_expansion_size_cap(void **state)
+{
+    (void)state;
+    static const char *const names[] = { "mail_owner", "syslog_name", "queue_directory",
+                                         "capture_directory", "default_transport",
+                                         "myorigin" };
+    char text[4096];
+    size_t used = 0;
+    for (size_t i = 0; i + 1 < sizeof names / sizeof names[0]; i++) {
+        used += (size_t)snprintf(text + used, sizeof text - used, "%s = ", names[i]);
+        for (int k = 0; k < 16; k++)
+            used += (size_t)snprintf(text + used, sizeof text - used, "$%s", names[i + 1]);
+        used += (size_t)snprintf(text + used, sizeof text - used, "\n");
+    }
+    snprintf(text + used, sizeof text - used, "myorigin = 0123456789\n");
+    static const char *const want[] = { "t.cf:", "longer than", "after expansion", NULL };
+    assert_load_error(text, want);
+}
+
 /* ------------------------------------------------------------------ */
 /* types                                                                */
 
@@ -908,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_suggest_name),
         cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_expansion_errors),
+        cmocka_unit_test(test_expansion_size_cap),
         cmocka_unit_test(test_type_parsing),
         cmocka_unit_test(test_type_errors),
         cmocka_unit_test(test_hostname_and_domain),
