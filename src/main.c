@@ -10,7 +10,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: postern COMMAND [options]\n"
             "  serve [-c FILE] [-v]   run the SMTP relay in the foreground\n"
-            "  check [-c FILE] [-a]   validate the config, print non-default (-a: all) settings\n"
+            "  check [-c FILE] [-a|-d] validate the config, print non-default (-a: all) settings;\n"
+            "                         -d: list every parameter with its meaning\n"
             "  version                print the version\n");
 }
 

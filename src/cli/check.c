@@ -23,16 +23,22 @@ const char *cli_config_path(const char *given)
 int cli_check(int argc, char **argv)
 {
     const char *cpath = NULL;
-    int all = 0, c;
+    int all = 0, doc = 0, c;
     optind = 1;
-    while ((c = getopt(argc, argv, "c:a")) != -1) {
+    while ((c = getopt(argc, argv, "c:ad")) != -1) {
         switch (c) {
         case 'c': cpath = optarg; break;
         case 'a': all = 1; break;
+        case 'd': doc = 1; break;
         default:
-            fprintf(stderr, "usage: postern check [-c FILE] [-a]\n");
+            fprintf(stderr, "usage: postern check [-c FILE] [-a | -d]\n");
             return 2;
         }
+    }
+    if (doc) {
+        for (const struct cfg_param *p = config_params; p->name; p++)
+            printf("%-40s %s\n", p->name, p->doc);
+        return 0;
     }
     char err[1024];
     const char *path = cli_config_path(cpath);

@@ -19,6 +19,7 @@
 #include "../queue/scheduler.h"
 #include "../queue/spool.h"
 #include "../smtp/server.h"
+#include "../util/fs.h"
 #include "../util/log.h"
 
 /* Seconds sessions in DATA get to finish after SIGTERM. */
@@ -152,7 +153,6 @@ static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
     const char *dirs[] = { cfg->queue_directory, cfg->capture_directory };
     static const char *const sub[] = { "", "/tmp", "/queue", "/state", "/quarantine" };
     for (size_t i = 0; i < 2; i++) {
-        mkdir(dirs[i], 0700);
         for (size_t j = 0; j < (i == 0 ? 5u : 1u); j++) {
             char p[4096];
             snprintf(p, sizeof p, "%s%s", dirs[i], sub[j]);
@@ -210,6 +210,12 @@ int cli_serve(int argc, char **argv)
         return 1;
     }
     int rc = 1;
+    if (fs_mkdir_p(cfg->queue_directory, 0700) < 0 ||
+        fs_mkdir_p(cfg->capture_directory, 0700) < 0) {
+        log_info("fatal: cannot create %s or %s: %s", cfg->queue_directory,
+                 cfg->capture_directory, strerror(errno));
+        goto out;
+    }
     if (drop_privileges(cfg, err, sizeof err) < 0) {
         log_info("fatal: %s", err);
         goto out;
