@@ -78,5 +78,16 @@ install: build/postern
 	[ -e $(DESTDIR)/etc/postern/postern.cf ] || install -m 0644 docs/postern.cf.sample $(DESTDIR)/etc/postern/postern.cf
 	./scripts/add-mail-owner postern
 
+# Coverage-guided fuzzing of the parsers of untrusted input (needs clang).
+FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+build/fuzz/%: fuzz/%.c $(LIBSRC)
+	@mkdir -p $(dir $@)
+	clang -std=c11 $(DEFS) -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+	    -o $@ $< $(LIBSRC) $(PKG_LDLIBS)
+fuzz: $(FUZZ_TARGETS)
+	@set -e; for t in $(FUZZ_TARGETS); do echo "== $$t"; mkdir -p build/fuzz/corpus-$$(basename $$t); \
+	    $$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus-$$(basename $$t); done
+
 clean:
 	rm -rf build
