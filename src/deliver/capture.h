@@ -1,9 +1,11 @@
 /* capture — the `capture` transport: one Maildir per recipient.
  *
  * capture_directory/<mailbox>/{tmp,new,cur}; <mailbox> is the recipient
- * address with the domain lower-cased and every byte outside
- * [A-Za-z0-9._+=@-] (and a leading '.') written as %XX, so an address can
- * never name a path outside capture_directory.
+ * address as given (a quoted local part keeps its quotes), the domain (after
+ * the last '@') lower-cased in ASCII, and '/', '%', control bytes (< 0x20,
+ * 0x7f) and a leading '.' written as %XX, so an address can never name a
+ * path outside capture_directory (no '/', never "." or ".."). Bytes >= 0x80
+ * stay as they are: 张三@例子.测试 is a readable directory name.
  * Each copy is written to tmp/, fsynced, renamed to new/ and new/ fsynced.
  * The file name is deterministic per (qid, recipient index):
  *   <arrival-sec>.<qid>_<index>.<hostname>
@@ -15,9 +17,12 @@
 #include "../queue/envelope.h"
 
 /* Write env->rcpt[index]'s copy. content is the queue content (CRLF line
- * ends); the Maildir copy gets LF line ends, preceded by
- *   Return-Path: <sender>\n
- *   Delivered-To: <rcpt>\n
+ * ends); the Maildir copy gets LF line ends (CRLF -> LF, a lone CR stays),
+ * preceded by these two lines (sender "" gives "Return-Path: <>"):
+ *   Return-Path: <sender@example.com>\n
+ *   Delivered-To: rcpt@example.com\n
+ * hostname NULL or "" means gethostname(); '/' and ':' in it are written as
+ * \057 and \072 (Maildir rule).
  * Returns 0, or -1 with a reason (always a temporary failure: disk). */
 int capture_deliver(const char *capture_dir, const char *hostname,
                     const struct envelope *env, size_t index,

@@ -24,7 +24,10 @@ void spool_close(struct spool *sp);
 const char *spool_path(const struct spool *sp);
 
 /* Start a message: picks a fresh qid (stored into env->qid), creates
- * tmp/<qid> with O_EXCL and writes the envelope header. NULL on error. */
+ * tmp/<qid> with O_EXCL and writes the envelope header. NULL on error.
+ * When env->arrival_sec and arrival_usec are both 0 they are set from the
+ * same clock reading as the qid. The envelope must have >= 1 recipient and
+ * no CR/LF in any value, and client_addr holds no space. */
 struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
                                    char *err, size_t errlen);
 const char *spool_msg_qid(const struct spool_msg *m);
@@ -46,14 +49,25 @@ size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
 
 /* Start-up scan: remove tmp/ leftovers (never acknowledged), then call cb for
  * each queue/<qid> in qid order. Files whose names are not valid qids are
- * moved to quarantine/. Returns the number of ids seen, -1 on error. */
+ * moved to quarantine/. Returns the number of ids seen, -1 on error.
+ * Also deletes state/<qid> files whose queue file is gone (left by a crash
+ * inside spool_remove). Only the daemon, once, before it writes anything:
+ * it deletes other processes' in-progress tmp/ files. */
 long spool_scan(struct spool *sp, void (*cb)(const char *qid, void *arg),
+                void *arg);
+/* Read-only listing of queue/ in qid order (for mailq / `postern queue`):
+ * no cleanup, no quarantine, invalid names skipped. */
+long spool_list(struct spool *sp, void (*cb)(const char *qid, void *arg),
                 void *arg);
 
 /* Load a committed message: maps queue/<qid> read-only and decodes it and
  * its state file (missing state = all recipients pending, 0 attempts).
- * *content points into the mapping; release with spool_unload. On a
- * corrupt file returns -1 with err set (the caller quarantines). */
+ * *content points into the mapping (env->content_len bytes); release with
+ * spool_unload, and envelope_free(env). On error returns NULL with err set
+ * and env zeroed: errno == EBADMSG means the queue or state file is corrupt
+ * (torn, unparsable, empty, wrong id inside, not a regular file) and the
+ * caller quarantines it; any other errno (ENOENT, EMFILE, ENOMEM, EIO...) is
+ * a temporary condition, not a reason to quarantine. */
 struct spool_map;
 struct spool_map *spool_load(struct spool *sp, const char *qid,
                              struct envelope *env, const char **content,
@@ -64,10 +78,15 @@ void spool_unload(struct spool_map *map);
  * fsync dir). -1 on error. */
 int spool_state_write(struct spool *sp, const struct envelope *env);
 
-/* Remove a finished message: state file, then queue file, then fsync. */
+/* Remove a finished message: queue file, fsync queue/, then the state file
+ * and fsync state/. (Queue file first: a crash in between leaves an orphan
+ * state file that spool_scan deletes, never a queue file without its state,
+ * which would deliver to every recipient again.) */
 int spool_remove(struct spool *sp, const char *qid);
 
-/* Move queue/<qid> (and its state) to quarantine/, keeping it for a human. */
+/* Move queue/<qid> (and its state, as quarantine/<qid>.state) to
+ * quarantine/, keeping it for a human. Never replaces a file there (adds
+ * ".1", ".2"... instead). -1 with errno ENOENT when neither file exists. */
 int spool_quarantine(struct spool *sp, const char *qid);
 
 #endif

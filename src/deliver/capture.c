@@ -1,0 +1,331 @@
+/* capture — the `capture` transport: one Maildir per recipient. */
+#include "capture.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CAPTURE_BUFSZ (64 * 1024)
+
+static void set_reason(char *reason, size_t reasonlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_reason(char *reason, size_t reasonlen, const char *fmt, ...)
+{
+    if (!reason || reasonlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, reasonlen, fmt, ap);
+    va_end(ap);
+}
+
+int capture_mailbox_name(const char *addr, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!addr || !*addr || !out || outlen == 0)
+        return -1;
+    const char *at = strrchr(addr, '@');     /* a quoted local part may hold '@' */
+    size_t o = 0;
+    for (size_t i = 0; addr[i]; i++) {
+        unsigned char c = (unsigned char)addr[i];
+        if (at && addr + i > at && c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        int enc = c < 0x20 || c == 0x7f || c == '/' || c == '%' ||
+                  (i == 0 && c == '.');
+        if (enc) {
+            if (o + 3 >= outlen)
+                return -1;
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 0xf];
+        } else {
+            if (o + 1 >= outlen)
+                return -1;
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* mkdir -p, mode 0700 for what it creates. */
+static int mkdir_p(const char *path)
+{
+    size_t n = strlen(path);
+    if (n == 0) {
+        errno = ENOENT;
+        return -1;
+    }
+    char *p = malloc(n + 1);
+    if (!p)
+        return -1;
+    memcpy(p, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        if (p[i - 1] == '/')
+            continue;
+        char save = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            int e = errno;
+            free(p);
+            errno = e;
+            return -1;
+        }
+        p[i] = save;
+    }
+    free(p);
+    return 0;
+}
+
+static int sync_fd(int fd, int data_only)
+{
+    while ((data_only ? fdatasync(fd) : fsync(fd)) != 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
+/* openat a subdirectory, creating it (0700) if missing. */
+static int subdir(int dirfd, const char *name, int *created)
+{
+    if (mkdirat(dirfd, name, 0700) == 0)
+        *created = 1;
+    else if (errno != EEXIST)
+        return -1;
+    return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+struct wbuf {
+    int fd;
+    char *p;
+    size_t len;
+    int err;
+};
+
+static void wb_flush(struct wbuf *w)
+{
+    size_t off = 0;
+    while (!w->err && off < w->len) {
+        ssize_t r = write(w->fd, w->p + off, w->len - off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            w->err = errno;
+        } else if (r == 0) {
+            w->err = EIO;
+        } else {
+            off += (size_t)r;
+        }
+    }
+    w->len = 0;
+}
+
+static void wb_add(struct wbuf *w, const char *s, size_t n)
+{
+    while (n > 0 && !w->err) {
+        size_t room = CAPTURE_BUFSZ - w->len;
+        size_t k = n < room ? n : room;
+        memcpy(w->p + w->len, s, k);
+        w->len += k;
+        s += k;
+        n -= k;
+        if (w->len == CAPTURE_BUFSZ)
+            wb_flush(w);
+    }
+}
+
+static void wb_str(struct wbuf *w, const char *s)
+{
+    wb_add(w, s, strlen(s));
+}
+
+/* content with every CRLF turned into LF; a lone CR stays */
+static void wb_content(struct wbuf *w, const char *c, size_t len)
+{
+    size_t start = 0;
+    for (;;) {
+        const char *cr = len > start ? memchr(c + start, '\r', len - start)
+                                     : NULL;
+        if (!cr) {
+            wb_add(w, c + start, len - start);
+            return;
+        }
+        size_t i = (size_t)(cr - c);
+        if (i + 1 < len && c[i + 1] == '\n') {
+            wb_add(w, c + start, i - start);   /* drop the CR */
+            start = i + 1;                     /* the LF is written next */
+        } else {
+            wb_add(w, c + start, i + 1 - start);
+            start = i + 1;
+        }
+    }
+}
+
+/* Maildir file name: <sec>.<qid>_<index>.<host>, host with '/' and ':'
+ * written as \057 and \072. */
+static int maildir_name(char *out, size_t outlen, const struct envelope *env,
+                        size_t index, const char *host)
+{
+    int n = snprintf(out, outlen, "%lld.%s_%zu.", env->arrival_sec, env->qid,
+                     index);
+    if (n < 0 || (size_t)n >= outlen)
+        return -1;
+    size_t o = (size_t)n;
+    for (const char *h = host; *h; h++) {
+        const char *rep = *h == '/' ? "\\057" : *h == ':' ? "\\072" : NULL;
+        size_t k = rep ? 4 : 1;
+        if (o + k >= outlen)
+            return -1;
+        if (rep)
+            memcpy(out + o, rep, 4);
+        else
+            out[o] = *h;
+        o += k;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int capture_deliver(const char *capture_dir, const char *hostname,
+                    const struct envelope *env, size_t index,
+                    const char *content, size_t len,
+                    char *reason, size_t reasonlen)
+{
+    char mbox[NAME_MAX + 1], name[NAME_MAX + 1], hostbuf[256];
+    int cfd = -1, mfd = -1, tfd = -1, nfd = -1, cufd = -1, fd = -1;
+    int rc = -1, created = 0, sub_created = 0, in_tmp = 0;
+    struct wbuf w = {-1, NULL, 0, 0};
+
+    if (!capture_dir || !*capture_dir || !env || index >= env->nrcpt ||
+        !env->rcpt || (!content && len)) {
+        set_reason(reason, reasonlen, "capture: invalid arguments");
+        return -1;
+    }
+    if (!qid_valid(env->qid)) {
+        set_reason(reason, reasonlen, "capture: invalid queue id");
+        return -1;
+    }
+    const char *rcpt = env->rcpt[index].addr;
+    if (capture_mailbox_name(rcpt, mbox, sizeof mbox) != 0) {
+        set_reason(reason, reasonlen, "capture: mailbox name for recipient "
+                   "too long or empty");
+        return -1;
+    }
+    if (!hostname || !*hostname) {
+        if (gethostname(hostbuf, sizeof hostbuf) != 0 || !hostbuf[0])
+            snprintf(hostbuf, sizeof hostbuf, "localhost");
+        hostbuf[sizeof hostbuf - 1] = '\0';
+        hostname = hostbuf;
+    }
+    if (maildir_name(name, sizeof name, env, index, hostname) != 0) {
+        set_reason(reason, reasonlen, "capture: file name too long");
+        return -1;
+    }
+
+    if (mkdir_p(capture_dir) != 0) {
+        set_reason(reason, reasonlen, "capture: mkdir %s: %s", capture_dir,
+                   strerror(errno));
+        return -1;
+    }
+    cfd = open(capture_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (cfd < 0) {
+        set_reason(reason, reasonlen, "capture: open %s: %s", capture_dir,
+                   strerror(errno));
+        goto out;
+    }
+    mfd = subdir(cfd, mbox, &created);
+    if (mfd < 0) {
+        set_reason(reason, reasonlen, "capture: mailbox %s: %s", mbox,
+                   strerror(errno));
+        goto out;
+    }
+    tfd = subdir(mfd, "tmp", &sub_created);
+    nfd = tfd >= 0 ? subdir(mfd, "new", &sub_created) : -1;
+    cufd = nfd >= 0 ? subdir(mfd, "cur", &sub_created) : -1;
+    if (cufd < 0) {
+        set_reason(reason, reasonlen, "capture: mailbox %s: %s", mbox,
+                   strerror(errno));
+        goto out;
+    }
+    /* new directories must survive a crash before a file in them counts */
+    if ((sub_created && sync_fd(mfd, 0) != 0) ||
+        (created && sync_fd(cfd, 0) != 0)) {
+        set_reason(reason, reasonlen, "capture: fsync mailbox %s: %s", mbox,
+                   strerror(errno));
+        goto out;
+    }
+
+    fd = openat(tfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+                O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        set_reason(reason, reasonlen, "capture: create %s/tmp/%s: %s", mbox,
+                   name, strerror(errno));
+        goto out;
+    }
+    in_tmp = 1;
+    w.fd = fd;
+    w.p = malloc(CAPTURE_BUFSZ);
+    if (!w.p) {
+        set_reason(reason, reasonlen, "capture: out of memory");
+        goto out;
+    }
+    wb_str(&w, "Return-Path: <");
+    wb_str(&w, env->sender ? env->sender : "");
+    wb_str(&w, ">\nDelivered-To: ");
+    wb_str(&w, rcpt);
+    wb_str(&w, "\n");
+    wb_content(&w, content, len);
+    wb_flush(&w);
+    if (w.err) {
+        set_reason(reason, reasonlen, "capture: write %s/tmp/%s: %s", mbox,
+                   name, strerror(w.err));
+        goto out;
+    }
+    if (sync_fd(fd, 1) != 0) {
+        set_reason(reason, reasonlen, "capture: fsync %s/tmp/%s: %s", mbox,
+                   name, strerror(errno));
+        goto out;
+    }
+    int cr = close(fd);
+    fd = -1;
+    if (cr != 0 && errno != EINTR) {
+        set_reason(reason, reasonlen, "capture: close %s/tmp/%s: %s", mbox,
+                   name, strerror(errno));
+        goto out;
+    }
+    /* replaces an earlier copy of the same (qid, index): exactly once */
+    if (renameat(tfd, name, nfd, name) != 0) {
+        set_reason(reason, reasonlen, "capture: rename into %s/new: %s", mbox,
+                   strerror(errno));
+        goto out;
+    }
+    in_tmp = 0;
+    if (sync_fd(nfd, 0) != 0) {
+        set_reason(reason, reasonlen, "capture: fsync %s/new: %s", mbox,
+                   strerror(errno));
+        goto out;
+    }
+    rc = 0;
+
+out:
+    free(w.p);
+    if (fd >= 0)
+        close(fd);
+    if (in_tmp)
+        unlinkat(tfd, name, 0);
+    int fds[] = {cufd, nfd, tfd, mfd, cfd};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return rc;
+}

@@ -1,0 +1,895 @@
+/* spool — the queue directory on disk (see docs/queue.md).
+ *
+ * Every path operation goes through a directory fd held open from
+ * spool_open (openat, renameat, unlinkat), and every name that reaches one
+ * is a validated qid or was read from the directory itself. */
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SPOOL_BUFSZ     (64 * 1024)        /* write(2) at most this often */
+#define SPOOL_BUFMIN    (4 * 1024)
+#define STATE_MAX       (16 * 1024 * 1024)   /* sanity bound on state files */
+#define CREATE_TRIES    64
+#define QUAR_TRIES      100
+
+struct spool {
+    char *path;
+    int dirfd, tmpfd, queuefd, statefd, quarfd;
+};
+
+struct spool_msg {
+    struct spool *sp;
+    int fd;
+    char qid[QID_LEN + 1];
+    char *buf;
+    size_t blen, cap;
+    size_t content;       /* content bytes written so far */
+    int finished;
+    int err;              /* sticky errno after a failed write */
+};
+
+struct spool_map {
+    void *addr;
+    size_t len;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void close_keep_errno(int fd)
+{
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int fsync_dir(int fd)
+{
+    while (fsync(fd) != 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
+/* rename that never replaces an existing target: a committed message must
+ * never be overwritten by another with the same id. */
+static int rename_noreplace(int ofd, const char *oname, int nfd,
+                            const char *nname)
+{
+    if (renameat2(ofd, oname, nfd, nname, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+        return -1;
+    /* file system without RENAME_NOREPLACE: link is atomic no-replace */
+    if (linkat(ofd, oname, nfd, nname, 0) != 0)
+        return -1;
+    if (unlinkat(ofd, oname, 0) != 0 && errno != ENOENT) {
+        int saved = errno;
+        unlinkat(nfd, nname, 0);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+static uint32_t random32(void)
+{
+    uint32_t r;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) == (ssize_t)sizeof r)
+        return r;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, &r, sizeof r);
+        close(fd);
+        if (n == (ssize_t)sizeof r)
+            return r;
+    }
+    /* weak fallback: uniqueness is still enforced by O_EXCL */
+    static uint32_t ctr;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint32_t)ts.tv_nsec ^ ((uint32_t)getpid() * 2654435761u) ^
+           (++ctr * 40503u);
+}
+
+/* ---------- open / close ---------- */
+
+static int open_subdir(int dirfd, const char *name, int *created)
+{
+    if (mkdirat(dirfd, name, 0700) == 0)
+        *created = 1;
+    else if (errno != EEXIST)
+        return -1;
+    return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+struct spool *spool_open(const char *dir, char *err, size_t errlen)
+{
+    struct spool *sp = calloc(1, sizeof *sp);
+    if (!sp || !(sp->path = strdup(dir))) {
+        free(sp);
+        set_err(err, errlen, "spool %s: out of memory", dir);
+        return NULL;
+    }
+    sp->dirfd = sp->tmpfd = sp->queuefd = sp->statefd = sp->quarfd = -1;
+
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        set_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sp->dirfd < 0) {
+        set_err(err, errlen, "open %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    static const char *const names[] = {"tmp", "queue", "state", "quarantine"};
+    int *fds[] = {&sp->tmpfd, &sp->queuefd, &sp->statefd, &sp->quarfd};
+    int created = 0;
+    for (size_t i = 0; i < 4; i++) {
+        *fds[i] = open_subdir(sp->dirfd, names[i], &created);
+        if (*fds[i] < 0) {
+            set_err(err, errlen, "%s/%s: %s", dir, names[i], strerror(errno));
+            goto fail;
+        }
+    }
+    if (created && fsync_dir(sp->dirfd) != 0) {
+        set_err(err, errlen, "fsync %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    return sp;
+
+fail:
+    spool_close(sp);
+    return NULL;
+}
+
+void spool_close(struct spool *sp)
+{
+    if (!sp)
+        return;
+    int fds[] = {sp->dirfd, sp->tmpfd, sp->queuefd, sp->statefd, sp->quarfd};
+    for (size_t i = 0; i < 5; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(sp->path);
+    free(sp);
+}
+
+const char *spool_path(const struct spool *sp)
+{
+    return sp->path;
+}
+
+/* ---------- writing a message ---------- */
+
+static int msg_flush(struct spool_msg *m)
+{
+    if (m->blen && write_all(m->fd, m->buf, m->blen) != 0) {
+        m->err = errno ? errno : EIO;
+        return -1;
+    }
+    m->blen = 0;
+    return 0;
+}
+
+/* The buffer starts small and grows to SPOOL_BUFSZ only for big messages:
+ * many sessions in DATA at once should not each pin 64 KiB. */
+static int msg_append(struct spool_msg *m, const char *p, size_t n)
+{
+    if (m->err) {
+        errno = m->err;
+        return -1;
+    }
+    if (n > m->cap - m->blen && m->cap < SPOOL_BUFSZ) {
+        size_t nc = m->cap;
+        while (nc < m->blen + n && nc < SPOOL_BUFSZ)
+            nc *= 2;
+        if (nc > SPOOL_BUFSZ)
+            nc = SPOOL_BUFSZ;
+        char *nb = realloc(m->buf, nc);
+        if (nb) {                   /* else: carry on with the smaller one */
+            m->buf = nb;
+            m->cap = nc;
+        }
+    }
+    if (n <= m->cap - m->blen) {
+        memcpy(m->buf + m->blen, p, n);
+        m->blen += n;
+        return 0;
+    }
+    if (msg_flush(m) != 0)
+        return -1;
+    if (n >= m->cap) {
+        if (write_all(m->fd, p, n) != 0) {
+            m->err = errno ? errno : EIO;
+            return -1;
+        }
+        return 0;
+    }
+    memcpy(m->buf, p, n);
+    m->blen = n;
+    return 0;
+}
+
+static void msg_free(struct spool_msg *m)
+{
+    if (!m)
+        return;
+    if (m->fd >= 0)
+        close(m->fd);
+    free(m->buf);
+    free(m);
+}
+
+struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
+                                   char *err, size_t errlen)
+{
+    struct spool_msg *m = calloc(1, sizeof *m);
+    char *hdr = NULL;
+    if (!m || !(m->buf = malloc(SPOOL_BUFMIN))) {
+        free(m);
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    m->sp = sp;
+    m->fd = -1;
+    m->cap = SPOOL_BUFMIN;
+
+    struct timespec ts = {0, 0};
+    for (int tries = 0; tries < CREATE_TRIES; tries++) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        qid_make(m->qid, (long long)ts.tv_sec, ts.tv_nsec / 1000, random32());
+        m->fd = openat(sp->tmpfd, m->qid,
+                       O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+                       0600);
+        if (m->fd < 0) {
+            if (errno == EEXIST || errno == EINTR)
+                continue;
+            set_err(err, errlen, "create tmp/%s: %s", m->qid, strerror(errno));
+            goto fail;
+        }
+        /* an id already committed (clock stepped back) is not reused */
+        struct stat st;
+        if (fstatat(sp->queuefd, m->qid, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            close(m->fd);
+            m->fd = -1;
+            unlinkat(sp->tmpfd, m->qid, 0);
+            continue;
+        }
+        break;
+    }
+    if (m->fd < 0) {
+        set_err(err, errlen, "create tmp file: no free queue id");
+        goto fail;
+    }
+
+    memcpy(env->qid, m->qid, sizeof env->qid);
+    if (env->arrival_sec == 0 && env->arrival_usec == 0) {
+        env->arrival_sec = (long long)ts.tv_sec;
+        env->arrival_usec = ts.tv_nsec / 1000;
+    }
+    size_t hlen = envelope_encode_header(env, &hdr);
+    if (hlen == 0) {
+        set_err(err, errlen, "%s: envelope cannot be encoded (no recipient,"
+                " or CR/LF in a value)", m->qid);
+        goto fail_unlink;
+    }
+    if (msg_append(m, hdr, hlen) != 0) {
+        set_err(err, errlen, "write tmp/%s: %s", m->qid, strerror(errno));
+        goto fail_unlink;
+    }
+    free(hdr);
+    return m;
+
+fail_unlink:
+    free(hdr);
+    unlinkat(sp->tmpfd, m->qid, 0);
+fail:
+    msg_free(m);
+    return NULL;
+}
+
+const char *spool_msg_qid(const struct spool_msg *m)
+{
+    return m->qid;
+}
+
+int spool_msg_write(struct spool_msg *m, const void *buf, size_t len)
+{
+    if (m->finished) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (msg_append(m, buf, len) != 0)
+        return -1;
+    m->content += len;
+    return 0;
+}
+
+size_t spool_msg_size(const struct spool_msg *m)
+{
+    return m->content;
+}
+
+int spool_msg_finish(struct spool_msg *m)
+{
+    char tr[32];
+    if (m->finished) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t n = envelope_encode_trailer(m->content, tr, sizeof tr);
+    if (msg_append(m, tr, n) != 0 || msg_flush(m) != 0)
+        return -1;
+    m->finished = 1;
+    free(m->buf);
+    m->buf = NULL;
+    m->cap = 0;
+    return 0;
+}
+
+void spool_msg_abort(struct spool_msg *m)
+{
+    if (!m)
+        return;
+    if (m->fd >= 0) {
+        close(m->fd);
+        m->fd = -1;
+    }
+    unlinkat(m->sp->tmpfd, m->qid, 0);
+    msg_free(m);
+}
+
+/* ---------- commit ---------- */
+
+static int sync_fd(int fd)
+{
+    while (fdatasync(fd) != 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
+size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
+                    int *ok)
+{
+    size_t committed = 0;
+    unsigned char *good = n ? calloc(n, 1) : NULL;
+    int nomem = n && !good;
+
+    /* 1. per message: data to disk, close, rename into queue/ */
+    for (size_t i = 0; i < n; i++) {
+        struct spool_msg *m = msgs[i];
+        if (!m)
+            continue;
+        int g = !nomem && m->finished && !m->err && m->fd >= 0 &&
+                sync_fd(m->fd) == 0;
+        if (m->fd >= 0) {
+            if (close(m->fd) != 0 && errno != EINTR)
+                g = 0;
+            m->fd = -1;
+        }
+        if (g && rename_noreplace(sp->tmpfd, m->qid, sp->queuefd,
+                                  m->qid) != 0)
+            g = 0;
+        if (g) {
+            good[i] = 1;
+            committed++;
+        } else {
+            unlinkat(sp->tmpfd, m->qid, 0);
+        }
+    }
+
+    /* 2. one directory fsync makes every rename durable. If it fails, the
+     * renames may not survive a crash and no client was told 250: take them
+     * all back so the clients retry. */
+    if (committed > 0 && fsync_dir(sp->queuefd) != 0) {
+        for (size_t i = 0; i < n; i++)
+            if (good[i]) {
+                unlinkat(sp->queuefd, msgs[i]->qid, 0);
+                good[i] = 0;
+            }
+        fsync_dir(sp->queuefd);
+        committed = 0;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        if (ok)
+            ok[i] = good ? good[i] : 0;
+        msg_free(msgs[i]);
+        msgs[i] = NULL;
+    }
+    free(good);
+    return committed;
+}
+
+/* ---------- scan ---------- */
+
+struct qid_list {
+    char (*v)[QID_LEN + 1];
+    size_t n, cap;
+};
+
+static int ql_add(struct qid_list *l, const char *qid)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        void *nv = realloc(l->v, nc * sizeof *l->v);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = nc;
+    }
+    memcpy(l->v[l->n++], qid, QID_LEN + 1);
+    return 0;
+}
+
+static int qid_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, QID_LEN);
+}
+
+static int ql_has(const struct qid_list *l, const char *qid)
+{
+    return l->n && bsearch(qid, l->v, l->n, sizeof *l->v, qid_cmp) != NULL;
+}
+
+static DIR *open_dir(int parentfd, const char *name)
+{
+    /* a fresh fd each time: a dup would share the directory offset */
+    int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    DIR *d = fdopendir(fd);
+    if (!d)
+        close_keep_errno(fd);
+    return d;
+}
+
+static int dot_or_dotdot(const char *n)
+{
+    return n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'));
+}
+
+/* Move name out of dirfd into quarantine/<base>, <base>.1, ... without ever
+ * replacing a file already there. */
+static int quarantine_move(struct spool *sp, int dirfd, const char *name,
+                           const char *base)
+{
+    char target[NAME_MAX + 1];
+    for (int i = 0; i < QUAR_TRIES; i++) {
+        int w = i == 0 ? snprintf(target, sizeof target, "%s", base)
+                       : snprintf(target, sizeof target, "%.240s.%d", base, i);
+        if (w < 0 || (size_t)w >= sizeof target)
+            snprintf(target, sizeof target, "%.240s.%d", base, i);
+        if (rename_noreplace(dirfd, name, sp->quarfd, target) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
+static long list_queue(struct spool *sp, struct qid_list *l, int quarantine)
+{
+    DIR *d = open_dir(sp->dirfd, "queue");
+    if (!d)
+        return -1;
+    int moved = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (dot_or_dotdot(de->d_name))
+            continue;
+        if (qid_valid(de->d_name)) {
+            if (ql_add(l, de->d_name) != 0) {
+                closedir(d);
+                errno = ENOMEM;
+                return -1;
+            }
+        } else if (quarantine) {
+            if (quarantine_move(sp, sp->queuefd, de->d_name, de->d_name) == 0)
+                moved = 1;
+        }
+    }
+    closedir(d);
+    if (moved) {
+        fsync_dir(sp->quarfd);
+        fsync_dir(sp->queuefd);
+    }
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, qid_cmp);
+    return (long)l->n;
+}
+
+static void clean_tmp(struct spool *sp)
+{
+    DIR *d = open_dir(sp->dirfd, "tmp");
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (dot_or_dotdot(de->d_name))
+            continue;
+        if (unlinkat(sp->tmpfd, de->d_name, 0) != 0 && errno == EISDIR)
+            unlinkat(sp->tmpfd, de->d_name, AT_REMOVEDIR);
+    }
+    closedir(d);
+}
+
+/* state/: names that are not qids go to quarantine; a state file without
+ * its queue file is left over from spool_remove (queue file removed first)
+ * and is deleted, or joins its queue file in quarantine. */
+static void clean_state(struct spool *sp, const struct qid_list *l)
+{
+    DIR *d = open_dir(sp->dirfd, "state");
+    if (!d)
+        return;
+    int changed = 0, moved = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *nm = de->d_name;
+        if (dot_or_dotdot(nm))
+            continue;
+        if (!qid_valid(nm)) {
+            if (quarantine_move(sp, sp->statefd, nm, nm) == 0)
+                changed = moved = 1;
+            continue;
+        }
+        if (ql_has(l, nm))
+            continue;
+        struct stat st;
+        if (fstatat(sp->quarfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            char base[QID_LEN + 8];
+            snprintf(base, sizeof base, "%.16s.state", nm);
+            if (quarantine_move(sp, sp->statefd, nm, base) == 0)
+                changed = moved = 1;
+        } else if (unlinkat(sp->statefd, nm, 0) == 0) {
+            changed = 1;
+        }
+    }
+    closedir(d);
+    if (moved)
+        fsync_dir(sp->quarfd);
+    if (changed)
+        fsync_dir(sp->statefd);
+}
+
+long spool_scan(struct spool *sp, void (*cb)(const char *qid, void *arg),
+                void *arg)
+{
+    struct qid_list l = {0};
+    clean_tmp(sp);
+    long n = list_queue(sp, &l, 1);
+    if (n < 0) {
+        free(l.v);
+        return -1;
+    }
+    clean_state(sp, &l);
+    for (size_t i = 0; i < l.n && cb; i++)
+        cb(l.v[i], arg);
+    free(l.v);
+    return n;
+}
+
+long spool_list(struct spool *sp, void (*cb)(const char *qid, void *arg),
+                void *arg)
+{
+    struct qid_list l = {0};
+    long n = list_queue(sp, &l, 0);
+    if (n < 0) {
+        free(l.v);
+        return -1;
+    }
+    for (size_t i = 0; i < l.n && cb; i++)
+        cb(l.v[i], arg);
+    free(l.v);
+    return n;
+}
+
+/* ---------- load ---------- */
+
+static int read_small_file(int dirfd, const char *name, char **out,
+                           size_t *outlen)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close_keep_errno(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > STATE_MAX) {
+        close(fd);
+        errno = EBADMSG;
+        return -1;
+    }
+    size_t cap = (size_t)st.st_size + 1, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        close(fd);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (;;) {
+        if (len == cap) {
+            /* the file grew meanwhile: it is not ours to trust */
+            free(buf);
+            close(fd);
+            errno = EBADMSG;
+            return -1;
+        }
+        ssize_t r = read(fd, buf + len, cap - len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            free(buf);
+            close_keep_errno(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    *out = buf;
+    *outlen = len;
+    return 0;
+}
+
+struct spool_map *spool_load(struct spool *sp, const char *qid,
+                             struct envelope *env, const char **content,
+                             char *err, size_t errlen)
+{
+    char derr[128];
+    struct spool_map *map = NULL;
+    int fd = -1;
+
+    memset(env, 0, sizeof *env);
+    if (content)
+        *content = NULL;
+    if (!qid_valid(qid)) {
+        set_err(err, errlen, "invalid queue id");
+        errno = EINVAL;
+        return NULL;
+    }
+    fd = openat(sp->queuefd, qid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        int e = errno;
+        set_err(err, errlen, "open queue/%s: %s", qid, strerror(e));
+        if (e == ELOOP)
+            e = EBADMSG;                /* a symlink: not ours */
+        errno = e;
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        set_err(err, errlen, "stat queue/%s: %s", qid, strerror(e));
+        close(fd);
+        errno = e;
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+        (unsigned long long)st.st_size > (size_t)-1) {
+        set_err(err, errlen, "queue/%s: %s", qid,
+                S_ISREG(st.st_mode) ? (st.st_size == 0 ? "empty file (torn)"
+                                                       : "file too large")
+                                    : "not a regular file");
+        close(fd);
+        errno = EBADMSG;
+        return NULL;
+    }
+    map = calloc(1, sizeof *map);
+    if (!map) {
+        set_err(err, errlen, "out of memory");
+        close(fd);
+        errno = ENOMEM;
+        return NULL;
+    }
+    map->len = (size_t)st.st_size;
+    map->addr = mmap(NULL, map->len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map->addr == MAP_FAILED) {
+        int e = errno;
+        set_err(err, errlen, "mmap queue/%s: %s", qid, strerror(e));
+        close(fd);
+        free(map);
+        errno = e;
+        return NULL;
+    }
+    close(fd);
+
+    if (envelope_decode(map->addr, map->len, env, derr, sizeof derr) != 0) {
+        set_err(err, errlen, "queue/%s: %s", qid, derr);
+        goto corrupt;
+    }
+    if (strcmp(env->qid, qid) != 0) {
+        set_err(err, errlen, "queue/%s: file holds id %s", qid, env->qid);
+        envelope_free(env);
+        goto corrupt;
+    }
+
+    char *sbuf = NULL;
+    size_t slen = 0;
+    if (read_small_file(sp->statefd, qid, &sbuf, &slen) != 0) {
+        int e = errno;
+        if (e != ENOENT) {
+            set_err(err, errlen, "state/%s: %s", qid,
+                    e == EBADMSG ? "not a regular file or too large"
+                                 : strerror(e));
+            envelope_free(env);
+            spool_unload(map);
+            errno = e == ELOOP ? EBADMSG : e;
+            return NULL;
+        }
+        /* no state yet: all pending, no attempts (as decoded) */
+    } else {
+        int r = envelope_decode_state(sbuf, slen, env, derr, sizeof derr);
+        free(sbuf);
+        if (r != 0) {
+            set_err(err, errlen, "state/%s: %s", qid, derr);
+            envelope_free(env);
+            goto corrupt;
+        }
+    }
+    if (content)
+        *content = (const char *)map->addr + env->content_offset;
+    return map;
+
+corrupt:
+    spool_unload(map);
+    errno = EBADMSG;
+    return NULL;
+}
+
+void spool_unload(struct spool_map *map)
+{
+    if (!map)
+        return;
+    if (map->addr && map->addr != MAP_FAILED)
+        munmap(map->addr, map->len);
+    free(map);
+}
+
+/* ---------- state, remove, quarantine ---------- */
+
+int spool_state_write(struct spool *sp, const struct envelope *env)
+{
+    char tname[QID_LEN + 8];
+    char *buf = NULL;
+
+    if (!qid_valid(env->qid)) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t n = envelope_encode_state(env, &buf);
+    if (n == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    snprintf(tname, sizeof tname, "%.16s.state", env->qid);
+    int fd = openat(sp->tmpfd, tname,
+                    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                    0600);
+    if (fd < 0) {
+        free(buf);
+        return -1;
+    }
+    int rc = write_all(fd, buf, n);
+    free(buf);
+    if (rc == 0)
+        rc = sync_fd(fd);
+    if (close(fd) != 0 && rc == 0 && errno != EINTR)
+        rc = -1;
+    if (rc == 0 && renameat(sp->tmpfd, tname, sp->statefd, env->qid) != 0)
+        rc = -1;
+    if (rc != 0) {
+        int e = errno;
+        unlinkat(sp->tmpfd, tname, 0);
+        errno = e;
+        return -1;
+    }
+    return fsync_dir(sp->statefd);
+}
+
+int spool_remove(struct spool *sp, const char *qid)
+{
+    if (!qid_valid(qid)) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* Queue file first, made durable, then the state file: a crash in
+     * between leaves an orphan state file (deleted by spool_scan), never a
+     * queue file without its state (which would deliver everything again). */
+    if (unlinkat(sp->queuefd, qid, 0) != 0 && errno != ENOENT)
+        return -1;
+    if (fsync_dir(sp->queuefd) != 0)
+        return -1;
+    if (unlinkat(sp->statefd, qid, 0) != 0) {
+        if (errno != ENOENT)
+            return -1;
+        return 0;
+    }
+    /* not strictly needed for safety (an orphan is cleaned at start-up) but
+     * keeps the directory honest after a crash */
+    return fsync_dir(sp->statefd);
+}
+
+int spool_quarantine(struct spool *sp, const char *qid)
+{
+    if (!qid_valid(qid)) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* Queue file first (same reasoning as spool_remove), made durable; its
+     * state file follows (spool_scan moves a straggler there as well). */
+    int moved = 0;
+    if (quarantine_move(sp, sp->queuefd, qid, qid) == 0) {
+        moved = 1;
+        if (fsync_dir(sp->quarfd) != 0 || fsync_dir(sp->queuefd) != 0)
+            return -1;
+    } else if (errno != ENOENT) {
+        return -1;
+    }
+    char base[QID_LEN + 8];
+    snprintf(base, sizeof base, "%.16s.state", qid);
+    if (quarantine_move(sp, sp->statefd, qid, base) == 0) {
+        moved = 1;
+        if (fsync_dir(sp->quarfd) != 0 || fsync_dir(sp->statefd) != 0)
+            return -1;
+    } else if (errno != ENOENT) {
+        return -1;
+    }
+    if (!moved) {
+        errno = ENOENT;
+        return -1;
+    }
+    return 0;
+}

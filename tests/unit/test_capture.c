@@ -1,0 +1,361 @@
+/* Unit tests for deliver/capture (Maildir), on a mkdtemp directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deliver/capture.h"
+
+#define QID "6553F1001E240ABC"
+
+struct fx {
+    char base[64];
+    char cap[128];
+};
+
+static int rm_cb(const char *path, const struct stat *st, int flag,
+                 struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->base, sizeof f->base, "/tmp/postern-capture-XXXXXX");
+    assert_non_null(mkdtemp(f->base));
+    /* two levels that do not exist yet: mkdir -p */
+    snprintf(f->cap, sizeof f->cap, "%s/a/mail", f->base);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    nftw(f->base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    assert_non_null(p);
+    return p;
+}
+
+static void make_env(struct envelope *env, const char *sender,
+                     const char *const *rcpts, size_t n)
+{
+    memset(env, 0, sizeof *env);
+    memcpy(env->qid, QID, QID_LEN + 1);
+    env->arrival_sec = 1700000000;
+    env->sender = xstrdup(sender);
+    env->nrcpt = n;
+    env->rcpt = calloc(n, sizeof *env->rcpt);
+    assert_non_null(env->rcpt);
+    for (size_t i = 0; i < n; i++)
+        env->rcpt[i].addr = xstrdup(rcpts[i]);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        fail_msg("open %s: %s", path, strerror(errno));
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    char *b = malloc((size_t)st.st_size + 1);
+    assert_non_null(b);
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+        assert_true(r > 0);
+        got += (size_t)r;
+    }
+    close(fd);
+    b[got] = '\0';
+    *len = got;
+    return b;
+}
+
+static int count_dir(const char *p)
+{
+    DIR *d = opendir(p);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            n++;
+    closedir(d);
+    return n;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* ---------- tests ---------- */
+
+static void test_mailbox_names(void **state)
+{
+    (void)state;
+    static const struct { const char *in, *out; } t[] = {
+        {"user@Example.COM", "user@example.com"},
+        {"User.Name+tag@EXAMPLE.org", "User.Name+tag@example.org"},
+        {"../../etc@x", "%2E.%2F..%2Fetc@x"},
+        {"..@x", "%2E.@x"},
+        {".hidden@x", "%2Ehidden@x"},
+        {"a/b@x", "a%2Fb@x"},
+        {"a%b@x", "a%25b@x"},
+        {"\"john doe\"@Example.com", "\"john doe\"@example.com"},
+        {"\"a@b\"@EX.example", "\"a@b\"@ex.example"},
+        {"\"A@B\"@EX", "\"A@B\"@ex"},
+        {"张三@例子.测试", "张三@例子.测试"},
+        {"Ünïcode@BÜCHER.de", "Ünïcode@bÜcher.de"},
+        {"a\x01" "b\x7f@x", "a%01b%7F@x"},
+        {"tab\there@x", "tab%09here@x"},
+        {"Postmaster", "Postmaster"},
+        {"a@b/c", "a@b%2Fc"},
+        {".", "%2E"},
+    };
+    char out[256];
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        assert_int_equal(capture_mailbox_name(t[i].in, out, sizeof out), 0);
+        assert_string_equal(out, t[i].out);
+        assert_null(strchr(out, '/'));
+    }
+    assert_int_equal(capture_mailbox_name("", out, sizeof out), -1);
+    assert_int_equal(capture_mailbox_name(NULL, out, sizeof out), -1);
+    /* exact fit and one short */
+    assert_int_equal(capture_mailbox_name("ab@x", out, 5), 0);
+    assert_string_equal(out, "ab@x");
+    assert_int_equal(capture_mailbox_name("ab@x", out, 4), -1);
+    assert_int_equal(capture_mailbox_name("/", out, 4), 0);
+    assert_string_equal(out, "%2F");
+    assert_int_equal(capture_mailbox_name("/", out, 3), -1);
+}
+
+static void test_exact_bytes(void **state)
+{
+    struct fx *f = *state;
+    static const char *const rcpts[] = {"Bob@Example.COM", "c@x"};
+    struct envelope env;
+    make_env(&env, "alice@example.org", rcpts, 2);
+    static const char content[] =
+        "Received: from x\r\n\tby y\r\n"
+        "Subject: hi\r\n"
+        "\r\n"
+        "line1\r\n"
+        "bare\rcr and bare\nlf\r\n"
+        "\r\r\n"
+        "last line without CRLF\r";
+    char reason[256] = "";
+    int r = capture_deliver(f->cap, "mx.test", &env, 0, content,
+                            sizeof content - 1, reason, sizeof reason);
+    if (r != 0)
+        fail_msg("capture_deliver: %s", reason);
+
+    char p[512];
+    snprintf(p, sizeof p, "%s/Bob@example.com/new/1700000000." QID
+             "_0.mx.test", f->cap);
+    size_t len;
+    char *got = read_all(p, &len);
+    static const char expect[] =
+        "Return-Path: <alice@example.org>\n"
+        "Delivered-To: Bob@Example.COM\n"
+        "Received: from x\n\tby y\n"
+        "Subject: hi\n"
+        "\n"
+        "line1\n"
+        "bare\rcr and bare\nlf\n"
+        "\r\n"
+        "last line without CRLF\r";
+    assert_int_equal(len, sizeof expect - 1);
+    assert_memory_equal(got, expect, len);
+    free(got);
+
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char d[512];
+    static const char *const sub[] = {"tmp", "new", "cur"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(d, sizeof d, "%s/Bob@example.com/%s", f->cap, sub[i]);
+        assert_true(is_dir(d));
+        assert_int_equal(stat(d, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0700);
+    }
+    snprintf(d, sizeof d, "%s/Bob@example.com/tmp", f->cap);
+    assert_int_equal(count_dir(d), 0);
+    snprintf(d, sizeof d, "%s/Bob@example.com/new", f->cap);
+    assert_int_equal(count_dir(d), 1);
+    envelope_free(&env);
+}
+
+static void test_null_sender_and_hostname(void **state)
+{
+    struct fx *f = *state;
+    static const char *const rcpts[] = {"a@x", "张三@例子.测试"};
+    struct envelope env;
+    make_env(&env, "", rcpts, 2);
+    char reason[256] = "";
+    assert_int_equal(capture_deliver(f->cap, "host/a:b", &env, 1, "", 0,
+                                     reason, sizeof reason), 0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/张三@例子.测试/new/1700000000." QID
+             "_1.host\\057a\\072b", f->cap);
+    size_t len;
+    char *got = read_all(p, &len);
+    assert_string_equal(got, "Return-Path: <>\nDelivered-To: 张三@例子.测试\n");
+    free(got);
+
+    /* no hostname: the system's, still one file */
+    assert_int_equal(capture_deliver(f->cap, NULL, &env, 0, "x\r\n", 3,
+                                     reason, sizeof reason), 0);
+    snprintf(p, sizeof p, "%s/a@x/new", f->cap);
+    assert_int_equal(count_dir(p), 1);
+    envelope_free(&env);
+}
+
+static void test_no_escape(void **state)
+{
+    struct fx *f = *state;
+    static const char *const rcpts[] = {"../../etc@x", "..", "/abs@x"};
+    struct envelope env;
+    make_env(&env, "s@x", rcpts, 3);
+    char reason[256] = "";
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(capture_deliver(f->cap, "h", &env, i, "x\r\n", 3,
+                                         reason, sizeof reason), 0);
+    /* everything stayed inside capture_dir: three mailboxes there, and
+     * nothing new beside it */
+    assert_int_equal(count_dir(f->cap), 3);
+    char p[512];
+    snprintf(p, sizeof p, "%s/%%2E.%%2F..%%2Fetc@x/new/1700000000." QID "_0.h",
+             f->cap);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    snprintf(p, sizeof p, "%s/%%2E./new", f->cap);
+    assert_int_equal(count_dir(p), 1);
+    snprintf(p, sizeof p, "%s/%%2Fabs@x/new", f->cap);
+    assert_int_equal(count_dir(p), 1);
+    snprintf(p, sizeof p, "%s/a", f->base);
+    assert_int_equal(count_dir(p), 1);          /* only "mail" */
+    assert_int_equal(count_dir(f->base), 1);    /* only "a" */
+    envelope_free(&env);
+}
+
+static void test_redelivery_once(void **state)
+{
+    struct fx *f = *state;
+    static const char *const rcpts[] = {"a@x", "a@x"};
+    struct envelope env;
+    make_env(&env, "s@x", rcpts, 2);
+    char reason[256] = "";
+    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, "one\r\n", 5,
+                                     reason, sizeof reason), 0);
+    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, "two\r\n", 5,
+                                     reason, sizeof reason), 0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/a@x/new", f->cap);
+    assert_int_equal(count_dir(p), 1);
+    snprintf(p, sizeof p, "%s/a@x/tmp", f->cap);
+    assert_int_equal(count_dir(p), 0);
+    snprintf(p, sizeof p, "%s/a@x/new/1700000000." QID "_0.h", f->cap);
+    size_t len;
+    char *got = read_all(p, &len);
+    assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: a@x\ntwo\n");
+    free(got);
+    /* the other index is another file, even for the same address */
+    assert_int_equal(capture_deliver(f->cap, "h", &env, 1, "one\r\n", 5,
+                                     reason, sizeof reason), 0);
+    snprintf(p, sizeof p, "%s/a@x/new", f->cap);
+    assert_int_equal(count_dir(p), 2);
+
+    /* errors come back as a reason */
+    reason[0] = '\0';
+    assert_int_equal(capture_deliver(f->cap, "h", &env, 2, "x", 1, reason,
+                                     sizeof reason), -1);
+    assert_true(reason[0] != '\0');
+    char blocker[512];
+    snprintf(blocker, sizeof blocker, "%s/file", f->base);
+    int fd = open(blocker, O_WRONLY | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(p, sizeof p, "%s/file/sub", f->base);
+    reason[0] = '\0';
+    assert_int_equal(capture_deliver(p, "h", &env, 0, "x", 1, reason,
+                                     sizeof reason), -1);
+    assert_non_null(strstr(reason, "capture"));
+    envelope_free(&env);
+}
+
+static void test_large_content(void **state)
+{
+    struct fx *f = *state;
+    static const char *const rcpts[] = {"big@x"};
+    struct envelope env;
+    make_env(&env, "s@x", rcpts, 1);
+    /* CRLFs land on every buffer boundary position sooner or later */
+    size_t n = 300 * 1000 + 1;
+    char *c = malloc(n), *want = malloc(n + 64);
+    assert_non_null(c);
+    assert_non_null(want);
+    size_t w = (size_t)sprintf(want, "Return-Path: <s@x>\nDelivered-To: big@x\n");
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i % 13;
+        c[i] = k == 11 ? '\r' : k == 12 ? '\n' : (char)('a' + (char)k);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!(c[i] == '\r' && i + 1 < n && c[i + 1] == '\n'))
+            want[w++] = c[i];
+    char reason[256] = "";
+    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, c, n, reason,
+                                     sizeof reason), 0);
+    char p[512];
+    snprintf(p, sizeof p, "%s/big@x/new/1700000000." QID "_0.h", f->cap);
+    size_t len;
+    char *got = read_all(p, &len);
+    assert_int_equal(len, w);
+    assert_memory_equal(got, want, w);
+    free(got);
+    free(c);
+    free(want);
+    envelope_free(&env);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mailbox_names),
+        T(test_exact_bytes),
+        T(test_null_sender_and_hostname),
+        T(test_no_escape),
+        T(test_redelivery_once),
+        T(test_large_content),
+    };
+    return cmocka_run_group_tests_name("capture", tests, NULL, NULL);
+}
