@@ -32,7 +32,7 @@ static void capture_job(struct delivery_job *job)
 }
 
 static const struct transport transports[] = {
-    { "capture", capture_job },
+    { "capture", capture_job, 1 },
 };
 
 const struct transport *transport_find(const char *name)

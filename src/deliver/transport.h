@@ -28,6 +28,10 @@ struct delivery_job {
 struct transport {
     const char *name;
     void (*deliver)(struct delivery_job *job);
+    /* Delivering a recipient twice leaves one copy (capture overwrites
+     * the same Maildir file), so the final state need not be written
+     * before the queue file is removed. */
+    int idempotent;
 };
 
 /* Look a transport up by name ("capture"); NULL if unknown. */

@@ -1,5 +1,6 @@
 #include "scheduler.h"
 
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,9 @@
 
 /* Messages delivered per event-loop pass, so sessions are never starved. */
 #define SCHED_BATCH 16
+/* Retry interval for a queue file that could not be opened (EMFILE, EIO…)
+ * or a state file that could not be written. */
+#define SCHED_IO_RETRY 30
 
 struct sched_item {
     long long when;
@@ -117,6 +121,8 @@ static void sched_arm(struct scheduler *s)
 
 struct sched_job {
     struct delivery_job job;
+    const struct transport *transport;
+    struct event *retry;          /* state write retry, rarely used */
     struct scheduler *s;
     struct runtime *rt;
     struct spool_map *map;
@@ -126,6 +132,8 @@ struct sched_job {
 
 static void job_free(struct sched_job *j)
 {
+    if (j->retry)
+        event_free(j->retry);
     spool_unload(j->map);
     envelope_free(&j->env);
     runtime_unref(j->rt);
@@ -139,6 +147,50 @@ static double delay_since(const struct envelope *env)
     gettimeofday(&tv, NULL);
     return (double)(tv.tv_sec - env->arrival_sec) +
            (double)(tv.tv_usec - env->arrival_usec) / 1e6;
+}
+
+static void job_requeue(struct sched_job *j)
+{
+    struct sched_item it;
+    it.when = j->env.next_attempt;
+    memcpy(it.qid, j->env.qid, sizeof it.qid);
+    heap_push(j->s, &it);
+}
+
+static int job_save_state(struct sched_job *j);
+
+/* Invariant 4: the next attempt is scheduled only once the state of this
+ * one is durable; until the disk takes it, keep the job and try again. */
+static void job_state_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct sched_job *j = arg;
+    struct scheduler *s = j->s;
+    (void)fd;
+    (void)what;
+    if (job_save_state(j) < 0)
+        return;
+    s->inflight--;
+    job_free(j);
+    sched_arm(s);
+}
+
+static int job_save_state(struct sched_job *j)
+{
+    struct scheduler *s = j->s;
+    if (spool_state_write(s->d->spool, &j->env) == 0) {
+        job_requeue(j);
+        return 0;
+    }
+    log_warning_errno("%s: cannot record delivery state; retrying in %ds",
+                      j->env.qid, SCHED_IO_RETRY);
+    if (!j->retry) {
+        j->retry = evtimer_new(s->d->base, job_state_retry, j);
+        if (!j->retry)
+            log_fatal("scheduler: out of memory");
+    }
+    struct timeval tv = { SCHED_IO_RETRY, 0 };
+    evtimer_add(j->retry, &tv);
+    return -1;
 }
 
 static void job_done(struct delivery_job *job)
@@ -164,6 +216,10 @@ static void job_done(struct delivery_job *job)
     }
     env->attempts++;
     if (!remaining) {
+        /* a crash between the last delivery and the unlink would deliver
+         * again: record the final state first unless that is harmless */
+        if (!j->transport->idempotent && spool_state_write(s->d->spool, env) < 0)
+            log_warning_errno("%s: cannot record final delivery state", env->qid);
         if (spool_remove(s->d->spool, env->qid) < 0)
             log_warning_errno("%s: cannot remove queue file", env->qid);
         else
@@ -172,12 +228,8 @@ static void job_done(struct delivery_job *job)
         long long wait = scheduler_backoff(env->attempts, cfg->minimal_backoff_time,
                                            cfg->maximal_backoff_time);
         env->next_attempt = now_sec() + wait;
-        if (spool_state_write(s->d->spool, env) < 0)
-            log_warning_errno("%s: cannot record delivery state", env->qid);
-        struct sched_item it;
-        it.when = env->next_attempt;
-        memcpy(it.qid, env->qid, sizeof it.qid);
-        heap_push(s, &it);
+        if (job_save_state(j) < 0)
+            return;     /* job_state_retry finishes the job later */
     }
     s->inflight--;
     job_free(j);
@@ -194,8 +246,18 @@ static void sched_deliver(struct scheduler *s, const char *qid)
         log_fatal("scheduler: out of memory");
     j->map = spool_load(d->spool, qid, &j->env, &content, err, sizeof err);
     if (!j->map) {
-        log_warning("%s: unreadable queue file (%s); moved to quarantine", qid, err);
-        spool_quarantine(d->spool, qid);
+        if (errno == EBADMSG) {
+            log_warning("%s: corrupt queue file (%s); moved to quarantine", qid, err);
+            spool_quarantine(d->spool, qid);
+        } else {
+            /* EMFILE, EIO, ENOMEM: the message is fine, the moment is not */
+            log_warning("%s: cannot open queue file (%s); retrying in %ds", qid, err,
+                        SCHED_IO_RETRY);
+            struct sched_item it;
+            it.when = now_sec() + SCHED_IO_RETRY;
+            memcpy(it.qid, qid, sizeof it.qid);
+            heap_push(s, &it);
+        }
         free(j);
         return;
     }
@@ -211,6 +273,7 @@ static void sched_deliver(struct scheduler *s, const char *qid)
     if (!t)
         log_panic("unknown transport %s passed the config check",
                   j->rt->cfg->default_transport);
+    j->transport = t;
     j->job.cfg = j->rt->cfg;
     j->job.env = &j->env;
     j->job.todo = j->todo;
