@@ -1,0 +1,227 @@
+"""Durability: a 250 reply means the message survives a crash (SIGKILL) and
+a restart, and is delivered exactly once; SIGTERM finishes the sessions in
+flight; deliveries that fail temporarily are retried."""
+
+import os
+import re
+import signal
+import smtplib
+import threading
+import time
+
+from conftest import (CLIENT_HELO, check_delivery, lf, parse_qid, simple_message,
+                      split_trace)
+
+
+def message_id_of(rest):
+    m = re.search(rb"(?mi)^Message-ID:\s*<([^>]+)>", rest)
+    assert m, f"no Message-ID in {rest[:300]!r}"
+    return m.group(1).decode()
+
+
+def test_kill_right_after_queueing_then_restart(make_postern):
+    """SIGKILL as soon as the 250s are in (delivery may or may not have
+    happened): after a restart each message is in its Maildir exactly once."""
+    p = make_postern()
+    sent = []
+    s = p.smtp()
+    s.ehlo(CLIENT_HELO)
+    for i in range(3):
+        rcpt = f"crash{i}@postern.test"
+        msg = simple_message(f"crash test {i}", b"message %d\r\n" % i,
+                             sender="crash@postern.test", rcpt=rcpt)
+        sent.append((rcpt, msg, p.send("crash@postern.test", [rcpt], msg, conn=s)))
+    p.kill()
+    s.close()
+    p.start()
+    for rcpt, msg, qid in sent:
+        [path] = p.wait_for_maildir(rcpt, 1)
+        t = check_delivery(path, qid, 0, "crash@postern.test", rcpt)
+        assert t.rest == lf(msg)
+    p.wait_queue_empty()
+
+
+def test_queued_while_delivery_impossible_survives_restart(make_postern):
+    """With the capture directory unwritable, messages stay queued; after a
+    stop, a repair and a restart they are delivered exactly once."""
+    p = make_postern()
+    os.chmod(p.mail_dir, 0)
+    try:
+        sent = []
+        for i in range(3):
+            rcpt = f"stuck{i}@postern.test"
+            msg = simple_message(f"stuck {i}", sender="stuck@postern.test", rcpt=rcpt)
+            sent.append((rcpt, msg, p.send("stuck@postern.test", [rcpt], msg)))
+        time.sleep(1.5)
+        assert sorted(p.queue_files()) == sorted(q for _, _, q in sent), \
+            f"queue holds {p.queue_files()}; log:\n{p.log()[-3000:]}"
+        p.stop()
+    finally:
+        os.chmod(p.mail_dir, 0o700)
+    for rcpt, _, _ in sent:
+        assert not os.path.exists(p.maildir(rcpt))
+    p.start()
+    for rcpt, msg, qid in sent:
+        [path] = p.wait_for_maildir(rcpt, 1)
+        t = check_delivery(path, qid, 0, "stuck@postern.test", rcpt)
+        assert t.rest == lf(msg)
+    p.wait_queue_empty()
+
+
+def test_deferred_delivery_is_retried(make_postern):
+    p = make_postern(minimal_backoff_time="1s", queue_run_delay="1s")
+    rcpt = "retry@postern.test"
+    msg = simple_message("retry me", sender="retry@postern.test", rcpt=rcpt)
+    os.chmod(p.mail_dir, 0)
+    try:
+        qid = p.send("retry@postern.test", [rcpt], msg)
+        time.sleep(1.5)      # at least one attempt has failed by now
+        assert p.queue_files() == [qid], p.queue_files()
+        assert not os.path.exists(p.maildir(rcpt))
+    finally:
+        os.chmod(p.mail_dir, 0o700)
+    [path] = p.wait_for_maildir(rcpt, 1, timeout=15)
+    t = check_delivery(path, qid, 0, "retry@postern.test", rcpt)
+    assert t.rest == lf(msg)
+    p.wait_queue_empty()
+
+
+def test_sigterm_finishes_session_in_flight(make_postern):
+    p = make_postern(smtpd_timeout="5s")
+    rcpt = "inflight@postern.test"
+    msg = simple_message("in flight at SIGTERM", b"".join(b"line %d\r\n" % i for i in range(50)),
+                         sender="inflight@postern.test", rcpt=rcpt)
+    half = len(msg) // 2
+    with p.raw() as c:
+        assert c.read_reply().code == 220
+        c.expect("EHLO client.postern.test", 250)
+        c.expect("MAIL FROM:<inflight@postern.test>", 250)
+        c.expect(f"RCPT TO:<{rcpt}>", 250)
+        c.expect("DATA", 354)
+        c.send(msg[:half])
+        time.sleep(0.2)
+        p.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert p.proc.poll() is None, "postern exited with a session in flight"
+        c.send(msg[half:] + b".\r\n")
+        r = c.read_reply()
+        assert r.code == 250, r
+        qid = parse_qid(r.text)
+        r = c.cmd("QUIT")
+        assert r.code in (221, 421), r
+    p.stop()      # waits for the exit, asserts status 0
+    p.start()
+    [path] = p.wait_for_maildir(rcpt, 1)
+    t = check_delivery(path, qid, 0, "inflight@postern.test", rcpt)
+    assert t.rest == lf(msg)
+    p.wait_queue_empty()
+
+
+def test_kill_during_concurrent_submission(make_postern):
+    """10 clients submit 50 messages each; SIGKILL after ~200 have been
+    acknowledged; restart on the same directories.  Every acknowledged
+    message is delivered exactly once to each recipient, complete; nothing
+    that was not submitted appears; nothing is delivered twice."""
+    p = make_postern(smtpd_client_connection_count_limit="0")
+    rcpts = ["dur-a@postern.test", "dur-b@postern.test"]
+    sender = "dur@postern.test"
+    nthreads, per_thread, kill_after = 10, 50, 200
+
+    lock = threading.Lock()
+    attempted = {}      # message id -> message bytes (DATA content was sent)
+    acked = {}          # message id -> QID (250 received)
+    stop = threading.Event()
+
+    def make(t, i):
+        mid = f"dur-{t}-{i}@client.postern.test"
+        body = b"".join(b"thread %d message %d line %d %s\r\n" % (t, i, n, b"z" * 40)
+                        for n in range(20))
+        return mid, simple_message(f"dur {t} {i}", body, msgid=mid.encode(),
+                                   sender=sender, rcpt=rcpts[0])
+
+    def client(t):
+        try:
+            s = smtplib.SMTP("127.0.0.1", p.port, timeout=10)
+            s.ehlo(CLIENT_HELO)
+            for i in range(per_thread):
+                if stop.is_set():
+                    break
+                mid, msg = make(t, i)
+                if s.mail(sender)[0] != 250:
+                    break
+                if any(s.rcpt(r)[0] != 250 for r in rcpts):
+                    break
+                with lock:
+                    attempted[mid] = msg
+                code, resp = s.data(msg)
+                if code != 250:
+                    break
+                with lock:
+                    acked[mid] = parse_qid(resp)
+            try:
+                s.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+        except (smtplib.SMTPException, OSError):
+            return      # the daemon died under us: this client stops
+
+    threads = [threading.Thread(target=client, args=(t,), daemon=True) for t in range(nthreads)]
+    for th in threads:
+        th.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with lock:
+            n = len(acked)
+        if n >= kill_after or not any(th.is_alive() for th in threads):
+            break
+        time.sleep(0.002)
+    p.kill()
+    stop.set()
+    for th in threads:
+        th.join(20)
+        assert not th.is_alive(), "a client thread hung after the kill"
+    with lock:
+        acked_at_kill = dict(acked)
+        attempted_at_kill = dict(attempted)
+    assert len(acked_at_kill) >= kill_after, \
+        f"only {len(acked_at_kill)} messages acknowledged before the kill; log:\n{p.log()[-3000:]}"
+
+    print(f"acked {len(acked_at_kill)} attempted {len(attempted_at_kill)} queued {len(p.queue_files())} delivered {len(p.messages(rcpts[0]))}/{len(p.messages(rcpts[1]))}")
+    p.start()
+    # wait until every acknowledged message is in both Maildirs
+    deadline = time.monotonic() + 90
+    while True:
+        seen = [set() for _ in rcpts]
+        for k, r in enumerate(rcpts):
+            for data in p.messages(r):
+                seen[k].add(message_id_of(split_trace(data).rest))
+        missing = [set(acked_at_kill) - s for s in seen]
+        if not any(missing):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"acknowledged messages never delivered: "
+                                 f"{[sorted(m)[:10] for m in missing]} "
+                                 f"({[len(m) for m in missing]} missing); log:\n{p.log()[-3000:]}")
+        time.sleep(0.2)
+    p.wait_queue_empty(timeout=60)
+    time.sleep(0.5)
+
+    for k, r in enumerate(rcpts):
+        counts = {}
+        mbox = p.maildir(r)
+        for name in sorted(os.listdir(os.path.join(mbox, b"new"))):
+            with open(os.path.join(mbox, b"new", name), "rb") as f:
+                t = split_trace(f.read())
+            mid = message_id_of(t.rest)
+            counts[mid] = counts.get(mid, 0) + 1
+            assert mid in attempted_at_kill, f"{r}: delivered message {mid} was never submitted"
+            assert t.rest == lf(attempted_at_kill[mid]), f"{r}: {mid} is damaged"
+            assert t.return_path == sender.encode()
+            assert t.delivered_to == r.encode()
+            if mid in acked_at_kill:
+                qid = acked_at_kill[mid]
+                assert re.match(rb"^\d+\." + qid.encode() + rb"_%d\." % k, name), \
+                    f"{r}: {mid} acknowledged as {qid} but delivered as {name!r}"
+        dups = {m: c for m, c in counts.items() if c != 1}
+        assert not dups, f"{r}: delivered more than once: {dups}"
+        assert set(acked_at_kill) <= set(counts)

@@ -1,0 +1,735 @@
+"""SMTP protocol behaviour on a raw socket: reply codes with their enhanced
+status codes, relay control, limits, error and time-out handling,
+slowloris, SMTP smuggling, line limits, and `postern check`."""
+
+import os
+import re
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import (HOSTNAME, LOCAL_DOMAIN, OTHER_LOCAL_DOMAIN, POSTERN_BIN,
+                      ConnectionClosed, binary_env, check_delivery,
+                      free_port, have_ipv6_loopback, lf, require_binary,
+                      run_check, sanitizer_report, simple_message, split_trace)
+
+EHLO = "EHLO client.postern.test"
+
+
+def session(p, **kw):
+    """Raw connection with the greeting read and EHLO done."""
+    c = p.raw(**kw)
+    r = c.read_reply()
+    assert r.code == 220, r
+    c.expect(EHLO, 250)
+    return c
+
+
+def mailbox_exists(p, addr):
+    return os.path.exists(os.path.join(p.maildir(addr), b"new"))
+
+
+def sentinel(p, tag):
+    """Send a good message and wait for it: the daemon has processed
+    everything queued before.  Then wait for an empty queue."""
+    rcpt = f"sentinel-{tag}@{LOCAL_DOMAIN}"
+    p.send("sentinel@" + LOCAL_DOMAIN, [rcpt], simple_message("sentinel " + tag))
+    p.wait_for_maildir(rcpt, 1, settle=0)
+    p.wait_queue_empty()
+
+
+# --------------------------------------------------------------------------
+# greeting, EHLO, simple commands
+
+
+def test_greeting(postern):
+    with postern.raw() as c:
+        r = c.read_reply()
+        assert r.lines == [f"220 {HOSTNAME} ESMTP"], r
+
+
+def test_custom_banner_expands_myhostname(make_postern):
+    p = make_postern(smtpd_banner="$myhostname ESMTP test banner")
+    with p.raw() as c:
+        assert c.read_reply().lines == [f"220 {HOSTNAME} ESMTP test banner"]
+
+
+def test_ehlo_keywords(make_postern):
+    p = make_postern(message_size_limit="123456")
+    with p.raw() as c:
+        c.read_reply()
+        r = c.expect(EHLO, 250)
+        assert r.lines[0] in (f"250-{HOSTNAME}",) or r.lines[0].startswith(f"250-{HOSTNAME} "), r
+        kws = {}
+        for line in r.lines[1:]:
+            parts = line[4:].split()
+            kws[parts[0].upper()] = parts[1:]
+        for k in ("PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8"):
+            assert k in kws, f"EHLO lacks {k}: {r.lines}"
+        assert kws.get("SIZE") == ["123456"], f"EHLO SIZE is not message_size_limit: {r.lines}"
+        c.expect("QUIT", 221)
+
+
+def test_helo_and_simple_commands(postern):
+    with postern.raw() as c:
+        c.read_reply()
+        r = c.expect("HELO client.postern.test", 250)
+        assert HOSTNAME in r.last
+        c.expect("NOOP", 250)
+        c.expect("RSET", 250)
+        r = c.cmd("VRFY someone@postern.test")
+        assert r.code == 252, r
+        r = c.cmd("EXPN staff")
+        assert r.code == 502, r
+        r = c.expect("QUIT", 221)
+        assert c.wait_closed(3), "connection still open after 221"
+
+
+def test_commands_are_case_insensitive(postern):
+    with session(postern) as c:
+        c.expect("mail from:<lower@postern.test>", 250, "2.1.0")
+        c.expect("rcpt to:<lower-rcpt@postern.test>", 250, "2.1.5")
+        c.expect("rset", 250)
+        c.expect("Mail From:<Mixed@postern.test>", 250)
+        c.expect("quit", 221)
+
+
+def test_unknown_command(postern):
+    with session(postern) as c:
+        c.expect("FROBNICATE now", 500, "5.5.2", "500 5.5.2 Error: command not recognized")
+        c.expect("NOOP", 250)
+
+
+def test_rcpt_before_mail(postern):
+    with session(postern) as c:
+        c.expect("RCPT TO:<x@postern.test>", 503, "5.5.1", "503 5.5.1 Error: need MAIL command")
+
+
+def test_data_before_mail_and_before_rcpt(postern):
+    with session(postern) as c:
+        c.expect("DATA", 503, "5.5.1")
+        c.expect("MAIL FROM:<a@postern.test>", 250)
+        c.expect("DATA", 503, "5.5.1")
+        # still usable afterwards
+        c.expect("RCPT TO:<b@postern.test>", 250)
+        c.expect("RSET", 250)
+        c.expect("DATA", 503, "5.5.1")
+
+
+def test_nested_mail(postern):
+    with session(postern) as c:
+        c.expect("MAIL FROM:<a@postern.test>", 250)
+        c.expect("MAIL FROM:<b@postern.test>", 503, "5.5.1")
+
+
+def test_unknown_mail_parameter(postern):
+    with session(postern) as c:
+        r = c.cmd("MAIL FROM:<a@postern.test> FROBNICATE=yes")
+        assert r.code == 555 and r.enh == "5.5.4", r
+
+
+BAD_ADDRESSES = ["<foo@@bar.test>", "<foo@>", "<.foo@bar.test>", "<foo..bar@bar.test>",
+                 "<foo@bar..test>", "<foo bar@bar.test>", "<foo@bar.test"]
+
+
+@pytest.mark.parametrize("addr", BAD_ADDRESSES)
+def test_bad_sender_address(postern, addr):
+    with session(postern) as c:
+        c.expect("MAIL FROM:" + addr, 501, "5.1.7", "501 5.1.7 Bad sender address syntax")
+        c.expect("MAIL FROM:<good@postern.test>", 250)
+
+
+@pytest.mark.parametrize("addr", BAD_ADDRESSES + ["<>"])
+def test_bad_recipient_address(postern, addr):
+    with session(postern) as c:
+        c.expect("MAIL FROM:<good@postern.test>", 250)
+        c.expect("RCPT TO:" + addr, 501, "5.1.3")
+        c.expect("RCPT TO:<good-rcpt@postern.test>", 250)
+
+
+def test_rset_clears_transaction(postern):
+    with session(postern) as c:
+        c.expect("MAIL FROM:<a@postern.test>", 250)
+        c.expect("RCPT TO:<b@postern.test>", 250)
+        c.expect("RSET", 250)
+        c.expect("DATA", 503, "5.5.1")
+        c.expect("RCPT TO:<b@postern.test>", 503, "5.5.1")
+
+
+def test_http_verbs_are_dropped(postern):
+    """docs/smtp.md: HTTP requests get 221 and the connection closes."""
+    with postern.raw() as c:
+        c.read_reply()
+        r = c.cmd("GET / HTTP/1.0")
+        assert r.code == 221, r
+        assert c.wait_closed(3)
+
+
+# --------------------------------------------------------------------------
+# relay control
+
+
+def test_relay_denied_outside_mynetworks(make_postern):
+    p = make_postern(mynetworks="127.0.0.1/32")
+    with session(p, source_address=("127.0.0.2", 0)) as c:
+        c.expect("MAIL FROM:<outsider@elsewhere.example>", 250)
+        for addr in ("victim@elsewhere.example", "x@sub.postern.test", "x@evilpostern.test",
+                     "x@postern.test.elsewhere.example"):
+            c.expect(f"RCPT TO:<{addr}>", 554, "5.7.1",
+                     f"554 5.7.1 <{addr}>: Relay access denied")
+        for addr in ("local@" + LOCAL_DOMAIN, "upper@POSTERN.TEST", "other@" + OTHER_LOCAL_DOMAIN):
+            c.expect(f"RCPT TO:<{addr}>", 250, "2.1.5")
+        c.expect("DATA", 354)
+        c.send(simple_message("from outside") + b".\r\n")
+        r = c.read_reply()
+        assert r.code == 250, r
+        c.expect("QUIT", 221)
+    for addr in ("local@" + LOCAL_DOMAIN, "upper@POSTERN.TEST", "other@" + OTHER_LOCAL_DOMAIN):
+        p.wait_for_maildir(addr, 1)
+    p.wait_queue_empty()
+    for addr in ("victim@elsewhere.example", "x@sub.postern.test", "x@evilpostern.test"):
+        assert not mailbox_exists(p, addr), f"relay-denied recipient {addr} got mail"
+
+
+def test_relay_allowed_inside_mynetworks(make_postern):
+    p = make_postern(mynetworks="127.0.0.1/32")
+    with session(p, source_address=("127.0.0.1", 0)) as c:
+        c.expect("MAIL FROM:<insider@postern.test>", 250)
+        c.expect("RCPT TO:<someone@elsewhere.example>", 250, "2.1.5")
+        c.expect("DATA", 354)
+        c.send(simple_message("relayed") + b".\r\n")
+        assert c.read_reply().code == 250
+    p.wait_for_maildir("someone@elsewhere.example", 1)
+
+
+# --------------------------------------------------------------------------
+# limits
+
+
+def test_recipient_limit(make_postern):
+    p = make_postern(smtpd_recipient_limit="3")
+    msg = simple_message("recipient limit")
+    with session(p) as c:
+        c.expect("MAIL FROM:<many@postern.test>", 250)
+        for i in range(3):
+            c.expect(f"RCPT TO:<r{i}@postern.test>", 250)
+        c.expect("RCPT TO:<r3@postern.test>", 452, "4.5.3", "452 4.5.3 Too many recipients")
+        c.expect("DATA", 354)
+        c.send(msg + b".\r\n")
+        r = c.read_reply()
+        assert r.code == 250, r
+    for i in range(3):
+        [path] = p.wait_for_maildir(f"r{i}@postern.test", 1)
+        assert split_trace(open(path, "rb").read()).rest == lf(msg)
+    p.wait_queue_empty()
+    assert not mailbox_exists(p, "r3@postern.test")
+
+
+def test_size_parameter_over_limit(make_postern):
+    p = make_postern(message_size_limit="20000")
+    with session(p) as c:
+        c.expect("MAIL FROM:<big@postern.test> SIZE=20001", 552, "5.3.4",
+                 "552 5.3.4 Message size exceeds fixed limit")
+        c.expect("MAIL FROM:<big@postern.test> SIZE=999999999999", 552, "5.3.4")
+        c.expect("MAIL FROM:<big@postern.test> SIZE=20000", 250)
+        c.expect("RSET", 250)
+        c.expect("MAIL FROM:<small@postern.test> SIZE=100", 250)
+
+
+def test_data_over_size_limit(make_postern):
+    p = make_postern(message_size_limit="20000")
+    rcpt_big, rcpt_ok = "too-big@postern.test", "fits@postern.test"
+    big = simple_message("big", b"".join(b"%05d %s\r\n" % (i, b"x" * 70) for i in range(600)))
+    assert len(big) > 40000
+    ok = simple_message("fits", b"".join(b"%05d %s\r\n" % (i, b"y" * 70) for i in range(100)))
+    assert len(ok) < 15000
+    with session(p) as c:
+        c.expect("MAIL FROM:<big@postern.test>", 250)
+        c.expect(f"RCPT TO:<{rcpt_big}>", 250)
+        c.expect("DATA", 354)
+        c.send(big + b".\r\n")
+        r = c.read_reply(timeout=10)
+        assert (r.code, r.enh) == (552, "5.3.4"), r
+        # the session goes on: the next message in it is accepted
+        c.expect("MAIL FROM:<ok@postern.test>", 250)
+        c.expect(f"RCPT TO:<{rcpt_ok}>", 250)
+        c.expect("DATA", 354)
+        c.send(ok + b".\r\n")
+        assert c.read_reply().code == 250
+        c.expect("QUIT", 221)
+    [path] = p.wait_for_maildir(rcpt_ok, 1)
+    assert split_trace(open(path, "rb").read()).rest == lf(ok)
+    p.wait_queue_empty()
+    assert not mailbox_exists(p, rcpt_big)
+
+
+def test_header_size_limit(make_postern):
+    """docs/smtp.md: a header section over header_size_limit -> 552 5.3.4."""
+    p = make_postern(header_size_limit="1024")
+    rcpt = "hdr@postern.test"
+    long_header = b"X-Long: " + b"\r\n\t".join([b"v" * 70] * 40) + b"\r\n"
+    assert len(long_header) > 2500
+    msg = simple_message("header size", extra=long_header)
+    with session(p) as c:
+        c.expect("MAIL FROM:<hdr@postern.test>", 250)
+        c.expect(f"RCPT TO:<{rcpt}>", 250)
+        c.expect("DATA", 354)
+        c.send(msg + b".\r\n")
+        r = c.read_reply()
+        assert (r.code, r.enh) == (552, "5.3.4"), r
+    sentinel(p, "hdr")
+    assert not mailbox_exists(p, rcpt)
+
+
+# --------------------------------------------------------------------------
+# errors, time-outs, slowloris
+
+
+def test_hard_error_limit(make_postern):
+    p = make_postern(smtpd_hard_error_limit="3", smtpd_soft_error_limit="2",
+                     smtpd_error_sleep_time="0s")
+    too_many = f"421 4.7.0 {HOSTNAME} Error: too many errors"
+    with session(p) as c:
+        got = []
+        for i in range(3):
+            c.send(f"BOGUS{i}\r\n")
+            r = c.read_reply()
+            got.append(r)
+            if r.code == 421:
+                break
+        errors = [r for r in got if r.code != 421]
+        for r in errors:
+            assert (r.code, r.enh) == (500, "5.5.2"), got
+        assert len(errors) >= 2, f"421 came before {3 - 1} errors: {got}"
+        if got[-1].code != 421:
+            # the 421 may come at once, or as the reply to the next command
+            if not c.readable(1.0):
+                try:
+                    c.send("NOOP\r\n")
+                except OSError:
+                    pass
+            r = c.read_reply()
+            got.append(r)
+        assert got[-1].last == too_many, got
+        assert c.wait_closed(3), "connection not closed after 421"
+
+
+def test_error_sleep_after_soft_limit(make_postern):
+    p = make_postern(smtpd_soft_error_limit="2", smtpd_error_sleep_time="1s",
+                     smtpd_hard_error_limit="10")
+    with session(p) as c:
+        times = []
+        for i in range(3):
+            t0 = time.monotonic()
+            r = c.cmd(f"BOGUS{i}", timeout=5)
+            times.append(time.monotonic() - t0)
+            assert r.code == 500, r
+        assert times[0] < 0.8, f"first error reply delayed: {times}"
+        assert times[2] >= 0.9, f"error reply after soft limit not delayed: {times}"
+
+
+def _wait_timeout_421(c, t0, limit):
+    r = c.read_reply(timeout=limit + 5)
+    elapsed = time.monotonic() - t0
+    assert r.last == f"421 4.4.2 {HOSTNAME} Error: timeout exceeded", r
+    assert c.wait_closed(2), "connection not closed after 421 timeout"
+    return elapsed
+
+
+def test_idle_timeout(make_postern):
+    p = make_postern(smtpd_timeout="2s")
+    with p.raw() as c:
+        c.read_reply()
+        t0 = time.monotonic()
+        elapsed = _wait_timeout_421(c, t0, 2)
+        assert 1.5 <= elapsed <= 4.0, elapsed
+
+
+def test_idle_timeout_mid_transaction(make_postern):
+    p = make_postern(smtpd_timeout="2s")
+    with session(p) as c:
+        c.expect("MAIL FROM:<idle@postern.test>", 250)
+        t0 = time.monotonic()
+        elapsed = _wait_timeout_421(c, t0, 2)
+        assert 1.5 <= elapsed <= 4.0, elapsed
+
+
+def _trickle(c, data, interval=0.5, duration=5.0):
+    """Send data one byte per interval until the server closes (or duration
+    passes).  Returns the time it took the server to close, or None."""
+    t0 = time.monotonic()
+    for b in data:
+        if time.monotonic() - t0 > duration:
+            break
+        try:
+            c.send(bytes([b]))
+        except OSError:
+            return time.monotonic() - t0
+        deadline = time.monotonic() + interval
+        while time.monotonic() < deadline:
+            if c.readable(max(0.0, deadline - time.monotonic())):
+                try:
+                    c._fill(0.1)
+                except (socket.timeout, OSError):
+                    pass
+                if c.eof:
+                    return time.monotonic() - t0
+    return None
+
+
+def test_slowloris_command_trickle(make_postern):
+    """A command trickled one byte every 0.5 s never completes: smtpd_timeout
+    (2 s) is a deadline per complete line, so the server hangs up by ~3 s."""
+    p = make_postern(smtpd_timeout="2s")
+    with p.raw() as c:
+        c.read_reply()
+        closed_after = _trickle(c, b"HELO " + b"x" * 100)
+        assert closed_after is not None, "server still connected after 5 s of trickling"
+        assert closed_after <= 3.5, f"server closed only after {closed_after:.1f}s"
+        replies = c.buf.decode("utf-8", "replace")
+        assert f"421 4.4.2 {HOSTNAME} Error: timeout exceeded" in replies, replies
+
+
+def test_slowloris_data_trickle(make_postern):
+    p = make_postern(smtpd_timeout="2s")
+    rcpt = "trickle@postern.test"
+    with session(p) as c:
+        c.expect("MAIL FROM:<slow@postern.test>", 250)
+        c.expect(f"RCPT TO:<{rcpt}>", 250)
+        c.expect("DATA", 354)
+        closed_after = _trickle(c, b"Subject: slow" + b"x" * 100)
+        assert closed_after is not None, "server still connected after 5 s of trickling DATA"
+        assert closed_after <= 3.5, f"server closed only after {closed_after:.1f}s"
+    sentinel(p, "trickle")
+    assert not mailbox_exists(p, rcpt)
+
+
+def test_slow_but_complete_lines_do_not_time_out(make_postern):
+    """The deadline is per line: DATA lines every 0.7 s for ~4 s (twice
+    smtpd_timeout in total) are fine."""
+    p = make_postern(smtpd_timeout="2s")
+    rcpt = "slow-ok@postern.test"
+    msg = simple_message("slow lines", b"".join(b"line %d\r\n" % i for i in range(5)))
+    lines = msg.split(b"\r\n")[:-1]
+    with session(p) as c:
+        c.expect("MAIL FROM:<slow@postern.test>", 250)
+        c.expect(f"RCPT TO:<{rcpt}>", 250)
+        c.expect("DATA", 354)
+        t0 = time.monotonic()
+        for i, line in enumerate(lines):
+            c.send(line + b"\r\n")
+            if i >= len(lines) - 6:
+                time.sleep(0.7)
+        assert time.monotonic() - t0 > 3.5
+        c.send(b".\r\n")
+        r = c.read_reply()
+        assert r.code == 250, r
+    [path] = p.wait_for_maildir(rcpt, 1)
+    assert split_trace(open(path, "rb").read()).rest == lf(msg)
+
+
+def test_connection_count_limit(make_postern):
+    p = make_postern(mynetworks="127.0.0.1/32", smtpd_client_connection_count_limit="2")
+    time.sleep(0.3)     # let the start-up probe connection be gone
+    outside = ("127.0.0.2", 0)
+    a = p.raw(source_address=outside)
+    b = p.raw(source_address=outside)
+    try:
+        assert a.read_reply().code == 220
+        assert b.read_reply().code == 220
+        with p.raw(source_address=outside) as c:
+            try:
+                r = c.read_reply()
+            except ConnectionClosed:
+                pytest.fail("third connection closed without a 421 reply")
+            assert r.code == 421 and r.enh == "4.7.0", r
+            assert c.wait_closed(3)
+        # clients inside mynetworks are not limited
+        inside = [p.raw(source_address=("127.0.0.1", 0)) for _ in range(3)]
+        for c in inside:
+            assert c.read_reply().code == 220
+            c.close()
+        a.cmd("QUIT")
+        a.close()
+        time.sleep(0.3)
+        with p.raw(source_address=outside) as c:
+            assert c.read_reply().code == 220
+    finally:
+        a.close()
+        b.close()
+
+
+# --------------------------------------------------------------------------
+# line handling, smuggling
+
+
+def test_line_too_long(make_postern):
+    p = make_postern(line_length_limit="512")
+    with session(p) as c:
+        r = c.cmd("NOOP " + "x" * 600)
+        assert (r.code, r.enh) == (500, "5.5.2"), r
+        # exactly one reply for the long line: the next reply answers NOOP
+        c.expect("NOOP", 250)
+        r = c.cmd("MAIL FROM:<" + "a" * 600 + "@postern.test>")
+        assert (r.code, r.enh) == (500, "5.5.2"), r
+        c.expect("NOOP", 250)
+        # a huge line: one reply, the tail never becomes a command
+        c.send(b"NOOP " + b"y" * 200_000 + b"QUIT\r\n")
+        r = c.read_reply(timeout=10)
+        assert (r.code, r.enh) == (500, "5.5.2"), r
+        c.expect("NOOP", 250)
+        c.expect("QUIT", 221)
+
+
+def test_bare_lf_commands_and_content(postern):
+    """Bare LF ends command lines, and LF line ends in content become CRLF
+    (so LF again in the Maildir file)."""
+    rcpt = "lf@postern.test"
+    content = (b"From: <lf@postern.test>\n"
+               b"To: <lf@postern.test>\n"
+               b"Subject: bare LF\n"
+               b"Date: Tue, 24 Nov 2026 10:00:00 +0000\n"
+               b"Message-ID: <bare-lf-1@client.postern.test>\n"
+               b"\n"
+               b"line one\n"
+               b"line two\r\n")
+    with postern.raw() as c:
+        c.read_reply()
+        assert c.cmd(b"EHLO client.postern.test\n").code == 250
+        assert c.cmd(b"MAIL FROM:<lf@postern.test>\n").code == 250
+        assert c.cmd(b"RCPT TO:<lf@postern.test>\n").code == 250
+        assert c.cmd(b"DATA\n").code == 354
+        c.send(content + b".\r\n")
+        r = c.read_reply()
+        assert r.code == 250, r
+        assert c.cmd(b"QUIT\n").code == 221
+    [path] = postern.wait_for_maildir(rcpt, 1)
+    data = open(path, "rb").read()
+    assert b"\r" not in data
+    assert split_trace(data).rest == lf(content)
+
+
+def test_bare_cr_in_content_is_rejected(postern):
+    rcpt = "bare-cr@postern.test"
+    with session(postern) as c:
+        c.expect("MAIL FROM:<cr@postern.test>", 250)
+        c.expect(f"RCPT TO:<{rcpt}>", 250)
+        c.expect("DATA", 354)
+        c.send(simple_message("bare CR", b"one\rtwo\r\nthree\r\n") + b".\r\n")
+        r = c.read_reply()
+        assert 500 <= r.code <= 599, f"bare CR accepted: {r!r}"
+        assert r.enh and r.enh.startswith("5."), r
+        # the session continues after the rejection
+        c.expect("MAIL FROM:<cr@postern.test>", 250)
+        c.expect("RCPT TO:<after-cr@postern.test>", 250)
+        c.expect("DATA", 354)
+        c.send(simple_message("after bare CR") + b".\r\n")
+        assert c.read_reply().code == 250
+    postern.wait_for_maildir("after-cr@postern.test", 1)
+    sentinel(postern, "cr")
+    assert not mailbox_exists(postern, rcpt)
+
+
+def test_long_data_line_kept_intact_or_rejected(make_postern):
+    """A content line longer than line_length_limit: either the message is
+    refused, or it arrives unaltered (no line silently cut or split)."""
+    p = make_postern(line_length_limit="1024")
+    rcpt = "longline@postern.test"
+    msg = simple_message("long line", b"short\r\n" + b"L" * 5000 + b"\r\nafter\r\n")
+    with session(p) as c:
+        c.expect("MAIL FROM:<long@postern.test>", 250)
+        c.expect(f"RCPT TO:<{rcpt}>", 250)
+        c.expect("DATA", 354)
+        c.send(msg + b".\r\n")
+        r = c.read_reply()
+        assert r.code == 250 or 500 <= r.code <= 599, r
+        c.expect("NOOP", 250)
+    if r.code == 250:
+        [path] = p.wait_for_maildir(rcpt, 1)
+        assert split_trace(open(path, "rb").read()).rest == lf(msg)
+    else:
+        sentinel(p, "longline")
+        assert not mailbox_exists(p, rcpt)
+
+
+def test_disconnect_mid_data_queues_nothing(postern):
+    rcpt = "half@postern.test"
+    c = session(postern)
+    c.expect("MAIL FROM:<half@postern.test>", 250)
+    c.expect(f"RCPT TO:<{rcpt}>", 250)
+    c.expect("DATA", 354)
+    c.send(simple_message("never finished", b"no final dot\r\n"))
+    time.sleep(0.2)
+    c.close()
+    time.sleep(0.3)
+    sentinel(postern, "half")
+    assert not mailbox_exists(postern, rcpt)
+    assert postern.queue_files() == []
+
+
+SMUGGLED = (b"MAIL FROM:<evil@attacker.test>\r\n"
+            b"RCPT TO:<victim@postern.test>\r\n"
+            b"DATA\r\n"
+            b"From: <ceo@postern.test>\r\n"
+            b"Subject: smuggled\r\n"
+            b"\r\n"
+            b"smuggled body\r\n")
+
+SMUGGLE_VARIANTS = {
+    "LF.LF": b"\n.\n",
+    "LF.CRLF": b"\n.\r\n",
+    "CRLF.LF": b"\r\n.\n",
+    "CR.CR": b"\r.\r",
+    "CRLF.CR": b"\r\n.\r",
+    "CR.CRLF": b"\r.\r\n",
+}
+
+
+@pytest.mark.parametrize("name", list(SMUGGLE_VARIANTS))
+def test_smtp_smuggling(postern, name):
+    seq = SMUGGLE_VARIANTS[name]
+    rcpt = "smuggle-target@postern.test"
+    head = simple_message("carrier " + name, b"body before")
+    with session(postern) as c:
+        c.expect("MAIL FROM:<carrier@postern.test>", 250)
+        c.expect(f"RCPT TO:<{rcpt}>", 250)
+        c.expect("DATA", 354)
+        c.send(head + seq + SMUGGLED + b".\r\n")
+        r = c.read_reply(timeout=10)
+        # exactly one reply for the whole DATA, then QUIT's
+        r2 = c.cmd("QUIT")
+        assert r2.code == 221, f"DATA was split: after {r!r} came {r2!r}"
+    if b"\r" in seq.replace(b"\r\n", b""):
+        # bare CR: the whole message is rejected
+        assert 500 <= r.code <= 599, r
+        sentinel(postern, "smuggle")
+        assert not mailbox_exists(postern, rcpt)
+    else:
+        assert r.code == 250, r
+        [path] = postern.wait_for_maildir(rcpt, 1)
+        t = split_trace(open(path, "rb").read())
+        assert t.rest.startswith(lf(head)), t.rest[:400]
+        assert t.rest.endswith(lf(SMUGGLED)), \
+            f"text after {name} is not part of the message: {t.rest[-400:]!r}"
+        sentinel(postern, "smuggle")
+    assert not mailbox_exists(postern, "victim@postern.test"), "smuggled message was delivered"
+    assert "from=<evil@attacker.test>" not in postern.log()
+
+
+# --------------------------------------------------------------------------
+# IPv6 and -v
+
+
+@pytest.mark.skipif(not have_ipv6_loopback(), reason="no ::1 on this machine")
+def test_ipv6_listener(make_postern):
+    port6 = free_port("::1")
+    p = make_postern(start=False)
+    p.settings["listen"] = f"smtp://127.0.0.1:{p.port}, smtp://[::1]:{port6}"
+    p.start()
+    rcpt = "v6@postern.test"
+    msg = simple_message("over IPv6")
+    with p.raw(host="::1", port=port6) as c:
+        assert c.read_reply().code == 220
+        c.expect(EHLO, 250)
+        c.expect("MAIL FROM:<v6@postern.test>", 250)
+        c.expect(f"RCPT TO:<{rcpt}>", 250)
+        c.expect("DATA", 354)
+        c.send(msg + b".\r\n")
+        assert c.read_reply().code == 250
+    [path] = p.wait_for_maildir(rcpt, 1)
+    assert split_trace(open(path, "rb").read()).rest == lf(msg)
+
+
+def test_verbose_flag(make_postern):
+    p = make_postern(start=False)
+    p.start(verbose=True)
+    rcpt = "verbose@postern.test"
+    qid = p.send("v@postern.test", [rcpt], simple_message("verbose"))
+    [path] = p.wait_for_maildir(rcpt, 1)
+    check_delivery(path, qid, 0, "v@postern.test", rcpt)
+
+
+# --------------------------------------------------------------------------
+# postern check
+
+
+GOOD_CONFIG = """\
+# a comment line
+myhostname = mx.check.test
+
+mydestination = check.test,
+    other.check.test
+message_size_limit = 12345
+smtpd_timeout = 2s
+listen = smtp://127.0.0.1:2599
+"""
+
+
+def test_check_good_file(tmp_path):
+    f = tmp_path / "good.cf"
+    f.write_text(GOOD_CONFIG)
+    r = run_check(f)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    lines = [l for l in r.stdout.splitlines() if l.strip()]
+    for l in lines:
+        assert re.fullmatch(r"[a-z0-9_]+ = .*", l), f"not a 'name = value' line: {l!r}"
+    settings = dict(l.split(" = ", 1) for l in lines)
+    assert settings.get("myhostname") == "mx.check.test", r.stdout
+    assert settings.get("message_size_limit") == "12345", r.stdout
+    assert settings.get("smtpd_timeout") == "2s", r.stdout
+    assert settings.get("listen") == "smtp://127.0.0.1:2599", r.stdout
+    dest = settings.get("mydestination", "")
+    assert "check.test" in dest and "other.check.test" in dest, r.stdout
+    # settings not in the file are defaults: not printed
+    assert "smtpd_recipient_limit" not in settings, r.stdout
+    assert "queue_directory" not in settings, r.stdout
+
+
+def test_check_unknown_parameter(tmp_path):
+    f = tmp_path / "typo.cf"
+    f.write_text("myhostname = mx.check.test\n# comment\nmesage_size_limit = 100\n")
+    r = run_check(f)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert f"{f}:3:" in r.stderr, r.stderr
+    assert "mesage_size_limit" in r.stderr, r.stderr
+    assert re.search(r"did you mean.*\bmessage_size_limit\b", r.stderr), r.stderr
+
+
+def test_check_bad_value(tmp_path):
+    f = tmp_path / "badvalue.cf"
+    f.write_text("myhostname = mx.check.test\nmessage_size_limit = abc\n")
+    r = run_check(f)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert f"{f}:2:" in r.stderr, r.stderr
+    assert "message_size_limit" in r.stderr, r.stderr
+
+
+def test_check_missing_equals(tmp_path):
+    f = tmp_path / "noequals.cf"
+    f.write_text("myhostname = mx.check.test\n\nrelay_domains\n")
+    r = run_check(f)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert f"{f}:3:" in r.stderr, r.stderr
+
+
+def test_check_missing_file(tmp_path):
+    f = tmp_path / "does-not-exist.cf"
+    r = run_check(f)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert str(f) in r.stderr, r.stderr
+
+
+def test_serve_refuses_bad_config(tmp_path):
+    require_binary()
+    f = tmp_path / "bad.cf"
+    f.write_text(f"listen = smtp://127.0.0.1:1\nqueue_directory = {tmp_path}/q\n"
+                 f"capture_directory = {tmp_path}/m\nsmtpd_timout = 5s\n")
+    proc = subprocess.run([POSTERN_BIN, "serve", "-c", str(f)], stdin=subprocess.DEVNULL,
+                          capture_output=True, timeout=20, env=binary_env())
+    err = proc.stderr.decode("utf-8", "replace")
+    assert sanitizer_report(err) is None, err
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert f"{f}:4:" in err, err
+    assert "smtpd_timeout" in err, err
