@@ -225,3 +225,37 @@ def test_kill_during_concurrent_submission(make_postern):
         dups = {m: c for m, c in counts.items() if c != 1}
         assert not dups, f"{r}: delivered more than once: {dups}"
         assert set(acked_at_kill) <= set(counts)
+
+
+def test_restart_with_garbage_in_the_queue(make_postern):
+    """Files that are not valid queue files (bad names, torn or junk
+    content) must not crash the daemon at start-up or stop delivery of
+    the good ones."""
+    p = make_postern()
+    rcpt = "good@postern.test"
+    msg = simple_message("good one", sender="good@postern.test", rcpt=rcpt)
+    os.chmod(p.mail_dir, 0)
+    try:
+        qid = p.send("good@postern.test", [rcpt], msg)
+        time.sleep(0.5)
+        p.stop()
+    finally:
+        os.chmod(p.mail_dir, 0o700)
+    qdir = p.queue_dir / "queue"
+    assert (qdir / qid).exists()
+    good = (qdir / qid).read_bytes()
+    (qdir / "not-a-qid").write_bytes(b"junk\n")
+    (qdir / "0123456789ABCDEF").write_bytes(good[: len(good) // 2])      # torn
+    (qdir / "FEDCBA9876543210").write_bytes(b"\x00" * 100)
+    (qdir / "AAAAAAAAAAAAAAAA").write_bytes(b"")
+    p.start()
+    [path] = p.wait_for_maildir(rcpt, 1)
+    t = check_delivery(path, qid, 0, "good@postern.test", rcpt)
+    assert t.rest == lf(msg)
+    # still serving
+    rcpt2 = "after-garbage@postern.test"
+    p.send("good@postern.test", [rcpt2], simple_message("after garbage"))
+    p.wait_for_maildir(rcpt2, 1)
+    # none of the junk was delivered anywhere
+    assert sorted(os.listdir(os.fsencode(str(p.mail_dir)))) == sorted(
+        [b"good@postern.test", b"after-garbage@postern.test"])

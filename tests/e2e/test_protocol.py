@@ -96,6 +96,40 @@ def test_commands_are_case_insensitive(postern):
         c.expect("quit", 221)
 
 
+def test_space_after_colon_tolerated(postern):
+    with session(postern) as c:
+        c.expect("MAIL FROM: <space@postern.test>", 250)
+        c.expect("RCPT TO: <space-rcpt@postern.test>", 250)
+
+
+def test_ehlo_resets_transaction(postern):
+    with session(postern) as c:
+        c.expect("MAIL FROM:<a@postern.test>", 250)
+        c.expect(EHLO, 250)
+        c.expect("RCPT TO:<b@postern.test>", 503, "5.5.1")
+
+
+def test_nul_byte_in_command(postern):
+    with session(postern) as c:
+        r = c.cmd(b"NOOP\x00MAIL FROM:<nul@postern.test>")
+        assert 500 <= r.code <= 599, r
+        c.expect("NOOP", 250)
+        c.expect("RCPT TO:<x@postern.test>", 503, "5.5.1")
+
+
+def test_reply_backpressure(postern):
+    """A client that pipelines thousands of commands before reading any
+    reply gets every reply, in order, once it reads."""
+    n = 6000
+    with session(postern) as c:
+        c.send(b"NOOP\r\n" * n + b"QUIT\r\n")
+        for i in range(n):
+            r = c.read_reply(timeout=10)
+            assert r.code == 250, (i, r)
+        assert c.read_reply().code == 221
+        assert c.wait_closed(3)
+
+
 def test_unknown_command(postern):
     with session(postern) as c:
         c.expect("FROBNICATE now", 500, "5.5.2", "500 5.5.2 Error: command not recognized")
@@ -640,6 +674,27 @@ def test_ipv6_listener(make_postern):
         assert c.read_reply().code == 250
     [path] = p.wait_for_maildir(rcpt, 1)
     assert split_trace(open(path, "rb").read()).rest == lf(msg)
+    # [::1]/128 in mynetworks: ::1 may relay
+    with p.raw(host="::1", port=port6) as c:
+        c.read_reply()
+        c.expect(EHLO, 250)
+        c.expect("MAIL FROM:<v6@postern.test>", 250)
+        c.expect("RCPT TO:<v6@elsewhere.example>", 250)
+
+
+@pytest.mark.skipif(not have_ipv6_loopback(), reason="no ::1 on this machine")
+def test_ipv6_client_outside_mynetworks(make_postern):
+    port6 = free_port("::1")
+    p = make_postern(start=False, mynetworks="127.0.0.0/8")
+    p.settings["listen"] = f"smtp://127.0.0.1:{p.port}, smtp://[::1]:{port6}"
+    p.start()
+    with p.raw(host="::1", port=port6) as c:
+        c.read_reply()
+        c.expect(EHLO, 250)
+        c.expect("MAIL FROM:<v6@postern.test>", 250)
+        c.expect("RCPT TO:<v6@elsewhere.example>", 554, "5.7.1",
+                 "554 5.7.1 <v6@elsewhere.example>: Relay access denied")
+        c.expect("RCPT TO:<v6@postern.test>", 250)
 
 
 def test_verbose_flag(make_postern):
