@@ -259,3 +259,26 @@ def test_restart_with_garbage_in_the_queue(make_postern):
     # none of the junk was delivered anywhere
     assert sorted(os.listdir(os.fsencode(str(p.mail_dir)))) == sorted(
         [b"good@postern.test", b"after-garbage@postern.test"])
+
+
+def test_sigterm_with_idle_session_exits_in_time(make_postern):
+    """An idle client does not keep the daemon alive past smtpd_timeout
+    after SIGTERM; the exit status is still 0."""
+    p = make_postern(smtpd_timeout="3s")
+    with p.raw() as c:
+        assert c.read_reply().code == 220
+        c.expect("EHLO client.postern.test", 250)
+        t0 = time.monotonic()
+        p.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = p.proc.wait(6)
+        except Exception:
+            raise AssertionError(f"postern still running 6 s after SIGTERM with an idle "
+                                 f"session (smtpd_timeout = 3s); log:\n{p.log()[-2000:]}")
+        assert rc == 0, (rc, p.log()[-2000:])
+        assert time.monotonic() - t0 < 6
+        # the client was told (421) or simply disconnected
+        assert c.wait_closed(2)
+        if c.buf:
+            assert c.buf.startswith(b"421"), c.buf
+    p.check_sanitizers()
