@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -125,6 +126,18 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     log_info("reload: configuration %s", d->config_path ? d->config_path : "(default)");
 }
 
+/* Thousands of sessions need thousands of descriptors: take the hard
+ * limit (the soft default is often 1024). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warning_errno("cannot raise the open file limit");
+    }
+}
+
 static void recover_one(const char *qid, void *arg)
 {
     struct daemon *d = arg;
@@ -198,6 +211,7 @@ int cli_serve(int argc, char **argv)
     log_init("postern", cfg->syslog_name, verbose);
     signal(SIGPIPE, SIG_IGN);
     umask(077);
+    raise_fd_limit();
 
     d.base = event_base_new();
     if (!d.base)
