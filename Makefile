@@ -29,22 +29,27 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 all: build/postern
 
 build/postern: $(OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $^ $(PKG_LDLIBS)
 
 build/obj/%.o: %.c $(shell find src -name '*.h')
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(WARN) $(DEFS) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 build/asan/%.o: %.c $(shell find src -name '*.h')
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -c -o $@ $<
+	@echo "  CC asan $<"
+	@$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -c -o $@ $<
 
 build/asan/postern: $(SOBJ)
-	$(CC) $(SAN) -o $@ $^ $(PKG_LDLIBS)
+	@echo "  LD asan $@"
+	@$(CC) $(SAN) -o $@ $^ $(PKG_LDLIBS)
 
 build/asan/tests/%: tests/unit/%.c $(SLIBOBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -Isrc -o $@ $< $(SLIBOBJ) $(PKG_LDLIBS) -lcmocka
+	@echo "  LD test $@"
+	@$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(SLIBOBJ) $(PKG_LDLIBS) -lcmocka
 
 asan: build/asan/postern
 

@@ -48,6 +48,40 @@ struct config {
     long long smtpd_hard_error_limit;
     long long smtpd_client_connection_count_limit;
     long long smtpd_max_connections;    /* postern: total concurrent sessions */
+    /* outbound smtp transport */
+    char *relayhost;                    /* "[host]:port", "host:port", "" = MX */
+    char *smtp_helo_name;
+    char *smtp_tls_security_level;      /* none | may | encrypt | verify | secure */
+    int smtp_tls_wrappermode;
+    char *smtp_tls_CAfile;
+    int smtp_sasl_auth_enable;
+    char *smtp_sasl_password_maps;
+    struct cfg_list smtp_sasl_security_options;
+    int smtp_sasl_allow_cleartext_loopback; /* postern */
+    long long smtp_connect_timeout;
+    long long smtp_helo_timeout;
+    long long smtp_mail_timeout;
+    long long smtp_rcpt_timeout;
+    long long smtp_data_init_timeout;
+    long long smtp_data_xfer_timeout;
+    long long smtp_data_done_timeout;
+    long long smtp_quit_timeout;
+    int smtp_connection_cache_on_demand;
+    long long smtp_connection_cache_time_limit;
+    long long default_destination_concurrency_limit;
+    int smtputf8_enable;
+    char *transport_maps;
+    struct cfg_list dns_servers;        /* postern: "127.0.0.1:5353" */
+    /* sender rewriting */
+    char *sender_canonical_maps;
+    struct cfg_list sender_canonical_classes;
+    int sender_rewrite_reply_to;        /* postern */
+    /* bounces */
+    long long bounce_size_limit;
+    long long bounce_queue_lifetime;
+    long long delay_warning_time;       /* 0 = no warnings */
+    char *twobounce_notice_recipient;   /* "2bounce_notice_recipient" */
+    char *submit_socket;                /* postern: local submission socket */
 
     /* Private to config.c (for config_print_nondefault and error messages);
      * indexed like config_params[]. */

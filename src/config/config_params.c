@@ -25,6 +25,8 @@
 #define P_SIZE(f, def, lo, hi, doc) { #f, CFG_SIZE, def, lo, hi, CFG_FIELD(f, long long), doc }
 #define P_TIME(f, def, lo, hi, doc) { #f, CFG_TIME, def, lo, hi, CFG_FIELD(f, long long), doc }
 #define P_BOOL(f, def, doc) { #f, CFG_BOOL, def, 0, 1, CFG_FIELD(f, int), doc }
+/* For Postfix names that are not C identifiers (2bounce_notice_recipient). */
+#define P_STR_NAMED(name, f, def, doc) { name, CFG_STR, def, 0, 0, CFG_FIELD(f, char *), doc }
 
 #define DAYS(n) ((long long)(n) * 86400)
 
@@ -89,6 +91,71 @@ const struct cfg_param config_params[] = {
           "maximal simultaneous connections from one client address outside mynetworks; 0: no limit"),
     P_INT(smtpd_max_connections, "1000", 1, 100000,
           "postern: maximal simultaneous SMTP sessions in total"),
+    /* outbound smtp transport */
+    P_STR(relayhost, "",
+          "next-hop for all mail: [host]:port (no MX lookup) or host:port (MX lookup); empty: deliver to the recipients' MX hosts"),
+    P_STR(smtp_helo_name, "$myhostname",
+          "hostname sent in the SMTP client's EHLO/HELO"),
+    P_STR(smtp_tls_security_level, "may",
+          "SMTP client TLS: none, may (opportunistic STARTTLS), encrypt, verify (certificate + name), secure"),
+    P_BOOL(smtp_tls_wrappermode, "no",
+           "SMTP client: implicit TLS from the first byte (port 465) instead of STARTTLS"),
+    P_STR(smtp_tls_CAfile, "",
+          "CA certificates (PEM) to verify servers with; empty: the system CA store"),
+    P_BOOL(smtp_sasl_auth_enable, "no",
+           "SMTP client: authenticate to the next-hop with smtp_sasl_password_maps"),
+    P_STR(smtp_sasl_password_maps, "",
+          "table of \"[host]:port user:password\" (Postfix sasl_passwd format, no postmap needed); must not be group/world readable"),
+    P_LIST(smtp_sasl_security_options, "noanonymous",
+           "SMTP client SASL restrictions: noanonymous, noplaintext (Postfix's default also has noplaintext)"),
+    P_BOOL(smtp_sasl_allow_cleartext_loopback, "no",
+           "postern: allow AUTH without TLS when the next-hop is a loopback address (tests, local relays)"),
+    P_TIME(smtp_connect_timeout, "30s", 1, 3600,
+           "SMTP client: time limit for completing a TCP connection"),
+    P_TIME(smtp_helo_timeout, "300s", 1, 3600,
+           "SMTP client: time limit for the greeting and the EHLO/HELO reply"),
+    P_TIME(smtp_mail_timeout, "300s", 1, 3600,
+           "SMTP client: time limit for the MAIL FROM reply"),
+    P_TIME(smtp_rcpt_timeout, "300s", 1, 3600,
+           "SMTP client: time limit for each RCPT TO reply"),
+    P_TIME(smtp_data_init_timeout, "120s", 1, 3600,
+           "SMTP client: time limit for the DATA reply"),
+    P_TIME(smtp_data_xfer_timeout, "180s", 1, 3600,
+           "SMTP client: time limit for sending message content"),
+    P_TIME(smtp_data_done_timeout, "600s", 1, 3600,
+           "SMTP client: time limit for the reply to the final dot"),
+    P_TIME(smtp_quit_timeout, "300s", 1, 3600,
+           "SMTP client: time limit for the QUIT reply"),
+    P_BOOL(smtp_connection_cache_on_demand, "yes",
+           "SMTP client: keep connections open and reuse them for queued mail to the same destination"),
+    P_TIME(smtp_connection_cache_time_limit, "2s", 1, 300,
+           "SMTP client: how long an idle cached connection is kept"),
+    P_INT(default_destination_concurrency_limit, "20", 1, 1000,
+          "maximal parallel deliveries to the same destination"),
+    P_BOOL(smtputf8_enable, "yes",
+           "accept and relay SMTPUTF8 mail; towards a server without SMTPUTF8, UTF-8 addresses bounce"),
+    P_STR(transport_maps, "",
+          "table routing a domain to a transport: capture, smtp:[host]:port, error:reason"),
+    P_LIST(dns_servers, "",
+           "postern: DNS servers to ask (e.g. 127.0.0.1:5353); empty: /etc/resolv.conf"),
+    /* sender rewriting */
+    P_STR(sender_canonical_maps, "",
+          "table rewriting sender addresses (regexp:, pcre:, hash:, texthash:)"),
+    P_LIST(sender_canonical_classes, "envelope_sender, header_sender",
+           "what sender_canonical_maps rewrites: envelope_sender, header_sender"),
+    P_BOOL(sender_rewrite_reply_to, "yes",
+           "postern: when From: is rewritten and there is no Reply-To:, put the original From in Reply-To:"),
+    /* bounces */
+    P_SIZE(bounce_size_limit, "50000", 0, LLONG_MAX,
+           "maximal amount of the original message returned in a bounce"),
+    P_TIME(bounce_queue_lifetime, "5d", 0, DAYS(100),
+           "how long a bounce (null sender) may stay queued before it is dropped"),
+    P_TIME(delay_warning_time, "0h", 0, DAYS(100),
+           "send a delay warning to the sender after this long in the queue; 0: never"),
+    P_STR_NAMED("2bounce_notice_recipient", twobounce_notice_recipient, "",
+                "where undeliverable bounces go; empty: dropped with a log line"),
+    P_STR(submit_socket, "$queue_directory/public/submit",
+          "postern: local submission socket used by postern sendmail"),
     { NULL, CFG_STR, NULL, 0, 0, 0, NULL }
 };
 

@@ -190,7 +190,7 @@ static void test_table_covers_every_field(void **state)
         end = next->offset + type_size(next->type);
         count++;
     }
-    assert_int_equal(count, 28);
+    assert_int_equal(count, 59);
 }
 
 static void test_defaults(void **state)
@@ -364,8 +364,8 @@ static void test_syntax_errors(void **state)
             "\"message_size_limit\"?", NULL } },
         { "MyHostName = x\n",
           { "t.cf:1: ", "\"MyHostName\"", "did you mean \"myhostname\"?", NULL } },
-        { "relayhost = [smtp.example.com]\n",
-          { "t.cf:1: unknown parameter \"relayhost\"; ", "postern check -d", NULL } },
+        { "biff = no\n",
+          { "t.cf:1: unknown parameter \"biff\"; ", "postern check -d", NULL } },
         /* the bad line wins even when earlier lines are fine */
         { "mail_owner = x\n\n\ntotally_bogus_name = 1\n",
           { "t.cf:4: ", "\"totally_bogus_name\"", NULL } },
@@ -375,7 +375,7 @@ static void test_syntax_errors(void **state)
 
     /* no hint when nothing is close */
     char err[ERRLEN];
-    assert_null(load("relayhost = x\n", err));
+    assert_null(load("biff = x\n", err));
     assert_null(strstr(err, "did you mean"));
 }
 
@@ -391,7 +391,7 @@ static void test_suggest_name(void **state)
         { "lisen", "listen" },
         { "smtpd_hard_eror_limit", "smtpd_hard_error_limit" },
         { "mydestination", "mydestination" },
-        { "relayhost", NULL },
+        { "biff", NULL },
         { "x", NULL },
         { "", NULL },
         { NULL, NULL },
@@ -778,7 +778,7 @@ static void test_print_all(void **state)
     size_t n = 0;
     for (const char *p = out; *p; p++)
         n += *p == '\n';
-    assert_int_equal(n, 28);
+    assert_int_equal(n, 59);
     assert_true(strncmp(out, "myhostname = ", 13) == 0);
 
     /* the printed values load back to the same configuration */
