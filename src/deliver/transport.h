@@ -14,12 +14,16 @@
 #include "../config/config.h"
 #include "../queue/envelope.h"
 
+struct smtp_client;
+
 struct delivery_job {
     const struct config *cfg;
     struct envelope *env;         /* results go into env->rcpt[i] */
     const unsigned char *todo;    /* todo[i] != 0: deliver recipient i */
     const char *content;          /* queue content, CRLF line ends */
     size_t content_len;
+    const char *nexthop;          /* smtp: "[host]:port", "host:port", "" = MX */
+    struct smtp_client *smtp;     /* smtp: the daemon's client state */
     const char *relay;            /* filled by the transport for logs */
     void (*done)(struct delivery_job *job);
     void *arg;

@@ -1,0 +1,50 @@
+/* smtp — the outbound SMTP client transport: relayhost with AUTH and TLS,
+ * or the recipients' MX hosts.
+ *
+ * One struct smtp_client per daemon holds what outlives a delivery: the
+ * connection cache (idle sessions per destination, reused for the next
+ * job, closed after smtp_connection_cache_time_limit), the per-destination
+ * concurrency count (default_destination_concurrency_limit; excess jobs
+ * wait in a per-destination queue), the TLS context (created on first use
+ * only, to keep idle memory small) and the SASL password map.
+ *
+ * Per job: connect (smtp_connect_timeout; next MX host or address on
+ * connection failure or 4xx greeting), TLS (smtp_tls_wrappermode, or
+ * STARTTLS by smtp_tls_security_level), EHLO (HELO fallback), AUTH PLAIN or
+ * LOGIN when smtp_sasl_auth_enable (never over cleartext unless
+ * smtp_sasl_allow_cleartext_loopback and the peer is loopback), MAIL,
+ * RCPT..., DATA pipelined when the server offers PIPELINING, content with
+ * dot-stuffing sent in large writes, final dot. Per recipient: 2xx → SENT,
+ * 4xx or any connection/TLS/DNS/timeout failure → DEFERRED, 5xx → BOUNCED,
+ * each with the server's reply text as reason and its enhanced code as
+ * dsn. The password never reaches a log line. */
+#ifndef POSTERN_DELIVER_SMTP_H
+#define POSTERN_DELIVER_SMTP_H
+
+#include <stddef.h>
+
+struct event_base;
+struct dns;
+struct config;
+struct delivery_job;
+struct smtp_client;
+
+struct smtp_client *smtp_client_new(struct event_base *base, struct dns *dns);
+void smtp_client_free(struct smtp_client *c);
+
+/* Apply a (re)loaded configuration: opens smtp_sasl_password_maps with
+ * MAP_SECRET (a group/world-readable file is an error that names it), checks
+ * smtp_tls_CAfile. On error returns -1 with err and keeps the old settings. */
+int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
+                          char *err, size_t errlen);
+
+/* Deliver job->env's todo recipients to job->nexthop: "[host]:port" (no MX
+ * lookup), "host:port" (MX lookup of host), or "" (MX lookup of the
+ * recipients' domain; the scheduler puts one domain per job). Calls
+ * job->done exactly once, from the event loop. */
+void smtp_client_deliver(struct smtp_client *c, struct delivery_job *job);
+
+/* Number of open connections (busy + cached), for tests and logs. */
+unsigned smtp_client_connections(const struct smtp_client *c);
+
+#endif

@@ -1,0 +1,37 @@
+/* maps — Postfix-style lookup tables, read from their text source.
+ *
+ *   texthash:/path, hash:/path   "key value" lines, exact (case-insensitive)
+ *                                keys; hash: reads the text file itself, so
+ *                                no postmap step is needed (a path ending in
+ *                                ".db" is refused with a clear error)
+ *   regexp:/path                 "/pattern/flags result" lines, POSIX ERE
+ *   pcre:/path                   same syntax, PCRE2 patterns
+ * Comments (#) and blank lines are skipped; a line starting with whitespace
+ * continues the previous one (Postfix). regexp/pcre results may use $1..$9
+ * and ${1}; flags: i (case-insensitive, default on as in Postfix), x.
+ * Lookups are pure functions of the loaded table. */
+#ifndef POSTERN_POLICY_MAPS_H
+#define POSTERN_POLICY_MAPS_H
+
+#include <stddef.h>
+
+struct map;
+
+/* map_open flags */
+#define MAP_SECRET 0x1   /* refuse a file that is group- or world-readable */
+
+/* Open "type:/path". Errors name the file and line: "/etc/x:3: ...". */
+struct map *map_open(const char *spec, int flags, char *err, size_t errlen);
+void map_free(struct map *m);
+const char *map_spec(const struct map *m);
+
+/* Look key up. Returns a malloc'd value, or NULL when not found. For
+ * regexp/pcre the first matching pattern wins and $n are substituted. */
+char *map_lookup(const struct map *m, const char *key);
+
+/* Address lookup in Postfix order for canonical maps: regexp/pcre get the
+ * full address; hash/texthash try "user@domain", then "user" (only when
+ * the domain is empty), then "@domain". Returns malloc'd value or NULL. */
+char *map_lookup_address(const struct map *m, const char *addr);
+
+#endif
