@@ -4,11 +4,11 @@ CC ?= cc
 PREFIX ?= /usr/local
 CONFIG ?=
 
-RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev
+RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libpcre2-dev
 TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dkim \
-             swaks msmtp curl s-nail openssl
+             swaks msmtp curl s-nail openssl dnsmasq-base
 
-PKG_LIBS  := libevent libevent_openssl openssl libcares
+PKG_LIBS  := libevent libevent_openssl openssl libcares libpcre2-8
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2
 DEFS      := -Isrc -D_GNU_SOURCE -DPOSTERN_VERSION=\"$(shell cat VERSION 2>/dev/null || echo 0.1.0)\"
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
