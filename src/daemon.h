@@ -14,12 +14,17 @@ struct event;
 struct spool;
 struct scheduler;
 struct server;
+struct map;
+struct dns;
+struct smtp_client;
 
 /* A loaded configuration plus what is derived from it. Sessions hold a
  * reference so SIGHUP can swap in a new one while old sessions finish. */
 struct runtime {
     struct config *cfg;
     struct netlist mynetworks;
+    struct map *canonical;         /* sender_canonical_maps, or NULL */
+    struct map *transport_map;     /* transport_maps, or NULL */
     int refs;
 };
 
@@ -30,6 +35,8 @@ struct daemon {
     struct spool *spool;
     struct scheduler *sched;
     struct server *server;
+    struct dns *dns;
+    struct smtp_client *smtp;
     int shutting_down;
     struct event *sig_term, *sig_int, *sig_hup, *grace;
 };

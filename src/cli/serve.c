@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "../daemon.h"
+#include "../deliver/dns.h"
+#include "../deliver/smtp.h"
+#include "../policy/maps.h"
 #include "../queue/scheduler.h"
 #include "../queue/spool.h"
 #include "../smtp/server.h"
@@ -46,12 +49,59 @@ struct runtime *runtime_load(const char *path, char *err, size_t errlen)
         runtime_unref(rt);
         return NULL;
     }
-    if (strcmp(cfg->default_transport, "capture") != 0) {
+    const char *where = path ? path : "(default)";
+    if (strcmp(cfg->default_transport, "capture") != 0 &&
+        strcmp(cfg->default_transport, "smtp") != 0) {
         snprintf(err, errlen,
-                 "%s: default_transport = %s: unknown transport (this version has: capture)",
-                 path ? path : "(default)", cfg->default_transport);
+                 "%s: default_transport = %s: unknown transport (use capture or smtp)",
+                 where, cfg->default_transport);
         runtime_unref(rt);
         return NULL;
+    }
+    static const char *const levels[] = { "none", "may", "encrypt", "verify", "secure" };
+    int level_ok = 0;
+    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+        level_ok |= strcmp(cfg->smtp_tls_security_level, levels[i]) == 0;
+    if (!level_ok) {
+        snprintf(err, errlen, "%s: smtp_tls_security_level = %s: use none, may, encrypt, "
+                 "verify or secure", where, cfg->smtp_tls_security_level);
+        runtime_unref(rt);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->sender_canonical_classes.n; i++) {
+        const char *c = cfg->sender_canonical_classes.v[i];
+        if (strcmp(c, "envelope_sender") != 0 && strcmp(c, "header_sender") != 0) {
+            snprintf(err, errlen, "%s: sender_canonical_classes: unknown class \"%s\" "
+                     "(use envelope_sender, header_sender)", where, c);
+            runtime_unref(rt);
+            return NULL;
+        }
+    }
+    if (cfg->sender_canonical_maps[0]) {
+        rt->canonical = map_open(cfg->sender_canonical_maps, 0, why, sizeof why);
+        if (!rt->canonical) {
+            snprintf(err, errlen, "sender_canonical_maps: %s", why);
+            runtime_unref(rt);
+            return NULL;
+        }
+    }
+    if (cfg->smtp_sasl_auth_enable && cfg->smtp_sasl_password_maps[0]) {
+        /* checked here too so that `postern check` reports it */
+        struct map *m = map_open(cfg->smtp_sasl_password_maps, MAP_SECRET, why, sizeof why);
+        if (!m) {
+            snprintf(err, errlen, "smtp_sasl_password_maps: %s", why);
+            runtime_unref(rt);
+            return NULL;
+        }
+        map_free(m);
+    }
+    if (cfg->transport_maps[0]) {
+        rt->transport_map = map_open(cfg->transport_maps, 0, why, sizeof why);
+        if (!rt->transport_map) {
+            snprintf(err, errlen, "transport_maps: %s", why);
+            runtime_unref(rt);
+            return NULL;
+        }
     }
     return rt;
 }
@@ -67,6 +117,8 @@ void runtime_unref(struct runtime *rt)
     if (!rt || --rt->refs > 0)
         return;
     policy_netlist_free(&rt->mynetworks);
+    map_free(rt->canonical);
+    map_free(rt->transport_map);
     config_free(rt->cfg);
     free(rt);
 }
@@ -112,6 +164,11 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     struct runtime *rt = runtime_load(d->config_path, err, sizeof err);
     if (!rt) {
         log_warning("reload failed, keeping the running configuration: %s", err);
+        return;
+    }
+    if (smtp_client_configure(d->smtp, rt->cfg, err, sizeof err) < 0) {
+        log_warning("reload failed, keeping the running configuration: %s", err);
+        runtime_unref(rt);
         return;
     }
     const struct config *o = d->rt->cfg, *n = rt->cfg;
@@ -230,6 +287,19 @@ int cli_serve(int argc, char **argv)
                  cfg->capture_directory, strerror(errno));
         goto out;
     }
+    d.dns = dns_new(d.base, cfg->dns_servers.v, cfg->dns_servers.n, err, sizeof err);
+    if (!d.dns) {
+        log_info("fatal: dns_servers: %s", err);
+        goto out;
+    }
+    d.smtp = smtp_client_new(d.base, d.dns);
+    if (!d.smtp)
+        log_fatal("out of memory");
+    /* reads smtp_sasl_password_maps while still root */
+    if (smtp_client_configure(d.smtp, cfg, err, sizeof err) < 0) {
+        log_info("fatal: %s", err);
+        goto out;
+    }
     if (drop_privileges(cfg, err, sizeof err) < 0) {
         log_info("fatal: %s", err);
         goto out;
@@ -262,7 +332,12 @@ int cli_serve(int argc, char **argv)
     rc = 0;
 out:
     server_free(d.server);
+    /* fails waiting deliveries back to the scheduler (deferred) */
+    if (d.smtp)
+        smtp_client_free(d.smtp);
     scheduler_free(d.sched);
+    if (d.dns)
+        dns_free(d.dns);
     if (d.spool)
         spool_close(d.spool);
     if (d.sig_term) event_free(d.sig_term);

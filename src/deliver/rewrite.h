@@ -17,11 +17,11 @@ struct map;
  * result equals the input. The null sender "" is never rewritten. */
 char *rewrite_envelope_sender(const struct map *m, const char *sender);
 
-/* Rewrite the addresses in From:, Sender: and Return-Path: (and Resent-
- * variants? no) in the header section of content (len bytes, CRLF lines),
- * keeping display names, comments and folding. add_reply_to: see above.
- * Returns 1 and a malloc'd new message in *out/*outlen when something
- * changed, 0 when nothing did (out untouched), -1 on out-of-memory. */
+/* Rewrite the addresses in the From:, Sender:, Return-Path:, Resent-From:
+ * and Resent-Sender: fields of the header section of content (len bytes,
+ * CRLF lines), keeping display names, comments and folding. add_reply_to:
+ * see above. Returns 1 and a malloc'd new message in out and outlen when
+ * something changed, 0 when nothing did (out untouched), -1 on ENOMEM. */
 int rewrite_header_senders(const struct map *m, int add_reply_to,
                            const char *content, size_t len,
                            char **out, size_t *outlen);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "smtp.h"
 
 static void capture_job(struct delivery_job *job)
 {
@@ -31,8 +32,14 @@ static void capture_job(struct delivery_job *job)
     job->done(job);
 }
 
+static void smtp_job(struct delivery_job *job)
+{
+    smtp_client_deliver(job->smtp, job);
+}
+
 static const struct transport transports[] = {
     { "capture", capture_job, 1 },
+    { "smtp", smtp_job, 0 },
 };
 
 const struct transport *transport_find(const char *name)

@@ -192,6 +192,8 @@ size_t envelope_encode_state(const struct envelope *env, char **out)
     sb_ull(&sb, (unsigned long long)env->attempts);
     sb_str(&sb, "\nnext ");
     sb_ull(&sb, (unsigned long long)env->next_attempt);
+    if (env->warned)
+        sb_str(&sb, "\nwarned 1");
     sb_add(&sb, "\n", 1);
     for (size_t i = 0; i < env->nrcpt; i++) {
         const struct env_rcpt *r = &env->rcpt[i];
@@ -546,7 +548,7 @@ int envelope_decode_state(const char *buf, size_t len, struct envelope *env,
     size_t n = env ? env->nrcpt : 0;
     struct env_rcpt *nr = NULL;
     unsigned char *seenr = NULL;
-    unsigned long long attempts = 0, next = 0;
+    unsigned long long attempts = 0, next = 0, warned = 0;
     int got_attempts = 0, got_next = 0, got_end = 0, first = 1;
 
     if (!env || !buf) {
@@ -608,6 +610,12 @@ int envelope_decode_state(const char *buf, size_t len, struct envelope *env,
                 goto fail;
             }
             got_next = 1;
+        } else if (keyeq(ln.key, ln.klen, "warned")) {
+            /* a delay warning was sent (delay_warning_time) */
+            if (parse_num(ln.val, ln.vlen, 1, &warned) != 0) {
+                snprintf(e, sizeof e, "bad warned");
+                goto fail;
+            }
         } else if (keyeq(ln.key, ln.klen, "rcpt")) {
             /* <index> <state> <dsn|-> [reason...] */
             const char *v = ln.val, *end = ln.val + ln.vlen;
@@ -677,6 +685,7 @@ int envelope_decode_state(const char *buf, size_t len, struct envelope *env,
     }
     env->attempts = (int)attempts;
     env->next_attempt = (long long)next;
+    env->warned = (int)warned;
     free(nr);
     free(seenr);
     return 0;

@@ -12,6 +12,7 @@
  *   POSTERN-STATE 1\n
  *   attempts <n>\n
  *   next <unix-seconds>\n
+ *   warned 1\n                 (only once a delay warning was sent)
  *   rcpt <index> <pending|sent|deferred|bounced> <dsn> <reason...>\n
  *   END\n
  */
@@ -46,6 +47,7 @@ struct envelope {
     /* delivery state (from state/<qid>) */
     int attempts;
     long long next_attempt;    /* unix seconds, 0 = now */
+    int warned;                /* delay warning sent ("warned 1" line) */
     /* content location inside the queue file, filled by the decoder */
     size_t content_offset;
     size_t content_len;

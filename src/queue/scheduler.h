@@ -12,6 +12,9 @@ void scheduler_free(struct scheduler *s);
 /* Schedule qid for an attempt at unix time `when` (0 = now). */
 void scheduler_enqueue(struct scheduler *s, const char *qid, long long when);
 
+/* Called by attempt.c when an attempt is over. */
+void scheduler_attempt_finished(struct scheduler *s);
+
 /* Number of messages known to the scheduler (queued or in flight). */
 unsigned long scheduler_count(const struct scheduler *s);
 

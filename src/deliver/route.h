@@ -1,0 +1,38 @@
+/* route — where each recipient goes: a pure function of the config, the
+ * transport_maps table and the address.
+ *
+ * transport_maps (looked up with the recipient address, then its domain,
+ * then each parent domain as ".example.com", then "*") may say:
+ *   capture                  the capture transport (Maildir)
+ *   smtp: / smtp / relay:    SMTP to the domain's MX hosts
+ *   smtp:[host]:port         SMTP to that host, no MX lookup
+ *   smtp:host:port           SMTP to host's MX hosts
+ *   error:text               bounce with text
+ * Otherwise default_transport decides: capture, or smtp to relayhost (or
+ * to the MX hosts when relayhost is empty). */
+#ifndef POSTERN_DELIVER_ROUTE_H
+#define POSTERN_DELIVER_ROUTE_H
+
+#include <stddef.h>
+
+struct config;
+struct map;
+
+enum route_kind { ROUTE_CAPTURE, ROUTE_SMTP, ROUTE_ERROR };
+
+struct route {
+    enum route_kind kind;
+    char nexthop[300];      /* smtp: "[h]:p", "h:p", or "" = MX of domain */
+    char domain[256];       /* lower-cased recipient domain */
+    char error[256];        /* error: the text to bounce with */
+};
+
+/* 0 on success; -1 when the table entry is unusable (err says why: the
+ * recipient is deferred, not bounced, so the admin can fix the table). */
+int route_for(const struct config *cfg, const struct map *transport_map,
+              const char *rcpt, struct route *out, char *err, size_t errlen);
+
+/* Recipients with equal routes travel in one delivery job. */
+int route_equal(const struct route *a, const struct route *b);
+
+#endif

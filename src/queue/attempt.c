@@ -1,0 +1,470 @@
+/* attempt — one delivery attempt of one queued message:
+ * load → rewrite the sender → route each recipient → one job per route →
+ * record per-recipient results → expire, bounce (DSN), warn, or retry.
+ * The scheduler decides *when*; this file decides *what happens*. */
+#include "attempt.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "../daemon.h"
+#include "../deliver/rewrite.h"
+#include "../deliver/route.h"
+#include "../deliver/transport.h"
+#include "../util/log.h"
+#include "bounce.h"
+#include "scheduler.h"
+#include "spool.h"
+
+/* Retry interval for a queue file that could not be opened (EMFILE, EIO…)
+ * or a state file that could not be written. */
+#define ATTEMPT_IO_RETRY 30
+
+struct attempt;
+
+struct sub_job {
+    struct delivery_job job;
+    struct attempt *a;
+    const struct transport *t;
+    struct route route;
+    unsigned char *todo;
+};
+
+struct attempt {
+    struct scheduler *s;
+    struct daemon *d;
+    struct runtime *rt;
+    struct spool_map *map;
+    struct envelope env;
+    const char *orig_content;        /* in the mapping */
+    char *rewritten;                 /* content after header rewriting */
+    const char *content;
+    size_t content_len;
+    unsigned char *tried;            /* recipients tried in this attempt */
+    struct sub_job *subs;
+    size_t nsubs, pending;
+    int non_idempotent;
+    struct event *retry;
+};
+
+static long long now_sec(void)
+{
+    return (long long)time(NULL);
+}
+
+static double delay_since(const struct envelope *env)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)(tv.tv_sec - env->arrival_sec) +
+           (double)(tv.tv_usec - env->arrival_usec) / 1e6;
+}
+
+static void attempt_free(struct attempt *a)
+{
+    if (a->retry)
+        event_free(a->retry);
+    for (size_t i = 0; i < a->nsubs; i++)
+        free(a->subs[i].todo);
+    free(a->subs);
+    free(a->tried);
+    free(a->rewritten);
+    spool_unload(a->map);
+    envelope_free(&a->env);
+    runtime_unref(a->rt);
+    free(a);
+}
+
+static void attempt_end(struct attempt *a)
+{
+    struct scheduler *s = a->s;
+    attempt_free(a);
+    scheduler_attempt_finished(s);
+}
+
+/* ---------- notifications (DSN) ---------- */
+
+/* Queue a new message with the null sender: a bounce or delay warning. */
+static void inject_notice(struct attempt *a, const char *rcpt, const char *text,
+                          size_t len, const char *what)
+{
+    struct daemon *d = a->d;
+    struct envelope e;
+    struct env_rcpt r;
+    char err[256];
+    memset(&e, 0, sizeof e);
+    memset(&r, 0, sizeof r);
+    r.addr = (char *)rcpt;
+    e.sender = "";
+    e.client_addr = "local";
+    e.client_name = "localhost";
+    e.helo = "";
+    e.protocol = "local";
+    e.nrcpt = 1;
+    e.rcpt = &r;
+    e.body_8bit = 1;
+    struct spool_msg *m = spool_msg_create(d->spool, &e, err, sizeof err);
+    if (!m) {
+        log_warning("%s: cannot queue %s: %s", a->env.qid, what, err);
+        return;
+    }
+    int ok = 0;
+    if (spool_msg_write(m, text, len) < 0 || spool_msg_finish(m) < 0) {
+        log_warning_errno("%s: cannot write %s", a->env.qid, what);
+        spool_msg_abort(m);
+        return;
+    }
+    spool_commit(d->spool, &m, 1, &ok);
+    if (!ok) {
+        log_warning("%s: cannot commit %s", a->env.qid, what);
+        return;
+    }
+    log_info("%s: sender %s: %s", a->env.qid, what, e.qid);
+    log_info("%s: from=<>, size=%zu, nrcpt=1 (queue active)", e.qid, len);
+    scheduler_enqueue(a->s, e.qid, 0);
+}
+
+/* Send a DSN about the recipients in include[] to the sender; a bounce of
+ * a bounce goes to 2bounce_notice_recipient or is dropped — never a loop. */
+static void notify_sender(struct attempt *a, enum bounce_kind kind,
+                          const unsigned char *include)
+{
+    const struct config *cfg = a->rt->cfg;
+    const struct envelope *env = &a->env;
+    const char *to = env->sender;
+    const char *what = kind == BOUNCE_FAILED ? "non-delivery notification"
+                                             : "delay status notification";
+    if (!*to) {
+        if (kind == BOUNCE_DELAYED)
+            return;
+        const char *two = cfg->twobounce_notice_recipient;
+        int loops = 0;
+        for (size_t i = 0; i < env->nrcpt && *two; i++)
+            if (include[i] && strcasecmp(env->rcpt[i].addr, two) == 0)
+                loops = 1;
+        if (!*two || loops) {
+            log_info("%s: undeliverable bounce discarded (null sender%s)", env->qid,
+                     loops ? ", sent to 2bounce_notice_recipient" : "");
+            return;
+        }
+        to = two;
+        what = "double-bounce notification";
+    }
+    char seed[64];
+    snprintf(seed, sizeof seed, "%s.%lld", env->qid, now_sec());
+    struct bounce_params p = {
+        .myhostname = cfg->myhostname,
+        .now = now_sec(),
+        .size_limit = cfg->bounce_size_limit,
+        .kind = kind,
+        .include = include,
+        .remote_mta = NULL,
+        .boundary_seed = seed,
+    };
+    size_t len = 0;
+    char *text = bounce_compose(env, a->orig_content, env->content_len, &p, &len);
+    if (!text) {
+        log_warning_errno("%s: cannot compose %s", env->qid, what);
+        return;
+    }
+    inject_notice(a, to, text, len, what);
+    free(text);
+}
+
+/* ---------- finishing an attempt ---------- */
+
+static int attempt_save_state(struct attempt *a);
+
+static void attempt_state_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct attempt *a = arg;
+    (void)fd;
+    (void)what;
+    if (attempt_save_state(a) == 0)
+        attempt_end(a);
+}
+
+/* Invariant 4: the next attempt is scheduled only once the state of this
+ * one is durable; until the disk takes it, keep the attempt and retry. */
+static int attempt_save_state(struct attempt *a)
+{
+    if (spool_state_write(a->d->spool, &a->env) == 0) {
+        scheduler_enqueue(a->s, a->env.qid, a->env.next_attempt);
+        return 0;
+    }
+    log_warning_errno("%s: cannot record delivery state; retrying in %ds",
+                      a->env.qid, ATTEMPT_IO_RETRY);
+    if (!a->retry) {
+        a->retry = evtimer_new(a->d->base, attempt_state_retry, a);
+        if (!a->retry)
+            log_fatal("scheduler: out of memory");
+    }
+    struct timeval tv = { ATTEMPT_IO_RETRY, 0 };
+    evtimer_add(a->retry, &tv);
+    return -1;
+}
+
+static void attempt_finish(struct attempt *a)
+{
+    const struct config *cfg = a->rt->cfg;
+    struct envelope *env = &a->env;
+    long long now = now_sec();
+    long long age = now - env->arrival_sec;
+    long long lifetime = *env->sender ? cfg->maximal_queue_lifetime
+                                      : cfg->bounce_queue_lifetime;
+    size_t n = env->nrcpt;
+    unsigned char *failed = calloc(n ? n : 1, 1);
+    unsigned char *delayed = calloc(n ? n : 1, 1);
+    int nfailed = 0, ndelayed = 0, remaining = 0;
+    if (!failed || !delayed)
+        log_fatal("scheduler: out of memory");
+
+    env->attempts++;
+    for (size_t i = 0; i < n; i++) {
+        struct env_rcpt *r = &env->rcpt[i];
+        if (r->state == RCPT_BOUNCED && a->tried[i]) {
+            failed[i] = 1;
+            nfailed++;
+        }
+        if (r->state == RCPT_PENDING || r->state == RCPT_DEFERRED)
+            remaining = 1;
+    }
+    if (remaining && age >= lifetime) {
+        /* maximal_queue_lifetime: give up, tell the sender */
+        for (size_t i = 0; i < n; i++) {
+            struct env_rcpt *r = &env->rcpt[i];
+            if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
+                continue;
+            char why[512];
+            snprintf(why, sizeof why, "message expired after %llds in the queue%s%s",
+                     age, r->reason ? ": " : "", r->reason ? r->reason : "");
+            free(r->reason);
+            r->reason = strdup(why);
+            r->state = RCPT_BOUNCED;
+            if (!r->dsn[0] || r->dsn[0] == '2')
+                snprintf(r->dsn, sizeof r->dsn, "4.4.7");
+            failed[i] = 1;
+            nfailed++;
+        }
+        remaining = 0;
+        log_info("%s: from=<%s>, status=expired, returned to sender", env->qid,
+                 env->sender);
+    }
+    if (nfailed)
+        notify_sender(a, BOUNCE_FAILED, failed);
+    if (remaining && cfg->delay_warning_time > 0 && !env->warned &&
+        age >= cfg->delay_warning_time) {
+        for (size_t i = 0; i < n; i++)
+            if (env->rcpt[i].state == RCPT_DEFERRED) {
+                delayed[i] = 1;
+                ndelayed++;
+            }
+        if (ndelayed) {
+            notify_sender(a, BOUNCE_DELAYED, delayed);
+            env->warned = 1;
+        }
+    }
+    free(failed);
+    free(delayed);
+
+    if (!remaining) {
+        /* a crash between the last delivery and the unlink would deliver
+         * again: record the final state first unless that is harmless */
+        if (a->non_idempotent && spool_state_write(a->d->spool, env) < 0)
+            log_warning_errno("%s: cannot record final delivery state", env->qid);
+        if (spool_remove(a->d->spool, env->qid) < 0)
+            log_warning_errno("%s: cannot remove queue file", env->qid);
+        else
+            log_info("%s: removed", env->qid);
+        attempt_end(a);
+        return;
+    }
+    long long wait = scheduler_backoff(env->attempts, cfg->minimal_backoff_time,
+                                       cfg->maximal_backoff_time);
+    env->next_attempt = now + wait;
+    if (attempt_save_state(a) == 0)
+        attempt_end(a);
+}
+
+static void sub_done(struct delivery_job *job)
+{
+    struct sub_job *sj = job->arg;
+    struct attempt *a = sj->a;
+    struct envelope *env = &a->env;
+    double delay = delay_since(env);
+    for (size_t i = 0; i < env->nrcpt; i++) {
+        if (!sj->todo[i])
+            continue;
+        struct env_rcpt *r = &env->rcpt[i];
+        const char *status = r->state == RCPT_SENT ? "sent"
+                           : r->state == RCPT_BOUNCED ? "bounced" : "deferred";
+        log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)",
+                 env->qid, r->addr, job->relay ? job->relay : "none", delay,
+                 r->dsn[0] ? r->dsn : "4.0.0", status, r->reason ? r->reason : "");
+    }
+    if (--a->pending == 0)
+        attempt_finish(a);
+}
+
+/* ---------- starting an attempt ---------- */
+
+static void error_transport(struct delivery_job *job)
+{
+    struct sub_job *sj = job->arg;
+    job->relay = "none";
+    for (size_t i = 0; i < job->env->nrcpt; i++) {
+        if (!job->todo[i])
+            continue;
+        struct env_rcpt *r = &job->env->rcpt[i];
+        r->state = RCPT_BOUNCED;
+        snprintf(r->dsn, sizeof r->dsn, "5.0.0");
+        free(r->reason);
+        r->reason = strdup(sj->route.error);
+    }
+    job->done(job);
+}
+
+static const struct transport error_tr = { "error", error_transport, 1 };
+
+/* Sender rewriting happens once per attempt, before any transport. */
+static void attempt_rewrite(struct attempt *a)
+{
+    const struct runtime *rt = a->rt;
+    const struct config *cfg = rt->cfg;
+    if (!rt->canonical)
+        return;
+    int env_class = 0, hdr_class = 0;
+    for (size_t i = 0; i < cfg->sender_canonical_classes.n; i++) {
+        if (strcmp(cfg->sender_canonical_classes.v[i], "envelope_sender") == 0)
+            env_class = 1;
+        else if (strcmp(cfg->sender_canonical_classes.v[i], "header_sender") == 0)
+            hdr_class = 1;
+    }
+    if (env_class) {
+        char *ns = rewrite_envelope_sender(rt->canonical, a->env.sender);
+        if (ns) {
+            log_info("%s: sender <%s> rewritten to <%s>", a->env.qid, a->env.sender, ns);
+            free(a->env.sender);
+            a->env.sender = ns;
+        }
+    }
+    if (hdr_class) {
+        char *out = NULL;
+        size_t outlen = 0;
+        int rc = rewrite_header_senders(rt->canonical, cfg->sender_rewrite_reply_to,
+                                        a->content, a->content_len, &out, &outlen);
+        if (rc == 1) {
+            a->rewritten = out;
+            a->content = out;
+            a->content_len = outlen;
+        } else if (rc < 0) {
+            log_warning("%s: header rewriting failed: out of memory", a->env.qid);
+        }
+    }
+}
+
+static struct sub_job *sub_for(struct attempt *a, const struct route *rt)
+{
+    for (size_t i = 0; i < a->nsubs; i++)
+        if (route_equal(&a->subs[i].route, rt))
+            return &a->subs[i];
+    struct sub_job *sj = &a->subs[a->nsubs++];
+    memset(sj, 0, sizeof *sj);
+    sj->a = a;
+    sj->route = *rt;
+    sj->todo = calloc(a->env.nrcpt, 1);
+    if (!sj->todo)
+        log_fatal("scheduler: out of memory");
+    switch (rt->kind) {
+    case ROUTE_CAPTURE: sj->t = transport_find("capture"); break;
+    case ROUTE_SMTP: sj->t = transport_find("smtp"); break;
+    case ROUTE_ERROR: sj->t = &error_tr; break;
+    }
+    if (!sj->t)
+        log_panic("no transport for route kind %d", (int)rt->kind);
+    if (!sj->t->idempotent)
+        a->non_idempotent = 1;
+    return sj;
+}
+
+void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
+{
+    struct attempt *a = calloc(1, sizeof *a);
+    char err[256];
+    const char *content;
+    if (!a)
+        log_fatal("scheduler: out of memory");
+    a->map = spool_load(d->spool, qid, &a->env, &content, err, sizeof err);
+    if (!a->map) {
+        if (errno == EBADMSG) {
+            log_warning("%s: corrupt queue file (%s); moved to quarantine", qid, err);
+            spool_quarantine(d->spool, qid);
+        } else {
+            /* EMFILE, EIO, ENOMEM: the message is fine, the moment is not */
+            log_warning("%s: cannot open queue file (%s); retrying in %ds", qid, err,
+                        ATTEMPT_IO_RETRY);
+            scheduler_enqueue(s, qid, now_sec() + ATTEMPT_IO_RETRY);
+        }
+        free(a);
+        scheduler_attempt_finished(s);
+        return;
+    }
+    a->s = s;
+    a->d = d;
+    a->rt = runtime_ref(d->rt);
+    a->orig_content = content;
+    a->content = content;
+    a->content_len = a->env.content_len;
+    size_t n = a->env.nrcpt;
+    a->tried = calloc(n ? n : 1, 1);
+    a->subs = calloc(n ? n : 1, sizeof *a->subs);
+    if (!a->tried || !a->subs)
+        log_fatal("scheduler: out of memory");
+    attempt_rewrite(a);
+
+    int deferred_now = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct env_rcpt *r = &a->env.rcpt[i];
+        if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
+            continue;
+        struct route rt;
+        if (route_for(a->rt->cfg, a->rt->transport_map, r->addr, &rt, err, sizeof err) < 0) {
+            /* a broken table is the admin's to fix: defer, don't bounce */
+            r->state = RCPT_DEFERRED;
+            snprintf(r->dsn, sizeof r->dsn, "4.3.5");
+            free(r->reason);
+            r->reason = strdup(err);
+            log_warning("%s: to=<%s>: %s", a->env.qid, r->addr, err);
+            deferred_now = 1;
+            continue;
+        }
+        a->tried[i] = 1;
+        sub_for(a, &rt)->todo[i] = 1;
+    }
+    (void)deferred_now;
+    if (a->nsubs == 0) {
+        attempt_finish(a);
+        return;
+    }
+    a->pending = a->nsubs;
+    /* count first: a transport may finish synchronously (capture) */
+    size_t nsubs = a->nsubs;
+    for (size_t i = 0; i < nsubs; i++) {
+        struct sub_job *sj = &a->subs[i];
+        sj->job.cfg = a->rt->cfg;
+        sj->job.env = &a->env;
+        sj->job.todo = sj->todo;
+        sj->job.content = a->content;
+        sj->job.content_len = a->content_len;
+        sj->job.nexthop = sj->route.nexthop;
+        sj->job.smtp = d->smtp;
+        sj->job.done = sub_done;
+        sj->job.arg = sj;
+        sj->t->deliver(&sj->job);
+    }
+}
