@@ -177,3 +177,62 @@ unsigned long scheduler_count(const struct scheduler *s)
 {
     return (unsigned long)s->n + s->inflight;
 }
+
+/* ---------- control: flush, remove ---------- */
+
+static void heap_sift_down(struct scheduler *s, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->n && item_less(&s->heap[l], &s->heap[m]))
+            m = l;
+        if (r < s->n && item_less(&s->heap[r], &s->heap[m]))
+            m = r;
+        if (m == i)
+            return;
+        struct sched_item t = s->heap[i];
+        s->heap[i] = s->heap[m];
+        s->heap[m] = t;
+        i = m;
+    }
+}
+
+static void heap_rebuild(struct scheduler *s)
+{
+    for (size_t i = s->n / 2; i-- > 0;)
+        heap_sift_down(s, i);
+}
+
+unsigned long scheduler_flush(struct scheduler *s, const char *qid)
+{
+    unsigned long n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (qid && strcmp(s->heap[i].qid, qid) != 0)
+            continue;
+        s->heap[i].when = 0;
+        n++;
+    }
+    if (n) {
+        heap_rebuild(s);
+        sched_arm(s);
+    }
+    return n;
+}
+
+int scheduler_remove(struct scheduler *s, const char *qid)
+{
+    int found = 0;
+    for (size_t i = 0; i < s->n;) {
+        if (strcmp(s->heap[i].qid, qid) == 0) {
+            s->heap[i] = s->heap[--s->n];
+            found = 1;
+        } else {
+            i++;
+        }
+    }
+    if (found) {
+        heap_rebuild(s);
+        sched_arm(s);
+    }
+    return found;
+}

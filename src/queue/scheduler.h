@@ -23,4 +23,15 @@ unsigned long scheduler_count(const struct scheduler *s);
 long long scheduler_backoff(int attempts, long long min_backoff,
                             long long max_backoff);
 
+/* --- for the control socket (`postern queue`) --- */
+
+/* Make qid due now, or every scheduled message when qid is NULL (a
+ * message being delivered right now is not affected). Returns the number
+ * of messages rescheduled. */
+unsigned long scheduler_flush(struct scheduler *s, const char *qid);
+
+/* Take qid out of the schedule (before it is held or deleted). Returns 1
+ * if it was waiting there, 0 if not (unknown, held, or in flight). */
+int scheduler_remove(struct scheduler *s, const char *qid);
+
 #endif
