@@ -469,6 +469,7 @@ static void test_state_roundtrip(void **state)
     make_env(&env, "s@x", rcpts, 4);
     env.attempts = 3;
     env.next_attempt = 1700003600;
+    env.warned = 1;
     env.rcpt[0].state = RCPT_SENT;
     strcpy(env.rcpt[0].dsn, "2.0.0");
     env.rcpt[0].reason = xstrdup("250 2.0.0 Ok: queued as 4F2A");
@@ -487,6 +488,7 @@ static void test_state_roundtrip(void **state)
         "POSTERN-STATE 1\n"
         "attempts 3\n"
         "next 1700003600\n"
+        "warned 1\n"
         "rcpt 0 sent 2.0.0 250 2.0.0 Ok: queued as 4F2A\n"
         "rcpt 1 deferred 4.4.1 451 4.4.1 try  again  later \n"
         "rcpt 2 pending -\n"
@@ -505,6 +507,7 @@ static void test_state_roundtrip(void **state)
     free(copy);
     assert_int_equal(back.attempts, 3);
     assert_int_equal(back.next_attempt, 1700003600);
+    assert_int_equal(back.warned, 1);
     assert_int_equal(back.rcpt[0].state, RCPT_SENT);
     assert_string_equal(back.rcpt[0].dsn, "2.0.0");
     assert_string_equal(back.rcpt[0].reason, "250 2.0.0 Ok: queued as 4F2A");
