@@ -28,7 +28,8 @@
 
 struct spool {
     char *path;
-    int dirfd, tmpfd, queuefd, statefd, quarfd;
+    int dirfd, tmpfd, queuefd, statefd, quarfd, holdfd;
+    struct spool_map *loaded;   /* live spool_load mappings (spool_busy) */
 };
 
 struct spool_msg {
@@ -45,6 +46,9 @@ struct spool_msg {
 struct spool_map {
     void *addr;
     size_t len;
+    struct spool *sp;           /* NULL once the spool is closed */
+    struct spool_map *prev, *next;
+    char qid[QID_LEN + 1];
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -139,12 +143,20 @@ static uint32_t random32(void)
 
 /* ---------- open / close ---------- */
 
+/* A subdirectory made by root (e.g. `postern queue hold` while the daemon
+ * is down) gets the owner of the queue directory, so that the daemon, which
+ * runs as mail_owner, can use it. */
 static int open_subdir(int dirfd, const char *name, int *created)
 {
-    if (mkdirat(dirfd, name, 0700) == 0)
+    if (mkdirat(dirfd, name, 0700) == 0) {
         *created = 1;
-    else if (errno != EEXIST)
+        struct stat st;
+        if (geteuid() == 0 && fstat(dirfd, &st) == 0 && st.st_uid != 0 &&
+            fchownat(dirfd, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0)
+            return -1;
+    } else if (errno != EEXIST) {
         return -1;
+    }
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
@@ -157,6 +169,7 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     sp->dirfd = sp->tmpfd = sp->queuefd = sp->statefd = sp->quarfd = -1;
+    sp->holdfd = -1;
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         set_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
@@ -167,10 +180,12 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
         set_err(err, errlen, "open %s: %s", dir, strerror(errno));
         goto fail;
     }
-    static const char *const names[] = {"tmp", "queue", "state", "quarantine"};
-    int *fds[] = {&sp->tmpfd, &sp->queuefd, &sp->statefd, &sp->quarfd};
+    static const char *const names[] = {"tmp", "queue", "state", "quarantine",
+                                        "hold"};
+    int *fds[] = {&sp->tmpfd, &sp->queuefd, &sp->statefd, &sp->quarfd,
+                  &sp->holdfd};
     int created = 0;
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < 5; i++) {
         *fds[i] = open_subdir(sp->dirfd, names[i], &created);
         if (*fds[i] < 0) {
             set_err(err, errlen, "%s/%s: %s", dir, names[i], strerror(errno));
@@ -192,10 +207,14 @@ void spool_close(struct spool *sp)
 {
     if (!sp)
         return;
-    int fds[] = {sp->dirfd, sp->tmpfd, sp->queuefd, sp->statefd, sp->quarfd};
-    for (size_t i = 0; i < 5; i++)
+    int fds[] = {sp->dirfd, sp->tmpfd, sp->queuefd, sp->statefd, sp->quarfd,
+                 sp->holdfd};
+    for (size_t i = 0; i < 6; i++)
         if (fds[i] >= 0)
             close(fds[i]);
+    /* mappings may outlive the spool; they just leave the busy list */
+    for (struct spool_map *m = sp->loaded; m; m = m->next)
+        m->sp = NULL;
     free(sp->path);
     free(sp);
 }
@@ -517,9 +536,10 @@ static int quarantine_move(struct spool *sp, int dirfd, const char *name,
     return -1;
 }
 
-static long list_queue(struct spool *sp, struct qid_list *l, int quarantine)
+static long list_names(struct spool *sp, const char *dname, int dfd,
+                       struct qid_list *l, int quarantine)
 {
-    DIR *d = open_dir(sp->dirfd, "queue");
+    DIR *d = open_dir(sp->dirfd, dname);
     if (!d)
         return -1;
     int moved = 0;
@@ -534,18 +554,23 @@ static long list_queue(struct spool *sp, struct qid_list *l, int quarantine)
                 return -1;
             }
         } else if (quarantine) {
-            if (quarantine_move(sp, sp->queuefd, de->d_name, de->d_name) == 0)
+            if (quarantine_move(sp, dfd, de->d_name, de->d_name) == 0)
                 moved = 1;
         }
     }
     closedir(d);
     if (moved) {
         fsync_dir(sp->quarfd);
-        fsync_dir(sp->queuefd);
+        fsync_dir(dfd);
     }
     if (l->n > 1)
         qsort(l->v, l->n, sizeof *l->v, qid_cmp);
     return (long)l->n;
+}
+
+static long list_queue(struct spool *sp, struct qid_list *l, int quarantine)
+{
+    return list_names(sp, "queue", sp->queuefd, l, quarantine);
 }
 
 static void clean_tmp(struct spool *sp)
@@ -566,7 +591,8 @@ static void clean_tmp(struct spool *sp)
 /* state/: names that are not qids go to quarantine; a state file without
  * its queue file is left over from spool_remove (queue file removed first)
  * and is deleted, or joins its queue file in quarantine. */
-static void clean_state(struct spool *sp, const struct qid_list *l)
+static void clean_state(struct spool *sp, const struct qid_list *l,
+                        const struct qid_list *held)
 {
     DIR *d = open_dir(sp->dirfd, "state");
     if (!d)
@@ -582,7 +608,7 @@ static void clean_state(struct spool *sp, const struct qid_list *l)
                 changed = moved = 1;
             continue;
         }
-        if (ql_has(l, nm))
+        if (ql_has(l, nm) || ql_has(held, nm))
             continue;
         struct stat st;
         if (fstatat(sp->quarfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -604,14 +630,32 @@ static void clean_state(struct spool *sp, const struct qid_list *l)
 long spool_scan(struct spool *sp, void (*cb)(const char *qid, void *arg),
                 void *arg)
 {
-    struct qid_list l = {0};
+    struct qid_list l = {0}, held = {0};
     clean_tmp(sp);
     long n = list_queue(sp, &l, 1);
+    /* held messages keep their state files and are not scheduled */
+    if (n < 0 || list_names(sp, "hold", sp->holdfd, &held, 1) < 0) {
+        free(l.v);
+        free(held.v);
+        return -1;
+    }
+    clean_state(sp, &l, &held);
+    for (size_t i = 0; i < l.n && cb; i++)
+        cb(l.v[i], arg);
+    free(l.v);
+    free(held.v);
+    return n;
+}
+
+static long list_readonly(struct spool *sp, const char *dname, int dfd,
+                          void (*cb)(const char *qid, void *arg), void *arg)
+{
+    struct qid_list l = {0};
+    long n = list_names(sp, dname, dfd, &l, 0);
     if (n < 0) {
         free(l.v);
         return -1;
     }
-    clean_state(sp, &l);
     for (size_t i = 0; i < l.n && cb; i++)
         cb(l.v[i], arg);
     free(l.v);
@@ -621,16 +665,13 @@ long spool_scan(struct spool *sp, void (*cb)(const char *qid, void *arg),
 long spool_list(struct spool *sp, void (*cb)(const char *qid, void *arg),
                 void *arg)
 {
-    struct qid_list l = {0};
-    long n = list_queue(sp, &l, 0);
-    if (n < 0) {
-        free(l.v);
-        return -1;
-    }
-    for (size_t i = 0; i < l.n && cb; i++)
-        cb(l.v[i], arg);
-    free(l.v);
-    return n;
+    return list_readonly(sp, "queue", sp->queuefd, cb, arg);
+}
+
+long spool_list_held(struct spool *sp, void (*cb)(const char *qid, void *arg),
+                     void *arg)
+{
+    return list_readonly(sp, "hold", sp->holdfd, cb, arg);
 }
 
 /* ---------- load ---------- */
@@ -684,9 +725,10 @@ static int read_small_file(int dirfd, const char *name, char **out,
     return 0;
 }
 
-struct spool_map *spool_load(struct spool *sp, const char *qid,
-                             struct envelope *env, const char **content,
-                             char *err, size_t errlen)
+static struct spool_map *load_from(struct spool *sp, const char *dname,
+                                   int dfd, const char *qid,
+                                   struct envelope *env, const char **content,
+                                   char *err, size_t errlen)
 {
     char derr[128];
     struct spool_map *map = NULL;
@@ -700,10 +742,10 @@ struct spool_map *spool_load(struct spool *sp, const char *qid,
         errno = EINVAL;
         return NULL;
     }
-    fd = openat(sp->queuefd, qid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = openat(dfd, qid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "open queue/%s: %s", qid, strerror(e));
+        set_err(err, errlen, "open %s/%s: %s", dname, qid, strerror(e));
         if (e == ELOOP)
             e = EBADMSG;                /* a symlink: not ours */
         errno = e;
@@ -712,14 +754,14 @@ struct spool_map *spool_load(struct spool *sp, const char *qid,
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        set_err(err, errlen, "stat queue/%s: %s", qid, strerror(e));
+        set_err(err, errlen, "stat %s/%s: %s", dname, qid, strerror(e));
         close(fd);
         errno = e;
         return NULL;
     }
     if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
         (unsigned long long)st.st_size > (size_t)-1) {
-        set_err(err, errlen, "queue/%s: %s", qid,
+        set_err(err, errlen, "%s/%s: %s", dname, qid,
                 S_ISREG(st.st_mode) ? (st.st_size == 0 ? "empty file (torn)"
                                                        : "file too large")
                                     : "not a regular file");
@@ -738,7 +780,7 @@ struct spool_map *spool_load(struct spool *sp, const char *qid,
     map->addr = mmap(NULL, map->len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map->addr == MAP_FAILED) {
         int e = errno;
-        set_err(err, errlen, "mmap queue/%s: %s", qid, strerror(e));
+        set_err(err, errlen, "mmap %s/%s: %s", dname, qid, strerror(e));
         close(fd);
         free(map);
         errno = e;
@@ -747,11 +789,11 @@ struct spool_map *spool_load(struct spool *sp, const char *qid,
     close(fd);
 
     if (envelope_decode(map->addr, map->len, env, derr, sizeof derr) != 0) {
-        set_err(err, errlen, "queue/%s: %s", qid, derr);
+        set_err(err, errlen, "%s/%s: %s", dname, qid, derr);
         goto corrupt;
     }
     if (strcmp(env->qid, qid) != 0) {
-        set_err(err, errlen, "queue/%s: file holds id %s", qid, env->qid);
+        set_err(err, errlen, "%s/%s: file holds id %s", dname, qid, env->qid);
         envelope_free(env);
         goto corrupt;
     }
@@ -781,6 +823,13 @@ struct spool_map *spool_load(struct spool *sp, const char *qid,
     }
     if (content)
         *content = (const char *)map->addr + env->content_offset;
+    /* registered as busy until spool_unload */
+    memcpy(map->qid, qid, QID_LEN + 1);
+    map->sp = sp;
+    map->next = sp->loaded;
+    if (sp->loaded)
+        sp->loaded->prev = map;
+    sp->loaded = map;
     return map;
 
 corrupt:
@@ -789,10 +838,40 @@ corrupt:
     return NULL;
 }
 
+struct spool_map *spool_load(struct spool *sp, const char *qid,
+                             struct envelope *env, const char **content,
+                             char *err, size_t errlen)
+{
+    return load_from(sp, "queue", sp->queuefd, qid, env, content, err, errlen);
+}
+
+struct spool_map *spool_load_held(struct spool *sp, const char *qid,
+                                  struct envelope *env, const char **content,
+                                  char *err, size_t errlen)
+{
+    return load_from(sp, "hold", sp->holdfd, qid, env, content, err, errlen);
+}
+
+int spool_busy(const struct spool *sp, const char *qid)
+{
+    for (const struct spool_map *m = sp->loaded; m; m = m->next)
+        if (strcmp(m->qid, qid) == 0)
+            return 1;
+    return 0;
+}
+
 void spool_unload(struct spool_map *map)
 {
     if (!map)
         return;
+    if (map->sp) {
+        if (map->prev)
+            map->prev->next = map->next;
+        else
+            map->sp->loaded = map->next;
+        if (map->next)
+            map->next->prev = map->prev;
+    }
     if (map->addr && map->addr != MAP_FAILED)
         munmap(map->addr, map->len);
     free(map);
@@ -848,9 +927,17 @@ int spool_remove(struct spool *sp, const char *qid)
     /* Queue file first, made durable, then the state file: a crash in
      * between leaves an orphan state file (deleted by spool_scan), never a
      * queue file without its state (which would deliver everything again). */
-    if (unlinkat(sp->queuefd, qid, 0) != 0 && errno != ENOENT)
-        return -1;
-    if (fsync_dir(sp->queuefd) != 0)
+    int dfd = sp->queuefd;
+    if (unlinkat(sp->queuefd, qid, 0) != 0) {
+        if (errno != ENOENT)
+            return -1;
+        /* a held message */
+        if (unlinkat(sp->holdfd, qid, 0) == 0)
+            dfd = sp->holdfd;
+        else if (errno != ENOENT)
+            return -1;
+    }
+    if (fsync_dir(dfd) != 0)
         return -1;
     if (unlinkat(sp->statefd, qid, 0) != 0) {
         if (errno != ENOENT)
@@ -892,4 +979,49 @@ int spool_quarantine(struct spool *sp, const char *qid)
         return -1;
     }
     return 0;
+}
+
+/* ---------- hold / release ---------- */
+
+int spool_where(struct spool *sp, const char *qid)
+{
+    struct stat st;
+    if (!qid_valid(qid)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (fstatat(sp->queuefd, qid, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return SPOOL_QUEUED;
+    if (errno != ENOENT)
+        return -1;
+    if (fstatat(sp->holdfd, qid, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return SPOOL_HELD;
+    if (errno != ENOENT)
+        return -1;
+    return SPOOL_ABSENT;
+}
+
+/* One rename, then both directories made durable (target first: after a
+ * crash the file is in one place or the other, never lost). */
+static int move_between(int from, int to, const char *qid)
+{
+    if (!qid_valid(qid)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (rename_noreplace(from, qid, to, qid) != 0)
+        return -1;
+    if (fsync_dir(to) != 0 || fsync_dir(from) != 0)
+        return -1;
+    return 0;
+}
+
+int spool_hold(struct spool *sp, const char *qid)
+{
+    return move_between(sp->queuefd, sp->holdfd, qid);
+}
+
+int spool_release(struct spool *sp, const char *qid)
+{
+    return move_between(sp->holdfd, sp->queuefd, qid);
 }

@@ -5,6 +5,9 @@
  *   <queue_directory>/queue/<qid>       committed message (envelope+content)
  *   <queue_directory>/state/<qid>       per-recipient delivery state
  *   <queue_directory>/quarantine/<qid>  unreadable files moved aside, logged
+ *   <queue_directory>/hold/<qid>        held (`postern queue hold`): kept,
+ *                                       not delivered; its state stays in
+ *                                       state/<qid>
  *
  * Invariant: a queue/<qid> file exists only after its content was fsynced;
  * spool_commit fsyncs the queue/ directory before returning success, and only
@@ -59,6 +62,9 @@ long spool_scan(struct spool *sp, void (*cb)(const char *qid, void *arg),
  * no cleanup, no quarantine, invalid names skipped. */
 long spool_list(struct spool *sp, void (*cb)(const char *qid, void *arg),
                 void *arg);
+/* The same for hold/. */
+long spool_list_held(struct spool *sp, void (*cb)(const char *qid, void *arg),
+                     void *arg);
 
 /* Load a committed message: maps queue/<qid> read-only and decodes it and
  * its state file (missing state = all recipients pending, 0 attempts).
@@ -73,12 +79,19 @@ struct spool_map *spool_load(struct spool *sp, const char *qid,
                              struct envelope *env, const char **content,
                              char *err, size_t errlen);
 void spool_unload(struct spool_map *map);
+/* spool_load for a held message (hold/<qid>), read-only. */
+struct spool_map *spool_load_held(struct spool *sp, const char *qid,
+                                  struct envelope *env, const char **content,
+                                  char *err, size_t errlen);
+/* 1 while a mapping of qid from this spool handle is loaded (a delivery
+ * attempt is using it), else 0. */
+int spool_busy(const struct spool *sp, const char *qid);
 
 /* Durably record env's delivery state (state/<qid>: tmp, fsync, rename,
  * fsync dir). -1 on error. */
 int spool_state_write(struct spool *sp, const struct envelope *env);
 
-/* Remove a finished message: queue file, fsync queue/, then the state file
+/* Remove a finished message (or a held one: hold/<qid>): queue file, fsync queue/, then the state file
  * and fsync state/. (Queue file first: a crash in between leaves an orphan
  * state file that spool_scan deletes, never a queue file without its state,
  * which would deliver to every recipient again.) */
@@ -88,5 +101,17 @@ int spool_remove(struct spool *sp, const char *qid);
  * quarantine/, keeping it for a human. Never replaces a file there (adds
  * ".1", ".2"... instead). -1 with errno ENOENT when neither file exists. */
 int spool_quarantine(struct spool *sp, const char *qid);
+
+/* Where qid is: SPOOL_QUEUED (queue/), SPOOL_HELD (hold/), SPOOL_ABSENT,
+ * or -1 with errno (EINVAL for a bad id). */
+enum { SPOOL_ABSENT = 0, SPOOL_QUEUED = 1, SPOOL_HELD = 2 };
+int spool_where(struct spool *sp, const char *qid);
+
+/* Hold: rename queue/<qid> to hold/<qid> (the state file stays), then fsync
+ * both directories; spool_scan does not schedule held messages. Release is
+ * the reverse. -1 with errno ENOENT when the message is not there, EINVAL
+ * for a bad id. */
+int spool_hold(struct spool *sp, const char *qid);
+int spool_release(struct spool *sp, const char *qid);
 
 #endif

@@ -11,10 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "../daemon.h"
 #include "../queue/spool.h"
+#include "../util/fs.h"
 #include "../util/log.h"
+#include "../util/unixsock.h"
+#include "control.h"
 #include "session.h"
 
 /* A large backlog: connection-per-message clients must not be dropped. */
@@ -25,10 +32,21 @@ struct commit_req {
     struct spool_msg *msg;
 };
 
+/* A unix-domain listener; the socket file is removed at shutdown if it is
+ * still the one we made. */
+struct local_sock {
+    struct evconnlistener *l;
+    char *path;
+    dev_t dev;
+    ino_t ino;
+};
+
 struct server {
     struct daemon *d;
     struct evconnlistener **listeners;
     size_t nlisteners;
+    struct local_sock submit, ctl;   /* submit_socket, private/control */
+    struct control *control;
     struct session *sessions;    /* doubly linked list */
     unsigned long nsessions;
     /* group commit: requests collected during one event-loop pass */
@@ -104,6 +122,8 @@ static unsigned long count_client(const struct server *srv, const char *addr)
     return n;
 }
 
+static void add_session(struct server *srv, struct session *s);
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
@@ -138,6 +158,49 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
     }
     struct session *s = session_new(srv, fd, sa, (socklen_t)salen,
                                     reject[0] ? reject : NULL);
+    add_session(srv, s);
+}
+
+/* The local submission socket: same sessions, trusted, no per-client
+ * limit (the peer is identified by uid, not address). */
+static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
+                            struct sockaddr *sa, int salen, void *arg)
+{
+    struct server *srv = arg;
+    const struct config *cfg = srv->d->rt->cfg;
+    (void)l;
+    evutil_make_socket_nonblocking(fd);
+    char reject[256] = "";
+    if ((long long)srv->nsessions >= cfg->smtpd_max_connections)
+        snprintf(reject, sizeof reject,
+                 "421 4.3.2 %s Error: too many connections, try again later",
+                 cfg->myhostname);
+    struct sockaddr_un local;
+    if (sa->sa_family != AF_UNIX || salen < (int)sizeof(sa_family_t)) {
+        /* some kernels return an empty address for an unnamed peer */
+        memset(&local, 0, sizeof local);
+        local.sun_family = AF_UNIX;
+        sa = (struct sockaddr *)(void *)&local;
+        salen = (int)sizeof(sa_family_t);
+    }
+    struct session *s = session_new(srv, fd, sa, (socklen_t)salen,
+                                    reject[0] ? reject : NULL);
+    add_session(srv, s);
+}
+
+static void on_accept_control(struct evconnlistener *l, evutil_socket_t fd,
+                              struct sockaddr *sa, int salen, void *arg)
+{
+    struct server *srv = arg;
+    (void)l;
+    (void)sa;
+    (void)salen;
+    evutil_make_socket_nonblocking(fd);
+    control_accept(srv->control, fd);
+}
+
+static void add_session(struct server *srv, struct session *s)
+{
     if (!s) {
         log_warning("cannot create session: out of memory");
         return;
@@ -289,11 +352,161 @@ struct server *server_new(struct daemon *d, char *err, size_t errlen)
     return srv;
 }
 
+static void local_close(struct local_sock *ls)
+{
+    if (ls->l) {
+        evconnlistener_free(ls->l);
+        ls->l = NULL;
+        struct stat st;
+        if (ls->path && lstat(ls->path, &st) == 0 && st.st_dev == ls->dev &&
+            st.st_ino == ls->ino)
+            unlink(ls->path);
+    }
+    free(ls->path);
+    ls->path = NULL;
+}
+
 static void close_listeners(struct server *srv)
 {
     for (size_t i = 0; i < srv->nlisteners; i++)
         evconnlistener_free(srv->listeners[i]);
     srv->nlisteners = 0;
+    local_close(&srv->submit);
+    local_close(&srv->ctl);
+}
+
+/* Bind a unix stream socket at path with the given file mode. A socket
+ * file left by a daemon that is gone is replaced; one that still accepts
+ * connections means another daemon uses this queue: refused. */
+static int local_listen(struct server *srv, struct local_sock *ls, const char *path,
+                        mode_t mode, evconnlistener_cb cb, char *err, size_t errlen)
+{
+    struct sockaddr_un sun;
+    int dirfd = -1;
+    if (unixsock_addr(path, &sun, &dirfd) < 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, errlen, "%s exists and is not a socket; remove it", path);
+            goto fail;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (probe >= 0) {
+            int rc = connect(probe, (struct sockaddr *)&sun, sizeof sun);
+            int e = errno;
+            close(probe);
+            if (rc == 0 || e == EAGAIN || e == EINPROGRESS) {
+                snprintf(err, errlen, "%s accepts connections: another postern daemon "
+                         "is running on this queue", path);
+                goto fail;
+            }
+        }
+        if (unlink(path) < 0 && errno != ENOENT) {
+            snprintf(err, errlen, "remove stale socket %s: %s", path, strerror(errno));
+            goto fail;
+        }
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        goto fail;
+    }
+    if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, mode) < 0 ||
+        listen(fd, LISTEN_BACKLOG) < 0 || lstat(path, &st) < 0) {
+        snprintf(err, errlen, "listen on %s: %s", path, strerror(errno));
+        close(fd);
+        goto fail;
+    }
+    if (dirfd >= 0)
+        close(dirfd);
+    ls->l = evconnlistener_new(srv->d->base, cb, srv,
+                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+    ls->path = strdup(path);
+    if (!ls->l || !ls->path) {
+        if (!ls->l)
+            close(fd);
+        snprintf(err, errlen, "listen on %s: out of memory", path);
+        local_close(ls);
+        return -1;
+    }
+    ls->dev = st.st_dev;
+    ls->ino = st.st_ino;
+    evconnlistener_set_error_cb(ls->l, on_accept_error);
+    return 0;
+
+fail:
+    if (dirfd >= 0)
+        close(dirfd);
+    return -1;
+}
+
+/* mkdir -p dir; an existing one of ours is set to mode. */
+static int local_dir(const char *dir, mode_t mode, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fs_mkdir_p(dir, mode) < 0 || stat(dir, &st) < 0) {
+        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (st.st_uid == geteuid() && (st.st_mode & 07777) != mode && chmod(dir, mode) < 0) {
+        snprintf(err, errlen, "chmod %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int server_listen_local(struct server *srv, char *err, size_t errlen)
+{
+    const struct config *cfg = srv->d->rt->cfg;
+    char path[4096], dir[4096];
+    srv->control = control_new(srv->d);
+    if (!srv->control) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* private/: only mail_owner (and root) may reach the control socket */
+    if (control_socket_path(cfg->queue_directory, path, sizeof path) < 0) {
+        snprintf(err, errlen, "queue_directory path too long");
+        return -1;
+    }
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = '\0';
+    if (local_dir(dir, 0700, err, errlen) < 0 ||
+        local_listen(srv, &srv->ctl, path, 0600, on_accept_control, err, errlen) < 0)
+        return -1;
+    if (!cfg->submit_socket[0])
+        return 0;                      /* local submission disabled */
+    /* public/: anyone may submit, like Postfix's public/pickup */
+    size_t ql = strlen(cfg->queue_directory);
+    if (strncmp(cfg->submit_socket, cfg->queue_directory, ql) == 0 &&
+        cfg->submit_socket[ql] == '/') {
+        /* the queue directory must be searchable to reach it (its
+         * subdirectories stay 0700) */
+        struct stat st;
+        if (stat(cfg->queue_directory, &st) == 0 && (st.st_mode & 0011) != 0011 &&
+            chmod(cfg->queue_directory, (st.st_mode & 07777) | 0011) < 0) {
+            snprintf(err, errlen, "chmod %s: %s", cfg->queue_directory, strerror(errno));
+            return -1;
+        }
+    }
+    if (snprintf(dir, sizeof dir, "%s", cfg->submit_socket) >= (int)sizeof dir) {
+        snprintf(err, errlen, "submit_socket: path too long");
+        return -1;
+    }
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (local_dir(dir, 0755, err, errlen) < 0)
+            return -1;
+    }
+    if (local_listen(srv, &srv->submit, cfg->submit_socket, 0666, on_accept_local, err,
+                     errlen) < 0)
+        return -1;
+    log_info("listening on %s (local submission)", cfg->submit_socket);
+    return 0;
 }
 
 void server_shutdown(struct server *srv)
@@ -323,6 +536,7 @@ void server_free(struct server *srv)
     }
     while (srv->sessions)
         session_destroy(srv->sessions);
+    control_free(srv->control);
     if (srv->commit_ev)
         event_free(srv->commit_ev);
     free(srv->pending);

@@ -14,6 +14,13 @@ struct spool_msg;
 struct server *server_new(struct daemon *d, char *err, size_t errlen);
 void server_free(struct server *srv);
 
+/* Listen on the control socket ($queue_directory/private/control, 0600 in
+ * a 0700 directory) and the local submission socket (submit_socket, 0666
+ * in a 0755 directory; queue_directory gets o+x when it holds it). Called
+ * once the daemon runs as mail_owner and the spool is open, so the files
+ * are mail_owner's. An empty submit_socket disables local submission. */
+int server_listen_local(struct server *srv, char *err, size_t errlen);
+
 /* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA
  * finish their message first. */
 void server_shutdown(struct server *srv);

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static void reply_raw(struct session *s, const char *line)
     evbuffer_add(out, "\r\n", 2);
     if (log_verbose()) {
         char clean[300];
-        log_debug("%s[%s]: > %s", s->client_name, s->client_addr,
+        log_debug("%s: > %s", s->peer_label,
                   log_sanitize(line, strlen(line), clean, sizeof clean));
     }
 }
@@ -93,8 +94,8 @@ static void reply_error(struct session *s, const char *fmt, ...)
     s->errors++;
     if (s->errors >= cfg->smtpd_hard_error_limit) {
         reply_raw(s, line);
-        log_info("too many errors after %s from %s[%s]", line[0] ? "reply" : "",
-                 s->client_name, s->client_addr);
+        log_info("too many errors after %s from %s", line[0] ? "reply" : "",
+                 s->peer_label);
         reply(s, "421 4.7.0 %s Error: too many errors", cfg->myhostname);
         session_close(s);
         return;
@@ -151,8 +152,8 @@ static void log_reject(struct session *s, const char *stage, const char *replyte
                        const char *to)
 {
     char clean[300];
-    log_info("NOQUEUE: reject: %s from %s[%s]: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
-             stage, s->client_name, s->client_addr, replytext,
+    log_info("NOQUEUE: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
+             stage, s->peer_label, replytext,
              s->env.sender ? s->env.sender : "", to ? " to=<" : "", to ? to : "",
              to ? ">" : "", proto_name(s),
              log_sanitize(s->helo, strlen(s->helo), clean, sizeof clean));
@@ -291,7 +292,12 @@ static void cmd_data(struct session *s)
     rfc5322_date((time_t)tv.tv_sec, date, sizeof date);
     log_sanitize(s->helo, strlen(s->helo), clean, sizeof clean);
     int n;
-    if (s->env.nrcpt == 1)
+    if (s->local_uid >= 0)
+        /* local submission, as Postfix's pickup writes it */
+        n = snprintf(hdr, sizeof hdr,
+                     "Received: by %s (postern, from userid %ld)\r\n\tid %s; %s\r\n",
+                     cfg->myhostname, s->local_uid, s->env.qid, date);
+    else if (s->env.nrcpt == 1)
         n = snprintf(hdr, sizeof hdr,
                      "Received: from %s (%s [%s])\r\n\tby %s (postern) with %s id %s\r\n"
                      "\tfor <%s>; %s\r\n",
@@ -389,7 +395,7 @@ void session_commit_done(struct session *s, int ok)
 {
     const struct config *cfg = cfg_of(s);
     if (ok) {
-        log_info("%s: client=%s[%s]", s->env.qid, s->client_name, s->client_addr);
+        log_info("%s: client=%s", s->env.qid, s->peer_label);
         log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", s->env.qid,
                  s->env.sender, s->ds.size, s->env.nrcpt);
         scheduler_enqueue(server_daemon(s->srv)->sched, s->env.qid, 0);
@@ -459,11 +465,11 @@ static void session_command(struct session *s, const char *line, size_t len)
     struct smtp_command c;
     if (log_verbose()) {
         char clean[300];
-        log_debug("%s[%s]: < %s", s->client_name, s->client_addr,
+        log_debug("%s: < %s", s->peer_label,
                   log_sanitize(line, len, clean, sizeof clean));
     }
     if (forbidden_command(line, len)) {
-        log_warning("non-SMTP command from %s[%s]", s->client_name, s->client_addr);
+        log_warning("non-SMTP command from %s", s->peer_label);
         reply(s, "221 2.7.0 Error: I can break rules, too. Goodbye.");
         session_close(s);
         return;
@@ -630,8 +636,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         if (s->state == SS_DATA)
-            log_info("lost connection after DATA from %s[%s]", s->client_name,
-                     s->client_addr);
+            log_info("lost connection after DATA from %s", s->peer_label);
         if (s->state == SS_COMMIT) {
             /* the message will still be committed and delivered; there is
              * just nobody left to tell */
@@ -668,8 +673,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     case SS_CMD:
     case SS_DATA:
-        log_info("timeout after %s from %s[%s]", s->state == SS_DATA ? "DATA" : "command",
-                 s->client_name, s->client_addr);
+        log_info("timeout after %s from %s", s->state == SS_DATA ? "DATA" : "command",
+                 s->peer_label);
         reply(s, "421 4.4.2 %s Error: timeout exceeded", cfg_of(s)->myhostname);
         session_close(s);
         return;
@@ -690,6 +695,7 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
     if ((size_t)salen > sizeof s->peer)
         salen = sizeof s->peer;
     memcpy(&s->peer, sa, (size_t)salen);
+    s->local_uid = -1;
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
                   s->client_addr, sizeof s->client_addr);
@@ -702,6 +708,21 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
      * with smtpd_peername_lookup = no */
     snprintf(s->client_name, sizeof s->client_name, "unknown");
     s->in_mynetworks = policy_netlist_match(&s->rt->mynetworks, sa);
+    if (sa->sa_family == AF_UNIX) {
+        /* the local submission socket (`postern sendmail`): trusted like
+         * mynetworks; the kernel tells who the peer is */
+        struct ucred cred;
+        socklen_t clen = sizeof cred;
+        s->local_uid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0
+                           ? (long)cred.uid : 65534L;
+        snprintf(s->client_addr, sizeof s->client_addr, "local");
+        snprintf(s->client_name, sizeof s->client_name, "localhost");
+        snprintf(s->peer_label, sizeof s->peer_label, "local[uid=%ld]", s->local_uid);
+        s->in_mynetworks = 1;
+    } else {
+        snprintf(s->peer_label, sizeof s->peer_label, "%s[%s]", s->client_name,
+                 s->client_addr);
+    }
     s->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
     s->timer = evtimer_new(d->base, on_timer, s);
     if (!s->bev || !s->timer) {
@@ -719,7 +740,7 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
     bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_MAX);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     s->state = SS_CMD;
-    log_info("connect from %s[%s]", s->client_name, s->client_addr);
+    log_info("connect from %s", s->peer_label);
     if (reject) {
         reply_raw(s, reject);
         session_close(s);
@@ -748,7 +769,7 @@ static void session_free(struct session *s)
 {
     if (s->state == SS_COMMIT)
         server_commit_forget(s->srv, s);
-    log_info("disconnect from %s[%s]", s->client_name, s->client_addr);
+    log_info("disconnect from %s", s->peer_label);
     tx_reset(s);
     free(s->pending_reply);
     event_free(s->timer);

@@ -33,6 +33,8 @@ struct session {
     struct sockaddr_storage peer;
     char client_addr[64];
     char client_name[256];
+    char peer_label[336];                 /* for logs: "name[addr]", "local[uid=N]" */
+    long local_uid;                       /* local submission socket peer, else -1 */
     int in_mynetworks;
     int shutdown_requested;
     int lost;                             /* peer gone while committing */

@@ -187,8 +187,8 @@ static void test_open_layout(void **state)
 {
     struct fx *f = *state;
     static const char *const sub[] = {"", "tmp", "queue", "state",
-                                      "quarantine"};
-    for (size_t i = 0; i < 5; i++) {
+                                      "quarantine", "hold"};
+    for (size_t i = 0; i < 6; i++) {
         char p[512];
         snprintf(p, sizeof p, "%s/%s", f->dir, sub[i]);
         struct stat st;
@@ -589,6 +589,107 @@ static void test_scan_quarantines_bad_names(void **state)
     envelope_free(&env);
 }
 
+static void test_hold_release(void **state)
+{
+    struct fx *f = *state;
+    struct envelope env, back;
+    char err[256];
+    const char *content;
+    make_env(&env, 2);
+    commit_one(f, &env, "held\r\n", 6);
+    env.rcpt[0].state = RCPT_SENT;
+    assert_int_equal(spool_state_write(f->sp, &env), 0);
+    assert_int_equal(spool_where(f->sp, env.qid), SPOOL_QUEUED);
+
+    assert_int_equal(spool_hold(f->sp, env.qid), 0);
+    assert_int_equal(spool_where(f->sp, env.qid), SPOOL_HELD);
+    assert_false(exists(path_of(f, "queue", env.qid)));
+    assert_true(exists(path_of(f, "hold", env.qid)));
+    assert_true(exists(path_of(f, "state", env.qid)));
+    /* holding twice: not in queue/ any more */
+    errno = 0;
+    assert_int_equal(spool_hold(f->sp, env.qid), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(spool_hold(f->sp, "../state/x"), -1);
+
+    /* listed apart; the scan neither schedules it nor drops its state */
+    struct seen q = {0}, h = {0};
+    assert_int_equal(spool_list(f->sp, collect, &q), 0);
+    assert_int_equal(spool_list_held(f->sp, collect, &h), 1);
+    assert_string_equal(h.ids[0], env.qid);
+    struct seen sc = {0};
+    assert_int_equal(spool_scan(f->sp, collect, &sc), 0);
+    assert_true(exists(path_of(f, "state", env.qid)));
+
+    /* readable where it is, with its state; not via spool_load */
+    errno = 0;
+    assert_null(spool_load(f->sp, env.qid, &back, &content, err, sizeof err));
+    assert_int_equal(errno, ENOENT);
+    struct spool_map *map = spool_load_held(f->sp, env.qid, &back, &content, err,
+                                            sizeof err);
+    if (!map)
+        fail_msg("spool_load_held: %s", err);
+    assert_true(spool_busy(f->sp, env.qid));
+    assert_int_equal(back.rcpt[0].state, RCPT_SENT);
+    assert_memory_equal(content, "held\r\n", 6);
+    spool_unload(map);
+    envelope_free(&back);
+    assert_false(spool_busy(f->sp, env.qid));
+
+    assert_int_equal(spool_release(f->sp, env.qid), 0);
+    assert_int_equal(spool_where(f->sp, env.qid), SPOOL_QUEUED);
+    assert_int_equal(spool_scan(f->sp, NULL, NULL), 1);
+    map = spool_load(f->sp, env.qid, &back, &content, err, sizeof err);
+    assert_non_null(map);
+    assert_int_equal(back.rcpt[0].state, RCPT_SENT);
+    spool_unload(map);
+    envelope_free(&back);
+
+    /* a held message can be removed, state and all */
+    assert_int_equal(spool_hold(f->sp, env.qid), 0);
+    assert_int_equal(spool_remove(f->sp, env.qid), 0);
+    assert_int_equal(spool_where(f->sp, env.qid), SPOOL_ABSENT);
+    assert_false(exists(path_of(f, "state", env.qid)));
+    envelope_free(&env);
+}
+
+static void test_busy_list(void **state)
+{
+    struct fx *f = *state;
+    struct envelope a, b, back1, back2, back3;
+    char err[256];
+    make_env(&a, 1);
+    make_env(&b, 1);
+    commit_one(f, &a, "a", 1);
+    commit_one(f, &b, "b", 1);
+    assert_false(spool_busy(f->sp, a.qid));
+    struct spool_map *m1 = spool_load(f->sp, a.qid, &back1, NULL, err, sizeof err);
+    struct spool_map *m2 = spool_load(f->sp, b.qid, &back2, NULL, err, sizeof err);
+    struct spool_map *m3 = spool_load(f->sp, a.qid, &back3, NULL, err, sizeof err);
+    assert_true(m1 && m2 && m3);
+    assert_true(spool_busy(f->sp, a.qid) && spool_busy(f->sp, b.qid));
+    spool_unload(m1);
+    assert_true(spool_busy(f->sp, a.qid));      /* m3 still holds it */
+    spool_unload(m2);
+    assert_false(spool_busy(f->sp, b.qid));
+    spool_unload(m3);
+    assert_false(spool_busy(f->sp, a.qid));
+    envelope_free(&back1);
+    /* a mapping may outlive its spool handle */
+    char err2[256];
+    struct spool *sp2 = spool_open(f->dir, err2, sizeof err2);
+    assert_non_null(sp2);
+    m1 = spool_load(sp2, a.qid, &back1, NULL, err, sizeof err);
+    assert_non_null(m1);
+    spool_close(sp2);
+    spool_unload(m1);
+    envelope_free(&back1);
+    envelope_free(&back2);
+    envelope_free(&back3);
+    envelope_free(&a);
+    envelope_free(&b);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -605,6 +706,8 @@ int main(void)
         T(test_orphan_state),
         T(test_quarantine_corrupt),
         T(test_scan_quarantines_bad_names),
+        T(test_hold_release),
+        T(test_busy_list),
     };
     return cmocka_run_group_tests_name("spool", tests, NULL, NULL);
 }
