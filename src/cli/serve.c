@@ -221,9 +221,10 @@ static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
     }
     /* the spool and Maildirs must be ours before we stop being root */
     const char *dirs[] = { cfg->queue_directory, cfg->capture_directory };
-    static const char *const sub[] = { "", "/tmp", "/queue", "/state", "/quarantine" };
+    static const char *const sub[] = { "", "/tmp", "/queue", "/state", "/quarantine",
+                                       "/hold" };
     for (size_t i = 0; i < 2; i++) {
-        for (size_t j = 0; j < (i == 0 ? 5u : 1u); j++) {
+        for (size_t j = 0; j < (i == 0 ? 6u : 1u); j++) {
             char p[4096];
             snprintf(p, sizeof p, "%s%s", dirs[i], sub[j]);
             if (chown(p, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT) {
@@ -307,6 +308,12 @@ int cli_serve(int argc, char **argv)
     d.spool = spool_open(cfg->queue_directory, err, sizeof err);
     if (!d.spool) {
         log_info("fatal: queue_directory %s: %s", cfg->queue_directory, err);
+        goto out;
+    }
+    /* control and local submission sockets, made as mail_owner; refused
+     * if another daemon serves this queue (before spool_scan cleans tmp/) */
+    if (server_listen_local(d.server, err, sizeof err) < 0) {
+        log_info("fatal: %s", err);
         goto out;
     }
     d.sched = scheduler_new(&d);
