@@ -165,6 +165,7 @@ static void notify_sender(struct attempt *a, enum bounce_kind kind,
         .include = include,
         .remote_mta = NULL,
         .boundary_seed = seed,
+        .lifetime = *env->sender ? cfg->maximal_queue_lifetime : cfg->bounce_queue_lifetime,
     };
     size_t len = 0;
     char *text = bounce_compose(env, a->orig_content, env->content_len, &p, &len);
