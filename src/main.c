@@ -12,6 +12,11 @@ static void usage(FILE *f)
             "  serve [-c FILE] [-v]   run the SMTP relay in the foreground\n"
             "  check [-c FILE] [-a|-d] validate the config, print non-default (-a: all) settings;\n"
             "                         -d: list every parameter with its meaning\n"
+            "  sendmail [options] [rcpt...]\n"
+            "                         submit a message from stdin (Sendmail options: -t -i\n"
+            "                         -f sender -F name -C FILE -v -bp -bs -q); also as `sendmail`\n"
+            "  queue [-c FILE] list|show ID|flush [ID]|delete ID|ALL|hold ID|ALL|release ID|ALL\n"
+            "                         inspect and manage the queue (`mailq` = queue list)\n"
             "  version                print the version\n");
 }
 
@@ -19,7 +24,10 @@ int main(int argc, char **argv)
 {
     const char *self = strrchr(argv[0], '/');
     self = self ? self + 1 : argv[0];
-    (void)self;   /* sendmail / mailq names arrive with the queue CLI */
+    if (strcmp(self, "sendmail") == 0)
+        return cli_sendmail(argc, argv);
+    if (strcmp(self, "mailq") == 0)
+        return cli_mailq(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -29,6 +37,12 @@ int main(int argc, char **argv)
         return cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "check") == 0)
         return cli_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "sendmail") == 0)
+        return cli_sendmail(argc - 1, argv + 1);
+    if (strcmp(cmd, "queue") == 0)
+        return cli_queue(argc - 1, argv + 1);
+    if (strcmp(cmd, "mailq") == 0)
+        return cli_mailq(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return cli_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {

@@ -6,6 +6,20 @@
 int cli_serve(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_version(int argc, char **argv);
+/* `postern sendmail` / `sendmail` (argv[0] is the command name). */
+int cli_sendmail(int argc, char **argv);
+/* `postern queue list|show|flush|delete|hold|release`. */
+int cli_queue(int argc, char **argv);
+/* `mailq` (argv[0] is the command name). */
+int cli_mailq(int argc, char **argv);
+
+/* Shared by queue, mailq and sendmail -bp / -q; config_given as for
+ * cli_config_path. They return exit statuses (sysexits.h). */
+int cli_queue_list(const char *config_given);
+/* Ask the daemon (control socket): verb "flush" (arg NULL: all), "delete",
+ * "hold", "release" (arg a queue id or "ALL"). Without a daemon, delete,
+ * hold and release act on the spool directly. */
+int cli_queue_request(const char *config_given, const char *verb, const char *arg);
 
 /* The config file to use: -c FILE, else /etc/postern/postern.cf when it
  * exists, else NULL (the embedded default). */

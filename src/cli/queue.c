@@ -1,0 +1,515 @@
+/* `postern queue` (and `mailq`, `sendmail -bp`, `sendmail -q`).
+ *
+ * list and show read the spool directly (root or mail_owner only: the
+ * queue is theirs). flush, delete, hold and release ask the daemon over
+ * its control socket so that its schedule stays right; when no daemon
+ * runs, delete, hold and release act on the spool directly. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../config/config.h"
+#include "../queue/qid.h"
+#include "../queue/spool.h"
+#include "../smtp/control.h"
+#include "../util/unixsock.h"
+
+/* Column where the sender and the recipients start in the listing. */
+#define LIST_INDENT 48
+/* Seconds to wait for the daemon's answer (an fsync or a few). */
+#define CONTROL_WAIT 60
+
+static struct config *load_config(const char *given)
+{
+    char err[1024];
+    struct config *cfg = config_load(cli_config_path(given), err, sizeof err);
+    if (!cfg)
+        fprintf(stderr, "postern queue: %s\n", err);
+    return cfg;
+}
+
+/* Open the spool read-write without ever creating the queue directory.
+ * Returns an exit status; *sp NULL with 0 means "there is no queue". */
+static int open_spool(const struct config *cfg, struct spool **sp)
+{
+    char err[1024];
+    *sp = NULL;
+    int fd = open(cfg->queue_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        int e = errno;
+        fprintf(stderr, "postern queue: cannot read the queue %s: %s%s%s%s\n",
+                cfg->queue_directory, strerror(e),
+                e == EACCES ? " (only root and mail_owner " : "",
+                e == EACCES ? cfg->mail_owner : "", e == EACCES ? " can)" : "");
+        return e == EACCES ? EX_NOPERM : EX_IOERR;
+    }
+    close(fd);
+    *sp = spool_open(cfg->queue_directory, err, sizeof err);
+    if (!*sp) {
+        fprintf(stderr, "postern queue: %s%s%s%s\n", err,
+                strstr(err, "denied") ? " (only root and mail_owner " : "",
+                strstr(err, "denied") ? cfg->mail_owner : "",
+                strstr(err, "denied") ? " can)" : "");
+        return strstr(err, "denied") ? EX_NOPERM : EX_IOERR;
+    }
+    return 0;
+}
+
+/* ---------- list ---------- */
+
+struct item {
+    char qid[QID_LEN + 1];
+    int held;
+};
+
+struct items {
+    struct item *v;
+    size_t n, cap;
+    int held;                 /* flag for the entries being collected */
+};
+
+static void collect(const char *qid, void *arg)
+{
+    struct items *l = arg;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        struct item *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv) {
+            fprintf(stderr, "postern queue: out of memory\n");
+            exit(EX_OSERR);
+        }
+        l->v = nv;
+        l->cap = nc;
+    }
+    memcpy(l->v[l->n].qid, qid, QID_LEN + 1);
+    l->v[l->n++].held = l->held;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct item *)a)->qid, ((const struct item *)b)->qid);
+}
+
+/* Every message in queue/ and hold/, in arrival order. -1 on error. */
+static int list_all(struct spool *sp, struct items *l)
+{
+    l->held = 0;
+    if (spool_list(sp, collect, l) < 0)
+        return -1;
+    l->held = 1;
+    if (spool_list_held(sp, collect, l) < 0)
+        return -1;
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, item_cmp);
+    return 0;
+}
+
+static struct spool_map *load_any(struct spool *sp, const char *qid, int *held,
+                                  struct envelope *env, const char **content, char *err,
+                                  size_t errlen)
+{
+    struct spool_map *map = spool_load(sp, qid, env, content, err, errlen);
+    *held = 0;
+    if (!map && errno == ENOENT) {
+        map = spool_load_held(sp, qid, env, content, err, errlen);
+        *held = 1;
+    }
+    return map;
+}
+
+static void arrival_text(long long sec, char *out, size_t outlen)
+{
+    time_t t = (time_t)sec;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, outlen, "%a %b %e %H:%M:%S", &tm);
+}
+
+int cli_queue_list(const char *config_given)
+{
+    struct config *cfg = load_config(config_given);
+    if (!cfg)
+        return EX_CONFIG;
+    struct spool *sp;
+    int rc = open_spool(cfg, &sp);
+    if (rc || !sp) {
+        if (!rc)
+            printf("Mail queue is empty\n");
+        config_free(cfg);
+        return rc;
+    }
+    struct items l = { 0 };
+    if (list_all(sp, &l) < 0) {
+        fprintf(stderr, "postern queue: cannot list %s: %s\n", cfg->queue_directory,
+                strerror(errno));
+        free(l.v);
+        spool_close(sp);
+        config_free(cfg);
+        return EX_IOERR;
+    }
+    unsigned long long total = 0;
+    size_t shown = 0;
+    for (size_t i = 0; i < l.n; i++) {
+        struct envelope env;
+        const char *content;
+        char err[512];
+        int held;
+        struct spool_map *map = load_any(sp, l.v[i].qid, &held, &env, &content, err,
+                                         sizeof err);
+        if (!map && errno == ENOENT)
+            continue;                       /* delivered meanwhile */
+        if (shown++ == 0)
+            printf("%-17s %8s %-20s %s\n", "-Queue ID-", "--Size--", "----Arrival Time----",
+                   "-Sender/Recipient-------");
+        if (!map) {
+            printf("%-16s%c %8s %-20s (%s)\n\n", l.v[i].qid, l.v[i].held ? '!' : ' ', "?", "",
+                   err);
+            continue;
+        }
+        char when[64];
+        arrival_text(env.arrival_sec, when, sizeof when);
+        printf("%-16s%c %8zu %-20.20s %s\n", env.qid, held ? '!' : ' ', env.content_len, when,
+               env.sender[0] ? env.sender : "MAILER-DAEMON");
+        total += env.content_len;
+        const char *last_reason = NULL;
+        for (size_t r = 0; r < env.nrcpt; r++) {
+            const struct env_rcpt *rc2 = &env.rcpt[r];
+            if (rc2->state != RCPT_PENDING && rc2->state != RCPT_DEFERRED)
+                continue;                   /* done: sent or bounced */
+            if (rc2->reason && (!last_reason || strcmp(last_reason, rc2->reason) != 0)) {
+                printf("%*s(%s)\n", LIST_INDENT, "", rc2->reason);
+                last_reason = rc2->reason;
+            }
+            printf("%*s%s\n", LIST_INDENT, "", rc2->addr);
+        }
+        printf("\n");
+        spool_unload(map);
+        envelope_free(&env);
+    }
+    if (shown == 0)
+        printf("Mail queue is empty\n");
+    else
+        printf("-- %llu Kbytes in %zu Request%s.\n", (total + 1023) / 1024, shown,
+               shown == 1 ? "" : "s");
+    free(l.v);
+    spool_close(sp);
+    config_free(cfg);
+    return 0;
+}
+
+/* ---------- show ---------- */
+
+static int queue_show(const char *config_given, const char *qid)
+{
+    if (!qid_valid(qid)) {
+        fprintf(stderr, "postern queue: invalid queue id \"%s\"\n", qid);
+        return EX_USAGE;
+    }
+    struct config *cfg = load_config(config_given);
+    if (!cfg)
+        return EX_CONFIG;
+    struct spool *sp;
+    int rc = open_spool(cfg, &sp);
+    if (rc || !sp) {
+        if (!rc) {
+            fprintf(stderr, "postern queue: %s: no such message\n", qid);
+            rc = EX_NOINPUT;
+        }
+        config_free(cfg);
+        return rc;
+    }
+    struct envelope env;
+    const char *content;
+    char err[512];
+    int held;
+    struct spool_map *map = load_any(sp, qid, &held, &env, &content, err, sizeof err);
+    if (!map) {
+        if (errno == ENOENT)
+            fprintf(stderr, "postern queue: %s: no such message\n", qid);
+        else
+            fprintf(stderr, "postern queue: %s\n", err);
+        spool_close(sp);
+        config_free(cfg);
+        return errno == ENOENT ? EX_NOINPUT : EX_DATAERR;
+    }
+    char when[64];
+    time_t t = (time_t)env.arrival_sec;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S %z", &tm);
+    printf("*** ENVELOPE %s/%s ***\n", held ? "hold" : "queue", env.qid);
+    printf("queue_id: %s\n", env.qid);
+    printf("status: %s\n", held ? "on hold" : "queued");
+    printf("arrival: %s\n", when);
+    printf("size: %zu\n", env.content_len);
+    printf("sender: %s\n", env.sender[0] ? env.sender : "<>");
+    printf("client: %s %s\n", env.client_addr ? env.client_addr : "",
+           env.client_name ? env.client_name : "");
+    printf("helo: %s\n", env.helo ? env.helo : "");
+    printf("protocol: %s\n", env.protocol ? env.protocol : "");
+    printf("body: %s\n", env.body_8bit ? "8BITMIME" : "7BIT");
+    printf("smtputf8: %s\n", env.smtputf8 ? "yes" : "no");
+    printf("attempts: %d\n", env.attempts);
+    if (env.next_attempt > 0) {
+        t = (time_t)env.next_attempt;
+        localtime_r(&t, &tm);
+        strftime(when, sizeof when, "%a, %d %b %Y %H:%M:%S %z", &tm);
+        printf("next_attempt: %s\n", when);
+    }
+    for (size_t i = 0; i < env.nrcpt; i++) {
+        const struct env_rcpt *r = &env.rcpt[i];
+        printf("recipient: %s (%s%s%s%s%s)\n", r->addr, envelope_state_name(r->state),
+               r->dsn[0] ? " " : "", r->dsn, r->reason ? ": " : "", r->reason ? r->reason : "");
+    }
+    printf("*** MESSAGE CONTENT ***\n");
+    fflush(stdout);
+    /* CRLF as LF, like the capture transport */
+    size_t start = 0;
+    for (size_t i = 0; i + 1 < env.content_len; i++) {
+        if (content[i] == '\r' && content[i + 1] == '\n') {
+            fwrite(content + start, 1, i - start, stdout);
+            start = i + 1;
+            i++;
+        }
+    }
+    fwrite(content + start, 1, env.content_len - start, stdout);
+    if (env.content_len > 0 && content[env.content_len - 1] != '\n')
+        putchar('\n');
+    printf("*** END OF MESSAGE ***\n");
+    spool_unload(map);
+    envelope_free(&env);
+    spool_close(sp);
+    config_free(cfg);
+    return 0;
+}
+
+/* ---------- flush / delete / hold / release ---------- */
+
+/* Without a daemon: act on the spool itself. */
+static int act_directly(const struct config *cfg, const char *verb, const char *arg)
+{
+    struct spool *sp;
+    int rc = open_spool(cfg, &sp);
+    if (rc)
+        return rc;
+    if (!sp) {
+        fprintf(stderr, "postern queue: error %s: no such message in the queue\n", arg);
+        return 1;
+    }
+    struct items l = { 0 };
+    if (strcmp(arg, "ALL") == 0) {
+        if (list_all(sp, &l) < 0) {
+            fprintf(stderr, "postern queue: cannot list %s: %s\n", cfg->queue_directory,
+                    strerror(errno));
+            spool_close(sp);
+            free(l.v);
+            return EX_IOERR;
+        }
+    } else {
+        int where = spool_where(sp, arg);
+        if (where <= 0) {
+            fprintf(stderr, "postern queue: error %s: no such message in the queue\n", arg);
+            spool_close(sp);
+            return 1;
+        }
+        collect(arg, &l);
+        l.v[0].held = where == SPOOL_HELD;
+    }
+    int del = strcmp(verb, "delete") == 0, hold = strcmp(verb, "hold") == 0;
+    unsigned long done = 0, failed = 0;
+    int single = strcmp(arg, "ALL") != 0;
+    for (size_t i = 0; i < l.n; i++) {
+        const char *q = l.v[i].qid;
+        int r;
+        if (del) {
+            r = spool_remove(sp, q);
+        } else if (hold) {
+            if (l.v[i].held) {
+                done += single;              /* already on hold */
+                continue;
+            }
+            r = spool_hold(sp, q);
+        } else {
+            if (!l.v[i].held) {
+                if (single) {
+                    fprintf(stderr, "postern queue: error %s is not on hold\n", q);
+                    failed++;
+                }
+                continue;                    /* release ALL: the held ones */
+            }
+            r = spool_release(sp, q);
+        }
+        if (r < 0) {
+            fprintf(stderr, "postern queue: %s: cannot %s: %s\n", q, verb, strerror(errno));
+            failed++;
+        } else {
+            done++;
+        }
+    }
+    const char *what = del ? "deleted" : hold ? "on hold" : "released";
+    if (single) {
+        if (!failed)
+            printf("ok %s %s (the daemon is not running: done in the queue directly)\n", arg,
+                   what);
+    } else {
+        printf("%s %lu message%s %s (the daemon is not running: done in the queue directly)\n",
+               failed ? "error" : "ok", done, done == 1 ? "" : "s", what);
+    }
+    free(l.v);
+    spool_close(sp);
+    return failed ? 1 : 0;
+}
+
+int cli_queue_request(const char *config_given, const char *verb, const char *arg)
+{
+    if (arg && strcmp(arg, "ALL") != 0 && !qid_valid(arg)) {
+        fprintf(stderr, "postern queue: invalid queue id \"%s\" (16 characters 0-9 A-F, "
+                        "or ALL)\n", arg);
+        return EX_USAGE;
+    }
+    if (arg && strcmp(verb, "flush") == 0 && strcmp(arg, "ALL") == 0)
+        arg = NULL;
+    struct config *cfg = load_config(config_given);
+    if (!cfg)
+        return EX_CONFIG;
+    char path[4096];
+    if (control_socket_path(cfg->queue_directory, path, sizeof path) < 0) {
+        fprintf(stderr, "postern queue: queue_directory path too long\n");
+        config_free(cfg);
+        return EX_CONFIG;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    int fd = unixsock_connect(path);
+    if (fd < 0) {
+        int e = errno;
+        int rc;
+        if ((e == ENOENT || e == ECONNREFUSED) && strcmp(verb, "flush") != 0) {
+            rc = act_directly(cfg, verb, arg);
+        } else if (e == ENOENT || e == ECONNREFUSED) {
+            fprintf(stderr, "postern queue: cannot flush: the daemon is not running (%s: %s)\n",
+                    path, strerror(e));
+            rc = EX_UNAVAILABLE;
+        } else {
+            fprintf(stderr, "postern queue: cannot connect to %s: %s%s%s%s\n", path,
+                    strerror(e), e == EACCES ? " (only root and mail_owner " : "",
+                    e == EACCES ? cfg->mail_owner : "", e == EACCES ? " can)" : "");
+            rc = e == EACCES ? EX_NOPERM : EX_UNAVAILABLE;
+        }
+        config_free(cfg);
+        return rc;
+    }
+    config_free(cfg);
+    char req[64];
+    int n = snprintf(req, sizeof req, "%s%s%s\n", verb, arg ? " " : "", arg ? arg : "");
+    char ans[1024];
+    size_t len = 0;
+    int rc = 0;
+    if (write(fd, req, (size_t)n) != n) {
+        fprintf(stderr, "postern queue: cannot send the request: %s\n", strerror(errno));
+        close(fd);
+        return EX_TEMPFAIL;
+    }
+    for (;;) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        int pr = poll(&p, 1, CONTROL_WAIT * 1000);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0) {
+            fprintf(stderr, "postern queue: no answer from the daemon within %ds\n",
+                    CONTROL_WAIT);
+            close(fd);
+            return EX_TEMPFAIL;
+        }
+        ssize_t r = read(fd, ans + len, sizeof ans - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        if (memchr(ans, '\n', len) || len == sizeof ans - 1)
+            break;
+    }
+    close(fd);
+    ans[len] = '\0';
+    ans[strcspn(ans, "\n")] = '\0';
+    if (strncmp(ans, "ok", 2) == 0 && (ans[2] == ' ' || ans[2] == '\0')) {
+        printf("%s\n", ans);
+    } else if (strncmp(ans, "error ", 6) == 0) {
+        fprintf(stderr, "postern queue: %s\n", ans);
+        rc = strstr(ans, "try again") ? EX_TEMPFAIL : 1;
+    } else {
+        fprintf(stderr, "postern queue: unexpected answer from the daemon: \"%s\"\n", ans);
+        rc = EX_PROTOCOL;
+    }
+    return rc;
+}
+
+/* ---------- commands ---------- */
+
+static int queue_usage(void)
+{
+    fprintf(stderr,
+            "usage: postern queue [-c FILE] COMMAND\n"
+            "  list                 list the queue (like mailq); '!' marks held messages\n"
+            "  show ID              print a message's envelope, state and content\n"
+            "  flush [ID]           attempt delivery now (all deferred mail, or one message)\n"
+            "  delete ID|ALL        remove from the queue, without a bounce\n"
+            "  hold ID|ALL          keep in the queue, do not deliver\n"
+            "  release ID|ALL       deliver held messages again\n");
+    return EX_USAGE;
+}
+
+int cli_queue(int argc, char **argv)
+{
+    const char *cpath = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt(argc, argv, "c:")) != -1) {
+        switch (c) {
+        case 'c': cpath = optarg; break;
+        default: return queue_usage();
+        }
+    }
+    if (optind >= argc)
+        return queue_usage();
+    const char *cmd = argv[optind];
+    int nargs = argc - optind - 1;
+    const char *arg = nargs > 0 ? argv[optind + 1] : NULL;
+    if (strcmp(cmd, "list") == 0 && nargs == 0)
+        return cli_queue_list(cpath);
+    if (strcmp(cmd, "show") == 0 && nargs == 1)
+        return queue_show(cpath, arg);
+    if (strcmp(cmd, "flush") == 0 && nargs <= 1)
+        return cli_queue_request(cpath, "flush", arg);
+    if ((strcmp(cmd, "delete") == 0 || strcmp(cmd, "hold") == 0 ||
+         strcmp(cmd, "release") == 0) && nargs == 1)
+        return cli_queue_request(cpath, cmd, arg);
+    return queue_usage();
+}
+
+/* `mailq [-C FILE] [-v]`: Sendmail's options; only the config matters. */
+int cli_mailq(int argc, char **argv)
+{
+    const char *cpath = NULL;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-C") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc)
+            cpath = argv[++i];
+        else if (strncmp(argv[i], "-C", 2) == 0 && argv[i][2])
+            cpath = argv[i] + 2;
+    }
+    return cli_queue_list(cpath);
+}

@@ -1,0 +1,558 @@
+"""The local command line: `postern sendmail` (also as `sendmail`, through
+the daemon's local submission socket), `postern queue` (also as `mailq`),
+and the daemon's control socket behind flush / delete / hold / release."""
+
+import email
+import email.policy
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import (HOSTNAME, POSTERN_BIN, binary_env, free_port, require_binary,
+                      sanitizer_report, split_trace)
+
+CLI_TIMEOUT = 60
+EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL, EX_NOPERM = 64, 65, 69, 75, 77
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+def bin_dir(p):
+    """<base>/bin with a copy of the binary readable by anyone (the
+    unprivileged tests run it) and symlinks named sendmail and mailq."""
+    d = p.base / "bin"
+    if not d.exists():
+        require_binary()
+        d.mkdir()
+        os.chmod(d, 0o755)
+        shutil.copy2(POSTERN_BIN, d / "postern")
+        os.chmod(d / "postern", 0o755)
+        os.symlink(d / "postern", d / "sendmail")
+        os.symlink(d / "postern", d / "mailq")
+    return d
+
+
+def run(p, argv, input=None, user=None, env=None):
+    """Run a command (argv[0] "postern", "sendmail" or "mailq" is taken
+    from bin_dir) as root or as `user`; returns CompletedProcess with text
+    stdout/stderr. A sanitizer report fails the test."""
+    d = bin_dir(p)
+    if argv[0] in ("postern", "sendmail", "mailq"):
+        argv = [str(d / argv[0])] + list(argv[1:])
+    if user:
+        argv = ["runuser", "-u", user, "--"] + argv
+    e = binary_env()
+    e.update(env or {})
+    if isinstance(input, str):
+        input = input.encode("utf-8")
+    proc = subprocess.run(argv, input=input, capture_output=True, timeout=CLI_TIMEOUT,
+                          env=e, cwd="/")
+    out = proc.stdout.decode("utf-8", "replace")
+    err = proc.stderr.decode("utf-8", "replace")
+    rep = sanitizer_report(err)
+    assert rep is None, f"sanitizer report from {argv}:\n{rep}"
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def sendmail(p, args, msg, user=None, name="postern"):
+    """`postern sendmail -C cfg args` (or `sendmail -C cfg args` with
+    name="sendmail")."""
+    argv = [name] + (["sendmail"] if name == "postern" else []) + ["-C", str(p.config_path)]
+    return run(p, argv + list(args), input=msg, user=user)
+
+
+def queue(p, *args, user=None):
+    return run(p, ["postern", "queue", "-c", str(p.config_path)] + list(args), user=user)
+
+
+def queue_ok(p, *args, timeout=20):
+    """A queue request that must succeed; "being delivered, try again"
+    (exit 75) is retried."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = queue(p, *args)
+        if r.returncode != EX_TEMPFAIL or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.returncode == 0, f"postern queue {args} -> {r.returncode}\n{r.stdout}{r.stderr}"
+    assert r.stdout.startswith("ok"), r.stdout
+    return r.stdout
+
+
+def delivered(p, rcpt, n=1):
+    """The messages in rcpt's Maildir, as Trace objects (after n arrived)."""
+    paths = p.wait_for_maildir(rcpt, n)
+    return [split_trace(open(x, "rb").read()) for x in paths]
+
+
+def qid_of_file(path):
+    m = re.search(rb"\.([0-9A-F]{16})_\d+\.", os.path.basename(path))
+    assert m, path
+    return m.group(1).decode()
+
+
+def parse(t):
+    return email.message_from_bytes(t.rest, policy=email.policy.default)
+
+
+def assert_local_received(t, uid):
+    # Postfix pickup style: "by host (postern, from userid N) id QID; date"
+    assert re.fullmatch(rb"by " + re.escape(HOSTNAME.encode()) + rb" \(postern, from userid "
+                        + str(uid).encode() + rb"\) id [0-9A-F]{16}; .+", t.received), t.received
+
+
+# --------------------------------------------------------------------------
+# sendmail
+
+
+def test_sendmail_t_reads_recipients_from_headers(postern):
+    msg = ("Subject: x\n"
+           "To: Foo Bar <to@example.com>, \"Doe, J.\" <doe@example.com>\n"
+           "Cc: cc@example.com (a comment)\n"
+           "Bcc: hidden@example.com\n"
+           "\n"
+           "hi\n")
+    r = sendmail(postern, ["-t"], msg)
+    assert r.returncode == 0, r.stderr
+    for rcpt in ("to@example.com", "doe@example.com", "cc@example.com", "hidden@example.com"):
+        [t] = delivered(postern, rcpt)
+        assert t.return_path == b"root@" + HOSTNAME.encode()     # login name @ myorigin
+        assert_local_received(t, 0)
+        m = parse(t)
+        assert m["Subject"] == "x"
+        assert m["Bcc"] is None, "the Bcc: header must not be sent"
+        assert m["To"] == 'Foo Bar <to@example.com>, "Doe, J." <doe@example.com>'
+        assert m["From"] == f"root <root@{HOSTNAME}>"            # added: none was given
+        assert len(m.get_all("Message-ID")) == 1 and len(m.get_all("Date")) == 1
+        assert t.rest.endswith(b"\n\nhi\n"), t.rest
+        assert b"\r" not in t.rest
+    postern.wait_log(r"connect from local\[uid=0\]")
+    postern.wait_queue_empty()
+
+
+def test_sendmail_recipients_f_and_F(postern):
+    msg = b"Subject: with -f and -F\r\n\r\nbody line\r\n"
+    r = sendmail(postern, ["-f", "app@example.com", "-F", "App Name", "--",
+                           "one@example.com,two@example.com", "three@example.com"], msg)
+    assert r.returncode == 0, r.stderr
+    for rcpt in ("one@example.com", "two@example.com", "three@example.com"):
+        [t] = delivered(postern, rcpt)
+        assert t.return_path == b"app@example.com"
+        m = parse(t)
+        assert m["From"] == "App Name <app@example.com>"
+        assert m["Subject"] == "with -f and -F"
+        assert m.get_content() == "body line\n"
+    # -f<sender> attached, -r, a Chinese full name, an existing From: kept
+    r = sendmail(postern, ["-rbounce@example.com", "-F", "张三", "four@example.com"],
+                 "Subject: r\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    [t] = delivered(postern, "four@example.com")
+    assert t.return_path == b"bounce@example.com"
+    assert parse(t)["From"] == "张三 <bounce@example.com>"
+    r = sendmail(postern, ["-fx@example.com", "-F", "Ignored", "five@example.com"],
+                 "From: Real <real@example.com>\nSubject: f\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    [t] = delivered(postern, "five@example.com")
+    assert t.return_path == b"x@example.com"
+    assert parse(t).get_all("From") == ["Real <real@example.com>"]
+
+
+def test_sendmail_dot_handling(postern):
+    body = "first\n.\n..two dots\nlast\n"
+    # without -i a lone "." ends the message, as with Sendmail
+    r = sendmail(postern, ["nodash-i@example.com"], "Subject: no -i\n\n" + body)
+    assert r.returncode == 0, r.stderr
+    [t] = delivered(postern, "nodash-i@example.com")
+    assert t.rest.endswith(b"\n\nfirst\n"), t.rest
+    # with -i (or -oi) it is an ordinary line, and dots survive stuffing
+    for opt, rcpt in (("-i", "dash-i@example.com"), ("-oi", "dash-oi@example.com")):
+        r = sendmail(postern, [opt, rcpt], "Subject: " + opt + "\n\n" + body)
+        assert r.returncode == 0, r.stderr
+        [t] = delivered(postern, rcpt)
+        assert t.rest.endswith(b"\n\n" + body.encode()), t.rest
+    # CRLF input, no final line end, no header at all
+    r = sendmail(postern, ["-i", "crlf@example.com"], b"just text\r\nno newline")
+    assert r.returncode == 0, r.stderr
+    [t] = delivered(postern, "crlf@example.com")
+    m = parse(t)
+    assert m.get_content() == "just text\nno newline\n"
+    assert m["From"] == f"root <root@{HOSTNAME}>"
+
+
+def test_sendmail_8bit_and_utf8(postern):
+    msg = "Subject: 中文主题\nContent-Type: text/plain; charset=utf-8\n\n正文\n"
+    r = sendmail(postern, ["-v", "张三@example.com"], msg)
+    assert r.returncode == 0, r.stderr
+    assert "BODY=8BITMIME SMTPUTF8" in r.stderr          # -v shows the dialogue
+    assert "250 2.0.0 Ok: queued as" in r.stderr
+    [t] = delivered(postern, "张三@example.com")
+    assert t.rest.startswith("Subject: 中文主题\n".encode())
+    assert "正文\n".encode() in t.rest
+
+
+def test_snail_uses_sendmail_symlink(postern, tmp_path):
+    """s-nail in sendmail mode runs postern through a symlink named sendmail
+    (argv[0] dispatch); ASCII and Chinese subjects arrive intact."""
+    snail = shutil.which("s-nail")
+    if snail is None:
+        pytest.fail("s-nail is not installed (make test-deps installs it)", pytrace=False)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(binary_env(), HOME=str(home), MAILRC="/dev/null", LC_ALL="C.UTF-8",
+               LANG="C.UTF-8")
+    for subject, rcpt in (("subject", "snail1@example.com"),
+                          ("测试 中文主题 subject", "snail2@example.com")):
+        proc = subprocess.run(
+            [snail, "-n", "-#", "-S", "v15-compat=yes", "-S", f"mta={bin_dir(postern)}/sendmail",
+             "-S", f"mta-arguments=-C {postern.config_path}", "-S", "nosave",
+             "-S", f"DEAD={tmp_path}/dead.letter", "-S", "sendcharsets=utf-8",
+             "-S", "hostname=client.postern.test",
+             "-s", subject, "-r", "sender@example.com", rcpt],
+            input=b"test\n", capture_output=True, timeout=CLI_TIMEOUT, env=env)
+        err = proc.stderr.decode("utf-8", "replace")
+        assert sanitizer_report(err) is None, err
+        assert proc.returncode == 0, f"s-nail exited {proc.returncode}: {err}"
+        [t] = delivered(postern, rcpt)
+        assert t.return_path == b"sender@example.com"
+        m = parse(t)
+        assert m["Subject"] == subject
+        assert m.get_content() == "test\n"
+        assert_local_received(t, 0)
+
+
+def test_sendmail_daemon_not_running(make_postern):
+    p = make_postern(start=False)
+    p.write_config()
+    r = sendmail(p, ["rcpt@example.com"], "Subject: x\n\nx\n")
+    assert r.returncode == EX_UNAVAILABLE, (r.returncode, r.stderr)
+    sock = p.queue_dir / "public" / "submit"
+    assert r.stderr.strip() == (f"postern sendmail: cannot connect to {sock}: No such file or "
+                                "directory (is `postern serve` running?)")
+    # a socket file left by a dead daemon: refused, same advice
+    p.start()
+    p.kill()
+    assert os.path.exists(sock)
+    r = sendmail(p, ["rcpt@example.com"], "Subject: x\n\nx\n")
+    assert r.returncode == EX_UNAVAILABLE, (r.returncode, r.stderr)
+    assert "Connection refused (is `postern serve` running?)" in r.stderr
+    # and a restart replaces the stale socket
+    p.start()
+    r = sendmail(p, ["rcpt@example.com"], "Subject: x\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    delivered(p, "rcpt@example.com")
+
+
+def test_sendmail_errors_queue_nothing(postern):
+    for args, code, text in (
+            (["bad@@example.com"], EX_DATAERR, "501 5.1.3 Bad recipient address syntax"),
+            (["ok@example.com", "also bad@@x"], EX_DATAERR, "501 5.1.3"),
+            (["-f", "bad@@sender", "ok@example.com"], EX_DATAERR, "501 5.1.7"),
+            ([], EX_USAGE, "no recipients specified"),
+            (["-t"], EX_USAGE, "no recipient addresses found"),
+            (["-Z", "x@example.com"], EX_USAGE, "unknown option -Z"),
+            (["-bd"], EX_USAGE, "postern serve")):
+        r = sendmail(postern, args, "Subject: x\n\nx\n")
+        assert r.returncode == code, (args, r.returncode, r.stderr)
+        assert text in r.stderr, (args, r.stderr)
+    time.sleep(0.3)
+    assert postern.queue_files() == []
+    assert not os.path.exists(postern.maildir("ok@example.com"))
+    # the daemon's reply is shown as it is
+    r = sendmail(postern, ["bad@@example.com"], "x\n")
+    assert r.stderr.strip() == ("postern sendmail: recipient <bad@@example.com>: "
+                                "501 5.1.3 Bad recipient address syntax")
+
+
+def test_sendmail_message_size_limit(make_postern):
+    p = make_postern(message_size_limit="2000")
+    r = sendmail(p, ["big@example.com"], "Subject: big\n\n" + "x" * 3000 + "\n")
+    assert r.returncode == EX_DATAERR, (r.returncode, r.stderr)
+    assert "552 5.3.4" in r.stderr
+    time.sleep(0.3)
+    assert p.queue_files() == []
+
+
+def test_sendmail_unprivileged_user(postern):
+    """Anyone may submit: the socket is 0666 in a 0755 directory inside the
+    0711 queue directory; the daemon records the uid (SO_PEERCRED)."""
+    nobody = pwd.getpwnam("nobody")
+    r = sendmail(postern, ["-t"], "To: unpriv@example.com\nSubject: from nobody\n\nhi\n",
+                 user="nobody")
+    assert r.returncode == 0, r.stderr
+    [t] = delivered(postern, "unpriv@example.com")
+    assert t.return_path == b"nobody@" + HOSTNAME.encode()
+    assert_local_received(t, nobody.pw_uid)
+    postern.wait_log(rf"connect from local\[uid={nobody.pw_uid}\]")
+    qdir = postern.queue_dir
+    assert os.stat(qdir).st_mode & 0o777 == 0o711
+    assert os.stat(qdir / "public").st_mode & 0o777 == 0o755
+    assert os.stat(qdir / "public" / "submit").st_mode & 0o777 == 0o666
+    for sub in ("queue", "state", "tmp", "hold", "private"):
+        assert os.stat(qdir / sub).st_mode & 0o777 == 0o700, sub
+    # the queue itself stays private
+    r = queue(postern, "list", user="nobody")
+    assert r.returncode == EX_NOPERM, (r.returncode, r.stderr)
+    assert "Permission denied" in r.stderr and "mail_owner" in r.stderr
+    r = queue(postern, "flush", user="nobody")
+    assert r.returncode == EX_NOPERM, (r.returncode, r.stderr)
+    # -bp is the queue listing: same refusal
+    r = sendmail(postern, ["-bp"], None, user="nobody")
+    assert r.returncode == EX_NOPERM
+
+
+def test_sendmail_bs_speaks_smtp_on_stdio(postern):
+    dialogue = (b"EHLO client\r\nMAIL FROM:<bs@example.com>\r\nRCPT TO:<bs-rcpt@example.com>\r\n"
+                b"DATA\r\nSubject: -bs\r\n\r\nvia stdin\r\n.\r\nQUIT\r\n")
+    r = sendmail(postern, ["-bs"], dialogue)
+    assert r.returncode == 0, r.stderr
+    codes = [line[:3] for line in r.stdout.splitlines() if line[3:4] == " "]
+    assert codes == ["220", "250", "250", "250", "354", "250", "221"], r.stdout
+    [t] = delivered(postern, "bs-rcpt@example.com")
+    assert t.return_path == b"bs@example.com"
+    assert_local_received(t, 0)
+
+
+# --------------------------------------------------------------------------
+# queue
+
+
+def closed_port():
+    port = free_port()
+    # nothing listens there; connecting is refused at once
+    return port
+
+
+@pytest.fixture
+def stuck(make_postern):
+    """A daemon whose deliveries cannot succeed (smtp to a closed port) and
+    are not retried during the test."""
+    return make_postern(default_transport="smtp",
+                        relayhost=f"[127.0.0.1]:{closed_port()}",
+                        smtp_tls_security_level="none",
+                        minimal_backoff_time="3000s", maximal_backoff_time="4000s")
+
+
+def submit_stuck(p, rcpt, subject="queued", sender="app@example.com"):
+    r = sendmail(p, ["-f", sender, rcpt], f"Subject: {subject}\n\nbody\n")
+    assert r.returncode == 0, r.stderr
+    m = p.wait_log(rf"([0-9A-F]{{16}}): to=<{re.escape(rcpt)}>, .*status=deferred \((.*)\)$",
+                   flags=re.M)
+    return m.group(1), m.group(2)
+
+
+LINE_RE = re.compile(r"^([0-9A-F]{16})([ !]) +(\d+) (\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d)  (\S+)$")
+INDENT = " " * 48
+
+
+def listing(text):
+    """{qid: (held, size, sender, [(reason or None, rcpt)...])} of a listing."""
+    lines = text.splitlines()
+    assert lines[0] == "-Queue ID-        --Size-- ----Arrival Time---- -Sender/Recipient-------", lines
+    out, cur, reason = {}, None, None
+    for line in lines[1:]:
+        m = LINE_RE.match(line)
+        if m:
+            cur = m.group(1)
+            out[cur] = (m.group(2) == "!", int(m.group(3)), m.group(5), [])
+            reason = None
+        elif line.startswith(INDENT + "("):
+            assert line.endswith(")"), line
+            reason = line[len(INDENT) + 1:-1]
+        elif line.startswith(INDENT):
+            out[cur][3].append((reason, line[len(INDENT):]))
+        elif line == "":
+            cur = None
+        else:
+            assert re.fullmatch(r"-- \d+ Kbytes in \d+ Requests?\.", line), line
+    return out
+
+
+def test_queue_list_show_hold_release_delete(stuck):
+    p = stuck
+    q1, why1 = submit_stuck(p, "you@example.com", "first")
+    q2, _ = submit_stuck(p, "other@example.com", "second", sender="ops@example.com")
+
+    r = queue(p, "list")
+    assert r.returncode == 0, r.stderr
+    ls = listing(r.stdout)
+    assert set(ls) == {q1, q2}
+    held, size, sender, rcpts = ls[q1]
+    assert not held and sender == "app@example.com"
+    assert rcpts == [(why1, "you@example.com")], r.stdout
+    assert r.stdout.rstrip().endswith("-- 1 Kbytes in 2 Requests."), r.stdout
+    # the size is the queued content's (Received: + message)
+    show = queue(p, "show", q1)
+    assert show.returncode == 0, show.stderr
+    assert f"size: {size}\n" in show.stdout
+    assert "sender: app@example.com\n" in show.stdout
+    assert "status: queued\n" in show.stdout
+    assert "client: local localhost\n" in show.stdout
+    assert f"recipient: you@example.com (deferred " in show.stdout and why1 in show.stdout
+    content = show.stdout.split("*** MESSAGE CONTENT ***\n")[1]
+    assert content.startswith(f"Received: by {HOSTNAME} (postern, from userid 0)\n")
+    assert "Subject: first\n" in content and content.endswith("\nbody\n*** END OF MESSAGE ***\n")
+
+    # the same through the other names
+    for argv in (["mailq", "-C", str(p.config_path)],
+                 ["sendmail", "-C", str(p.config_path), "-bp"],
+                 ["postern", "mailq", "-C", str(p.config_path)]):
+        r2 = run(p, argv)
+        assert r2.returncode == 0 and r2.stdout == r.stdout, (argv, r2.stderr)
+
+    # hold: marked '!', moved to hold/, kept across a restart, not delivered
+    assert queue_ok(p, "hold", q1) == f"ok {q1} on hold\n"
+    assert os.path.exists(p.queue_dir / "hold" / q1)
+    assert not os.path.exists(p.queue_dir / "queue" / q1)
+    assert listing(queue(p, "list").stdout)[q1][0] is True
+    assert "status: on hold\n" in queue(p, "show", q1).stdout
+    assert queue_ok(p, "hold", q1) == f"ok {q1} on hold\n"          # already: fine
+    r = queue(p, "flush", q1)
+    assert r.returncode == 1 and "on hold" in r.stderr
+    p.stop()
+    p.start()
+    p.wait_log(r"queue: 1 message to deliver")
+    assert listing(queue(p, "list").stdout)[q1][0] is True
+    assert os.path.exists(p.queue_dir / "state" / q1), "a held message keeps its state"
+
+    # release: back in queue/, tried again at once
+    n_before = len(re.findall(rf"{q1}: to=<", p.log()))
+    assert queue_ok(p, "release", q1) == f"ok {q1} released\n"
+    r = queue(p, "release", q1)
+    assert r.returncode == 1 and "not on hold" in r.stderr
+    deadline = time.monotonic() + 10
+    while len(re.findall(rf"{q1}: to=<", p.log())) == n_before:
+        assert time.monotonic() < deadline, "released message was not tried again"
+        time.sleep(0.05)
+    assert listing(queue(p, "list").stdout)[q1][0] is False
+
+    # flush: all, or one
+    assert re.fullmatch(r"ok \d+ messages? scheduled for delivery now\n", queue_ok(p, "flush"))
+    assert queue_ok(p, "flush", q2) == f"ok {q2} scheduled for delivery\n"
+    r = run(p, ["sendmail", "-C", str(p.config_path), "-q"])
+    assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr
+
+    # delete one
+    assert queue_ok(p, "delete", q1) == f"ok {q1} deleted\n"
+    assert not os.path.exists(p.queue_dir / "queue" / q1)
+    assert not os.path.exists(p.queue_dir / "state" / q1)
+    assert set(listing(queue(p, "list").stdout)) == {q2}
+    r = queue(p, "delete", q1)
+    assert r.returncode == 1 and "no such message" in r.stderr
+    p.wait_log(rf"{q1}: removed")
+
+    # delete ALL, held ones included
+    q3, _ = submit_stuck(p, "third@example.com", "third")
+    queue_ok(p, "hold", q3)
+    assert re.fullmatch(r"ok [12] messages? deleted\n", queue_ok(p, "delete", "ALL"))
+    r = queue(p, "list")
+    assert r.returncode == 0 and r.stdout == "Mail queue is empty\n"
+    assert p.queue_files() == [] and os.listdir(p.queue_dir / "hold") == []
+
+
+def test_queue_hold_all_release_all(stuck):
+    p = stuck
+    qids = [submit_stuck(p, f"r{i}@example.com", f"m{i}")[0] for i in range(3)]
+    assert queue_ok(p, "hold", "ALL") == "ok 3 messages on hold\n"
+    ls = listing(queue(p, "list").stdout)
+    assert sorted(ls) == sorted(qids) and all(v[0] for v in ls.values())
+    assert queue_ok(p, "release", "ALL") == "ok 3 messages released\n"
+    ls = listing(queue(p, "list").stdout)
+    assert sorted(ls) == sorted(qids) and not any(v[0] for v in ls.values())
+
+
+def test_queue_without_daemon(stuck):
+    """delete / hold / release work on the spool directly when no daemon
+    runs; flush needs the daemon."""
+    p = stuck
+    q1, _ = submit_stuck(p, "a@example.com")
+    q2, _ = submit_stuck(p, "b@example.com")
+    p.stop()
+    r = queue(p, "hold", q1)
+    assert r.returncode == 0 and r.stdout.startswith(f"ok {q1} on hold"), r.stderr
+    assert "daemon is not running" in r.stdout
+    assert os.path.exists(p.queue_dir / "hold" / q1)
+    assert listing(queue(p, "list").stdout)[q1][0] is True
+    r = queue(p, "flush")
+    assert r.returncode == EX_UNAVAILABLE and "daemon is not running" in r.stderr
+    r = queue(p, "delete", q2)
+    assert r.returncode == 0 and r.stdout.startswith(f"ok {q2} deleted"), r.stderr
+    assert not os.path.exists(p.queue_dir / "queue" / q2)
+    assert not os.path.exists(p.queue_dir / "state" / q2)
+    # the daemon starts with the held message left alone
+    p.start()
+    assert "queue: " not in p.stderr_paths[-1].read_text(), "a held message was scheduled"
+    assert listing(queue(p, "list").stdout)[q1][0] is True
+    p.stop()
+    r = queue(p, "release", "ALL")
+    assert r.returncode == 0 and r.stdout.startswith("ok 1 message released"), r.stderr
+    p.start()
+    p.wait_log(r"queue: 1 message to deliver")
+
+
+def test_queue_bad_requests(postern):
+    r = queue(postern, "list")
+    assert r.returncode == 0 and r.stdout == "Mail queue is empty\n"
+    r = run(postern, ["mailq", "-C", str(postern.config_path)])
+    assert r.returncode == 0 and r.stdout == "Mail queue is empty\n"
+    for args in (("delete", "../../etc/passwd"), ("hold", "6b068c587250e759"), ("show", "x"),
+                 ("release", "0123")):
+        r = queue(postern, *args)
+        assert r.returncode == EX_USAGE, (args, r.returncode, r.stderr)
+        assert "invalid queue id" in r.stderr
+    for args in (("delete", "0123456789ABCDEF"), ("hold", "0123456789ABCDEF"),
+                 ("release", "0123456789ABCDEF"), ("flush", "0123456789ABCDEF")):
+        r = queue(postern, *args)
+        assert r.returncode == 1, (args, r.returncode, r.stderr)
+        assert "no such message" in r.stderr
+    r = queue(postern, "show", "0123456789ABCDEF")
+    assert r.returncode != 0 and "no such message" in r.stderr
+    for args in ((), ("frobnicate",), ("delete",), ("list", "extra")):
+        r = queue(postern, *args)
+        assert r.returncode == EX_USAGE and "usage:" in r.stderr, args
+
+
+def test_control_socket_protocol(postern):
+    """Raw line protocol: one request, one answer line, closed."""
+    path = str(postern.queue_dir / "private" / "control")
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+    def ask(data):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(5)
+            s.connect(path)
+            s.sendall(data)
+            buf = b""
+            while True:
+                d = s.recv(4096)
+                if not d:
+                    return buf
+                buf += d
+
+    assert ask(b"flush\n") == b"ok 0 messages scheduled for delivery now\n"
+    assert ask(b"flush\r\n") == b"ok 0 messages scheduled for delivery now\n"
+    assert ask(b"bogus\n").startswith(b"error unknown request")
+    assert ask(b"delete\n") == b"error delete needs a queue id or ALL\n"
+    assert ask(b"delete ../x\n") == b"error invalid queue id\n"
+    assert ask(b"hold " + b"A" * 500 + b"\n") == b"error request too long\n"
+    assert ask(b"delete ALL\n") == b"ok 0 messages deleted\n"
+    postern.wait_log(r"control: uid=0: delete ALL: ok 0 messages deleted")
+
+
+def test_second_daemon_on_same_queue_refused(make_postern):
+    p = make_postern()
+    other = make_postern(start=False, queue_directory=str(p.queue_dir))
+    other.start(wait=False)
+    assert other.proc.wait(10) == 1
+    assert "another postern daemon is running on this queue" in other.log()
+    # the first one still works
+    r = sendmail(p, ["still@example.com"], "Subject: x\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    delivered(p, "still@example.com")
