@@ -1,0 +1,600 @@
+/* smtp — the outbound SMTP client: settings, destinations (concurrency
+ * limit, FIFO of waiting jobs, cached idle connections) and attempts (one
+ * per job: resolve, walk the addresses, record results, call job->done).
+ * The conversation itself is in smtp_session.c.
+ *
+ * Every step of an attempt runs from its own event (smtp_attempt_act), so
+ * job->done is never called from inside smtp_client_deliver or from deep
+ * inside a bufferevent callback, and it may call smtp_client_deliver. */
+#include "smtp.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+
+#include "dns.h"
+#include "smtp_internal.h"
+#include "transport.h"
+#include "../policy/maps.h"
+#include "../util/log.h"
+
+/* A DNS request outlives its attempt when the attempt ends first (the
+ * resolver has no cancel): the attempt clears req->att, the callback frees
+ * the request. */
+struct dns_req {
+    struct smtp_attempt *att;
+};
+
+/* ------------------------------------------------------------ settings */
+
+void smtp_settings_unref(struct smtp_settings *s)
+{
+    if (!s || --s->refs > 0)
+        return;
+    free(s->helo_name);
+    free(s->cafile);
+    if (s->passwd)
+        map_free(s->passwd);
+    if (s->ctx)
+        SSL_CTX_free(s->ctx);
+    free(s);
+}
+
+struct ssl_ctx_st *smtp_settings_ctx(struct smtp_settings *set, char *err, size_t errlen)
+{
+    if (!set->ctx)
+        set->ctx = smtp_tls_ctx_new(set->cafile, set->tls_level >= SMTP_TLS_VERIFY, err, errlen);
+    return set->ctx;
+}
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s ? s : "");
+    if (!p)
+        log_fatal("smtp: out of memory");
+    return p;
+}
+
+/* ---------------------------------------------------------------- client */
+
+struct smtp_client *smtp_client_new(struct event_base *base, struct dns *dns)
+{
+    struct smtp_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->base = base;
+    c->dns = dns;
+    TAILQ_INIT(&c->dests);
+    return c;
+}
+
+unsigned smtp_client_connections(const struct smtp_client *c)
+{
+    return c ? c->nconn : 0;
+}
+
+int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
+                          char *err, size_t errlen)
+{
+    int level = smtp_tls_level_parse(cfg->smtp_tls_security_level);
+    if (level < 0) {
+        smtp_fmt(err, errlen, "smtp_tls_security_level = %s: unknown level; use none, "
+                 "may, encrypt, verify or secure", cfg->smtp_tls_security_level);
+        return -1;
+    }
+    if (cfg->smtp_tls_CAfile[0] && access(cfg->smtp_tls_CAfile, R_OK) != 0) {
+        smtp_fmt(err, errlen, "smtp_tls_CAfile %s: %s", cfg->smtp_tls_CAfile, strerror(errno));
+        return -1;
+    }
+    int noplaintext = 0;
+    for (size_t i = 0; i < cfg->smtp_sasl_security_options.n; i++) {
+        const char *o = cfg->smtp_sasl_security_options.v[i];
+        if (strcasecmp(o, "noplaintext") == 0)
+            noplaintext = 1;
+        else if (strcasecmp(o, "noanonymous") != 0 && strcasecmp(o, "noactive") != 0 &&
+                 strcasecmp(o, "nodictionary") != 0 && strcasecmp(o, "mutual_auth") != 0) {
+            smtp_fmt(err, errlen, "smtp_sasl_security_options: unknown option \"%s\"; use "
+                     "noanonymous, noplaintext, noactive, nodictionary or mutual_auth", o);
+            return -1;
+        }
+    }
+    struct map *passwd = NULL;
+    if (cfg->smtp_sasl_auth_enable && cfg->smtp_sasl_password_maps[0]) {
+        char merr[768];
+        passwd = map_open(cfg->smtp_sasl_password_maps, MAP_SECRET, merr, sizeof merr);
+        if (!passwd) {
+            smtp_fmt(err, errlen, "smtp_sasl_password_maps: %s", merr);
+            return -1;
+        }
+    }
+    struct smtp_settings *s = calloc(1, sizeof *s);
+    if (!s) {
+        if (passwd)
+            map_free(passwd);
+        smtp_fmt(err, errlen, "out of memory");
+        return -1;
+    }
+    s->refs = 1;
+    s->helo_name = xstrdup(cfg->smtp_helo_name[0] ? cfg->smtp_helo_name : cfg->myhostname);
+    s->tls_level = level;
+    s->wrapper = cfg->smtp_tls_wrappermode;
+    s->cafile = xstrdup(cfg->smtp_tls_CAfile);
+    s->sasl_enable = cfg->smtp_sasl_auth_enable;
+    s->passwd = passwd;
+    s->noplaintext = noplaintext;
+    s->cleartext_loopback = cfg->smtp_sasl_allow_cleartext_loopback;
+    s->t_connect = cfg->smtp_connect_timeout;
+    s->t_helo = cfg->smtp_helo_timeout;
+    s->t_mail = cfg->smtp_mail_timeout;
+    s->t_rcpt = cfg->smtp_rcpt_timeout;
+    s->t_data_init = cfg->smtp_data_init_timeout;
+    s->t_data_xfer = cfg->smtp_data_xfer_timeout;
+    s->t_data_done = cfg->smtp_data_done_timeout;
+    s->t_quit = cfg->smtp_quit_timeout;
+    s->cache = cfg->smtp_connection_cache_on_demand;
+    s->cache_time = cfg->smtp_connection_cache_time_limit;
+    s->dest_limit = cfg->default_destination_concurrency_limit > 0
+                        ? (unsigned long)cfg->default_destination_concurrency_limit : 1;
+    s->smtputf8 = cfg->smtputf8_enable;
+    smtp_settings_unref(c->set);
+    c->set = s;
+    /* cached connections were made with the old settings */
+    struct smtp_dest *d;
+    TAILQ_FOREACH(d, &c->dests, link) {
+        struct smtp_session *ss;
+        while ((ss = TAILQ_FIRST(&d->idle)) != NULL)
+            smtp_session_quit(ss);
+    }
+    return 0;
+}
+
+/* -------------------------------------------------------- destinations */
+
+static struct smtp_dest *dest_get(struct smtp_client *c, const char *key)
+{
+    struct smtp_dest *d;
+    TAILQ_FOREACH(d, &c->dests, link)
+        if (strcmp(d->key, key) == 0)
+            return d;
+    d = calloc(1, sizeof *d);
+    if (!d)
+        log_fatal("smtp: out of memory");
+    d->c = c;
+    d->key = xstrdup(key);
+    TAILQ_INIT(&d->waiting);
+    TAILQ_INIT(&d->running);
+    TAILQ_INIT(&d->sessions);
+    TAILQ_INIT(&d->idle);
+    TAILQ_INSERT_TAIL(&c->dests, d, link);
+    return d;
+}
+
+static void dest_maybe_free(struct smtp_dest *d)
+{
+    if (d->c->freeing || d->slots || !TAILQ_EMPTY(&d->waiting) ||
+        !TAILQ_EMPTY(&d->running) || !TAILQ_EMPTY(&d->sessions))
+        return;
+    TAILQ_REMOVE(&d->c->dests, d, link);
+    free(d->key);
+    free(d);
+}
+
+static void dest_dispatch(struct smtp_dest *d)
+{
+    struct smtp_client *c = d->c;
+    struct smtp_attempt *att;
+    if (c->freeing)
+        return;
+    unsigned long limit = c->set ? c->set->dest_limit : 1;
+    while ((att = TAILQ_FIRST(&d->waiting)) != NULL) {
+        struct smtp_session *s = TAILQ_FIRST(&d->idle);
+        if (s) {
+            TAILQ_REMOVE(&d->idle, s, idle_link);
+            s->idle = 0;
+            s->att = att;
+            att->s = s;
+            s->has_slot = 0;        /* the slot moves to the attempt */
+        } else if (d->slots < limit) {
+            d->slots++;
+        } else {
+            break;
+        }
+        att->has_slot = 1;
+        TAILQ_REMOVE(&d->waiting, att, link);
+        TAILQ_INSERT_TAIL(&d->running, att, link);
+        att->running = 1;
+        smtp_attempt_act(att, ACT_START);
+    }
+}
+
+void smtp_dest_session_gone(struct smtp_dest *d, int slot)
+{
+    if (slot)
+        d->slots--;
+    dest_dispatch(d);
+    dest_maybe_free(d);
+}
+
+void smtp_dest_park(struct smtp_session *s)
+{
+    struct smtp_dest *d = s->dest;
+    s->idle = 1;
+    TAILQ_INSERT_TAIL(&d->idle, s, idle_link);
+    dest_dispatch(d);
+}
+
+/* ------------------------------------------------------------- attempts */
+
+void smtp_attempt_act(struct smtp_attempt *att, enum smtp_action a)
+{
+    if (att->action == ACT_DONE)
+        return;
+    att->action = a;
+    event_active(att->ev, 0, 0);
+}
+
+void smtp_attempt_failure(struct smtp_attempt *att, const char *dsn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(att->reason, sizeof att->reason, fmt, ap);
+    va_end(ap);
+    smtp_fmt(att->dsn, sizeof att->dsn, "%s", dsn);
+    log_info("%s: %s", att->job->env->qid, att->reason);
+}
+
+void smtp_attempt_result(struct smtp_attempt *att, size_t i, enum rcpt_state st,
+                         const char *dsn, const char *reason)
+{
+    struct env_rcpt *r = &att->job->env->rcpt[i];
+    r->state = st;
+    smtp_fmt(r->dsn, sizeof r->dsn, "%s", dsn);
+    free(r->reason);
+    r->reason = xstrdup(reason);
+    att->final[i] = 1;
+}
+
+/* Every recipient still without a result gets st/dsn/reason. */
+static void attempt_all(struct smtp_attempt *att, enum rcpt_state st, const char *dsn,
+                        const char *reason)
+{
+    const struct envelope *env = att->job->env;
+    for (size_t i = 0; i < env->nrcpt; i++)
+        if (att->job->todo[i] && !att->final[i])
+            smtp_attempt_result(att, i, st, dsn, reason);
+}
+
+int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
+                             char *user, size_t userlen, char *pass, size_t passlen)
+{
+    const struct map *m = att->set->passwd;
+    char keys[4][300];
+    size_t n;
+    if (!m)
+        return 0;
+    n = smtp_sasl_keys(att->nexthop, keys);
+    if (host && *host && strlen(host) < sizeof keys[0])
+        smtp_fmt(keys[n++], sizeof keys[0], "%s", host);
+    for (size_t i = 0; i < n; i++) {
+        char *v = map_lookup(m, keys[i]);
+        if (!v)
+            continue;
+        int rc = smtp_sasl_split(v, user, userlen, pass, passlen);
+        OPENSSL_cleanse(v, strlen(v));
+        free(v);
+        if (rc == 0)
+            return 1;
+        log_warning("smtp_sasl_password_maps: the value for \"%s\" is not user:password",
+                    keys[i]);
+        return 0;
+    }
+    return 0;
+}
+
+static void attempt_free(struct smtp_attempt *att)
+{
+    if (att->dnsreq)
+        att->dnsreq->att = NULL;
+    if (att->ev)
+        event_free(att->ev);
+    smtp_settings_unref(att->set);
+    free(att->targets);
+    free(att->final);
+    free(att);
+}
+
+/* Give the remaining recipients their result, call done, free. */
+static void attempt_done(struct smtp_attempt *att)
+{
+    struct smtp_dest *d = att->dest;
+    struct delivery_job *job = att->job;
+    if (att->s) {       /* a session still attached: it cannot go on alone */
+        struct smtp_session *s = att->s;
+        att->s = NULL;
+        s->att = NULL;
+        smtp_session_free(s);
+    }
+    attempt_all(att, RCPT_DEFERRED, att->dsn[0] ? att->dsn : "4.4.0",
+                att->reason[0] ? att->reason : "delivery temporarily suspended");
+    job->relay = att->relay[0] ? att->relay : "none";
+    if (att->running)
+        TAILQ_REMOVE(&d->running, att, link);
+    else
+        TAILQ_REMOVE(&d->waiting, att, link);
+    int slot = att->has_slot;
+    att->has_slot = 0;
+    if (slot)
+        d->slots--;
+    /* job->relay points into att: free it only after done returned */
+    job->done(job);
+    attempt_free(att);
+    if (!d->c->freeing) {
+        dest_dispatch(d);
+        dest_maybe_free(d);
+    }
+}
+
+static void connect_next(struct smtp_attempt *att)
+{
+    while (att->ti < att->ntargets) {
+        const struct smtp_target *t = &att->targets[att->ti];
+        char addr[INET6_ADDRSTRLEN] = "?";
+        unsigned port = 0;
+        if (t->sa.ss_family == AF_INET) {
+            const struct sockaddr_in *s4 = (const void *)&t->sa;
+            inet_ntop(AF_INET, &s4->sin_addr, addr, sizeof addr);
+            port = ntohs(s4->sin_port);
+        } else {
+            const struct sockaddr_in6 *s6 = (const void *)&t->sa;
+            inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
+            port = ntohs(s6->sin6_port);
+        }
+        smtp_fmt(att->relay, sizeof att->relay, "%s[%s]:%u", t->host, addr, port);
+        att->s = smtp_session_connect(att, t);
+        if (att->s)
+            return;
+        att->ti++;      /* failed at once; the reason is recorded */
+        att->plaintext = 0;
+    }
+    if (!att->reason[0])
+        smtp_attempt_failure(att, "4.4.1", "no address to connect to for %s", att->nexthop);
+    smtp_attempt_act(att, ACT_DONE);
+}
+
+static void add_target(struct smtp_attempt *att, const char *host,
+                       const struct sockaddr_storage *sa)
+{
+    struct smtp_target *t = realloc(att->targets, (att->ntargets + 1) * sizeof *t);
+    if (!t)
+        log_fatal("smtp: out of memory");
+    att->targets = t;
+    t = &att->targets[att->ntargets++];
+    memset(t, 0, sizeof *t);
+    smtp_fmt(t->host, sizeof t->host, "%s", host);
+    t->sa = *sa;
+    if (sa->ss_family == AF_INET) {
+        ((struct sockaddr_in *)(void *)&t->sa)->sin_port = htons((uint16_t)att->nh.port);
+        t->salen = sizeof(struct sockaddr_in);
+    } else {
+        ((struct sockaddr_in6 *)(void *)&t->sa)->sin6_port = htons((uint16_t)att->nh.port);
+        t->salen = sizeof(struct sockaddr_in6);
+    }
+}
+
+static void on_dns(void *arg, const struct dns_result *res)
+{
+    struct dns_req *req = arg;
+    struct smtp_attempt *att = req->att;
+    free(req);
+    if (!att)
+        return;
+    att->dnsreq = NULL;
+    const char *type = att->nh.mx ? "MX" : "A/AAAA";
+    switch (res->status) {
+    case DNS_OK:
+        for (size_t h = 0; h < res->nhosts; h++)
+            for (size_t a = 0; a < res->hosts[h].naddr && a < DNS_MAX_ADDRS; a++)
+                if (res->hosts[h].addr[a].ss_family == AF_INET ||
+                    res->hosts[h].addr[a].ss_family == AF_INET6)
+                    add_target(att, att->nh.mx ? res->hosts[h].name : att->nh.host,
+                               &res->hosts[h].addr[a]);
+        if (att->ntargets == 0)
+            smtp_attempt_failure(att, "4.4.4", "no address found for %s", att->nh.host);
+        att->ti = 0;
+        connect_next(att);
+        return;
+    case DNS_NULLMX:
+        attempt_all(att, RCPT_BOUNCED, "5.1.10", "Domain does not accept mail (nullMX)");
+        smtp_fmt(att->relay, sizeof att->relay, "none");
+        smtp_attempt_act(att, ACT_DONE);
+        return;
+    case DNS_NOTFOUND:
+        if (att->by_domain) {
+            char reason[512];
+            smtp_fmt(reason, sizeof reason, "Host or domain name not found. Name service "
+                     "error for name=%s type=%s: Host not found", att->nh.host, type);
+            attempt_all(att, RCPT_BOUNCED, "5.4.4", reason);
+        } else {
+            smtp_attempt_failure(att, "4.4.4", "Host or domain name not found. Name service "
+                                 "error for name=%s type=%s: Host not found", att->nh.host, type);
+        }
+        smtp_attempt_act(att, ACT_DONE);
+        return;
+    case DNS_TEMPFAIL:
+    default:
+        smtp_attempt_failure(att, "4.4.3", "Host or domain name not found. Name service error "
+                             "for name=%s type=%s: Host not found, try again (%.200s)",
+                             att->nh.host, type, res->error);
+        smtp_attempt_act(att, ACT_DONE);
+        return;
+    }
+}
+
+static void resolve(struct smtp_attempt *att)
+{
+    if (att->ntargets) {            /* fresh start after a stale cached connection */
+        att->ti = 0;
+        connect_next(att);
+        return;
+    }
+    if (att->nh.literal) {
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        if (att->nh.literal == AF_INET) {
+            struct sockaddr_in *s4 = (void *)&ss;
+            s4->sin_family = AF_INET;
+            inet_pton(AF_INET, att->nh.host, &s4->sin_addr);
+        } else {
+            struct sockaddr_in6 *s6 = (void *)&ss;
+            s6->sin6_family = AF_INET6;
+            inet_pton(AF_INET6, att->nh.host, &s6->sin6_addr);
+        }
+        add_target(att, att->nh.host, &ss);
+        connect_next(att);
+        return;
+    }
+    if (!att->c->dns) {
+        smtp_attempt_failure(att, "4.4.3", "cannot look up %s: no DNS resolver", att->nh.host);
+        smtp_attempt_act(att, ACT_DONE);
+        return;
+    }
+    struct dns_req *req = calloc(1, sizeof *req);
+    if (!req)
+        log_fatal("smtp: out of memory");
+    req->att = att;
+    att->dnsreq = req;
+    if (att->nh.mx)
+        dns_resolve_mx(att->c->dns, att->nh.host, on_dns, req);
+    else
+        dns_resolve_host(att->c->dns, att->nh.host, on_dns, req);
+}
+
+static void attempt_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtp_attempt *att = arg;
+    (void)fd;
+    (void)what;
+    enum smtp_action a = att->action;
+    if (a != ACT_DONE)
+        att->action = ACT_NONE;
+    switch (a) {
+    case ACT_START:
+        if (att->s)
+            smtp_session_begin(att->s);
+        else
+            resolve(att);
+        break;
+    case ACT_NEXT:
+        att->ti++;
+        att->plaintext = 0;
+        connect_next(att);
+        break;
+    case ACT_RETRY_PLAIN:
+        att->plaintext = 1;
+        connect_next(att);
+        break;
+    case ACT_DONE:
+        attempt_done(att);
+        break;
+    case ACT_NONE:
+        break;
+    }
+}
+
+void smtp_client_deliver(struct smtp_client *c, struct delivery_job *job)
+{
+    struct smtp_attempt *att = calloc(1, sizeof *att);
+    const struct envelope *env = job->env;
+    if (!att)
+        log_fatal("smtp: out of memory");
+    att->c = c;
+    att->job = job;
+    att->final = calloc(env->nrcpt ? env->nrcpt : 1, 1);
+    att->ev = event_new(c->base, -1, 0, attempt_cb, att);
+    if (!att->final || !att->ev)
+        log_fatal("smtp: out of memory");
+    job->relay = "none";
+    const char *bad = NULL;
+    if (job->nexthop && job->nexthop[0]) {
+        smtp_fmt(att->nexthop, sizeof att->nexthop, "%s", job->nexthop);
+        if (strlen(job->nexthop) >= sizeof att->nexthop ||
+            smtp_nexthop_parse(att->nexthop, &att->nh) < 0)
+            bad = "malformed nexthop";
+    } else {
+        const char *domain = NULL;
+        for (size_t i = 0; i < env->nrcpt && !domain; i++)
+            if (job->todo[i]) {
+                const char *at = strrchr(env->rcpt[i].addr, '@');
+                domain = at ? at + 1 : "";
+            }
+        att->by_domain = 1;
+        if (!domain || !*domain || strlen(domain) >= 256) {
+            bad = "recipient without a domain";
+            domain = "";
+        }
+        size_t k = 0;
+        for (; domain[k] && k + 1 < sizeof att->nexthop; k++)
+            att->nexthop[k] = (char)((domain[k] >= 'A' && domain[k] <= 'Z')
+                                     ? domain[k] - 'A' + 'a' : domain[k]);
+        att->nexthop[k] = '\0';
+        if (!bad && smtp_nexthop_parse(att->nexthop, &att->nh) < 0)
+            bad = "malformed recipient domain";
+    }
+    struct smtp_dest *d = dest_get(c, att->nexthop);
+    att->dest = d;
+    if (c->freeing || !c->set || bad) {
+        if (c->freeing)
+            smtp_attempt_failure(att, "4.3.0", "mail system is shutting down");
+        else if (!c->set)
+            smtp_attempt_failure(att, "4.3.5", "smtp client is not configured");
+        else
+            smtp_attempt_failure(att, "4.3.5", "%s: \"%.300s\"", bad, att->nexthop);
+        TAILQ_INSERT_TAIL(&d->running, att, link);
+        att->running = 1;
+        smtp_attempt_act(att, ACT_DONE);
+        return;
+    }
+    c->set->refs++;
+    att->set = c->set;
+    TAILQ_INSERT_TAIL(&d->waiting, att, link);
+    dest_dispatch(d);
+}
+
+void smtp_client_free(struct smtp_client *c)
+{
+    struct smtp_dest *d;
+    if (!c)
+        return;
+    c->freeing = 1;
+    while ((d = TAILQ_FIRST(&c->dests)) != NULL) {
+        struct smtp_session *s;
+        struct smtp_attempt *att;
+        while ((s = TAILQ_FIRST(&d->sessions)) != NULL) {
+            if (s->att)
+                s->att->s = NULL;
+            s->att = NULL;
+            smtp_session_free(s);
+        }
+        while ((att = TAILQ_FIRST(&d->running)) != NULL ||
+               (att = TAILQ_FIRST(&d->waiting)) != NULL) {
+            if (att->action != ACT_DONE)
+                smtp_attempt_failure(att, "4.3.0", "mail system is shutting down");
+            attempt_done(att);
+        }
+        TAILQ_REMOVE(&c->dests, d, link);
+        free(d->key);
+        free(d);
+    }
+    smtp_settings_unref(c->set);
+    free(c);
+}

@@ -1,0 +1,302 @@
+/* smtp_internal — private to the SMTP client (src/deliver/smtp*.c) and its
+ * unit tests: the pure parsers and encoders (smtp_reply.c), the TLS context
+ * (smtp_tls.c), and the types shared by the client (smtp.c) and the session
+ * state machine (smtp_session.c). */
+#ifndef POSTERN_DELIVER_SMTP_INTERNAL_H
+#define POSTERN_DELIVER_SMTP_INTERNAL_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "../queue/envelope.h"
+
+/* ---------------------------------------------------------------- replies */
+
+#define SMTP_REPLY_LINE_MAX 2048     /* bytes of one reply line, CRLF excluded */
+#define SMTP_REPLY_LINES_MAX 100     /* lines of one (multi-line) reply */
+
+struct smtp_reply {
+    int code;               /* 200..599 once complete */
+    char dsn[16];           /* enhanced status code of the first line, "" if none */
+    size_t nlines;
+    char *text;             /* the lines, each as received, joined with '\n' */
+    size_t len, cap;
+    int complete;
+};
+
+/* Feed one line (without its CRLF or LF). Returns 1 when the reply is
+ * complete (the line was "NNN " or "NNN"), 0 when more lines are expected,
+ * -1 on a protocol error (malformed line, code changed between lines, line
+ * longer than SMTP_REPLY_LINE_MAX, more than SMTP_REPLY_LINES_MAX lines,
+ * out of memory). Feeding after completion starts a new reply. */
+int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len);
+
+/* Parse one reply from buf. Returns 1 (complete; *used = bytes consumed
+ * including the line ends), 0 (incomplete: more bytes needed) or -1
+ * (protocol error, also for a line longer than SMTP_REPLY_LINE_MAX whose
+ * end has not arrived yet). */
+int smtp_reply_parse(struct smtp_reply *r, const char *buf, size_t len, size_t *used);
+
+void smtp_reply_reset(struct smtp_reply *r);   /* keep the buffer */
+void smtp_reply_free(struct smtp_reply *r);
+
+/* The reply as one line for reasons and logs: the lines joined with a space,
+ * control bytes as '?', at most outlen-1 bytes. */
+char *smtp_reply_oneline(const struct smtp_reply *r, char *out, size_t outlen);
+
+/* Per-recipient result of a reply: 2xx SENT, 4xx DEFERRED, 5xx BOUNCED,
+ * with the enhanced status code of the reply, or "2.0.0" / "4.0.0" /
+ * "5.0.0" when it has none (or one of another class). */
+enum rcpt_state smtp_reply_state(int code);
+void smtp_reply_dsn(const struct smtp_reply *r, char dsn[16]);
+
+/* Extract an enhanced status code "c.s.d" at the start of text (c = 2, 4
+ * or 5; s, d at most 3 digits) followed by a space or the end. Returns its
+ * length (0 if none) and copies it to dsn. */
+size_t smtp_parse_dsn(const char *text, size_t len, char dsn[16]);
+
+/* ----------------------------------------------------------- EHLO reply */
+
+#define SMTP_EXT_PIPELINING 0x01
+#define SMTP_EXT_SIZE       0x02
+#define SMTP_EXT_8BITMIME   0x04
+#define SMTP_EXT_SMTPUTF8   0x08
+#define SMTP_EXT_STARTTLS   0x10
+#define SMTP_EXT_AUTH       0x20
+
+#define SMTP_AUTH_PLAIN 0x01
+#define SMTP_AUTH_LOGIN 0x02
+#define SMTP_AUTH_OTHER 0x04
+
+struct smtp_ext {
+    unsigned flags;
+    unsigned long long size;    /* SIZE n; 0 = no limit announced */
+    unsigned auth;              /* SMTP_AUTH_* offered */
+};
+
+/* Keywords of a 250 EHLO reply (all lines after the first), case-
+ * insensitive: PIPELINING, SIZE [n], 8BITMIME, SMTPUTF8, STARTTLS,
+ * AUTH mech..., and the old form AUTH=mech... */
+void smtp_ehlo_parse(const struct smtp_reply *r, struct smtp_ext *ext);
+
+/* ------------------------------------------------------------- nexthop */
+
+struct smtp_nexthop {
+    char host[256];       /* without brackets; "::1" for "[::1]:25" */
+    unsigned port;        /* 25 when not given */
+    int mx;               /* 1: MX lookup of host; 0: "[host]" form */
+    int literal;          /* host is an IP address (AF_INET / AF_INET6) */
+};
+
+/* "[host]:port", "[host]", "host:port", "host", "[::1]:2525",
+ * "[ipv6:::1]"; the port may be a number (1..65535) or smtp, submission,
+ * smtps, submissions. Returns 0 or -1 (malformed). */
+int smtp_nexthop_parse(const char *nexthop, struct smtp_nexthop *nh);
+
+/* SASL password map keys, Postfix order: the nexthop as written
+ * ("[h]:465"), without the port ("[h]"), the bare host ("h"); duplicates
+ * left out. Returns the number of keys (<= 3). */
+size_t smtp_sasl_keys(const char *nexthop, char keys[3][300]);
+
+/* "user:password" → user and password (split at the first ':'). -1 when
+ * there is no ':' or a part does not fit. */
+int smtp_sasl_split(const char *value, char *user, size_t userlen,
+                    char *pass, size_t passlen);
+
+/* ---------------------------------------------------------- encodings */
+
+/* Base64 (no line breaks) of in into out; returns the length written or 0
+ * if it does not fit (outlen must hold 4*ceil(n/3)+1). */
+size_t smtp_base64(const void *in, size_t inlen, char *out, size_t outlen);
+
+/* AUTH PLAIN initial response: base64("\0" user "\0" pass). 0 on failure. */
+size_t smtp_auth_plain(const char *user, const char *pass, char *out, size_t outlen);
+
+/* Dot-stuffing of a stream: copies in to out, doubling a '.' that starts a
+ * line. *bol is 1 at the start of the message and tracks "at line start"
+ * across calls. out must hold 2*inlen bytes. Returns bytes written. */
+size_t smtp_dot_stuff(const char *in, size_t inlen, int *bol, char *out);
+
+/* snprintf that truncates quietly (reasons and logs may be cut). */
+void smtp_fmt(char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* 1 if s holds a byte >= 0x80. */
+int smtp_has_8bit(const char *s);
+
+/* 1 for loopback addresses: 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104. */
+int smtp_addr_is_loopback(const struct sockaddr *sa);
+
+/* ------------------------------------------------------------------ TLS */
+
+enum smtp_tls_level {
+    SMTP_TLS_NONE = 0, SMTP_TLS_MAY, SMTP_TLS_ENCRYPT, SMTP_TLS_VERIFY, SMTP_TLS_SECURE
+};
+
+/* "none", "may", "encrypt", "verify", "secure" (case-insensitive); -1 if unknown. */
+int smtp_tls_level_parse(const char *s);
+
+struct ssl_ctx_st;
+struct ssl_st;
+
+/* Client context: TLS 1.2 minimum; with verify != 0 the CA store comes from
+ * cafile (PEM) or, when cafile is empty, the system default paths. NULL
+ * with a reason in err. */
+struct ssl_ctx_st *smtp_tls_ctx_new(const char *cafile, int verify, char *err, size_t errlen);
+
+/* A new SSL for one connection: SNI = sni_host unless it is an IP address;
+ * with level >= VERIFY peer verification is on and the certificate must
+ * match match_host (a name, or an IP address for [ip] nexthops); for SECURE
+ * also its subdomains ("." prefix). NULL with a reason in err. */
+struct ssl_st *smtp_tls_ssl_new(struct ssl_ctx_st *ctx, int level, const char *sni_host,
+                                const char *match_host, char *err, size_t errlen);
+
+/* After a failed handshake: the reason, naming verification failures as
+ * "Server certificate not verified: <openssl reason>". */
+void smtp_tls_failure_reason(struct ssl_st *ssl, unsigned long sslerr, char *out, size_t outlen);
+
+/* ------------------------------------------------- client and sessions
+ * (smtp.c: client, destinations, concurrency, cache, attempts;
+ *  smtp_session.c: one connection's protocol state machine) */
+
+#include <sys/queue.h>
+
+struct event_base;
+struct event;
+struct bufferevent;
+struct dns;
+struct map;
+struct delivery_job;
+
+/* An immutable snapshot of the smtp_* parameters, taken by
+ * smtp_client_configure; attempts and sessions hold a reference so a
+ * reload never changes a conversation midway. */
+struct smtp_settings {
+    int refs;
+    char *helo_name;
+    int tls_level;                  /* enum smtp_tls_level */
+    int wrapper;
+    char *cafile;
+    struct ssl_ctx_st *ctx;         /* created on first TLS use */
+    int sasl_enable;
+    struct map *passwd;             /* NULL: no credentials */
+    int noplaintext;
+    int cleartext_loopback;
+    long long t_connect, t_helo, t_mail, t_rcpt, t_data_init, t_data_xfer,
+              t_data_done, t_quit, cache_time;
+    int cache;
+    unsigned long dest_limit;
+    int smtputf8;
+};
+
+struct smtp_target {
+    char host[256];
+    struct sockaddr_storage sa;     /* with the port */
+    socklen_t salen;
+};
+
+enum smtp_action { ACT_NONE = 0, ACT_START, ACT_NEXT, ACT_RETRY_PLAIN, ACT_DONE };
+
+struct smtp_session;
+struct smtp_dest;
+struct smtp_client;
+
+/* One job's delivery: waits for a slot, resolves, walks the addresses,
+ * records per-recipient results, calls job->done from its own event. */
+struct smtp_attempt {
+    TAILQ_ENTRY(smtp_attempt) link;     /* dest->waiting or dest->running */
+    struct smtp_client *c;
+    struct smtp_dest *dest;
+    struct smtp_settings *set;
+    struct delivery_job *job;
+    struct smtp_nexthop nh;
+    char nexthop[300];                  /* job->nexthop or the domain */
+    int by_domain;                      /* nexthop "" (MX of the recipients' domain) */
+    int running;                        /* dispatched (holds a slot) */
+    int has_slot;
+    struct dns_req *dnsreq;
+    struct smtp_target *targets;
+    size_t ntargets, ti;
+    int plaintext;                      /* "may": this address without STARTTLS */
+    struct smtp_session *s;
+    enum smtp_action action;
+    struct event *ev;
+    unsigned char *final;               /* recipient's result recorded */
+    char relay[320];
+    char dsn[16];                       /* last failure, for the remaining */
+    char reason[1024];
+};
+
+struct smtp_session {
+    TAILQ_ENTRY(smtp_session) link;     /* dest->sessions */
+    TAILQ_ENTRY(smtp_session) idle_link;
+    struct smtp_client *c;
+    struct smtp_dest *dest;
+    struct smtp_settings *set;
+    struct smtp_attempt *att;           /* NULL while idle or quitting */
+    int has_slot;
+    int idle;
+    struct bufferevent *bev;
+    struct event *timer;
+    int st;                             /* enum in smtp_session.c */
+    char host[256];
+    char addr[64];
+    unsigned port;
+    struct sockaddr_storage sa;
+    socklen_t salen;
+    int tls;
+    int reused;                         /* transaction on a cached connection */
+    int got_reply;                      /* a reply arrived in this transaction */
+    int pipelining;
+    struct smtp_ext ext;
+    struct smtp_reply reply;
+    int login_step;
+    size_t *rcpts, nrcpts, rcpt_reply, naccepted;
+    unsigned char *accepted;            /* per rcpts[] entry */
+    int aborting;                       /* pipelined MAIL failed: drain replies */
+    size_t pos;
+    int bol, dot_sent;
+};
+
+struct smtp_dest {
+    TAILQ_ENTRY(smtp_dest) link;
+    struct smtp_client *c;
+    char *key;
+    unsigned long slots;                /* running attempts + sessions holding one */
+    TAILQ_HEAD(, smtp_attempt) waiting;
+    TAILQ_HEAD(, smtp_attempt) running;
+    TAILQ_HEAD(, smtp_session) sessions;
+    TAILQ_HEAD(, smtp_session) idle;
+};
+
+struct smtp_client {
+    struct event_base *base;
+    struct dns *dns;
+    struct smtp_settings *set;
+    TAILQ_HEAD(, smtp_dest) dests;
+    unsigned nconn;
+    int freeing;
+};
+
+/* smtp.c, for the session */
+void smtp_attempt_act(struct smtp_attempt *att, enum smtp_action a);
+void smtp_attempt_failure(struct smtp_attempt *att, const char *dsn, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void smtp_attempt_result(struct smtp_attempt *att, size_t i, enum rcpt_state st,
+                         const char *dsn, const char *reason);
+int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
+                             char *user, size_t userlen, char *pass, size_t passlen);
+struct ssl_ctx_st *smtp_settings_ctx(struct smtp_settings *set, char *err, size_t errlen);
+void smtp_dest_park(struct smtp_session *s);      /* session became idle */
+/* A session is gone: give its slot back (slot != 0), start waiting jobs,
+ * free the destination when nothing is left. */
+void smtp_dest_session_gone(struct smtp_dest *d, int slot);
+void smtp_settings_unref(struct smtp_settings *s);
+
+/* smtp_session.c */
+struct smtp_session *smtp_session_connect(struct smtp_attempt *att, const struct smtp_target *t);
+void smtp_session_begin(struct smtp_session *s);  /* cached session: next transaction */
+void smtp_session_quit(struct smtp_session *s);   /* idle: QUIT and close */
+void smtp_session_free(struct smtp_session *s);
+
+#endif

@@ -1,0 +1,509 @@
+"""Relaying through an upstream mailbox (seed 000): apps -> postern -> the
+upstream's submission service with AUTH over TLS.
+
+The upstream is a real aiosmtpd server (upstream.py) with a CA made at test
+time; postern runs with default_transport = smtp and relayhost =
+[127.0.0.1]:PORT, as the README's example does with [smtp.example.com]:465.
+Sender rewriting and Reply-To are the routing tests' business, not these.
+"""
+import base64
+import os
+import re
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+
+from conftest import POSTERN_BIN, binary_env, require_binary
+from upstream import PASSWORD, USER, password_map, test_ca, upstream  # noqa: F401 (fixtures)
+
+SENDER = "app@example.com"
+RCPT = "boss@customer.test"
+RCPT2 = "ops@customer.test"
+
+FAST_RETRY = dict(minimal_backoff_time="1s", maximal_backoff_time="2s", queue_run_delay="1s")
+
+
+def relay_settings(up, ca, pwfile=None, **kw):
+    s = dict(default_transport="smtp", relayhost=f"[127.0.0.1]:{up.port}",
+             smtp_tls_wrappermode="yes" if up.mode == "implicit" else "no",
+             smtp_tls_security_level="verify", smtp_tls_CAfile=ca.ca,
+             smtp_connect_timeout="5s", smtp_helo_timeout="10s", **FAST_RETRY)
+    if pwfile is not None:
+        s.update(smtp_sasl_auth_enable="yes", smtp_sasl_password_maps=f"texthash:{pwfile}")
+    s.update(kw)
+    return s
+
+
+def secrets_of(password=PASSWORD, user=USER):
+    """Every form of the password that must never reach a log."""
+    plain = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+    return [password, plain, base64.b64encode(password.encode()).decode()]
+
+
+def assert_no_secret(p, password=PASSWORD, user=USER):
+    log = p.log()
+    for s in secrets_of(password, user):
+        assert s not in log, f"secret {s!r} appears in the daemon log"
+
+
+def start_relay(make_postern, up, ca, entries=None, verbose=False, **kw):
+    """A daemon relaying to up; entries: the password map ({key: value}),
+    default: "[127.0.0.1]:PORT user:password"."""
+    p = make_postern(start=False)
+    pw = None
+    if entries is not False:
+        if entries is None:
+            entries = {f"[127.0.0.1]:{up.port}": f"{USER}:{PASSWORD}"}
+        pw = password_map(p.base / "sasl_passwd", entries)
+    p.settings.update(relay_settings(up, ca, pw, **kw))
+    p.start(verbose=verbose)
+    return p
+
+
+def message(subject="relay test", body=b"Hello from the app.\r\n", sender=SENDER, rcpt=RCPT):
+    return (f"From: <{sender}>\r\nTo: <{rcpt}>\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{time.time_ns()}.{os.getpid()}@app.example.com>\r\n"
+            "Date: Wed, 25 Nov 2026 10:00:00 +0000\r\n").encode() + b"\r\n" + body
+
+
+def rich_body():
+    """8-bit Chinese text, 990-byte lines, a base64 block, lines that start
+    with a dot (dot-stuffing both ways), a lone dot line."""
+    zh = "你好，世界。这是一封通过 postern 中转的测试邮件。\r\n".encode("utf-8")
+    long_line = (b"L" * 988) + b"\r\n"              # 990 bytes with CRLF
+    b64 = base64.encodebytes(bytes(range(256)) * 40).replace(b"\n", b"\r\n")
+    dots = b".leading dot\r\n..two dots\r\n.\r\n. space\r\nend.\r\n"
+    return zh * 3 + long_line * 5 + b"--part\r\n" + b64 + dots + zh
+
+
+def sent_line(qid, rcpt, up):
+    return (rf"{qid}: to=<{re.escape(rcpt)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{up.port}, "
+            rf"delay=[0-9.]+, dsn=2\.0\.0, status=sent \(250 2\.0\.0 Ok: queued as UP\d+\)")
+
+
+def from_app(m):
+    return m["mail_from"] == SENDER
+
+
+def is_bounce(m):
+    return m["mail_from"] in ("", "<>")
+
+
+def check_content(got, sent):
+    """The upstream's copy is postern's Received: line(s) + the message."""
+    assert got.endswith(sent), "message bytes changed on the way"
+    head = got[:len(got) - len(sent)]
+    assert head.startswith(b"Received: "), head[:200]
+
+
+# --------------------------------------------------------------------------
+# the seed's setup: implicit TLS (port 465 style) + AUTH
+
+
+def test_wrappermode_auth_delivers_bytes_intact(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit")
+    p = start_relay(make_postern, up, test_ca, verbose=True)
+    msg = message(subject="报告 report", body=rich_body())
+    qid = p.send(SENDER, [RCPT, RCPT2], msg, mail_options=["BODY=8BITMIME"])
+    [m] = up.wait_messages(1)
+    assert m["login"] == USER
+    assert m["tls"] is True
+    assert m["mail_from"] == SENDER
+    assert sorted(m["rcpt_tos"]) == sorted([RCPT, RCPT2])
+    assert "BODY=8BITMIME" in m["mail_options"]
+    assert any(o.startswith("SIZE=") for o in m["mail_options"])
+    check_content(m["content"], msg)
+    p.wait_log(sent_line(qid, RCPT, up))
+    p.wait_log(sent_line(qid, RCPT2, up))
+    p.wait_queue_empty()
+    log = p.log()
+    assert re.search(r"Verified TLS connection established to 127\.0\.0\.1\[127\.0\.0\.1\]", log)
+    assert "AUTH PLAIN <redacted>" in log       # -v traces the dialogue, redacted
+    assert up.auths == [("PLAIN", USER, True)]
+    assert_no_secret(p)
+
+
+@pytest.mark.parametrize("level", ["encrypt", "verify"])
+def test_starttls_auth(make_postern, upstream, test_ca, level):
+    up = upstream(mode="starttls")
+    # the password map key without the port: Postfix's second lookup
+    p = start_relay(make_postern, up, test_ca, verbose=True,
+                    entries={"[127.0.0.1]": f"{USER}:{PASSWORD}"},
+                    smtp_tls_security_level=level,
+                    smtp_tls_CAfile=test_ca.ca if level == "verify" else "")
+    msg = message(body=rich_body())
+    qid = p.send(SENDER, RCPT, msg)
+    [m] = up.wait_messages(1)
+    assert m["login"] == USER and m["tls"] is True
+    check_content(m["content"], msg)
+    p.wait_log(sent_line(qid, RCPT, up))
+    word = "Verified" if level == "verify" else "Untrusted"
+    assert f"{word} TLS connection established" in p.log()
+    assert_no_secret(p)
+
+
+def test_pipelining_and_rcpt_results(make_postern, upstream, test_ca):
+    """A server with PIPELINING gets MAIL, RCPTs and DATA in one go; the
+    replies still map to the right recipients."""
+    up = upstream(mode="implicit", pipelining=True)
+    up.rcpt_replies["bad@customer.test"] = "550 5.1.1 <bad@customer.test>: User unknown"
+    up.rcpt_replies["later@customer.test"] = "451 4.3.0 try again later"
+    p = start_relay(make_postern, up, test_ca, verbose=True)
+    qid = p.send(SENDER, [RCPT, "bad@customer.test", "later@customer.test", RCPT2], message())
+    [m] = up.wait_messages(1, where=from_app)
+    assert m["rcpt_tos"] == [RCPT, RCPT2]
+    p.wait_log(sent_line(qid, RCPT, up))
+    p.wait_log(sent_line(qid, RCPT2, up))
+    p.wait_log(rf"{qid}: to=<bad@customer\.test>, .*dsn=5\.1\.1, status=bounced \(host "
+               rf"127\.0\.0\.1\[127\.0\.0\.1\] said: 550 5\.1\.1 <bad@customer\.test>: User "
+               rf"unknown \(in reply to RCPT TO command\)\)")
+    p.wait_log(rf"{qid}: to=<later@customer\.test>, .*dsn=4\.3\.0, status=deferred .*451 4\.3\.0")
+    # one write: MAIL, 4 RCPTs and DATA went out before the first reply
+    log = p.log()
+    i_mail = log.index("> 127.0.0.1[127.0.0.1]:%d: MAIL FROM:<%s>" % (up.port, SENDER))
+    i_data = log.index("> 127.0.0.1[127.0.0.1]:%d: DATA" % up.port, i_mail)
+    i_reply = log.index("< 127.0.0.1[127.0.0.1]:%d: 250" % up.port, i_mail)
+    assert i_data < i_reply, "DATA was not pipelined with MAIL and RCPT"
+    with up.lock:
+        up.rcpt_replies.clear()
+    [_, m2] = up.wait_messages(2, where=from_app)
+    assert m2["rcpt_tos"] == ["later@customer.test"]
+
+
+# --------------------------------------------------------------------------
+# failures
+
+
+@pytest.mark.parametrize("mode", ["implicit", "starttls"])
+def test_verify_with_wrong_ca_defers(make_postern, upstream, test_ca, mode):
+    up = upstream(mode=mode)
+    p = start_relay(make_postern, up, test_ca, smtp_tls_CAfile=test_ca.other_ca)
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=deferred \(Server certificate not "
+               rf"verified: [^)]*certificate")
+    assert qid in p.queue_files()
+    time.sleep(1.5)         # a retry fails the same way
+    assert up.messages == [] and up.auths == []
+    assert qid in p.queue_files()
+    assert_no_secret(p)
+
+
+def test_tls_required_but_not_offered_defers(make_postern, upstream, test_ca):
+    up = upstream(mode="plain", auth=False)
+    p = start_relay(make_postern, up, test_ca, entries=False, smtp_tls_security_level="encrypt")
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=deferred \(TLS is required, but was "
+               rf"not offered by host 127\.0\.0\.1\[127\.0\.0\.1\]\)")
+    assert up.messages == []
+
+
+def test_may_without_starttls_sends_in_plaintext(make_postern, upstream, test_ca):
+    up = upstream(mode="plain", auth=False)
+    p = start_relay(make_postern, up, test_ca, entries=False, smtp_tls_security_level="may")
+    qid = p.send(SENDER, RCPT, message())
+    [m] = up.wait_messages(1)
+    assert m["tls"] is False and m["login"] is None
+    p.wait_log(sent_line(qid, RCPT, up))
+
+
+def test_upstream_down_then_delivered_once(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit", start=False)
+    p = start_relay(make_postern, up, test_ca)
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{up.port}, "
+               rf".*dsn=4\.4\.1, status=deferred \(connect to 127\.0\.0\.1\[127\.0\.0\.1\]:"
+               rf"{up.port}: Connection refused\)")
+    up.start()
+    [m] = up.wait_messages(1, settle=2.5)     # stays one through further queue runs
+    assert m["rcpt_tos"] == [RCPT]
+    p.wait_log(sent_line(qid, RCPT, up))
+    p.wait_queue_empty()
+
+
+def test_rcpt_451_deferred_then_delivered(make_postern, upstream, test_ca):
+    up = upstream(mode="starttls")
+    up.rcpt_replies[RCPT2] = "451 4.3.0 <ops@customer.test>: try again later"
+    p = start_relay(make_postern, up, test_ca)
+    qid = p.send(SENDER, [RCPT, RCPT2], message())
+    [m] = up.wait_messages(1, settle=0)
+    assert m["rcpt_tos"] == [RCPT]
+    p.wait_log(sent_line(qid, RCPT, up))
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT2)}>, .*dsn=4\.3\.0, status=deferred \(host "
+               rf"127\.0\.0\.1\[127\.0\.0\.1\] said: 451 4\.3\.0 <ops@customer\.test>: try again "
+               rf"later \(in reply to RCPT TO command\)\)")
+    with up.lock:
+        up.rcpt_replies.clear()
+    [_, m2] = up.wait_messages(2, settle=2.5)
+    assert m2["rcpt_tos"] == [RCPT2]          # RCPT got its copy once
+    p.wait_log(sent_line(qid, RCPT2, up))
+    p.wait_queue_empty()
+
+
+def test_rcpt_550_bounced(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit")
+    up.rcpt_replies[RCPT] = "550 5.1.1 <boss@customer.test>: Recipient address rejected"
+    p = start_relay(make_postern, up, test_ca)
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{up.port}, "
+               rf".*dsn=5\.1\.1, status=bounced \(host 127\.0\.0\.1\[127\.0\.0\.1\] said: 550 "
+               rf"5\.1\.1 <boss@customer\.test>: Recipient address rejected \(in reply to RCPT "
+               rf"TO command\)\)")
+    # nothing was accepted: no DATA for the original message
+    assert all(m["mail_from"] != SENDER for m in up.messages)
+
+
+def test_rcpt_550_bounce_dsn_reaches_sender(make_postern, upstream, test_ca):
+    """DEPENDS ON THE DSN INTEGRATION (queue/bounce + scheduler): the
+    non-delivery notification to the sender travels through the same
+    relayhost, with the null sender."""
+    up = upstream(mode="implicit")
+    up.rcpt_replies[RCPT] = "550 5.1.1 <boss@customer.test>: Recipient address rejected"
+    p = start_relay(make_postern, up, test_ca)
+    sender = "app@apps.company.test"        # not a local domain: its mail goes upstream
+    qid = p.send(sender, RCPT, message(subject="will bounce", sender=sender))
+    [dsn] = up.wait_messages(1, where=is_bounce)
+    assert dsn["rcpt_tos"] == [sender]
+    assert dsn["login"] == USER
+    body = dsn["content"]
+    assert b"multipart/report" in body and b"delivery-status" in body
+    assert b"boss@customer.test" in body and b"5.1.1" in body
+    assert b"Subject: will bounce" in body
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=bounced")
+    p.wait_queue_empty(timeout=15)
+
+
+def test_connection_dropped_mid_data_retried_once(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit")
+    up.drop_data = 1
+    p = start_relay(make_postern, up, test_ca)
+    msg = message(body=rich_body())
+    qid = p.send(SENDER, RCPT, msg)
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=deferred \(lost connection with "
+               rf"127\.0\.0\.1\[127\.0\.0\.1\] while sending end of data")
+    [m] = up.wait_messages(1, settle=2.5)
+    assert up.dropped == 1
+    check_content(m["content"], msg)
+    p.wait_log(sent_line(qid, RCPT, up))
+    p.wait_queue_empty()
+
+
+def test_size_limit_of_the_server_bounces(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit", data_size_limit=2000)
+    p = start_relay(make_postern, up, test_ca)
+    qid = p.send(SENDER, RCPT, message(body=(b"y" * 100 + b"\r\n") * 30))
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*dsn=5\.3\.4, status=bounced \(message size "
+               rf"\d+ exceeds size limit 2000 of server 127\.0\.0\.1\[127\.0\.0\.1\]\)")
+
+
+def test_smtputf8_address_needs_smtputf8_upstream(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit", smtputf8=False)
+    p = start_relay(make_postern, up, test_ca)
+    qid = p.send(SENDER, ["用户@customer.test", RCPT], message(), mail_options=["SMTPUTF8"])
+    [m] = up.wait_messages(1, where=from_app)
+    assert m["rcpt_tos"] == [RCPT]
+    assert "SMTPUTF8" not in m["mail_options"]
+    p.wait_log(rf"{qid}: to=<用户@customer\.test>, .*dsn=5\.6\.7, status=bounced \(SMTPUTF8 is "
+               rf"required, but was not offered by host 127\.0\.0\.1\[127\.0\.0\.1\]\)")
+    p.wait_log(sent_line(qid, RCPT, up))
+
+
+def test_rcpt_timeout_defers_then_delivered(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit")
+    up.rcpt_delay = 4
+    p = start_relay(make_postern, up, test_ca, smtp_rcpt_timeout="1s")
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*dsn=4\.4\.2, status=deferred \(conversation "
+               rf"with 127\.0\.0\.1\[127\.0\.0\.1\] timed out while sending RCPT TO\)")
+    up.rcpt_delay = 0
+    [m] = up.wait_messages(1, settle=2.5)
+    assert m["rcpt_tos"] == [RCPT]
+    p.wait_log(sent_line(qid, RCPT, up))
+    p.wait_queue_empty()
+
+
+def test_large_message_streams_intact(make_postern, upstream, test_ca):
+    """Several MB: the body leaves in bounded chunks (write watermarks), the
+    final dot with the last one."""
+    up = upstream(mode="implicit", pipelining=True)
+    p = start_relay(make_postern, up, test_ca)
+    chunk = base64.encodebytes(os.urandom(57 * 1000)).replace(b"\n", b"\r\n")
+    body = (chunk + b".dot line\r\n") * 60          # ~4.7 MB, 60 lines to stuff
+    msg = message(subject="big", body=body)
+    qid = p.send(SENDER, RCPT, msg)
+    [m] = up.wait_messages(1, timeout=60)
+    check_content(m["content"], msg)
+    p.wait_log(sent_line(qid, RCPT, up))
+
+
+def test_may_falls_back_to_plaintext_after_tls_failure(make_postern, upstream, test_ca):
+    """Level may: STARTTLS offered but the handshake fails (the server stops
+    at TLS 1.1) -> the same server again without STARTTLS, like Postfix."""
+    up = upstream(mode="starttls", auth=False, require_tls=False,
+                  tls_max=ssl.TLSVersion.TLSv1_1)
+    p = start_relay(make_postern, up, test_ca, entries=False, smtp_tls_security_level="may")
+    qid = p.send(SENDER, RCPT, message())
+    [m] = up.wait_messages(1)
+    assert m["tls"] is False
+    p.wait_log(sent_line(qid, RCPT, up))
+    assert "TLS handshake failed" in p.log()
+
+
+def test_encrypt_does_not_fall_back_after_tls_failure(make_postern, upstream, test_ca):
+    up = upstream(mode="starttls", auth=False, require_tls=False,
+                  tls_max=ssl.TLSVersion.TLSv1_1)
+    p = start_relay(make_postern, up, test_ca, entries=False, smtp_tls_security_level="encrypt")
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=deferred \(TLS handshake failed")
+    time.sleep(1)
+    assert up.messages == []
+
+
+def test_destination_concurrency_limit(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit")
+    up.rcpt_delay = 0.4
+    p = start_relay(make_postern, up, test_ca, default_destination_concurrency_limit="2")
+    qids = [p.send(SENDER, RCPT, message(subject=f"m{i}")) for i in range(6)]
+    up.wait_messages(6, timeout=30)
+    for q in qids:
+        p.wait_log(sent_line(q, RCPT, up))
+    assert up.max_active == 2, up.max_active
+    # the cache carried the later messages: fewer connections than messages
+    assert up.connections <= 4, up.connections
+
+
+# --------------------------------------------------------------------------
+# AUTH
+
+
+def test_auth_refused_in_cleartext(make_postern, upstream, test_ca):
+    up = upstream(mode="plain")             # offers AUTH without TLS
+    p = start_relay(make_postern, up, test_ca, verbose=True, smtp_tls_security_level="may",
+                    smtp_sasl_allow_cleartext_loopback="no")
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=deferred \(authentication required "
+               rf"but the connection to 127\.0\.0\.1\[127\.0\.0\.1\]:{up.port} is not encrypted "
+               rf"\(set smtp_tls_security_level = encrypt or use smtp_tls_wrappermode\)\)")
+    assert up.auths == [] and up.messages == []
+    assert "AUTH" not in "".join(l for l in p.log().splitlines() if "> 127.0.0.1" in l)
+    assert_no_secret(p)
+
+
+def test_auth_cleartext_allowed_on_loopback(make_postern, upstream, test_ca):
+    up = upstream(mode="plain")
+    p = start_relay(make_postern, up, test_ca, smtp_tls_security_level="may",
+                    smtp_sasl_allow_cleartext_loopback="yes")
+    qid = p.send(SENDER, RCPT, message())
+    [m] = up.wait_messages(1)
+    assert m["login"] == USER and m["tls"] is False
+    p.wait_log(sent_line(qid, RCPT, up))
+    assert_no_secret(p)
+
+
+def test_wrong_password_defers_without_leaking(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit")
+    wrong = "Wr0ng-Pa55word"
+    p = start_relay(make_postern, up, test_ca, verbose=True,
+                    entries={f"[127.0.0.1]:{up.port}": f"{USER}:{wrong}"})
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*dsn=4\.\d\.\d+, status=deferred \(SASL "
+               rf"authentication failed; server 127\.0\.0\.1\[127\.0\.0\.1\] said: 535")
+    assert up.messages == []
+    assert up.auths and up.auths[0][1] == USER and up.auths[0][2] is False
+    assert_no_secret(p, password=wrong)
+
+
+def test_noplaintext_refuses_plain_and_login(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit")
+    p = start_relay(make_postern, up, test_ca,
+                    smtp_sasl_security_options="noanonymous, noplaintext")
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=deferred \(SASL authentication "
+               rf"failed: smtp_sasl_security_options = noplaintext")
+    assert up.auths == []
+
+
+def test_no_credentials_no_auth_mail_rejected(make_postern, upstream, test_ca):
+    """No entry for this relayhost: no AUTH; the upstream answers MAIL with
+    530, a 5xx, so the message bounces (Postfix does the same)."""
+    up = upstream(mode="implicit")
+    p = start_relay(make_postern, up, test_ca, entries={"[other.example]:465": "u:p"})
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=bounced \(host 127\.0\.0\.1"
+               rf"\[127\.0\.0\.1\] said: 530 5\.7\.0 Authentication required \(in reply to "
+               rf"MAIL FROM command\)\)")
+    assert up.auths == []
+
+
+def test_password_map_readable_by_others_is_refused(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit", start=False)
+    p = make_postern(start=False)
+    pw = password_map(p.base / "sasl_passwd", {f"[127.0.0.1]:{up.port}": f"{USER}:{PASSWORD}"},
+                      mode=0o644)
+    p.settings.update(relay_settings(up, test_ca, pw))
+    p.write_config()
+    require_binary()
+    proc = subprocess.run([POSTERN_BIN, "serve", "-c", str(p.config_path)],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                          env=binary_env())
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1, (proc.returncode, err)
+    assert str(pw) in err, err
+    assert PASSWORD not in err
+
+
+# --------------------------------------------------------------------------
+# connection cache
+
+
+@pytest.mark.parametrize("cache", ["yes", "no"])
+def test_connection_cache(make_postern, upstream, test_ca, cache):
+    """Two messages in a row: with smtp_connection_cache_on_demand the
+    second goes over the same connection (one EHLO, one AUTH)."""
+    up = upstream(mode="implicit")
+    p = start_relay(make_postern, up, test_ca, smtp_connection_cache_on_demand=cache,
+                    smtp_connection_cache_time_limit="10s")
+    q1 = p.send(SENDER, RCPT, message(subject="one"))
+    up.wait_messages(1, settle=0)
+    p.wait_log(sent_line(q1, RCPT, up))
+    q2 = p.send(SENDER, RCPT2, message(subject="two"))
+    msgs = up.wait_messages(2, settle=0)
+    p.wait_log(sent_line(q2, RCPT2, up))
+    assert [m["login"] for m in msgs] == [USER, USER]
+    assert len(up.auths) == (1 if cache == "yes" else 2)
+    p.wait_queue_empty()
+
+
+def test_shutdown_with_cached_and_busy_connections(make_postern, upstream, test_ca):
+    """SIGTERM while a connection sits in the cache: exit 0, no leak (the
+    teardown checks the sanitizer report)."""
+    up = upstream(mode="implicit")
+    p = start_relay(make_postern, up, test_ca, smtp_connection_cache_time_limit="60s")
+    q1 = p.send(SENDER, RCPT, message())
+    up.wait_messages(1, settle=0)
+    p.wait_log(sent_line(q1, RCPT, up))
+    p.stop()
+
+
+def test_shutdown_during_delivery(make_postern, test_ca):
+    """SIGTERM while a delivery waits for a greeting that never comes: the
+    job is handed back deferred, the daemon exits 0 without leaks, and the
+    message is still queued."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(8)               # never accepts: connect succeeds, no greeting
+    port = lst.getsockname()[1]
+    try:
+        p = make_postern(default_transport="smtp", relayhost=f"[127.0.0.1]:{port}",
+                         smtp_tls_security_level="none", **FAST_RETRY)
+        qid = p.send(SENDER, RCPT, message())
+        p.wait_log(rf"{qid}: connecting to|{qid}: from=")
+        time.sleep(1)
+        p.stop()
+        assert qid in p.queue_files()
+        assert f"{qid}: to=<{RCPT}>, relay=none" in p.log() or \
+            "mail system is shutting down" in p.log()
+    finally:
+        lst.close()
