@@ -94,5 +94,10 @@ fuzz: $(FUZZ_TARGETS)
 	@set -e; for t in $(FUZZ_TARGETS); do echo "== $$t"; mkdir -p build/fuzz/corpus-$$(basename $$t); \
 	    $$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus-$$(basename $$t); done
 
+# Side-by-side intake + delivery benchmark against Postfix (root; installs
+# postfix if missing). BENCH_ARGS: see bench/README.md.
+bench: deps
+	./bench/run $(BENCH_ARGS)
+
 clean:
 	rm -rf build
