@@ -296,6 +296,9 @@ static int start_tls(struct smtp_session *s, int st)
         smtp_attempt_act(att, ACT_DONE);
         return -1;
     }
+    /* the TLS filter writes into the socket's buffer only up to its high
+     * watermark: memory per connection stays bounded for large messages */
+    bufferevent_setwatermark(s->bev, EV_WRITE, XFER_LOW, XFER_HIGH);
     struct bufferevent *nb = bufferevent_openssl_filter_new(
         s->c->base, s->bev, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
     if (!nb) {

@@ -17,7 +17,10 @@ import time
 import pytest
 
 from conftest import POSTERN_BIN, binary_env, require_binary
-from upstream import PASSWORD, USER, password_map, test_ca, upstream  # noqa: F401 (fixtures)
+from upstream import (PASSWORD, UPSTREAM_WARNINGS, USER, ScriptedServer, password_map, serve_transaction,  # noqa: F401
+                      test_ca, upstream)
+
+pytestmark = [pytest.mark.filterwarnings(w) for w in UPSTREAM_WARNINGS]
 
 SENDER = "app@example.com"
 RCPT = "boss@customer.test"
@@ -402,6 +405,22 @@ def test_auth_cleartext_allowed_on_loopback(make_postern, upstream, test_ca):
     assert_no_secret(p)
 
 
+def test_login_mechanism(make_postern, upstream, test_ca):
+    """A server without PLAIN: AUTH LOGIN, both answers redacted in the log."""
+    up = upstream(mode="implicit", auth_exclude=["PLAIN"])
+    p = start_relay(make_postern, up, test_ca, verbose=True)
+    qid = p.send(SENDER, RCPT, message())
+    [m] = up.wait_messages(1)
+    assert m["login"] == USER
+    assert up.auths == [("LOGIN", USER, True)]
+    p.wait_log(sent_line(qid, RCPT, up))
+    log = p.log()
+    assert "> 127.0.0.1[127.0.0.1]:%d: AUTH LOGIN" % up.port in log
+    assert log.count("> 127.0.0.1[127.0.0.1]:%d: <redacted>" % up.port) == 2
+    assert_no_secret(p)
+    assert base64.b64encode(USER.encode()).decode() not in log
+
+
 def test_wrong_password_defers_without_leaking(make_postern, upstream, test_ca):
     up = upstream(mode="implicit")
     wrong = "Wr0ng-Pa55word"
@@ -454,6 +473,85 @@ def test_password_map_readable_by_others_is_refused(make_postern, upstream, test
     assert PASSWORD not in err
 
 
+def test_helo_fallback_without_esmtp(make_postern, upstream, test_ca):
+    """EHLO answered with 502: HELO, then a plain lock-step transaction
+    without ESMTP parameters."""
+    up = upstream(mode="plain", auth=False, ehlo=False)
+    p = start_relay(make_postern, up, test_ca, entries=False, verbose=True,
+                    smtp_tls_security_level="may")
+    qid = p.send(SENDER, RCPT, message())
+    [m] = up.wait_messages(1)
+    assert m["mail_options"] == []
+    p.wait_log(sent_line(qid, RCPT, up))
+    assert "> 127.0.0.1[127.0.0.1]:%d: HELO mx.postern.test" % up.port in p.log()
+
+
+def scripted_settings(port, **kw):
+    s = dict(default_transport="smtp", relayhost=f"[127.0.0.1]:{port}",
+             smtp_tls_security_level="none", smtp_helo_timeout="5s", **FAST_RETRY)
+    s.update(kw)
+    return s
+
+
+def test_greeting_refused_defers(make_postern):
+    def script(conn, n):
+        conn.send("554 5.7.1 no service for you")
+        while conn.readline() not in (None, "QUIT"):
+            pass
+    srv = ScriptedServer(script)
+    try:
+        p = make_postern(**scripted_settings(srv.port))
+        qid = p.send(SENDER, RCPT, message())
+        p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=deferred \(host 127\.0\.0\.1"
+                   rf"\[127\.0\.0\.1\] refused to talk to me: 554 5\.7\.1 no service for you\)")
+        deadline = time.monotonic() + 5
+        while srv.received[0][:1] != ["QUIT"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert srv.received[0][:1] == ["QUIT"]      # a polite goodbye, nothing else
+    finally:
+        srv.stop()
+
+
+def test_reply_line_too_long_is_a_protocol_error(make_postern):
+    def script(conn, n):
+        conn.send("220 " + "x" * 2100)
+        conn.readline()
+    srv = ScriptedServer(script)
+    try:
+        p = make_postern(**scripted_settings(srv.port))
+        qid = p.send(SENDER, RCPT, message())
+        p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=deferred \(host 127\.0\.0\.1"
+                   rf"\[127\.0\.0\.1\] sent a reply line longer than 2048 bytes \(protocol error\)\)")
+    finally:
+        srv.stop()
+
+
+def test_starttls_reply_injection_refused(make_postern):
+    """Bytes after the 220 to STARTTLS (before the handshake) could be read
+    as if they came over TLS: the connection is dropped."""
+    def script(conn, n):
+        conn.send("220 scripted.test ESMTP")
+        while True:
+            line = conn.readline()
+            if line is None:
+                return
+            if line.upper().startswith("EHLO"):
+                conn.send("250-scripted.test\r\n250 STARTTLS")
+            elif line.upper() == "STARTTLS":
+                conn.send("220 go ahead\r\n250 injected\r\n")
+            else:
+                conn.send("502 5.5.2 no")
+    srv = ScriptedServer(script)
+    try:
+        p = make_postern(**scripted_settings(srv.port, smtp_tls_security_level="may"))
+        qid = p.send(SENDER, RCPT, message())
+        p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=deferred \(host 127\.0\.0\.1"
+                   rf"\[127\.0\.0\.1\] sent data after its STARTTLS reply \(protocol error\)\)")
+        assert not any(l.startswith("MAIL") for c in srv.received for l in c)
+    finally:
+        srv.stop()
+
+
 # --------------------------------------------------------------------------
 # connection cache
 
@@ -474,6 +572,61 @@ def test_connection_cache(make_postern, upstream, test_ca, cache):
     assert [m["login"] for m in msgs] == [USER, USER]
     assert len(up.auths) == (1 if cache == "yes" else 2)
     p.wait_queue_empty()
+
+
+def test_cached_connection_closed_by_server_while_idle(make_postern, upstream, test_ca):
+    up = upstream(mode="implicit", idle_timeout=1)
+    p = start_relay(make_postern, up, test_ca, smtp_connection_cache_time_limit="20s")
+    q1 = p.send(SENDER, RCPT, message(subject="one"))
+    up.wait_messages(1, settle=0)
+    p.wait_log(sent_line(q1, RCPT, up))
+    time.sleep(2)           # the server says 421 and closes the idle connection
+    q2 = p.send(SENDER, RCPT2, message(subject="two"))
+    up.wait_messages(2, settle=0)
+    p.wait_log(sent_line(q2, RCPT2, up))
+    assert up.connections == 2
+
+
+def test_stale_cached_connection_falls_back_to_a_fresh_one(make_postern):
+    """The cached connection dies on its next MAIL without a reply: the job
+    goes over a new connection and is not deferred."""
+    def script(conn, n):
+        conn.send("220 scripted.test ESMTP")
+        if n > 0:
+            serve_transaction(conn)
+            return
+        rset = False
+        while True:
+            line = conn.readline()
+            if line is None:
+                return
+            verb = line[:4].upper()
+            if verb == "MAIL" and rset:
+                return          # close without a word
+            if verb == "RSET":
+                rset = True
+            if verb == "DATA":
+                conn.send("354 go ahead")
+                while conn.readline() not in (None, "."):
+                    pass
+                conn.send("250 2.0.0 Ok: queued as S1")
+            elif verb == "EHLO":
+                conn.send("250-scripted.test\r\n250 PIPELINING")
+            else:
+                conn.send("250 2.0.0 Ok")
+    srv = ScriptedServer(script)
+    try:
+        p = make_postern(**scripted_settings(srv.port, smtp_connection_cache_time_limit="20s"))
+        q1 = p.send(SENDER, RCPT, message(subject="one"))
+        p.wait_log(rf"{q1}: to=<{re.escape(RCPT)}>, .*status=sent \(250 2\.0\.0 Ok: queued as S1\)")
+        q2 = p.send(SENDER, RCPT2, message(subject="two"))
+        p.wait_log(rf"{q2}: to=<{re.escape(RCPT2)}>, .*status=sent \(250 2\.0\.0 Ok: queued as S1\)")
+        log = p.log()
+        assert f"{q2}: cached connection to 127.0.0.1[127.0.0.1]:{srv.port} is gone" in log
+        assert not re.search(rf"{q2}: to=.*status=deferred", log)
+        assert len(srv.received) == 2
+    finally:
+        srv.stop()
 
 
 def test_shutdown_with_cached_and_busy_connections(make_postern, upstream, test_ca):

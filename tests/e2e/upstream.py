@@ -15,7 +15,10 @@ Modes:
   only after TLS (``auth_require_tls``), AUTH required before MAIL;
 - ``implicit``: TLS from the first byte (port 465 style), AUTH required;
 - ``plain``: no TLS at all; AUTH offered in cleartext and required.
-``auth=False`` turns AUTH off (any client may send); ``require_tls=False``
+``auth=False`` turns AUTH off (any client may send); ``auth_exclude``
+hides mechanisms (["PLAIN"]: LOGIN only); ``ehlo=False`` answers EHLO with
+502 (HELO clients only); ``idle_timeout`` (seconds) closes idle
+connections with a 421; ``require_tls=False``
 lets a STARTTLS server take mail in plaintext; ``tls_max`` caps the
 server's TLS version (a ``ssl.TLSVersion``: TLSv1_1 makes every handshake
 with postern, which wants TLS 1.2 or later, fail).  ``pipelining=True``
@@ -31,6 +34,10 @@ reply; ``drop_data`` (count): close the connection instead of answering the
 final dot, that many times.  ``connections`` counts the connections taken,
 ``max_active`` the most open at once.
 
+The implicit-TLS and plain upstreams require AUTH without aiosmtpd's
+STARTTLS requirement on purpose; aiosmtpd warns about it (test modules
+filter it with ``UPSTREAM_WARNINGS``, as does the TLS 1.1 cap).
+
 The CA, the server certificate (CN localhost, SAN DNS:localhost and
 IP:127.0.0.1) and a second, unrelated CA (``other_ca``) are made once per
 test session in a 0755 directory (the daemon runs as ``postern`` and must
@@ -45,15 +52,13 @@ import subprocess
 import tempfile
 import threading
 import time
-import warnings
 
 import pytest
 
 from conftest import free_port
 
-# the implicit-TLS and plain upstreams require AUTH without aiosmtpd's
-# STARTTLS requirement on purpose (see start())
-warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
+UPSTREAM_WARNINGS = ("ignore:Requiring AUTH while not requiring TLS",
+                     "ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
 
 USER = "relay@upstream.test"
 PASSWORD = "Up-Str3am:s3cret!pw"
@@ -130,7 +135,8 @@ class Upstream:
 
     def __init__(self, ca, mode="starttls", auth=True, user=USER, password=PASSWORD,
                  pipelining=False, port=None, data_size_limit=2 ** 25, smtputf8=True,
-                 require_tls=True, tls_max=None):
+                 require_tls=True, tls_max=None, auth_exclude=(), ehlo=True,
+                 idle_timeout=300):
         assert mode in ("starttls", "implicit", "plain"), mode
         self.ca = ca
         self.mode = mode
@@ -142,6 +148,9 @@ class Upstream:
         self.smtputf8 = smtputf8
         self.require_tls = require_tls
         self.tls_max = tls_max
+        self.auth_exclude = list(auth_exclude)
+        self.ehlo = ehlo
+        self.idle_timeout = idle_timeout
         self.rcpt_delay = 0.0
         self.connections = 0        # connections accepted (TLS done, if implicit)
         self.active = set()
@@ -171,6 +180,8 @@ class Upstream:
         return AuthResult(success=False, handled=False)    # aiosmtpd answers 535
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if not self.ehlo:
+            return ["502 5.5.2 Error: command not recognized"]
         session.host_name = hostname
         if self.pipelining:
             responses.insert(1, "250-PIPELINING")
@@ -244,12 +255,14 @@ class Upstream:
                 return CountingSMTP(self.handler, **self.SMTP_kwargs)
 
         kw = dict(hostname=self.host, port=self.port, server_hostname="upstream.test",
-                  data_size_limit=self.data_size_limit, enable_SMTPUTF8=self.smtputf8)
+                  data_size_limit=self.data_size_limit, enable_SMTPUTF8=self.smtputf8,
+                  timeout=self.idle_timeout)
         # aiosmtpd counts only STARTTLS as TLS for auth_require_tls, so the
         # implicit-TLS server (TLS from the first byte) must not ask for it
         kw.update(auth_require_tls=self.mode == "starttls")
         if self.auth:
-            kw.update(authenticator=self._authenticator, auth_required=True)
+            kw.update(authenticator=self._authenticator, auth_required=True,
+                      auth_exclude_mechanism=self.auth_exclude)
         if self.mode == "starttls":
             kw.update(tls_context=self._server_context(), require_starttls=self.require_tls)
         elif self.mode == "implicit":
@@ -334,3 +347,117 @@ def password_map(path, entries, owner="postern", mode=0o600):
     if os.geteuid() == 0 and owner:
         shutil.chown(path, owner, owner)
     return path
+
+
+# --------------------------------------------------------------------------
+# a scripted server, for conversations aiosmtpd will not have
+
+
+class ScriptedServer:
+    """A plain TCP server on 127.0.0.1 that runs script(conn, n) in a thread
+    for the n-th connection (n = 0, 1, ...).  conn has send(text) (CRLF
+    appended unless present), readline() (str without CRLF, None at EOF)
+    and close().  ``received`` collects every line read, per connection."""
+
+    class Conn:
+        def __init__(self, sock):
+            self.sock = sock
+            self.buf = b""
+            self.lines = []
+
+        def send(self, text):
+            data = text.encode() if isinstance(text, str) else text
+            if not data.endswith(b"\n"):
+                data += b"\r\n"
+            self.sock.sendall(data)
+
+        def readline(self):
+            while b"\n" not in self.buf:
+                try:
+                    d = self.sock.recv(65536)
+                except OSError:
+                    d = b""
+                if not d:
+                    return None
+                self.buf += d
+            line, self.buf = self.buf.split(b"\n", 1)
+            text = line.rstrip(b"\r").decode("utf-8", "replace")
+            self.lines.append(text)
+            return text
+
+        def close(self):
+            try:
+                self.sock.close()
+            except OSError:
+                pass
+
+    def __init__(self, script):
+        import socket
+        self.script = script
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.received = []
+        self.stopped = False
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        n = 0
+        while not self.stopped:
+            try:
+                s, _ = self.sock.accept()
+            except OSError:
+                return
+            conn = self.Conn(s)
+            self.received.append(conn.lines)
+            threading.Thread(target=self._run, args=(conn, n), daemon=True).start()
+            n += 1
+
+    def _run(self, conn, n):
+        try:
+            self.script(conn, n)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self):
+        self.stopped = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def serve_transaction(conn, first=None):
+    """Answer a plain SMTP client until QUIT or EOF: EHLO (PIPELINING),
+    MAIL, RCPT, DATA (read to the dot), RSET, NOOP.  first: the first line
+    already read.  Returns the message bodies received."""
+    bodies = []
+    line = first if first is not None else conn.readline()
+    while line is not None:
+        verb = line[:4].upper()
+        if verb == "EHLO":
+            conn.send("250-scripted.test\r\n250 PIPELINING")
+        elif verb in ("HELO", "MAIL", "RCPT", "RSET", "NOOP"):
+            conn.send("250 2.0.0 Ok")
+        elif verb == "DATA":
+            conn.send("354 go ahead")
+            body = []
+            while True:
+                d = conn.readline()
+                if d is None or d == ".":
+                    break
+                body.append(d)
+            bodies.append(body)
+            conn.send(f"250 2.0.0 Ok: queued as S{len(bodies)}")
+        elif verb == "QUIT":
+            conn.send("221 2.0.0 Bye")
+            break
+        else:
+            conn.send("502 5.5.2 what?")
+        line = conn.readline()
+    return bodies
