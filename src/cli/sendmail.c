@@ -21,6 +21,7 @@
 
 #include "../config/config.h"
 #include "../util/unixsock.h"
+#include "addrlist.h"
 
 /* Seconds to wait for each reply of the daemon. */
 #define REPLY_TIMEOUT 300
@@ -210,69 +211,17 @@ static void addrs_free(struct addrs *a)
     a->n = a->cap = 0;
 }
 
-/* RFC 5322 address list, forgivingly: "a@b, Name <c@d>, e@f (comment),
- * group: g@h, i@j;". Display names and comments are dropped; quoted local
- * parts keep their quotes. Each address found is added to out. */
+static void addrs_cb(const char *addr, size_t n, void *arg)
+{
+    addrs_add(arg, addr, n);
+}
+
 static void parse_address_list(const char *s, size_t len, struct addrs *out)
 {
-    struct buf plain = { 0 }, angle = { 0 };
-    int quote = 0, comment = 0, in_angle = 0, had_angle = 0;
-    for (size_t i = 0; i <= len; i++) {
-        char c = i < len ? s[i] : ',';
-        if (i < len && comment) {
-            if (c == '\\' && i + 1 < len)
-                i++;
-            else if (c == '(')
-                comment++;
-            else if (c == ')')
-                comment--;
-            continue;
-        }
-        struct buf *cur = in_angle ? &angle : &plain;
-        if (i < len && quote) {
-            buf_add(cur, &c, 1);
-            if (c == '\\' && i + 1 < len)
-                buf_add(cur, &s[++i], 1);
-            else if (c == '"')
-                quote = 0;
-            continue;
-        }
-        if (c == '"') {
-            quote = 1;
-            buf_add(cur, &c, 1);
-        } else if (c == '(') {
-            comment = 1;
-        } else if (c == '<' && !in_angle) {
-            in_angle = had_angle = 1;
-            angle.len = 0;
-        } else if (c == '>' && in_angle) {
-            in_angle = 0;
-        } else if (c == ':' && !in_angle) {
-            plain.len = 0;             /* "group name:" */
-        } else if ((c == ',' || c == ';') && !in_angle) {
-            const struct buf *b = had_angle ? &angle : &plain;
-            const char *p = b->p;
-            size_t n = b->len;
-            /* a source route "@a,@b:user@c" keeps only the mailbox */
-            if (had_angle && n && p[0] == '@') {
-                const char *colon = memchr(p, ':', n);
-                if (colon) {
-                    n -= (size_t)(colon + 1 - p);
-                    p = colon + 1;
-                }
-            }
-            if (n > 0)
-                addrs_add(out, p, n);
-            plain.len = angle.len = 0;
-            had_angle = in_angle = 0;
-        } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            /* folding white space outside quotes means nothing */
-        } else {
-            buf_add(cur, &c, 1);
-        }
+    if (addrlist_parse(s, len, addrs_cb, out) < 0) {
+        fprintf(stderr, "postern sendmail: out of memory\n");
+        exit(EX_OSERR);
     }
-    free(plain.p);
-    free(angle.p);
 }
 
 static int has_8bit(const char *p, size_t n)
