@@ -381,8 +381,14 @@ static void b64(const unsigned char *in, size_t n, struct buf *out)
 /* A display name as a phrase: atoms as they are, else a quoted string;
  * non-ASCII as RFC 2047 encoded words (UTF-8, base64, at most 75 chars,
  * never splitting a character). */
-static void add_phrase(struct buf *out, const char *name)
+static void add_phrase(struct buf *out, const char *name_in)
 {
+    /* control characters (CR LF: header injection) become spaces */
+    char name[512];
+    snprintf(name, sizeof name, "%s", name_in);
+    for (char *q = name; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            *q = ' ';
     size_t n = strlen(name);
     if (has_8bit(name, n)) {
         size_t i = 0;

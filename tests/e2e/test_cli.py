@@ -157,6 +157,13 @@ def test_sendmail_recipients_f_and_F(postern):
     [t] = delivered(postern, "four@example.com")
     assert t.return_path == b"bounce@example.com"
     assert parse(t)["From"] == "张三 <bounce@example.com>"
+    # a full name cannot inject a header
+    r = sendmail(postern, ["-f", "six@example.com", "-F", "Evil\r\nBcc: victim@example.com",
+                           "six@example.com"], "Subject: inj\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    [t] = delivered(postern, "six@example.com")
+    assert b'\nFrom: "Evil  Bcc: victim@example.com" <six@example.com>\n' in t.rest
+    assert parse(t)["Bcc"] is None
     r = sendmail(postern, ["-fx@example.com", "-F", "Ignored", "five@example.com"],
                  "From: Real <real@example.com>\nSubject: f\n\nx\n")
     assert r.returncode == 0, r.stderr
