@@ -71,6 +71,7 @@ struct config {
     long long default_destination_concurrency_limit;
     int smtputf8_enable;
     char *transport_maps;
+    char *local_transport;             /* for mydestination domains */
     struct cfg_list dns_servers;        /* postern: "127.0.0.1:5353" */
     /* sender rewriting */
     char *sender_canonical_maps;

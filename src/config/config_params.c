@@ -136,6 +136,8 @@ const struct cfg_param config_params[] = {
            "accept and relay SMTPUTF8 mail; towards a server without SMTPUTF8, UTF-8 addresses bounce"),
     P_STR(transport_maps, "",
           "table routing a domain to a transport: capture, smtp:[host]:port, error:reason"),
+    P_STR(local_transport, "capture",
+          "transport for mail to mydestination domains (postern has no local mailboxes: capture, or error:text)"),
     P_LIST(dns_servers, "",
            "postern: DNS servers to ask (e.g. 127.0.0.1:5353); empty: /etc/resolv.conf"),
     /* sender rewriting */

@@ -87,6 +87,19 @@ int route_for(const struct config *cfg, const struct map *transport_map,
             return rc;
         }
     }
+    /* mydestination: this host is the final destination (Postfix's
+     * local_transport; postern has no mailboxes of its own) */
+    for (size_t i = 0; i < cfg->mydestination.n && out->domain[0]; i++) {
+        if (strcasecmp(cfg->mydestination.v[i], out->domain) == 0) {
+            int rc = route_parse(cfg->local_transport, out, err, errlen);
+            if (rc == 0 && out->kind == ROUTE_SMTP && !out->nexthop[0]) {
+                snprintf(err, errlen, "local_transport = %s: smtp needs a next-hop "
+                         "for local domains (smtp:[host]:port)", cfg->local_transport);
+                return -1;
+            }
+            return rc;
+        }
+    }
     if (strcasecmp(cfg->default_transport, "smtp") == 0) {
         out->kind = ROUTE_SMTP;
         snprintf(out->nexthop, sizeof out->nexthop, "%s", cfg->relayhost);

@@ -8,6 +8,7 @@
  *   smtp:[host]:port         SMTP to that host, no MX lookup
  *   smtp:host:port           SMTP to host's MX hosts
  *   error:text               bounce with text
+ * Domains in mydestination go to local_transport (capture by default).
  * Otherwise default_transport decides: capture, or smtp to relayhost (or
  * to the MX hosts when relayhost is empty). */
 #ifndef POSTERN_DELIVER_ROUTE_H

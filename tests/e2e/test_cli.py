@@ -341,8 +341,12 @@ def closed_port():
 def stuck(make_postern):
     """A daemon whose deliveries cannot succeed (smtp to a closed port) and
     are not retried during the test."""
+    port = closed_port()
+    # example.com is in the test mydestination: route it through the same
+    # dead next-hop, or local_transport (capture) would deliver it
     return make_postern(default_transport="smtp",
-                        relayhost=f"[127.0.0.1]:{closed_port()}",
+                        relayhost=f"[127.0.0.1]:{port}",
+                        local_transport=f"smtp:[127.0.0.1]:{port}",
                         smtp_tls_security_level="none",
                         minimal_backoff_time="3000s", maximal_backoff_time="4000s")
 

@@ -55,7 +55,9 @@ static void test_defaults(void **state)
     assert_string_equal(r.nexthop, "[smtp.example.com]:465");
     config_free(c);
 
-    c = cfg_from("default_transport = smtp\n");
+    c = cfg_from("default_transport = smtp\nmydestination = Local.Test\n");
+    assert_int_equal(route_for(c, NULL, "a@local.test", &r, err, sizeof err), 0);
+    assert_int_equal(r.kind, ROUTE_CAPTURE);        /* local_transport */
     assert_int_equal(route_for(c, NULL, "a@x.test.", &r, err, sizeof err), 0);
     assert_string_equal(r.nexthop, "");
     assert_string_equal(r.domain, "x.test");
