@@ -287,7 +287,7 @@ static void attempt_finish(struct attempt *a)
     }
     long long wait = scheduler_backoff(env->attempts, cfg->minimal_backoff_time,
                                        cfg->maximal_backoff_time);
-    env->next_attempt = now + wait;
+    env->next_attempt = scheduler_retry_time(a->s, now + wait);
     if (attempt_save_state(a) == 0)
         attempt_end(a);
 }

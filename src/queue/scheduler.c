@@ -29,7 +29,21 @@ struct scheduler {
     size_t n, cap;
     unsigned long inflight;
     long long timer_at;          /* when the timer is set for, -1 none */
+    long long started;           /* base of the queue_run_delay ticks */
 };
+
+long long scheduler_next_run(long long base, long long delay, long long when)
+{
+    if (delay <= 0 || when <= base)
+        return when > base ? when : base;
+    long long k = (when - base + delay - 1) / delay;
+    return base + k * delay;
+}
+
+long long scheduler_retry_time(const struct scheduler *s, long long when)
+{
+    return scheduler_next_run(s->started, s->d->rt->cfg->queue_run_delay, when);
+}
 
 long long scheduler_backoff(int attempts, long long min_backoff,
                             long long max_backoff)
@@ -139,6 +153,7 @@ struct scheduler *scheduler_new(struct daemon *d)
         return NULL;
     s->d = d;
     s->timer_at = -1;
+    s->started = (long long)time(NULL);
     s->timer = evtimer_new(d->base, sched_run, s);
     if (!s->timer) {
         free(s);

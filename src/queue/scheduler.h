@@ -12,6 +12,14 @@ void scheduler_free(struct scheduler *s);
 /* Schedule qid for an attempt at unix time `when` (0 = now). */
 void scheduler_enqueue(struct scheduler *s, const char *qid, long long when);
 
+/* Postfix retries a deferred message at the first deferred-queue run
+ * (every queue_run_delay since start-up) after its backoff has passed:
+ * the smallest base + k * delay that is >= when. Pure. */
+long long scheduler_next_run(long long base, long long delay, long long when);
+
+/* The retry time for a message whose backoff ends at `when`. */
+long long scheduler_retry_time(const struct scheduler *s, long long when);
+
 /* Called by attempt.c when an attempt is over. */
 void scheduler_attempt_finished(struct scheduler *s);
 

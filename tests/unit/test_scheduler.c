@@ -24,10 +24,24 @@ static void test_backoff(void **state)
     assert_int_equal(scheduler_backoff(100000, 1, 1LL << 40), 1LL << 40);
 }
 
+static void test_next_run(void **state)
+{
+    (void)state;
+    /* queue runs at 1000, 1300, 1600, ... (queue_run_delay 300s) */
+    assert_int_equal(scheduler_next_run(1000, 300, 1000), 1000);
+    assert_int_equal(scheduler_next_run(1000, 300, 1001), 1300);
+    assert_int_equal(scheduler_next_run(1000, 300, 1300), 1300);
+    assert_int_equal(scheduler_next_run(1000, 300, 1599), 1600);
+    assert_int_equal(scheduler_next_run(1000, 3600, 1300), 4600);
+    assert_int_equal(scheduler_next_run(1000, 300, 500), 1000);
+    assert_int_equal(scheduler_next_run(1000, 0, 1234), 1234);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_next_run),
     };
     return cmocka_run_group_tests_name("scheduler", tests, NULL, NULL);
 }
