@@ -48,6 +48,7 @@ struct config {
     long long smtpd_hard_error_limit;
     long long smtpd_client_connection_count_limit;
     long long smtpd_max_connections;    /* postern: total concurrent sessions */
+    long long hopcount_limit;           /* Received: headers before 5.4.6 */
     /* outbound smtp transport */
     char *relayhost;                    /* "[host]:port", "host:port", "" = MX */
     char *smtp_helo_name;

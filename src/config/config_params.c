@@ -91,6 +91,8 @@ const struct cfg_param config_params[] = {
           "maximal simultaneous connections from one client address outside mynetworks; 0: no limit"),
     P_INT(smtpd_max_connections, "1000", 1, 100000,
           "postern: maximal simultaneous SMTP sessions in total"),
+    P_INT(hopcount_limit, "50", 1, 1000,
+          "maximal number of Received: headers; more means a mail loop (554 5.4.6)"),
     /* outbound smtp transport */
     P_STR(relayhost, "",
           "next-hop for all mail: [host]:port (no MX lookup) or host:port (MX lookup); empty: deliver to the recipients' MX hosts"),

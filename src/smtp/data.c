@@ -69,6 +69,8 @@ static void header_line(struct data_scanner *s, const char *line, size_t len,
             s->have_date = 1;
         else if (header_is(line, len, "from"))
             s->have_from = 1;
+        else if (header_is(line, len, "received"))
+            s->received++;
     } else {
         /* body text without the empty separator line: headers end here */
         end_headers(s, emit, arg);

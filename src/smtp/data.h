@@ -41,6 +41,7 @@ struct data_scanner {
     int done;
     int headers_done;
     int have_message_id, have_date, have_from;
+    int received;              /* Received: headers seen (hop count) */
     /* line assembly */
     char line[DATA_LINE_MAX];
     size_t line_len;

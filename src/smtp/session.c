@@ -376,6 +376,14 @@ static void data_finish(struct session *s)
     case DATA_OK:
         break;
     }
+    if (s->ds.received > cfg_of(s)->hopcount_limit) {
+        /* a relay pointing back at itself, or a loop between relays */
+        log_reject(s, "END-OF-MESSAGE", "554 5.4.6 Too many hops", NULL);
+        tx_reset(s);
+        s->state = SS_CMD;
+        reply_error(s, "554 5.4.6 Too many hops");
+        return;
+    }
     if (s->data_write_error || spool_msg_finish(s->msg) < 0) {
         log_warning("%s: queue file write error; message not accepted", qid);
         tx_reset(s);

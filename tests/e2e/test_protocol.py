@@ -788,3 +788,26 @@ def test_serve_refuses_bad_config(tmp_path):
     assert proc.returncode == 1, (proc.returncode, err)
     assert f"{f}:4:" in err, err
     assert "smtpd_timeout" in err, err
+
+
+def test_mail_loop_rejected_by_hopcount_limit(make_postern):
+    """A message that already crossed hopcount_limit relays is a loop."""
+    p = make_postern(hopcount_limit=3)
+    hops = b"".join(b"Received: from hop%d by relay%d; Wed, 25 Nov 2026 10:00:00 +0000\r\n"
+                    % (i, i) for i in range(4))
+    with p.raw() as c:
+        assert c.read_reply().code == 220
+        c.expect("EHLO client.example", 250)
+        c.expect("MAIL FROM:<a@example.com>", 250)
+        c.expect("RCPT TO:<b@example.com>", 250)
+        c.expect("DATA", 354)
+        c.send(hops + b"Subject: loop\r\n\r\nx\r\n.\r\n")
+        r = c.read_reply()
+        assert r.last == "554 5.4.6 Too many hops", r
+        # three hops are fine
+        c.expect("MAIL FROM:<a@example.com>", 250)
+        c.expect("RCPT TO:<b@example.com>", 250)
+        c.expect("DATA", 354)
+        c.send(hops.split(b"\r\n", 1)[1] + b"Subject: ok\r\n\r\nx\r\n.\r\n")
+        assert c.read_reply().code == 250
+    assert len(p.wait_for_maildir("b@example.com", 1)) == 1

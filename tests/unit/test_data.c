@@ -139,6 +139,7 @@ static void test_headers(void **state)
     data_scanner_init(&s, 0, 0);
     scan(&s, &k, msg, 5);
     assert_true(s.have_from);
+    assert_int_equal(s.received, 0);
     assert_true(s.have_message_id);
     assert_false(s.have_date);
     /* HEADER_END comes before the blank separator line */
@@ -150,6 +151,11 @@ static void test_headers(void **state)
     scan(&s, &k, "Subject: y\r\nthis is body\r\nDate: x\r\n.\r\n", 4096);
     assert_false(s.have_date);
     assert_int_equal(k.header_end_at, (long)strlen("Subject: y\r\n"));
+
+    /* hop count: Received: fields in the header section only */
+    data_scanner_init(&s, 0, 0);
+    scan(&s, &k, "Received: a\r\n\tfolded\r\nreceived: b\r\n\r\nReceived: body\r\n.\r\n", 3);
+    assert_int_equal(s.received, 2);
 
     /* only headers: the event comes at the end */
     data_scanner_init(&s, 0, 0);
