@@ -122,6 +122,9 @@ DEFAULT_SETTINGS = {
     "smtpd_hard_error_limit": "20",
     "queue_run_delay": "1s",
     "minimal_backoff_time": "1s",
+    # never ask the machine's resolver (it is not on loopback): a lookup that
+    # a test did not arrange fails at once instead of leaving this host
+    "dns_servers": "127.0.0.1:1",
 }
 
 
