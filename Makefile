@@ -76,11 +76,14 @@ test: test-deps
 	$(MAKE) e2e
 
 install: build/postern
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/postern
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/postern $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 build/postern $(DESTDIR)$(PREFIX)/sbin/postern
+	install -m 0644 docs/postern.8 $(DESTDIR)$(PREFIX)/share/man/man8/postern.8
 	ln -sf postern $(DESTDIR)$(PREFIX)/sbin/sendmail
 	ln -sf postern $(DESTDIR)$(PREFIX)/sbin/mailq
 	[ -e $(DESTDIR)/etc/postern/postern.cf ] || install -m 0644 docs/postern.cf.sample $(DESTDIR)/etc/postern/postern.cf
+	install -d $(DESTDIR)/etc/systemd/system
+	[ -e $(DESTDIR)/etc/systemd/system/postern.service ] || sed 's|/usr/local/sbin|$(PREFIX)/sbin|' docs/postern.service > $(DESTDIR)/etc/systemd/system/postern.service
 	./scripts/add-mail-owner postern
 
 # Coverage-guided fuzzing of the parsers of untrusted input (needs clang).
