@@ -175,8 +175,17 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     if (strcmp(o->queue_directory, n->queue_directory) != 0)
         log_warning("reload: queue_directory change needs a restart; still using %s",
                     o->queue_directory);
-    if (o->listen.n != n->listen.n)
-        log_warning("reload: listen changes need a restart");
+    int listen_changed = o->listen.n != n->listen.n;
+    for (size_t i = 0; !listen_changed && i < o->listen.n; i++)
+        listen_changed = strcmp(o->listen.v[i], n->listen.v[i]) != 0;
+    if (listen_changed)
+        log_warning("reload: listen changes need a restart; still listening on the old addresses");
+    if (strcmp(o->submit_socket, n->submit_socket) != 0)
+        log_warning("reload: submit_socket changes need a restart; still using %s",
+                    o->submit_socket);
+    if (strcmp(o->dns_servers.n ? o->dns_servers.v[0] : "", n->dns_servers.n ? n->dns_servers.v[0] : "") != 0 ||
+        o->dns_servers.n != n->dns_servers.n)
+        log_warning("reload: dns_servers changes need a restart");
     runtime_unref(d->rt);
     d->rt = rt;
     log_init("postern", n->syslog_name, log_verbose());
