@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../config/config.h"
+#include "../util/sbuf.h"
 #include "../util/unixsock.h"
 #include "addrlist.h"
 
@@ -27,34 +28,15 @@
 #define REPLY_TIMEOUT 300
 #define REPLY_MAX 8192
 
-/* ---------- growing byte buffer ---------- */
+/* ---------- memory ---------- */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const void *data, size_t n)
+/* Running out of memory ends the command (the message is not sent). */
+static void check_oom(const struct sbuf *b)
 {
-    if (n > b->cap - b->len) {
-        size_t nc = b->cap ? b->cap : 4096;
-        while (nc - b->len < n)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            fprintf(stderr, "postern sendmail: out of memory\n");
-            exit(EX_OSERR);
-        }
-        b->p = np;
-        b->cap = nc;
+    if (b->oom) {
+        fprintf(stderr, "postern sendmail: out of memory\n");
+        exit(EX_OSERR);
     }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
 }
 
 /* ---------- options ---------- */
@@ -266,8 +248,8 @@ static int addr_unsafe(const char *a)
 /* ---------- the message ---------- */
 
 struct message {
-    struct buf raw;            /* input, LF line ends, terminator removed */
-    struct buf wire;           /* CRLF, dot-stuffed, without the final dot */
+    struct sbuf raw;           /* input, LF line ends, terminator removed */
+    struct sbuf wire;          /* CRLF, dot-stuffed, without the final dot */
     size_t size;               /* content size, unstuffed */
     int eight_bit, header_8bit;
 };
@@ -298,8 +280,9 @@ static int read_message(struct message *m, int ignore_dots, long long limit)
         for (size_t i = 0; i < len; i++)
             if (line[i] == '\r')
                 line[i] = '\n';        /* a lone CR ends a line, too */
-        buf_add(&m->raw, line, len);
-        buf_add(&m->raw, "\n", 1);
+        sbuf_add(&m->raw, line, len);
+        sbuf_char(&m->raw, '\n');
+        check_oom(&m->raw);
         if (limit > 0 && (long long)m->raw.len > limit) {
             free(line);
             return -1;
@@ -335,9 +318,10 @@ struct hdr {
 static void wire_line(struct message *m, const char *p, size_t n)
 {
     if (n > 0 && p[0] == '.')
-        buf_add(&m->wire, ".", 1);
-    buf_add(&m->wire, p, n);
-    buf_add(&m->wire, "\r\n", 2);
+        sbuf_char(&m->wire, '.');
+    sbuf_add(&m->wire, p, n);
+    sbuf_add(&m->wire, "\r\n", 2);
+    check_oom(&m->wire);
     m->size += n + 2;
 }
 
@@ -363,7 +347,7 @@ static int needs_quoting(const char *s)
     return 0;
 }
 
-static void b64(const unsigned char *in, size_t n, struct buf *out)
+static void b64(const unsigned char *in, size_t n, struct sbuf *out)
 {
     static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (size_t i = 0; i < n; i += 3) {
@@ -374,14 +358,14 @@ static void b64(const unsigned char *in, size_t n, struct buf *out)
             v |= in[i + 2];
         char q[4] = { t[(v >> 18) & 63], t[(v >> 12) & 63],
                       i + 1 < n ? t[(v >> 6) & 63] : '=', i + 2 < n ? t[v & 63] : '=' };
-        buf_add(out, q, 4);
+        sbuf_add(out, q, 4);
     }
 }
 
 /* A display name as a phrase: atoms as they are, else a quoted string;
  * non-ASCII as RFC 2047 encoded words (UTF-8, base64, at most 75 chars,
  * never splitting a character). */
-static void add_phrase(struct buf *out, const char *name_in)
+static void add_phrase(struct sbuf *out, const char *name_in)
 {
     /* control characters (CR LF: header injection) become spaces */
     char name[512];
@@ -397,25 +381,25 @@ static void add_phrase(struct buf *out, const char *name_in)
             while (k > 1 && i + k < n && ((unsigned char)name[i + k] & 0xC0) == 0x80)
                 k--;
             if (i > 0)
-                buf_str(out, "\r\n ");
-            buf_str(out, "=?UTF-8?B?");
+                sbuf_str(out, "\r\n ");
+            sbuf_str(out, "=?UTF-8?B?");
             b64((const unsigned char *)name + i, k, out);
-            buf_str(out, "?=");
+            sbuf_str(out, "?=");
             i += k;
         }
         return;
     }
     if (!needs_quoting(name)) {
-        buf_str(out, name);
+        sbuf_str(out, name);
         return;
     }
-    buf_add(out, "\"", 1);
+    sbuf_char(out, '"');
     for (size_t i = 0; i < n; i++) {
         if (name[i] == '"' || name[i] == '\\')
-            buf_add(out, "\\", 1);
-        buf_add(out, &name[i], 1);
+            sbuf_char(out, '\\');
+        sbuf_char(out, name[i]);
     }
-    buf_add(out, "\"", 1);
+    sbuf_char(out, '"');
 }
 
 /* Build the wire form: header section (Bcc: removed, From: added when
@@ -424,7 +408,7 @@ static void add_phrase(struct buf *out, const char *name_in)
 static void build_message(struct message *m, int extract, struct addrs *rcpts,
                           const char *sender, const char *fullname)
 {
-    const char *p = m->raw.p ? m->raw.p : "";
+    const char *p = m->raw.s ? m->raw.s : "";
     size_t len = m->raw.len, off = 0;
     struct hdr *h = NULL;
     size_t nh = 0, caph = 0;
@@ -488,28 +472,31 @@ static void build_message(struct message *m, int extract, struct addrs *rcpts,
         wire_text(m, p + h[i].start, h[i].end - h[i].start);
     }
     if (!have_from && sender[0]) {
-        struct buf f = { 0 };
-        buf_str(&f, "From: ");
+        struct sbuf f = SBUF_INIT;
+        sbuf_str(&f, "From: ");
         if (fullname && fullname[0]) {
             add_phrase(&f, fullname);
-            buf_str(&f, " <");
-            buf_str(&f, sender);
-            buf_str(&f, ">");
+            sbuf_str(&f, " <");
+            sbuf_str(&f, sender);
+            sbuf_str(&f, ">");
         } else {
-            buf_str(&f, sender);
+            sbuf_str(&f, sender);
         }
-        buf_add(&m->wire, f.p, f.len);
-        buf_add(&m->wire, "\r\n", 2);
+        check_oom(&f);
+        sbuf_add(&m->wire, f.s, f.len);
+        sbuf_add(&m->wire, "\r\n", 2);
+        check_oom(&m->wire);
         m->size += f.len + 2;
-        if (has_8bit(f.p, f.len))
+        if (has_8bit(f.s, f.len))
             m->header_8bit = 1;
-        free(f.p);
+        sbuf_free(&f);
     }
     /* the empty line: kept, or added before a body that had none */
-    buf_add(&m->wire, "\r\n", 2);
+    sbuf_add(&m->wire, "\r\n", 2);
+    check_oom(&m->wire);
     m->size += 2;
     wire_text(m, p + body, len - body);
-    m->eight_bit = has_8bit(m->wire.p, m->wire.len);
+    m->eight_bit = has_8bit(m->wire.s, m->wire.len);
     free(h);
 }
 
@@ -724,8 +711,9 @@ static int submit(const struct config *cfg, const struct sm_opts *o, const char 
     }
     if (c.verbose)
         fprintf(stderr, ">>> (%zu bytes of message)\n>>> .\n", m->size);
-    buf_add(&m->wire, ".\r\n", 3);
-    write_all(c.fd, m->wire.p, m->wire.len);   /* a failure shows in the reply */
+    sbuf_add(&m->wire, ".\r\n", 3);
+    check_oom(&m->wire);
+    write_all(c.fd, m->wire.s, m->wire.len);   /* a failure shows in the reply */
     if ((rc = read_reply(&c)) != RP_OK || c.code != 250) {
         ex = fail(&c, rc, "message", EX_DATAERR);
         goto out;
@@ -859,8 +847,8 @@ int cli_sendmail(int argc, char **argv)
     }
     rc = submit(cfg, &o, sender, &rcpts, &m);
 out:
-    free(m.raw.p);
-    free(m.wire.p);
+    sbuf_free(&m.raw);
+    sbuf_free(&m.wire);
     addrs_free(&rcpts);
     addrs_free(&given);
     free(sender);

@@ -21,6 +21,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../util/sbuf.h"
+
 #if defined(__GNUC__)
 #define CFG_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
@@ -110,34 +112,6 @@ static const char *quote(const char *s, char *buf, size_t buflen)
         memcpy(buf + i, "...", 3), i += 3;
     buf[i] = '\0';
     return buf;
-}
-
-/* A growable string. On allocation failure it sets oom and stops growing. */
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *p, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *t = realloc(b->s, cap);
-        if (!t) {
-            b->oom = 1;
-            return;
-        }
-        b->s = t;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-    b->s[b->len] = '\0';
 }
 
 /* Time as the largest unit that divides it exactly: 300 -> "5m". */
@@ -307,7 +281,7 @@ static int assign(struct loader *L, const char *text, int line)
 
 static int parse_lines(struct loader *L, const char *text)
 {
-    struct sbuf cur = { 0 };
+    struct sbuf cur = SBUF_INIT;
     int cur_line = 0, lineno = 0, rc = 0;
     const char *p = text;
 
@@ -336,13 +310,13 @@ static int parse_lines(struct loader *L, const char *text)
                 rc = -1;
                 break;
             }
-            sb_add(&cur, " ", 1);
-            sb_add(&cur, s, (size_t)(e - s));
+            sbuf_add(&cur, " ", 1);
+            sbuf_add(&cur, s, (size_t)(e - s));
         } else {
             if (cur_line && (rc = assign(L, cur.s, cur_line)) < 0)
                 break;
-            cur.len = 0;
-            sb_add(&cur, s, (size_t)(e - s));
+            sbuf_truncate(&cur, 0);
+            sbuf_add(&cur, s, (size_t)(e - s));
             cur_line = lineno;
         }
         if (cur.oom) {
@@ -353,7 +327,7 @@ static int parse_lines(struct loader *L, const char *text)
     }
     if (rc == 0 && cur_line)
         rc = assign(L, cur.s, cur_line);
-    free(cur.s);
+    sbuf_free(&cur);
     return rc;
 }
 
@@ -369,13 +343,13 @@ static int expand_text(struct loader *L, size_t i, const char *s, struct sbuf *o
     while (*s) {
         const char *dollar = strchr(s, '$');
         if (!dollar) {
-            sb_add(out, s, strlen(s));
+            sbuf_str(out, s);
             break;
         }
-        sb_add(out, s, (size_t)(dollar - s));
+        sbuf_add(out, s, (size_t)(dollar - s));
         s = dollar + 1;
         if (*s == '$') {        /* $$ is a literal $, as in Postfix */
-            sb_add(out, "$", 1);
+            sbuf_add(out, "$", 1);
             s++;
             continue;
         }
@@ -422,7 +396,7 @@ static int expand_text(struct loader *L, size_t i, const char *s, struct sbuf *o
         }
         if (expand_param(L, (size_t)j) < 0)
             return -1;
-        sb_add(out, L->exp[j], strlen(L->exp[j]));
+        sbuf_str(out, L->exp[j]);
         if (out->len > CFG_MAX_VALUE) {
             param_err(L, i, "value longer than %d bytes after expansion",
                       CFG_MAX_VALUE);
@@ -435,7 +409,7 @@ static int expand_text(struct loader *L, size_t i, const char *s, struct sbuf *o
 /* Fill L->exp[i] with the expanded value of parameter i. */
 static int expand_param(struct loader *L, size_t i)
 {
-    struct sbuf out = { 0 };
+    struct sbuf out = SBUF_INIT;
     int rc = 0;
 
     if (L->state[i] == ST_DONE)
@@ -474,29 +448,28 @@ static int expand_param(struct loader *L, size_t i)
         char host[256] = "";
         if (gethostname(host, sizeof host - 1) != 0 || !host[0])
             strcpy(host, "localhost");
-        sb_add(&out, host, strlen(host));
+        sbuf_str(&out, host);
     } else if ((long)i == L->i_mydomain && !*raw && L->i_myhostname >= 0) {
         /* $myhostname minus its first label, or "localdomain" */
         rc = expand_param(L, (size_t)L->i_myhostname);
         if (rc == 0) {
             const char *dot = strchr(L->exp[L->i_myhostname], '.');
             const char *dom = dot && dot[1] ? dot + 1 : "localdomain";
-            sb_add(&out, dom, strlen(dom));
+            sbuf_str(&out, dom);
         }
     } else {
         rc = expand_text(L, i, raw, &out);
     }
-    if (rc == 0 && !out.s)
-        sb_add(&out, "", 0);
-    if (rc == 0 && out.oom) {
+    char *val = rc == 0 ? sbuf_take(&out, NULL) : NULL;   /* "" when empty */
+    if (rc == 0 && !val) {
         param_err(L, i, "out of memory");
         rc = -1;
     }
     if (rc < 0) {
-        free(out.s);
+        sbuf_free(&out);
         return -1;
     }
-    L->exp[i] = out.s;
+    L->exp[i] = val;
     L->depth--;
     L->state[i] = ST_DONE;
     return 0;
@@ -740,7 +713,7 @@ struct config *config_load_text(const char *text, const char *name,
 
 struct config *config_load(const char *path, char *err, size_t errlen)
 {
-    struct sbuf buf = { 0 };
+    struct sbuf buf = SBUF_INIT;
     char chunk[8192];
     size_t n;
     FILE *f;
@@ -752,17 +725,17 @@ struct config *config_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        sb_add(&buf, chunk, n);
+        sbuf_add(&buf, chunk, n);
     if (ferror(f)) {
         int e = errno;
         fclose(f);
-        free(buf.s);
+        sbuf_free(&buf);
         seterr(err, errlen, "%s: cannot read: %s", path, strerror(e));
         return NULL;
     }
     fclose(f);
     if (buf.oom) {
-        free(buf.s);
+        sbuf_free(&buf);
         seterr(err, errlen, "%s: out of memory", path);
         return NULL;
     }
@@ -770,12 +743,12 @@ struct config *config_load(const char *path, char *err, size_t errlen)
         int line = 1;
         for (const char *p = buf.s; *p; p++)
             line += *p == '\n';
-        free(buf.s);
+        sbuf_free(&buf);
         seterr(err, errlen, "%s:%d: NUL byte in file; is it a text file?", path, line);
         return NULL;
     }
     struct config *cfg = config_load_text(buf.s ? buf.s : "", path, err, errlen);
-    free(buf.s);
+    sbuf_free(&buf);
     return cfg;
 }
 

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../util/sbuf.h"
+
 enum map_type { MT_HASH, MT_REGEXP, MT_PCRE };
 
 struct hent {
@@ -71,33 +73,6 @@ static char *xstrndup(const char *s, size_t n)
         p[n] = '\0';
     }
     return p;
-}
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t nc = b->cap ? b->cap : 64;
-        while (nc < b->len + n + 1)
-            nc *= 2;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
 }
 
 /* ---- hash table ---------------------------------------------------------- */
@@ -431,7 +406,7 @@ static int load_line(struct map *m, const char *path, long lineno, char *line,
 static int load_text(struct map *m, const char *path, char *text, size_t len,
                      char *err, size_t errlen)
 {
-    struct sbuf cur = {0};
+    struct sbuf cur = SBUF_INIT;
     long curline = 0, lineno = 0;
     int have = 0, rc = 0;
     size_t pos = 0;
@@ -467,8 +442,8 @@ static int load_text(struct map *m, const char *path, char *text, size_t len,
                 rc = -1;
                 break;
             }
-            sb_add(&cur, " ", 1);
-            sb_add(&cur, s + lead, n - lead);
+            sbuf_add(&cur, " ", 1);
+            sbuf_add(&cur, s + lead, n - lead);
             continue;
         }
         if (have) {
@@ -477,22 +452,22 @@ static int load_text(struct map *m, const char *path, char *text, size_t len,
                 rc = -1;
                 break;
             }
-            rc = load_line(m, path, curline, cur.p, err, errlen);
-            cur.len = 0;
+            rc = load_line(m, path, curline, cur.s, err, errlen);
+            sbuf_truncate(&cur, 0);
         }
         have = 1;
         curline = lineno;
-        sb_add(&cur, s, n);
+        sbuf_add(&cur, s, n);
     }
     if (rc == 0 && have) {
         if (cur.oom) {
             seterr(err, errlen, "%s:%ld: out of memory", path, curline);
             rc = -1;
         } else {
-            rc = load_line(m, path, curline, cur.p, err, errlen);
+            rc = load_line(m, path, curline, cur.s, err, errlen);
         }
     }
-    free(cur.p);
+    sbuf_free(&cur);
     return rc;
 }
 
@@ -675,19 +650,18 @@ const char *map_spec(const struct map *m)
 static char *expand(const char *res, const char *key, const size_t *so,
                     const size_t *eo, size_t ngroups)
 {
-    struct sbuf b = {0};
-    sb_add(&b, "", 0);
+    struct sbuf b = SBUF_INIT;
     for (const char *p = res; *p; p++) {
         if (*p != '$') {
             const char *q = strchr(p, '$');
             size_t n = q ? (size_t)(q - p) : strlen(p);
-            sb_add(&b, p, n);
+            sbuf_add(&b, p, n);
             p += n - 1;
             continue;
         }
         p++;
         if (*p == '$') {
-            sb_add(&b, "$", 1);
+            sbuf_add(&b, "$", 1);
             continue;
         }
         size_t n = 0;
@@ -701,13 +675,9 @@ static char *expand(const char *res, const char *key, const size_t *so,
             p--;
         }
         if (n < ngroups && so[n] != SIZE_MAX && eo[n] >= so[n])
-            sb_add(&b, key + so[n], eo[n] - so[n]);
+            sbuf_add(&b, key + so[n], eo[n] - so[n]);
     }
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    return b.p;
+    return sbuf_take(&b, NULL);     /* "" when nothing was added */
 }
 
 static char *rule_lookup(const struct map *m, const char *key)

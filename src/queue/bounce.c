@@ -7,96 +7,19 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "util/sbuf.h"
+
 /* Longest line we write ourselves, CRLF excluded: well below RFC 5322's 998. */
 #define LINE_MAX_OCTETS 900
 #define BOUNDARY_MAX 70     /* RFC 2046 */
 #define BOUNDARY_BASE 53    /* leaves room for "=" and 16 hex digits */
 #define SEED_MAX 24         /* of the seed in the boundary and Message-ID */
-
-/* ---------- growing buffer ---------- */
-
-struct sb {
-    char *p;
-    size_t len, cap;
-    int err;
-};
-
-static void sb_grow(struct sb *b, size_t n)
-{
-    if (b->err)
-        return;
-    if (n > SIZE_MAX - b->len - 1) {
-        b->err = 1;
-        return;
-    }
-    size_t need = b->len + n + 1;
-    if (need <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    char *np = realloc(b->p, cap);
-    if (!np) {
-        b->err = 1;
-        return;
-    }
-    b->p = np;
-    b->cap = cap;
-}
-
-static void sb_put(struct sb *b, const char *s, size_t n)
-{
-    if (n == 0)
-        return;
-    sb_grow(b, n);
-    if (b->err)
-        return;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_putc(struct sb *b, char c)
-{
-    sb_put(b, &c, 1);
-}
-
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->err = 1;
-        return;
-    }
-    if ((size_t)n < sizeof tmp) {
-        sb_put(b, tmp, (size_t)n);
-        return;
-    }
-    sb_grow(b, (size_t)n);
-    if (b->err)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
 
 /* ---------- text helpers ---------- */
 
@@ -136,7 +59,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
  * NUL, ...) become spaces, runs of white space collapse to one, the ends are
  * trimmed. Invalid UTF-8 and C1 controls become '?'; with ascii_only every
  * non-ASCII character does. */
-static void put_clean(struct sb *b, const char *s, int ascii_only)
+static void put_clean(struct sbuf *b, const char *s, int ascii_only)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s), i = 0;
@@ -149,25 +72,25 @@ static void put_clean(struct sb *b, const char *s, int ascii_only)
             continue;
         }
         if (pending_space) {
-            sb_putc(b, ' ');
+            sbuf_char(b, ' ');
             pending_space = 0;
         }
         any = 1;
         if (c < 0x80) {
-            sb_putc(b, (char)c);
+            sbuf_char(b, (char)c);
             i++;
             continue;
         }
         uint32_t cp;
         size_t l = utf8_seq(u + i, n - i, &cp);
         if (l == 0) {
-            sb_putc(b, '?');
+            sbuf_char(b, '?');
             i++;
         } else {
             if (ascii_only || cp < 0xa0)
-                sb_putc(b, '?');
+                sbuf_char(b, '?');
             else
-                sb_put(b, s + i, l);
+                sbuf_add(b, s + i, l);
             i += l;
         }
     }
@@ -176,15 +99,9 @@ static void put_clean(struct sb *b, const char *s, int ascii_only)
 /* A cleaned copy of s (NULL on ENOMEM). */
 static char *clean_dup(const char *s, int ascii_only)
 {
-    struct sb b = {0};
+    struct sbuf b = SBUF_INIT;
     put_clean(&b, s ? s : "", ascii_only);
-    sb_grow(&b, 0);
-    if (b.err) {
-        free(b.p);
-        return NULL;
-    }
-    b.p[b.len] = '\0';
-    return b.p;
+    return sbuf_take(&b, NULL);
 }
 
 static int is_ascii(const char *s)
@@ -208,16 +125,16 @@ static int has_8bit(const char *s, size_t n)
  * which then starts the continuation line (RFC 5322 folding, so unfolding
  * gives the value back); a word too long for a line is broken at a UTF-8
  * character boundary with an inserted space. */
-static void put_folded(struct sb *b, const char *prefix, const char *value)
+static void put_folded(struct sbuf *b, const char *prefix, const char *value)
 {
     size_t col = strlen(prefix);
-    sb_puts(b, prefix);
+    sbuf_str(b, prefix);
     const char *v = value;
     size_t n = strlen(v);
     while (n > 0) {
         size_t room = col < LINE_MAX_OCTETS ? LINE_MAX_OCTETS - col : 1;
         if (n <= room) {
-            sb_put(b, v, n);
+            sbuf_add(b, v, n);
             break;
         }
         /* last space in v[1..room] (a fold right at v[0] would make no
@@ -230,8 +147,8 @@ static void put_folded(struct sb *b, const char *prefix, const char *value)
             }
         }
         if (cut) {
-            sb_put(b, v, cut);
-            sb_puts(b, "\r\n");
+            sbuf_add(b, v, cut);
+            sbuf_str(b, "\r\n");
             v += cut;               /* continuation starts with the space */
             n -= cut;
             col = 0;
@@ -241,13 +158,13 @@ static void put_folded(struct sb *b, const char *prefix, const char *value)
         cut = room;
         while (cut > 1 && ((unsigned char)v[cut] & 0xc0) == 0x80)
             cut--;
-        sb_put(b, v, cut);
-        sb_puts(b, "\r\n ");
+        sbuf_add(b, v, cut);
+        sbuf_str(b, "\r\n ");
         v += cut;
         n -= cut;
         col = 1;
     }
-    sb_puts(b, "\r\n");
+    sbuf_str(b, "\r\n");
 }
 
 /* RFC 5322 date, UTC. */
@@ -284,14 +201,14 @@ static void fmt_duration(char *out, size_t outlen, long long secs)
 
 /* Keep only characters safe in a boundary (with dots) or a Message-ID
  * dot-atom part (without). */
-static void put_token(struct sb *b, const char *s, size_t max, int dots)
+static void put_token(struct sbuf *b, const char *s, size_t max, int dots)
 {
     size_t n = 0;
     for (; s && *s && n < max; s++) {
         char c = *s;
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             (c == '.' && dots) || c == '-' || c == '_') {
-            sb_putc(b, c);
+            sbuf_char(b, c);
             n++;
         }
     }
@@ -340,7 +257,7 @@ static int is_smtp_reply(const char *r)
 
 /* RFC 6533 utf-8-addr-xtext: ASCII printable except '+', '=', '\' as is,
  * everything else as \x{HEX}. */
-static void put_utf8_xtext(struct sb *b, const char *addr)
+static void put_utf8_xtext(struct sbuf *b, const char *addr)
 {
     const unsigned char *u = (const unsigned char *)addr;
     size_t n = strlen(addr), i = 0;
@@ -352,9 +269,9 @@ static void put_utf8_xtext(struct sb *b, const char *addr)
             l = 1;
         }
         if (cp > 0x20 && cp < 0x7f && cp != '+' && cp != '=' && cp != '\\')
-            sb_putc(b, (char)cp);
+            sbuf_char(b, (char)cp);
         else
-            sb_printf(b, "\\x{%02X}", (unsigned)cp);
+            sbuf_printf(b, "\\x{%02X}", (unsigned)cp);
         i += l;
     }
 }
@@ -414,32 +331,32 @@ static int included(const struct envelope *env, const struct bounce_params *p, s
     return env->rcpt[i].state == (p->kind == BOUNCE_DELAYED ? RCPT_DEFERRED : RCPT_BOUNCED);
 }
 
-static void part_text(struct sb *b, const struct envelope *env, const struct bounce_params *p,
+static void part_text(struct sbuf *b, const struct envelope *env, const struct bounce_params *p,
                       int whole, const char *host)
 {
-    sb_printf(b, "This is the mail system at host %s.\r\n\r\n", host);
+    sbuf_printf(b, "This is the mail system at host %s.\r\n\r\n", host);
     if (p->kind == BOUNCE_DELAYED) {
         char dur[64];
-        sb_puts(b,
+        sbuf_str(b,
                 "####################################################################\r\n"
                 "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\r\n"
                 "####################################################################\r\n"
                 "\r\n");
         fmt_duration(dur, sizeof dur, p->now - env->arrival_sec);
-        sb_printf(b, "Your message could not be delivered for %s.\r\n", dur);
+        sbuf_printf(b, "Your message could not be delivered for %s.\r\n", dur);
         if (p->lifetime > 0) {
             fmt_duration(dur, sizeof dur, p->lifetime);
-            sb_printf(b, "It is still being retried: the mail system will keep trying "
+            sbuf_printf(b, "It is still being retried: the mail system will keep trying "
                          "until the message is %s old.\r\n", dur);
         } else {
-            sb_puts(b, "It is still being retried.\r\n");
+            sbuf_str(b, "It is still being retried.\r\n");
         }
     } else {
-        sb_printf(b, "I'm sorry to have to inform you that your message could not be "
+        sbuf_printf(b, "I'm sorry to have to inform you that your message could not be "
                      "delivered to one or more recipients. %s\r\n",
                   whole ? "It's attached below." : "Its headers are attached below.");
     }
-    sb_puts(b, "\r\n"
+    sbuf_str(b, "\r\n"
                "For further assistance, please send mail to postmaster.\r\n"
                "\r\n"
                "If you do so, please include this problem report. You can\r\n"
@@ -452,68 +369,68 @@ static void part_text(struct sb *b, const struct envelope *env, const struct bou
             continue;
         const struct env_rcpt *r = &env->rcpt[i];
         /* one line "<addr>: reason", folded only when too long */
-        struct sb line = {0};
-        sb_putc(&line, '<');
+        struct sbuf line = SBUF_INIT;
+        sbuf_char(&line, '<');
         put_clean(&line, r->addr ? r->addr : "", 0);
-        sb_puts(&line, ">: ");
+        sbuf_str(&line, ">: ");
         size_t mark = line.len;
         put_clean(&line, r->reason ? r->reason : "", 0);
         if (line.len == mark)
-            sb_printf(&line, "%s (status %s)",
+            sbuf_printf(&line, "%s (status %s)",
                       p->kind == BOUNCE_DELAYED ? "delivery temporarily deferred"
                                                 : "undeliverable",
                       dsn_ok(r->dsn) ? r->dsn : p->kind == BOUNCE_DELAYED ? "4.0.0" : "5.0.0");
-        if (line.err)
-            b->err = 1;
+        if (line.oom)
+            b->oom = 1;
         else
-            put_folded(b, "", line.p);
-        free(line.p);
+            put_folded(b, "", line.s);
+        sbuf_free(&line);
     }
 }
 
-static void part_status(struct sb *b, const struct envelope *env,
+static void part_status(struct sbuf *b, const struct envelope *env,
                         const struct bounce_params *p, const char *host, const char *qid)
 {
     char date[64], now[64];
     fmt_date(date, sizeof date, env->arrival_sec);
     fmt_date(now, sizeof now, p->now);
-    sb_printf(b, "Reporting-MTA: dns; %s\r\n", host);
-    sb_printf(b, "X-Postern-Queue-ID: %s\r\n", qid);
-    sb_printf(b, "Arrival-Date: %s\r\n", date);
+    sbuf_printf(b, "Reporting-MTA: dns; %s\r\n", host);
+    sbuf_printf(b, "X-Postern-Queue-ID: %s\r\n", qid);
+    sbuf_printf(b, "Arrival-Date: %s\r\n", date);
     char *mta = p->remote_mta ? clean_dup(p->remote_mta, 1) : NULL;
     if (p->remote_mta && !mta) {
-        b->err = 1;
+        b->oom = 1;
         return;
     }
-    for (size_t i = 0; i < env->nrcpt && !b->err; i++) {
+    for (size_t i = 0; i < env->nrcpt && !b->oom; i++) {
         if (!included(env, p, i))
             continue;
         const struct env_rcpt *r = &env->rcpt[i];
         const char *addr = r->addr ? r->addr : "";
-        sb_puts(b, "\r\n");
-        struct sb v = {0};
+        sbuf_str(b, "\r\n");
+        struct sbuf v = SBUF_INIT;
         if (is_ascii(addr)) {
-            sb_puts(&v, "rfc822; ");
+            sbuf_str(&v, "rfc822; ");
             put_clean(&v, addr, 1);
         } else {
-            sb_puts(&v, "utf-8; ");
+            sbuf_str(&v, "utf-8; ");
             put_utf8_xtext(&v, addr);
         }
-        if (v.err) {
-            b->err = 1;
-            free(v.p);
+        if (v.oom) {
+            b->oom = 1;
+            sbuf_free(&v);
             break;
         }
-        put_folded(b, "Final-Recipient: ", v.p);
-        free(v.p);
-        sb_printf(b, "Action: %s\r\n", p->kind == BOUNCE_DELAYED ? "delayed" : "failed");
-        sb_printf(b, "Status: %s\r\n",
+        put_folded(b, "Final-Recipient: ", v.s);
+        sbuf_free(&v);
+        sbuf_printf(b, "Action: %s\r\n", p->kind == BOUNCE_DELAYED ? "delayed" : "failed");
+        sbuf_printf(b, "Status: %s\r\n",
                   dsn_ok(r->dsn) ? r->dsn : p->kind == BOUNCE_DELAYED ? "4.0.0" : "5.0.0");
         if (mta && *mta)
             put_folded(b, "Remote-MTA: dns; ", mta);
         char *reason = clean_dup(r->reason, 1);
         if (!reason) {
-            b->err = 1;
+            b->oom = 1;
             break;
         }
         if (*reason)
@@ -521,23 +438,23 @@ static void part_status(struct sb *b, const struct envelope *env,
                                                  : "Diagnostic-Code: X-Postern; ",
                        reason);
         free(reason);
-        sb_printf(b, "Last-Attempt-Date: %s\r\n", now);
+        sbuf_printf(b, "Last-Attempt-Date: %s\r\n", now);
         if (p->kind == BOUNCE_DELAYED && p->lifetime > 0 &&
             env->arrival_sec <= LLONG_MAX - p->lifetime) {
             char until[64];
             fmt_date(until, sizeof until, env->arrival_sec + p->lifetime);
-            sb_printf(b, "Will-Retry-Until: %s\r\n", until);
+            sbuf_printf(b, "Will-Retry-Until: %s\r\n", until);
         }
     }
     free(mta);
 }
 
 /* Does needle occur in any of the n buffers? */
-static int occurs(const struct sb *parts, size_t n, const char *needle, size_t nlen,
+static int occurs(const struct sbuf *parts, size_t n, const char *needle, size_t nlen,
                   const char *orig, size_t olen)
 {
     for (size_t i = 0; i < n; i++)
-        if (parts[i].len && memmem(parts[i].p, parts[i].len, needle, nlen))
+        if (parts[i].len && memmem(parts[i].s, parts[i].len, needle, nlen))
             return 1;
     return olen && memmem(orig, olen, needle, nlen) != NULL;
 }
@@ -578,35 +495,35 @@ char *bounce_compose(const struct envelope *env, const char *content, size_t len
             olen = header_cut(content, olen, (size_t)p->size_limit);
     }
 
-    struct sb parts[3] = {{0}, {0}, {0}};   /* text, status, part-3 headers */
-    struct sb bnd = {0}, out = {0};
+    struct sbuf parts[3] = {SBUF_INIT, SBUF_INIT, SBUF_INIT};   /* text, status, part-3 headers */
+    struct sbuf bnd = SBUF_INIT, out = SBUF_INIT;
     char *ret = NULL;
     int saved = ENOMEM;
 
     part_text(&parts[0], env, p, whole, host);
     part_status(&parts[1], env, p, host, qid);
     if (whole)
-        sb_puts(&parts[2], "Content-Description: Undelivered Message\r\n"
+        sbuf_str(&parts[2], "Content-Description: Undelivered Message\r\n"
                            "Content-Type: message/rfc822\r\n");
     else
-        sb_puts(&parts[2], "Content-Description: Undelivered Message Headers\r\n"
+        sbuf_str(&parts[2], "Content-Description: Undelivered Message Headers\r\n"
                            "Content-Type: text/rfc822-headers\r\n");
     if (has_8bit(content, olen))
-        sb_puts(&parts[2], "Content-Transfer-Encoding: 8bit\r\n");
-    sb_puts(&parts[2], "\r\n");
-    if (parts[0].err || parts[1].err || parts[2].err)
+        sbuf_str(&parts[2], "Content-Transfer-Encoding: 8bit\r\n");
+    sbuf_str(&parts[2], "\r\n");
+    if (parts[0].oom || parts[1].oom || parts[2].oom)
         goto done;
 
     /* boundary: qid, seed, host; perturbed until it occurs nowhere inside */
-    sb_puts(&bnd, qid);
-    sb_putc(&bnd, '.');
+    sbuf_str(&bnd, qid);
+    sbuf_char(&bnd, '.');
     if (p->boundary_seed && *p->boundary_seed)
         put_token(&bnd, p->boundary_seed, SEED_MAX, 1);
     else
-        sb_printf(&bnd, "%lld", p->now);
-    sb_puts(&bnd, "/");
+        sbuf_printf(&bnd, "%lld", p->now);
+    sbuf_str(&bnd, "/");
     put_token(&bnd, host, bnd.len < BOUNDARY_BASE ? BOUNDARY_BASE - bnd.len : 0, 1);
-    if (bnd.err)
+    if (bnd.oom)
         goto done;
     size_t base_len = bnd.len;
     uint64_t h = 0xcbf29ce484222325ULL;
@@ -614,25 +531,25 @@ char *bounce_compose(const struct envelope *env, const char *content, size_t len
         h = fnv1a(h, p->boundary_seed, strlen(p->boundary_seed));
     h = fnv1a(h, content, olen);
     for (unsigned tries = 0;; tries++) {
-        if (!occurs(parts, 3, bnd.p, bnd.len, content, olen))
+        if (!occurs(parts, 3, bnd.s, bnd.len, content, olen))
             break;
         if (tries >= 1000) {
             saved = EAGAIN;
             goto done;
         }
         h = fnv1a(h, &tries, sizeof tries);
-        bnd.len = base_len;
-        sb_printf(&bnd, "=%016llx", (unsigned long long)h);
-        if (bnd.err)
+        sbuf_truncate(&bnd, base_len);
+        sbuf_printf(&bnd, "=%016llx", (unsigned long long)h);
+        if (bnd.oom)
             goto done;
     }
 
     /* headers */
     char date[64];
     fmt_date(date, sizeof date, p->now);
-    sb_printf(&out, "Date: %s\r\n", date);
-    sb_printf(&out, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n", host);
-    sb_printf(&out, "Subject: %s\r\n", p->kind == BOUNCE_DELAYED
+    sbuf_printf(&out, "Date: %s\r\n", date);
+    sbuf_printf(&out, "From: MAILER-DAEMON@%s (Mail Delivery System)\r\n", host);
+    sbuf_printf(&out, "Subject: %s\r\n", p->kind == BOUNCE_DELAYED
                                            ? "Delayed Mail (still being retried)"
                                            : "Undelivered Mail Returned to Sender");
     {
@@ -645,14 +562,14 @@ char *bounce_compose(const struct envelope *env, const char *content, size_t len
         if (to && *to) {
             put_folded(&out, "To: ", to);
         } else {
-            sb_printf(&out, "To: postmaster@%s\r\n", host);
+            sbuf_printf(&out, "To: postmaster@%s\r\n", host);
         }
         free(to);
     }
-    sb_puts(&out, "Auto-Submitted: auto-replied\r\n");
-    sb_puts(&out, "MIME-Version: 1.0\r\n");
-    sb_printf(&out, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
-                    "\tboundary=\"%s\"\r\n", bnd.p);
+    sbuf_str(&out, "Auto-Submitted: auto-replied\r\n");
+    sbuf_str(&out, "MIME-Version: 1.0\r\n");
+    sbuf_printf(&out, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+                    "\tboundary=\"%s\"\r\n", bnd.s);
     {
         struct tm tm;
         time_t tt = (time_t)p->now;
@@ -661,46 +578,46 @@ char *bounce_compose(const struct envelope *env, const char *content, size_t len
             tm.tm_year <= 9999 - 1900)
             snprintf(stamp, sizeof stamp, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900,
                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-        sb_printf(&out, "Message-ID: <%s", stamp);
+        sbuf_printf(&out, "Message-ID: <%s", stamp);
         if (*qid)
-            sb_printf(&out, ".%s", qid);
+            sbuf_printf(&out, ".%s", qid);
         size_t mark = out.len;
-        sb_putc(&out, '.');
+        sbuf_char(&out, '.');
         put_token(&out, p->boundary_seed, SEED_MAX, 0);
-        if (out.len == mark + 1 && !out.err)
-            out.p[--out.len] = '\0';     /* nothing usable in the seed */
-        sb_printf(&out, "@%s>\r\n", host);
+        if (out.len == mark + 1 && !out.oom)
+            sbuf_truncate(&out, mark);  /* nothing usable in the seed */
+        sbuf_printf(&out, "@%s>\r\n", host);
     }
-    sb_puts(&out, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
+    sbuf_str(&out, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
 
-    sb_printf(&out, "--%s\r\n", bnd.p);
-    sb_puts(&out, "Content-Description: Notification\r\n"
+    sbuf_printf(&out, "--%s\r\n", bnd.s);
+    sbuf_str(&out, "Content-Description: Notification\r\n"
                   "Content-Type: text/plain; charset=utf-8\r\n");
-    if (has_8bit(parts[0].p, parts[0].len))
-        sb_puts(&out, "Content-Transfer-Encoding: 8bit\r\n");
-    sb_puts(&out, "\r\n");
-    sb_put(&out, parts[0].p, parts[0].len);
+    if (has_8bit(parts[0].s, parts[0].len))
+        sbuf_str(&out, "Content-Transfer-Encoding: 8bit\r\n");
+    sbuf_str(&out, "\r\n");
+    sbuf_add(&out, parts[0].s, parts[0].len);
 
-    sb_printf(&out, "\r\n--%s\r\n", bnd.p);
-    sb_puts(&out, "Content-Description: Delivery report\r\n"
+    sbuf_printf(&out, "\r\n--%s\r\n", bnd.s);
+    sbuf_str(&out, "Content-Description: Delivery report\r\n"
                   "Content-Type: message/delivery-status\r\n\r\n");
-    sb_put(&out, parts[1].p, parts[1].len);
+    sbuf_add(&out, parts[1].s, parts[1].len);
 
-    sb_printf(&out, "\r\n--%s\r\n", bnd.p);
-    sb_put(&out, parts[2].p, parts[2].len);
-    sb_put(&out, content, olen);
-    sb_printf(&out, "\r\n--%s--\r\n", bnd.p);
+    sbuf_printf(&out, "\r\n--%s\r\n", bnd.s);
+    sbuf_add(&out, parts[2].s, parts[2].len);
+    sbuf_add(&out, content, olen);
+    sbuf_printf(&out, "\r\n--%s--\r\n", bnd.s);
 
-    if (!out.err && out.p) {
-        ret = out.p;
-        *outlen = out.len;
-        out.p = NULL;
+    {
+        size_t n;
+        if ((ret = sbuf_take(&out, &n)) != NULL)
+            *outlen = n;
     }
 done:
-    free(bnd.p);
-    free(out.p);
+    sbuf_free(&bnd);
+    sbuf_free(&out);
     for (int i = 0; i < 3; i++)
-        free(parts[i].p);
+        sbuf_free(&parts[i]);
     if (!ret)
         errno = saved;
     return ret;

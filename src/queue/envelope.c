@@ -8,75 +8,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/sbuf.h"
+
 #define QUEUE_MAGIC "POSTERN-QUEUE 1"
 #define STATE_MAGIC "POSTERN-STATE 1"
 
-/* ---------- small growable buffer for the encoders ---------- */
-
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    int err;
-};
-
-static void sb_add(struct sbuf *sb, const char *s, size_t n)
-{
-    if (sb->err)
-        return;
-    if (sb->len + n + 1 > sb->cap) {
-        size_t cap = sb->cap ? sb->cap : 256;
-        while (cap < sb->len + n + 1) {
-            if (cap > ((size_t)-1) / 2) {
-                sb->err = 1;
-                return;
-            }
-            cap *= 2;
-        }
-        char *np = realloc(sb->p, cap);
-        if (!np) {
-            sb->err = 1;
-            return;
-        }
-        sb->p = np;
-        sb->cap = cap;
-    }
-    memcpy(sb->p + sb->len, s, n);
-    sb->len += n;
-    sb->p[sb->len] = '\0';
-}
-
-static void sb_str(struct sbuf *sb, const char *s)
-{
-    sb_add(sb, s, strlen(s));
-}
+/* ---------- encoder helpers on sbuf ---------- */
 
 static void sb_ull(struct sbuf *sb, unsigned long long v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%llu", v);
-    sb_add(sb, tmp, (size_t)n);
+    sbuf_printf(sb, "%llu", v);
 }
 
 /* "key value\n", or "key\n" when the value is empty. */
 static void sb_kv(struct sbuf *sb, const char *key, const char *val)
 {
-    sb_str(sb, key);
+    sbuf_str(sb, key);
     if (val && *val) {
-        sb_add(sb, " ", 1);
-        sb_str(sb, val);
+        sbuf_char(sb, ' ');
+        sbuf_str(sb, val);
     }
-    sb_add(sb, "\n", 1);
+    sbuf_char(sb, '\n');
 }
 
+/* The encoded text and its length; NULL and 0 when out of memory (or,
+ * which cannot happen, empty). */
 static size_t sb_finish(struct sbuf *sb, char **out)
 {
-    if (sb->err || sb->len == 0) {
-        free(sb->p);
+    size_t len = 0;
+    *out = sbuf_take(sb, &len);
+    if (*out && len == 0) {
+        free(*out);
         *out = NULL;
-        return 0;
     }
-    *out = sb->p;
-    return sb->len;
+    return len;
 }
 
 /* A value may go on a line when it holds no CR or LF (NUL cannot occur in a
@@ -114,26 +79,26 @@ size_t envelope_encode_header(const struct envelope *env, char **out)
             return 0;
     }
 
-    struct sbuf sb = {0};
+    struct sbuf sb = SBUF_INIT;
     char tmp[64];
-    sb_str(&sb, QUEUE_MAGIC "\n");
+    sbuf_str(&sb, QUEUE_MAGIC "\n");
     sb_kv(&sb, "id", env->qid);
     snprintf(tmp, sizeof tmp, "%lld.%06ld", env->arrival_sec,
              env->arrival_usec);
     sb_kv(&sb, "arrival", tmp);
     sb_kv(&sb, "sender", env->sender);
-    sb_str(&sb, "client ");
-    sb_str(&sb, nz(env->client_addr));
-    sb_add(&sb, " ", 1);
-    sb_str(&sb, nz(env->client_name));
-    sb_add(&sb, "\n", 1);
+    sbuf_str(&sb, "client ");
+    sbuf_str(&sb, nz(env->client_addr));
+    sbuf_char(&sb, ' ');
+    sbuf_str(&sb, nz(env->client_name));
+    sbuf_char(&sb, '\n');
     sb_kv(&sb, "helo", env->helo);
     sb_kv(&sb, "protocol", env->protocol);
     sb_kv(&sb, "body", env->body_8bit ? "8BITMIME" : "7BIT");
     sb_kv(&sb, "smtputf8", env->smtputf8 ? "1" : "0");
     for (size_t i = 0; i < env->nrcpt; i++)
         sb_kv(&sb, "rcpt", env->rcpt[i].addr);
-    sb_str(&sb, "content\n");
+    sbuf_str(&sb, "content\n");
     return sb_finish(&sb, out);
 }
 
@@ -186,36 +151,36 @@ size_t envelope_encode_state(const struct envelope *env, char **out)
             return 0;
     }
 
-    struct sbuf sb = {0};
-    sb_str(&sb, STATE_MAGIC "\n");
-    sb_str(&sb, "attempts ");
+    struct sbuf sb = SBUF_INIT;
+    sbuf_str(&sb, STATE_MAGIC "\n");
+    sbuf_str(&sb, "attempts ");
     sb_ull(&sb, (unsigned long long)env->attempts);
-    sb_str(&sb, "\nnext ");
+    sbuf_str(&sb, "\nnext ");
     sb_ull(&sb, (unsigned long long)env->next_attempt);
     if (env->warned)
-        sb_str(&sb, "\nwarned 1");
-    sb_add(&sb, "\n", 1);
+        sbuf_str(&sb, "\nwarned 1");
+    sbuf_char(&sb, '\n');
     for (size_t i = 0; i < env->nrcpt; i++) {
         const struct env_rcpt *r = &env->rcpt[i];
-        sb_str(&sb, "rcpt ");
+        sbuf_str(&sb, "rcpt ");
         sb_ull(&sb, (unsigned long long)i);
-        sb_add(&sb, " ", 1);
-        sb_str(&sb, envelope_state_name(r->state));
-        sb_add(&sb, " ", 1);
-        sb_str(&sb, r->dsn[0] ? r->dsn : "-");
+        sbuf_char(&sb, ' ');
+        sbuf_str(&sb, envelope_state_name(r->state));
+        sbuf_char(&sb, ' ');
+        sbuf_str(&sb, r->dsn[0] ? r->dsn : "-");
         if (r->reason && *r->reason) {
             /* remote text: CR and LF become spaces, never a new line */
-            sb_add(&sb, " ", 1);
+            sbuf_char(&sb, ' ');
             size_t start = sb.len;
-            sb_str(&sb, r->reason);
-            if (!sb.err)
+            sbuf_str(&sb, r->reason);
+            if (!sb.oom)
                 for (size_t k = start; k < sb.len; k++)
-                    if (sb.p[k] == '\r' || sb.p[k] == '\n')
-                        sb.p[k] = ' ';
+                    if (sb.s[k] == '\r' || sb.s[k] == '\n')
+                        sb.s[k] = ' ';
         }
-        sb_add(&sb, "\n", 1);
+        sbuf_char(&sb, '\n');
     }
-    sb_str(&sb, "END\n");
+    sbuf_str(&sb, "END\n");
     return sb_finish(&sb, out);
 }
 
