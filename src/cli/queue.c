@@ -2,7 +2,8 @@
  *
  * list and show read the spool directly (root or mail_owner only: the
  * queue is theirs). flush, delete, hold and release ask the daemon over
- * its control socket so that its schedule stays right; when no daemon
+ * its control socket so that its schedule stays right (a message being
+ * delivered is held or deleted when its attempt ends); when no daemon
  * runs, delete, hold and release act on the spool directly. */
 #include "cli.h"
 
@@ -450,6 +451,8 @@ int cli_queue_request(const char *config_given, const char *verb, const char *ar
         printf("%s\n", ans);
     } else if (strncmp(ans, "error ", 6) == 0) {
         fprintf(stderr, "postern queue: %s\n", ans);
+        /* (daemons before pending actions refused a message being
+         * delivered with "try again") */
         rc = strstr(ans, "try again") ? EX_TEMPFAIL : 1;
     } else {
         fprintf(stderr, "postern queue: unexpected answer from the daemon: \"%s\"\n", ans);
@@ -469,7 +472,8 @@ static int queue_usage(void)
             "  flush [ID]           attempt delivery now (all deferred mail, or one message)\n"
             "  delete ID|ALL        remove from the queue, without a bounce\n"
             "  hold ID|ALL          keep in the queue, do not deliver\n"
-            "  release ID|ALL       deliver held messages again\n");
+            "  release ID|ALL       deliver held messages again\n"
+            "(a message being delivered is held or deleted when its attempt ends)\n");
     return EX_USAGE;
 }
 

@@ -1,6 +1,8 @@
 /* attempt — one delivery attempt of one queued message:
  * load → rewrite the sender → route each recipient → one job per route →
- * record per-recipient results → expire, bounce (DSN), warn, or retry.
+ * record per-recipient results → expire, bounce (DSN), warn, or retry —
+ * or, when `postern queue hold|delete` was asked for while the attempt ran,
+ * hold the message (its state written first) or remove it without a bounce.
  * The scheduler decides *when*; this file decides *what happens*. */
 #include "attempt.h"
 
@@ -83,6 +85,9 @@ static void attempt_free(struct attempt *a)
 static void attempt_end(struct attempt *a)
 {
     struct scheduler *s = a->s;
+    /* a hold or delete asked for during this attempt and not applied (the
+     * message was done and removed) must not outlive it */
+    scheduler_pending_take(s, a->env.qid);
     attempt_free(a);
     scheduler_attempt_finished(s);
 }
@@ -181,6 +186,57 @@ static void notify_sender(struct attempt *a, enum bounce_kind kind,
 
 static int attempt_save_state(struct attempt *a);
 
+/* `postern queue delete` asked for while this attempt ran: remove the
+ * message, without a bounce. 0 when it is gone. */
+static int attempt_admin_remove(struct attempt *a)
+{
+    const char *qid = a->env.qid;
+    if (spool_remove(a->d->spool, qid) < 0) {
+        int e = errno;
+        /* the queue file went first: without it the message is gone (an
+         * orphan state file is deleted at start-up) */
+        if (spool_where(a->d->spool, qid) != SPOOL_ABSENT) {
+            errno = e;
+            log_warning_errno("%s: cannot remove queue file (admin request)", qid);
+            return -1;
+        }
+    }
+    log_info("%s: removed by admin request", qid);
+    return 0;
+}
+
+/* The state of this attempt is durable: schedule the next one, unless a
+ * hold or delete was asked for while it ran (applied now, instead). */
+static void attempt_reschedule(struct attempt *a)
+{
+    const char *qid = a->env.qid;
+    switch (scheduler_pending_take(a->s, qid)) {
+    case SCHED_ACT_DELETE:
+        if (attempt_admin_remove(a) == 0)
+            return;
+        break;
+    case SCHED_ACT_HOLD:
+        if (spool_hold(a->d->spool, qid) == 0) {
+            log_info("%s: held by admin request (after delivery attempt)", qid);
+            return;
+        }
+        log_warning_errno("%s: cannot hold (admin request)", qid);
+        switch (spool_where(a->d->spool, qid)) {
+        case SPOOL_HELD:            /* renamed; a directory fsync failed */
+            log_info("%s: held by admin request (after delivery attempt)", qid);
+            return;
+        case SPOOL_ABSENT:
+            return;
+        default:                    /* still queued (or unknown): keep it going */
+            break;
+        }
+        break;
+    case SCHED_ACT_NONE:
+        break;
+    }
+    scheduler_enqueue(a->s, qid, a->env.next_attempt);
+}
+
 static void attempt_state_retry(evutil_socket_t fd, short what, void *arg)
 {
     struct attempt *a = arg;
@@ -195,7 +251,7 @@ static void attempt_state_retry(evutil_socket_t fd, short what, void *arg)
 static int attempt_save_state(struct attempt *a)
 {
     if (spool_state_write(a->d->spool, &a->env) == 0) {
-        scheduler_enqueue(a->s, a->env.qid, a->env.next_attempt);
+        attempt_reschedule(a);
         return 0;
     }
     log_warning_errno("%s: cannot record delivery state; retrying in %ds",
@@ -218,6 +274,18 @@ static void attempt_finish(struct attempt *a)
     long long age = now - env->arrival_sec;
     long long lifetime = *env->sender ? cfg->maximal_queue_lifetime
                                       : cfg->bounce_queue_lifetime;
+
+    /* deleted by the admin while this attempt ran: no bounce, no warning,
+     * no state; the recipients' results are only logged (sub_done) */
+    if (scheduler_pending(a->s, env->qid) == SCHED_ACT_DELETE) {
+        scheduler_pending_take(a->s, env->qid);
+        if (attempt_admin_remove(a) == 0) {
+            attempt_end(a);
+            return;
+        }
+        /* still there: carry on as if it had not been asked */
+    }
+
     size_t n = env->nrcpt;
     unsigned char *failed = calloc(n ? n : 1, 1);
     unsigned char *delayed = calloc(n ? n : 1, 1);

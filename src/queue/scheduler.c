@@ -30,6 +30,7 @@ struct scheduler {
     unsigned long inflight;
     long long timer_at;          /* when the timer is set for, -1 none */
     long long started;           /* base of the queue_run_delay ticks */
+    struct sched_actions pending; /* hold/delete once an attempt ends */
 };
 
 long long scheduler_next_run(long long base, long long delay, long long when)
@@ -168,6 +169,7 @@ void scheduler_free(struct scheduler *s)
         return;
     event_free(s->timer);
     free(s->heap);
+    sched_actions_free(&s->pending);
     free(s);
 }
 
@@ -250,4 +252,109 @@ int scheduler_remove(struct scheduler *s, const char *qid)
         sched_arm(s);
     }
     return found;
+}
+
+/* ---------- actions pending on a delivery attempt ---------- */
+
+struct sched_action_item {
+    char qid[QID_LEN + 1];
+    enum sched_action act;
+};
+
+static struct sched_action_item *actions_find(const struct sched_actions *p,
+                                              const char *qid)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->v[i].qid, qid) == 0)
+            return &p->v[i];
+    return NULL;
+}
+
+enum sched_action sched_actions_add(struct sched_actions *p, const char *qid,
+                                    enum sched_action act)
+{
+    if ((act != SCHED_ACT_HOLD && act != SCHED_ACT_DELETE) || !qid_valid(qid))
+        return SCHED_ACT_NONE;
+    struct sched_action_item *it = actions_find(p, qid);
+    if (it) {
+        if (act == SCHED_ACT_DELETE)
+            it->act = SCHED_ACT_DELETE;
+        return it->act;
+    }
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 8;
+        struct sched_action_item *nv = realloc(p->v, nc * sizeof *nv);
+        if (!nv)
+            return SCHED_ACT_NONE;
+        p->v = nv;
+        p->cap = nc;
+    }
+    it = &p->v[p->n++];
+    memcpy(it->qid, qid, sizeof it->qid);
+    it->act = act;
+    return act;
+}
+
+enum sched_action sched_actions_get(const struct sched_actions *p, const char *qid)
+{
+    const struct sched_action_item *it = actions_find(p, qid);
+    return it ? it->act : SCHED_ACT_NONE;
+}
+
+enum sched_action sched_actions_take(struct sched_actions *p, const char *qid)
+{
+    struct sched_action_item *it = actions_find(p, qid);
+    if (!it)
+        return SCHED_ACT_NONE;
+    enum sched_action act = it->act;
+    *it = p->v[--p->n];
+    if (p->n == 0) {
+        free(p->v);
+        p->v = NULL;
+        p->cap = 0;
+    }
+    return act;
+}
+
+size_t sched_actions_each(const struct sched_actions *p, enum sched_action act,
+                          void (*cb)(const char *qid, void *arg), void *arg)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (p->v[i].act != act)
+            continue;
+        n++;
+        if (cb)
+            cb(p->v[i].qid, arg);
+    }
+    return n;
+}
+
+void sched_actions_free(struct sched_actions *p)
+{
+    free(p->v);
+    p->v = NULL;
+    p->n = p->cap = 0;
+}
+
+enum sched_action scheduler_pending_add(struct scheduler *s, const char *qid,
+                                        enum sched_action act)
+{
+    return sched_actions_add(&s->pending, qid, act);
+}
+
+enum sched_action scheduler_pending(const struct scheduler *s, const char *qid)
+{
+    return sched_actions_get(&s->pending, qid);
+}
+
+enum sched_action scheduler_pending_take(struct scheduler *s, const char *qid)
+{
+    return sched_actions_take(&s->pending, qid);
+}
+
+size_t scheduler_pending_each(const struct scheduler *s, enum sched_action act,
+                              void (*cb)(const char *qid, void *arg), void *arg)
+{
+    return sched_actions_each(&s->pending, act, cb, arg);
 }

@@ -3,6 +3,8 @@
 #ifndef POSTERN_QUEUE_SCHEDULER_H
 #define POSTERN_QUEUE_SCHEDULER_H
 
+#include <stddef.h>
+
 struct daemon;
 struct scheduler;
 
@@ -41,5 +43,45 @@ unsigned long scheduler_flush(struct scheduler *s, const char *qid);
 /* Take qid out of the schedule (before it is held or deleted). Returns 1
  * if it was waiting there, 0 if not (unknown, held, or in flight). */
 int scheduler_remove(struct scheduler *s, const char *qid);
+
+/* --- actions pending on a delivery attempt ---
+ *
+ * A hold or delete asked for while a message is being delivered is not
+ * refused: it is recorded here, keyed by queue id, and attempt.c applies it
+ * when the attempt ends (as Postfix's postsuper does with a message in the
+ * active queue). A delete wins over a hold; a release cancels a hold. */
+
+enum sched_action { SCHED_ACT_NONE = 0, SCHED_ACT_HOLD, SCHED_ACT_DELETE };
+
+struct sched_action_item;
+
+/* A small set of (qid, action); zero-initialised is empty. */
+struct sched_actions {
+    struct sched_action_item *v;
+    size_t n, cap;
+};
+
+/* The pure part (unit-tested). */
+/* Record act for qid (SCHED_ACT_HOLD or SCHED_ACT_DELETE; a hold does not
+ * replace a delete). Returns the action now pending for qid, or
+ * SCHED_ACT_NONE on error (out of memory, invalid qid or action). */
+enum sched_action sched_actions_add(struct sched_actions *p, const char *qid,
+                                    enum sched_action act);
+/* The action pending for qid, SCHED_ACT_NONE if none. */
+enum sched_action sched_actions_get(const struct sched_actions *p, const char *qid);
+/* Forget qid's action; returns what it was. */
+enum sched_action sched_actions_take(struct sched_actions *p, const char *qid);
+/* Call cb for each qid whose pending action is act; returns how many. */
+size_t sched_actions_each(const struct sched_actions *p, enum sched_action act,
+                          void (*cb)(const char *qid, void *arg), void *arg);
+void sched_actions_free(struct sched_actions *p);
+
+/* The daemon's set (freed by scheduler_free). */
+enum sched_action scheduler_pending_add(struct scheduler *s, const char *qid,
+                                        enum sched_action act);
+enum sched_action scheduler_pending(const struct scheduler *s, const char *qid);
+enum sched_action scheduler_pending_take(struct scheduler *s, const char *qid);
+size_t scheduler_pending_each(const struct scheduler *s, enum sched_action act,
+                              void (*cb)(const char *qid, void *arg), void *arg);
 
 #endif

@@ -115,76 +115,6 @@ static void qids_add(const char *qid, void *arg)
     memcpy(q->v[q->n++], qid, QID_LEN + 1);
 }
 
-/* One message: 0 done, 1 being delivered, -1 failed (why set). */
-static int act_one(struct daemon *d, enum control_verb verb, const char *qid,
-                   char *why, size_t whylen)
-{
-    int where = spool_where(d->spool, qid);
-    if (where < 0) {
-        snprintf(why, whylen, "%s: %s", qid, strerror(errno));
-        return -1;
-    }
-    if (where == SPOOL_ABSENT) {
-        snprintf(why, whylen, "%s: no such message in the queue", qid);
-        return -1;
-    }
-    switch (verb) {
-    case CTL_FLUSH:
-        if (where == SPOOL_HELD) {
-            snprintf(why, whylen, "%s is on hold (release it first)", qid);
-            return -1;
-        }
-        if (spool_busy(d->spool, qid))
-            return 1;
-        if (scheduler_flush(d->sched, qid) == 0)
-            scheduler_enqueue(d->sched, qid, 0);   /* lost track of it: take it */
-        return 0;
-    case CTL_DELETE:
-        if (spool_busy(d->spool, qid))
-            return 1;
-        scheduler_remove(d->sched, qid);
-        if (spool_remove(d->spool, qid) < 0) {
-            snprintf(why, whylen, "%s: cannot remove: %s", qid, strerror(errno));
-            log_warning("%s: cannot remove: %s", qid, strerror(errno));
-            /* the file may still be there: keep it scheduled */
-            if (spool_where(d->spool, qid) == SPOOL_QUEUED)
-                scheduler_enqueue(d->sched, qid, 0);
-            return -1;
-        }
-        log_info("%s: removed (deleted by postern queue)", qid);
-        return 0;
-    case CTL_HOLD:
-        if (where == SPOOL_HELD)
-            return 0;
-        if (spool_busy(d->spool, qid))
-            return 1;
-        scheduler_remove(d->sched, qid);
-        if (spool_hold(d->spool, qid) < 0) {
-            snprintf(why, whylen, "%s: cannot hold: %s", qid, strerror(errno));
-            log_warning("%s: cannot hold: %s", qid, strerror(errno));
-            if (spool_where(d->spool, qid) == SPOOL_QUEUED)
-                scheduler_enqueue(d->sched, qid, 0);
-            return -1;
-        }
-        log_info("%s: held (postern queue hold)", qid);
-        return 0;
-    case CTL_RELEASE:
-        if (where == SPOOL_QUEUED) {
-            snprintf(why, whylen, "%s is not on hold", qid);
-            return -1;
-        }
-        if (spool_release(d->spool, qid) < 0) {
-            snprintf(why, whylen, "%s: cannot release: %s", qid, strerror(errno));
-            log_warning("%s: cannot release: %s", qid, strerror(errno));
-            return -1;
-        }
-        log_info("%s: released from hold", qid);
-        scheduler_enqueue(d->sched, qid, 0);
-        return 0;
-    }
-    return -1;
-}
-
 static const char *verb_done(enum control_verb v)
 {
     switch (v) {
@@ -194,6 +124,110 @@ static const char *verb_done(enum control_verb v)
     case CTL_RELEASE: return "released";
     }
     return "";
+}
+
+enum { ACT_FAILED = -1, ACT_DONE = 0, ACT_LATER = 1 };
+
+/* Record a hold or delete of a message being delivered, to be applied by
+ * attempt.c when the attempt ends. */
+static int act_later(struct daemon *d, enum sched_action act, const char *qid,
+                     char *why, size_t whylen)
+{
+    enum sched_action now = scheduler_pending_add(d->sched, qid, act);
+    if (now == SCHED_ACT_NONE) {
+        snprintf(why, whylen, "%s: out of memory", qid);
+        return ACT_FAILED;
+    }
+    /* (not normally scheduled while in flight; never let a copy run after) */
+    scheduler_remove(d->sched, qid);
+    snprintf(why, whylen, "%s will be %s when its delivery attempt ends", qid,
+             now == SCHED_ACT_DELETE ? "deleted" : "held");
+    return ACT_LATER;
+}
+
+/* One message. ACT_DONE or ACT_LATER (a message being delivered: the action
+ * is pending on its attempt) with the answer text in why, or ACT_FAILED
+ * with the reason in why. */
+static int act_one(struct daemon *d, enum control_verb verb, const char *qid,
+                   char *why, size_t whylen)
+{
+    int where = spool_where(d->spool, qid);
+    if (where < 0) {
+        snprintf(why, whylen, "%s: %s", qid, strerror(errno));
+        return ACT_FAILED;
+    }
+    if (where == SPOOL_ABSENT) {
+        snprintf(why, whylen, "%s: no such message in the queue", qid);
+        return ACT_FAILED;
+    }
+    snprintf(why, whylen, "%s %s", qid, verb_done(verb));
+    switch (verb) {
+    case CTL_FLUSH:
+        if (where == SPOOL_HELD) {
+            snprintf(why, whylen, "%s is on hold (release it first)", qid);
+            return ACT_FAILED;
+        }
+        if (spool_busy(d->spool, qid)) {
+            snprintf(why, whylen, "%s is being delivered now", qid);
+            return ACT_DONE;
+        }
+        if (scheduler_flush(d->sched, qid) == 0)
+            scheduler_enqueue(d->sched, qid, 0);   /* lost track of it: take it */
+        return ACT_DONE;
+    case CTL_DELETE:
+        if (spool_busy(d->spool, qid))
+            return act_later(d, SCHED_ACT_DELETE, qid, why, whylen);
+        scheduler_remove(d->sched, qid);
+        if (spool_remove(d->spool, qid) < 0) {
+            snprintf(why, whylen, "%s: cannot remove: %s", qid, strerror(errno));
+            log_warning("%s: cannot remove: %s", qid, strerror(errno));
+            /* the file may still be there: keep it scheduled */
+            if (spool_where(d->spool, qid) == SPOOL_QUEUED)
+                scheduler_enqueue(d->sched, qid, 0);
+            return ACT_FAILED;
+        }
+        log_info("%s: removed (deleted by postern queue)", qid);
+        return ACT_DONE;
+    case CTL_HOLD:
+        if (where == SPOOL_HELD)
+            return ACT_DONE;
+        if (spool_busy(d->spool, qid))
+            return act_later(d, SCHED_ACT_HOLD, qid, why, whylen);
+        scheduler_remove(d->sched, qid);
+        if (spool_hold(d->spool, qid) < 0) {
+            snprintf(why, whylen, "%s: cannot hold: %s", qid, strerror(errno));
+            log_warning("%s: cannot hold: %s", qid, strerror(errno));
+            if (spool_where(d->spool, qid) == SPOOL_QUEUED)
+                scheduler_enqueue(d->sched, qid, 0);
+            return ACT_FAILED;
+        }
+        log_info("%s: held (postern queue hold)", qid);
+        return ACT_DONE;
+    case CTL_RELEASE:
+        if (where == SPOOL_QUEUED) {
+            enum sched_action p = scheduler_pending(d->sched, qid);
+            if (p == SCHED_ACT_HOLD) {
+                /* being delivered with a hold pending: cancel the hold */
+                scheduler_pending_take(d->sched, qid);
+                log_info("%s: pending hold cancelled (released by admin request)", qid);
+                snprintf(why, whylen, "%s released (pending hold cancelled)", qid);
+                return ACT_DONE;
+            }
+            snprintf(why, whylen, "%s is not on hold%s", qid,
+                     p == SCHED_ACT_DELETE
+                         ? " (it will be deleted when its delivery attempt ends)" : "");
+            return ACT_FAILED;
+        }
+        if (spool_release(d->spool, qid) < 0) {
+            snprintf(why, whylen, "%s: cannot release: %s", qid, strerror(errno));
+            log_warning("%s: cannot release: %s", qid, strerror(errno));
+            return ACT_FAILED;
+        }
+        log_info("%s: released from hold", qid);
+        scheduler_enqueue(d->sched, qid, 0);
+        return ACT_DONE;
+    }
+    return ACT_FAILED;
 }
 
 /* Writes the answer line (without LF) into out. */
@@ -209,36 +243,34 @@ static void execute(struct daemon *d, const struct control_request *req, char *o
     }
     if (strcmp(req->qid, "ALL") != 0) {
         int r = act_one(d, req->verb, req->qid, why, sizeof why);
-        if (r < 0)
-            snprintf(out, outlen, "error %s", why);
-        else if (r > 0)
-            snprintf(out, outlen, "error %s is being delivered, try again", req->qid);
-        else
-            snprintf(out, outlen, "ok %s %s", req->qid, verb_done(req->verb));
+        snprintf(out, outlen, "%s %s", r == ACT_FAILED ? "error" : "ok", why);
         return;
     }
-    /* ALL: the listing is taken first, then each message on its own */
+    /* ALL: the listing is taken first, then each message on its own; the
+     * ones being delivered get the action when their attempt ends */
     struct qids q = { 0 };
     long rc = 0;
     if (req->verb != CTL_RELEASE)
         rc = spool_list(d->spool, qids_add, &q);
     if (rc >= 0 && (req->verb == CTL_RELEASE || req->verb == CTL_DELETE))
         rc = spool_list_held(d->spool, qids_add, &q);
+    if (rc >= 0 && req->verb == CTL_RELEASE)    /* holds pending on an attempt */
+        scheduler_pending_each(d->sched, SCHED_ACT_HOLD, qids_add, &q);
     if (rc < 0 || q.oom) {
         snprintf(out, outlen, "error cannot list the queue: %s",
                  q.oom ? "out of memory" : strerror(errno));
         free(q.v);
         return;
     }
-    unsigned long done = 0, busy = 0, failed = 0;
+    unsigned long done = 0, later = 0, failed = 0;
     why[0] = '\0';
     for (size_t i = 0; i < q.n; i++) {
         char w[256];
         int r = act_one(d, req->verb, q.v[i], w, sizeof w);
-        if (r == 0)
+        if (r == ACT_DONE)
             done++;
-        else if (r > 0)
-            busy++;
+        else if (r == ACT_LATER)
+            later++;
         else if (spool_where(d->spool, q.v[i]) != SPOOL_ABSENT) {
             /* (one that went away meanwhile, delivered, is not a failure) */
             failed++;
@@ -247,11 +279,12 @@ static void execute(struct daemon *d, const struct control_request *req, char *o
         }
     }
     free(q.v);
-    int n = snprintf(out, outlen, "%s %lu message%s %s", busy || failed ? "error" : "ok",
+    int n = snprintf(out, outlen, "%s %lu message%s %s", failed ? "error" : "ok",
                      done, done == 1 ? "" : "s", verb_done(req->verb));
-    if (n > 0 && (size_t)n < outlen && busy)
-        n += snprintf(out + n, outlen - (size_t)n, "; %lu being delivered, try again",
-                      busy);
+    if (n > 0 && (size_t)n < outlen && later)
+        n += snprintf(out + n, outlen - (size_t)n, ", %lu more when %s delivery attempt%s end%s",
+                      later, later == 1 ? "its" : "their", later == 1 ? "" : "s",
+                      later == 1 ? "s" : "");
     if (n > 0 && (size_t)n < outlen && failed)
         snprintf(out + n, outlen - (size_t)n, "; %lu failed (%s)", failed, why);
 }

@@ -8,7 +8,11 @@
  * answered with one line, "ok <text>" or "error <text>", then the daemon
  * closes. Acting here rather than on the spool directly keeps the
  * scheduler's picture right (a held or deleted message leaves its
- * schedule; a message being delivered is refused, "try again"). */
+ * schedule). A message being delivered at that moment is not refused: the
+ * hold or delete is accepted at once ("ok ID will be held when its delivery
+ * attempt ends"), kept by the scheduler and applied by attempt.c when the
+ * attempt ends, as Postfix's postsuper does; a release cancels a pending
+ * hold; a flush of it does nothing ("ok ID is being delivered now"). */
 #ifndef POSTERN_SMTP_CONTROL_H
 #define POSTERN_SMTP_CONTROL_H
 

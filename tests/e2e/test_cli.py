@@ -15,7 +15,8 @@ import time
 import pytest
 
 from conftest import (HOSTNAME, POSTERN_BIN, binary_env, free_port, require_binary,
-                      sanitizer_report, split_trace)
+                      sanitizer_report, simple_message, split_trace)
+from upstream import ScriptedServer
 
 CLI_TIMEOUT = 60
 EX_USAGE, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL, EX_NOPERM = 64, 65, 69, 75, 77
@@ -73,18 +74,21 @@ def queue(p, *args, user=None):
     return run(p, ["postern", "queue", "-c", str(p.config_path)] + list(args), user=user)
 
 
-def queue_ok(p, *args, timeout=20):
-    """A queue request that must succeed; "being delivered, try again"
-    (exit 75) is retried."""
-    deadline = time.monotonic() + timeout
-    while True:
-        r = queue(p, *args)
-        if r.returncode != EX_TEMPFAIL or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+def queue_ok(p, *args):
+    """A queue request that must succeed (a message being delivered is not
+    refused any more: the action waits for the end of its attempt)."""
+    r = queue(p, *args)
     assert r.returncode == 0, f"postern queue {args} -> {r.returncode}\n{r.stdout}{r.stderr}"
     assert r.stdout.startswith("ok"), r.stdout
     return r.stdout
+
+
+def wait_until(cond, what, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout}s: {what}", pytrace=False)
+        time.sleep(0.05)
 
 
 def delivered(p, rcpt, n=1):
@@ -356,6 +360,10 @@ def submit_stuck(p, rcpt, subject="queued", sender="app@example.com"):
     assert r.returncode == 0, r.stderr
     m = p.wait_log(rf"([0-9A-F]{{16}}): to=<{re.escape(rcpt)}>, .*status=deferred \((.*)\)$",
                    flags=re.M)
+    # its state file is written in the same event-loop pass that ends the
+    # attempt: once it is there, the message is no longer being delivered
+    wait_until(lambda: os.path.exists(p.queue_dir / "state" / m.group(1)),
+               f"state file of {m.group(1)}")
     return m.group(1), m.group(2)
 
 
@@ -450,19 +458,24 @@ def test_queue_list_show_hold_release_delete(stuck):
     r = run(p, ["sendmail", "-C", str(p.config_path), "-q"])
     assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr
 
-    # delete one
-    assert queue_ok(p, "delete", q1) == f"ok {q1} deleted\n"
+    # delete one (the flushes above may have it in flight: then it goes
+    # when that attempt ends)
+    assert queue_ok(p, "delete", q1) in (
+        f"ok {q1} deleted\n", f"ok {q1} will be deleted when its delivery attempt ends\n")
+    p.wait_log(rf"{q1}: removed")
     assert not os.path.exists(p.queue_dir / "queue" / q1)
     assert not os.path.exists(p.queue_dir / "state" / q1)
     assert set(listing(queue(p, "list").stdout)) == {q2}
     r = queue(p, "delete", q1)
     assert r.returncode == 1 and "no such message" in r.stderr
-    p.wait_log(rf"{q1}: removed")
 
     # delete ALL, held ones included
     q3, _ = submit_stuck(p, "third@example.com", "third")
     queue_ok(p, "hold", q3)
-    assert re.fullmatch(r"ok [12] messages? deleted\n", queue_ok(p, "delete", "ALL"))
+    assert re.fullmatch(r"ok [012] messages? deleted"
+                        r"(, 1 more when its delivery attempt ends)?\n",
+                        queue_ok(p, "delete", "ALL"))
+    wait_until(lambda: p.queue_files() == [], "queue/ empty")
     r = queue(p, "list")
     assert r.returncode == 0 and r.stdout == "Mail queue is empty\n"
     assert p.queue_files() == [] and os.listdir(p.queue_dir / "hold") == []
@@ -477,6 +490,187 @@ def test_queue_hold_all_release_all(stuck):
     assert queue_ok(p, "release", "ALL") == "ok 3 messages released\n"
     ls = listing(queue(p, "list").stdout)
     assert sorted(ls) == sorted(qids) and not any(v[0] for v in ls.values())
+
+
+# --------------------------------------------------------------------------
+# queue: a message being delivered (held or deleted when its attempt ends)
+
+HANG_TIMEOUT = 3        # smtp_helo_timeout: how long a hanging attempt lasts
+
+
+@pytest.fixture
+def hanging(make_postern):
+    """Factory: hanging(**settings) -> (daemon, server). The daemon relays
+    remote.test through a next hop that accepts the connection and never
+    says a word: every attempt is in flight for HANG_TIMEOUT seconds, then
+    deferred. example.com stays local (capture), so bounces to the sender
+    can be seen. server.received has one entry per connection."""
+    srv = ScriptedServer(lambda conn, n: conn.readline())   # until postern gives up
+    made = []
+
+    def factory(**settings):
+        s = dict(default_transport="smtp", relayhost=f"[127.0.0.1]:{srv.port}",
+                 smtp_tls_security_level="none", smtp_helo_timeout=f"{HANG_TIMEOUT}s")
+        s.update(settings)
+        made.append(make_postern(**s))
+        return made[-1], srv
+
+    yield factory
+    srv.stop()
+
+
+def send_hanging(p, srv, rcpts, subject):
+    """Queue a message from app@example.com and wait until its delivery
+    is in flight (a new connection to the hanging next hop)."""
+    n = len(srv.received)
+    qid = p.send("app@example.com", rcpts,
+                 simple_message(subject=subject, sender="app@example.com", rcpt=rcpts[-1]))
+    wait_until(lambda: len(srv.received) > n, f"{qid} connecting to the next hop")
+    return qid
+
+
+def test_hold_while_being_delivered(hanging):
+    """hold of a message in flight is accepted at once, applied when the
+    attempt ends; what that attempt delivered stays delivered, and the
+    held message is not tried again."""
+    p, srv = hanging()      # a deferred message would be retried after 1s
+    qid = send_hanging(p, srv, ["local@example.com", "far@remote.test"], "hold me")
+    t0 = time.monotonic()
+    r = queue(p, "hold", qid)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"ok {qid} will be held when its delivery attempt ends\n"
+    assert time.monotonic() - t0 < HANG_TIMEOUT - 1, "the answer waited for the attempt"
+    assert os.path.exists(p.queue_dir / "queue" / qid), "held before its attempt ended"
+    # asking again, or flushing it, changes nothing
+    assert queue_ok(p, "hold", qid) == f"ok {qid} will be held when its delivery attempt ends\n"
+    assert queue_ok(p, "flush", qid) == f"ok {qid} is being delivered now\n"
+    p.wait_log(rf"control: uid=0: hold {qid}: ok {qid} will be held when its delivery "
+               rf"attempt ends")
+
+    p.wait_log(rf"{qid}: held by admin request \(after delivery attempt\)",
+               timeout=HANG_TIMEOUT + 10)
+    log = p.log()
+    deferred = log.index(f"{qid}: to=<far@remote.test>")
+    assert re.search(rf"{qid}: to=<far@remote\.test>, .*status=deferred", log)
+    assert deferred < log.index(f"{qid}: held by admin request")
+    assert os.path.exists(p.queue_dir / "hold" / qid)
+    assert not os.path.exists(p.queue_dir / "queue" / qid)
+    assert os.path.exists(p.queue_dir / "state" / qid)
+    # the local recipient was delivered during that attempt: it stays so
+    delivered(p, "local@example.com")
+    show = queue(p, "show", qid).stdout
+    assert "status: on hold\n" in show and "attempts: 1\n" in show, show
+    assert "recipient: local@example.com (sent" in show, show
+    assert "recipient: far@remote.test (deferred" in show, show
+    ls = listing(queue(p, "list").stdout)
+    held, _, sender, rcpts = ls[qid]
+    assert held and sender == "app@example.com"
+    assert [a for _, a in rcpts] == ["far@remote.test"], rcpts
+    # not tried again (it would be within ~2s: minimal_backoff_time 1s)
+    time.sleep(3)
+    assert len(srv.received) == 1, "a held message was tried again"
+    assert queue(p, "list").stdout.splitlines()[1].startswith(qid + "!")
+
+
+def test_delete_while_being_delivered(hanging):
+    """delete of a message in flight: accepted at once, the message is
+    removed when its attempt ends, without a bounce (maximal_queue_lifetime
+    0 would bounce it otherwise, as it does the message kept)."""
+    p, srv = hanging(maximal_queue_lifetime="0")
+    gone = send_hanging(p, srv, ["far@remote.test"], "delete me")
+    kept = send_hanging(p, srv, ["far2@remote.test"], "keep me")
+    r = queue(p, "delete", gone)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"ok {gone} will be deleted when its delivery attempt ends\n"
+    assert os.path.exists(p.queue_dir / "queue" / gone)
+    # a release cannot undo a delete
+    r = queue(p, "release", gone)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert r.stderr.strip() == (f"postern queue: error {gone} is not on hold (it will be "
+                                "deleted when its delivery attempt ends)")
+    # a hold does not replace it either
+    assert queue_ok(p, "hold", gone) == \
+        f"ok {gone} will be deleted when its delivery attempt ends\n"
+
+    p.wait_log(rf"{gone}: removed by admin request", timeout=HANG_TIMEOUT + 10)
+    # the other one expired at the end of its attempt and bounced
+    p.wait_log(rf"{kept}: sender non-delivery notification: [0-9A-F]{{16}}",
+               timeout=HANG_TIMEOUT + 10)
+    [bounce] = p.wait_for_maildir("app@example.com", 1)
+    text = open(bounce, "rb").read()
+    assert b"keep me" in text and b"delete me" not in text
+    log = p.log()
+    assert f"{gone}: sender non-delivery notification" not in log
+    assert f"{gone}: held by admin request" not in log
+    assert re.search(rf"{gone}: to=<far@remote\.test>, .*status=deferred", log)
+    for sub in ("queue", "state", "hold"):
+        assert not os.path.exists(p.queue_dir / sub / gone), sub
+    p.wait_queue_empty()
+    assert len(srv.received) == 2
+
+
+def test_release_cancels_pending_hold(hanging):
+    p, srv = hanging()
+    qid = send_hanging(p, srv, ["far@remote.test"], "changed my mind")
+    assert queue_ok(p, "hold", qid) == f"ok {qid} will be held when its delivery attempt ends\n"
+    assert queue_ok(p, "release", qid) == f"ok {qid} released (pending hold cancelled)\n"
+    r = queue(p, "release", qid)
+    assert r.returncode == 1 and r.stderr.strip() == f"postern queue: error {qid} is not on hold"
+    p.wait_log(rf"{qid}: pending hold cancelled")
+    # the attempt ends as usual: deferred, kept in queue/, tried again
+    p.wait_log(rf"{qid}: to=<far@remote\.test>, .*status=deferred", timeout=HANG_TIMEOUT + 10)
+    wait_until(lambda: len(srv.received) >= 2, "the message tried again", timeout=10)
+    assert "held by admin request" not in p.log()
+    assert os.path.exists(p.queue_dir / "queue" / qid)
+    assert os.listdir(p.queue_dir / "hold") == []
+
+
+def test_pending_actions_applied_at_shutdown(hanging):
+    """SIGTERM cuts the attempts short: their pending hold and delete are
+    applied then (and the daemon exits 0 with nothing leaked)."""
+    p, srv = hanging()
+    held = send_hanging(p, srv, ["far@remote.test"], "held at exit")
+    gone = send_hanging(p, srv, ["far2@remote.test"], "deleted at exit")
+    queue_ok(p, "hold", held)
+    queue_ok(p, "delete", gone)
+    p.stop()
+    log = p.log()
+    assert f"{held}: held by admin request (after delivery attempt)" in log
+    assert f"{gone}: removed by admin request" in log
+    assert os.listdir(p.queue_dir / "hold") == [held]
+    assert p.queue_files() == []
+    p.start()
+    assert "queue: " not in p.stderr_paths[-1].read_text(), "a held message was scheduled"
+
+
+def test_all_variants_include_messages_being_delivered(hanging):
+    p, srv = hanging(minimal_backoff_time="3000s", maximal_backoff_time="4000s")
+    idle = send_hanging(p, srv, ["far@remote.test"], "waiting")
+    p.wait_log(rf"{idle}: to=<far@remote\.test>, .*status=deferred", timeout=HANG_TIMEOUT + 10)
+    wait_until(lambda: os.path.exists(p.queue_dir / "state" / idle), "state file")
+    busy = send_hanging(p, srv, ["far2@remote.test"], "in flight")
+    # hold ALL: the waiting one at once, the one in flight after its attempt
+    assert queue_ok(p, "hold", "ALL") == \
+        "ok 1 message on hold, 1 more when its delivery attempt ends\n"
+    assert os.path.exists(p.queue_dir / "hold" / idle)
+    assert os.path.exists(p.queue_dir / "queue" / busy)
+    p.wait_log(rf"{busy}: held by admin request \(after delivery attempt\)",
+               timeout=HANG_TIMEOUT + 10)
+    ls = listing(queue(p, "list").stdout)
+    assert set(ls) == {idle, busy} and all(v[0] for v in ls.values())
+    # release ALL: both tried at once, both in flight
+    n = len(srv.received)
+    assert queue_ok(p, "release", "ALL") == "ok 2 messages released\n"
+    wait_until(lambda: len(srv.received) >= n + 2, "both messages in flight")
+    # delete ALL: both when their attempts end, no bounce
+    assert queue_ok(p, "delete", "ALL") == \
+        "ok 0 messages deleted, 2 more when their delivery attempts end\n"
+    for q in (idle, busy):
+        p.wait_log(rf"{q}: removed by admin request", timeout=HANG_TIMEOUT + 10)
+    p.wait_queue_empty()
+    assert os.listdir(p.queue_dir / "hold") == []
+    assert "non-delivery notification" not in p.log()
+    assert queue(p, "list").stdout == "Mail queue is empty\n"
 
 
 def test_queue_without_daemon(stuck):
