@@ -310,6 +310,7 @@ static void attempt_free(struct smtp_attempt *att)
     smtp_settings_unref(att->set);
     free(att->targets);
     free(att->final);
+    free(att->conv);
     free(att);
 }
 

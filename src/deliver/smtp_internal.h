@@ -225,6 +225,12 @@ struct smtp_attempt {
     char relay[320];
     char dsn[16];                       /* last failure, for the remaining */
     char reason[1024];
+    /* 7-bit version of the content for servers without 8BITMIME, made on
+     * first need (mime_downgrade_7bit), kept for the attempt's sessions */
+    int conv_done;                      /* conv_rc is valid */
+    int conv_rc;                        /* MIME7BIT_* (never ENOMEM) */
+    char *conv;                         /* MIME7BIT_CONVERTED: the content */
+    size_t conv_len;
 };
 
 struct smtp_session {
@@ -254,6 +260,8 @@ struct smtp_session {
     size_t *rcpts, nrcpts, rcpt_reply, naccepted;
     unsigned char *accepted;            /* per rcpts[] entry */
     int aborting;                       /* pipelined MAIL failed: drain replies */
+    const char *content;                /* what DATA sends: job->content or att->conv */
+    size_t content_len;
     size_t pos;
     int bol, dot_sent;
 };

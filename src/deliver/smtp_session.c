@@ -24,6 +24,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "mime7bit.h"
 #include "smtp_internal.h"
 #include "transport.h"
 #include "../util/log.h"
@@ -133,6 +134,8 @@ static void txn_reset(struct smtp_session *s)
     s->accepted = NULL;
     s->nrcpts = s->rcpt_reply = s->naccepted = 0;
     s->aborting = 0;
+    s->content = NULL;
+    s->content_len = 0;
     s->pos = 0;
     s->bol = 1;
     s->dot_sent = 0;
@@ -449,18 +452,17 @@ static int after_hello(struct smtp_session *s)
 static void xfer_fill(struct smtp_session *s)
 {
     struct evbuffer *out = bufferevent_get_output(s->bev);
-    const struct delivery_job *job = s->att->job;
     while (!s->dot_sent && evbuffer_get_length(out) < XFER_HIGH) {
-        size_t n = job->content_len - s->pos;
+        size_t n = s->content_len - s->pos;
         if (n > XFER_CHUNK)
             n = XFER_CHUNK;
         struct evbuffer_iovec v;
         if (evbuffer_reserve_space(out, (ev_ssize_t)(2 * n + 5), &v, 1) < 1)
             log_fatal("smtp: out of memory");
         char *p = v.iov_base;
-        size_t w = smtp_dot_stuff(job->content + s->pos, n, &s->bol, p);
+        size_t w = smtp_dot_stuff(s->content + s->pos, n, &s->bol, p);
         s->pos += n;
-        if (s->pos == job->content_len) {
+        if (s->pos == s->content_len) {
             /* the final dot travels with the last chunk (no tiny write) */
             if (!s->bol) {
                 memcpy(p + w, "\r\n", 2);
@@ -489,6 +491,51 @@ static void rcpt_line(struct smtp_session *s, struct evbuffer *b, size_t k)
     free(line);
 }
 
+/* The content for this server: as queued, or (no 8BITMIME, 8-bit body
+ * parts) downgraded to 7-bit like Postfix does (RFC 6152 3), once per
+ * attempt. Returns 0, or -1 after recording the recipients' results
+ * (binary content: 5.6.3 bounce; out of memory: deferred). */
+static int choose_content(struct smtp_session *s)
+{
+    struct smtp_attempt *att = s->att;
+    const struct delivery_job *job = att->job;
+    s->content = job->content;
+    s->content_len = job->content_len;
+    if (s->ext.flags & SMTP_EXT_8BITMIME)
+        return 0;
+    if (!att->conv_done) {
+        int rc = mime_downgrade_7bit(job->content, job->content_len, &att->conv,
+                                     &att->conv_len);
+        if (rc == MIME7BIT_ENOMEM) {
+            smtp_attempt_failure(att, "4.3.0", "cannot convert the message to 7-bit for "
+                                 "host %s[%s], which does not support 8BITMIME: out of "
+                                 "memory", s->host, s->addr);
+            return -1;
+        }
+        att->conv_done = 1;
+        att->conv_rc = rc;
+        if (rc == MIME7BIT_CONVERTED)
+            log_info("%s: 8-bit content converted to 7-bit for %s[%s]:%u (no 8BITMIME), "
+                     "size %zu -> %zu", job->env->qid, s->host, s->addr, s->port,
+                     job->content_len, att->conv_len);
+    }
+    if (att->conv_rc == MIME7BIT_BINARY) {
+        char reason[512];
+        smtp_fmt(reason, sizeof reason, "Conversion required and prohibited: message has "
+                 "binary content and host %s[%s] does not support 8BITMIME", s->host,
+                 s->addr);
+        for (size_t i = 0; i < job->env->nrcpt; i++)
+            if (job->todo[i] && !att->final[i])
+                smtp_attempt_result(att, i, RCPT_BOUNCED, "5.6.3", reason);
+        return -1;
+    }
+    if (att->conv_rc == MIME7BIT_CONVERTED) {
+        s->content = att->conv;
+        s->content_len = att->conv_len;
+    }
+    return 0;
+}
+
 static int begin_transaction(struct smtp_session *s)
 {
     struct smtp_attempt *att = s->att;
@@ -498,9 +545,11 @@ static int begin_transaction(struct smtp_session *s)
 
     txn_reset(s);
     smtp_fmt(att->relay, sizeof att->relay, "%s[%s]:%u", s->host, s->addr, s->port);
-    if ((s->ext.flags & SMTP_EXT_SIZE) && s->ext.size && job->content_len > s->ext.size) {
+    if (choose_content(s) < 0)
+        return job_done(s, 1);
+    if ((s->ext.flags & SMTP_EXT_SIZE) && s->ext.size && s->content_len > s->ext.size) {
         smtp_fmt(reason, sizeof reason, "message size %zu exceeds size limit %llu of server "
-                 "%s[%s]", job->content_len, s->ext.size, s->host, s->addr);
+                 "%s[%s]", s->content_len, s->ext.size, s->host, s->addr);
         for (size_t i = 0; i < env->nrcpt; i++)
             if (job->todo[i] && !att->final[i])
                 smtp_attempt_result(att, i, RCPT_BOUNCED, "5.3.4", reason);
@@ -531,12 +580,11 @@ static int begin_transaction(struct smtp_session *s)
     if (s->nrcpts == 0)
         return job_done(s, 1);
 
-    /* An 8-bit body towards a server without 8BITMIME is sent as is, like
-     * Postfix without MIME conversion: servers take it in practice, and a
-     * conversion would change the bytes the client sent. */
+    /* BODY=8BITMIME only to a server that offers it; any other gets the
+     * 7-bit version (choose_content), which needs no BODY parameter */
     char *mail = NULL, size[32] = "";
     if (s->ext.flags & SMTP_EXT_SIZE)
-        smtp_fmt(size, sizeof size, " SIZE=%zu", job->content_len);
+        smtp_fmt(size, sizeof size, " SIZE=%zu", s->content_len);
     if (asprintf(&mail, "MAIL FROM:<%s>%s%s%s", env->sender, size,
                  env->body_8bit && (s->ext.flags & SMTP_EXT_8BITMIME) ? " BODY=8BITMIME" : "",
                  utf8 ? " SMTPUTF8" : "") < 0)
@@ -737,6 +785,10 @@ static int on_reply(struct smtp_session *s)
             s->pos = 0;
             s->bol = 1;
             s->dot_sent = 0;
+            if (!s->content) {      /* cannot happen: set by begin_transaction */
+                s->content = s->att->job->content;
+                s->content_len = s->att->job->content_len;
+            }
             xfer_fill(s);
             return 0;
         }

@@ -129,6 +129,53 @@ def test_wrappermode_auth_delivers_bytes_intact(make_postern, upstream, test_ca)
     assert_no_secret(p)
 
 
+def test_8bit_downgraded_for_upstream_without_8bitmime(make_postern, upstream, test_ca):
+    """No 8BITMIME upstream (RFC 6152): the 8-bit text part leaves as
+    quoted-printable, 7-bit only, without BODY=8BITMIME, with SIZE= of
+    what is sent, and decodes to the original text.  (With 8BITMIME the
+    bytes pass unchanged: test_wrappermode_auth_delivers_bytes_intact.)"""
+    import email
+    import email.policy
+    up = upstream(mode="implicit", eightbitmime=False)
+    p = start_relay(make_postern, up, test_ca)
+    text = ("你好，世界。这是一封通过 postern 中转的测试邮件。\r\n" * 3 +
+            "一" * 40 + "\r\n.以点开头的行\r\n行尾有空格 = 等号  \r\n-- \r\n签名\r\n")
+    body = text.encode("utf-8")
+    msg = (b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           b"Content-Transfer-Encoding: 8bit\r\n" + message(subject="zh", body=body))
+    qid = p.send(SENDER, RCPT, msg, mail_options=["BODY=8BITMIME"])
+    [m] = up.wait_messages(1, where=from_app)
+    got = m["content"]
+    assert all(b < 0x80 for b in got), "8-bit bytes reached a server without 8BITMIME"
+    assert "BODY=8BITMIME" not in m["mail_options"]
+    assert f"SIZE={len(got)}" in m["mail_options"], (m["mail_options"], len(got))
+    head = got.split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nContent-Transfer-Encoding: quoted-printable\r\n" in head + b"\r\n"
+    assert b"8bit" not in head
+    assert all(len(line) <= 76 for line in got.split(b"\r\n\r\n", 1)[1].split(b"\r\n"))
+    parsed = email.message_from_bytes(got, policy=email.policy.default)
+    assert parsed.get_content() == text
+    assert parsed.get_payload(decode=True) == body
+    p.wait_log(sent_line(qid, RCPT, up))
+    assert re.search(rf"{qid}: 8-bit content converted to 7-bit for 127\.0\.0\.1\[127\.0\.0\.1\]"
+                     rf":{up.port} \(no 8BITMIME\)", p.log())
+
+
+def test_binary_content_bounces_without_8bitmime(make_postern, upstream, test_ca):
+    """A part labelled binary cannot be downgraded: 5.6.3, nothing sent."""
+    up = upstream(mode="implicit", eightbitmime=False)
+    p = start_relay(make_postern, up, test_ca)
+    body = (b"--b\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Transfer-Encoding: binary\r\n\r\n\x00\xff\xfe data\r\n--b--\r\n")
+    msg = (b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n" +
+           message(subject="binary", body=body))
+    qid = p.send(SENDER, RCPT, msg, mail_options=["BODY=8BITMIME"])
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*dsn=5\.6\.3, status=bounced \(Conversion "
+               rf"required and prohibited: message has binary content and host "
+               rf"127\.0\.0\.1\[127\.0\.0\.1\] does not support 8BITMIME\)")
+    assert [m for m in up.messages if from_app(m)] == []
+
+
 @pytest.mark.parametrize("level", ["encrypt", "verify"])
 def test_starttls_auth(make_postern, upstream, test_ca, level):
     up = upstream(mode="starttls")

@@ -23,7 +23,8 @@ lets a STARTTLS server take mail in plaintext; ``tls_max`` caps the
 server's TLS version (a ``ssl.TLSVersion``: TLSv1_1 makes every handshake
 with postern, which wants TLS 1.2 or later, fail).  ``pipelining=True``
 adds PIPELINING to the EHLO reply (aiosmtpd reads commands in order, so it
-serves pipelined clients as they are).
+serves pipelined clients as they are).  ``eightbitmime=False`` leaves
+8BITMIME (which aiosmtpd always offers) out of the EHLO reply.
 
 What it saw: ``messages`` (dicts: mail_from ("<>" for the null sender), mail_options, rcpt_tos,
 content bytes as received, dot-unstuffed, CRLF; login: the AUTH user or
@@ -136,7 +137,7 @@ class Upstream:
     def __init__(self, ca, mode="starttls", auth=True, user=USER, password=PASSWORD,
                  pipelining=False, port=None, data_size_limit=2 ** 25, smtputf8=True,
                  require_tls=True, tls_max=None, auth_exclude=(), ehlo=True,
-                 idle_timeout=300):
+                 idle_timeout=300, eightbitmime=True):
         assert mode in ("starttls", "implicit", "plain"), mode
         self.ca = ca
         self.mode = mode
@@ -151,6 +152,7 @@ class Upstream:
         self.auth_exclude = list(auth_exclude)
         self.ehlo = ehlo
         self.idle_timeout = idle_timeout
+        self.eightbitmime = eightbitmime
         self.rcpt_delay = 0.0
         self.connections = 0        # connections accepted (TLS done, if implicit)
         self.active = set()
@@ -185,6 +187,9 @@ class Upstream:
         session.host_name = hostname
         if self.pipelining:
             responses.insert(1, "250-PIPELINING")
+        if not self.eightbitmime:
+            responses = [r for r in responses if r[4:].upper() != "8BITMIME"]
+            responses[-1] = "250 " + responses[-1][4:]
         return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
