@@ -252,8 +252,14 @@ static int assign(struct loader *L, const char *text, int line)
             seterr(L->err, L->errlen, "%s:%d: out of memory", L->cfg->file, line);
             return -1;
         }
+        const char *pf = config_postfix_hint(name);
         const char *hint = config_suggest_name(name);
-        if (hint)
+        if (pf)
+            seterr(L->err, L->errlen,
+                   "%s:%d: \"%s\" is a Postfix parameter that postern does not "
+                   "implement: %s; remove the line",
+                   L->cfg->file, line, quote(name, q, sizeof q), pf);
+        else if (hint)
             seterr(L->err, L->errlen,
                    "%s:%d: unknown parameter \"%s\"; did you mean \"%s\"?",
                    L->cfg->file, line, quote(name, q, sizeof q), hint);

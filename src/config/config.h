@@ -129,6 +129,10 @@ void config_print_nondefault(const struct config *cfg, FILE *out);
 /* Print every parameter with its effective value (like `postconf`). */
 void config_print_all(const struct config *cfg, FILE *out);
 
+/* For a Postfix parameter postern does not implement: what to do instead
+ * (e.g. "use listen = smtp://ADDRESS:PORT"); NULL for any other name. */
+const char *config_postfix_hint(const char *name);
+
 /* The known parameter name closest to `name` (edit distance), or NULL. */
 const char *config_suggest_name(const char *name);
 

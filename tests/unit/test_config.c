@@ -364,8 +364,14 @@ static void test_syntax_errors(void **state)
             "\"message_size_limit\"?", NULL } },
         { "MyHostName = x\n",
           { "t.cf:1: ", "\"MyHostName\"", "did you mean \"myhostname\"?", NULL } },
+        { "zzbogus = no\n",
+          { "t.cf:1: unknown parameter \"zzbogus\"; ", "postern check -d", NULL } },
+        /* Postfix names postern does not implement say what to do instead */
+        { "mail_owner = x\ninet_interfaces = all\n",
+          { "t.cf:2: \"inet_interfaces\" is a Postfix parameter that postern does not "
+            "implement: use listen = smtp://ADDRESS:PORT", "remove the line", NULL } },
         { "biff = no\n",
-          { "t.cf:1: unknown parameter \"biff\"; ", "postern check -d", NULL } },
+          { "t.cf:1: \"biff\" is a Postfix parameter", "can go; remove the line", NULL } },
         /* the bad line wins even when earlier lines are fine */
         { "mail_owner = x\n\n\ntotally_bogus_name = 1\n",
           { "t.cf:4: ", "\"totally_bogus_name\"", NULL } },
@@ -375,8 +381,18 @@ static void test_syntax_errors(void **state)
 
     /* no hint when nothing is close */
     char err[ERRLEN];
-    assert_null(load("biff = x\n", err));
+    assert_null(load("zzbogus = x\n", err));
     assert_null(strstr(err, "did you mean"));
+}
+
+static void test_postfix_hints_never_shadow_parameters(void **state)
+{
+    (void)state;
+    for (const struct cfg_param *p = config_params; p->name; p++)
+        if (config_postfix_hint(p->name))
+            fail_msg("%s is a postern parameter but listed as unimplemented", p->name);
+    assert_non_null(config_postfix_hint("smtpd_recipient_restrictions"));
+    assert_null(config_postfix_hint("relayhost"));
 }
 
 static void test_suggest_name(void **state)
@@ -927,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_later_assignment_wins),
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_suggest_name),
+        cmocka_unit_test(test_postfix_hints_never_shadow_parameters),
         cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_expansion_errors),
         cmocka_unit_test(test_expansion_size_cap),
