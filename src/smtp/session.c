@@ -94,8 +94,7 @@ static void reply_error(struct session *s, const char *fmt, ...)
     s->errors++;
     if (s->errors >= cfg->smtpd_hard_error_limit) {
         reply_raw(s, line);
-        log_info("too many errors after %s from %s", line[0] ? "reply" : "",
-                 s->peer_label);
+        log_info("too many errors from %s (smtpd_hard_error_limit)", s->peer_label);
         reply(s, "421 4.7.0 %s Error: too many errors", cfg->myhostname);
         session_close(s);
         return;
