@@ -50,6 +50,21 @@ struct runtime *runtime_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     const char *where = path ? path : "(default)";
+    long wide = policy_netlist_open_relay(&rt->mynetworks);
+    if (wide >= 0) {
+        /* "it never becomes an open relay": seed configs carry 0.0.0.0/0 */
+        int line = 0;
+        for (size_t i = 0; config_params[i].name; i++)
+            if (strcmp(config_params[i].name, "mynetworks") == 0)
+                line = cfg->line[i];
+        snprintf(err, errlen,
+                 "%s:%d: mynetworks entry \"%s\" trusts a large part of the Internet, "
+                 "which would make postern an open relay; list only your own networks "
+                 "(e.g. 10.0.0.0/8, 192.168.0.0/16)",
+                 where, line, cfg->mynetworks.v[wide]);
+        runtime_unref(rt);
+        return NULL;
+    }
     if (strcmp(cfg->default_transport, "capture") != 0 &&
         strcmp(cfg->default_transport, "smtp") != 0) {
         snprintf(err, errlen,

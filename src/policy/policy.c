@@ -119,6 +119,16 @@ int policy_netlist_match(const struct netlist *nl, const struct sockaddr *sa)
     return 0;
 }
 
+long policy_netlist_open_relay(const struct netlist *nl)
+{
+    for (size_t i = 0; i < nl->n; i++) {
+        int minimum = nl->v[i].family == AF_INET ? 8 : 16;
+        if (nl->v[i].prefix < minimum)
+            return (long)i;
+    }
+    return -1;
+}
+
 enum policy_verdict policy_check_rcpt(int client_in_mynetworks,
                                       const char *rcpt_domain,
                                       char *const *mydestination, size_t ndest)

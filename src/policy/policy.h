@@ -31,6 +31,11 @@ void policy_netlist_free(struct netlist *nl);
  * are matched as IPv4. */
 int policy_netlist_match(const struct netlist *nl, const struct sockaddr *sa);
 
+/* Index of the first entry so wide that trusting it makes an open relay
+ * (an IPv4 prefix shorter than /8, an IPv6 prefix shorter than /16, e.g.
+ * seed configs' "0.0.0.0/0"), or -1. Pure. */
+long policy_netlist_open_relay(const struct netlist *nl);
+
 enum policy_verdict { POLICY_PERMIT, POLICY_REJECT_RELAY };
 
 /* RCPT decision for this slice: clients in mynetworks may send anywhere;

@@ -811,3 +811,13 @@ def test_mail_loop_rejected_by_hopcount_limit(make_postern):
         c.send(hops.split(b"\r\n", 1)[1] + b"Subject: ok\r\n\r\nx\r\n.\r\n")
         assert c.read_reply().code == 250
     assert len(p.wait_for_maildir("b@example.com", 1)) == 1
+
+
+def test_open_relay_mynetworks_refused(make_postern):
+    """Seed 001 trusts 0.0.0.0/0; postern refuses to become an open relay."""
+    p = make_postern(start=False, mynetworks="127.0.0.0/8, 10.1.0.0/16, 0.0.0.0/0")
+    p.write_config()
+    r = run_check(p.config_path)
+    assert r.returncode == 1
+    assert "mynetworks entry \"0.0.0.0/0\"" in r.stderr and "open relay" in r.stderr
+    assert f"{p.config_path}:" in r.stderr

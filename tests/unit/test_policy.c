@@ -72,6 +72,29 @@ static void test_match(void **state)
     policy_netlist_free(&nl);
 }
 
+static void test_open_relay_entries(void **state)
+{
+    (void)state;
+    char err[200];
+    struct netlist nl;
+    char *ok[] = { "127.0.0.0/8", "10.0.0.0/8", "192.168.0.0/16", "[::1]/128", "[fd00::]/16" };
+    assert_int_equal(policy_netlist_parse(&nl, ok, 5, err, sizeof err), 0);
+    assert_int_equal(policy_netlist_open_relay(&nl), -1);
+    policy_netlist_free(&nl);
+    char *bad[] = { "127.0.0.0/8", "0.0.0.0/0" };
+    assert_int_equal(policy_netlist_parse(&nl, bad, 2, err, sizeof err), 0);
+    assert_int_equal(policy_netlist_open_relay(&nl), 1);
+    policy_netlist_free(&nl);
+    char *halves[] = { "0.0.0.0/1", "128.0.0.0/1" };
+    assert_int_equal(policy_netlist_parse(&nl, halves, 2, err, sizeof err), 0);
+    assert_int_equal(policy_netlist_open_relay(&nl), 0);
+    policy_netlist_free(&nl);
+    char *v6[] = { "[::]/0" };
+    assert_int_equal(policy_netlist_parse(&nl, v6, 1, err, sizeof err), 0);
+    assert_int_equal(policy_netlist_open_relay(&nl), 0);
+    policy_netlist_free(&nl);
+}
+
 static void test_relay(void **state)
 {
     (void)state;
@@ -91,6 +114,7 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_relay),
+        cmocka_unit_test(test_open_relay_entries),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
 }
