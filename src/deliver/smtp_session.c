@@ -246,6 +246,19 @@ static int job_fail(struct smtp_session *s, int next_host, const char *dsn, cons
     return 1;
 }
 
+/* Postfix's loop check: a server whose EHLO reply names our own
+ * hostname is this very system (an MX or relayhost pointing back at us). */
+static int greets_as_me(const struct smtp_session *s, const struct smtp_reply *r)
+{
+    const char *name = s->set->helo_name;
+    size_t nl = strlen(name);
+    if (!r->text || strlen(r->text) < 4 || nl == 0)
+        return 0;
+    const char *p = r->text + 4;
+    size_t n = strcspn(p, " \n");
+    return n == nl && strncasecmp(p, name, nl) == 0;
+}
+
 static void reply_text(const struct smtp_session *s, char *out, size_t outlen)
 {
     smtp_reply_oneline(&s->reply, out, outlen);
@@ -677,6 +690,10 @@ static int on_reply(struct smtp_session *s)
         set_state(s, ST_EHLO);
         return 0;
     case ST_EHLO:
+        if (code == 250 && greets_as_me(s, r))
+            return job_fail(s, 0, "4.4.6", "mail for %s loops back to myself (host %s[%s] "
+                            "greets as %s)", s->att->nexthop, s->host, s->addr,
+                            s->set->helo_name);
         if (code == 250) {
             smtp_ehlo_parse(r, &s->ext);
             return after_hello(s);

@@ -190,3 +190,31 @@ def test_bounce_of_a_bounce_is_dropped_or_goes_to_2bounce(make_postern):
     assert b"y@nowhere.test" in read(n)
     assert "double-bounce notification" in p.log()
     p.wait_queue_empty()
+
+
+def test_relay_to_a_second_postern(make_postern):
+    """postern -> postern: the inner one captures what the outer one relays."""
+    inner = make_postern(myhostname="inner.postern.test")
+    outer = make_postern(default_transport="smtp", relayhost=f"[127.0.0.1]:{inner.port}",
+                         smtp_tls_security_level="none")
+    qid = outer.send("app@example.com", ["x@customer.test"],
+                     b"From: app@example.com\r\nSubject: hop\r\n\r\nthrough two\r\n")
+    [path] = inner.wait_for_maildir("x@customer.test", 1)
+    data = read(path)
+    assert data.count(b"\nReceived: ") == 2       # one trace header per hop
+    assert b"by mx.postern.test (postern) with ESMTP id " + qid.encode() in data
+    assert b"by inner.postern.test (postern)" in data
+    assert data.endswith(b"\n\nthrough two\n")
+    outer.wait_log(rf"{qid}: to=<x@customer\.test>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{inner.port}, "
+                   r".*status=sent")
+
+
+def test_relay_back_to_myself_is_a_loop(make_postern):
+    """A relayhost that greets with our own hostname is this system."""
+    twin = make_postern()                      # same myhostname as the sender
+    p = make_postern(default_transport="smtp", relayhost=f"[127.0.0.1]:{twin.port}",
+                     smtp_tls_security_level="none")
+    qid = p.send("app@example.com", ["x@customer.test"], b"Subject: loop\r\n\r\nx\r\n")
+    p.wait_log(rf"{qid}: to=<x@customer\.test>, .*dsn=4\.4\.6, status=deferred "
+               r"\(mail for \[127\.0\.0\.1\]:\d+ loops back to myself")
+    assert not (twin.mail_dir / "x@customer.test").exists()
