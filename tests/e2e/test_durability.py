@@ -282,3 +282,65 @@ def test_sigterm_with_idle_session_exits_in_time(make_postern):
         if c.buf:
             assert c.buf.startswith(b"421"), c.buf
     p.check_sanitizers()
+
+
+def test_disk_full_during_data_is_a_temporary_error(make_postern):
+    """ENOSPC while DATA streams into the queue: 451 4.3.0, nothing half-
+    queued, and the next (smaller) message is accepted and delivered."""
+    import subprocess as sp
+    p = make_postern(start=False)
+    p.queue_dir.mkdir(parents=True, exist_ok=True)
+    sp.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(p.queue_dir)],
+           check=True)
+    try:
+        p.start()
+        with p.smtp() as c:
+            c.ehlo("client.example")
+            big = b"Subject: big\r\n\r\n" + (b"x" * 998 + b"\r\n") * 600     # ~600 KB
+            code, resp = c.mail("a@example.com")
+            assert code == 250
+            code, resp = c.rcpt("big@example.com")
+            assert code == 250
+            code, resp = c.data(big)
+            assert (code, resp[:5]) == (451, b"4.3.0"), (code, resp)
+            c.rset()
+            c.sendmail("a@example.com", ["small@example.com"], b"Subject: small\r\n\r\nfits\r\n")
+        assert len(p.wait_for_maildir("small@example.com", 1)) == 1
+        assert not (p.mail_dir / "big@example.com").exists()
+        assert os.listdir(p.queue_dir / "tmp") == []
+        p.wait_queue_empty()
+        assert "queue file write error" in p.log()
+        p.stop()
+    finally:
+        if p.running:
+            p.proc.kill()
+            p.proc.wait()
+        sp.run(["umount", str(p.queue_dir)], check=False)
+
+
+def test_full_maildir_defers_then_delivers_when_space_returns(make_postern):
+    """The capture transport's disk errors are temporary (invariant 5):
+    deferred with the reason, delivered once there is room again."""
+    import subprocess as sp
+    p = make_postern(start=False, minimal_backoff_time="1s", maximal_backoff_time="1s")
+    p.mail_dir.mkdir(parents=True, exist_ok=True)
+    sp.run(["mount", "-t", "tmpfs", "-o", "size=128k,mode=0755", "tmpfs", str(p.mail_dir)],
+           check=True)
+    try:
+        p.start()
+        body = (b"y" * 998 + b"\r\n") * 300                                   # ~300 KB
+        qid = p.send("a@example.com", ["full@example.com"], b"Subject: full\r\n\r\n" + body)
+        p.wait_log(rf"{qid}: to=<full@example\.com>, relay=capture, .*dsn=4\.3\.0, "
+                   r"status=deferred \(.*\)")
+        assert p.queue_files() == [qid]
+        sp.run(["mount", "-o", "remount,size=4m", str(p.mail_dir)], check=True)
+        [path] = p.wait_for_maildir("full@example.com", 1, timeout=15)
+        with open(path, "rb") as f:
+            assert f.read().endswith(body.replace(b"\r\n", b"\n"))
+        p.wait_queue_empty()
+        p.stop()
+    finally:
+        if p.running:
+            p.proc.kill()
+            p.proc.wait()
+        sp.run(["umount", str(p.mail_dir)], check=False)
