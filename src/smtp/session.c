@@ -472,8 +472,12 @@ static void session_command(struct session *s, const char *line, size_t len)
     struct smtp_command c;
     if (log_verbose()) {
         char clean[300];
-        log_debug("%s: < %s", s->peer_label,
-                  log_sanitize(line, len, clean, sizeof clean));
+        /* a client's credentials never reach the log, not even with -v */
+        if (len >= 5 && strncasecmp(line, "AUTH ", 5) == 0)
+            log_debug("%s: < AUTH <redacted>", s->peer_label);
+        else
+            log_debug("%s: < %s", s->peer_label,
+                      log_sanitize(line, len, clean, sizeof clean));
     }
     if (forbidden_command(line, len)) {
         log_warning("non-SMTP command from %s", s->peer_label);

@@ -821,3 +821,16 @@ def test_open_relay_mynetworks_refused(make_postern):
     assert r.returncode == 1
     assert "mynetworks entry \"0.0.0.0/0\"" in r.stderr and "open relay" in r.stderr
     assert f"{p.config_path}:" in r.stderr
+
+
+def test_client_auth_line_never_logged_even_verbose(make_postern):
+    p = make_postern(start=False)
+    p.start(verbose=True)
+    secret = "AHVzZXIAc2VjcmV0LXBhc3N3b3Jk"         # base64 of \0user\0secret-password
+    with p.raw() as c:
+        assert c.read_reply().code == 220
+        c.expect("EHLO client.example", 250)
+        r = c.cmd(f"AUTH PLAIN {secret}")
+        assert r.code == 503, r
+    p.wait_log(r"< AUTH <redacted>")
+    assert secret not in p.log()
