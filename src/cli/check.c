@@ -20,6 +20,11 @@ const char *cli_config_path(const char *given)
     return NULL;
 }
 
+static void check_say(void *arg, const char *msg)
+{
+    fprintf(stderr, "postern: warning: %s: %s\n", (const char *)arg, msg);
+}
+
 int cli_check(int argc, char **argv)
 {
     const char *cpath = NULL;
@@ -47,6 +52,7 @@ int cli_check(int argc, char **argv)
         fprintf(stderr, "postern: %s\n", err);
         return 1;
     }
+    config_advise(rt->cfg, check_say, (void *)(path ? path : "(default)"));
     if (all)
         config_print_all(rt->cfg, stdout);
     else

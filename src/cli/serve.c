@@ -265,6 +265,12 @@ static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+static void serve_say(void *arg, const char *msg)
+{
+    (void)arg;
+    log_warning("%s", msg);
+}
+
 int cli_serve(int argc, char **argv)
 {
     const char *cpath = NULL;
@@ -291,6 +297,7 @@ int cli_serve(int argc, char **argv)
     }
     const struct config *cfg = d.rt->cfg;
     log_init("postern", cfg->syslog_name, verbose);
+    config_advise(cfg, serve_say, NULL);
     signal(SIGPIPE, SIG_IGN);
     umask(077);
     raise_fd_limit();

@@ -133,6 +133,12 @@ void config_print_all(const struct config *cfg, FILE *out);
  * (e.g. "use listen = smtp://ADDRESS:PORT"); NULL for any other name. */
 const char *config_postfix_hint(const char *name);
 
+/* Call say() once for each setting that is valid but most likely a mistake
+ * (relayhost without the smtp transport, AUTH that can never be sent...).
+ * Returns how many. Pure. */
+int config_advise(const struct config *cfg, void (*say)(void *arg, const char *msg),
+                  void *arg);
+
 /* The known parameter name closest to `name` (edit distance), or NULL. */
 const char *config_suggest_name(const char *name);
 

@@ -1,0 +1,50 @@
+/* Advice on configurations that are valid but almost certainly not what
+ * the admin meant. Printed by `postern check` and logged by `serve` at
+ * start; never fatal. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int config_advise(const struct config *cfg, void (*say)(void *arg, const char *msg),
+                  void *arg)
+{
+    int n = 0;
+    int smtp = strcmp(cfg->default_transport, "smtp") == 0;
+    if (cfg->relayhost[0] && !smtp) {
+        say(arg, "relayhost is set but default_transport is not smtp: mail is not "
+                 "relayed (set default_transport = smtp)");
+        n++;
+    }
+    if (cfg->smtp_sasl_auth_enable && !cfg->smtp_sasl_password_maps[0]) {
+        say(arg, "smtp_sasl_auth_enable = yes but smtp_sasl_password_maps is empty: "
+                 "no credentials to send");
+        n++;
+    }
+    if (cfg->smtp_sasl_auth_enable && !cfg->smtp_tls_wrappermode &&
+        strcmp(cfg->smtp_tls_security_level, "none") == 0 &&
+        !cfg->smtp_sasl_allow_cleartext_loopback) {
+        say(arg, "smtp_sasl_auth_enable = yes with smtp_tls_security_level = none: "
+                 "postern never sends AUTH without TLS, so mail will be deferred "
+                 "(use encrypt, or smtp_tls_wrappermode = yes for port 465)");
+        n++;
+    }
+    if (cfg->smtp_tls_wrappermode && strcmp(cfg->smtp_tls_security_level, "none") == 0) {
+        say(arg, "smtp_tls_wrappermode = yes with smtp_tls_security_level = none: "
+                 "wrapper mode needs TLS; use may, encrypt or verify");
+        n++;
+    }
+    if (cfg->smtp_tls_wrappermode && cfg->relayhost[0] && !strstr(cfg->relayhost, ":465")) {
+        say(arg, "smtp_tls_wrappermode = yes but relayhost is not on port 465: "
+                 "implicit TLS is normally port 465 (STARTTLS ports 25/587 use "
+                 "smtp_tls_security_level instead)");
+        n++;
+    }
+    if (cfg->minimal_backoff_time > cfg->maximal_queue_lifetime &&
+        cfg->maximal_queue_lifetime > 0) {
+        say(arg, "minimal_backoff_time is longer than maximal_queue_lifetime: a deferred "
+                 "message bounces before its first retry");
+        n++;
+    }
+    return n;
+}
