@@ -10,9 +10,9 @@ TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd p
 
 PKG_LIBS  := libevent libevent_openssl openssl libcares libpcre2-8
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2
-DEFS      := -Isrc -D_GNU_SOURCE -DPOSTERN_VERSION=\"$(shell cat VERSION 2>/dev/null || echo 0.1.0)\"
+DEFS      := -pthread -Isrc -D_GNU_SOURCE -DPOSTERN_VERSION=\"$(shell cat VERSION 2>/dev/null || echo 0.1.0)\"
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
-PKG_LDLIBS = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lcrypt
+PKG_LDLIBS = $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lcrypt -pthread
 CFLAGS    ?= -O2 -g
 SAN       := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

@@ -17,6 +17,7 @@ struct server;
 struct map;
 struct dns;
 struct smtp_client;
+struct workq;
 
 /* A loaded configuration plus what is derived from it. Sessions hold a
  * reference so SIGHUP can swap in a new one while old sessions finish. */
@@ -37,6 +38,7 @@ struct daemon {
     struct server *server;
     struct dns *dns;
     struct smtp_client *smtp;
+    struct workq *workq;           /* Maildir writes off the event loop */
     int shutting_down;
     struct event *sig_term, *sig_int, *sig_hup, *grace;
 };

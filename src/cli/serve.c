@@ -24,7 +24,12 @@
 #include "../queue/spool.h"
 #include "../smtp/server.h"
 #include "../util/fs.h"
+#include "../util/workq.h"
 #include "../util/log.h"
+
+/* Worker threads for Maildir writes: fsync latency, not CPU, is the
+ * limit, so a couple overlap them with the loop's group commits. */
+#define DELIVERY_THREADS 2
 
 /* Seconds sessions in DATA get to finish after SIGTERM. */
 #define SHUTDOWN_GRACE 30
@@ -348,6 +353,10 @@ int cli_serve(int argc, char **argv)
         goto out;
     }
     d.sched = scheduler_new(&d);
+    /* after dropping privileges: the threads are born unprivileged */
+    d.workq = workq_new(d.base, DELIVERY_THREADS);
+    if (!d.workq)
+        log_warning("no delivery threads; Maildir writes run on the event loop");
     d.sig_term = evsignal_new(d.base, SIGTERM, on_term, &d);
     d.sig_int = evsignal_new(d.base, SIGINT, on_term, &d);
     d.sig_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
@@ -373,6 +382,8 @@ out:
     /* fails waiting deliveries back to the scheduler (deferred) */
     if (d.smtp)
         smtp_client_free(d.smtp);
+    /* finishes the Maildir writes in flight and reports them */
+    workq_free(d.workq);
     scheduler_free(d.sched);
     if (d.dns)
         dns_free(d.dns);

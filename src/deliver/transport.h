@@ -15,6 +15,7 @@
 #include "../queue/envelope.h"
 
 struct smtp_client;
+struct workq;
 
 struct delivery_job {
     const struct config *cfg;
@@ -24,6 +25,7 @@ struct delivery_job {
     size_t content_len;
     const char *nexthop;          /* smtp: "[host]:port", "host:port", "" = MX */
     struct smtp_client *smtp;     /* smtp: the daemon's client state */
+    struct workq *workq;          /* capture: worker threads, NULL = inline */
     const char *relay;            /* filled by the transport for logs */
     void (*done)(struct delivery_job *job);
     void *arg;

@@ -532,6 +532,7 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
         sj->job.content_len = a->content_len;
         sj->job.nexthop = sj->route.nexthop;
         sj->job.smtp = d->smtp;
+        sj->job.workq = d->workq;
         sj->job.done = sub_done;
         sj->job.arg = sj;
         sj->t->deliver(&sj->job);
