@@ -22,39 +22,12 @@
 
 #define SPOOL_BUFSZ     (64 * 1024)        /* write(2) at most this often */
 #define SPOOL_BUFMIN    (4 * 1024)
-#define STATE_MAX       (16 * 1024 * 1024)   /* sanity bound on state files */
 #define CREATE_TRIES    64
-#define QUAR_TRIES      100
 
-struct spool {
-    char *path;
-    int dirfd, tmpfd, queuefd, statefd, quarfd, holdfd;
-    struct spool_map *loaded;   /* live spool_load mappings (spool_busy) */
-};
+#include "spool_internal.h"
 
-struct spool_msg {
-    struct spool *sp;
-    int fd;
-    char qid[QID_LEN + 1];
-    char *buf;
-    size_t blen, cap;
-    size_t content;       /* content bytes written so far */
-    int finished;
-    int err;              /* sticky errno after a failed write */
-};
 
-struct spool_map {
-    void *addr;
-    size_t len;
-    struct spool *sp;           /* NULL once the spool is closed */
-    struct spool_map *prev, *next;
-    char qid[QID_LEN + 1];
-};
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+void spool_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0)
         return;
@@ -64,7 +37,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-static void close_keep_errno(int fd)
+void spool_close_keep_errno(int fd)
 {
     int saved = errno;
     if (fd >= 0)
@@ -91,7 +64,7 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static int fsync_dir(int fd)
+int spool_fsync_dir(int fd)
 {
     while (fsync(fd) != 0) {
         if (errno != EINTR)
@@ -102,7 +75,7 @@ static int fsync_dir(int fd)
 
 /* rename that never replaces an existing target: a committed message must
  * never be overwritten by another with the same id. */
-static int rename_noreplace(int ofd, const char *oname, int nfd,
+int spool_rename_noreplace(int ofd, const char *oname, int nfd,
                             const char *nname)
 {
     if (renameat2(ofd, oname, nfd, nname, RENAME_NOREPLACE) == 0)
@@ -165,19 +138,19 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
     struct spool *sp = calloc(1, sizeof *sp);
     if (!sp || !(sp->path = strdup(dir))) {
         free(sp);
-        set_err(err, errlen, "spool %s: out of memory", dir);
+        spool_set_err(err, errlen, "spool %s: out of memory", dir);
         return NULL;
     }
     sp->dirfd = sp->tmpfd = sp->queuefd = sp->statefd = sp->quarfd = -1;
     sp->holdfd = -1;
 
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        set_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+        spool_set_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
         goto fail;
     }
     sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sp->dirfd < 0) {
-        set_err(err, errlen, "open %s: %s", dir, strerror(errno));
+        spool_set_err(err, errlen, "open %s: %s", dir, strerror(errno));
         goto fail;
     }
     static const char *const names[] = {"tmp", "queue", "state", "quarantine",
@@ -188,12 +161,12 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
     for (size_t i = 0; i < 5; i++) {
         *fds[i] = open_subdir(sp->dirfd, names[i], &created);
         if (*fds[i] < 0) {
-            set_err(err, errlen, "%s/%s: %s", dir, names[i], strerror(errno));
+            spool_set_err(err, errlen, "%s/%s: %s", dir, names[i], strerror(errno));
             goto fail;
         }
     }
-    if (created && fsync_dir(sp->dirfd) != 0) {
-        set_err(err, errlen, "fsync %s: %s", dir, strerror(errno));
+    if (created && spool_fsync_dir(sp->dirfd) != 0) {
+        spool_set_err(err, errlen, "fsync %s: %s", dir, strerror(errno));
         goto fail;
     }
     return sp;
@@ -292,7 +265,7 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
     char *hdr = NULL;
     if (!m || !(m->buf = malloc(SPOOL_BUFMIN))) {
         free(m);
-        set_err(err, errlen, "out of memory");
+        spool_set_err(err, errlen, "out of memory");
         return NULL;
     }
     m->sp = sp;
@@ -309,7 +282,7 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
         if (m->fd < 0) {
             if (errno == EEXIST || errno == EINTR)
                 continue;
-            set_err(err, errlen, "create tmp/%s: %s", m->qid, strerror(errno));
+            spool_set_err(err, errlen, "create tmp/%s: %s", m->qid, strerror(errno));
             goto fail;
         }
         /* an id already committed (clock stepped back) is not reused */
@@ -323,7 +296,7 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
         break;
     }
     if (m->fd < 0) {
-        set_err(err, errlen, "create tmp file: no free queue id");
+        spool_set_err(err, errlen, "create tmp file: no free queue id");
         goto fail;
     }
 
@@ -334,12 +307,12 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
     }
     size_t hlen = envelope_encode_header(env, &hdr);
     if (hlen == 0) {
-        set_err(err, errlen, "%s: envelope cannot be encoded (no recipient,"
+        spool_set_err(err, errlen, "%s: envelope cannot be encoded (no recipient,"
                 " or CR/LF in a value)", m->qid);
         goto fail_unlink;
     }
     if (msg_append(m, hdr, hlen) != 0) {
-        set_err(err, errlen, "write tmp/%s: %s", m->qid, strerror(errno));
+        spool_set_err(err, errlen, "write tmp/%s: %s", m->qid, strerror(errno));
         goto fail_unlink;
     }
     free(hdr);
@@ -434,7 +407,7 @@ size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
                 g = 0;
             m->fd = -1;
         }
-        if (g && rename_noreplace(sp->tmpfd, m->qid, sp->queuefd,
+        if (g && spool_rename_noreplace(sp->tmpfd, m->qid, sp->queuefd,
                                   m->qid) != 0)
             g = 0;
         if (g) {
@@ -448,13 +421,13 @@ size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
     /* 2. one directory fsync makes every rename durable. If it fails, the
      * renames may not survive a crash and no client was told 250: take them
      * all back so the clients retry. */
-    if (committed > 0 && fsync_dir(sp->queuefd) != 0) {
+    if (committed > 0 && spool_fsync_dir(sp->queuefd) != 0) {
         for (size_t i = 0; i < n; i++)
             if (good[i]) {
                 unlinkat(sp->queuefd, msgs[i]->qid, 0);
                 good[i] = 0;
             }
-        fsync_dir(sp->queuefd);
+        spool_fsync_dir(sp->queuefd);
         committed = 0;
     }
 
@@ -468,215 +441,9 @@ size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
     return committed;
 }
 
-/* ---------- scan ---------- */
-
-struct qid_list {
-    char (*v)[QID_LEN + 1];
-    size_t n, cap;
-};
-
-static int ql_add(struct qid_list *l, const char *qid)
-{
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 64;
-        void *nv = realloc(l->v, nc * sizeof *l->v);
-        if (!nv)
-            return -1;
-        l->v = nv;
-        l->cap = nc;
-    }
-    memcpy(l->v[l->n++], qid, QID_LEN + 1);
-    return 0;
-}
-
-static int qid_cmp(const void *a, const void *b)
-{
-    return memcmp(a, b, QID_LEN);
-}
-
-static int ql_has(const struct qid_list *l, const char *qid)
-{
-    return l->n && bsearch(qid, l->v, l->n, sizeof *l->v, qid_cmp) != NULL;
-}
-
-static DIR *open_dir(int parentfd, const char *name)
-{
-    /* a fresh fd each time: a dup would share the directory offset */
-    int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    DIR *d = fdopendir(fd);
-    if (!d)
-        close_keep_errno(fd);
-    return d;
-}
-
-static int dot_or_dotdot(const char *n)
-{
-    return n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'));
-}
-
-/* Move name out of dirfd into quarantine/<base>, <base>.1, ... without ever
- * replacing a file already there. */
-static int quarantine_move(struct spool *sp, int dirfd, const char *name,
-                           const char *base)
-{
-    char target[NAME_MAX + 1];
-    for (int i = 0; i < QUAR_TRIES; i++) {
-        int w = i == 0 ? snprintf(target, sizeof target, "%s", base)
-                       : snprintf(target, sizeof target, "%.240s.%d", base, i);
-        if (w < 0 || (size_t)w >= sizeof target)
-            snprintf(target, sizeof target, "%.240s.%d", base, i);
-        if (rename_noreplace(dirfd, name, sp->quarfd, target) == 0)
-            return 0;
-        if (errno != EEXIST)
-            return -1;
-    }
-    errno = EEXIST;
-    return -1;
-}
-
-static long list_names(struct spool *sp, const char *dname, int dfd,
-                       struct qid_list *l, int quarantine)
-{
-    DIR *d = open_dir(sp->dirfd, dname);
-    if (!d)
-        return -1;
-    int moved = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (dot_or_dotdot(de->d_name))
-            continue;
-        if (qid_valid(de->d_name)) {
-            if (ql_add(l, de->d_name) != 0) {
-                closedir(d);
-                errno = ENOMEM;
-                return -1;
-            }
-        } else if (quarantine) {
-            if (quarantine_move(sp, dfd, de->d_name, de->d_name) == 0)
-                moved = 1;
-        }
-    }
-    closedir(d);
-    if (moved) {
-        fsync_dir(sp->quarfd);
-        fsync_dir(dfd);
-    }
-    if (l->n > 1)
-        qsort(l->v, l->n, sizeof *l->v, qid_cmp);
-    return (long)l->n;
-}
-
-static long list_queue(struct spool *sp, struct qid_list *l, int quarantine)
-{
-    return list_names(sp, "queue", sp->queuefd, l, quarantine);
-}
-
-static void clean_tmp(struct spool *sp)
-{
-    DIR *d = open_dir(sp->dirfd, "tmp");
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (dot_or_dotdot(de->d_name))
-            continue;
-        if (unlinkat(sp->tmpfd, de->d_name, 0) != 0 && errno == EISDIR)
-            unlinkat(sp->tmpfd, de->d_name, AT_REMOVEDIR);
-    }
-    closedir(d);
-}
-
-/* state/: names that are not qids go to quarantine; a state file without
- * its queue file is left over from spool_remove (queue file removed first)
- * and is deleted, or joins its queue file in quarantine. */
-static void clean_state(struct spool *sp, const struct qid_list *l,
-                        const struct qid_list *held)
-{
-    DIR *d = open_dir(sp->dirfd, "state");
-    if (!d)
-        return;
-    int changed = 0, moved = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        const char *nm = de->d_name;
-        if (dot_or_dotdot(nm))
-            continue;
-        if (!qid_valid(nm)) {
-            if (quarantine_move(sp, sp->statefd, nm, nm) == 0)
-                changed = moved = 1;
-            continue;
-        }
-        if (ql_has(l, nm) || ql_has(held, nm))
-            continue;
-        struct stat st;
-        if (fstatat(sp->quarfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-            char base[QID_LEN + 8];
-            snprintf(base, sizeof base, "%.16s.state", nm);
-            if (quarantine_move(sp, sp->statefd, nm, base) == 0)
-                changed = moved = 1;
-        } else if (unlinkat(sp->statefd, nm, 0) == 0) {
-            changed = 1;
-        }
-    }
-    closedir(d);
-    if (moved)
-        fsync_dir(sp->quarfd);
-    if (changed)
-        fsync_dir(sp->statefd);
-}
-
-long spool_scan(struct spool *sp, void (*cb)(const char *qid, void *arg),
-                void *arg)
-{
-    struct qid_list l = {0}, held = {0};
-    clean_tmp(sp);
-    long n = list_queue(sp, &l, 1);
-    /* held messages keep their state files and are not scheduled */
-    if (n < 0 || list_names(sp, "hold", sp->holdfd, &held, 1) < 0) {
-        free(l.v);
-        free(held.v);
-        return -1;
-    }
-    clean_state(sp, &l, &held);
-    for (size_t i = 0; i < l.n && cb; i++)
-        cb(l.v[i], arg);
-    free(l.v);
-    free(held.v);
-    return n;
-}
-
-static long list_readonly(struct spool *sp, const char *dname, int dfd,
-                          void (*cb)(const char *qid, void *arg), void *arg)
-{
-    struct qid_list l = {0};
-    long n = list_names(sp, dname, dfd, &l, 0);
-    if (n < 0) {
-        free(l.v);
-        return -1;
-    }
-    for (size_t i = 0; i < l.n && cb; i++)
-        cb(l.v[i], arg);
-    free(l.v);
-    return n;
-}
-
-long spool_list(struct spool *sp, void (*cb)(const char *qid, void *arg),
-                void *arg)
-{
-    return list_readonly(sp, "queue", sp->queuefd, cb, arg);
-}
-
-long spool_list_held(struct spool *sp, void (*cb)(const char *qid, void *arg),
-                     void *arg)
-{
-    return list_readonly(sp, "hold", sp->holdfd, cb, arg);
-}
-
 /* ---------- load ---------- */
 
-static int read_small_file(int dirfd, const char *name, char **out,
+int spool_read_small_file(int dirfd, const char *name, char **out,
                            size_t *outlen)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -684,7 +451,7 @@ static int read_small_file(int dirfd, const char *name, char **out,
         return -1;
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        close_keep_errno(fd);
+        spool_close_keep_errno(fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode) || st.st_size > STATE_MAX) {
@@ -712,7 +479,7 @@ static int read_small_file(int dirfd, const char *name, char **out,
             if (errno == EINTR)
                 continue;
             free(buf);
-            close_keep_errno(fd);
+            spool_close_keep_errno(fd);
             return -1;
         }
         if (r == 0)
@@ -738,14 +505,14 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     if (content)
         *content = NULL;
     if (!qid_valid(qid)) {
-        set_err(err, errlen, "invalid queue id");
+        spool_set_err(err, errlen, "invalid queue id");
         errno = EINVAL;
         return NULL;
     }
     fd = openat(dfd, qid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         int e = errno;
-        set_err(err, errlen, "open %s/%s: %s", dname, qid, strerror(e));
+        spool_set_err(err, errlen, "open %s/%s: %s", dname, qid, strerror(e));
         if (e == ELOOP)
             e = EBADMSG;                /* a symlink: not ours */
         errno = e;
@@ -754,14 +521,14 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        set_err(err, errlen, "stat %s/%s: %s", dname, qid, strerror(e));
+        spool_set_err(err, errlen, "stat %s/%s: %s", dname, qid, strerror(e));
         close(fd);
         errno = e;
         return NULL;
     }
     if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
         (unsigned long long)st.st_size > (size_t)-1) {
-        set_err(err, errlen, "%s/%s: %s", dname, qid,
+        spool_set_err(err, errlen, "%s/%s: %s", dname, qid,
                 S_ISREG(st.st_mode) ? (st.st_size == 0 ? "empty file (torn)"
                                                        : "file too large")
                                     : "not a regular file");
@@ -771,7 +538,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     }
     map = calloc(1, sizeof *map);
     if (!map) {
-        set_err(err, errlen, "out of memory");
+        spool_set_err(err, errlen, "out of memory");
         close(fd);
         errno = ENOMEM;
         return NULL;
@@ -780,7 +547,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     map->addr = mmap(NULL, map->len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map->addr == MAP_FAILED) {
         int e = errno;
-        set_err(err, errlen, "mmap %s/%s: %s", dname, qid, strerror(e));
+        spool_set_err(err, errlen, "mmap %s/%s: %s", dname, qid, strerror(e));
         close(fd);
         free(map);
         errno = e;
@@ -789,21 +556,21 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     close(fd);
 
     if (envelope_decode(map->addr, map->len, env, derr, sizeof derr) != 0) {
-        set_err(err, errlen, "%s/%s: %s", dname, qid, derr);
+        spool_set_err(err, errlen, "%s/%s: %s", dname, qid, derr);
         goto corrupt;
     }
     if (strcmp(env->qid, qid) != 0) {
-        set_err(err, errlen, "%s/%s: file holds id %s", dname, qid, env->qid);
+        spool_set_err(err, errlen, "%s/%s: file holds id %s", dname, qid, env->qid);
         envelope_free(env);
         goto corrupt;
     }
 
     char *sbuf = NULL;
     size_t slen = 0;
-    if (read_small_file(sp->statefd, qid, &sbuf, &slen) != 0) {
+    if (spool_read_small_file(sp->statefd, qid, &sbuf, &slen) != 0) {
         int e = errno;
         if (e != ENOENT) {
-            set_err(err, errlen, "state/%s: %s", qid,
+            spool_set_err(err, errlen, "state/%s: %s", qid,
                     e == EBADMSG ? "not a regular file or too large"
                                  : strerror(e));
             envelope_free(env);
@@ -816,7 +583,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
         int r = envelope_decode_state(sbuf, slen, env, derr, sizeof derr);
         free(sbuf);
         if (r != 0) {
-            set_err(err, errlen, "state/%s: %s", qid, derr);
+            spool_set_err(err, errlen, "state/%s: %s", qid, derr);
             envelope_free(env);
             goto corrupt;
         }
@@ -915,7 +682,7 @@ int spool_state_write(struct spool *sp, const struct envelope *env)
         errno = e;
         return -1;
     }
-    return fsync_dir(sp->statefd);
+    return spool_fsync_dir(sp->statefd);
 }
 
 int spool_remove(struct spool *sp, const char *qid)
@@ -944,7 +711,7 @@ int spool_remove(struct spool *sp, const char *qid)
      * flush per message on the common path. */
     if (faccessat(sp->statefd, qid, F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
         return 0;
-    if (fsync_dir(dfd) != 0)
+    if (spool_fsync_dir(dfd) != 0)
         return -1;
     if (unlinkat(sp->statefd, qid, 0) != 0) {
         if (errno != ENOENT)
@@ -953,7 +720,7 @@ int spool_remove(struct spool *sp, const char *qid)
     }
     /* not strictly needed for safety (an orphan is cleaned at start-up) but
      * keeps the directory honest after a crash */
-    return fsync_dir(sp->statefd);
+    return spool_fsync_dir(sp->statefd);
 }
 
 int spool_quarantine(struct spool *sp, const char *qid)
@@ -965,18 +732,18 @@ int spool_quarantine(struct spool *sp, const char *qid)
     /* Queue file first (same reasoning as spool_remove), made durable; its
      * state file follows (spool_scan moves a straggler there as well). */
     int moved = 0;
-    if (quarantine_move(sp, sp->queuefd, qid, qid) == 0) {
+    if (spool_quarantine_move(sp, sp->queuefd, qid, qid) == 0) {
         moved = 1;
-        if (fsync_dir(sp->quarfd) != 0 || fsync_dir(sp->queuefd) != 0)
+        if (spool_fsync_dir(sp->quarfd) != 0 || spool_fsync_dir(sp->queuefd) != 0)
             return -1;
     } else if (errno != ENOENT) {
         return -1;
     }
     char base[QID_LEN + 8];
     snprintf(base, sizeof base, "%.16s.state", qid);
-    if (quarantine_move(sp, sp->statefd, qid, base) == 0) {
+    if (spool_quarantine_move(sp, sp->statefd, qid, base) == 0) {
         moved = 1;
-        if (fsync_dir(sp->quarfd) != 0 || fsync_dir(sp->statefd) != 0)
+        if (spool_fsync_dir(sp->quarfd) != 0 || spool_fsync_dir(sp->statefd) != 0)
             return -1;
     } else if (errno != ENOENT) {
         return -1;
@@ -1016,9 +783,9 @@ static int move_between(int from, int to, const char *qid)
         errno = EINVAL;
         return -1;
     }
-    if (rename_noreplace(from, qid, to, qid) != 0)
+    if (spool_rename_noreplace(from, qid, to, qid) != 0)
         return -1;
-    if (fsync_dir(to) != 0 || fsync_dir(from) != 0)
+    if (spool_fsync_dir(to) != 0 || spool_fsync_dir(from) != 0)
         return -1;
     return 0;
 }
