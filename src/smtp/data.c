@@ -72,8 +72,15 @@ static void header_line(struct data_scanner *s, const char *line, size_t len,
         else if (header_is(line, len, "received"))
             s->received++;
     } else {
-        /* body text without the empty separator line: headers end here */
+        /* body text without the empty separator line: the headers end here,
+         * and the missing empty line is written after whatever the caller
+         * adds at the end of the headers (Received:, Message-ID:, Date:), as
+         * Postfix's cleanup does; without it the first body line would
+         * become a header, or the continuation of the last one. Not counted
+         * in the size: it is ours, like the added headers. */
         end_headers(s, emit, arg);
+        if (s->error == DATA_OK)
+            emit(arg, DATA_EMIT_BYTES, "\r\n", 2);
     }
 }
 

@@ -4,6 +4,9 @@
  * Output (through emit): the message content with dot-stuffing removed and
  * every line ending as CRLF, and one DATA_EMIT_HEADER_END event where the
  * header section ends (so the caller can add missing Message-ID:/Date:).
+ * When the content goes on after the headers without the empty separator
+ * line (or starts with body text), an empty line is emitted right after
+ * that event, so the body stays body whatever the caller adds.
  *
  * SMTP smuggling defence (CVE-2023-51764 class): DATA ends only at
  * <CRLF>.<CRLF> with both line ends real CRLFs. A bare LF is accepted as a

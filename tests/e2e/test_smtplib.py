@@ -425,3 +425,53 @@ def test_empty_message(postern):
     rest = split_trace(open(path, "rb").read()).rest
     names = [l.split(b":", 1)[0].lower() for l in rest.split(b"\n") if l and l[:1] not in b" \t"]
     assert names.count(b"message-id") == 1 and names.count(b"date") == 1, rest
+
+
+BODY_ONLY_CASES = {
+    # without the empty line, this would continue the added Date: header
+    "space-first-line": b" indented first line\r\nX-Injected: continued\r\n\r\nmore\r\n",
+    # without it, a header line with no colon: the message is broken
+    "plain-text-first-line": b"just some text, no header here\r\nX-Injected: yes\r\n",
+}
+
+
+@pytest.mark.parametrize("case", list(BODY_ONLY_CASES))
+def test_body_without_header_section_gets_the_empty_line(postern, case):
+    """A message whose first line is not a header: the added Message-ID:
+    and Date: come first, then an empty line, then the content unchanged
+    (as Postfix's cleanup does), so the body never becomes a header."""
+    msg = BODY_ONLY_CASES[case]
+    rcpt = f"bodyonly-{case}@{LOCAL_DOMAIN}"
+    qid = postern.send("bodyonly@postern.test", [rcpt], msg)
+    [path] = postern.wait_for_maildir(rcpt, 1)
+    t = check_delivery(path, qid, 0, "bodyonly@postern.test", rcpt)
+    i = t.rest.find(b"\n\n")
+    assert i >= 0, t.rest
+    added, body = t.rest[:i + 1], t.rest[i + 2:]
+    assert body == lf(msg), t.rest
+    lines = added.split(b"\n")[:-1]
+    assert sorted(l.split(b":", 1)[0].lower() for l in lines) == [b"date", b"message-id"], added
+    for l in lines:
+        if l.lower().startswith(b"date:"):
+            check_date_header(l.split(b":", 1)[1])
+    # a mail reader sees the same: two headers only, the content as body
+    parsed = email.message_from_bytes(open(path, "rb").read(), policy=email.policy.compat32)
+    assert "X-Injected" not in parsed
+    assert parsed.get_payload().encode() == lf(msg)
+    check_date_header(parsed["Date"].encode())
+
+
+def test_body_without_header_section_no_added_headers(make_postern):
+    """Even with nothing added but Received:, the empty line separates it
+    from a first body line that starts with white space."""
+    p = make_postern(always_add_missing_headers="no")
+    msg = b"\tindented first line\r\nsecond\r\n"
+    rcpt = "bodyonly-noadd@" + LOCAL_DOMAIN
+    qid = p.send("bodyonly@postern.test", [rcpt], msg)
+    [path] = p.wait_for_maildir(rcpt, 1)
+    data = open(path, "rb").read()
+    m = re.search(rb"\n\tfor <[^>]*>; [^\n]*\n", data)
+    assert m, data
+    assert data[m.end():] == b"\n" + lf(msg), data
+    t = check_delivery(path, qid, 0, "bodyonly@postern.test", rcpt)
+    assert t.rest == b"\n" + lf(msg), t.rest

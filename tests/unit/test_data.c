@@ -50,22 +50,24 @@ struct vec {
     enum data_error err;
 };
 
+/* Content that starts with body text gets the empty separator line first
+ * (after the HEADER_END event): "\r\n" leads such outputs. */
 static const struct vec vecs[] = {
     { "Subject: a\r\n\r\nhello\r\n.\r\n", "Subject: a\r\n\r\nhello\r\n", 0, DATA_OK },
     /* dot un-stuffing */
-    { "a\r\n..b\r\n...\r\n.\r\n", "a\r\n.b\r\n..\r\n", 0, DATA_OK },
+    { "a\r\n..b\r\n...\r\n.\r\n", "\r\na\r\n.b\r\n..\r\n", 0, DATA_OK },
     /* pipelined command after the end stays unread */
-    { "x\r\n.\r\nQUIT\r\n", "x\r\n", 6, DATA_OK },
+    { "x\r\n.\r\nQUIT\r\n", "\r\nx\r\n", 6, DATA_OK },
     /* empty message */
     { ".\r\n", "", 0, DATA_OK },
     /* bare LF normalised */
-    { "a\nb\n\r\n.\r\n", "a\r\nb\r\n\r\n", 0, DATA_OK },
+    { "a\nb\n\r\n.\r\n", "\r\na\r\nb\r\n\r\n", 0, DATA_OK },
     /* <LF>.<LF> does not end DATA (smuggling) */
-    { "a\n.\nMAIL FROM:<x>\r\n.\r\n", "a\r\n.\r\nMAIL FROM:<x>\r\n", 0, DATA_OK },
+    { "a\n.\nMAIL FROM:<x>\r\n.\r\n", "\r\na\r\n.\r\nMAIL FROM:<x>\r\n", 0, DATA_OK },
     /* <LF>.<CRLF> does not end DATA */
-    { "a\n.\r\nb\r\n.\r\n", "a\r\n.\r\nb\r\n", 0, DATA_OK },
+    { "a\n.\r\nb\r\n.\r\n", "\r\na\r\n.\r\nb\r\n", 0, DATA_OK },
     /* <CRLF>.<LF> does not end DATA */
-    { "a\r\n.\nb\r\n.\r\n", "a\r\n.\r\nb\r\n", 0, DATA_OK },
+    { "a\r\n.\nb\r\n.\r\n", "\r\na\r\n.\r\nb\r\n", 0, DATA_OK },
     /* bare CR is a sticky error, the end is still found */
     { "a\rb\r\n.\r\nNOOP\r\n", "", 6, DATA_ERR_BARE_CR },
     /* <CR>.<CR> is not an end either */
@@ -146,11 +148,14 @@ static void test_headers(void **state)
     const char *hdr = "From: a@b\r\nSubject: x\r\n folded\r\nmessage-ID: <1@x>\r\n";
     assert_int_equal(k.header_end_at, (long)strlen(hdr));
 
-    /* body starts without a blank line: headers end before it */
+    /* body starts without a blank line: headers end before it, and the
+     * missing empty line follows the event */
     data_scanner_init(&s, 0, 0);
     scan(&s, &k, "Subject: y\r\nthis is body\r\nDate: x\r\n.\r\n", 4096);
     assert_false(s.have_date);
     assert_int_equal(k.header_end_at, (long)strlen("Subject: y\r\n"));
+    k.buf[k.len] = '\0';
+    assert_string_equal(k.buf, "Subject: y\r\n\r\nthis is body\r\nDate: x\r\n");
 
     /* hop count: Received: fields in the header section only */
     data_scanner_init(&s, 0, 0);
@@ -163,6 +168,59 @@ static void test_headers(void **state)
     assert_int_equal(k.header_end_at, (long)strlen("Subject: z\r\n"));
 }
 
+/* No header section at all: the empty line comes right after HEADER_END,
+ * before the first body line, so nothing the caller adds there (Received:,
+ * Message-ID:, Date:) can swallow it as a header or a continuation line. */
+static void test_body_without_header_section(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        /* a first line that starts with a space would continue Date: */
+        { " indented first line\r\nsecond\r\n.\r\n",
+          "\r\n indented first line\r\nsecond\r\n" },
+        { "\tX-Evil: 1\r\n.\r\n", "\r\n\tX-Evil: 1\r\n" },
+        /* plain text without a colon would be a broken header */
+        { "hello world\r\n\r\nmore\r\n.\r\n", "\r\nhello world\r\n\r\nmore\r\n" },
+        /* bare LF and a stuffed dot on the first line */
+        { "..dot\nx\r\n.\r\n", "\r\n.dot\r\nx\r\n" },
+        /* punctuation, but no colon */
+        { "no colon in this line, which is just text\r\n.\r\n",
+          "\r\nno colon in this line, which is just text\r\n" },
+    };
+    static const size_t chunks[] = { 1, 3, 4096 };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+            struct data_scanner s;
+            struct sink k;
+            data_scanner_init(&s, 0, 0);
+            scan(&s, &k, cases[i].in, chunks[c]);
+            assert_true(s.done);
+            assert_int_equal(s.error, DATA_OK);
+            assert_int_equal(k.header_end_at, 0);
+            k.buf[k.len] = '\0';
+            assert_string_equal(k.buf, cases[i].out);
+        }
+    }
+    /* the separator is ours: it does not count towards message_size_limit */
+    struct data_scanner s;
+    struct sink k;
+    data_scanner_init(&s, 5, 0);
+    scan(&s, &k, "abc\r\n.\r\n", 4096);
+    assert_int_equal(s.error, DATA_OK);
+    assert_int_equal(s.size, 5);
+    /* a proper empty line is not doubled; headers only get none */
+    data_scanner_init(&s, 0, 0);
+    scan(&s, &k, "\r\nbody\r\n.\r\n", 4096);
+    k.buf[k.len] = '\0';
+    assert_string_equal(k.buf, "\r\nbody\r\n");
+    data_scanner_init(&s, 0, 0);
+    scan(&s, &k, "Subject: z\r\n.\r\n", 4096);
+    k.buf[k.len] = '\0';
+    assert_string_equal(k.buf, "Subject: z\r\n");
+}
+
 static void test_long_lines(void **state)
 {
     (void)state;
@@ -170,8 +228,9 @@ static void test_long_lines(void **state)
     memset(in, 'x', 3000);
     in[0] = '.';
     strcpy(in + 3000, "\r\n.\r\n");
-    memcpy(want, in + 1, 2999);
-    strcpy(want + 2999, "\r\n");
+    memcpy(want, "\r\n", 2);       /* body text first: the separator */
+    memcpy(want + 2, in + 1, 2999);
+    strcpy(want + 2 + 2999, "\r\n");
     struct data_scanner s;
     struct sink k;
     data_scanner_init(&s, 0, 0);
@@ -189,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_header_limit),
         cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_body_without_header_section),
         cmocka_unit_test(test_long_lines),
     };
     return cmocka_run_group_tests_name("data", tests, NULL, NULL);
