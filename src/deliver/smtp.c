@@ -250,7 +250,10 @@ void smtp_attempt_failure(struct smtp_attempt *att, const char *dsn, const char 
     vsnprintf(att->reason, sizeof att->reason, fmt, ap);
     va_end(ap);
     smtp_fmt(att->dsn, sizeof att->dsn, "%s", dsn);
-    log_info("%s: %s", att->job->env->qid, att->reason);
+    /* the reason can quote the remote server's reply */
+    char clean[sizeof att->reason * 2];
+    log_info("%s: %s", att->job->env->qid,
+             log_sanitize(att->reason, strlen(att->reason), clean, sizeof clean));
 }
 
 void smtp_attempt_result(struct smtp_attempt *att, size_t i, enum rcpt_state st,

@@ -321,8 +321,9 @@ static void attempt_finish(struct attempt *a)
             nfailed++;
         }
         remaining = 0;
+        char from_l[LOG_ADDR_SIZE];
         log_info("%s: from=<%s>, status=expired, returned to sender", env->qid,
-                 env->sender);
+                 log_addr(env->sender, from_l, sizeof from_l));
     }
     if (nfailed)
         notify_sender(a, BOUNCE_FAILED, failed);
@@ -372,9 +373,12 @@ static void sub_done(struct delivery_job *job)
         struct env_rcpt *r = &env->rcpt[i];
         const char *status = r->state == RCPT_SENT ? "sent"
                            : r->state == RCPT_BOUNCED ? "bounced" : "deferred";
+        char to_l[LOG_ADDR_SIZE], why[1024];
+        const char *reason = r->reason ? r->reason : "";
         log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)",
-                 env->qid, r->addr, job->relay ? job->relay : "none", delay,
-                 r->dsn[0] ? r->dsn : "4.0.0", status, r->reason ? r->reason : "");
+                 env->qid, log_addr(r->addr, to_l, sizeof to_l),
+                 job->relay ? job->relay : "none", delay, r->dsn[0] ? r->dsn : "4.0.0",
+                 status, log_sanitize(reason, strlen(reason), why, sizeof why));
     }
     if (--a->pending == 0)
         attempt_finish(a);
@@ -417,7 +421,10 @@ static void attempt_rewrite(struct attempt *a)
     if (env_class) {
         char *ns = rewrite_envelope_sender(rt->canonical, a->env.sender);
         if (ns) {
-            log_info("%s: sender <%s> rewritten to <%s>", a->env.qid, a->env.sender, ns);
+            char old_l[LOG_ADDR_SIZE], new_l[LOG_ADDR_SIZE];
+            log_info("%s: sender <%s> rewritten to <%s>", a->env.qid,
+                     log_addr(a->env.sender, old_l, sizeof old_l),
+                     log_addr(ns, new_l, sizeof new_l));
             free(a->env.sender);
             a->env.sender = ns;
         }
@@ -508,7 +515,9 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
             snprintf(r->dsn, sizeof r->dsn, "4.3.5");
             free(r->reason);
             r->reason = strdup(err);
-            log_warning("%s: to=<%s>: %s", a->env.qid, r->addr, err);
+            char to_l[LOG_ADDR_SIZE], err_l[1024];
+            log_warning("%s: to=<%s>: %s", a->env.qid, log_addr(r->addr, to_l, sizeof to_l),
+                        log_sanitize(err, strlen(err), err_l, sizeof err_l));
             deferred_now = 1;
             continue;
         }

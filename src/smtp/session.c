@@ -147,15 +147,16 @@ static void rfc5322_date(time_t t, char *out, size_t outlen)
     strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z", &tm);
 }
 
+/* replytext: our own reply, with any client text in it already made
+ * log-safe; the fields are escaped here. */
 static void log_reject(struct session *s, const char *stage, const char *replytext,
                        const char *to)
 {
-    char clean[300];
+    char from_l[LOG_ADDR_SIZE], to_l[LOG_ADDR_SIZE], helo_l[LOG_ADDR_SIZE];
     log_info("NOQUEUE: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
-             stage, s->peer_label, replytext,
-             s->env.sender ? s->env.sender : "", to ? " to=<" : "", to ? to : "",
-             to ? ">" : "", proto_name(s),
-             log_sanitize(s->helo, strlen(s->helo), clean, sizeof clean));
+             stage, s->peer_label, replytext, log_addr(s->env.sender, from_l, sizeof from_l),
+             to ? " to=<" : "", to ? log_addr(to, to_l, sizeof to_l) : "", to ? ">" : "",
+             proto_name(s), log_addr(s->helo, helo_l, sizeof helo_l));
 }
 
 /* ---------- commands ---------- */
@@ -217,11 +218,11 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
     }
     if (policy_check_rcpt(s->in_mynetworks, c->addr.domain,
                           cfg->mydestination.v, cfg->mydestination.n) != POLICY_PERMIT) {
-        char text[1200];
+        char text[1200], addr_l[LOG_ADDR_SIZE];
         snprintf(text, sizeof text, "554 5.7.1 <%s>: Relay access denied",
-                 c->addr.full);
+                 log_addr(c->addr.full, addr_l, sizeof addr_l));
         log_reject(s, "RCPT", text, c->addr.full);
-        reply_error(s, "%s", text);
+        reply_error(s, "554 5.7.1 <%s>: Relay access denied", c->addr.full);
         return;
     }
     if (s->env.nrcpt == s->rcpt_cap) {
@@ -403,8 +404,9 @@ void session_commit_done(struct session *s, int ok)
     const struct config *cfg = cfg_of(s);
     if (ok) {
         log_info("%s: client=%s", s->env.qid, s->peer_label);
+        char from_l[LOG_ADDR_SIZE];
         log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", s->env.qid,
-                 s->env.sender, s->ds.size, s->env.nrcpt);
+                 log_addr(s->env.sender, from_l, sizeof from_l), s->ds.size, s->env.nrcpt);
         scheduler_enqueue(server_daemon(s->srv)->sched, s->env.qid, 0);
         reply(s, "250 2.0.0 Ok: queued as %s", s->env.qid);
         s->errors = 0;

@@ -78,23 +78,56 @@ void log_panic(const char *fmt, ...)
     abort();
 }
 
-char *log_sanitize(const char *s, size_t len, char *out, size_t outlen)
+/* The one escaping rule for text from outside in log lines (docs/logging.md).
+ * extra: printable bytes that must be escaped as well (field delimiters). */
+static int log_must_escape(unsigned char c, const char *extra)
 {
-    size_t o = 0;
+    if (c < 0x20 || c > 0x7e || c == '\\')
+        return 1;
+    return extra && strchr(extra, c) != NULL;
+}
+
+static char *log_escape(const char *s, size_t len, const char *extra, char *out,
+                        size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
     if (outlen == 0)
         return out;
-    for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+    size_t full = 0;
+    for (size_t i = 0; i < len; i++)
+        full += log_must_escape((unsigned char)s[i], extra) ? 4 : 1;
+    /* too long: keep what fits before a "..." (never half an escape) */
+    size_t room = full <= outlen - 1 ? full : (outlen - 1 >= 3 ? outlen - 1 - 3 : 0);
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (o + 4 >= outlen && i + 1 < len) {
-            /* room left only for the ellipsis */
-            while (o + 4 > outlen && o > 0)
-                o--;
-            memcpy(out + o, "...", 3);
-            o += 3;
+        int esc = log_must_escape(c, extra);
+        if (o + (esc ? 4u : 1u) > room)
             break;
+        if (esc) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 0xf];
+        } else {
+            out[o++] = (char)c;
         }
-        out[o++] = (c >= 0x20 && c != 0x7f) ? (char)c : '?';
     }
+    if (full > outlen - 1)
+        for (size_t k = 0; k < 3 && o + 1 < outlen; k++)
+            out[o++] = '.';
     out[o] = '\0';
     return out;
+}
+
+char *log_sanitize(const char *s, size_t len, char *out, size_t outlen)
+{
+    return log_escape(s, len, NULL, out, outlen);
+}
+
+char *log_addr(const char *addr, char *out, size_t outlen)
+{
+    if (!addr)
+        addr = "";
+    return log_escape(addr, strlen(addr), " <>,", out, outlen);
 }
