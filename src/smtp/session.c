@@ -21,6 +21,7 @@
 #include "../util/log.h"
 #include "command.h"
 #include "server.h"
+#include "trace.h"
 
 /* Stop parsing pipelined commands while this much output is unread: a
  * client that never reads cannot make us buffer without bound. */
@@ -165,7 +166,9 @@ static void cmd_ehlo(struct session *s, const struct smtp_command *c, int esmtp)
 {
     const struct config *cfg = cfg_of(s);
     tx_reset(s);
-    snprintf(s->helo, sizeof s->helo, "%s", c->arg);
+    /* only the safe form is kept: it goes into Received:, the queue file
+     * and the logs (-v shows the exact bytes of the command) */
+    trace_helo_name(c->arg, strlen(c->arg), s->helo, sizeof s->helo);
     s->esmtp = esmtp;
     if (!esmtp) {
         reply(s, "250 %s", cfg->myhostname);
@@ -288,33 +291,18 @@ static void cmd_data(struct session *s)
         return;
     }
     /* the trace header, as Postfix writes it */
-    char date[64], hdr[2048], clean[300];
+    char date[64], hdr[2048];
     rfc5322_date((time_t)tv.tv_sec, date, sizeof date);
-    log_sanitize(s->helo, strlen(s->helo), clean, sizeof clean);
-    int n;
-    if (s->local_uid >= 0)
-        /* local submission, as Postfix's pickup writes it */
-        n = snprintf(hdr, sizeof hdr,
-                     "Received: by %s (postern, from userid %ld)\r\n\tid %s; %s\r\n",
-                     cfg->myhostname, s->local_uid, s->env.qid, date);
-    else if (s->env.nrcpt == 1)
-        n = snprintf(hdr, sizeof hdr,
-                     "Received: from %s (%s [%s])\r\n\tby %s (postern) with %s id %s\r\n"
-                     "\tfor <%s>; %s\r\n",
-                     clean[0] ? clean : "unknown", s->client_name, s->client_addr,
-                     cfg->myhostname, proto_name(s), s->env.qid, s->env.rcpt[0].addr,
-                     date);
-    else
-        n = snprintf(hdr, sizeof hdr,
-                     "Received: from %s (%s [%s])\r\n\tby %s (postern) with %s id %s;\r\n"
-                     "\t%s\r\n",
-                     clean[0] ? clean : "unknown", s->client_name, s->client_addr,
-                     cfg->myhostname, proto_name(s), s->env.qid, date);
-    if (n < 0 || (size_t)n >= sizeof hdr)
-        n = 0;   /* absurdly long names: no trace header rather than a torn one */
+    struct trace_received tr = {
+        .helo = s->helo, .client_name = s->client_name, .client_addr = s->client_addr,
+        .myhostname = cfg->myhostname, .protocol = proto_name(s), .qid = s->env.qid,
+        .for_rcpt = s->env.nrcpt == 1 ? s->env.rcpt[0].addr : NULL, .date = date,
+        .local_uid = s->local_uid,
+    };
+    size_t n = trace_format_received(&tr, hdr, sizeof hdr);
     data_scanner_init(&s->ds, cfg->message_size_limit, cfg->header_size_limit);
     s->data_write_error = 0;
-    msg_write(s, hdr, (size_t)n);
+    msg_write(s, hdr, n);
     s->state = SS_DATA;
     reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }

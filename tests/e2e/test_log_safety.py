@@ -1,14 +1,19 @@
-"""Client text in the daemon's log.
+"""Client text in the daemon's log and in the Received: header.
 
 - Addresses in from=<>, to=<> (and the other address fields) are escaped so
   a quoted local part such as "a>, status=sent, x" cannot end the field and
   forge another one (docs/logging.md).
 - Control, C1 and 8-bit bytes a client sends (HELO, unknown commands,
-  MAIL/RCPT parameters) never reach a log line raw: they are written \\xNN."""
+  MAIL/RCPT parameters) never reach a log line raw: they are written \\xNN.
+- A HELO that is not a valid name is written in Postfix's safe form in the
+  Received: header ('?' for every byte outside printable ASCII and for
+  space and <>()\\";@)."""
 
+import email
+import email.policy
 import re
 
-from conftest import LOCAL_DOMAIN
+from conftest import LOCAL_DOMAIN, check_delivery
 
 LOG_PREFIX = re.compile(r"^\w{3} [ \d]\d \d\d:\d\d:\d\d postern\[\d+\]: ")
 
@@ -115,4 +120,65 @@ def test_relay_reject_line_cannot_be_forged(make_postern):
                      line), line
     to = re.search(r" to=<([^<>\s]*)>", line).group(1)
     assert unescape(to) == rcpt.encode(), line
+    assert_log_is_printable_ascii(p)
+
+
+BAD_HELO = b"\x9b[31mevil\xff\xc3\xa9.example"
+SAFE_HELO = b"?[31mevil???.example"
+
+
+def test_control_and_8bit_client_text_never_reaches_log_or_received(make_postern):
+    """ESC, C1 CSI (0x9b) and 8-bit bytes in HELO, unknown commands and
+    MAIL/RCPT parameters: the log (with -v, which logs every command)
+    shows them as \\xNN; the Received: header has Postfix's safe form."""
+    p = make_postern(start=False)
+    p.start(verbose=True)
+    rcpt = "helo8bit@" + LOCAL_DOMAIN
+    with p.raw() as c:
+        c.read_reply()
+        r = c.cmd(b"HELO a\x1b[2Jb")               # control byte: refused
+        assert r.code == 500 and r.enh == "5.5.2", r
+        r = c.cmd(b"\x9bXYZZY \xfe\x1b")
+        assert r.code == 500, r
+        c.expect(b"EHLO " + BAD_HELO, 250)
+        r = c.cmd(b"MAIL FROM:<helo8bit@postern.test> X-\x9b=\xff")
+        assert r.code in (501, 555), r
+        c.expect("MAIL FROM:<helo8bit@postern.test>", 250)
+        r = c.cmd(b"RCPT TO:<" + rcpt.encode() + b"> NOTIFY=\x9b")
+        assert r.code in (501, 555), r
+        c.expect(f"RCPT TO:<{rcpt}>", 250)
+        c.expect("DATA", 354)
+        r = c.cmd(b"Subject: bogus helo\r\n\r\nbody\r\n.")
+        assert r.code == 250, r
+        qid = r.text.split()[-1]
+    [path] = p.wait_for_maildir(rcpt, 1)
+    t = check_delivery(path, qid, 0, "helo8bit@postern.test", rcpt)
+    assert t.received.startswith(b"from " + SAFE_HELO + b" (unknown [127.0.0.1])"), t.received
+    data = open(path, "rb").read()
+    head = data[:data.find(b"\n\n")]
+    assert all(b in b"\t\n" or 0x20 <= b <= 0x7E for b in head), head
+    parsed = email.message_from_bytes(data, policy=email.policy.compat32)
+    assert parsed["Received"].startswith("from " + SAFE_HELO.decode()), parsed["Received"]
+    p.wait_log(rf"{qid}: removed")
+    # the exact bytes are in the -v dialogue, escaped
+    p.wait_log(re.escape(r"< EHLO \x9b[31mevil\xff\xc3\xa9.example"))
+    p.wait_log(re.escape(r"< \x9bXYZZY \xfe\x1b"))
+    p.wait_log(re.escape(r"< HELO a\x1b[2Jb"))
+    p.wait_log(re.escape(r"< MAIL FROM:<helo8bit@postern.test> X-\x9b=\xff"))
+    assert_log_is_printable_ascii(p)
+
+
+def test_bogus_helo_in_reject_line(make_postern):
+    """helo=<...> of a reject line carries the safe form: no raw bytes, and
+    nothing that closes the field."""
+    p = make_postern(mynetworks="127.0.0.1/32")
+    with p.raw(source_address=("127.0.0.2", 0)) as c:
+        c.read_reply()
+        c.expect(b"EHLO x> proto=FORGED " + BAD_HELO, 250)
+        c.expect("MAIL FROM:<a@postern.test>", 250)
+        r = c.cmd("RCPT TO:<b@elsewhere.test>")
+        assert r.code == 554, r
+    m = p.wait_log(r"NOQUEUE: reject: RCPT from [^\n]*")
+    assert m.group(0).endswith(" proto=ESMTP helo=<x??proto=FORGED?" + SAFE_HELO.decode() + ">"), \
+        m.group(0)
     assert_log_is_printable_ascii(p)

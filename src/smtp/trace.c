@@ -1,0 +1,47 @@
+#include "trace.h"
+
+#include <stdio.h>
+#include <string.h>
+
+char *trace_helo_name(const char *helo, size_t len, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return out;
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+        unsigned char c = (unsigned char)helo[i];
+        /* the same set as Postfix's NEUTER_CHARACTERS, after printable() */
+        int bad = c <= 0x20 || c >= 0x7f || strchr("<>()\\\";@", c) != NULL;
+        out[o++] = bad ? '?' : (char)c;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+size_t trace_format_received(const struct trace_received *t, char *out, size_t outlen)
+{
+    int n;
+    if (t->local_uid >= 0)
+        /* local submission, as Postfix's pickup writes it */
+        n = snprintf(out, outlen,
+                     "Received: by %s (postern, from userid %ld)\r\n\tid %s; %s\r\n",
+                     t->myhostname, t->local_uid, t->qid, t->date);
+    else if (t->for_rcpt)
+        n = snprintf(out, outlen,
+                     "Received: from %s (%s [%s])\r\n\tby %s (postern) with %s id %s\r\n"
+                     "\tfor <%s>; %s\r\n",
+                     t->helo[0] ? t->helo : "unknown", t->client_name, t->client_addr,
+                     t->myhostname, t->protocol, t->qid, t->for_rcpt, t->date);
+    else
+        n = snprintf(out, outlen,
+                     "Received: from %s (%s [%s])\r\n\tby %s (postern) with %s id %s;\r\n"
+                     "\t%s\r\n",
+                     t->helo[0] ? t->helo : "unknown", t->client_name, t->client_addr,
+                     t->myhostname, t->protocol, t->qid, t->date);
+    if (n < 0 || (size_t)n >= outlen) {
+        if (outlen)
+            out[0] = '\0';
+        return 0;
+    }
+    return (size_t)n;
+}
