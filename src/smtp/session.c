@@ -215,8 +215,15 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
         reply(s, "452 4.5.3 Too many recipients");
         return;
     }
-    if (policy_check_rcpt(s->in_mynetworks, c->addr.domain,
-                          cfg->mydestination.v, cfg->mydestination.n) != POLICY_PERMIT) {
+    const struct policy_rcpt q = {
+        .client_trusted = s->in_mynetworks,
+        .allow_untrusted_routing = cfg->allow_untrusted_routing,
+        .local = c->addr.local,
+        .domain = c->addr.domain,
+        .mydestination = cfg->mydestination.v,
+        .ndest = cfg->mydestination.n,
+    };
+    if (policy_check_rcpt(&q) != POLICY_PERMIT) {
         char text[1200];
         snprintf(text, sizeof text, "554 5.7.1 <%s>: Relay access denied",
                  c->addr.full);
