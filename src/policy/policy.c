@@ -159,3 +159,13 @@ enum policy_verdict policy_check_rcpt(const struct policy_rcpt *r)
         return POLICY_REJECT_RELAY;
     return POLICY_PERMIT;
 }
+
+const char *policy_postmaster_domain(const char *myorigin, const char *myhostname,
+                                     char *const *mydestination, size_t ndest)
+{
+    if (*myorigin && domain_listed(myorigin, mydestination, ndest))
+        return myorigin;
+    if (ndest > 0)
+        return mydestination[0];
+    return *myorigin ? myorigin : myhostname;
+}

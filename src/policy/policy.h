@@ -64,4 +64,13 @@ enum policy_verdict policy_check_rcpt(const struct policy_rcpt *r);
  * hide them, as in Postfix, which looks at the unquoted form. */
 int policy_local_is_routed(const char *local);
 
+/* The domain a bare "postmaster" recipient is qualified with so that it
+ * stays on this host: $myorigin when it is in mydestination (what Postfix's
+ * append_at_myorigin gives; local with the default settings), otherwise the
+ * first mydestination domain. With mydestination empty no domain is local:
+ * $myorigin (or $myhostname if that is empty), whose mail goes where
+ * default_transport sends it, as in Postfix. Never NULL. */
+const char *policy_postmaster_domain(const char *myorigin, const char *myhostname,
+                                     char *const *mydestination, size_t ndest);
+
 #endif

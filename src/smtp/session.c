@@ -243,7 +243,19 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
     }
     struct env_rcpt *r = &s->env.rcpt[s->env.nrcpt];
     memset(r, 0, sizeof *r);
-    r->addr = strdup(c->addr.full);
+    if (c->addr.domain[0]) {
+        r->addr = strdup(c->addr.full);
+    } else {
+        /* bare "postmaster": qualified now, or it would be routed by
+         * default_transport (to the relayhost without a domain, or to an
+         * MX lookup of nothing) instead of staying on this host */
+        const char *d = policy_postmaster_domain(cfg->myorigin, cfg->myhostname,
+                                                 cfg->mydestination.v,
+                                                 cfg->mydestination.n);
+        size_t n = sizeof "postmaster@" + strlen(d);
+        if ((r->addr = malloc(n)) != NULL)
+            snprintf(r->addr, n, "postmaster@%s", d);
+    }
     if (!r->addr) {
         reply(s, "451 4.3.0 Error: out of memory");
         return;

@@ -278,6 +278,46 @@ def test_untrusted_routing_allowed_by_parameter(make_postern):
         p.wait_for_maildir(addr, 1)
 
 
+def test_domainless_recipients(make_postern):
+    """A bare postmaster (any case) is accepted from outside mynetworks and
+    qualified with a mydestination domain (myorigin, mx.postern.test, is not
+    one: the first, postern.test); any other address without a domain stays
+    a syntax error."""
+    p = make_postern(mynetworks="127.0.0.1/32")
+    qids = []
+    with session(p, source_address=("127.0.0.2", 0)) as c:
+        c.expect("MAIL FROM:<someone@elsewhere.example>", 250)
+        for addr in ("alice", "root", "postmaster.", '"postmaster"', "postmaster@", "mailer-daemon"):
+            c.expect(f"RCPT TO:<{addr}>", 501, "5.1.3", "501 5.1.3 Bad recipient address syntax")
+        c.expect("RSET", 250)
+        for addr in ("postmaster", "POSTMASTER", "PostMaster"):
+            c.expect("MAIL FROM:<someone@elsewhere.example>", 250)
+            c.expect(f"RCPT TO:<{addr}>", 250, "2.1.5", "250 2.1.5 Ok")
+            c.expect("DATA", 354)
+            c.send(simple_message("to " + addr) + b".\r\n")
+            r = c.read_reply()
+            assert r.code == 250, r
+            qids.append(r.text.rsplit(" ", 1)[1])
+    pm = "postmaster@" + LOCAL_DOMAIN
+    for path in p.wait_for_maildir(pm, 3):
+        assert split_trace(open(path, "rb").read()).delivered_to == pm.encode()
+    p.wait_queue_empty()
+    log = p.log()
+    for qid in qids:
+        assert f"{qid}: to=<{pm}>, relay=capture" in log, log
+    assert not re.search(r"to=<postmaster>", log, re.I), log
+
+
+def test_bare_postmaster_qualified_with_local_myorigin(make_postern):
+    """myorigin in mydestination: postmaster@$myorigin, as Postfix's
+    append_at_myorigin gives."""
+    p = make_postern(myorigin=OTHER_LOCAL_DOMAIN)
+    p.send("app@" + LOCAL_DOMAIN, ["postmaster"], simple_message("myorigin"))
+    p.wait_for_maildir("postmaster@" + OTHER_LOCAL_DOMAIN, 1)
+    p.wait_queue_empty()
+    assert not mailbox_exists(p, "postmaster@" + LOCAL_DOMAIN)
+
+
 def test_relay_allowed_inside_mynetworks(make_postern):
     p = make_postern(mynetworks="127.0.0.1/32")
     with session(p, source_address=("127.0.0.1", 0)) as c:

@@ -149,6 +149,24 @@ static void test_untrusted_routing(void **state)
     assert_false(policy_local_is_routed(NULL));
 }
 
+static void test_postmaster_domain(void **state)
+{
+    (void)state;
+    /* myorigin local: Postfix's append_at_myorigin result */
+    assert_string_equal(policy_postmaster_domain("example.com", "h.example.com", dest, 3),
+                        "example.com");
+    assert_string_equal(policy_postmaster_domain("Example.COM.", "h", dest, 3),
+                        "Example.COM.");
+    /* myorigin not local (the mail would leave): the first local domain */
+    assert_string_equal(policy_postmaster_domain("corp.example", "h", dest, 3),
+                        "mail.example.com");
+    assert_string_equal(policy_postmaster_domain("", "h", dest, 3), "mail.example.com");
+    /* nothing is local: where $myorigin goes, as in Postfix */
+    assert_string_equal(policy_postmaster_domain("corp.example", "h", dest, 0),
+                        "corp.example");
+    assert_string_equal(policy_postmaster_domain("", "h.example", dest, 0), "h.example");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_relay),
         cmocka_unit_test(test_untrusted_routing),
+        cmocka_unit_test(test_postmaster_domain),
         cmocka_unit_test(test_open_relay_entries),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
