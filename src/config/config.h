@@ -28,6 +28,7 @@ struct config {
     /* listeners and access */
     struct cfg_list listen;      /* "smtp://127.0.0.1:2525", "smtp://[::1]:25" */
     struct cfg_list mynetworks;  /* CIDR strings: 127.0.0.0/8 [::1]/128 10.0.0.1 */
+    int allow_untrusted_routing;       /* '%', '!', '@' in local parts from outside mynetworks */
     /* queue and transports */
     char *queue_directory;
     char *default_transport;     /* "capture" (smtp in a later issue) */

@@ -53,6 +53,8 @@ const struct cfg_param config_params[] = {
            "postern: listener URLs, e.g. smtp://127.0.0.1:2525 smtp://[::1]:25"),
     P_LIST(mynetworks, "127.0.0.0/8 [::1]/128",
            "trusted client networks (CIDR) that may relay through this server"),
+    P_BOOL(allow_untrusted_routing, "no",
+           "accept '%', '!' or a quoted '@' in the local part of recipients from clients outside mynetworks"),
     /* queue and transports */
     P_STR(queue_directory, "./var/spool",
           "directory of the mail queue"),

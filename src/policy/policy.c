@@ -129,21 +129,43 @@ long policy_netlist_open_relay(const struct netlist *nl)
     return -1;
 }
 
-enum policy_verdict policy_check_rcpt(int client_in_mynetworks,
-                                      const char *rcpt_domain,
-                                      char *const *mydestination, size_t ndest)
+/* Is domain (trailing dot ignored) one of list, ignoring case? */
+static int domain_listed(const char *domain, char *const *list, size_t n)
 {
-    if (client_in_mynetworks)
-        return POLICY_PERMIT;
-    if (!rcpt_domain || !*rcpt_domain)
-        return POLICY_PERMIT;           /* bare "postmaster" */
-    size_t dl = strlen(rcpt_domain);
-    if (dl > 1 && rcpt_domain[dl - 1] == '.')
+    size_t dl = strlen(domain);
+    if (dl > 1 && domain[dl - 1] == '.')
         dl--;
-    for (size_t i = 0; i < ndest; i++) {
-        if (strlen(mydestination[i]) == dl &&
-            strncasecmp(mydestination[i], rcpt_domain, dl) == 0)
-            return POLICY_PERMIT;
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(list[i]) == dl && strncasecmp(list[i], domain, dl) == 0)
+            return 1;
     }
-    return POLICY_REJECT_RELAY;
+    return 0;
+}
+
+int policy_local_is_routed(const char *local)
+{
+    return local && strpbrk(local, "%!@") != NULL;
+}
+
+enum policy_verdict policy_check_rcpt(const struct policy_rcpt *r)
+{
+    if (r->client_trusted)
+        return POLICY_PERMIT;
+    if (!r->domain || !*r->domain)
+        return POLICY_PERMIT;           /* bare "postmaster" */
+    if (!domain_listed(r->domain, r->mydestination, r->ndest))
+        return POLICY_REJECT_RELAY;
+    if (!r->allow_untrusted_routing && policy_local_is_routed(r->local))
+        return POLICY_REJECT_RELAY;
+    return POLICY_PERMIT;
+}
+
+const char *policy_postmaster_domain(const char *myorigin, const char *myhostname,
+                                     char *const *mydestination, size_t ndest)
+{
+    if (*myorigin && domain_listed(myorigin, mydestination, ndest))
+        return myorigin;
+    if (ndest > 0)
+        return mydestination[0];
+    return *myorigin ? myorigin : myhostname;
 }

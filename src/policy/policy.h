@@ -1,4 +1,4 @@
-/* policy — access decisions as pure functions: mynetworks and relay.
+/* policy — access decisions as pure functions: mynetworks, relay and routing.
  * AUTH and restriction lists come later; they plug in here. */
 #ifndef POSTERN_POLICY_H
 #define POSTERN_POLICY_H
@@ -38,12 +38,39 @@ long policy_netlist_open_relay(const struct netlist *nl);
 
 enum policy_verdict { POLICY_PERMIT, POLICY_REJECT_RELAY };
 
-/* RCPT decision for this slice: clients in mynetworks may send anywhere;
- * others only to a domain in mydestination (case-insensitive; a trailing
- * dot on the recipient domain is ignored; "postmaster" without a domain is
- * always local). */
-enum policy_verdict policy_check_rcpt(int client_in_mynetworks,
-                                      const char *rcpt_domain,
-                                      char *const *mydestination, size_t ndest);
+/* One RCPT TO, as policy_check_rcpt sees it. */
+struct policy_rcpt {
+    int client_trusted;           /* in mynetworks, or the local submission socket */
+    int allow_untrusted_routing;  /* the parameter of that name */
+    const char *local;            /* local part as given (quotes kept) */
+    const char *domain;           /* "" only for a bare "postmaster" */
+    char *const *mydestination;
+    size_t ndest;
+};
+
+/* RCPT decision (Postfix's permit_mynetworks, reject_unauth_destination):
+ * trusted clients may send anywhere; others only to a domain in
+ * mydestination (case-insensitive; a trailing dot on the recipient domain is
+ * ignored), and, unless allow_untrusted_routing, without a routing operator
+ * in the local part (see policy_local_is_routed): "victim%evil.example@ours"
+ * would otherwise be accepted for "ours" and handed on unchanged to a next
+ * hop that may honour it, relaying to evil.example. A bare "postmaster"
+ * (empty domain) is always permitted: RFC 5321 4.5.1 requires it, and
+ * Postfix accepts it before any restriction. */
+enum policy_verdict policy_check_rcpt(const struct policy_rcpt *r);
+
+/* Does the local part carry routing for another host: '%' (percent hack),
+ * '!' (UUCP bang path) or '@' (only possible quoted)? Quoting does not
+ * hide them, as in Postfix, which looks at the unquoted form. */
+int policy_local_is_routed(const char *local);
+
+/* The domain a bare "postmaster" recipient is qualified with so that it
+ * stays on this host: $myorigin when it is in mydestination (what Postfix's
+ * append_at_myorigin gives; local with the default settings), otherwise the
+ * first mydestination domain. With mydestination empty no domain is local:
+ * $myorigin (or $myhostname if that is empty), whose mail goes where
+ * default_transport sends it, as in Postfix. Never NULL. */
+const char *policy_postmaster_domain(const char *myorigin, const char *myhostname,
+                                     char *const *mydestination, size_t ndest);
 
 #endif

@@ -219,8 +219,15 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
         reply(s, "452 4.5.3 Too many recipients");
         return;
     }
-    if (policy_check_rcpt(s->in_mynetworks, c->addr.domain,
-                          cfg->mydestination.v, cfg->mydestination.n) != POLICY_PERMIT) {
+    const struct policy_rcpt q = {
+        .client_trusted = s->in_mynetworks,
+        .allow_untrusted_routing = cfg->allow_untrusted_routing,
+        .local = c->addr.local,
+        .domain = c->addr.domain,
+        .mydestination = cfg->mydestination.v,
+        .ndest = cfg->mydestination.n,
+    };
+    if (policy_check_rcpt(&q) != POLICY_PERMIT) {
         char text[1200], addr_l[LOG_ADDR_SIZE];
         snprintf(text, sizeof text, "554 5.7.1 <%s>: Relay access denied",
                  log_addr(c->addr.full, addr_l, sizeof addr_l));
@@ -240,7 +247,19 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
     }
     struct env_rcpt *r = &s->env.rcpt[s->env.nrcpt];
     memset(r, 0, sizeof *r);
-    r->addr = strdup(c->addr.full);
+    if (c->addr.domain[0]) {
+        r->addr = strdup(c->addr.full);
+    } else {
+        /* bare "postmaster": qualified now, or it would be routed by
+         * default_transport (to the relayhost without a domain, or to an
+         * MX lookup of nothing) instead of staying on this host */
+        const char *d = policy_postmaster_domain(cfg->myorigin, cfg->myhostname,
+                                                 cfg->mydestination.v,
+                                                 cfg->mydestination.n);
+        size_t n = sizeof "postmaster@" + strlen(d);
+        if ((r->addr = malloc(n)) != NULL)
+            snprintf(r->addr, n, "postmaster@%s", d);
+    }
     if (!r->addr) {
         reply(s, "451 4.3.0 Error: out of memory");
         return;

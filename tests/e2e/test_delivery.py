@@ -91,6 +91,22 @@ def test_transport_maps_parent_domain_and_capture_route(make_postern):
     assert len(p.queue_files()) == 1
 
 
+def test_bare_postmaster_not_sent_to_mx(make_postern):
+    """default_transport = smtp without a relayhost (MX delivery): a bare
+    postmaster is qualified with a mydestination domain and captured
+    locally, never looked up as a domain-less MX nor deferred."""
+    p = make_postern(default_transport="smtp", relayhost="", mynetworks="127.0.0.1/32")
+    s = p.smtp(source_address=("127.0.0.2", 0))
+    try:
+        qid = p.send("app@example.com", ["Postmaster"], b"Subject: pm\r\n\r\nx\r\n", conn=s)
+    finally:
+        s.quit()
+    p.wait_for_maildir("postmaster@postern.test", 1)
+    p.wait_log(rf"{qid}: to=<postmaster@postern\.test>, relay=capture, .*status=sent")
+    p.wait_queue_empty()
+    assert "status=deferred" not in p.log()
+
+
 def test_bad_transport_maps_entry_defers_not_bounces(make_postern):
     p = make_postern(start=False)
     t = table(p, "transport", "odd.test carrier-pigeon:\n")

@@ -227,6 +227,97 @@ def test_relay_denied_outside_mynetworks(make_postern):
         assert not mailbox_exists(p, addr), f"relay-denied recipient {addr} got mail"
 
 
+# routing operators in the local part of a local recipient (Postfix's
+# allow_untrusted_routing): accepted for "ours", a next hop honouring them
+# would relay to evil.example
+ROUTED = ("victim%evil.example@" + LOCAL_DOMAIN, "evil.example!victim@" + LOCAL_DOMAIN,
+          '"victim@evil.example"@' + LOCAL_DOMAIN, '"victim%evil.example"@' + OTHER_LOCAL_DOMAIN,
+          '"evil.example!victim"@POSTERN.TEST', "a%b!c@" + OTHER_LOCAL_DOMAIN)
+
+
+def send_to_all(c, rcpts, code, enh, subject):
+    c.expect("MAIL FROM:<someone@elsewhere.example>", 250)
+    for addr in rcpts:
+        text = f"554 5.7.1 <{addr}>: Relay access denied" if code == 554 else None
+        c.expect(f"RCPT TO:<{addr}>", code, enh, text)
+    good = f"plain@{LOCAL_DOMAIN}"
+    c.expect(f"RCPT TO:<{good}>", 250, "2.1.5")
+    c.expect("DATA", 354)
+    c.send(simple_message(subject) + b".\r\n")
+    assert c.read_reply().code == 250
+    c.expect("QUIT", 221)
+
+
+def test_untrusted_routing_refused_outside_mynetworks(make_postern):
+    p = make_postern(mynetworks="127.0.0.1/32")
+    with session(p, source_address=("127.0.0.2", 0)) as c:
+        send_to_all(c, ROUTED, 554, "5.7.1", "from outside")
+    p.wait_for_maildir(f"plain@{LOCAL_DOMAIN}", 1)
+    p.wait_queue_empty()
+    log = p.log()
+    for addr in ROUTED:
+        assert not mailbox_exists(p, addr), f"routed recipient {addr} got mail"
+        assert (f"NOQUEUE: reject: RCPT from unknown[127.0.0.2]: 554 5.7.1 <{addr}>: "
+                f"Relay access denied; from=<someone@elsewhere.example> to=<{addr}>") in log
+    # trusted clients are not affected: accepted and passed on unchanged
+    with session(p, source_address=("127.0.0.1", 0)) as c:
+        send_to_all(c, ROUTED, 250, "2.1.5", "from inside")
+    for addr in ROUTED:
+        p.wait_for_maildir(addr, 1)
+
+
+def test_untrusted_routing_allowed_by_parameter(make_postern):
+    p = make_postern(mynetworks="127.0.0.1/32", allow_untrusted_routing="yes")
+    with session(p, source_address=("127.0.0.2", 0)) as c:
+        send_to_all(c, ROUTED, 250, "2.1.5", "allowed")
+        # the parameter opens no relaying to foreign domains
+    with session(p, source_address=("127.0.0.2", 0)) as c:
+        c.expect("MAIL FROM:<someone@elsewhere.example>", 250)
+        c.expect("RCPT TO:<victim%ours@evil.example>", 554, "5.7.1")
+    for addr in ROUTED:
+        p.wait_for_maildir(addr, 1)
+
+
+def test_domainless_recipients(make_postern):
+    """A bare postmaster (any case) is accepted from outside mynetworks and
+    qualified with a mydestination domain (myorigin, mx.postern.test, is not
+    one: the first, postern.test); any other address without a domain stays
+    a syntax error."""
+    p = make_postern(mynetworks="127.0.0.1/32")
+    qids = []
+    with session(p, source_address=("127.0.0.2", 0)) as c:
+        c.expect("MAIL FROM:<someone@elsewhere.example>", 250)
+        for addr in ("alice", "root", "postmaster.", '"postmaster"', "postmaster@", "mailer-daemon"):
+            c.expect(f"RCPT TO:<{addr}>", 501, "5.1.3", "501 5.1.3 Bad recipient address syntax")
+        c.expect("RSET", 250)
+        for addr in ("postmaster", "POSTMASTER", "PostMaster"):
+            c.expect("MAIL FROM:<someone@elsewhere.example>", 250)
+            c.expect(f"RCPT TO:<{addr}>", 250, "2.1.5", "250 2.1.5 Ok")
+            c.expect("DATA", 354)
+            c.send(simple_message("to " + addr) + b".\r\n")
+            r = c.read_reply()
+            assert r.code == 250, r
+            qids.append(r.text.rsplit(" ", 1)[1])
+    pm = "postmaster@" + LOCAL_DOMAIN
+    for path in p.wait_for_maildir(pm, 3):
+        assert split_trace(open(path, "rb").read()).delivered_to == pm.encode()
+    p.wait_queue_empty()
+    log = p.log()
+    for qid in qids:
+        assert f"{qid}: to=<{pm}>, relay=capture" in log, log
+    assert not re.search(r"to=<postmaster>", log, re.I), log
+
+
+def test_bare_postmaster_qualified_with_local_myorigin(make_postern):
+    """myorigin in mydestination: postmaster@$myorigin, as Postfix's
+    append_at_myorigin gives."""
+    p = make_postern(myorigin=OTHER_LOCAL_DOMAIN)
+    p.send("app@" + LOCAL_DOMAIN, ["postmaster"], simple_message("myorigin"))
+    p.wait_for_maildir("postmaster@" + OTHER_LOCAL_DOMAIN, 1)
+    p.wait_queue_empty()
+    assert not mailbox_exists(p, "postmaster@" + LOCAL_DOMAIN)
+
+
 def test_relay_allowed_inside_mynetworks(make_postern):
     p = make_postern(mynetworks="127.0.0.1/32")
     with session(p, source_address=("127.0.0.1", 0)) as c:

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import POSTERN_BIN, binary_env, require_binary
+from conftest import CLIENT_HELO, LOCAL_DOMAIN, POSTERN_BIN, binary_env, require_binary
 from upstream import (PASSWORD, UPSTREAM_WARNINGS, USER, ScriptedServer, password_map, serve_transaction,  # noqa: F401
                       test_ca, upstream)
 
@@ -424,6 +424,41 @@ def test_destination_concurrency_limit(make_postern, upstream, test_ca):
     assert up.max_active == 2, up.max_active
     # the cache carried the later messages: fewer connections than messages
     assert up.connections <= 4, up.connections
+
+
+# --------------------------------------------------------------------------
+# a bare postmaster stays on this host
+
+
+def test_bare_postmaster_delivered_locally_not_to_relayhost(make_postern, upstream, test_ca):
+    """RCPT TO:<postmaster> without a domain, from outside and from inside
+    mynetworks, with default_transport = smtp and a relayhost: qualified as
+    postmaster@<first mydestination domain> (myorigin is not local here) and
+    delivered by local_transport (capture); the relayhost only ever sees the
+    remote recipient; nothing is deferred."""
+    up = upstream(mode="implicit")
+    p = start_relay(make_postern, up, test_ca, mynetworks="127.0.0.1/32")
+    pm = "postmaster@" + LOCAL_DOMAIN
+    s = p.smtp(source_address=("127.0.0.2", 0))
+    try:
+        assert s.ehlo(CLIENT_HELO)[0] == 250
+        outside = p.send(SENDER, ["postmaster"], message(subject="from outside"), conn=s)
+        assert s.mail(SENDER)[0] == 250
+        assert s.rcpt(RCPT)[0] == 554          # still no relaying for outsiders
+        s.rset()
+    finally:
+        s.quit()
+    inside = p.send(SENDER, ["PostMaster", RCPT], message(subject="from inside"))
+    p.wait_for_maildir(pm, 2)
+    [m] = up.wait_messages(1)
+    assert m["rcpt_tos"] == [RCPT]
+    p.wait_log(sent_line(inside, RCPT, up))
+    for qid in (outside, inside):
+        p.wait_log(rf"{qid}: to=<{re.escape(pm)}>, relay=capture, .*status=sent")
+    p.wait_queue_empty()
+    log = p.log()
+    assert "status=deferred" not in log, log
+    assert not re.search(r"to=<postmaster>", log, re.I), log
 
 
 # --------------------------------------------------------------------------

@@ -95,17 +95,76 @@ static void test_open_relay_entries(void **state)
     policy_netlist_free(&nl);
 }
 
+static char *dest[] = { "mail.example.com", "example.com", "localhost" };
+
+static enum policy_verdict rcpt(int trusted, int allow_routing, const char *local,
+                                const char *domain)
+{
+    const struct policy_rcpt r = {
+        .client_trusted = trusted, .allow_untrusted_routing = allow_routing,
+        .local = local, .domain = domain, .mydestination = dest, .ndest = 3,
+    };
+    return policy_check_rcpt(&r);
+}
+
 static void test_relay(void **state)
 {
     (void)state;
-    char *dest[] = { "mail.example.com", "example.com", "localhost" };
-    assert_int_equal(policy_check_rcpt(1, "gmail.com", dest, 3), POLICY_PERMIT);
-    assert_int_equal(policy_check_rcpt(0, "gmail.com", dest, 3), POLICY_REJECT_RELAY);
-    assert_int_equal(policy_check_rcpt(0, "EXAMPLE.com", dest, 3), POLICY_PERMIT);
-    assert_int_equal(policy_check_rcpt(0, "example.com.", dest, 3), POLICY_PERMIT);
-    assert_int_equal(policy_check_rcpt(0, "sub.example.com", dest, 3), POLICY_REJECT_RELAY);
-    assert_int_equal(policy_check_rcpt(0, "xample.com", dest, 3), POLICY_REJECT_RELAY);
-    assert_int_equal(policy_check_rcpt(0, "", dest, 3), POLICY_PERMIT);
+    assert_int_equal(rcpt(1, 0, "u", "gmail.com"), POLICY_PERMIT);
+    assert_int_equal(rcpt(0, 0, "u", "gmail.com"), POLICY_REJECT_RELAY);
+    assert_int_equal(rcpt(0, 0, "u", "EXAMPLE.com"), POLICY_PERMIT);
+    assert_int_equal(rcpt(0, 0, "u", "example.com."), POLICY_PERMIT);
+    assert_int_equal(rcpt(0, 0, "u", "sub.example.com"), POLICY_REJECT_RELAY);
+    assert_int_equal(rcpt(0, 0, "u", "xample.com"), POLICY_REJECT_RELAY);
+    assert_int_equal(rcpt(0, 0, "Postmaster", ""), POLICY_PERMIT);
+    assert_int_equal(rcpt(0, 1, "u", "gmail.com"), POLICY_REJECT_RELAY);
+}
+
+/* allow_untrusted_routing = no: routing operators in the local part of a
+ * local recipient are refused to untrusted clients only. */
+static void test_untrusted_routing(void **state)
+{
+    (void)state;
+    static const char *const routed[] = {
+        "victim%evil.example", "evil.example!victim", "\"victim@evil.example\"",
+        "\"victim%evil.example\"", "\"a\\@b\"", "a!b%c", "%", "!", "user%",
+    };
+    for (size_t i = 0; i < sizeof routed / sizeof routed[0]; i++) {
+        assert_true(policy_local_is_routed(routed[i]));
+        assert_int_equal(rcpt(0, 0, routed[i], "example.com"), POLICY_REJECT_RELAY);
+        assert_int_equal(rcpt(0, 0, routed[i], "LOCALHOST."), POLICY_REJECT_RELAY);
+        assert_int_equal(rcpt(1, 0, routed[i], "example.com"), POLICY_PERMIT);
+        assert_int_equal(rcpt(1, 0, routed[i], "gmail.com"), POLICY_PERMIT);
+        assert_int_equal(rcpt(0, 1, routed[i], "example.com"), POLICY_PERMIT);
+        assert_int_equal(rcpt(0, 1, routed[i], "gmail.com"), POLICY_REJECT_RELAY);
+    }
+    static const char *const plain[] = {
+        "victim", "first.last", "user+tag", "\"john doe\"", "a=b#c$d&e*f/g?h^i`j{k|l}m~n",
+        "\xe5\xbc\xa0\xe4\xb8\x89", "",
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        assert_false(policy_local_is_routed(plain[i]));
+        assert_int_equal(rcpt(0, 0, plain[i], "example.com"), POLICY_PERMIT);
+    }
+    assert_false(policy_local_is_routed(NULL));
+}
+
+static void test_postmaster_domain(void **state)
+{
+    (void)state;
+    /* myorigin local: Postfix's append_at_myorigin result */
+    assert_string_equal(policy_postmaster_domain("example.com", "h.example.com", dest, 3),
+                        "example.com");
+    assert_string_equal(policy_postmaster_domain("Example.COM.", "h", dest, 3),
+                        "Example.COM.");
+    /* myorigin not local (the mail would leave): the first local domain */
+    assert_string_equal(policy_postmaster_domain("corp.example", "h", dest, 3),
+                        "mail.example.com");
+    assert_string_equal(policy_postmaster_domain("", "h", dest, 3), "mail.example.com");
+    /* nothing is local: where $myorigin goes, as in Postfix */
+    assert_string_equal(policy_postmaster_domain("corp.example", "h", dest, 0),
+                        "corp.example");
+    assert_string_equal(policy_postmaster_domain("", "h.example", dest, 0), "h.example");
 }
 
 int main(void)
@@ -114,6 +173,8 @@ int main(void)
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_relay),
+        cmocka_unit_test(test_untrusted_routing),
+        cmocka_unit_test(test_postmaster_domain),
         cmocka_unit_test(test_open_relay_entries),
     };
     return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
