@@ -43,7 +43,8 @@ struct daemon {
     struct event *sig_term, *sig_int, *sig_hup, *grace;
 };
 
-struct runtime *runtime_load(const char *path, char *err, size_t errlen);
+/* NULL when the configuration has errors: each is in errs. */
+struct runtime *runtime_load(const char *path, struct config_errors *errs);
 struct runtime *runtime_ref(struct runtime *rt);
 void runtime_unref(struct runtime *rt);
 

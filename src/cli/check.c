@@ -1,5 +1,6 @@
 /* `postern check [-c FILE] [-a]`: validate the configuration and print
- * the non-default settings (postconf -n), or all with -a (postconf). */
+ * the non-default settings (postconf -n), or all with -a (postconf). Every
+ * error is reported, not just the first; exit 1 if there is any. */
 #include "cli.h"
 
 #include <getopt.h>
@@ -18,6 +19,12 @@ const char *cli_config_path(const char *given)
     if (access(DEFAULT_CONFIG, F_OK) == 0)
         return DEFAULT_CONFIG;
     return NULL;
+}
+
+static void check_err(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "postern: %s\n", msg);
 }
 
 static void check_say(void *arg, const char *msg)
@@ -45,11 +52,11 @@ int cli_check(int argc, char **argv)
             printf("%-40s %s\n", p->name, p->doc);
         return 0;
     }
-    char err[1024];
     const char *path = cli_config_path(cpath);
-    struct runtime *rt = runtime_load(path, err, sizeof err);
+    struct config_errors errs = { 0 };
+    struct runtime *rt = runtime_load(path, &errs);
     if (!rt) {
-        fprintf(stderr, "postern: %s\n", err);
+        config_errors_each(&errs, check_err, NULL);
         return 1;
     }
     config_advise(rt->cfg, check_say, (void *)(path ? path : "(default)"));

@@ -34,94 +34,50 @@
 /* Seconds sessions in DATA get to finish after SIGTERM. */
 #define SHUTDOWN_GRACE 30
 
-struct runtime *runtime_load(const char *path, char *err, size_t errlen)
+/* Load the configuration and build what derives from it. Every error, the
+ * configuration's and those of mynetworks and the map files, goes to errs:
+ * NULL when there is any. */
+struct runtime *runtime_load(const char *path, struct config_errors *errs)
 {
-    struct config *cfg = config_load(path, err, errlen);
+    struct config *cfg = config_load_collect(path, errs);
     if (!cfg)
         return NULL;
     struct runtime *rt = calloc(1, sizeof *rt);
     if (!rt) {
         config_free(cfg);
-        snprintf(err, errlen, "out of memory");
+        config_errors_add(errs, "out of memory");
         return NULL;
     }
     rt->cfg = cfg;
     rt->refs = 1;
-    char why[256];
+    char why[768], where[512];
+    config_param_where(cfg, "mynetworks", where, sizeof where);
+    long wide;
     if (policy_netlist_parse(&rt->mynetworks, cfg->mynetworks.v, cfg->mynetworks.n,
-                             why, sizeof why) < 0) {
-        snprintf(err, errlen, "%s: mynetworks: %s", path ? path : "(default)", why);
-        runtime_unref(rt);
-        return NULL;
-    }
-    const char *where = path ? path : "(default)";
-    long wide = policy_netlist_open_relay(&rt->mynetworks);
-    if (wide >= 0) {
+                             why, sizeof why) < 0)
+        config_errors_add(errs, "%s: mynetworks: %s", where, why);
+    else if ((wide = policy_netlist_open_relay(&rt->mynetworks)) >= 0)
         /* "it never becomes an open relay": seed configs carry 0.0.0.0/0 */
-        int line = 0;
-        for (size_t i = 0; config_params[i].name; i++)
-            if (strcmp(config_params[i].name, "mynetworks") == 0)
-                line = cfg->line[i];
-        snprintf(err, errlen,
-                 "%s:%d: mynetworks entry \"%s\" trusts a large part of the Internet, "
-                 "which would make postern an open relay; list only your own networks "
-                 "(e.g. 10.0.0.0/8, 192.168.0.0/16)",
-                 where, line, cfg->mynetworks.v[wide]);
-        runtime_unref(rt);
-        return NULL;
-    }
-    if (strcmp(cfg->default_transport, "capture") != 0 &&
-        strcmp(cfg->default_transport, "smtp") != 0) {
-        snprintf(err, errlen,
-                 "%s: default_transport = %s: unknown transport (use capture or smtp)",
-                 where, cfg->default_transport);
-        runtime_unref(rt);
-        return NULL;
-    }
-    static const char *const levels[] = { "none", "may", "encrypt", "verify", "secure" };
-    int level_ok = 0;
-    for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
-        level_ok |= strcmp(cfg->smtp_tls_security_level, levels[i]) == 0;
-    if (!level_ok) {
-        snprintf(err, errlen, "%s: smtp_tls_security_level = %s: use none, may, encrypt, "
-                 "verify or secure", where, cfg->smtp_tls_security_level);
-        runtime_unref(rt);
-        return NULL;
-    }
-    for (size_t i = 0; i < cfg->sender_canonical_classes.n; i++) {
-        const char *c = cfg->sender_canonical_classes.v[i];
-        if (strcmp(c, "envelope_sender") != 0 && strcmp(c, "header_sender") != 0) {
-            snprintf(err, errlen, "%s: sender_canonical_classes: unknown class \"%s\" "
-                     "(use envelope_sender, header_sender)", where, c);
-            runtime_unref(rt);
-            return NULL;
-        }
-    }
-    if (cfg->sender_canonical_maps[0]) {
-        rt->canonical = map_open(cfg->sender_canonical_maps, 0, why, sizeof why);
-        if (!rt->canonical) {
-            snprintf(err, errlen, "sender_canonical_maps: %s", why);
-            runtime_unref(rt);
-            return NULL;
-        }
-    }
+        config_errors_add(errs, "%s: mynetworks entry \"%s\" trusts a large part of the "
+                          "Internet, which would make postern an open relay; list only "
+                          "your own networks (e.g. 10.0.0.0/8, 192.168.0.0/16)",
+                          where, cfg->mynetworks.v[wide]);
+    if (cfg->sender_canonical_maps[0] &&
+        !(rt->canonical = map_open(cfg->sender_canonical_maps, 0, why, sizeof why)))
+        config_errors_add(errs, "sender_canonical_maps: %s", why);
     if (cfg->smtp_sasl_auth_enable && cfg->smtp_sasl_password_maps[0]) {
         /* checked here too so that `postern check` reports it */
         struct map *m = map_open(cfg->smtp_sasl_password_maps, MAP_SECRET, why, sizeof why);
-        if (!m) {
-            snprintf(err, errlen, "smtp_sasl_password_maps: %s", why);
-            runtime_unref(rt);
-            return NULL;
-        }
+        if (!m)
+            config_errors_add(errs, "smtp_sasl_password_maps: %s", why);
         map_free(m);
     }
-    if (cfg->transport_maps[0]) {
-        rt->transport_map = map_open(cfg->transport_maps, 0, why, sizeof why);
-        if (!rt->transport_map) {
-            snprintf(err, errlen, "transport_maps: %s", why);
-            runtime_unref(rt);
-            return NULL;
-        }
+    if (cfg->transport_maps[0] &&
+        !(rt->transport_map = map_open(cfg->transport_maps, 0, why, sizeof why)))
+        config_errors_add(errs, "transport_maps: %s", why);
+    if (errs->n > 0) {
+        runtime_unref(rt);
+        return NULL;
     }
     return rt;
 }
@@ -175,15 +131,22 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(d->base, NULL);
 }
 
+static void reload_say(void *arg, const char *msg)
+{
+    (void)arg;
+    log_warning("reload failed, keeping the running configuration: %s", msg);
+}
+
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
     char err[1024];
+    struct config_errors errs = { 0 };
     (void)sig;
     (void)what;
-    struct runtime *rt = runtime_load(d->config_path, err, sizeof err);
+    struct runtime *rt = runtime_load(d->config_path, &errs);
     if (!rt) {
-        log_warning("reload failed, keeping the running configuration: %s", err);
+        config_errors_each(&errs, reload_say, NULL);
         return;
     }
     if (smtp_client_configure(d->smtp, rt->cfg, err, sizeof err) < 0) {
@@ -270,6 +233,12 @@ static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+static void start_say(void *arg, const char *msg)
+{
+    (void)arg;
+    log_info("error: %s", msg);
+}
+
 static void serve_say(void *arg, const char *msg)
 {
     (void)arg;
@@ -295,9 +264,12 @@ int cli_serve(int argc, char **argv)
     memset(&d, 0, sizeof d);
     d.config_path = cli_config_path(cpath);
     log_init("postern", NULL, verbose);
-    d.rt = runtime_load(d.config_path, err, sizeof err);
+    struct config_errors errs = { 0 };
+    d.rt = runtime_load(d.config_path, &errs);
     if (!d.rt) {
-        log_info("fatal: %s", err);
+        config_errors_each(&errs, start_say, NULL);
+        log_info("fatal: configuration %s: %zu error%s",
+                 d.config_path ? d.config_path : "(default)", errs.n, errs.n == 1 ? "" : "s");
         return 1;
     }
     const struct config *cfg = d.rt->cfg;

@@ -7,10 +7,16 @@
  *   2. expand $name, ${name} and $(name) in every parameter's raw value (or
  *      its default), recursively and memoized, so the order of the file does
  *      not matter;
- *   3. convert each expanded text to its type and check its bounds.
- * Errors stop at the first one and are written to err as
- * "FILE:LINE: what is wrong; how to fix it". Nothing here logs. */
+ *   3. convert each expanded text to its type and check its bounds, then
+ *      the relations between parameters and the values that must come
+ *      from a fixed set (validate.c).
+ * Every error is collected as "FILE:LINE: what is wrong; how to fix it" and
+ * loading goes on, so that one run reports them all: a bad line is skipped;
+ * a parameter whose value is in error is left empty, and so is every
+ * parameter that refers to it, without a second message. Nothing here
+ * logs. */
 #include "config.h"
+#include "config_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -33,7 +39,6 @@
 #define CFG_MAX_VALUE    (1024 * 1024)  /* bytes of one expanded value */
 #define CFG_SUGGEST_DIST 3              /* max edit distance for a hint */
 #define CFG_NAME_MAX     128            /* longer $names are never known */
-#define CFG_QUOTE_MAX    80             /* bytes of user text in a message */
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
@@ -73,6 +78,11 @@ static long find_param_n(const char *s, size_t len)
     return -1;
 }
 
+long config_param_index(const char *name)
+{
+    return find_param_n(name, strlen(name));
+}
+
 static void *field(struct config *cfg, size_t i)
 {
     return (char *)cfg + config_params[i].offset;
@@ -93,9 +103,7 @@ static void CFG_PRINTF(3, 4) seterr(char *err, size_t errlen, const char *fmt, .
     va_end(ap);
 }
 
-/* Copy user text s into buf for an error message: control bytes become '?',
- * long text is cut (at a UTF-8 character boundary) and ends in "...". */
-static const char *quote(const char *s, char *buf, size_t buflen)
+const char *config_quote(const char *s, char *buf, size_t buflen)
 {
     size_t n = strlen(s), max = buflen - 4, i;
     int cut = n > max;
@@ -180,7 +188,9 @@ const char *config_suggest_name(const char *name)
 /* ------------------------------------------------------------------ */
 /* loading state                                                        */
 
-enum { ST_TODO, ST_BUSY, ST_DONE };
+/* ST_FAILED: the value is in error (reported, or refers to one that is);
+ * the parameter is left empty. */
+enum { ST_TODO, ST_BUSY, ST_DONE, ST_FAILED };
 
 struct loader {
     struct config *cfg;
@@ -191,9 +201,25 @@ struct loader {
     size_t depth;
     long i_myhostname, i_mydomain;
     const char *shown;          /* expanded text for param_err, or NULL */
-    char *err;
-    size_t errlen;
+    struct config_errors *errs;
+    int oom;                    /* out of memory: stop, return nothing */
 };
+
+/* Whether another error would be kept. When not, callers only count it
+ * and skip composing it: a wrong file can have an error on every line. */
+static int err_kept(const struct loader *L)
+{
+    return L->errs->n < CONFIG_MAX_ERRORS;
+}
+
+static void oom_err(struct loader *L, int line)
+{
+    L->oom = 1;
+    if (line > 0)
+        config_errors_add(L->errs, "%s:%d: out of memory", L->cfg->file, line);
+    else
+        config_errors_add(L->errs, "%s: out of memory", L->cfg->file);
+}
 
 static const char *raw_value(const struct loader *L, size_t i)
 {
@@ -207,93 +233,100 @@ static void CFG_PRINTF(3, 4) param_err(struct loader *L, size_t i, const char *f
 {
     char msg[512], q[CFG_QUOTE_MAX], q2[CFG_QUOTE_MAX], note[CFG_QUOTE_MAX + 20] = "";
     va_list ap;
+    if (!err_kept(L)) {
+        L->errs->n++;
+        return;
+    }
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    quote(raw_value(L, i), q, sizeof q);
+    config_quote(raw_value(L, i), q, sizeof q);
     if (L->shown)
         snprintf(note, sizeof note, " (expands to \"%s\")",
-                 quote(L->shown, q2, sizeof q2));
+                 config_quote(L->shown, q2, sizeof q2));
     if (L->cfg->line[i] > 0)
-        seterr(L->err, L->errlen, "%s:%d: %s = \"%s\"%s: %s", L->cfg->file,
-               L->cfg->line[i], config_params[i].name, q, note, msg);
+        config_errors_add(L->errs, "%s:%d: %s = \"%s\"%s: %s", L->cfg->file,
+                          L->cfg->line[i], config_params[i].name, q, note, msg);
     else
-        seterr(L->err, L->errlen, "%s: %s = \"%s\"%s (built-in default): %s",
-               L->cfg->file, config_params[i].name, q, note, msg);
+        config_errors_add(L->errs, "%s: %s = \"%s\"%s (built-in default): %s",
+                          L->cfg->file, config_params[i].name, q, note, msg);
 }
 
 /* ------------------------------------------------------------------ */
 /* step 1: lines                                                        */
 
-static int assign(struct loader *L, const char *text, int line)
+/* Record one "name = value" line; a bad line is reported and skipped. */
+static void assign(struct loader *L, const char *text, int line)
 {
     char q[CFG_QUOTE_MAX];
     const char *eq = strchr(text, '=');
     if (!eq) {
-        seterr(L->err, L->errlen,
-               "%s:%d: missing \"=\" in \"%s\"; expected \"name = value\"",
-               L->cfg->file, line, quote(text, q, sizeof q));
-        return -1;
+        config_errors_add(L->errs,
+                          "%s:%d: missing \"=\" in \"%s\"; expected \"name = value\"",
+                          L->cfg->file, line, config_quote(text, q, sizeof q));
+        return;
     }
     const char *ne = eq;
     while (ne > text && is_ws((unsigned char)ne[-1]))
         ne--;
     if (ne == text) {
-        seterr(L->err, L->errlen,
-               "%s:%d: missing parameter name before \"=\"; expected \"name = value\"",
-               L->cfg->file, line);
-        return -1;
+        config_errors_add(L->errs, "%s:%d: missing parameter name before \"=\"; "
+                          "expected \"name = value\"", L->cfg->file, line);
+        return;
     }
     size_t nlen = (size_t)(ne - text);
     long idx = find_param_n(text, nlen);
     if (idx < 0) {
+        if (!err_kept(L)) {
+            L->errs->n++;       /* no name suggestion for a message not shown */
+            return;
+        }
         char *name = strndup(text, nlen);
         if (!name) {
-            seterr(L->err, L->errlen, "%s:%d: out of memory", L->cfg->file, line);
-            return -1;
+            oom_err(L, line);
+            return;
         }
         const char *pf = config_postfix_hint(name);
         const char *hint = config_suggest_name(name);
         if (pf)
-            seterr(L->err, L->errlen,
-                   "%s:%d: \"%s\" is a Postfix parameter that postern does not "
-                   "implement: %s; remove the line",
-                   L->cfg->file, line, quote(name, q, sizeof q), pf);
+            config_errors_add(L->errs,
+                              "%s:%d: \"%s\" is a Postfix parameter that postern does "
+                              "not implement: %s; remove the line",
+                              L->cfg->file, line, config_quote(name, q, sizeof q), pf);
         else if (hint)
-            seterr(L->err, L->errlen,
-                   "%s:%d: unknown parameter \"%s\"; did you mean \"%s\"?",
-                   L->cfg->file, line, quote(name, q, sizeof q), hint);
+            config_errors_add(L->errs,
+                              "%s:%d: unknown parameter \"%s\"; did you mean \"%s\"?",
+                              L->cfg->file, line, config_quote(name, q, sizeof q), hint);
         else
-            seterr(L->err, L->errlen,
-                   "%s:%d: unknown parameter \"%s\"; fix or remove it "
-                   "(run \"postern check -d\" to list known parameters)",
-                   L->cfg->file, line, quote(name, q, sizeof q));
+            config_errors_add(L->errs,
+                              "%s:%d: unknown parameter \"%s\"; fix or remove it "
+                              "(run \"postern check -d\" to list known parameters)",
+                              L->cfg->file, line, config_quote(name, q, sizeof q));
         free(name);
-        return -1;
+        return;
     }
     const char *v = eq + 1;
     while (is_ws((unsigned char)*v))
         v++;
     char *copy = strdup(v);     /* trailing space was trimmed per line */
     if (!copy) {
-        seterr(L->err, L->errlen, "%s:%d: out of memory", L->cfg->file, line);
-        return -1;
+        oom_err(L, line);
+        return;
     }
     free(L->cfg->raw[idx]);
     L->cfg->raw[idx] = copy;
     L->cfg->line[idx] = line;
-    return 0;
 }
 
-static int parse_lines(struct loader *L, const char *text)
+static void parse_lines(struct loader *L, const char *text)
 {
     struct sbuf cur = SBUF_INIT;
-    int cur_line = 0, lineno = 0, rc = 0;
+    int cur_line = 0, lineno = 0, stray = 0;
     const char *p = text;
 
     if (strncmp(p, "\xEF\xBB\xBF", 3) == 0)
         p += 3;                 /* UTF-8 byte order mark from some editors */
-    while (*p) {
+    while (*p && !L->oom) {
         const char *eol = strchr(p, '\n');
         const char *s = p, *e = eol ? eol : p + strlen(p);
         const char *bol = p;
@@ -308,33 +341,32 @@ static int parse_lines(struct loader *L, const char *text)
                                  * a logical line, like Postfix */
         if (s != bol) {
             /* leading whitespace: continues the previous logical line */
+            if (stray)
+                continue;       /* the rest of a block already reported */
             if (!cur_line) {
-                seterr(L->err, L->errlen,
-                       "%s:%d: line starts with whitespace but there is no "
-                       "\"name = value\" line before it to continue; remove "
-                       "the leading whitespace", L->cfg->file, lineno);
-                rc = -1;
-                break;
+                config_errors_add(L->errs,
+                                  "%s:%d: line starts with whitespace but there is "
+                                  "no \"name = value\" line before it to continue; "
+                                  "remove the leading whitespace", L->cfg->file, lineno);
+                stray = 1;
+                continue;
             }
             sbuf_add(&cur, " ", 1);
             sbuf_add(&cur, s, (size_t)(e - s));
         } else {
-            if (cur_line && (rc = assign(L, cur.s, cur_line)) < 0)
-                break;
+            stray = 0;
+            if (cur_line)
+                assign(L, cur.s, cur_line);
             sbuf_truncate(&cur, 0);
             sbuf_add(&cur, s, (size_t)(e - s));
             cur_line = lineno;
         }
-        if (cur.oom) {
-            seterr(L->err, L->errlen, "%s:%d: out of memory", L->cfg->file, lineno);
-            rc = -1;
-            break;
-        }
+        if (cur.oom)
+            oom_err(L, lineno);
     }
-    if (rc == 0 && cur_line)
-        rc = assign(L, cur.s, cur_line);
+    if (!L->oom && cur_line)
+        assign(L, cur.s, cur_line);
     sbuf_free(&cur);
-    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -394,10 +426,10 @@ static int expand_text(struct loader *L, size_t i, const char *s, struct sbuf *o
             const char *hint = len <= CFG_NAME_MAX ? config_suggest_name(nbuf) : NULL;
             if (hint)
                 param_err(L, i, "unknown parameter $%s; did you mean $%s?",
-                          quote(nbuf, q, sizeof q), hint);
+                          config_quote(nbuf, q, sizeof q), hint);
             else
                 param_err(L, i, "unknown parameter $%s (run \"postern check -d\" "
-                          "to list known parameters)", quote(nbuf, q, sizeof q));
+                          "to list known parameters)", config_quote(nbuf, q, sizeof q));
             return -1;
         }
         if (expand_param(L, (size_t)j) < 0)
@@ -420,6 +452,8 @@ static int expand_param(struct loader *L, size_t i)
 
     if (L->state[i] == ST_DONE)
         return 0;
+    if (L->state[i] == ST_FAILED)
+        return -1;              /* reported already */
     if (L->state[i] == ST_BUSY) {
         /* i is on the stack: stack[k..depth) i is the loop. Report it where
          * its first member that is set in the file is. */
@@ -439,10 +473,11 @@ static int expand_param(struct loader *L, size_t i)
                                      config_params[x].name);
         }
         param_err(L, at, "parameter loop: %s; remove one of these references", chain);
-        return -1;
+        return -1;              /* every member fails as the stack unwinds */
     }
     if (L->depth >= CFG_MAX_DEPTH) {
         param_err(L, i, "$name references nested more than %d deep", CFG_MAX_DEPTH);
+        L->state[i] = ST_FAILED;
         return -1;
     }
     L->state[i] = ST_BUSY;
@@ -468,11 +503,13 @@ static int expand_param(struct loader *L, size_t i)
     }
     char *val = rc == 0 ? sbuf_take(&out, NULL) : NULL;   /* "" when empty */
     if (rc == 0 && !val) {
-        param_err(L, i, "out of memory");
+        oom_err(L, L->cfg->line[i]);
         rc = -1;
     }
     if (rc < 0) {
         sbuf_free(&out);
+        L->depth--;
+        L->state[i] = ST_FAILED;
         return -1;
     }
     L->exp[i] = val;
@@ -588,7 +625,7 @@ static int convert(struct loader *L, size_t i)
         return 0;
     case CFG_LIST:
         if (split_list(text, (struct cfg_list *)field(L->cfg, i)) < 0) {
-            param_err(L, i, "out of memory");
+            oom_err(L, L->cfg->line[i]);
             return -1;
         }
         return 0;
@@ -640,16 +677,16 @@ static int convert(struct loader *L, size_t i)
     return -1;
 }
 
-/* Constraints between parameters. */
+/* Constraints between parameters (those not in error). */
 static int check_relations(struct loader *L)
 {
     const struct config *c = L->cfg;
+    long i = find_param_n("minimal_backoff_time", 20);
+    long j = find_param_n("maximal_backoff_time", 20);
+    if (i < 0 || j < 0 || L->state[i] == ST_FAILED || L->state[j] == ST_FAILED)
+        return 0;
     if (c->minimal_backoff_time > c->maximal_backoff_time) {
-        long i = find_param_n("minimal_backoff_time", 20);
-        long j = find_param_n("maximal_backoff_time", 20);
         char lo[32], hi[32];
-        if (i < 0 || j < 0)
-            return 0;
         /* report at whichever of the two the file set last */
         size_t at = c->line[j] > c->line[i] ? (size_t)j : (size_t)i;
         fmt_time(c->minimal_backoff_time, lo, sizeof lo);
@@ -665,20 +702,28 @@ static int check_relations(struct loader *L)
 /* ------------------------------------------------------------------ */
 /* public interface                                                     */
 
-struct config *config_load_text(const char *text, const char *name,
-                                char *err, size_t errlen)
+/* A parameter in error is left empty: "" rather than NULL, so that code
+ * checking the rest of a configuration with errors does not trip on it. */
+static void leave_empty(struct loader *L, size_t i)
+{
+    L->state[i] = ST_FAILED;
+    if (config_params[i].type == CFG_STR && !*(char **)field(L->cfg, i) &&
+        !(*(char **)field(L->cfg, i) = strdup("")))
+        oom_err(L, 0);
+}
+
+struct config *config_load_text_collect(const char *text, const char *name,
+                                        struct config_errors *errs)
 {
     struct loader L;
     size_t i;
-    int rc = 0;
 
     memset(&L, 0, sizeof L);
-    L.err = err;
-    L.errlen = errlen;
+    L.errs = errs;
+    size_t first_err = errs->n;
     L.n = param_count();
     L.i_myhostname = find_param_n("myhostname", 10);
     L.i_mydomain = find_param_n("mydomain", 8);
-    seterr(err, errlen, "%s", "");
     if (!name)
         name = "(text)";
     if (!text)
@@ -692,32 +737,43 @@ struct config *config_load_text(const char *text, const char *name,
     }
     L.exp = calloc(L.n + 1, sizeof *L.exp);
     L.state = calloc(L.n + 1, 1);
-    if (!L.cfg || !L.cfg->raw || !L.cfg->line || !L.cfg->file || !L.exp || !L.state) {
-        seterr(err, errlen, "%s: out of memory", name);
-        rc = -1;
+    unsigned char *failed = calloc(L.n + 1, 1);
+    if (!L.cfg || !L.cfg->raw || !L.cfg->line || !L.cfg->file || !L.exp ||
+        !L.state || !failed) {
+        config_errors_add(errs, "%s: out of memory", name);
+        L.oom = 1;
     }
-    if (rc == 0)
-        rc = parse_lines(&L, text);
-    for (i = 0; rc == 0 && i < L.n; i++)
-        rc = expand_param(&L, i);
-    for (i = 0; rc == 0 && i < L.n; i++)
-        rc = convert(&L, i);
-    if (rc == 0)
-        rc = check_relations(&L);
+    if (!L.oom)
+        parse_lines(&L, text);
+    for (i = 0; !L.oom && i < L.n; i++)
+        expand_param(&L, i);    /* a failure is in L.state */
+    for (i = 0; !L.oom && i < L.n; i++) {
+        if (L.state[i] == ST_FAILED || convert(&L, i) < 0)
+            leave_empty(&L, i);
+        L.shown = NULL;
+    }
+    if (!L.oom) {
+        check_relations(&L);
+        for (i = 0; i < L.n; i++)
+            failed[i] = L.state[i] == ST_FAILED;
+        config_validate(L.cfg, failed, errs);
+        config_errors_sort(errs, first_err, L.cfg->file);
+    }
 
     if (L.exp)
         for (i = 0; i < L.n; i++)
             free(L.exp[i]);
     free(L.exp);
     free(L.state);
-    if (rc < 0) {
+    free(failed);
+    if (L.oom) {
         config_free(L.cfg);
         return NULL;
     }
     return L.cfg;
 }
 
-struct config *config_load(const char *path, char *err, size_t errlen)
+struct config *config_load_collect(const char *path, struct config_errors *errs)
 {
     struct sbuf buf = SBUF_INIT;
     char chunk[8192];
@@ -725,9 +781,9 @@ struct config *config_load(const char *path, char *err, size_t errlen)
     FILE *f;
 
     if (!path)
-        return config_load_text(config_default_text, "(default)", err, errlen);
+        return config_load_text_collect(config_default_text, "(default)", errs);
     if (!(f = fopen(path, "r"))) {
-        seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        config_errors_add(errs, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
@@ -736,13 +792,13 @@ struct config *config_load(const char *path, char *err, size_t errlen)
         int e = errno;
         fclose(f);
         sbuf_free(&buf);
-        seterr(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        config_errors_add(errs, "%s: cannot read: %s", path, strerror(e));
         return NULL;
     }
     fclose(f);
     if (buf.oom) {
         sbuf_free(&buf);
-        seterr(err, errlen, "%s: out of memory", path);
+        config_errors_add(errs, "%s: out of memory", path);
         return NULL;
     }
     if (buf.s && strlen(buf.s) != buf.len) {
@@ -750,12 +806,45 @@ struct config *config_load(const char *path, char *err, size_t errlen)
         for (const char *p = buf.s; *p; p++)
             line += *p == '\n';
         sbuf_free(&buf);
-        seterr(err, errlen, "%s:%d: NUL byte in file; is it a text file?", path, line);
+        config_errors_add(errs, "%s:%d: NUL byte in file; is it a text file?", path, line);
         return NULL;
     }
-    struct config *cfg = config_load_text(buf.s ? buf.s : "", path, err, errlen);
+    struct config *cfg = config_load_text_collect(buf.s ? buf.s : "", path, errs);
     sbuf_free(&buf);
     return cfg;
+}
+
+/* The strict form of a collecting load: the configuration, or NULL and the
+ * first error in err. */
+static struct config *load_strict(struct config *cfg, const struct config_errors *errs,
+                                  char *err, size_t errlen)
+{
+    if (cfg && errs->n == 0) {
+        seterr(err, errlen, "%s", "");
+        return cfg;
+    }
+    config_free(cfg);
+    if (errs->n > 1)
+        seterr(err, errlen, "%s (and %zu more error%s: \"postern check\" lists them)",
+               errs->msg[0], errs->n - 1, errs->n == 2 ? "" : "s");
+    else
+        seterr(err, errlen, "%s", errs->n ? errs->msg[0] : "internal error");
+    return NULL;
+}
+
+struct config *config_load_text(const char *text, const char *name,
+                                char *err, size_t errlen)
+{
+    struct config_errors errs = { 0 };
+    struct config *cfg = config_load_text_collect(text, name, &errs);
+    return load_strict(cfg, &errs, err, errlen);
+}
+
+struct config *config_load(const char *path, char *err, size_t errlen)
+{
+    struct config_errors errs = { 0 };
+    struct config *cfg = config_load_collect(path, &errs);
+    return load_strict(cfg, &errs, err, errlen);
 }
 
 void config_free(struct config *cfg)

@@ -113,13 +113,55 @@ extern const struct cfg_param config_params[];
  * /etc/postern/postern.cf does not exist. */
 extern const char config_default_text[];
 
-/* Load from a file (path) or, when path is NULL, from config_default_text.
- * On error returns NULL and writes "FILE:LINE: message; fix" into err. */
+/* Errors found while loading, each "FILE:LINE: what is wrong; how to fix
+ * it". Only the first CONFIG_MAX_ERRORS are kept, so that a wrong file (a
+ * binary, a script) does not flood the terminal or the log; n counts them
+ * all. Zero-initialise (struct config_errors e = { 0 }). */
+#define CONFIG_MAX_ERRORS 20
+#define CONFIG_ERROR_MAX  1024          /* bytes of one message, NUL included */
+struct config_errors {
+    size_t n;
+    char msg[CONFIG_MAX_ERRORS][CONFIG_ERROR_MAX];
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void config_errors_add(struct config_errors *errs, const char *fmt, ...);
+
+/* Call say() with each kept message in order, then once with a "too many
+ * errors" line when some were not kept. */
+void config_errors_each(const struct config_errors *errs,
+                        void (*say)(void *arg, const char *msg), void *arg);
+
+/* Load from a file (path) or, when path is NULL, from config_default_text,
+ * and validate (types, bounds, relations, values from a fixed set), going on
+ * after an error so that every error is reported in one run.
+ * Returns the configuration even when errors were added to errs: parameters
+ * in error then hold empty values ("", 0, no list entries), so the caller
+ * can go on checking what it builds from the rest (mynetworks, map files)
+ * and report that too; such a configuration must be freed, never used.
+ * Returns NULL only when the file cannot be read or memory runs out (errs
+ * says why). */
+struct config *config_load_collect(const char *path, struct config_errors *errs);
+
+/* The same on text, as if it came from file `name` (tests, the default). */
+struct config *config_load_text_collect(const char *text, const char *name,
+                                        struct config_errors *errs);
+
+/* config_load_collect for callers that need a usable configuration or
+ * nothing: on error returns NULL and writes the first error ("FILE:LINE:
+ * message; fix", and how many more there are) into err. */
 struct config *config_load(const char *path, char *err, size_t errlen);
 
 /* Parse text as if it came from file `name` (for tests and the default). */
 struct config *config_load_text(const char *text, const char *name,
                                 char *err, size_t errlen);
+
+/* Where parameter `name` was set, for error messages: "FILE:LINE", or
+ * "FILE" when it has its default value. Returns buf. */
+const char *config_param_where(const struct config *cfg, const char *name,
+                               char *buf, size_t len);
 
 void config_free(struct config *cfg);
 

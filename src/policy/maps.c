@@ -35,6 +35,7 @@ struct rule {
 struct map {
     char *spec;
     enum map_type type;
+    int secret;           /* MAP_SECRET: errors never quote a line */
     struct hent *tab;     /* open addressing, cap a power of two */
     size_t cap, n;
     struct rule *rules;
@@ -52,6 +53,27 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+/* Error about a line of the table: "PATH:LINE: " then fmt. A MAP_SECRET
+ * table may hold a password anywhere on a line, even where a key or a
+ * pattern is expected when the line is malformed, so its errors use
+ * secret_msg instead: what is wrong and the fix, nothing from the line. */
+__attribute__((format(printf, 7, 8)))
+static void line_err(const struct map *m, char *err, size_t errlen, const char *path,
+                     long lineno, const char *secret_msg, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    if (m->secret) {
+        seterr(err, errlen, "%s:%ld: %s (the line is not shown: the file holds "
+               "passwords)", path, lineno, secret_msg);
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    seterr(err, errlen, "%s:%ld: %s", path, lineno, msg);
 }
 
 static int is_ws(int c)
@@ -163,9 +185,11 @@ static int load_hash_line(struct map *m, const char *path, long lineno,
     while (is_ws((unsigned char)*p))
         p++;
     if (*p == '\0') {
-        seterr(err, errlen,
-               "%s:%ld: key \"%.*s\" has no value; write \"key value\" on one line",
-               path, lineno, (int)(klen > 200 ? 200 : klen), line);
+        line_err(m, err, errlen, path, lineno,
+                 "no whitespace between key and value; write \"key value\" on one "
+                 "line, e.g. \"[smtp.example.com]:587 user:password\"",
+                 "key \"%.*s\" has no value; write \"key value\" on one line",
+                 (int)(klen > 200 ? 200 : klen), line);
         return -1;
     }
     char *key = xstrndup(line, klen);
@@ -186,8 +210,9 @@ static int load_hash_line(struct map *m, const char *path, long lineno,
 }
 
 /* Check the $n references of a result against the pattern's groups. */
-static int check_result(const char *path, long lineno, const char *res,
-                        size_t ncap, int negate, char *err, size_t errlen)
+static int check_result(const struct map *m, const char *path, long lineno,
+                        const char *res, size_t ncap, int negate, char *err,
+                        size_t errlen)
 {
     for (const char *p = res; *p; p++) {
         if (*p != '$')
@@ -201,8 +226,11 @@ static int check_result(const char *path, long lineno, const char *res,
             s = p + 1;
             e = strchr(s, close);
             if (!e) {
-                seterr(err, errlen, "%s:%ld: \"$%c\" is not closed in the result; "
-                       "write ${1} or $1 (or $$ for a literal $)", path, lineno, *p);
+                line_err(m, err, errlen, path, lineno,
+                         "a \"${\" is not closed in the result; write ${1} or $1 "
+                         "(or $$ for a literal $)",
+                         "\"$%c\" is not closed in the result; write ${1} or $1 "
+                         "(or $$ for a literal $)", *p);
                 return -1;
             }
             p = e;
@@ -231,26 +259,35 @@ static int check_result(const char *path, long lineno, const char *res,
                 n = n * 10 + (size_t)(*d - '0');
         }
         if (!digits) {
-            seterr(err, errlen, "%s:%ld: \"$%.*s\" in the result is not a group "
-                   "number; use $1..$9 or ${1} (and $$ for a literal $)",
-                   path, lineno, (int)(e - s > 40 ? 40 : e - s), s);
+            line_err(m, err, errlen, path, lineno,
+                     "a $ in the result is not followed by a group number; use "
+                     "$1..$9 or ${1} (and $$ for a literal $)",
+                     "\"$%.*s\" in the result is not a group number; use $1..$9 "
+                     "or ${1} (and $$ for a literal $)",
+                     (int)(e - s > 40 ? 40 : e - s), s);
             return -1;
         }
         if (negate) {
-            seterr(err, errlen, "%s:%ld: $%zu in the result of a negated "
-                   "pattern (!/.../) has nothing to refer to; remove it",
-                   path, lineno, n);
+            line_err(m, err, errlen, path, lineno,
+                     "a $n in the result of a negated pattern (!/.../) has nothing "
+                     "to refer to; remove it",
+                     "$%zu in the result of a negated pattern (!/.../) has nothing "
+                     "to refer to; remove it", n);
             return -1;
         }
         if (n < 1 || n > ncap) {
             if (ncap == 0)
-                seterr(err, errlen, "%s:%ld: $%zu in the result, but the pattern "
-                       "has no ( ) group; add one or remove $%zu",
-                       path, lineno, n, n);
+                line_err(m, err, errlen, path, lineno,
+                         "a $n in the result, but the pattern has no ( ) group; "
+                         "add one or remove the $n",
+                         "$%zu in the result, but the pattern has no ( ) group; "
+                         "add one or remove $%zu", n, n);
             else
-                seterr(err, errlen, "%s:%ld: $%zu in the result, but the pattern "
-                       "has groups $1..$%zu only; fix the number",
-                       path, lineno, n, ncap);
+                line_err(m, err, errlen, path, lineno,
+                         "a $n in the result is not a group of the pattern; fix "
+                         "the number",
+                         "$%zu in the result, but the pattern has groups $1..$%zu "
+                         "only; fix the number", n, ncap);
             return -1;
         }
     }
@@ -294,8 +331,10 @@ static int load_rule_line(struct map *m, const char *path, long lineno,
         p++;
     }
     if (*p != delim) {
-        seterr(err, errlen, "%s:%ld: no closing %c after the pattern; write "
-               "%cpattern%cflags result", path, lineno, delim, delim, delim);
+        line_err(m, err, errlen, path, lineno,
+                 "no closing delimiter after the pattern; write /pattern/flags result",
+                 "no closing %c after the pattern; write %cpattern%cflags result",
+                 delim, delim, delim);
         return -1;
     }
     *p++ = '\0';
@@ -325,9 +364,14 @@ static int load_rule_line(struct map *m, const char *path, long lineno,
             }
         }
         if (!ok) {
-            seterr(err, errlen, "%s:%ld: unknown flag '%c' after the pattern; "
-                   "%s flags are %s", path, lineno, *p, tname,
-                   m->type == MT_REGEXP ? "i, m, x" : "i, m, s, x, A, E, U, X");
+            const char *known = m->type == MT_REGEXP ? "i, m, x"
+                                                     : "i, m, s, x, A, E, U, X";
+            char fix[128];
+            snprintf(fix, sizeof fix, "unknown flag after the pattern; %s flags are %s",
+                     tname, known);
+            line_err(m, err, errlen, path, lineno, fix,
+                     "unknown flag '%c' after the pattern; %s flags are %s", *p,
+                     tname, known);
             return -1;
         }
     }
@@ -358,9 +402,10 @@ static int load_rule_line(struct map *m, const char *path, long lineno,
         if (rc != 0) {
             char msg[256];
             regerror(rc, &r->re, msg, sizeof msg);
-            seterr(err, errlen, "%s:%ld: bad regular expression %c%s%c: %s; "
-                   "fix the pattern (POSIX extended syntax)",
-                   path, lineno, delim, pat, delim, msg);
+            line_err(m, err, errlen, path, lineno,
+                     "bad regular expression; fix the pattern (POSIX extended syntax)",
+                     "bad regular expression %c%s%c: %s; fix the pattern "
+                     "(POSIX extended syntax)", delim, pat, delim, msg);
             return -1;
         }
         r->ncap = r->re.re_nsub;
@@ -373,9 +418,11 @@ static int load_rule_line(struct map *m, const char *path, long lineno,
             PCRE2_UCHAR msg[256];
             if (pcre2_get_error_message(ecode, msg, sizeof msg) < 0)
                 snprintf((char *)msg, sizeof msg, "error %d", ecode);
-            seterr(err, errlen, "%s:%ld: bad regular expression %c%s%c: %s at "
-                   "offset %zu; fix the pattern (PCRE syntax)",
-                   path, lineno, delim, pat, delim, (char *)msg, (size_t)eoff);
+            line_err(m, err, errlen, path, lineno,
+                     "bad regular expression; fix the pattern (PCRE syntax)",
+                     "bad regular expression %c%s%c: %s at offset %zu; fix the "
+                     "pattern (PCRE syntax)", delim, pat, delim, (char *)msg,
+                     (size_t)eoff);
             return -1;
         }
         uint32_t cc = 0;
@@ -383,7 +430,7 @@ static int load_rule_line(struct map *m, const char *path, long lineno,
         r->ncap = cc;
     }
     m->nrules++;   /* owned by the map from here on (freed by map_free) */
-    if (check_result(path, lineno, res, r->ncap, negate, err, errlen) < 0)
+    if (check_result(m, path, lineno, res, r->ncap, negate, err, errlen) < 0)
         return -1;
     r->result = strdup(res);
     if (!r->result) {
@@ -605,6 +652,7 @@ struct map *map_open(const char *spec, int flags, char *err, size_t errlen)
         return NULL;
     }
     m->type = type;
+    m->secret = (flags & MAP_SECRET) != 0;
     char *text = NULL;
     size_t len = 0;
     if (read_file(path, type, flags, &text, &len, err, errlen) < 0) {

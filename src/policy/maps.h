@@ -18,7 +18,8 @@
 struct map;
 
 /* map_open flags */
-#define MAP_SECRET 0x1   /* refuse a file that is group- or world-readable */
+#define MAP_SECRET 0x1   /* refuse a file that is group- or world-readable,
+                            and never quote a line of it in an error */
 
 /* Open "type:/path". Errors name the file and line: "/etc/x:3: ...". */
 struct map *map_open(const char *spec, int flags, char *err, size_t errlen);

@@ -1,5 +1,6 @@
 """Daemon life cycle: SIGHUP reload, many concurrent sessions."""
 import os
+import re
 import signal
 import socket
 import time
@@ -34,6 +35,22 @@ def test_sighup_with_bad_config_keeps_running_config(make_postern):
         assert b"SIZE 100000" in text
         c.sendmail("a@example.com", ["b@example.com"], b"Subject: x\r\n\r\nstill up\r\n")
     assert len(p.wait_for_maildir("b@example.com", 1)) == 1
+
+
+def test_sighup_logs_every_error_of_a_bad_config(make_postern):
+    p = make_postern(message_size_limit=100000)
+    p.config_path.write_text(p.config_text() + "smtpd_timeout = soon\n"
+                             "mesage_size_limit = 5\ndefault_transport = pigeon\n")
+    n = len(p.config_text().splitlines())
+    os.kill(p.proc.pid, signal.SIGHUP)
+    prefix = r"warning: reload failed, keeping the running configuration: .*postern\.cf:"
+    p.wait_log(prefix + rf"{n + 3}: default_transport = pigeon: unknown transport")
+    log = p.log()
+    assert re.search(prefix + rf"{n + 1}: smtpd_timeout = \"soon\": not a time", log), log
+    assert re.search(prefix + rf"{n + 2}: unknown parameter \"mesage_size_limit\"", log), log
+    with p.smtp() as c:
+        code, text = c.ehlo("client.example")
+        assert b"SIZE 100000" in text
 
 
 def test_session_started_before_reload_keeps_its_config(make_postern):

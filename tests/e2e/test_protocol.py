@@ -860,6 +860,47 @@ def test_check_missing_equals(tmp_path):
     assert f"{f}:3:" in r.stderr, r.stderr
 
 
+def test_check_reports_every_error(tmp_path):
+    """Three different bad lines: all three reported, in line order, each
+    with its line number and the fix; exit 1."""
+    f = tmp_path / "three.cf"
+    f.write_text("myhostname = mx.check.test\n"
+                 "mesage_size_limit = 100\n"
+                 "# comment\n"
+                 "smtpd_timeout = soon\n"
+                 "smtp_tls_security_level = maybe\n"
+                 "relay_domains\n"
+                 "message_size_limit = 200\n")
+    r = run_check(f)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == "", r.stdout
+    lines = r.stderr.splitlines()
+    assert lines == [
+        f'postern: {f}:2: unknown parameter "mesage_size_limit"; did you mean '
+        f'"message_size_limit"?',
+        f'postern: {f}:4: smtpd_timeout = "soon": not a time (e.g. 300s; units s m h d w, '
+        f'default s)',
+        f'postern: {f}:5: smtp_tls_security_level = maybe: use none, may, encrypt, verify '
+        f'or secure',
+        f'postern: {f}:6: missing "=" in "relay_domains"; expected "name = value"',
+    ], r.stderr
+
+
+def test_check_caps_the_errors_of_a_wrong_file(tmp_path):
+    """A file that is not a configuration at all: the first 20 errors, then
+    one line saying there are more."""
+    f = tmp_path / "services"
+    f.write_text("".join(f"svc{i}\t{i}/tcp\n" for i in range(1, 201)))
+    r = run_check(f)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 21, r.stderr
+    assert lines[0].startswith(f"postern: {f}:1: missing \"=\""), lines[0]
+    assert lines[19].startswith(f"postern: {f}:20: "), lines[19]
+    assert lines[20] == ("postern: too many errors (200, the first 20 shown); "
+                         "is it the right file?"), lines[20]
+
+
 def test_check_missing_file(tmp_path):
     f = tmp_path / "does-not-exist.cf"
     r = run_check(f)
@@ -871,14 +912,20 @@ def test_serve_refuses_bad_config(tmp_path):
     require_binary()
     f = tmp_path / "bad.cf"
     f.write_text(f"listen = smtp://127.0.0.1:1\nqueue_directory = {tmp_path}/q\n"
-                 f"capture_directory = {tmp_path}/m\nsmtpd_timout = 5s\n")
+                 f"capture_directory = {tmp_path}/m\nsmtpd_timout = 5s\n"
+                 f"default_transport = pigeon\nmynetworks = 0.0.0.0/0\n")
     proc = subprocess.run([POSTERN_BIN, "serve", "-c", str(f)], stdin=subprocess.DEVNULL,
                           capture_output=True, timeout=20, env=binary_env())
     err = proc.stderr.decode("utf-8", "replace")
     assert sanitizer_report(err) is None, err
     assert proc.returncode == 1, (proc.returncode, err)
-    assert f"{f}:4:" in err, err
-    assert "smtpd_timeout" in err, err
+    # every error is logged, then why it stops
+    assert re.search(rf"error: {re.escape(str(f))}:4: unknown parameter \"smtpd_timout\"; "
+                     r"did you mean \"smtpd_timeout\"", err), err
+    assert f"error: {f}:5: default_transport = pigeon: unknown transport" in err, err
+    assert f"error: {f}:6: mynetworks entry \"0.0.0.0/0\"" in err, err
+    assert f"fatal: configuration {f}: 3 errors" in err, err
+    assert not (tmp_path / "q").exists()
 
 
 def test_mail_loop_rejected_by_hopcount_limit(make_postern):

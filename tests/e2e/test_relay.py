@@ -9,6 +9,7 @@ Sender rewriting and Reply-To are the routing tests' business, not these.
 import base64
 import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -16,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import CLIENT_HELO, LOCAL_DOMAIN, POSTERN_BIN, binary_env, require_binary
+from conftest import CLIENT_HELO, LOCAL_DOMAIN, POSTERN_BIN, binary_env, require_binary, run_check
 from upstream import (PASSWORD, UPSTREAM_WARNINGS, USER, ScriptedServer, password_map, serve_transaction,  # noqa: F401
                       test_ca, upstream)
 
@@ -555,6 +556,27 @@ def test_password_map_readable_by_others_is_refused(make_postern, upstream, test
     assert proc.returncode == 1, (proc.returncode, err)
     assert str(pw) in err, err
     assert PASSWORD not in err
+
+
+def test_password_map_bad_line_never_quoted(make_postern, upstream, test_ca):
+    """A sasl_passwd line without whitespace is all key: the error names the
+    file and line, and neither `postern check` nor the reload log quotes it."""
+    up = upstream(mode="implicit")
+    p = start_relay(make_postern, up, test_ca)
+    pw = p.base / "sasl_passwd"
+    bad = f"[127.0.0.1]:{up.port}{USER}:{PASSWORD}"
+    with open(pw, "w", encoding="utf-8") as f:      # keeps owner and mode 0600
+        f.write(f"# relay\n{bad}\n")
+    r = run_check(p.config_path)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert f"{pw}:2: no whitespace between key and value" in r.stderr, r.stderr
+    for out in (r.stdout, r.stderr):
+        assert PASSWORD not in out and USER not in out, out
+    os.kill(p.proc.pid, signal.SIGHUP)
+    p.wait_log(rf"reload failed, keeping the running configuration: "
+               rf"smtp_sasl_password_maps: {re.escape(str(pw))}:2: no whitespace")
+    assert_no_secret(p)
+    assert USER not in p.log()
 
 
 def test_helo_fallback_without_esmtp(make_postern, upstream, test_ca):

@@ -897,6 +897,178 @@ static void test_error_buffer_edge_cases(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* every error in one run                                               */
+
+struct said {
+    size_t n;
+    char msg[CONFIG_MAX_ERRORS + 1][CONFIG_ERROR_MAX];
+};
+
+static void say(void *arg, const char *msg)
+{
+    struct said *s = arg;
+    if (s->n < CONFIG_MAX_ERRORS + 1)
+        snprintf(s->msg[s->n], sizeof s->msg[0], "%s", msg);
+    s->n++;
+}
+
+/* Load text collecting errors; every message must match want[k] (a
+ * substring) in order, and there must be exactly as many. */
+static void assert_collected(const char *text, const char *const *want, size_t nwant)
+{
+    struct config_errors errs = { 0 };
+    struct config *cfg = config_load_text_collect(text, "t.cf", &errs);
+    assert_non_null(cfg);             /* errors do not lose the rest */
+    struct said s = { 0 };
+    config_errors_each(&errs, say, &s);
+    for (size_t k = 0; k < s.n && k < nwant; k++)
+        if (!strstr(s.msg[k], want[k]))
+            fail_msg("error %zu: \"%s\" does not contain \"%s\"", k, s.msg[k], want[k]);
+    if (s.n != nwant) {
+        for (size_t k = 0; k < s.n && k <= CONFIG_MAX_ERRORS; k++)
+            print_message("  %s\n", s.msg[k]);
+        fail_msg("%zu errors, want %zu", s.n, nwant);
+    }
+    assert_int_equal(errs.n, nwant);
+    config_free(cfg);
+}
+
+static void test_every_error_reported(void **state)
+{
+    (void)state;
+    /* one of each kind: syntax, unknown name, type, range, reference,
+     * relation, value set; good lines in between still load; reported in
+     * the order of the lines */
+    static const char text[] =
+        "mesage_size_limit = 5\n"                       /* 1 */
+        "myhostname = mx.example.com\n"
+        "relay_domains\n"                               /* 3 */
+        "smtpd_timeout = lots\n"                        /* 4 */
+        "smtpd_recipient_limit = 0\n"                   /* 5 */
+        "myorigin = $nosuch\n"                          /* 6 */
+        "minimal_backoff_time = 2h\n"
+        "maximal_backoff_time = 1h\n"                   /* 8 */
+        "default_transport = pigeon\n"                  /* 9 */
+        "smtp_tls_security_level = maybe\n"             /* 10 */
+        "sender_canonical_classes = envelope_sender, body\n"   /* 11 */
+        "smtp_sasl_security_options = noanonymous, bogus\n";   /* 12 */
+    static const char *const want[] = {
+        "t.cf:1: unknown parameter \"mesage_size_limit\"; did you mean",
+        "t.cf:3: missing \"=\" in \"relay_domains\"",
+        "t.cf:4: smtpd_timeout = \"lots\": not a time",
+        "t.cf:5: smtpd_recipient_limit = \"0\": must be between 1 and 1000000",
+        "t.cf:6: myorigin = \"$nosuch\": unknown parameter $nosuch",
+        "t.cf:8: maximal_backoff_time = \"1h\": minimal_backoff_time (2h) must not exceed",
+        "t.cf:9: default_transport = pigeon: unknown transport (use capture or smtp)",
+        "t.cf:10: smtp_tls_security_level = maybe: use none, may, encrypt, verify or secure",
+        "t.cf:11: sender_canonical_classes: unknown class \"body\" (use envelope_sender, "
+        "header_sender)",
+        "t.cf:12: smtp_sasl_security_options: unknown option \"bogus\"; use noanonymous",
+    };
+    assert_collected(text, want, sizeof want / sizeof want[0]);
+
+    /* the strict form gives the first one and says there are more */
+    char err[ERRLEN];
+    assert_null(load(text, err));
+    assert_contains(err, "t.cf:1: unknown parameter \"mesage_size_limit\"");
+    assert_contains(err, "(and 9 more errors: \"postern check\" lists them)");
+    assert_null(load("relay_domains\n", err));
+    assert_string_equal(err, "t.cf:1: missing \"=\" in \"relay_domains\"; "
+                        "expected \"name = value\"");
+}
+
+static void test_error_reported_once(void **state)
+{
+    (void)state;
+    /* a loop is one error, not one per member; what refers to a parameter
+     * in error is not reported again, nor checked against its value set */
+    static const char *const loop[] = { "t.cf:1: myhostname = \"$mydomain\": "
+                                        "parameter loop: " };
+    assert_collected("myhostname = $mydomain\nmydomain = $myhostname\n"
+                     "myorigin = $mydomain\nsmtp_helo_name = $myorigin\n", loop, 1);
+    static const char *const ref[] = { "t.cf:2: default_transport = \"$nosuch\": "
+                                       "unknown parameter $nosuch" };
+    assert_collected("mail_owner = x\ndefault_transport = $nosuch\n"
+                     "local_transport = $default_transport\n", ref, 1);
+    /* whitespace lines at the top of the file: one error for the block */
+    static const char *const stray[] = { "t.cf:2: line starts with whitespace",
+                                         "t.cf:5: unknown parameter \"bogus\"" };
+    assert_collected("# c\n  a\n  b\n\tc\nbogus = 1\n", stray, 2);
+    /* both backoff times in error: no relation error on top */
+    static const char *const both[] = { "t.cf:1: minimal_backoff_time", "t.cf:2: "
+                                        "maximal_backoff_time" };
+    assert_collected("minimal_backoff_time = x\nmaximal_backoff_time = y\n", both, 2);
+}
+
+static void test_parameters_in_error_are_empty(void **state)
+{
+    (void)state;
+    struct config_errors errs = { 0 };
+    struct config *cfg = config_load_text_collect(
+        "sender_canonical_maps = $nosuch\ntransport_maps = ${x\n"
+        "mynetworks = $nosuch\nmessage_size_limit = big\nrelayhost = [r.test]:25\n",
+        "t.cf", &errs);
+    assert_non_null(cfg);
+    assert_int_equal(errs.n, 4);
+    assert_string_equal(cfg->sender_canonical_maps, "");
+    assert_string_equal(cfg->transport_maps, "");
+    assert_int_equal(cfg->mynetworks.n, 0);
+    assert_int_equal(cfg->message_size_limit, 0);
+    assert_string_equal(cfg->relayhost, "[r.test]:25");    /* the rest loaded */
+    config_free(cfg);
+}
+
+static void test_error_cap(void **state)
+{
+    (void)state;
+    /* a wrong file: an error on every line, only the first ones shown */
+    size_t lines = CONFIG_MAX_ERRORS + 30;
+    char *text = malloc(lines * 16);
+    assert_non_null(text);
+    char *p = text;
+    for (size_t i = 0; i < lines; i++)
+        p += sprintf(p, "garbage %zu\n", i);
+    struct config_errors errs = { 0 };
+    struct config *cfg = config_load_text_collect(text, "t.cf", &errs);
+    free(text);
+    assert_non_null(cfg);
+    config_free(cfg);
+    assert_int_equal(errs.n, lines);
+    struct said s = { 0 };
+    config_errors_each(&errs, say, &s);
+    assert_int_equal(s.n, CONFIG_MAX_ERRORS + 1);
+    assert_contains(s.msg[0], "t.cf:1: missing \"=\"");
+    assert_contains(s.msg[CONFIG_MAX_ERRORS - 1], "t.cf:20: missing \"=\"");
+    char want[128];
+    snprintf(want, sizeof want, "too many errors (%zu, the first %d shown); is it the "
+             "right file?", lines, CONFIG_MAX_ERRORS);
+    assert_string_equal(s.msg[CONFIG_MAX_ERRORS], want);
+
+    /* the caller's own errors join the list and the cap */
+    struct config_errors e2 = { 0 };
+    for (int i = 0; i < CONFIG_MAX_ERRORS + 2; i++)
+        config_errors_add(&e2, "error %d", i);
+    assert_int_equal(e2.n, CONFIG_MAX_ERRORS + 2);
+    assert_string_equal(e2.msg[CONFIG_MAX_ERRORS - 1], "error 19");
+}
+
+static void test_param_where(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok("\nmynetworks = 10.0.0.0/8\n");
+    char buf[64];
+    assert_string_equal(config_param_where(cfg, "mynetworks", buf, sizeof buf), "t.cf:2");
+    assert_string_equal(config_param_where(cfg, "relayhost", buf, sizeof buf), "t.cf");
+    assert_string_equal(config_param_where(cfg, "nosuch", buf, sizeof buf), "t.cf");
+    config_free(cfg);
+    /* valid value sets load */
+    cfg = load_ok("default_transport = smtp\nsmtp_tls_security_level = secure\n"
+                  "sender_canonical_classes = header_sender\n"
+                  "smtp_sasl_security_options = NoPlainText, noanonymous\n");
+    config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ */
 /* documentation                                                        */
 
 static void test_docs_list_every_parameter(void **state)
@@ -954,6 +1126,11 @@ int main(void)
         cmocka_unit_test(test_print_all),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_error_buffer_edge_cases),
+        cmocka_unit_test(test_every_error_reported),
+        cmocka_unit_test(test_error_reported_once),
+        cmocka_unit_test(test_parameters_in_error_are_empty),
+        cmocka_unit_test(test_error_cap),
+        cmocka_unit_test(test_param_where),
         cmocka_unit_test(test_docs_list_every_parameter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

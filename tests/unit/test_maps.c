@@ -383,6 +383,65 @@ static void test_errors(void **state)
     assert_contains(err, "/withnul:2: NUL byte in the file");
 }
 
+/* A MAP_SECRET table may hold a password anywhere on a bad line (a
+ * sasl_passwd line without whitespace is all key): its errors name the file
+ * and line and say what to fix, and quote nothing from the line. */
+static void test_secret_errors_quote_nothing(void **state)
+{
+    (void)state;
+    static const struct errcase v[] = {
+        { "hash", "# c\n\n[smtp.example.com]:465account@example.com:hunter2\n",
+          ":3: no whitespace between key and value; write \"key value\" on one "
+          "line, e.g. \"[smtp.example.com]:587 user:password\" (the line is not "
+          "shown: the file holds passwords)" },
+        { "texthash", "[a]:25 u:p\n[smtp.example.com]:465account@example.com:hunter2\n",
+          ":2: no whitespace between key and value" },
+        { "regexp", "/account@example.com:hunter2(/ x\n",
+          ":1: bad regular expression; fix the pattern (POSIX extended syntax) "
+          "(the line is not shown" },
+        { "pcre", "/account@example.com:hunter2(/ x\n",
+          ":1: bad regular expression; fix the pattern (PCRE syntax) (the line" },
+        { "pcre", "/x/hunter2 account@example.com\n",
+          ":1: unknown flag after the pattern; pcre flags are i, m, s, x, A, E, U, X "
+          "(the line is not shown" },
+        { "regexp", "#account@example.com:hunter2\n/x/ account@example.com:hunter2\n"
+          "/x account@example.com:hunter2\n",
+          ":3: no closing delimiter after the pattern; write /pattern/flags result" },
+        { "pcre", "/(a)/ account@example.com:hunter2$2\n",
+          ":1: a $n in the result is not a group of the pattern; fix the number" },
+        { "regexp", "/a/ account@example.com:hunter2$1\n",
+          ":1: a $n in the result, but the pattern has no ( ) group" },
+        { "pcre", "/(a)/ account@example.com:$hunter2\n",
+          ":1: a $ in the result is not followed by a group number" },
+        { "pcre", "/(a)/ account@example.com:${hunter2\n",
+          ":1: a \"${\" is not closed in the result" },
+        { "regexp", "!/(a)/ account@example.com:hunter2$1\n",
+          ":1: a $n in the result of a negated pattern (!/.../) has nothing" },
+    };
+    char err[512];
+    for (size_t i = 0; i < N(v); i++) {
+        char name[32];
+        snprintf(name, sizeof name, "secret%zu", i);
+        err[0] = '\0';
+        struct map *m = open_map(v[i].type, name, v[i].text, MAP_SECRET, err,
+                                 sizeof err);
+        if (m)
+            fail_msg("case %zu: opened", i);
+        char want[600];
+        snprintf(want, sizeof want, "%s/%s%s", g_dir, name, v[i].want);
+        if (strncmp(err, want, strlen(want)) != 0)
+            fail_msg("case %zu:\n got  %s\n want %s", i, err, want);
+        if (strstr(err, "hunter2") || strstr(err, "account@"))
+            fail_msg("case %zu: the error quotes the secret line: %s", i, err);
+        /* without MAP_SECRET the same line gets the detailed message */
+        char pub[512];
+        m = open_map(v[i].type, name, v[i].text, 0, pub, sizeof pub);
+        assert_null(m);
+        assert_string_not_equal(pub, err);
+        assert_null(strstr(pub, "(the line is not shown"));
+    }
+}
+
 static void test_db(void **state)
 {
     (void)state;
@@ -469,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_secret),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_secret_errors_quote_nothing),
         cmocka_unit_test(test_db),
         cmocka_unit_test(test_empty_and_null),
         cmocka_unit_test(test_many_keys),

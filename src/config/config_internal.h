@@ -1,0 +1,31 @@
+/* config_internal — shared by the files of src/config/, not a public
+ * interface: the loader (config.c) and the value checks (validate.c). */
+#ifndef POSTERN_CONFIG_INTERNAL_H
+#define POSTERN_CONFIG_INTERNAL_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define CFG_QUOTE_MAX 80        /* bytes of user text in a message */
+
+/* Copy user text s into buf for an error message: control bytes become '?',
+ * long text is cut (at a UTF-8 character boundary) and ends in "...". */
+const char *config_quote(const char *s, char *buf, size_t buflen);
+
+/* Index of the parameter in config_params[], or -1. */
+long config_param_index(const char *name);
+
+/* Put the messages kept from index `from` on in the order of the lines of
+ * `file` they are about (the loader finds them step by step: names, then
+ * values in table order); those about no line of it go last. */
+void config_errors_sort(struct config_errors *errs, size_t from, const char *file);
+
+/* Check the values that must come from a fixed set (transports, TLS
+ * levels, classes, options), adding one error per bad value. failed[i] is
+ * nonzero for a parameter already reported (its value is empty): it is not
+ * checked again. */
+void config_validate(const struct config *cfg, const unsigned char *failed,
+                     struct config_errors *errs);
+
+#endif

@@ -1,0 +1,147 @@
+/* validate — the error list of a configuration load (collected, put in
+ * line order, reported with a cap), and the checks of values that must come
+ * from a fixed set (transports, TLS levels, rewrite classes, SASL options).
+ * They run once, at load, after every value has its type, so `postern
+ * check`, `serve` and SIGHUP refuse the same files with the same words.
+ * Checks that need other modules (mynetworks CIDRs, map files) are the
+ * caller's; it adds their errors to the same list. */
+#include "config.h"
+#include "config_internal.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void config_errors_add(struct config_errors *errs, const char *fmt, ...)
+{
+    va_list ap;
+    if (errs->n < CONFIG_MAX_ERRORS) {
+        va_start(ap, fmt);
+        vsnprintf(errs->msg[errs->n], sizeof errs->msg[0], fmt, ap);
+        va_end(ap);
+    }
+    errs->n++;
+}
+
+void config_errors_each(const struct config_errors *errs,
+                        void (*say)(void *arg, const char *msg), void *arg)
+{
+    for (size_t i = 0; i < errs->n && i < CONFIG_MAX_ERRORS; i++)
+        say(arg, errs->msg[i]);
+    if (errs->n > CONFIG_MAX_ERRORS) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "too many errors (%zu, the first %d shown); is it "
+                 "the right file?", errs->n, CONFIG_MAX_ERRORS);
+        say(arg, msg);
+    }
+}
+
+/* The line a message of this file is about ("FILE:LINE: ..."), or INT_MAX
+ * for one about a built-in default. */
+static long msg_line(const char *msg, const char *file)
+{
+    size_t fl = strlen(file);
+    if (strncmp(msg, file, fl) != 0 || msg[fl] != ':' || msg[fl + 1] < '0' ||
+        msg[fl + 1] > '9')
+        return INT_MAX;
+    return strtol(msg + fl + 1, NULL, 10);
+}
+
+/* Stable insertion sort of at most CONFIG_MAX_ERRORS messages. */
+void config_errors_sort(struct config_errors *errs, size_t from, const char *file)
+{
+    size_t n = errs->n < CONFIG_MAX_ERRORS ? errs->n : CONFIG_MAX_ERRORS;
+    char tmp[CONFIG_ERROR_MAX];
+    for (size_t i = from + 1; i < n; i++) {
+        long li = msg_line(errs->msg[i], file);
+        size_t j = i;
+        while (j > from && msg_line(errs->msg[j - 1], file) > li)
+            j--;
+        if (j == i)
+            continue;
+        memcpy(tmp, errs->msg[i], sizeof tmp);
+        memmove(errs->msg[j + 1], errs->msg[j], (i - j) * sizeof errs->msg[0]);
+        memcpy(errs->msg[j], tmp, sizeof tmp);
+    }
+}
+
+const char *config_param_where(const struct config *cfg, const char *name,
+                               char *buf, size_t len)
+{
+    long i = config_param_index(name);
+    int line = i >= 0 && cfg->line ? cfg->line[i] : 0;
+    if (line > 0)
+        snprintf(buf, len, "%s:%d", cfg->file, line);
+    else
+        snprintf(buf, len, "%s", cfg->file);
+    return buf;
+}
+
+/* Whether parameter `name` is to be checked: known and not in error. */
+static int checkable(const unsigned char *failed, const char *name)
+{
+    long i = config_param_index(name);
+    return i >= 0 && !failed[i];
+}
+
+static int one_of(const char *s, const char *const *set, size_t n, int nocase)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((nocase ? strcasecmp(s, set[i]) : strcmp(s, set[i])) == 0)
+            return 1;
+    return 0;
+}
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+void config_validate(const struct config *cfg, const unsigned char *failed,
+                     struct config_errors *errs)
+{
+    char where[CONFIG_ERROR_MAX / 2], q[CFG_QUOTE_MAX];
+
+    static const char *const transports[] = { "capture", "smtp" };
+    if (checkable(failed, "default_transport") &&
+        !one_of(cfg->default_transport, transports, N(transports), 0))
+        config_errors_add(errs, "%s: default_transport = %s: unknown transport (use "
+                          "capture or smtp)",
+                          config_param_where(cfg, "default_transport", where, sizeof where),
+                          config_quote(cfg->default_transport, q, sizeof q));
+
+    static const char *const levels[] = { "none", "may", "encrypt", "verify", "secure" };
+    if (checkable(failed, "smtp_tls_security_level") &&
+        !one_of(cfg->smtp_tls_security_level, levels, N(levels), 0))
+        config_errors_add(errs, "%s: smtp_tls_security_level = %s: use none, may, "
+                          "encrypt, verify or secure",
+                          config_param_where(cfg, "smtp_tls_security_level", where,
+                                             sizeof where),
+                          config_quote(cfg->smtp_tls_security_level, q, sizeof q));
+
+    static const char *const classes[] = { "envelope_sender", "header_sender" };
+    if (checkable(failed, "sender_canonical_classes"))
+        for (size_t i = 0; i < cfg->sender_canonical_classes.n; i++)
+            if (!one_of(cfg->sender_canonical_classes.v[i], classes, N(classes), 0))
+                config_errors_add(errs, "%s: sender_canonical_classes: unknown class "
+                                  "\"%s\" (use envelope_sender, header_sender)",
+                                  config_param_where(cfg, "sender_canonical_classes",
+                                                     where, sizeof where),
+                                  config_quote(cfg->sender_canonical_classes.v[i], q,
+                                               sizeof q));
+
+    /* the SMTP client checks these too, but only when it starts: here
+     * `postern check` sees them */
+    static const char *const options[] = { "noanonymous", "noplaintext", "noactive",
+                                           "nodictionary", "mutual_auth" };
+    if (checkable(failed, "smtp_sasl_security_options"))
+        for (size_t i = 0; i < cfg->smtp_sasl_security_options.n; i++)
+            if (!one_of(cfg->smtp_sasl_security_options.v[i], options, N(options), 1))
+                config_errors_add(errs, "%s: smtp_sasl_security_options: unknown option "
+                                  "\"%s\"; use noanonymous, noplaintext, noactive, "
+                                  "nodictionary or mutual_auth",
+                                  config_param_where(cfg, "smtp_sasl_security_options",
+                                                     where, sizeof where),
+                                  config_quote(cfg->smtp_sasl_security_options.v[i], q,
+                                               sizeof q));
+}
