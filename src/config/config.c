@@ -717,18 +717,17 @@ struct config *config_load_text(const char *text, const char *name,
     return L.cfg;
 }
 
-struct config *config_load(const char *path, char *err, size_t errlen)
+int config_read_file(const char *path, char **text, size_t *len, char *err,
+                     size_t errlen)
 {
     struct sbuf buf = SBUF_INIT;
     char chunk[8192];
     size_t n;
     FILE *f;
 
-    if (!path)
-        return config_load_text(config_default_text, "(default)", err, errlen);
     if (!(f = fopen(path, "r"))) {
         seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
+        return -1;
     }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         sbuf_add(&buf, chunk, n);
@@ -737,24 +736,41 @@ struct config *config_load(const char *path, char *err, size_t errlen)
         fclose(f);
         sbuf_free(&buf);
         seterr(err, errlen, "%s: cannot read: %s", path, strerror(e));
-        return NULL;
+        return -1;
     }
     fclose(f);
-    if (buf.oom) {
-        sbuf_free(&buf);
+    sbuf_add(&buf, "", 0);
+    if (!(*text = sbuf_take(&buf, len))) {
         seterr(err, errlen, "%s: out of memory", path);
-        return NULL;
+        return -1;
     }
-    if (buf.s && strlen(buf.s) != buf.len) {
+    return 0;
+}
+
+struct config *config_load_buffer(const char *text, size_t len, const char *path,
+                                  char *err, size_t errlen)
+{
+    if (strlen(text) != len) {
         int line = 1;
-        for (const char *p = buf.s; *p; p++)
+        for (const char *p = text; *p; p++)
             line += *p == '\n';
-        sbuf_free(&buf);
         seterr(err, errlen, "%s:%d: NUL byte in file; is it a text file?", path, line);
         return NULL;
     }
-    struct config *cfg = config_load_text(buf.s ? buf.s : "", path, err, errlen);
-    sbuf_free(&buf);
+    return config_load_text(text, path, err, errlen);
+}
+
+struct config *config_load(const char *path, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+
+    if (!path)
+        return config_load_text(config_default_text, "(default)", err, errlen);
+    if (config_read_file(path, &text, &len, err, errlen) < 0)
+        return NULL;
+    struct config *cfg = config_load_buffer(text, len, path, err, errlen);
+    free(text);
     return cfg;
 }
 

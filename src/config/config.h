@@ -119,6 +119,13 @@ struct config *config_load(const char *path, char *err, size_t errlen);
 /* Parse text as if it came from file `name` (for tests and the default). */
 struct config *config_load_text(const char *text, const char *name,
                                 char *err, size_t errlen);
+/* config_load in two steps, for text read by another process (the
+ * daemon's privileged parent): read the file, then parse len bytes of text
+ * (NUL-terminated; an embedded NUL is an error naming its line). */
+int config_read_file(const char *path, char **text, size_t *len, char *err,
+                     size_t errlen);
+struct config *config_load_buffer(const char *text, size_t len, const char *path,
+                                  char *err, size_t errlen);
 
 void config_free(struct config *cfg);
 
