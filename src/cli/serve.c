@@ -275,6 +275,7 @@ int cli_serve(int argc, char **argv)
         runtime_unref(d.rt);
         return privsep_parent_run(d.config_path, worker, pfd);
     }
+    pid_t parent = getppid();
     raise_fd_limit();
     d.base = event_base_new();
     if (!d.base)
@@ -307,6 +308,7 @@ int cli_serve(int argc, char **argv)
         log_info("fatal: %s", err);
         goto out;
     }
+    privsep_watch_parent(parent);
     d.spool = spool_open(cfg->queue_directory, err, sizeof err);
     if (!d.spool) {
         log_info("fatal: queue_directory %s: %s", cfg->queue_directory, err);

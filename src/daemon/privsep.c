@@ -48,6 +48,12 @@ pid_t privsep_fork(int *fd)
     return pid;
 }
 
+void privsep_watch_parent(pid_t parent)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        _exit(1);
+}
+
 /* ---- parent ---------------------------------------------------------------- */
 
 struct parent {

@@ -27,6 +27,10 @@ struct privsep_channel;
  * errno. *fd is the caller's end of the channel. */
 pid_t privsep_fork(int *fd);
 
+/* In the worker after a change of uid or gid, which clears the
+ * parent-death signal: set it again (exits if the parent is already gone). */
+void privsep_watch_parent(pid_t parent);
+
 /* The parent's life after privsep_fork: returns the exit status for
  * `postern serve` once the worker has exited. config_path NULL is the
  * embedded default (a reload re-reads nothing but still reaches the
