@@ -18,6 +18,7 @@ struct map;
 struct dns;
 struct smtp_client;
 struct workq;
+struct privsep_channel;
 
 /* A loaded configuration plus what is derived from it. Sessions hold a
  * reference so SIGHUP can swap in a new one while old sessions finish. */
@@ -26,6 +27,8 @@ struct runtime {
     struct netlist mynetworks;
     struct map *canonical;         /* sender_canonical_maps, or NULL */
     struct map *transport_map;     /* transport_maps, or NULL */
+    struct map *passwd;            /* smtp_sasl_password_maps until the smtp
+                                    * client takes it, or NULL */
     int refs;
 };
 
@@ -39,12 +42,20 @@ struct daemon {
     struct dns *dns;
     struct smtp_client *smtp;
     struct workq *workq;           /* Maildir writes off the event loop */
+    struct privsep_channel *parent; /* to the privileged parent: reloads */
     int shutting_down;
     struct event *sig_term, *sig_int, *sig_hup, *grace;
 };
 
-/* NULL when the configuration has errors: each is in errs. */
+struct fbundle;
+/* Load the configuration at path (NULL: embedded default) and every table
+ * it names; NULL when there is any error: each is in errs. runtime_load
+ * reads the files; runtime_load_from with a recording bundle also keeps a
+ * copy of each, with a replay bundle reads them from it (the worker after
+ * SIGHUP: the parent read them as root). */
 struct runtime *runtime_load(const char *path, struct config_errors *errs);
+struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
+                                  struct config_errors *errs);
 struct runtime *runtime_ref(struct runtime *rt);
 void runtime_unref(struct runtime *rt);
 

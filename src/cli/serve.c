@@ -1,5 +1,8 @@
-/* `postern serve`: the daemon. Binds, drops privileges, recovers the
- * queue, then runs the event loop until SIGTERM. */
+/* `postern serve`: the daemon. Loads the configuration, forks the worker
+ * (the parent stays root to re-read secrets on SIGHUP: daemon/privsep.c);
+ * the worker binds, makes the directories mail_owner's without following
+ * links, drops privileges, recovers the queue, then runs the event loop
+ * until SIGTERM. */
 #include "cli.h"
 
 #include <errno.h>
@@ -17,12 +20,14 @@
 #include <unistd.h>
 
 #include "../daemon.h"
+#include "../daemon/privsep.h"
 #include "../deliver/dns.h"
 #include "../deliver/smtp.h"
 #include "../policy/maps.h"
 #include "../queue/scheduler.h"
 #include "../queue/spool.h"
 #include "../smtp/server.h"
+#include "../util/fbundle.h"
 #include "../util/fs.h"
 #include "../util/workq.h"
 #include "../util/log.h"
@@ -33,71 +38,6 @@
 
 /* Seconds sessions in DATA get to finish after SIGTERM. */
 #define SHUTDOWN_GRACE 30
-
-/* Load the configuration and build what derives from it. Every error, the
- * configuration's and those of mynetworks and the map files, goes to errs:
- * NULL when there is any. */
-struct runtime *runtime_load(const char *path, struct config_errors *errs)
-{
-    struct config *cfg = config_load_collect(path, errs);
-    if (!cfg)
-        return NULL;
-    struct runtime *rt = calloc(1, sizeof *rt);
-    if (!rt) {
-        config_free(cfg);
-        config_errors_add(errs, "out of memory");
-        return NULL;
-    }
-    rt->cfg = cfg;
-    rt->refs = 1;
-    char why[768], where[512];
-    config_param_where(cfg, "mynetworks", where, sizeof where);
-    long wide;
-    if (policy_netlist_parse(&rt->mynetworks, cfg->mynetworks.v, cfg->mynetworks.n,
-                             why, sizeof why) < 0)
-        config_errors_add(errs, "%s: mynetworks: %s", where, why);
-    else if ((wide = policy_netlist_open_relay(&rt->mynetworks)) >= 0)
-        /* "it never becomes an open relay": seed configs carry 0.0.0.0/0 */
-        config_errors_add(errs, "%s: mynetworks entry \"%s\" trusts a large part of the "
-                          "Internet, which would make postern an open relay; list only "
-                          "your own networks (e.g. 10.0.0.0/8, 192.168.0.0/16)",
-                          where, cfg->mynetworks.v[wide]);
-    if (cfg->sender_canonical_maps[0] &&
-        !(rt->canonical = map_open(cfg->sender_canonical_maps, 0, why, sizeof why)))
-        config_errors_add(errs, "sender_canonical_maps: %s", why);
-    if (cfg->smtp_sasl_auth_enable && cfg->smtp_sasl_password_maps[0]) {
-        /* checked here too so that `postern check` reports it */
-        struct map *m = map_open(cfg->smtp_sasl_password_maps, MAP_SECRET, why, sizeof why);
-        if (!m)
-            config_errors_add(errs, "smtp_sasl_password_maps: %s", why);
-        map_free(m);
-    }
-    if (cfg->transport_maps[0] &&
-        !(rt->transport_map = map_open(cfg->transport_maps, 0, why, sizeof why)))
-        config_errors_add(errs, "transport_maps: %s", why);
-    if (errs->n > 0) {
-        runtime_unref(rt);
-        return NULL;
-    }
-    return rt;
-}
-
-struct runtime *runtime_ref(struct runtime *rt)
-{
-    rt->refs++;
-    return rt;
-}
-
-void runtime_unref(struct runtime *rt)
-{
-    if (!rt || --rt->refs > 0)
-        return;
-    policy_netlist_free(&rt->mynetworks);
-    map_free(rt->canonical);
-    map_free(rt->transport_map);
-    config_free(rt->cfg);
-    free(rt);
-}
 
 void daemon_maybe_exit(struct daemon *d)
 {
@@ -137,19 +77,19 @@ static void reload_say(void *arg, const char *msg)
     log_warning("reload failed, keeping the running configuration: %s", msg);
 }
 
-static void on_hup(evutil_socket_t sig, short what, void *arg)
+/* A configuration the privileged parent read and validated as root. */
+static void on_bundle(void *arg, struct fbundle *fb)
 {
     struct daemon *d = arg;
     char err[1024];
     struct config_errors errs = { 0 };
-    (void)sig;
-    (void)what;
-    struct runtime *rt = runtime_load(d->config_path, &errs);
+    struct runtime *rt = runtime_load_from(d->config_path, fb, &errs);
+    fbundle_free(fb);
     if (!rt) {
         config_errors_each(&errs, reload_say, NULL);
         return;
     }
-    if (smtp_client_configure(d->smtp, rt->cfg, err, sizeof err) < 0) {
+    if (smtp_client_configure(d->smtp, rt->cfg, &rt->passwd, err, sizeof err) < 0) {
         log_warning("reload failed, keeping the running configuration: %s", err);
         runtime_unref(rt);
         return;
@@ -169,10 +109,23 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     if (strcmp(o->dns_servers.n ? o->dns_servers.v[0] : "", n->dns_servers.n ? n->dns_servers.v[0] : "") != 0 ||
         o->dns_servers.n != n->dns_servers.n)
         log_warning("reload: dns_servers changes need a restart");
+    if (strcmp(o->mail_owner, n->mail_owner) != 0)
+        log_warning("reload: mail_owner changes need a restart; still running as %s",
+                    o->mail_owner);
     runtime_unref(d->rt);
     d->rt = rt;
     log_init("postern", n->syslog_name, log_verbose());
     log_info("reload: configuration %s", d->config_path ? d->config_path : "(default)");
+}
+
+/* SIGHUP reached the worker itself (e.g. `pkill -HUP postern`): only the
+ * parent can read the files. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    (void)sig;
+    (void)what;
+    privsep_channel_request_reload(d->parent);
 }
 
 /* Thousands of sessions need thousands of descriptors: take the hard
@@ -193,11 +146,72 @@ static void recover_one(const char *qid, void *arg)
     scheduler_enqueue(d->sched, qid, 0);
 }
 
+/* Give one directory to mail_owner as root: opened without following a
+ * link, owned by root or mail_owner all the way down, then fchown'd and
+ * its mode tightened (`keep` bits of the old mode survive: group/other
+ * write never does). */
+static int own_dir(int fd, const char *shown, const struct passwd *pw, mode_t keep,
+                   char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || fchown(fd, pw->pw_uid, pw->pw_gid) < 0 ||
+        fchmod(fd, (st.st_mode & keep & 07777) | 0700) < 0) {
+        snprintf(err, errlen, "chown/chmod %.900s to %s: %s", shown, pw->pw_name,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The queue and capture directories, made and owned by mail_owner while we
+ * are still root: nothing here follows a symbolic link (postfix
+ * set-permissions' checks, done at every start). */
+static int prepare_dirs(const struct config *cfg, const struct passwd *pw, char *err,
+                        size_t errlen)
+{
+    static const char *const sub[] = { "tmp", "queue", "state", "quarantine", "hold" };
+    int fd = fs_dir_open_safe(cfg->queue_directory, pw->pw_uid, 0700, err, errlen);
+    /* queue_directory keeps o+x when it holds the submit socket */
+    if (fd < 0 || own_dir(fd, cfg->queue_directory, pw, 0711, err, errlen) < 0)
+        goto fail;
+    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+        int sfd = fs_subdir_open_safe(fd, cfg->queue_directory, sub[i], pw->pw_uid, err,
+                                      errlen);
+        if (sfd < 0 && errno == ENOENT && !err[0])
+            continue;               /* spool_open makes it, as mail_owner */
+        if (sfd < 0)
+            goto fail;
+        char shown[4096];
+        snprintf(shown, sizeof shown, "%s/%s", cfg->queue_directory, sub[i]);
+        int rc = own_dir(sfd, shown, pw, 0700, err, errlen);
+        close(sfd);
+        if (rc < 0)
+            goto fail;
+    }
+    close(fd);
+    fd = fs_dir_open_safe(cfg->capture_directory, pw->pw_uid, 0700, err, errlen);
+    if (fd < 0 || own_dir(fd, cfg->capture_directory, pw, 0755, err, errlen) < 0)
+        goto fail;
+    close(fd);
+    return 0;
+fail:
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
 /* Root binds, then becomes mail_owner for everything else. */
 static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
 {
-    if (geteuid() != 0)
+    if (geteuid() != 0) {
+        if (fs_mkdir_p(cfg->queue_directory, 0700) < 0 ||
+            fs_mkdir_p(cfg->capture_directory, 0700) < 0) {
+            snprintf(err, errlen, "cannot create %s or %s: %s", cfg->queue_directory,
+                     cfg->capture_directory, strerror(errno));
+            return -1;
+        }
         return 0;
+    }
     struct passwd *pw = getpwnam(cfg->mail_owner);
     if (!pw) {
         snprintf(err, errlen,
@@ -211,21 +225,8 @@ static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
                  cfg->mail_owner);
         return -1;
     }
-    /* the spool and Maildirs must be ours before we stop being root */
-    const char *dirs[] = { cfg->queue_directory, cfg->capture_directory };
-    static const char *const sub[] = { "", "/tmp", "/queue", "/state", "/quarantine",
-                                       "/hold" };
-    for (size_t i = 0; i < 2; i++) {
-        for (size_t j = 0; j < (i == 0 ? 6u : 1u); j++) {
-            char p[4096];
-            snprintf(p, sizeof p, "%s%s", dirs[i], sub[j]);
-            if (chown(p, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT) {
-                snprintf(err, errlen, "chown %.900s to %s: %s", p, cfg->mail_owner,
-                         strerror(errno));
-                return -1;
-            }
-        }
-    }
+    if (prepare_dirs(cfg, pw, err, errlen) < 0)
+        return -1;
     if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
         snprintf(err, errlen, "cannot become %s: %s", cfg->mail_owner, strerror(errno));
         return -1;
@@ -277,8 +278,21 @@ int cli_serve(int argc, char **argv)
     config_advise(cfg, serve_say, NULL);
     signal(SIGPIPE, SIG_IGN);
     umask(077);
-    raise_fd_limit();
 
+    int pfd = -1;
+    pid_t worker = privsep_fork(&pfd);
+    if (worker < 0) {
+        log_info("fatal: cannot start the worker process: %s", strerror(errno));
+        runtime_unref(d.rt);
+        return 1;
+    }
+    if (worker > 0) {
+        /* the parent keeps nothing of the loaded configuration */
+        runtime_unref(d.rt);
+        return privsep_parent_run(d.config_path, worker, pfd);
+    }
+    pid_t parent = getppid();
+    raise_fd_limit();
     d.base = event_base_new();
     if (!d.base)
         log_fatal("cannot create the event loop");
@@ -287,15 +301,13 @@ int cli_serve(int argc, char **argv)
         log_info("fatal: %s", err);
         runtime_unref(d.rt);
         event_base_free(d.base);
+        close(pfd);
         return 1;
     }
     int rc = 1;
-    if (fs_mkdir_p(cfg->queue_directory, 0700) < 0 ||
-        fs_mkdir_p(cfg->capture_directory, 0700) < 0) {
-        log_info("fatal: cannot create %s or %s: %s", cfg->queue_directory,
-                 cfg->capture_directory, strerror(errno));
-        goto out;
-    }
+    d.parent = privsep_channel_new(d.base, pfd, on_bundle, &d);
+    if (!d.parent)
+        log_fatal("out of memory");
     d.dns = dns_new(d.base, cfg->dns_servers.v, cfg->dns_servers.n, err, sizeof err);
     if (!d.dns) {
         log_info("fatal: dns_servers: %s", err);
@@ -304,8 +316,7 @@ int cli_serve(int argc, char **argv)
     d.smtp = smtp_client_new(d.base, d.dns);
     if (!d.smtp)
         log_fatal("out of memory");
-    /* reads smtp_sasl_password_maps while still root */
-    if (smtp_client_configure(d.smtp, cfg, err, sizeof err) < 0) {
+    if (smtp_client_configure(d.smtp, cfg, &d.rt->passwd, err, sizeof err) < 0) {
         log_info("fatal: %s", err);
         goto out;
     }
@@ -313,6 +324,7 @@ int cli_serve(int argc, char **argv)
         log_info("fatal: %s", err);
         goto out;
     }
+    privsep_watch_parent(parent);
     d.spool = spool_open(cfg->queue_directory, err, sizeof err);
     if (!d.spool) {
         log_info("fatal: queue_directory %s: %s", cfg->queue_directory, err);
@@ -365,6 +377,7 @@ out:
     if (d.sig_int) event_free(d.sig_int);
     if (d.sig_hup) event_free(d.sig_hup);
     if (d.grace) event_free(d.grace);
+    privsep_channel_free(d.parent);
     runtime_unref(d.rt);
     event_base_free(d.base);
     return rc;

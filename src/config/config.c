@@ -773,18 +773,17 @@ struct config *config_load_text_collect(const char *text, const char *name,
     return L.cfg;
 }
 
-struct config *config_load_collect(const char *path, struct config_errors *errs)
+int config_read_file(const char *path, char **text, size_t *len,
+                     struct config_errors *errs)
 {
     struct sbuf buf = SBUF_INIT;
     char chunk[8192];
     size_t n;
     FILE *f;
 
-    if (!path)
-        return config_load_text_collect(config_default_text, "(default)", errs);
     if (!(f = fopen(path, "r"))) {
         config_errors_add(errs, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
+        return -1;
     }
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
         sbuf_add(&buf, chunk, n);
@@ -793,24 +792,41 @@ struct config *config_load_collect(const char *path, struct config_errors *errs)
         fclose(f);
         sbuf_free(&buf);
         config_errors_add(errs, "%s: cannot read: %s", path, strerror(e));
-        return NULL;
+        return -1;
     }
     fclose(f);
-    if (buf.oom) {
-        sbuf_free(&buf);
+    sbuf_add(&buf, "", 0);
+    if (!(*text = sbuf_take(&buf, len))) {
         config_errors_add(errs, "%s: out of memory", path);
-        return NULL;
+        return -1;
     }
-    if (buf.s && strlen(buf.s) != buf.len) {
+    return 0;
+}
+
+struct config *config_load_buffer_collect(const char *text, size_t len, const char *path,
+                                          struct config_errors *errs)
+{
+    if (strlen(text) != len) {
         int line = 1;
-        for (const char *p = buf.s; *p; p++)
+        for (const char *p = text; *p; p++)
             line += *p == '\n';
-        sbuf_free(&buf);
         config_errors_add(errs, "%s:%d: NUL byte in file; is it a text file?", path, line);
         return NULL;
     }
-    struct config *cfg = config_load_text_collect(buf.s ? buf.s : "", path, errs);
-    sbuf_free(&buf);
+    return config_load_text_collect(text, path, errs);
+}
+
+struct config *config_load_collect(const char *path, struct config_errors *errs)
+{
+    char *text;
+    size_t len;
+
+    if (!path)
+        return config_load_text_collect(config_default_text, "(default)", errs);
+    if (config_read_file(path, &text, &len, errs) < 0)
+        return NULL;
+    struct config *cfg = config_load_buffer_collect(text, len, path, errs);
+    free(text);
     return cfg;
 }
 

@@ -145,6 +145,14 @@ void config_errors_each(const struct config_errors *errs,
  * says why). */
 struct config *config_load_collect(const char *path, struct config_errors *errs);
 
+/* config_load_collect in two steps, for text read by another process (the
+ * daemon's privileged parent): read the file, then parse len bytes of text
+ * (NUL-terminated; an embedded NUL is an error naming its line). */
+int config_read_file(const char *path, char **text, size_t *len,
+                     struct config_errors *errs);
+struct config *config_load_buffer_collect(const char *text, size_t len, const char *path,
+                                          struct config_errors *errs);
+
 /* The same on text, as if it came from file `name` (tests, the default). */
 struct config *config_load_text_collect(const char *text, const char *name,
                                         struct config_errors *errs);
@@ -157,6 +165,7 @@ struct config *config_load(const char *path, char *err, size_t errlen);
 /* Parse text as if it came from file `name` (for tests and the default). */
 struct config *config_load_text(const char *text, const char *name,
                                 char *err, size_t errlen);
+
 
 /* Where parameter `name` was set, for error messages: "FILE:LINE", or
  * "FILE" when it has its default value. Returns buf. */

@@ -84,7 +84,7 @@ unsigned smtp_client_connections(const struct smtp_client *c)
 }
 
 int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
-                          char *err, size_t errlen)
+                          struct map **passwd_map, char *err, size_t errlen)
 {
     int level = smtp_tls_level_parse(cfg->smtp_tls_security_level);
     if (level < 0) {
@@ -110,17 +110,14 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     }
     struct map *passwd = NULL;
     if (cfg->smtp_sasl_auth_enable && cfg->smtp_sasl_password_maps[0]) {
-        char merr[768];
-        passwd = map_open(cfg->smtp_sasl_password_maps, MAP_SECRET, merr, sizeof merr);
-        if (!passwd) {
-            smtp_fmt(err, errlen, "smtp_sasl_password_maps: %s", merr);
+        if (!passwd_map || !*passwd_map) {
+            smtp_fmt(err, errlen, "smtp_sasl_password_maps: table not loaded");
             return -1;
         }
+        passwd = *passwd_map;
     }
     struct smtp_settings *s = calloc(1, sizeof *s);
     if (!s) {
-        if (passwd)
-            map_free(passwd);
         smtp_fmt(err, errlen, "out of memory");
         return -1;
     }
@@ -131,6 +128,8 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     s->cafile = xstrdup(cfg->smtp_tls_CAfile);
     s->sasl_enable = cfg->smtp_sasl_auth_enable;
     s->passwd = passwd;
+    if (passwd)
+        *passwd_map = NULL;     /* the settings own it now */
     s->noplaintext = noplaintext;
     s->cleartext_loopback = cfg->smtp_sasl_allow_cleartext_loopback;
     s->t_connect = cfg->smtp_connect_timeout;

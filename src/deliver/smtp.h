@@ -28,15 +28,18 @@ struct dns;
 struct config;
 struct delivery_job;
 struct smtp_client;
+struct map;
 
 struct smtp_client *smtp_client_new(struct event_base *base, struct dns *dns);
 void smtp_client_free(struct smtp_client *c);
 
-/* Apply a (re)loaded configuration: opens smtp_sasl_password_maps with
- * MAP_SECRET (a group/world-readable file is an error that names it), checks
- * smtp_tls_CAfile. On error returns -1 with err and keeps the old settings. */
+/* Apply a (re)loaded configuration. *passwd_map is the loaded
+ * smtp_sasl_password_maps table (the daemon's privileged parent read it):
+ * on success the client takes it and sets *passwd_map to NULL. Checks
+ * smtp_tls_CAfile. On error returns -1 with err and keeps the old settings
+ * (and *passwd_map stays the caller's). */
 int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
-                          char *err, size_t errlen);
+                          struct map **passwd_map, char *err, size_t errlen);
 
 /* Deliver job->env's todo recipients to job->nexthop: "[host]:port" (no MX
  * lookup), "host:port" (MX lookup of host), or "" (MX lookup of the

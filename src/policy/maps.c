@@ -611,60 +611,97 @@ static int read_file(const char *path, enum map_type type, int flags,
 
 /* ---- public --------------------------------------------------------------- */
 
-struct map *map_open(const char *spec, int flags, char *err, size_t errlen)
+/* Split "type:/path"; errors say what a spec looks like. */
+static int parse_spec(const char *spec, enum map_type *type, const char **path,
+                      char *err, size_t errlen)
 {
     static const char supported[] = "texthash, hash, regexp, pcre";
     if (!spec) {
         seterr(err, errlen, "no map given; write type:/path (types: %s)", supported);
-        return NULL;
+        return -1;
     }
     const char *colon = strchr(spec, ':');
     if (!colon || colon == spec || colon[1] == '\0') {
         seterr(err, errlen, "\"%s\": expected type:/path, e.g. "
                "hash:/etc/postern/sasl_passwd (types: %s)", spec, supported);
-        return NULL;
+        return -1;
     }
     size_t tl = (size_t)(colon - spec);
-    enum map_type type;
     if ((tl == 8 && strncmp(spec, "texthash", 8) == 0) ||
         (tl == 4 && strncmp(spec, "hash", 4) == 0))
-        type = MT_HASH;
+        *type = MT_HASH;
     else if (tl == 6 && strncmp(spec, "regexp", 6) == 0)
-        type = MT_REGEXP;
+        *type = MT_REGEXP;
     else if (tl == 4 && strncmp(spec, "pcre", 4) == 0)
-        type = MT_PCRE;
+        *type = MT_PCRE;
     else {
         seterr(err, errlen, "\"%s\": unknown map type \"%.*s\"; supported types "
                "are %s", spec, (int)(tl > 40 ? 40 : tl), spec, supported);
-        return NULL;
+        return -1;
     }
-    const char *path = colon + 1;
-    if (type == MT_HASH && ends_with(path, ".db")) {
+    *path = colon + 1;
+    if (*type == MT_HASH && ends_with(*path, ".db")) {
         seterr(err, errlen, "%s: postern reads the text file; point to it without "
-               ".db (%.*s:%.*s)", path, (int)tl, spec,
-               (int)(strlen(path) - 3), path);
-        return NULL;
+               ".db (%.*s:%.*s)", *path, (int)tl, spec,
+               (int)(strlen(*path) - 3), *path);
+        return -1;
     }
+    return 0;
+}
+
+const char *map_spec_path(const char *spec)
+{
+    const char *colon = spec ? strchr(spec, ':') : NULL;
+    return colon && colon != spec && colon[1] ? colon + 1 : NULL;
+}
+
+int map_read_file(const char *spec, int flags, char **text, size_t *len,
+                  char *err, size_t errlen)
+{
+    enum map_type type;
+    const char *path;
+    if (parse_spec(spec, &type, &path, err, errlen) < 0)
+        return -1;
+    return read_file(path, type, flags, text, len, err, errlen);
+}
+
+struct map *map_open_text(const char *spec, int flags, const char *text, size_t len,
+                          char *err, size_t errlen)
+{
+    enum map_type type;
+    const char *path;
+    if (parse_spec(spec, &type, &path, err, errlen) < 0)
+        return NULL;
     struct map *m = calloc(1, sizeof *m);
-    if (!m || !(m->spec = strdup(spec))) {
+    char *copy = malloc(len + 1);
+    if (!m || !copy || !(m->spec = strdup(spec))) {
         free(m);
+        free(copy);
         seterr(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     m->type = type;
     m->secret = (flags & MAP_SECRET) != 0;
-    char *text = NULL;
-    size_t len = 0;
-    if (read_file(path, type, flags, &text, &len, err, errlen) < 0) {
-        map_free(m);
-        return NULL;
-    }
-    int rc = load_text(m, path, text, len, err, errlen);
-    free(text);
+    /* load_text cuts lines in place */
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    int rc = load_text(m, path, copy, len, err, errlen);
+    free(copy);
     if (rc < 0) {
         map_free(m);
         return NULL;
     }
+    return m;
+}
+
+struct map *map_open(const char *spec, int flags, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (map_read_file(spec, flags, &text, &len, err, errlen) < 0)
+        return NULL;
+    struct map *m = map_open_text(spec, flags, text, len, err, errlen);
+    free(text);
     return m;
 }
 

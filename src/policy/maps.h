@@ -24,6 +24,17 @@ struct map;
 /* Open "type:/path". Errors name the file and line: "/etc/x:3: ...". */
 struct map *map_open(const char *spec, int flags, char *err, size_t errlen);
 void map_free(struct map *m);
+
+/* The two halves of map_open, for a table read by another process (the
+ * privileged parent): map_read_file reads the file of "type:/path" with
+ * map_open's checks (MAP_SECRET: mode); map_open_text parses text as the
+ * content of that file (errors still name the path and line). */
+int map_read_file(const char *spec, int flags, char **text, size_t *len,
+                  char *err, size_t errlen);
+struct map *map_open_text(const char *spec, int flags, const char *text, size_t len,
+                          char *err, size_t errlen);
+/* The path of "type:/path" (pointing into spec), or NULL. */
+const char *map_spec_path(const char *spec);
 const char *map_spec(const struct map *m);
 
 /* Look key up. Returns a malloc'd value, or NULL when not found. For

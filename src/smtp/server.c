@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../daemon.h"
@@ -393,16 +394,24 @@ static int local_listen(struct server *srv, struct local_sock *ls, const char *p
             snprintf(err, errlen, "%s exists and is not a socket; remove it", path);
             goto fail;
         }
-        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (probe >= 0) {
+        /* a daemon killed a moment ago (its worker dies with its parent,
+         * asynchronously) may still hold the socket: ask for up to 2 s */
+        for (int tries = 0;; tries++) {
+            int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            if (probe < 0)
+                break;
             int rc = connect(probe, (struct sockaddr *)&sun, sizeof sun);
             int e = errno;
             close(probe);
-            if (rc == 0 || e == EAGAIN || e == EINPROGRESS) {
+            if (rc != 0 && e != EAGAIN && e != EINPROGRESS)
+                break;
+            if (tries == 40) {
                 snprintf(err, errlen, "%s accepts connections: another postern daemon "
                          "is running on this queue", path);
                 goto fail;
             }
+            struct timespec ts = { 0, 50 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
         }
         if (unlink(path) < 0 && errno != ENOENT) {
             snprintf(err, errlen, "remove stale socket %s: %s", path, strerror(errno));

@@ -1,8 +1,11 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int mkdir_mode(const char *p, mode_t mode)
 {
@@ -33,4 +36,127 @@ int fs_mkdir_p(const char *path, mode_t mode)
             return -1;
     }
     return mkdir_mode(buf, mode);
+}
+
+/* The parts of a checked component's message: where it is and the fix. */
+#define FS_LINK_FIX "postern does not follow symbolic links here while it runs as root; " \
+    "use the real path, or replace the link with a directory"
+
+/* Check what fd (the directory at shown) is: owned by root or owner. */
+static int check_owner(int fd, const char *shown, uid_t owner, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "%s: cannot stat: %s", shown, strerror(errno));
+        return -1;
+    }
+    if (st.st_uid != 0 && st.st_uid != owner) {
+        snprintf(err, errlen, "%s is owned by uid %lu, not by root or the mail_owner "
+                 "(uid %lu): whoever owns it could redirect postern's files; "
+                 "chown root %s, or move the directory",
+                 shown, (unsigned long)st.st_uid, (unsigned long)owner, shown);
+        return -1;
+    }
+    return 0;
+}
+
+/* openat(dirfd, name) without following a link; err says why not. */
+static int open_component(int dirfd, const char *name, const char *shown, char *err,
+                          size_t errlen)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0)
+        return fd;
+    int e = errno;
+    struct stat st;
+    if (e == ELOOP || (e == ENOTDIR && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                       S_ISLNK(st.st_mode)))
+        snprintf(err, errlen, "%s is a symbolic link: %s", shown, FS_LINK_FIX);
+    else if (e == ENOTDIR)
+        snprintf(err, errlen, "%s is not a directory: remove it or choose another path",
+                 shown);
+    else if (e != ENOENT)
+        snprintf(err, errlen, "%s: %s", shown, strerror(e));
+    else
+        err[0] = '\0';
+    errno = e;
+    return -1;
+}
+
+int fs_dir_open_safe(const char *path, uid_t owner, mode_t mode, char *err, size_t errlen)
+{
+    char buf[4096], shown[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf) {
+        snprintf(err, errlen, "%.200s: path empty or too long", path);
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    int abs = buf[0] == '/';
+    snprintf(shown, sizeof shown, "%s", abs ? "/" : ".");
+    int fd = open(shown, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", shown, strerror(errno));
+        return -1;
+    }
+    if (check_owner(fd, shown, owner, err, errlen) < 0)
+        goto fail;
+    char *save = NULL;
+    char *comp = strtok_r(buf, "/", &save);
+    while (comp) {
+        char *next = strtok_r(NULL, "/", &save);
+        if (strcmp(comp, ".") == 0) {
+            comp = next;
+            continue;
+        }
+        size_t sl = strlen(shown);
+        snprintf(shown + sl, sizeof shown - sl, "%s%s",
+                 sl && shown[sl - 1] == '/' ? "" : "/", comp);
+        if (!abs && strncmp(shown, "./", 2) == 0)
+            memmove(shown, shown + 2, strlen(shown + 2) + 1);
+        int sub = open_component(fd, comp, shown, err, errlen);
+        if (sub < 0 && errno == ENOENT) {
+            mode_t m = next ? 0755 : mode;
+            if (mkdirat(fd, comp, m) < 0 && errno != EEXIST) {
+                snprintf(err, errlen, "mkdir %s: %s", shown, strerror(errno));
+                goto fail;
+            }
+            sub = open_component(fd, comp, shown, err, errlen);
+            /* the umask must not take what we ask for explicitly */
+            if (sub >= 0 && fchmod(sub, m) < 0) {
+                snprintf(err, errlen, "chmod %s: %s", shown, strerror(errno));
+                close(sub);
+                goto fail;
+            }
+        }
+        if (sub < 0) {
+            if (!err[0])
+                snprintf(err, errlen, "%s: %s", shown, strerror(errno));
+            goto fail;
+        }
+        close(fd);
+        fd = sub;
+        if (check_owner(fd, shown, owner, err, errlen) < 0)
+            goto fail;
+        comp = next;
+    }
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+int fs_subdir_open_safe(int dirfd, const char *dirpath, const char *name, uid_t owner,
+                        char *err, size_t errlen)
+{
+    char shown[4096];
+    snprintf(shown, sizeof shown, "%s/%s", dirpath, name);
+    int fd = open_component(dirfd, name, shown, err, errlen);
+    if (fd < 0)
+        return -1;
+    if (check_owner(fd, shown, owner, err, errlen) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }

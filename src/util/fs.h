@@ -9,4 +9,18 @@
  * as they are. 0 or -1 with errno. */
 int fs_mkdir_p(const char *path, mode_t mode);
 
+/* Open the directory at path as root without trusting whoever owns parts
+ * of it: every component is opened relative to the one before with
+ * O_NOFOLLOW (a symbolic link anywhere is refused, so a swapped link can
+ * never make root chown or write elsewhere), and must be owned by root or
+ * by `owner`. Missing components are created: parents 0755, the last
+ * `mode`. Returns an O_DIRECTORY descriptor, or -1 with a message in err
+ * that names the component and the fix. */
+int fs_dir_open_safe(const char *path, uid_t owner, mode_t mode, char *err, size_t errlen);
+
+/* Open the existing subdirectory `name` of dirfd the same way (ENOENT:
+ * returns -1 with errno ENOENT and err empty). */
+int fs_subdir_open_safe(int dirfd, const char *dirpath, const char *name, uid_t owner,
+                        char *err, size_t errlen);
+
 #endif

@@ -72,6 +72,32 @@ def have_ipv6_loopback():
 # the daemon
 
 
+def group_members(pgid):
+    """Pids of the live (not zombie) processes in process group pgid."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(d))
+    return pids
+
+
+def wait_group_gone(pgid, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while group_members(pgid):
+        if time.monotonic() > deadline:
+            pytest.fail(f"processes of group {pgid} still alive {timeout}s after SIGKILL",
+                        pytrace=False)
+        time.sleep(0.02)
+
+
 def sanitizer_report(text):
     """The first sanitizer report found in text (with context), or None."""
     for pat in SANITIZER_PATTERNS:
@@ -184,9 +210,11 @@ class Postern:
         if self.verbose if verbose is None else verbose:
             argv.append("-v")
         with open(errp, "wb") as ef, open(outp, "wb") as of:
+            # its own process group: kill() takes the privileged parent and
+            # the worker together, as a crash or the OOM killer would
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=of, stderr=ef,
-                                         env=binary_env())
+                                         env=binary_env(), start_new_session=True)
         if wait:
             self.wait_ready()
         return self
@@ -230,8 +258,7 @@ class Postern:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.kill_group()
                 pytest.fail(f"postern did not exit within {timeout}s of SIGTERM; "
                             f"stderr:\n{self.log()[-4000:]}", pytrace=False)
         rc = self.proc.returncode
@@ -243,11 +270,20 @@ class Postern:
         return rc
 
     def kill(self):
-        """SIGKILL at once (crash simulation) and reap."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        """SIGKILL to the parent and the worker at once (crash simulation);
+        returns once neither runs any more."""
+        self.kill_group()
         self.check_sanitizers()
+
+    def kill_group(self):
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        wait_group_gone(self.proc.pid)
 
     def log(self):
         """All stderr captured so far, over every start."""
@@ -394,8 +430,7 @@ def make_postern(request):
             failures.append(str(e))
         finally:
             if p.proc is not None and p.proc.poll() is None:
-                p.proc.kill()
-                p.proc.wait()
+                p.kill_group()
     if not os.environ.get("POSTERN_E2E_KEEP"):
         shutil.rmtree(base, ignore_errors=True)
     if failures:

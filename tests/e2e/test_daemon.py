@@ -123,3 +123,68 @@ def test_connection_limit_total(make_postern):
     finally:
         for s in socks:
             s.close()
+
+
+def worker_pid(p):
+    """The worker: the other live process in the daemon's process group."""
+    from conftest import group_members
+    deadline = time.monotonic() + 10
+    while True:
+        others = [pid for pid in group_members(p.proc.pid) if pid != p.proc.pid]
+        if others:
+            assert len(others) == 1, others
+            return others[0]
+        assert time.monotonic() < deadline, "no worker process"
+        time.sleep(0.02)
+
+
+def test_worker_runs_unprivileged_and_parent_stays_root(make_postern):
+    p = make_postern()
+    w = worker_pid(p)
+    uid = lambda pid: int(next(l for l in open(f"/proc/{pid}/status")
+                               if l.startswith("Uid:")).split()[1])
+    if os.geteuid() == 0:
+        import pwd
+        assert uid(w) == pwd.getpwnam("postern").pw_uid
+        assert uid(p.proc.pid) == 0
+    # the parent has no listening socket: only the worker reads the network
+    inodes = set()
+    for fd in os.listdir(f"/proc/{p.proc.pid}/fd"):
+        link = os.readlink(f"/proc/{p.proc.pid}/fd/{fd}")
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A":
+                    listening.add(cols[9])
+    assert not (inodes & listening)
+
+
+def test_kill_9_of_the_parent_takes_the_worker(make_postern):
+    from conftest import wait_group_gone
+    p = make_postern()
+    w = worker_pid(p)
+    os.kill(p.proc.pid, signal.SIGKILL)
+    p.proc.wait()
+    wait_group_gone(p.proc.pid)
+    assert not os.path.exists(f"/proc/{w}") or "State:\tZ" in open(f"/proc/{w}/status").read()
+    # and the queue is free for a new daemon at once
+    p.start()
+    p.send("a@example.com", "b@example.com", b"Subject: x\r\n\r\nafter restart\r\n")
+    assert len(p.wait_for_maildir("b@example.com", 1)) == 1
+
+
+def test_sighup_to_the_worker_asks_the_parent(make_postern):
+    """`pkill -HUP postern` reaches the worker too: it cannot read the files
+    itself, so it asks the parent, and the reload happens."""
+    p = make_postern(message_size_limit=100000)
+    p.settings["message_size_limit"] = "200000"
+    p.write_config()
+    os.kill(worker_pid(p), signal.SIGHUP)
+    p.wait_log(r"reload: configuration")
+    with p.smtp() as c:
+        code, text = c.ehlo("client.example")
+        assert b"SIZE 200000" in text

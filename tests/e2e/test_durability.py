@@ -313,8 +313,7 @@ def test_disk_full_during_data_is_a_temporary_error(make_postern):
         p.stop()
     finally:
         if p.running:
-            p.proc.kill()
-            p.proc.wait()
+            p.kill()
         sp.run(["umount", str(p.queue_dir)], check=False)
 
 
@@ -341,6 +340,5 @@ def test_full_maildir_defers_then_delivers_when_space_returns(make_postern):
         p.stop()
     finally:
         if p.running:
-            p.proc.kill()
-            p.proc.wait()
+            p.kill()
         sp.run(["umount", str(p.mail_dir)], check=False)

@@ -766,3 +766,49 @@ def test_shutdown_during_delivery(make_postern, test_ca):
             "mail system is shutting down" in p.log()
     finally:
         lst.close()
+
+
+# --------------------------------------------------------------------------
+# SIGHUP re-reads secret files that only root can read
+
+
+def test_sighup_rereads_root_only_password_map(make_postern, upstream, test_ca):
+    """sasl_passwd at mode 0600, owned by root: the worker runs as
+    mail_owner and cannot open it, the privileged parent reads it on SIGHUP
+    and hands it over. The new password is used at once, and neither
+    password reaches the log."""
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root (the daemon must drop privileges)", pytrace=False)
+    up = upstream(mode="implicit", password="new-secret-2")
+    p = start_relay(make_postern, up, test_ca)
+    pw = p.base / "sasl_passwd"
+    st = os.stat(pw)
+    assert st.st_uid == 0 and (st.st_mode & 0o777) == 0o600
+    qid = p.send(SENDER, RCPT, message(subject="old password"))
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*status=(deferred|bounced) .*535")
+    password_map(pw, {f"[127.0.0.1]:{up.port}": f"{USER}:new-secret-2"})
+    os.kill(p.proc.pid, signal.SIGHUP)
+    p.wait_log(r"reload: configuration")
+    assert "reload failed" not in p.log()
+    qid = p.send(SENDER, RCPT, message(subject="new password"))
+    p.wait_log(sent_line(qid, RCPT, up))
+    [m] = [m for m in up.wait_messages(1) if b"new password" in m["content"]]
+    assert m["login"] == USER
+    assert_no_secret(p)
+    assert_no_secret(p, password="new-secret-2")
+
+
+def test_sighup_with_unreadable_password_map_keeps_running(make_postern, upstream, test_ca):
+    """A reload whose sasl_passwd became world-readable fails in the parent
+    with the file's name, keeps the running credentials, and never quotes
+    the file."""
+    up = upstream(mode="implicit")
+    p = start_relay(make_postern, up, test_ca)
+    pw = p.base / "sasl_passwd"
+    os.chmod(pw, 0o644)
+    os.kill(p.proc.pid, signal.SIGHUP)
+    p.wait_log(rf"reload failed, keeping the running configuration: .*{re.escape(str(pw))} "
+               r"is readable by group or others")
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(sent_line(qid, RCPT, up))
+    assert_no_secret(p)

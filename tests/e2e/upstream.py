@@ -341,10 +341,11 @@ def upstream(test_ca):
             pass
 
 
-def password_map(path, entries, owner="postern", mode=0o600):
-    """Write a sasl_passwd table ({key: "user:password"}) for the daemon:
-    owned by the daemon's user (SIGHUP re-reads it after privileges are
-    dropped) with the given mode."""
+def password_map(path, entries, owner=None, mode=0o600):
+    """Write a sasl_passwd table ({key: "user:password"}) for the daemon
+    with the given mode, owned by root as an administrator leaves it (the
+    daemon's privileged parent reads it, at start and on SIGHUP) unless
+    owner names another user."""
     with open(path, "w", encoding="utf-8") as f:
         for k, v in entries.items():
             f.write(f"{k} {v}\n")

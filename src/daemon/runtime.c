@@ -1,0 +1,141 @@
+/* runtime — a loaded configuration and the tables it names, shared by
+ * reference: sessions keep the snapshot they started with while SIGHUP
+ * swaps in a new one. Loading validates what `postern check` reports. */
+#include "../daemon.h"
+
+#include "../config/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../policy/maps.h"
+#include "../util/fbundle.h"
+
+/* The text of a file the runtime needs: from a replay bundle (the worker
+ * after a reload), else from disk (kept in a recording bundle). */
+static char *runtime_read(struct fbundle *fb, const char *path, const char *spec, int flags,
+                          size_t *len, char *err, size_t errlen, struct config_errors *errs)
+{
+    char *text = NULL;
+    if (fb && fbundle_is_replay(fb)) {
+        const char *t = fbundle_get(fb, path, len);
+        if (!t) {
+            snprintf(err, errlen, "%s: not passed on by the privileged parent", path);
+            return NULL;
+        }
+        if (!(text = malloc(*len + 1))) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            return NULL;
+        }
+        memcpy(text, t, *len + 1);
+        return text;
+    }
+    int rc = spec ? map_read_file(spec, flags, &text, len, err, errlen)
+                  : config_read_file(path, &text, len, errs);
+    if (rc < 0)
+        return NULL;
+    if (fb && fbundle_put(fb, path, text, *len) < 0) {
+        free(text);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    return text;
+}
+
+static struct map *runtime_map(struct fbundle *fb, const char *spec, int flags,
+                               char *err, size_t errlen)
+{
+    const char *path = map_spec_path(spec);
+    if (!path)      /* let map_open_text say what is wrong with it */
+        return map_open_text(spec, flags, "", 0, err, errlen);
+    size_t len = 0;
+    char *text = runtime_read(fb, path, spec, flags, &len, err, errlen, NULL);
+    if (!text)
+        return NULL;
+    struct map *m = map_open_text(spec, flags, text, len, err, errlen);
+    free(text);
+    return m;
+}
+
+struct runtime *runtime_load(const char *path, struct config_errors *errs)
+{
+    return runtime_load_from(path, NULL, errs);
+}
+
+/* Every error, the configuration's and those of mynetworks and the map
+ * files, goes to errs: NULL when there is any. */
+struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
+                                  struct config_errors *errs)
+{
+    struct config *cfg;
+    char why[768] = "", where[512];
+    if (path) {
+        size_t len = 0;
+        char *text = runtime_read(fb, path, NULL, 0, &len, why, sizeof why, errs);
+        if (!text) {
+            if (errs->n == 0)       /* not a read error: those are in errs */
+                config_errors_add(errs, "%s", why);
+            return NULL;
+        }
+        cfg = config_load_buffer_collect(text, len, path, errs);
+        free(text);
+    } else {
+        cfg = config_load_collect(NULL, errs);
+    }
+    if (!cfg)
+        return NULL;
+    struct runtime *rt = calloc(1, sizeof *rt);
+    if (!rt) {
+        config_free(cfg);
+        config_errors_add(errs, "out of memory");
+        return NULL;
+    }
+    rt->cfg = cfg;
+    rt->refs = 1;
+    config_param_where(cfg, "mynetworks", where, sizeof where);
+    long wide;
+    if (policy_netlist_parse(&rt->mynetworks, cfg->mynetworks.v, cfg->mynetworks.n,
+                             why, sizeof why) < 0)
+        config_errors_add(errs, "%s: mynetworks: %s", where, why);
+    else if ((wide = policy_netlist_open_relay(&rt->mynetworks)) >= 0)
+        /* "it never becomes an open relay": seed configs carry 0.0.0.0/0 */
+        config_errors_add(errs, "%s: mynetworks entry \"%s\" trusts a large part of the "
+                          "Internet, which would make postern an open relay; list only "
+                          "your own networks (e.g. 10.0.0.0/8, 192.168.0.0/16)",
+                          where, cfg->mynetworks.v[wide]);
+    if (cfg->sender_canonical_maps[0] &&
+        !(rt->canonical = runtime_map(fb, cfg->sender_canonical_maps, 0, why, sizeof why)))
+        config_errors_add(errs, "sender_canonical_maps: %s", why);
+    if (cfg->smtp_sasl_auth_enable && cfg->smtp_sasl_password_maps[0] &&
+        !(rt->passwd = runtime_map(fb, cfg->smtp_sasl_password_maps, MAP_SECRET, why,
+                                   sizeof why)))
+        config_errors_add(errs, "smtp_sasl_password_maps: %s", why);
+    if (cfg->transport_maps[0] &&
+        !(rt->transport_map = runtime_map(fb, cfg->transport_maps, 0, why, sizeof why)))
+        config_errors_add(errs, "transport_maps: %s", why);
+    if (errs->n > 0) {
+        runtime_unref(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+struct runtime *runtime_ref(struct runtime *rt)
+{
+    rt->refs++;
+    return rt;
+}
+
+void runtime_unref(struct runtime *rt)
+{
+    if (!rt || --rt->refs > 0)
+        return;
+    policy_netlist_free(&rt->mynetworks);
+    map_free(rt->canonical);
+    map_free(rt->transport_map);
+    map_free(rt->passwd);
+    config_free(rt->cfg);
+    free(rt);
+}
+
