@@ -346,7 +346,7 @@ static void attempt_finish(struct attempt *a)
          * again: record the final state first unless that is harmless */
         if (a->non_idempotent && spool_state_write(a->d->spool, env) < 0)
             log_warning_errno("%s: cannot record final delivery state", env->qid);
-        if (spool_remove(a->d->spool, env->qid) < 0)
+        if (spool_remove_done(a->d->spool, env->qid) < 0)
             log_warning_errno("%s: cannot remove queue file", env->qid);
         else
             log_info("%s: removed", env->qid);

@@ -685,7 +685,9 @@ int spool_state_write(struct spool *sp, const struct envelope *env)
     return spool_fsync_dir(sp->statefd);
 }
 
-int spool_remove(struct spool *sp, const char *qid)
+/* durable == 0 skips the directory fsync when there is no state file (see
+ * spool_remove_done). */
+static int remove_msg(struct spool *sp, const char *qid, int durable)
 {
     if (!qid_valid(qid)) {
         errno = EINVAL;
@@ -705,12 +707,12 @@ int spool_remove(struct spool *sp, const char *qid)
             return -1;
     }
     /* No state file: nothing was recorded, so a queue file that comes back
-     * after a crash is simply delivered again, which the callers only allow
-     * for idempotent transports (capture overwrites the same Maildir file;
-     * smtp writes a final state first). Skipping this fsync saves one disk
-     * flush per message on the common path. */
+     * after a crash is simply delivered again, which spool_remove_done's
+     * callers only allow for idempotent transports (capture overwrites the
+     * same Maildir file; smtp writes a final state first). Skipping this
+     * fsync saves one disk flush per message on the common path. */
     if (faccessat(sp->statefd, qid, F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
-        return 0;
+        return durable ? spool_fsync_dir(dfd) : 0;
     if (spool_fsync_dir(dfd) != 0)
         return -1;
     if (unlinkat(sp->statefd, qid, 0) != 0) {
@@ -721,6 +723,16 @@ int spool_remove(struct spool *sp, const char *qid)
     /* not strictly needed for safety (an orphan is cleaned at start-up) but
      * keeps the directory honest after a crash */
     return spool_fsync_dir(sp->statefd);
+}
+
+int spool_remove(struct spool *sp, const char *qid)
+{
+    return remove_msg(sp, qid, 1);
+}
+
+int spool_remove_done(struct spool *sp, const char *qid)
+{
+    return remove_msg(sp, qid, 0);
 }
 
 int spool_quarantine(struct spool *sp, const char *qid)

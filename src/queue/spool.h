@@ -91,11 +91,18 @@ int spool_busy(const struct spool *sp, const char *qid);
  * fsync dir). -1 on error. */
 int spool_state_write(struct spool *sp, const struct envelope *env);
 
-/* Remove a finished message (or a held one: hold/<qid>): queue file, fsync queue/, then the state file
- * and fsync state/. (Queue file first: a crash in between leaves an orphan
- * state file that spool_scan deletes, never a queue file without its state,
- * which would deliver to every recipient again.) */
+/* Remove a message (queued, or held: hold/<qid>): queue file, fsync its
+ * directory, then the state file and fsync state/. (Queue file first: a
+ * crash in between leaves an orphan state file that spool_scan deletes,
+ * never a queue file without its state, which would deliver to every
+ * recipient again.) The removal is durable when this returns 0: what
+ * `postern queue delete` reports as deleted stays deleted after a crash. */
 int spool_remove(struct spool *sp, const char *qid);
+/* The same for a message whose delivery is complete: when it has no state
+ * file the queue directory is not fsynced, so a crash may bring it back and
+ * deliver it again. Only for idempotent transports (or after writing a
+ * final state, which makes the fsync happen). */
+int spool_remove_done(struct spool *sp, const char *qid);
 
 /* Move queue/<qid> (and its state, as quarantine/<qid>.state) to
  * quarantine/, keeping it for a human. Never replaces a file there (adds

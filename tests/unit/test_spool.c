@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -54,6 +55,36 @@ static int teardown(void **state)
     nftw(f->base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
+}
+
+/* ---------- fsync, interposed ----------
+ *
+ * The test binary's fsync replaces libc's for the spool code linked into
+ * it: it records which directories were synced, so a test can check that a
+ * removal was made durable before the function returned. */
+
+#define FSYNC_MAX 32
+static struct {
+    int on, n;
+    dev_t dev[FSYNC_MAX];
+    ino_t ino[FSYNC_MAX];
+} fsyncs;
+
+int fsync(int fd)
+{
+    struct stat st;
+    if (fsyncs.on && fsyncs.n < FSYNC_MAX && fstat(fd, &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
+        fsyncs.dev[fsyncs.n] = st.st_dev;
+        fsyncs.ino[fsyncs.n++] = st.st_ino;
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
+
+static void fsync_record(void)
+{
+    fsyncs.on = 1;
+    fsyncs.n = 0;
 }
 
 /* ---------- helpers ---------- */
@@ -492,6 +523,57 @@ static void test_remove(void **state)
     envelope_free(&env);
 }
 
+/* 1 when <spool>/<sub> was fsynced since fsync_record() */
+static int dir_synced(struct fx *f, const char *sub)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", f->dir, sub);
+    assert_int_equal(stat(p, &st), 0);
+    for (int i = 0; i < fsyncs.n; i++)
+        if (fsyncs.dev[i] == st.st_dev && fsyncs.ino[i] == st.st_ino)
+            return 1;
+    return 0;
+}
+
+/* `postern queue delete` of a message that has no state file yet (never
+ * attempted, or only ever deferred by a transport that records nothing):
+ * "deleted" must still hold after a crash, so the unlink is made durable
+ * before spool_remove returns. */
+static void test_remove_durable_without_state(void **state)
+{
+    struct fx *f = *state;
+    struct envelope env, held;
+    make_env(&env, 1);
+    commit_one(f, &env, "x", 1);
+    assert_false(exists(path_of(f, "state", env.qid)));
+    fsync_record();
+    assert_int_equal(spool_remove(f->sp, env.qid), 0);
+    assert_false(exists(path_of(f, "queue", env.qid)));
+    assert_true(dir_synced(f, "queue"));
+
+    /* a held one: hold/ is synced */
+    make_env(&held, 1);
+    commit_one(f, &held, "y", 1);
+    assert_int_equal(spool_hold(f->sp, held.qid), 0);
+    fsync_record();
+    assert_int_equal(spool_remove(f->sp, held.qid), 0);
+    assert_false(exists(path_of(f, "hold", held.qid)));
+    assert_true(dir_synced(f, "hold"));
+
+    /* the delivery path's variant skips it (capture is idempotent) */
+    envelope_free(&env);
+    make_env(&env, 1);
+    commit_one(f, &env, "z", 1);
+    fsync_record();
+    assert_int_equal(spool_remove_done(f->sp, env.qid), 0);
+    assert_false(exists(path_of(f, "queue", env.qid)));
+    assert_false(dir_synced(f, "queue"));
+    fsyncs.on = 0;
+    envelope_free(&env);
+    envelope_free(&held);
+}
+
 static void test_orphan_state(void **state)
 {
     struct fx *f = *state;
@@ -703,6 +785,7 @@ int main(void)
         T(test_create_refuses_bad_envelope),
         T(test_state_write_load),
         T(test_remove),
+        T(test_remove_durable_without_state),
         T(test_orphan_state),
         T(test_quarantine_corrupt),
         T(test_scan_quarantines_bad_names),
