@@ -258,6 +258,26 @@ static void msg_free(struct spool_msg *m)
     free(m);
 }
 
+/* 1 when qid names anything besides tmp/<qid> (which O_EXCL just took): a
+ * committed, held or quarantined message, a state file (a held message's,
+ * or an orphan not yet cleaned), a state being written. A lookup error
+ * other than ENOENT counts as in use. */
+static int qid_in_use(struct spool *sp, const char *qid)
+{
+    char sname[QID_LEN + 8];
+    snprintf(sname, sizeof sname, "%.16s.state", qid);
+    const struct { int fd; const char *name; } where[] = {
+        { sp->queuefd, qid }, { sp->holdfd, qid }, { sp->statefd, qid },
+        { sp->quarfd, qid }, { sp->tmpfd, sname },
+    };
+    struct stat st;
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++)
+        if (fstatat(where[i].fd, where[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+            errno != ENOENT)
+            return 1;
+    return 0;
+}
+
 struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
                                    char *err, size_t errlen)
 {
@@ -285,9 +305,8 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
             spool_set_err(err, errlen, "create tmp/%s: %s", m->qid, strerror(errno));
             goto fail;
         }
-        /* an id already committed (clock stepped back) is not reused */
-        struct stat st;
-        if (fstatat(sp->queuefd, m->qid, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        /* an id still in use anywhere (clock stepped back) is not reused */
+        if (qid_in_use(sp, m->qid)) {
             close(m->fd);
             m->fd = -1;
             unlinkat(sp->tmpfd, m->qid, 0);

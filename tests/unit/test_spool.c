@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -85,6 +87,34 @@ static void fsync_record(void)
 {
     fsyncs.on = 1;
     fsyncs.n = 0;
+}
+
+/* The same for the clock and getrandom: with fixed_id.on, every new
+ * queue id is the same, as after the clock stepped back to the very
+ * microsecond of an earlier message and the random part repeated. */
+static struct {
+    int on;
+    struct timespec ts;
+    uint32_t rnd;
+} fixed_id;
+
+int clock_gettime(clockid_t clk, struct timespec *ts)
+{
+    if (fixed_id.on && clk == CLOCK_REALTIME) {
+        *ts = fixed_id.ts;
+        return 0;
+    }
+    return (int)syscall(SYS_clock_gettime, clk, ts);
+}
+
+ssize_t getrandom(void *buf, size_t len, unsigned int flags)
+{
+    if (fixed_id.on) {
+        for (size_t i = 0; i < len; i++)
+            ((unsigned char *)buf)[i] = (unsigned char)(fixed_id.rnd >> (8 * (i % 4)));
+        return (ssize_t)len;
+    }
+    return (ssize_t)syscall(SYS_getrandom, buf, len, flags);
 }
 
 /* ---------- helpers ---------- */
@@ -574,6 +604,50 @@ static void test_remove_durable_without_state(void **state)
     envelope_free(&held);
 }
 
+/* A new queue id is never one that still lives anywhere in the spool:
+ * a message on hold, a state file, a quarantined message. Otherwise the new
+ * message would take over the held one's delivery state (recipients
+ * "sent": never delivered), or block its release. */
+static void test_create_never_reuses_an_id(void **state)
+{
+    struct fx *f = *state;
+    static const char *const places[] = { "queue", "hold", "state", "quarantine" };
+    fixed_id.on = 1;
+    fixed_id.ts.tv_sec = 1700000000;
+    fixed_id.ts.tv_nsec = 123456000;
+    fixed_id.rnd = 0xabc;
+    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
+        struct envelope env;
+        char err[256] = "";
+        make_env(&env, 1);
+        commit_one(f, &env, "x", 1);          /* takes the one possible id */
+        assert_string_equal(env.qid, "6553F1001E240ABC");
+        if (strcmp(places[i], "hold") == 0) {
+            assert_int_equal(spool_hold(f->sp, env.qid), 0);
+        } else if (strcmp(places[i], "state") == 0) {
+            assert_int_equal(spool_state_write(f->sp, &env), 0);
+            assert_int_equal(unlink(path_of(f, "queue", env.qid)), 0);
+        } else if (strcmp(places[i], "quarantine") == 0) {
+            assert_int_equal(spool_quarantine(f->sp, env.qid), 0);
+        }
+        struct envelope again;
+        make_env(&again, 1);
+        struct spool_msg *m = spool_msg_create(f->sp, &again, err, sizeof err);
+        if (m)
+            fail_msg("%s/%s exists, yet a new message got the same id %s", places[i],
+                     env.qid, spool_msg_qid(m));
+        assert_non_null(strstr(err, "no free queue id"));
+        assert_int_equal(count_dir(f, "tmp"), 0);
+        envelope_free(&again);
+        /* clean up for the next place */
+        unlink(path_of(f, places[i], env.qid));
+        unlink(path_of(f, "state", env.qid));
+        unlink(path_of(f, "queue", env.qid));
+        envelope_free(&env);
+    }
+    fixed_id.on = 0;
+}
+
 static void test_orphan_state(void **state)
 {
     struct fx *f = *state;
@@ -786,6 +860,7 @@ int main(void)
         T(test_state_write_load),
         T(test_remove),
         T(test_remove_durable_without_state),
+        T(test_create_never_reuses_an_id),
         T(test_orphan_state),
         T(test_quarantine_corrupt),
         T(test_scan_quarantines_bad_names),
