@@ -172,7 +172,8 @@ class Postern:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, wait=True, verbose=None):
+    def start(self, wait=True, verbose=None, preexec_fn=None):
+        """preexec_fn: run in the child before exec (e.g. lower a limit)."""
         require_binary()
         assert not self.running, "already running"
         self.write_config()
@@ -186,7 +187,7 @@ class Postern:
         with open(errp, "wb") as ef, open(outp, "wb") as of:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=of, stderr=ef,
-                                         env=binary_env())
+                                         env=binary_env(), preexec_fn=preexec_fn)
         if wait:
             self.wait_ready()
         return self
