@@ -786,6 +786,86 @@ int spool_quarantine(struct spool *sp, const char *qid)
     return 0;
 }
 
+/* ---------- notices (bounces, delay warnings): see spool.h ---------- */
+
+void spool_notice_name(char *out, const char *qid, const char *parent)
+{
+    snprintf(out, NOTICE_NAME_LEN + 1, "%.16s.notice.%.16s", qid, parent);
+}
+
+/* 1 when name is "<qid>.notice.<parent>" with two valid ids (copied out) */
+int spool_notice_parse(const char *name, char *qid, char *parent)
+{
+    if (strlen(name) != NOTICE_NAME_LEN || memcmp(name + QID_LEN, ".notice.", 8) != 0)
+        return 0;
+    memcpy(qid, name, QID_LEN);
+    qid[QID_LEN] = '\0';
+    memcpy(parent, name + QID_LEN + 8, QID_LEN);
+    parent[QID_LEN] = '\0';
+    return qid_valid(qid) && qid_valid(parent);
+}
+
+int spool_notice_stage(struct spool *sp, struct spool_msg *m, const char *parent,
+                       char *qid)
+{
+    char name[NOTICE_NAME_LEN + 1];
+    if (!qid_valid(parent) || !m->finished || m->err || m->fd < 0) {
+        errno = m->err ? m->err : EINVAL;
+        goto fail;
+    }
+    if (sync_fd(m->fd) != 0)
+        goto fail;
+    if (close(m->fd) != 0 && errno != EINTR) {
+        m->fd = -1;
+        goto fail;
+    }
+    m->fd = -1;
+    spool_notice_name(name, m->qid, parent);
+    if (linkat(sp->tmpfd, m->qid, sp->tmpfd, name, 0) != 0)
+        goto fail;
+    /* the staged name must survive a crash that keeps the decision */
+    if (spool_fsync_dir(sp->tmpfd) != 0) {
+        int e = errno;
+        unlinkat(sp->tmpfd, name, 0);
+        errno = e;
+        goto fail;
+    }
+    memcpy(qid, m->qid, QID_LEN + 1);
+    msg_free(m);
+    return 0;
+
+fail:;
+    int e = errno;
+    unlinkat(sp->tmpfd, m->qid, 0);
+    msg_free(m);
+    errno = e;
+    return -1;
+}
+
+int spool_notice_publish(struct spool *sp, const char *qid, const char *parent)
+{
+    char name[NOTICE_NAME_LEN + 1];
+    if (!qid_valid(qid) || !qid_valid(parent)) {
+        errno = EINVAL;
+        return -1;
+    }
+    spool_notice_name(name, qid, parent);
+    if (spool_rename_noreplace(sp->tmpfd, name, sp->queuefd, qid) != 0) {
+        /* renamed by an earlier call whose fsync failed: sync again */
+        int e = errno;
+        struct stat st;
+        if (e != ENOENT || fstatat(sp->queuefd, qid, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            errno = e;
+            return -1;
+        }
+    }
+    if (spool_fsync_dir(sp->queuefd) != 0)
+        return -1;
+    /* tmp/<qid> only kept the id taken (a leftover goes at start-up) */
+    unlinkat(sp->tmpfd, qid, 0);
+    return 0;
+}
+
 /* ---------- hold / release ---------- */
 
 int spool_where(struct spool *sp, const char *qid)

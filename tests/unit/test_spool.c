@@ -648,6 +648,84 @@ static void test_create_never_reuses_an_id(void **state)
     fixed_id.on = 0;
 }
 
+/* Notices: staged (tmp/<X> + tmp/<X>.notice.<P>), published into queue/
+ * after the parent's state names them; at start-up a staged notice is
+ * published when its parent's state names it, deleted when not. */
+static void test_notice_stage_publish_scan(void **state)
+{
+    struct fx *f = *state;
+    struct envelope parent, notice;
+    char x[QID_LEN + 1], name[64];
+    make_env(&parent, 1);
+    commit_one(f, &parent, "p", 1);
+
+    /* staged, then published */
+    make_env(&notice, 1);
+    struct spool_msg *m = start_msg(f, &notice, "n", 1);
+    assert_int_equal(spool_msg_finish(m), 0);
+    assert_int_equal(spool_notice_stage(f->sp, m, parent.qid, x), 0);
+    assert_string_equal(x, notice.qid);
+    snprintf(name, sizeof name, "%s.notice.%s", x, parent.qid);
+    assert_true(exists(path_of(f, "tmp", name)));
+    assert_true(exists(path_of(f, "tmp", x)));            /* the id stays taken */
+    assert_false(exists(path_of(f, "queue", x)));
+    assert_int_equal(spool_notice_publish(f->sp, x, parent.qid), 0);
+    assert_true(exists(path_of(f, "queue", x)));
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    assert_int_equal(spool_notice_publish(f->sp, x, parent.qid), 0);  /* again: fine */
+    assert_int_equal(spool_notice_publish(f->sp, x, "../../x"), -1);
+    assert_int_equal(spool_remove(f->sp, x), 0);
+    envelope_free(&notice);
+
+    /* a crash before the decision: deleted at start-up */
+    make_env(&notice, 1);
+    m = start_msg(f, &notice, "n", 1);
+    assert_int_equal(spool_msg_finish(m), 0);
+    assert_int_equal(spool_notice_stage(f->sp, m, parent.qid, x), 0);
+    assert_int_equal(spool_scan(f->sp, NULL, NULL), 1);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    assert_false(exists(path_of(f, "queue", x)));
+    envelope_free(&notice);
+
+    /* a crash after the decision: published at start-up */
+    make_env(&notice, 1);
+    m = start_msg(f, &notice, "n", 1);
+    assert_int_equal(spool_msg_finish(m), 0);
+    assert_int_equal(spool_notice_stage(f->sp, m, parent.qid, x), 0);
+    memcpy(parent.notice[0], x, sizeof x);
+    parent.nnotice = 1;
+    assert_int_equal(spool_state_write(f->sp, &parent), 0);
+    struct seen seen = { .n = 0 };
+    assert_int_equal(spool_scan(f->sp, collect, &seen), 2);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    assert_true(exists(path_of(f, "queue", x)));
+    char err[256];
+    const char *content;
+    struct envelope back;
+    struct spool_map *map = spool_load(f->sp, x, &back, &content, err, sizeof err);
+    if (!map)
+        fail_msg("published notice: %s", err);
+    assert_memory_equal(content, "n", 1);
+    spool_unload(map);
+    envelope_free(&back);
+    envelope_free(&notice);
+
+    /* a staged notice of a parent without a state, or a bad name: deleted */
+    write_file(path_of(f, "tmp", "6553F1001E240ABC.notice.6553F1001E240ABD"), "x", 1);
+    write_file(path_of(f, "tmp", "6553F1001E240ABC.notice.6553f1001e240abd"), "x", 1);
+    assert_int_equal(spool_scan(f->sp, NULL, NULL), 2);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+
+    /* a message that is not finished is not staged */
+    make_env(&notice, 1);
+    m = start_msg(f, &notice, "n", 1);
+    errno = 0;
+    assert_int_equal(spool_notice_stage(f->sp, m, parent.qid, x), -1);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    envelope_free(&notice);
+    envelope_free(&parent);
+}
+
 static void test_orphan_state(void **state)
 {
     struct fx *f = *state;
@@ -861,6 +939,7 @@ int main(void)
         T(test_remove),
         T(test_remove_durable_without_state),
         T(test_create_never_reuses_an_id),
+        T(test_notice_stage_publish_scan),
         T(test_orphan_state),
         T(test_quarantine_corrupt),
         T(test_scan_quarantines_bad_names),
