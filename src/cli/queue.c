@@ -25,6 +25,7 @@
 #include "../queue/qid.h"
 #include "../queue/spool.h"
 #include "../smtp/control.h"
+#include "../util/term.h"
 #include "../util/unixsock.h"
 
 /* Column where the sender and the recipients start in the listing. */
@@ -140,6 +141,29 @@ static void arrival_text(long long sec, char *out, size_t outlen)
     strftime(out, outlen, "%a %b %e %H:%M:%S", &tm);
 }
 
+/* Envelope text and content come from clients and remote servers: escape
+ * what a terminal could take as a control (util/term.h) unless raw. */
+static void put_text(const char *s, size_t len, int raw)
+{
+    if (raw)
+        fwrite(s, 1, len, stdout);
+    else
+        term_write_escaped(stdout, s, len);
+}
+
+static void put_str(const char *s, int raw)
+{
+    put_text(s ? s : "", s ? strlen(s) : 0, raw);
+}
+
+/* "<key>: <value>\n" with the value escaped unless raw */
+static void put_field(const char *key, const char *value, int raw)
+{
+    printf("%s: ", key);
+    put_str(value, raw);
+    putchar('\n');
+}
+
 int cli_queue_list(const char *config_given)
 {
     struct config *cfg = load_config(config_given);
@@ -183,8 +207,9 @@ int cli_queue_list(const char *config_given)
         }
         char when[64];
         arrival_text(env.arrival_sec, when, sizeof when);
-        printf("%-16s%c %8zu %-20.20s %s\n", env.qid, held ? '!' : ' ', env.content_len, when,
-               env.sender[0] ? env.sender : "MAILER-DAEMON");
+        printf("%-16s%c %8zu %-20.20s ", env.qid, held ? '!' : ' ', env.content_len, when);
+        put_str(env.sender[0] ? env.sender : "MAILER-DAEMON", 0);
+        putchar('\n');
         total += env.content_len;
         const char *last_reason = NULL;
         for (size_t r = 0; r < env.nrcpt; r++) {
@@ -192,10 +217,14 @@ int cli_queue_list(const char *config_given)
             if (rc2->state != RCPT_PENDING && rc2->state != RCPT_DEFERRED)
                 continue;                   /* done: sent or bounced */
             if (rc2->reason && (!last_reason || strcmp(last_reason, rc2->reason) != 0)) {
-                printf("%*s(%s)\n", LIST_INDENT, "", rc2->reason);
+                printf("%*s(", LIST_INDENT, "");
+                put_str(rc2->reason, 0);
+                printf(")\n");
                 last_reason = rc2->reason;
             }
-            printf("%*s%s\n", LIST_INDENT, "", rc2->addr);
+            printf("%*s", LIST_INDENT, "");
+            put_str(rc2->addr, 0);
+            putchar('\n');
         }
         printf("\n");
         spool_unload(map);
@@ -214,7 +243,8 @@ int cli_queue_list(const char *config_given)
 
 /* ---------- show ---------- */
 
-static int queue_show(const char *config_given, const char *qid)
+/* raw: no escaping of the envelope and content (-r) */
+static int queue_show(const char *config_given, const char *qid, int raw)
 {
     if (!qid_valid(qid)) {
         fprintf(stderr, "postern queue: invalid queue id \"%s\"\n", qid);
@@ -257,11 +287,14 @@ static int queue_show(const char *config_given, const char *qid)
     printf("status: %s\n", held ? "on hold" : "queued");
     printf("arrival: %s\n", when);
     printf("size: %zu\n", env.content_len);
-    printf("sender: %s\n", env.sender[0] ? env.sender : "<>");
-    printf("client: %s %s\n", env.client_addr ? env.client_addr : "",
-           env.client_name ? env.client_name : "");
-    printf("helo: %s\n", env.helo ? env.helo : "");
-    printf("protocol: %s\n", env.protocol ? env.protocol : "");
+    put_field("sender", env.sender[0] ? env.sender : "<>", raw);
+    printf("client: ");
+    put_str(env.client_addr, raw);
+    putchar(' ');
+    put_str(env.client_name, raw);
+    putchar('\n');
+    put_field("helo", env.helo, raw);
+    put_field("protocol", env.protocol, raw);
     printf("body: %s\n", env.body_8bit ? "8BITMIME" : "7BIT");
     printf("smtputf8: %s\n", env.smtputf8 ? "yes" : "no");
     printf("attempts: %d\n", env.attempts);
@@ -273,21 +306,29 @@ static int queue_show(const char *config_given, const char *qid)
     }
     for (size_t i = 0; i < env.nrcpt; i++) {
         const struct env_rcpt *r = &env.rcpt[i];
-        printf("recipient: %s (%s%s%s%s%s)\n", r->addr, envelope_state_name(r->state),
-               r->dsn[0] ? " " : "", r->dsn, r->reason ? ": " : "", r->reason ? r->reason : "");
+        printf("recipient: ");
+        put_str(r->addr, raw);
+        printf(" (%s%s", envelope_state_name(r->state), r->dsn[0] ? " " : "");
+        put_str(r->dsn, raw);
+        if (r->reason) {
+            printf(": ");
+            put_str(r->reason, raw);
+        }
+        printf(")\n");
     }
     printf("*** MESSAGE CONTENT ***\n");
     fflush(stdout);
-    /* CRLF as LF, like the capture transport */
+    /* CRLF as LF, like the capture transport; a lone CR is escaped (^M)
+     * unless raw */
     size_t start = 0;
     for (size_t i = 0; i + 1 < env.content_len; i++) {
         if (content[i] == '\r' && content[i + 1] == '\n') {
-            fwrite(content + start, 1, i - start, stdout);
+            put_text(content + start, i - start, raw);
             start = i + 1;
             i++;
         }
     }
-    fwrite(content + start, 1, env.content_len - start, stdout);
+    put_text(content + start, env.content_len - start, raw);
     if (env.content_len > 0 && content[env.content_len - 1] != '\n')
         putchar('\n');
     printf("*** END OF MESSAGE ***\n");
@@ -468,7 +509,8 @@ static int queue_usage(void)
     fprintf(stderr,
             "usage: postern queue [-c FILE] COMMAND\n"
             "  list                 list the queue (like mailq); '!' marks held messages\n"
-            "  show ID              print a message's envelope, state and content\n"
+            "  show [-r] ID         print a message's envelope, state and content\n"
+            "                       (control characters escaped, ESC as ^[; -r: raw)\n"
             "  flush [ID]           attempt delivery now (all deferred mail, or one message)\n"
             "  delete ID|ALL        remove from the queue, without a bounce\n"
             "  hold ID|ALL          keep in the queue, do not deliver\n"
@@ -480,11 +522,13 @@ static int queue_usage(void)
 int cli_queue(int argc, char **argv)
 {
     const char *cpath = NULL;
-    int c;
+    int c, raw = 0;
     optind = 1;
-    while ((c = getopt(argc, argv, "c:")) != -1) {
+    /* (GNU getopt permutes: `show -r ID` and `-r show ID` both work) */
+    while ((c = getopt(argc, argv, "c:r")) != -1) {
         switch (c) {
         case 'c': cpath = optarg; break;
+        case 'r': raw = 1; break;
         default: return queue_usage();
         }
     }
@@ -493,10 +537,12 @@ int cli_queue(int argc, char **argv)
     const char *cmd = argv[optind];
     int nargs = argc - optind - 1;
     const char *arg = nargs > 0 ? argv[optind + 1] : NULL;
+    if (strcmp(cmd, "show") == 0 && nargs == 1)
+        return queue_show(cpath, arg, raw);
+    if (raw)
+        return queue_usage();              /* -r is for show only */
     if (strcmp(cmd, "list") == 0 && nargs == 0)
         return cli_queue_list(cpath);
-    if (strcmp(cmd, "show") == 0 && nargs == 1)
-        return queue_show(cpath, arg);
     if (strcmp(cmd, "flush") == 0 && nargs <= 1)
         return cli_queue_request(cpath, "flush", arg);
     if ((strcmp(cmd, "delete") == 0 || strcmp(cmd, "hold") == 0 ||

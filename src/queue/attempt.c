@@ -3,7 +3,11 @@
  * record per-recipient results → expire, bounce (DSN), warn, or retry —
  * or, when `postern queue hold|delete` was asked for while the attempt ran,
  * hold the message (its state written first) or remove it without a bounce.
- * The scheduler decides *when*; this file decides *what happens*. */
+ * The scheduler decides *when*; this file decides *what happens*.
+ *
+ * Notices (bounce, delay warning) are staged first, then the state that
+ * records them is written (the decision), then they are published: a
+ * crash at any point sends each exactly once (spool.h, docs/queue.md). */
 #include "attempt.h"
 
 #include <errno.h>
@@ -37,6 +41,13 @@ struct sub_job {
     unsigned char *todo;
 };
 
+/* A notice staged by this attempt, published once its state is durable. */
+struct notice {
+    char qid[QID_LEN + 1];
+    const char *what;                /* "non-delivery notification"... */
+    size_t size;
+};
+
 struct attempt {
     struct scheduler *s;
     struct daemon *d;
@@ -52,6 +63,11 @@ struct attempt {
     size_t nsubs, pending;
     int non_idempotent;
     struct event *retry;
+    /* finishing (attempt_commit), possibly over several retries */
+    struct notice notices[ENV_NOTICES_MAX];
+    size_t nnotices, npublished;
+    int state_saved;
+    int done;                        /* no recipient left: remove */
 };
 
 static long long now_sec(void)
@@ -94,14 +110,18 @@ static void attempt_end(struct attempt *a)
 
 /* ---------- notifications (DSN) ---------- */
 
-/* Queue a new message with the null sender: a bounce or delay warning. */
-static void inject_notice(struct attempt *a, const char *rcpt, const char *text,
-                          size_t len, const char *what)
+/* Stage a new message with the null sender, a bounce or delay warning:
+ * it is published by attempt_commit once the state naming it is durable.
+ * -1 when it could not be written (logged). */
+static int stage_notice(struct attempt *a, const char *rcpt, const char *text, size_t len,
+                        const char *what)
 {
     struct daemon *d = a->d;
     struct envelope e;
     struct env_rcpt r;
     char err[256];
+    if (a->nnotices == ENV_NOTICES_MAX)
+        log_panic("%s: more than %d notices in one attempt", a->env.qid, ENV_NOTICES_MAX);
     memset(&e, 0, sizeof e);
     memset(&r, 0, sizeof r);
     r.addr = (char *)rcpt;
@@ -116,28 +136,31 @@ static void inject_notice(struct attempt *a, const char *rcpt, const char *text,
     struct spool_msg *m = spool_msg_create(d->spool, &e, err, sizeof err);
     if (!m) {
         log_warning("%s: cannot queue %s: %s", a->env.qid, what, err);
-        return;
+        return -1;
     }
-    int ok = 0;
     if (spool_msg_write(m, text, len) < 0 || spool_msg_finish(m) < 0) {
         log_warning_errno("%s: cannot write %s", a->env.qid, what);
         spool_msg_abort(m);
-        return;
+        return -1;
     }
-    spool_commit(d->spool, &m, 1, &ok);
-    if (!ok) {
-        log_warning("%s: cannot commit %s", a->env.qid, what);
-        return;
+    struct notice *n = &a->notices[a->nnotices];
+    if (spool_notice_stage(d->spool, m, a->env.qid, n->qid) < 0) {
+        log_warning_errno("%s: cannot queue %s", a->env.qid, what);
+        return -1;
     }
-    log_info("%s: sender %s: %s", a->env.qid, what, e.qid);
-    log_info("%s: from=<>, size=%zu, nrcpt=1 (queue active)", e.qid, len);
-    scheduler_enqueue(a->s, e.qid, 0);
+    n->what = what;
+    n->size = len;
+    a->nnotices++;
+    memcpy(a->env.notice[a->env.nnotice++], n->qid, QID_LEN + 1);
+    return 0;
 }
 
-/* Send a DSN about the recipients in include[] to the sender; a bounce of
- * a bounce goes to 2bounce_notice_recipient or is dropped — never a loop. */
-static void notify_sender(struct attempt *a, enum bounce_kind kind,
-                          const unsigned char *include)
+/* Stage a DSN about the recipients in include[] to the sender; a bounce of
+ * a bounce goes to 2bounce_notice_recipient or is dropped — never a loop.
+ * 0 when staged or when there is nothing to send, -1 when it could not be
+ * written (the caller does not record it as sent). */
+static int notify_sender(struct attempt *a, enum bounce_kind kind,
+                         const unsigned char *include)
 {
     const struct config *cfg = a->rt->cfg;
     const struct envelope *env = &a->env;
@@ -146,7 +169,7 @@ static void notify_sender(struct attempt *a, enum bounce_kind kind,
                                              : "delay status notification";
     if (!*to) {
         if (kind == BOUNCE_DELAYED)
-            return;
+            return 0;
         const char *two = cfg->twobounce_notice_recipient;
         int loops = 0;
         for (size_t i = 0; i < env->nrcpt && *two; i++)
@@ -155,7 +178,7 @@ static void notify_sender(struct attempt *a, enum bounce_kind kind,
         if (!*two || loops) {
             log_info("%s: undeliverable bounce discarded (null sender%s)", env->qid,
                      loops ? ", sent to 2bounce_notice_recipient" : "");
-            return;
+            return 0;
         }
         to = two;
         what = "double-bounce notification";
@@ -176,15 +199,16 @@ static void notify_sender(struct attempt *a, enum bounce_kind kind,
     char *text = bounce_compose(env, a->orig_content, env->content_len, &p, &len);
     if (!text) {
         log_warning_errno("%s: cannot compose %s", env->qid, what);
-        return;
+        return -1;
     }
-    inject_notice(a, to, text, len, what);
+    int rc = stage_notice(a, to, text, len, what);
     free(text);
+    return rc;
 }
 
 /* ---------- finishing an attempt ---------- */
 
-static int attempt_save_state(struct attempt *a);
+static int attempt_commit(struct attempt *a);
 
 /* `postern queue delete` asked for while this attempt ran: remove the
  * message, without a bounce. 0 when it is gone. */
@@ -237,33 +261,73 @@ static void attempt_reschedule(struct attempt *a)
     scheduler_enqueue(a->s, qid, a->env.next_attempt);
 }
 
-static void attempt_state_retry(evutil_socket_t fd, short what, void *arg)
+static void attempt_commit_retry(evutil_socket_t fd, short what, void *arg)
 {
     struct attempt *a = arg;
     (void)fd;
     (void)what;
-    if (attempt_save_state(a) == 0)
+    if (attempt_commit(a) == 0)
         attempt_end(a);
 }
 
-/* Invariant 4: the next attempt is scheduled only once the state of this
- * one is durable; until the disk takes it, keep the attempt and retry. */
-static int attempt_save_state(struct attempt *a)
+/* Until the disk takes it, keep the attempt (its message stays busy) and
+ * try attempt_commit again. Returns -1 for the caller to pass on. */
+static int attempt_retry_later(struct attempt *a)
 {
-    if (spool_state_write(a->d->spool, &a->env) == 0) {
-        attempt_reschedule(a);
-        return 0;
-    }
-    log_warning_errno("%s: cannot record delivery state; retrying in %ds",
-                      a->env.qid, ATTEMPT_IO_RETRY);
     if (!a->retry) {
-        a->retry = evtimer_new(a->d->base, attempt_state_retry, a);
+        a->retry = evtimer_new(a->d->base, attempt_commit_retry, a);
         if (!a->retry)
             log_fatal("scheduler: out of memory");
     }
     struct timeval tv = { ATTEMPT_IO_RETRY, 0 };
     evtimer_add(a->retry, &tv);
     return -1;
+}
+
+/* Make the results of this attempt durable, in the order that sends each
+ * notice exactly once: the state, which names the staged notices (the
+ * decision), then the notices, then the removal or the next attempt.
+ * Invariant 4: the next attempt is scheduled only once the state is
+ * durable. 0 when done, -1 when a retry is armed. */
+static int attempt_commit(struct attempt *a)
+{
+    struct envelope *env = &a->env;
+    struct spool *sp = a->d->spool;
+    if (!a->state_saved) {
+        /* a finished message needs a state only to decide notices, or when
+         * a crash before the unlink must not deliver again */
+        int need = !a->done || a->nnotices > 0 || a->non_idempotent;
+        if (need && spool_state_write(sp, env) < 0) {
+            if (!a->done || a->nnotices > 0) {
+                log_warning_errno("%s: cannot record delivery state; retrying in %ds",
+                                  env->qid, ATTEMPT_IO_RETRY);
+                return attempt_retry_later(a);
+            }
+            log_warning_errno("%s: cannot record final delivery state", env->qid);
+        }
+        a->state_saved = 1;
+    }
+    while (a->npublished < a->nnotices) {
+        const struct notice *n = &a->notices[a->npublished];
+        if (spool_notice_publish(sp, n->qid, env->qid) < 0) {
+            log_warning_errno("%s: cannot queue %s %s; retrying in %ds", env->qid,
+                              n->what, n->qid, ATTEMPT_IO_RETRY);
+            return attempt_retry_later(a);
+        }
+        log_info("%s: sender %s: %s", env->qid, n->what, n->qid);
+        log_info("%s: from=<>, size=%zu, nrcpt=1 (queue active)", n->qid, n->size);
+        scheduler_enqueue(a->s, n->qid, 0);
+        a->npublished++;
+    }
+    if (!a->done) {
+        attempt_reschedule(a);
+        return 0;
+    }
+    if (spool_remove_done(sp, env->qid) < 0)
+        log_warning_errno("%s: cannot remove queue file", env->qid);
+    else
+        log_info("%s: removed", env->qid);
+    return 0;
 }
 
 static void attempt_finish(struct attempt *a)
@@ -325,8 +389,17 @@ static void attempt_finish(struct attempt *a)
         log_info("%s: from=<%s>, status=expired, returned to sender", env->qid,
                  log_addr(env->sender, from_l, sizeof from_l));
     }
-    if (nfailed)
-        notify_sender(a, BOUNCE_FAILED, failed);
+    if (nfailed && notify_sender(a, BOUNCE_FAILED, failed) < 0) {
+        /* no bounce could be queued: these recipients are not recorded as
+         * bounced (the sender would never hear of them) but stay deferred,
+         * and bounce again at a later attempt */
+        for (size_t i = 0; i < n; i++)
+            if (failed[i])
+                env->rcpt[i].state = RCPT_DEFERRED;
+        remaining = 1;
+        log_warning("%s: %d recipient%s deferred until a non-delivery notification can "
+                    "be queued", env->qid, nfailed, nfailed == 1 ? "" : "s");
+    }
     if (remaining && cfg->delay_warning_time > 0 && !env->warned &&
         age >= cfg->delay_warning_time) {
         for (size_t i = 0; i < n; i++)
@@ -334,30 +407,19 @@ static void attempt_finish(struct attempt *a)
                 delayed[i] = 1;
                 ndelayed++;
             }
-        if (ndelayed) {
-            notify_sender(a, BOUNCE_DELAYED, delayed);
+        if (ndelayed && notify_sender(a, BOUNCE_DELAYED, delayed) == 0)
             env->warned = 1;
-        }
     }
     free(failed);
     free(delayed);
 
-    if (!remaining) {
-        /* a crash between the last delivery and the unlink would deliver
-         * again: record the final state first unless that is harmless */
-        if (a->non_idempotent && spool_state_write(a->d->spool, env) < 0)
-            log_warning_errno("%s: cannot record final delivery state", env->qid);
-        if (spool_remove(a->d->spool, env->qid) < 0)
-            log_warning_errno("%s: cannot remove queue file", env->qid);
-        else
-            log_info("%s: removed", env->qid);
-        attempt_end(a);
-        return;
+    a->done = !remaining;
+    if (!a->done) {
+        long long wait = scheduler_backoff(env->attempts, cfg->minimal_backoff_time,
+                                           cfg->maximal_backoff_time);
+        env->next_attempt = scheduler_retry_time(a->s, now + wait);
     }
-    long long wait = scheduler_backoff(env->attempts, cfg->minimal_backoff_time,
-                                       cfg->maximal_backoff_time);
-    env->next_attempt = scheduler_retry_time(a->s, now + wait);
-    if (attempt_save_state(a) == 0)
+    if (attempt_commit(a) == 0)
         attempt_end(a);
 }
 
@@ -493,6 +555,9 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
     a->s = s;
     a->d = d;
     a->rt = runtime_ref(d->rt);
+    /* notices an earlier attempt decided are in queue/ by now (published,
+     * or by spool_scan): this attempt's state names only its own */
+    a->env.nnotice = 0;
     a->orig_content = content;
     a->content = content;
     a->content_len = a->env.content_len;

@@ -150,6 +150,11 @@ size_t envelope_encode_state(const struct envelope *env, char **out)
         if (!dsn_ok(r->dsn, sizeof r->dsn))
             return 0;
     }
+    if (env->nnotice > ENV_NOTICES_MAX)
+        return 0;
+    for (size_t i = 0; i < env->nnotice; i++)
+        if (!qid_valid(env->notice[i]))
+            return 0;
 
     struct sbuf sb = SBUF_INIT;
     sbuf_str(&sb, STATE_MAGIC "\n");
@@ -159,6 +164,10 @@ size_t envelope_encode_state(const struct envelope *env, char **out)
     sb_ull(&sb, (unsigned long long)env->next_attempt);
     if (env->warned)
         sbuf_str(&sb, "\nwarned 1");
+    for (size_t i = 0; i < env->nnotice; i++) {
+        sbuf_str(&sb, "\nx-notice ");
+        sbuf_str(&sb, env->notice[i]);
+    }
     sbuf_char(&sb, '\n');
     for (size_t i = 0; i < env->nrcpt; i++) {
         const struct env_rcpt *r = &env->rcpt[i];
@@ -515,6 +524,8 @@ int envelope_decode_state(const char *buf, size_t len, struct envelope *env,
     unsigned char *seenr = NULL;
     unsigned long long attempts = 0, next = 0, warned = 0;
     int got_attempts = 0, got_next = 0, got_end = 0, first = 1;
+    char notices[ENV_NOTICES_MAX][QID_LEN + 1];
+    size_t nnotice = 0;
 
     if (!env || !buf) {
         snprintf(e, sizeof e, "no data");
@@ -581,6 +592,18 @@ int envelope_decode_state(const char *buf, size_t len, struct envelope *env,
                 snprintf(e, sizeof e, "bad warned");
                 goto fail;
             }
+        } else if (keyeq(ln.key, ln.klen, "x-notice")) {
+            if (nnotice == ENV_NOTICES_MAX || ln.vlen != QID_LEN) {
+                snprintf(e, sizeof e, "bad notice");
+                goto fail;
+            }
+            memcpy(notices[nnotice], ln.val, QID_LEN);
+            notices[nnotice][QID_LEN] = '\0';
+            if (!qid_valid(notices[nnotice])) {
+                snprintf(e, sizeof e, "bad notice");
+                goto fail;
+            }
+            nnotice++;
         } else if (keyeq(ln.key, ln.klen, "rcpt")) {
             /* <index> <state> <dsn|-> [reason...] */
             const char *v = ln.val, *end = ln.val + ln.vlen;
@@ -651,6 +674,8 @@ int envelope_decode_state(const char *buf, size_t len, struct envelope *env,
     env->attempts = (int)attempts;
     env->next_attempt = (long long)next;
     env->warned = (int)warned;
+    memcpy(env->notice, notices, nnotice * sizeof notices[0]);
+    env->nnotice = nnotice;
     free(nr);
     free(seenr);
     return 0;
@@ -665,4 +690,26 @@ fail:
     free(seenr);
     set_err(err, errlen, "%s", e);
     return -1;
+}
+
+int envelope_state_has_notice(const char *buf, size_t len, const char *qid)
+{
+    static const char magic[] = STATE_MAGIC "\n", end[] = "\nEND\n";
+    size_t ml = sizeof magic - 1, el = sizeof end - 1;
+    if (!buf || !qid_valid(qid) || len < ml + el - 1 ||
+        memcmp(buf, magic, ml) != 0 || memcmp(buf + len - el, end, el) != 0)
+        return 0;
+    char want[sizeof "x-notice \n" + QID_LEN];
+    int wl = snprintf(want, sizeof want, "x-notice %s\n", qid);
+    /* every line starts after a LF; the magic line is not a notice */
+    for (size_t pos = ml; pos < len;) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        if (!nl)
+            return 0;
+        size_t ll = (size_t)(nl - (buf + pos)) + 1;
+        if (ll == (size_t)wl && memcmp(buf + pos, want, ll) == 0)
+            return 1;
+        pos += ll;
+    }
+    return 0;
 }

@@ -13,6 +13,10 @@
  *   attempts <n>\n
  *   next <unix-seconds>\n
  *   warned 1\n                 (only once a delay warning was sent)
+ *   x-notice <qid>\n           (a bounce or delay warning decided by the
+ *                               attempt that wrote this state: see
+ *                               spool_notice_stage; x-: older versions
+ *                               skip it)
  *   rcpt <index> <pending|sent|deferred|bounced> <dsn> <reason...>\n
  *   END\n
  */
@@ -23,6 +27,9 @@
 #include "qid.h"
 
 enum rcpt_state { RCPT_PENDING = 0, RCPT_SENT, RCPT_DEFERRED, RCPT_BOUNCED };
+
+/* An attempt sends at most a bounce and a delay warning. */
+#define ENV_NOTICES_MAX 2
 
 struct env_rcpt {
     char *addr;            /* "user@example.com" (no brackets) */
@@ -48,6 +55,9 @@ struct envelope {
     int attempts;
     long long next_attempt;    /* unix seconds, 0 = now */
     int warned;                /* delay warning sent ("warned 1" line) */
+    /* notices (DSN) this state decides to send: "x-notice <qid>" lines */
+    char notice[ENV_NOTICES_MAX][QID_LEN + 1];
+    size_t nnotice;
     /* content location inside the queue file, filled by the decoder */
     size_t content_offset;
     size_t content_len;
@@ -73,6 +83,12 @@ int envelope_decode(const char *buf, size_t len, struct envelope *env,
 size_t envelope_encode_state(const struct envelope *env, char **out);
 int envelope_decode_state(const char *buf, size_t len, struct envelope *env,
                           char *err, size_t errlen);
+
+/* 1 when the state file (buf, len) is complete (version line, END last)
+ * and has the line "x-notice <qid>", else 0. Reads no other line, so it needs
+ * no envelope (spool_scan asks it about a parent whose queue file it has
+ * not read). */
+int envelope_state_has_notice(const char *buf, size_t len, const char *qid);
 
 void envelope_free(struct envelope *env);
 

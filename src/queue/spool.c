@@ -258,6 +258,26 @@ static void msg_free(struct spool_msg *m)
     free(m);
 }
 
+/* 1 when qid names anything besides tmp/<qid> (which O_EXCL just took): a
+ * committed, held or quarantined message, a state file (a held message's,
+ * or an orphan not yet cleaned), a state being written. A lookup error
+ * other than ENOENT counts as in use. */
+static int qid_in_use(struct spool *sp, const char *qid)
+{
+    char sname[QID_LEN + 8];
+    snprintf(sname, sizeof sname, "%.16s.state", qid);
+    const struct { int fd; const char *name; } where[] = {
+        { sp->queuefd, qid }, { sp->holdfd, qid }, { sp->statefd, qid },
+        { sp->quarfd, qid }, { sp->tmpfd, sname },
+    };
+    struct stat st;
+    for (size_t i = 0; i < sizeof where / sizeof where[0]; i++)
+        if (fstatat(where[i].fd, where[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+            errno != ENOENT)
+            return 1;
+    return 0;
+}
+
 struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
                                    char *err, size_t errlen)
 {
@@ -285,9 +305,8 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
             spool_set_err(err, errlen, "create tmp/%s: %s", m->qid, strerror(errno));
             goto fail;
         }
-        /* an id already committed (clock stepped back) is not reused */
-        struct stat st;
-        if (fstatat(sp->queuefd, m->qid, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        /* an id still in use anywhere (clock stepped back) is not reused */
+        if (qid_in_use(sp, m->qid)) {
             close(m->fd);
             m->fd = -1;
             unlinkat(sp->tmpfd, m->qid, 0);
@@ -685,7 +704,9 @@ int spool_state_write(struct spool *sp, const struct envelope *env)
     return spool_fsync_dir(sp->statefd);
 }
 
-int spool_remove(struct spool *sp, const char *qid)
+/* durable == 0 skips the directory fsync when there is no state file (see
+ * spool_remove_done). */
+static int remove_msg(struct spool *sp, const char *qid, int durable)
 {
     if (!qid_valid(qid)) {
         errno = EINVAL;
@@ -705,12 +726,12 @@ int spool_remove(struct spool *sp, const char *qid)
             return -1;
     }
     /* No state file: nothing was recorded, so a queue file that comes back
-     * after a crash is simply delivered again, which the callers only allow
-     * for idempotent transports (capture overwrites the same Maildir file;
-     * smtp writes a final state first). Skipping this fsync saves one disk
-     * flush per message on the common path. */
+     * after a crash is simply delivered again, which spool_remove_done's
+     * callers only allow for idempotent transports (capture overwrites the
+     * same Maildir file; smtp writes a final state first). Skipping this
+     * fsync saves one disk flush per message on the common path. */
     if (faccessat(sp->statefd, qid, F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
-        return 0;
+        return durable ? spool_fsync_dir(dfd) : 0;
     if (spool_fsync_dir(dfd) != 0)
         return -1;
     if (unlinkat(sp->statefd, qid, 0) != 0) {
@@ -721,6 +742,16 @@ int spool_remove(struct spool *sp, const char *qid)
     /* not strictly needed for safety (an orphan is cleaned at start-up) but
      * keeps the directory honest after a crash */
     return spool_fsync_dir(sp->statefd);
+}
+
+int spool_remove(struct spool *sp, const char *qid)
+{
+    return remove_msg(sp, qid, 1);
+}
+
+int spool_remove_done(struct spool *sp, const char *qid)
+{
+    return remove_msg(sp, qid, 0);
 }
 
 int spool_quarantine(struct spool *sp, const char *qid)
@@ -752,6 +783,86 @@ int spool_quarantine(struct spool *sp, const char *qid)
         errno = ENOENT;
         return -1;
     }
+    return 0;
+}
+
+/* ---------- notices (bounces, delay warnings): see spool.h ---------- */
+
+void spool_notice_name(char *out, const char *qid, const char *parent)
+{
+    snprintf(out, NOTICE_NAME_LEN + 1, "%.16s.notice.%.16s", qid, parent);
+}
+
+/* 1 when name is "<qid>.notice.<parent>" with two valid ids (copied out) */
+int spool_notice_parse(const char *name, char *qid, char *parent)
+{
+    if (strlen(name) != NOTICE_NAME_LEN || memcmp(name + QID_LEN, ".notice.", 8) != 0)
+        return 0;
+    memcpy(qid, name, QID_LEN);
+    qid[QID_LEN] = '\0';
+    memcpy(parent, name + QID_LEN + 8, QID_LEN);
+    parent[QID_LEN] = '\0';
+    return qid_valid(qid) && qid_valid(parent);
+}
+
+int spool_notice_stage(struct spool *sp, struct spool_msg *m, const char *parent,
+                       char *qid)
+{
+    char name[NOTICE_NAME_LEN + 1];
+    if (!qid_valid(parent) || !m->finished || m->err || m->fd < 0) {
+        errno = m->err ? m->err : EINVAL;
+        goto fail;
+    }
+    if (sync_fd(m->fd) != 0)
+        goto fail;
+    if (close(m->fd) != 0 && errno != EINTR) {
+        m->fd = -1;
+        goto fail;
+    }
+    m->fd = -1;
+    spool_notice_name(name, m->qid, parent);
+    if (linkat(sp->tmpfd, m->qid, sp->tmpfd, name, 0) != 0)
+        goto fail;
+    /* the staged name must survive a crash that keeps the decision */
+    if (spool_fsync_dir(sp->tmpfd) != 0) {
+        int e = errno;
+        unlinkat(sp->tmpfd, name, 0);
+        errno = e;
+        goto fail;
+    }
+    memcpy(qid, m->qid, QID_LEN + 1);
+    msg_free(m);
+    return 0;
+
+fail:;
+    int e = errno;
+    unlinkat(sp->tmpfd, m->qid, 0);
+    msg_free(m);
+    errno = e;
+    return -1;
+}
+
+int spool_notice_publish(struct spool *sp, const char *qid, const char *parent)
+{
+    char name[NOTICE_NAME_LEN + 1];
+    if (!qid_valid(qid) || !qid_valid(parent)) {
+        errno = EINVAL;
+        return -1;
+    }
+    spool_notice_name(name, qid, parent);
+    if (spool_rename_noreplace(sp->tmpfd, name, sp->queuefd, qid) != 0) {
+        /* renamed by an earlier call whose fsync failed: sync again */
+        int e = errno;
+        struct stat st;
+        if (e != ENOENT || fstatat(sp->queuefd, qid, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            errno = e;
+            return -1;
+        }
+    }
+    if (spool_fsync_dir(sp->queuefd) != 0)
+        return -1;
+    /* tmp/<qid> only kept the id taken (a leftover goes at start-up) */
+    unlinkat(sp->tmpfd, qid, 0);
     return 0;
 }
 

@@ -50,12 +50,32 @@ void spool_msg_abort(struct spool_msg *m);
 size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
                     int *ok);
 
+/* Notices (bounces, delay warnings) about a message P go into the queue in
+ * two steps around the state write of P that records them, so that a crash
+ * at any point sends each one exactly once (docs/queue.md):
+ *   1. spool_notice_stage(m, P): the finished notice X is fsynced and gets a
+ *      second name tmp/<X>.notice.<P> (tmp/<X> keeps the id taken); tmp/
+ *      is fsynced. m is freed; X is stored into qid (QID_LEN + 1 bytes).
+ *   2. spool_state_write(P) with "x-notice X" in it (env->notice[]): the
+ *      decision. Before it, a crash discards X (spool_scan deletes what
+ *      P's state does not name) and P's recipients are tried again.
+ *   3. spool_notice_publish(X, P): tmp/<X>.notice.<P> becomes queue/<X>,
+ *      queue/ is fsynced. Only then may X be scheduled. A crash between 2
+ *      and 3 is finished by spool_scan, which publishes a staged notice
+ *      that P's state names.
+ * Both -1 with errno on error (stage: m is freed and X removed). Publishing
+ * again after a failure that came after the rename is harmless. */
+int spool_notice_stage(struct spool *sp, struct spool_msg *m, const char *parent,
+                       char *qid);
+int spool_notice_publish(struct spool *sp, const char *qid, const char *parent);
+
 /* Start-up scan: remove tmp/ leftovers (never acknowledged), then call cb for
  * each queue/<qid> in qid order. Files whose names are not valid qids are
  * moved to quarantine/. Returns the number of ids seen, -1 on error.
  * Also deletes state/<qid> files whose queue file is gone (left by a crash
- * inside spool_remove). Only the daemon, once, before it writes anything:
- * it deletes other processes' in-progress tmp/ files. */
+ * inside spool_remove), and publishes the staged notices that their
+ * parent's state names (spool_notice_stage). Only the daemon, once, before
+ * it writes anything: it deletes other processes' in-progress tmp/ files. */
 long spool_scan(struct spool *sp, void (*cb)(const char *qid, void *arg),
                 void *arg);
 /* Read-only listing of queue/ in qid order (for mailq / `postern queue`):
@@ -91,11 +111,18 @@ int spool_busy(const struct spool *sp, const char *qid);
  * fsync dir). -1 on error. */
 int spool_state_write(struct spool *sp, const struct envelope *env);
 
-/* Remove a finished message (or a held one: hold/<qid>): queue file, fsync queue/, then the state file
- * and fsync state/. (Queue file first: a crash in between leaves an orphan
- * state file that spool_scan deletes, never a queue file without its state,
- * which would deliver to every recipient again.) */
+/* Remove a message (queued, or held: hold/<qid>): queue file, fsync its
+ * directory, then the state file and fsync state/. (Queue file first: a
+ * crash in between leaves an orphan state file that spool_scan deletes,
+ * never a queue file without its state, which would deliver to every
+ * recipient again.) The removal is durable when this returns 0: what
+ * `postern queue delete` reports as deleted stays deleted after a crash. */
 int spool_remove(struct spool *sp, const char *qid);
+/* The same for a message whose delivery is complete: when it has no state
+ * file the queue directory is not fsynced, so a crash may bring it back and
+ * deliver it again. Only for idempotent transports (or after writing a
+ * final state, which makes the fsync happen). */
+int spool_remove_done(struct spool *sp, const char *qid);
 
 /* Move queue/<qid> (and its state, as quarantine/<qid>.state) to
  * quarantine/, keeping it for a human. Never replaces a file there (adds

@@ -45,5 +45,10 @@ DIR *spool_open_dir(int parentfd, const char *name);
 int spool_dot_or_dotdot(const char *n);
 int spool_quarantine_move(struct spool *sp, int dirfd, const char *name, const char *base);
 int spool_read_small_file(int dirfd, const char *name, char **out, size_t *outlen);
+/* "<qid>.notice.<parent>": a staged notice (spool_notice_stage); NOTICE_NAME_LEN
+ * characters. */
+#define NOTICE_NAME_LEN (QID_LEN + 8 + QID_LEN)
+void spool_notice_name(char *out, const char *qid, const char *parent);
+int spool_notice_parse(const char *name, char *qid, char *parent);
 
 #endif

@@ -119,19 +119,42 @@ static long list_queue(struct spool *sp, struct qid_list *l, int quarantine)
     return list_names(sp, "queue", sp->queuefd, l, quarantine);
 }
 
+/* A staged notice whose parent's state names it was decided: it goes to
+ * queue/ (a crash came between the decision and spool_notice_publish).
+ * Any other one was not: deleted, with the rest of tmp/. */
+static int finish_notice(struct spool *sp, const char *name, const char *qid,
+                         const char *parent)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int decided = spool_read_small_file(sp->statefd, parent, &buf, &len) == 0 &&
+                  envelope_state_has_notice(buf, len, qid);
+    free(buf);
+    return decided && spool_rename_noreplace(sp->tmpfd, name, sp->queuefd, qid) == 0;
+}
+
 static void clean_tmp(struct spool *sp)
 {
     DIR *d = spool_open_dir(sp->dirfd, "tmp");
     if (!d)
         return;
+    int published = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
+        char qid[QID_LEN + 1], parent[QID_LEN + 1];
         if (spool_dot_or_dotdot(de->d_name))
             continue;
+        if (spool_notice_parse(de->d_name, qid, parent) &&
+            finish_notice(sp, de->d_name, qid, parent)) {
+            published = 1;
+            continue;
+        }
         if (unlinkat(sp->tmpfd, de->d_name, 0) != 0 && errno == EISDIR)
             unlinkat(sp->tmpfd, de->d_name, AT_REMOVEDIR);
     }
     closedir(d);
+    if (published)
+        spool_fsync_dir(sp->queuefd);
 }
 
 /* state/: names that are not qids go to quarantine; a state file without

@@ -288,6 +288,27 @@ enum cmd_status command_parse(const char *line, size_t len, int tx_smtputf8,
     return CMD_ERR_UNKNOWN;
 }
 
+enum trace_redact command_trace_redact(const char *line, size_t len, int *after_auth)
+{
+    size_t i = 0, w;
+    if (line == NULL)
+        len = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (ci_prefix(line + i, len - i, "AUTH")) {
+        *after_auth = 1;
+        return TRACE_AUTH;
+    }
+    for (w = i; w < len && line[w] != ' ' && line[w] != '\t'; w++)
+        ;
+    for (size_t k = 0; k < sizeof verbs / sizeof verbs[0]; k++)
+        if (ci_equal(line + i, w - i, verbs[k].name)) {
+            *after_auth = 0;
+            return TRACE_SHOW;
+        }
+    return *after_auth ? TRACE_SECRET : TRACE_SHOW;
+}
+
 const char *command_verb_name(enum smtp_verb v)
 {
     size_t k;

@@ -43,6 +43,17 @@ struct smtp_command {
 enum cmd_status command_parse(const char *line, size_t len, int tx_smtputf8,
                               struct smtp_command *out);
 
+/* For -v traces: may this client line carry a credential? AUTH lines (any
+ * case, any separator, leading blanks) and the lines after one until the
+ * next recognised SMTP command: SASL responses (the base64 user name and
+ * password of AUTH LOGIN, a PLAIN response after an empty challenge) are
+ * not commands, and a client may send them pipelined or after our refusal.
+ * *after_auth is the session's memory, 0 at the start. Returns
+ * TRACE_SHOW, TRACE_AUTH (an AUTH command: log "AUTH <redacted>") or
+ * TRACE_SECRET (log only "<redacted>"). */
+enum trace_redact { TRACE_SHOW = 0, TRACE_AUTH, TRACE_SECRET };
+enum trace_redact command_trace_redact(const char *line, size_t len, int *after_auth);
+
 /* Name of a verb in upper case ("MAIL"), for logs. */
 const char *command_verb_name(enum smtp_verb v);
 

@@ -27,6 +27,15 @@
 
 /* A large backlog: connection-per-message clients must not be dropped. */
 #define LISTEN_BACKLOG 1024
+/* accept() failing (EMFILE, ENFILE, ENOBUFS...) leaves the connection in
+ * the listen queue, so the socket stays readable: retried at once, it
+ * would spin and log a line per try. The listeners pause instead, from
+ * ACCEPT_PAUSE_MIN_MS doubling to ACCEPT_PAUSE_MAX_MS while it keeps
+ * failing, and one warning covers every failure until ACCEPT_QUIET_SEC
+ * pass without one. */
+#define ACCEPT_PAUSE_MIN_MS 100
+#define ACCEPT_PAUSE_MAX_MS 1000
+#define ACCEPT_QUIET_SEC 60
 
 struct commit_req {
     struct session *s;           /* NULL once the session went away */
@@ -54,6 +63,10 @@ struct server {
     struct commit_req *pending;
     size_t npending, cappending;
     struct event *commit_ev;
+    /* accept back-off */
+    struct event *accept_resume;  /* re-enables the paused listeners */
+    long accept_pause_ms;         /* next pause; 0 after an accept worked */
+    long long accept_failed_at;   /* monotonic seconds of the last failure, 0 none */
 };
 
 int server_parse_listen(const char *url, char *host, size_t hostlen, int *port,
@@ -125,12 +138,18 @@ static unsigned long count_client(const struct server *srv, const char *addr)
 
 static void add_session(struct server *srv, struct session *s);
 
+static void accept_worked(struct server *srv)
+{
+    srv->accept_pause_ms = 0;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
     struct server *srv = arg;
     const struct config *cfg = srv->d->rt->cfg;
     (void)l;
+    accept_worked(srv);
     evutil_make_socket_nonblocking(fd);
     int one = 1;
     /* replies are written whole; no Nagle delay on the last one */
@@ -170,6 +189,7 @@ static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
     struct server *srv = arg;
     const struct config *cfg = srv->d->rt->cfg;
     (void)l;
+    accept_worked(srv);
     evutil_make_socket_nonblocking(fd);
     char reject[256] = "";
     if ((long long)srv->nsessions >= cfg->smtpd_max_connections)
@@ -196,6 +216,7 @@ static void on_accept_control(struct evconnlistener *l, evutil_socket_t fd,
     (void)l;
     (void)sa;
     (void)salen;
+    accept_worked(srv);
     evutil_make_socket_nonblocking(fd);
     control_accept(srv->control, fd);
 }
@@ -214,12 +235,50 @@ static void add_session(struct server *srv, struct session *s)
     srv->nsessions++;
 }
 
+/* Every listener shares the descriptor table: they pause and resume
+ * together. */
+static void listeners_enable(struct server *srv, int on)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        (on ? evconnlistener_enable : evconnlistener_disable)(srv->listeners[i]);
+    struct local_sock *ls[] = { &srv->submit, &srv->ctl };
+    for (size_t i = 0; i < 2; i++)
+        if (ls[i]->l)
+            (on ? evconnlistener_enable : evconnlistener_disable)(ls[i]->l);
+}
+
+static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    listeners_enable(arg, 1);
+}
+
+static long long monotonic_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec;
+}
+
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
-    (void)arg;
+    struct server *srv = arg;
+    int e = errno;
     (void)l;
-    /* EMFILE and friends: log and keep going; libevent retries */
-    log_warning_errno("accept");
+    long long now = monotonic_sec();
+    if (srv->accept_failed_at == 0 || now - srv->accept_failed_at >= ACCEPT_QUIET_SEC)
+        log_warning("accept: %s; new connections wait in the listen queue, accept is "
+                    "retried every %d-%d ms (further failures within %ds are not logged)",
+                    strerror(e), ACCEPT_PAUSE_MIN_MS, ACCEPT_PAUSE_MAX_MS, ACCEPT_QUIET_SEC);
+    srv->accept_failed_at = now;
+    srv->accept_pause_ms = srv->accept_pause_ms == 0 ? ACCEPT_PAUSE_MIN_MS
+                                                     : srv->accept_pause_ms * 2;
+    if (srv->accept_pause_ms > ACCEPT_PAUSE_MAX_MS)
+        srv->accept_pause_ms = ACCEPT_PAUSE_MAX_MS;
+    listeners_enable(srv, 0);
+    struct timeval tv = { srv->accept_pause_ms / 1000, (srv->accept_pause_ms % 1000) * 1000 };
+    evtimer_add(srv->accept_resume, &tv);
 }
 
 void server_session_gone(struct server *srv, struct session *s)
@@ -336,8 +395,9 @@ struct server *server_new(struct daemon *d, char *err, size_t errlen)
     }
     srv->d = d;
     srv->commit_ev = event_new(d->base, -1, 0, on_commit, srv);
+    srv->accept_resume = evtimer_new(d->base, on_accept_resume, srv);
     srv->listeners = calloc(cfg->listen.n ? cfg->listen.n : 1, sizeof *srv->listeners);
-    if (!srv->commit_ev || !srv->listeners) {
+    if (!srv->commit_ev || !srv->accept_resume || !srv->listeners) {
         snprintf(err, errlen, "out of memory");
         server_free(srv);
         return NULL;
@@ -369,6 +429,8 @@ static void local_close(struct local_sock *ls)
 
 static void close_listeners(struct server *srv)
 {
+    if (srv->accept_resume)
+        evtimer_del(srv->accept_resume);
     for (size_t i = 0; i < srv->nlisteners; i++)
         evconnlistener_free(srv->listeners[i]);
     srv->nlisteners = 0;
@@ -548,6 +610,8 @@ void server_free(struct server *srv)
     control_free(srv->control);
     if (srv->commit_ev)
         event_free(srv->commit_ev);
+    if (srv->accept_resume)
+        event_free(srv->accept_resume);
     free(srv->pending);
     free(srv);
 }

@@ -481,9 +481,13 @@ static void session_command(struct session *s, const char *line, size_t len)
     struct smtp_command c;
     if (log_verbose()) {
         char clean[300];
-        /* a client's credentials never reach the log, not even with -v */
-        if (len >= 5 && strncasecmp(line, "AUTH ", 5) == 0)
+        /* a client's credentials never reach the log, not even with -v:
+         * neither AUTH lines nor the SASL responses that may follow */
+        enum trace_redact r = command_trace_redact(line, len, &s->trace_after_auth);
+        if (r == TRACE_AUTH)
             log_debug("%s: < AUTH <redacted>", s->peer_label);
+        else if (r == TRACE_SECRET)
+            log_debug("%s: < <redacted>", s->peer_label);
         else
             log_debug("%s: < %s", s->peer_label,
                       log_sanitize(line, len, clean, sizeof clean));

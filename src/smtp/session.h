@@ -39,6 +39,7 @@ struct session {
     int shutdown_requested;
     int lost;                             /* peer gone while committing */
     int discard_line;                     /* dropping the rest of a long line */
+    int trace_after_auth;                 /* -v: lines after AUTH are redacted */
     int output_blocked;                   /* too many replies not yet read */
     int esmtp;
     char helo[512];

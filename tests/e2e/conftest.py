@@ -198,7 +198,8 @@ class Postern:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, wait=True, verbose=None):
+    def start(self, wait=True, verbose=None, preexec_fn=None):
+        """preexec_fn: run in the child before exec (e.g. lower a limit)."""
         require_binary()
         assert not self.running, "already running"
         self.write_config()
@@ -214,7 +215,8 @@ class Postern:
             # the worker together, as a crash or the OOM killer would
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                                          stdout=of, stderr=ef,
-                                         env=binary_env(), start_new_session=True)
+                                         env=binary_env(), start_new_session=True,
+                                         preexec_fn=preexec_fn)
         if wait:
             self.wait_ready()
         return self

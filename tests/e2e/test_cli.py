@@ -394,6 +394,29 @@ def listing(text):
     return out
 
 
+def test_queue_show_escapes_terminal_controls(stuck):
+    """A queued message's escape sequences never reach the admin's terminal
+    as they are: `queue show` writes ESC as ^[, BEL as ^G, an 8-bit C1 byte
+    as \\x9B (valid UTF-8 stays); `show -r` writes the content raw."""
+    p = stuck
+    msg = (b"Subject: \x1b]0;owned\x07title\n\nclear \x1b[2J now back \x9b31m \xe4\xbd\xa0\n")
+    r = sendmail(p, ["-f", "app@example.com", "esc@example.com"], msg)
+    assert r.returncode == 0, r.stderr
+    qid = p.wait_log(r"([0-9A-F]{16}): to=<esc@example\.com>, .*status=deferred").group(1)
+    show = queue(p, "show", qid)
+    assert show.returncode == 0, show.stderr
+    assert "\x1b" not in show.stdout and "\x07" not in show.stdout
+    content = show.stdout.split("*** MESSAGE CONTENT ***\n")[1]
+    assert "Subject: ^[]0;owned^Gtitle\n" in content, content
+    assert "clear ^[[2J now back \\x9B31m \u4f60\n" in content, content
+    raw = queue(p, "show", "-r", qid)
+    assert raw.returncode == 0, raw.stderr
+    assert "Subject: \x1b]0;owned\x07title\n" in raw.stdout
+    assert "clear \x1b[2J now back " in raw.stdout
+    # -r belongs to show only
+    assert queue(p, "-r", "list").returncode == 64
+
+
 def test_queue_list_show_hold_release_delete(stuck):
     p = stuck
     q1, why1 = submit_stuck(p, "you@example.com", "first")

@@ -188,3 +188,62 @@ def test_sighup_to_the_worker_asks_the_parent(make_postern):
     with p.smtp() as c:
         code, text = c.ehlo("client.example")
         assert b"SIZE 200000" in text
+
+def _cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_out_of_descriptors_backs_off_and_recovers(make_postern):
+    """accept() failing with EMFILE leaves the connection in the listen
+    queue: the daemon must not spin on it nor log a line per try. It pauses
+    the listeners, logs one warning, stays responsive, and accepts again
+    once descriptors are free. (The daemon runs as mail_owner: without
+    CAP_SYS_RESOURCE a test cannot prlimit it afterwards, so the limit is
+    set before exec.)"""
+    import resource
+    # the daemon raises its soft limit to the hard one at start: lower both
+    limit = 64
+    p = make_postern(start=False)
+    p.start(preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit)))
+    pid = worker_pid(p)                   # the process that accepts
+    warning = r"warning: accept: Too many open files"
+    sessions, waiting = [], None
+    try:
+        for _ in range(limit):
+            c = p.raw()
+            deadline = time.monotonic() + 10
+            while not c.readable(0.05) and not re.search(warning, p.log()):
+                assert time.monotonic() < deadline, "neither a greeting nor the warning"
+            if c.readable(0):
+                assert c.read_reply().code == 220
+                sessions.append(c)
+                continue
+            waiting = c                       # in the listen queue, not accepted
+            break
+        assert waiting is not None and sessions, p.log()[-3000:]
+        # while no descriptor is free the waiting connection gets nothing; in
+        # that time the old code logged thousands of lines and burnt a CPU
+        cpu0, t0 = _cpu_seconds(pid), time.monotonic()
+        assert not waiting.readable(1.5)
+        cpu = _cpu_seconds(pid) - cpu0
+        assert len(re.findall(warning, p.log())) == 1, p.log()[-3000:]
+        assert cpu < 0.5 * (time.monotonic() - t0), f"{cpu:.2f}s of CPU in the back-off"
+        # and the sessions it has are served
+        sessions[0].expect("NOOP", 250)
+        # descriptors come back: the waiting connection is accepted
+        for c in sessions:
+            c.expect("QUIT", 221)
+            c.close()
+        assert waiting.read_reply(timeout=10).code == 220
+        waiting.expect("QUIT", 221)
+        waiting.close()
+        with p.raw() as c:
+            assert c.read_reply().code == 220
+    finally:
+        for c in sessions + [waiting]:
+            if c is not None:
+                c.close()
+    assert len(re.findall(warning, p.log())) == 1, p.log()[-3000:]

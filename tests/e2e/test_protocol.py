@@ -972,3 +972,33 @@ def test_client_auth_line_never_logged_even_verbose(make_postern):
         assert r.code == 503, r
     p.wait_log(r"< AUTH <redacted>")
     assert secret not in p.log()
+
+
+def test_client_credentials_never_logged_any_spelling(make_postern):
+    """-v redacts every client line that can carry a credential: AUTH in
+    lower case or with a TAB, and the base64 user name and password lines
+    of AUTH LOGIN sent pipelined after it (AUTH is refused, but a client
+    may send them anyway); the next real command is traced again."""
+    import base64
+    p = make_postern(start=False)
+    p.start(verbose=True)
+    user = base64.b64encode(b"user@example.com").decode()
+    password = base64.b64encode(b"secret-password-1").decode()
+    plain_lower = base64.b64encode(b"\0user\0secret-password-2").decode()
+    plain_tab = base64.b64encode(b"\0user\0secret-password-3").decode()
+    with p.raw() as c:
+        assert c.read_reply().code == 220
+        c.expect("EHLO client.example", 250)
+        c.send(f"AUTH LOGIN\r\n{user}\r\n{password}\r\nNOOP\r\n")
+        codes = [c.read_reply().code for _ in range(4)]
+        assert codes[0] == 503 and codes[3] == 250, codes
+        assert c.cmd(f"auth plain {plain_lower}").code == 503
+        assert c.cmd(f"AUTH\tPLAIN {plain_tab}").code in (500, 501, 503)
+        c.expect("NOOP trace-resumes", 250)
+    p.wait_log(r"< NOOP trace-resumes")
+    log = p.log()
+    for secret in (user, password, plain_lower, plain_tab, "secret-password"):
+        assert secret not in log, f"{secret!r} in the -v trace:\n{log[-3000:]}"
+    assert log.count("< <redacted>") == 2, log[-3000:]
+    assert log.count("< AUTH <redacted>") == 3, log[-3000:]
+    assert "< NOOP\n" in log

@@ -392,6 +392,47 @@ static void test_prefixes(void **state)
     }
 }
 
+/* -v trace redaction: one session's lines in order, with its memory. */
+static void test_trace_redact(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        enum trace_redact want;
+    } seq[] = {
+        { "EHLO client.example", TRACE_SHOW },
+        { "dXNlcg==", TRACE_SHOW },                /* no AUTH yet: unknown command */
+        { "AUTH PLAIN AHVzZXIAc2VjcmV0", TRACE_AUTH },
+        { "MAIL FROM:<a@b>", TRACE_SHOW },
+        { "auth plain AHVzZXIAc2VjcmV0", TRACE_AUTH },
+        { "AUTH\tPLAIN AHVzZXIAc2VjcmV0", TRACE_AUTH },
+        { "  AUTH PLAIN AHVzZXIAc2VjcmV0", TRACE_AUTH },
+        { "AuTh", TRACE_AUTH },
+        { "rset", TRACE_SHOW },
+        /* AUTH LOGIN pipelined: user name and password lines follow */
+        { "AUTH LOGIN", TRACE_AUTH },
+        { "dXNlckBleGFtcGxlLmNvbQ==", TRACE_SECRET },
+        { "c2VjcmV0LXBhc3N3b3Jk", TRACE_SECRET },
+        { "", TRACE_SECRET },
+        { "*", TRACE_SECRET },
+        { "NOOP", TRACE_SHOW },
+        { "c2VjcmV0LXBhc3N3b3Jk", TRACE_SHOW },    /* the AUTH exchange is over */
+        /* an empty initial response, then PLAIN's response */
+        { "AUTH PLAIN", TRACE_AUTH },
+        { "AHVzZXIAc2VjcmV0", TRACE_SECRET },
+        { "\tquit", TRACE_SHOW },
+    };
+    int after = 0;
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+        enum trace_redact got = command_trace_redact(seq[i].line, strlen(seq[i].line), &after);
+        if (got != seq[i].want)
+            fail_msg("line %zu \"%s\": %d, want %d", i, seq[i].line, (int)got,
+                     (int)seq[i].want);
+    }
+    after = 0;
+    assert_int_equal(command_trace_redact(NULL, 5, &after), TRACE_SHOW);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_long_arguments),
         cmocka_unit_test(test_verb_names),
         cmocka_unit_test(test_prefixes),
+        cmocka_unit_test(test_trace_redact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -629,6 +629,61 @@ static void test_state_rejects(void **state)
     envelope_free(&env);
 }
 
+/* "x-notice <qid>" lines: the notices a state write decides (attempt.c) */
+static void test_state_notices(void **state)
+{
+    (void)state;
+    static const char *const rcpts[] = {"a@x"};
+    struct envelope env, back;
+    char err[128], *buf = NULL;
+    make_env(&env, "s@x", rcpts, 1);
+    env.rcpt[0].state = RCPT_BOUNCED;
+    strcpy(env.rcpt[0].dsn, "5.0.0");
+    memcpy(env.notice[0], "6B0CA751CD4E8B93", QID_LEN + 1);
+    memcpy(env.notice[1], "6B0CA751CD4E8B94", QID_LEN + 1);
+    env.nnotice = 2;
+    size_t n = envelope_encode_state(&env, &buf);
+    const char *expect =
+        "POSTERN-STATE 1\nattempts 0\nnext 0\n"
+        "x-notice 6B0CA751CD4E8B93\nx-notice 6B0CA751CD4E8B94\n"
+        "rcpt 0 bounced 5.0.0\nEND\n";
+    assert_int_equal(n, strlen(expect));
+    assert_memory_equal(buf, expect, n);
+    make_env(&back, "s@x", rcpts, 1);
+    assert_int_equal(envelope_decode_state(buf, n, &back, err, sizeof err), 0);
+    assert_int_equal(back.nnotice, 2);
+    assert_string_equal(back.notice[0], "6B0CA751CD4E8B93");
+    assert_string_equal(back.notice[1], "6B0CA751CD4E8B94");
+
+    /* what spool_scan asks: named, complete */
+    assert_int_equal(envelope_state_has_notice(buf, n, "6B0CA751CD4E8B93"), 1);
+    assert_int_equal(envelope_state_has_notice(buf, n, "6B0CA751CD4E8B94"), 1);
+    assert_int_equal(envelope_state_has_notice(buf, n, "6B0CA751CD4E8B95"), 0);
+    assert_int_equal(envelope_state_has_notice(buf, n, "6B0CA751CD4E8B9"), 0);
+    assert_int_equal(envelope_state_has_notice(buf, n - 1, "6B0CA751CD4E8B93"), 0);
+    assert_int_equal(envelope_state_has_notice(buf + 1, n - 1, "6B0CA751CD4E8B93"), 0);
+    static const char in_reason[] =
+        "POSTERN-STATE 1\nrcpt 0 bounced 5.0.0 x-notice 6B0CA751CD4E8B93\nEND\n";
+    assert_int_equal(envelope_state_has_notice(in_reason, sizeof in_reason - 1,
+                                               "6B0CA751CD4E8B93"), 0);
+    free(buf);
+
+    /* refused: a bad id, too many */
+    memcpy(env.notice[1], "../../etc/passw", 16);
+    assert_int_equal(envelope_encode_state(&env, &buf), 0);
+    env.nnotice = ENV_NOTICES_MAX + 1;
+    assert_int_equal(envelope_encode_state(&env, &buf), 0);
+    envelope_free(&env);
+    envelope_free(&back);
+    make_env(&env, "s@x", rcpts, 1);
+    expect_state_fail(&env, "POSTERN-STATE 1\nx-notice 6b0ca751cd4e8b93\nEND\n", "lower case");
+    expect_state_fail(&env, "POSTERN-STATE 1\nx-notice 6B0CA751CD4E8B9\nEND\n", "short");
+    expect_state_fail(&env, "POSTERN-STATE 1\nx-notice 6B0CA751CD4E8B933\nEND\n", "long");
+    expect_state_fail(&env, "POSTERN-STATE 1\nx-notice 6B0CA751CD4E8B93\n"
+                      "x-notice 6B0CA751CD4E8B94\nx-notice 6B0CA751CD4E8B95\nEND\n", "three");
+    envelope_free(&env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_decode_junk),
         cmocka_unit_test(test_state_roundtrip),
         cmocka_unit_test(test_state_rejects),
+        cmocka_unit_test(test_state_notices),
     };
     return cmocka_run_group_tests_name("envelope", tests, NULL, NULL);
 }

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -54,6 +57,64 @@ static int teardown(void **state)
     nftw(f->base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
+}
+
+/* ---------- fsync, interposed ----------
+ *
+ * The test binary's fsync replaces libc's for the spool code linked into
+ * it: it records which directories were synced, so a test can check that a
+ * removal was made durable before the function returned. */
+
+#define FSYNC_MAX 32
+static struct {
+    int on, n;
+    dev_t dev[FSYNC_MAX];
+    ino_t ino[FSYNC_MAX];
+} fsyncs;
+
+int fsync(int fd)
+{
+    struct stat st;
+    if (fsyncs.on && fsyncs.n < FSYNC_MAX && fstat(fd, &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
+        fsyncs.dev[fsyncs.n] = st.st_dev;
+        fsyncs.ino[fsyncs.n++] = st.st_ino;
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
+
+static void fsync_record(void)
+{
+    fsyncs.on = 1;
+    fsyncs.n = 0;
+}
+
+/* The same for the clock and getrandom: with fixed_id.on, every new
+ * queue id is the same, as after the clock stepped back to the very
+ * microsecond of an earlier message and the random part repeated. */
+static struct {
+    int on;
+    struct timespec ts;
+    uint32_t rnd;
+} fixed_id;
+
+int clock_gettime(clockid_t clk, struct timespec *ts)
+{
+    if (fixed_id.on && clk == CLOCK_REALTIME) {
+        *ts = fixed_id.ts;
+        return 0;
+    }
+    return (int)syscall(SYS_clock_gettime, clk, ts);
+}
+
+ssize_t getrandom(void *buf, size_t len, unsigned int flags)
+{
+    if (fixed_id.on) {
+        for (size_t i = 0; i < len; i++)
+            ((unsigned char *)buf)[i] = (unsigned char)(fixed_id.rnd >> (8 * (i % 4)));
+        return (ssize_t)len;
+    }
+    return (ssize_t)syscall(SYS_getrandom, buf, len, flags);
 }
 
 /* ---------- helpers ---------- */
@@ -492,6 +553,179 @@ static void test_remove(void **state)
     envelope_free(&env);
 }
 
+/* 1 when <spool>/<sub> was fsynced since fsync_record() */
+static int dir_synced(struct fx *f, const char *sub)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", f->dir, sub);
+    assert_int_equal(stat(p, &st), 0);
+    for (int i = 0; i < fsyncs.n; i++)
+        if (fsyncs.dev[i] == st.st_dev && fsyncs.ino[i] == st.st_ino)
+            return 1;
+    return 0;
+}
+
+/* `postern queue delete` of a message that has no state file yet (never
+ * attempted, or only ever deferred by a transport that records nothing):
+ * "deleted" must still hold after a crash, so the unlink is made durable
+ * before spool_remove returns. */
+static void test_remove_durable_without_state(void **state)
+{
+    struct fx *f = *state;
+    struct envelope env, held;
+    make_env(&env, 1);
+    commit_one(f, &env, "x", 1);
+    assert_false(exists(path_of(f, "state", env.qid)));
+    fsync_record();
+    assert_int_equal(spool_remove(f->sp, env.qid), 0);
+    assert_false(exists(path_of(f, "queue", env.qid)));
+    assert_true(dir_synced(f, "queue"));
+
+    /* a held one: hold/ is synced */
+    make_env(&held, 1);
+    commit_one(f, &held, "y", 1);
+    assert_int_equal(spool_hold(f->sp, held.qid), 0);
+    fsync_record();
+    assert_int_equal(spool_remove(f->sp, held.qid), 0);
+    assert_false(exists(path_of(f, "hold", held.qid)));
+    assert_true(dir_synced(f, "hold"));
+
+    /* the delivery path's variant skips it (capture is idempotent) */
+    envelope_free(&env);
+    make_env(&env, 1);
+    commit_one(f, &env, "z", 1);
+    fsync_record();
+    assert_int_equal(spool_remove_done(f->sp, env.qid), 0);
+    assert_false(exists(path_of(f, "queue", env.qid)));
+    assert_false(dir_synced(f, "queue"));
+    fsyncs.on = 0;
+    envelope_free(&env);
+    envelope_free(&held);
+}
+
+/* A new queue id is never one that still lives anywhere in the spool:
+ * a message on hold, a state file, a quarantined message. Otherwise the new
+ * message would take over the held one's delivery state (recipients
+ * "sent": never delivered), or block its release. */
+static void test_create_never_reuses_an_id(void **state)
+{
+    struct fx *f = *state;
+    static const char *const places[] = { "queue", "hold", "state", "quarantine" };
+    fixed_id.on = 1;
+    fixed_id.ts.tv_sec = 1700000000;
+    fixed_id.ts.tv_nsec = 123456000;
+    fixed_id.rnd = 0xabc;
+    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
+        struct envelope env;
+        char err[256] = "";
+        make_env(&env, 1);
+        commit_one(f, &env, "x", 1);          /* takes the one possible id */
+        assert_string_equal(env.qid, "6553F1001E240ABC");
+        if (strcmp(places[i], "hold") == 0) {
+            assert_int_equal(spool_hold(f->sp, env.qid), 0);
+        } else if (strcmp(places[i], "state") == 0) {
+            assert_int_equal(spool_state_write(f->sp, &env), 0);
+            assert_int_equal(unlink(path_of(f, "queue", env.qid)), 0);
+        } else if (strcmp(places[i], "quarantine") == 0) {
+            assert_int_equal(spool_quarantine(f->sp, env.qid), 0);
+        }
+        struct envelope again;
+        make_env(&again, 1);
+        struct spool_msg *m = spool_msg_create(f->sp, &again, err, sizeof err);
+        if (m)
+            fail_msg("%s/%s exists, yet a new message got the same id %s", places[i],
+                     env.qid, spool_msg_qid(m));
+        assert_non_null(strstr(err, "no free queue id"));
+        assert_int_equal(count_dir(f, "tmp"), 0);
+        envelope_free(&again);
+        /* clean up for the next place */
+        unlink(path_of(f, places[i], env.qid));
+        unlink(path_of(f, "state", env.qid));
+        unlink(path_of(f, "queue", env.qid));
+        envelope_free(&env);
+    }
+    fixed_id.on = 0;
+}
+
+/* Notices: staged (tmp/<X> + tmp/<X>.notice.<P>), published into queue/
+ * after the parent's state names them; at start-up a staged notice is
+ * published when its parent's state names it, deleted when not. */
+static void test_notice_stage_publish_scan(void **state)
+{
+    struct fx *f = *state;
+    struct envelope parent, notice;
+    char x[QID_LEN + 1], name[64];
+    make_env(&parent, 1);
+    commit_one(f, &parent, "p", 1);
+
+    /* staged, then published */
+    make_env(&notice, 1);
+    struct spool_msg *m = start_msg(f, &notice, "n", 1);
+    assert_int_equal(spool_msg_finish(m), 0);
+    assert_int_equal(spool_notice_stage(f->sp, m, parent.qid, x), 0);
+    assert_string_equal(x, notice.qid);
+    snprintf(name, sizeof name, "%s.notice.%s", x, parent.qid);
+    assert_true(exists(path_of(f, "tmp", name)));
+    assert_true(exists(path_of(f, "tmp", x)));            /* the id stays taken */
+    assert_false(exists(path_of(f, "queue", x)));
+    assert_int_equal(spool_notice_publish(f->sp, x, parent.qid), 0);
+    assert_true(exists(path_of(f, "queue", x)));
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    assert_int_equal(spool_notice_publish(f->sp, x, parent.qid), 0);  /* again: fine */
+    assert_int_equal(spool_notice_publish(f->sp, x, "../../x"), -1);
+    assert_int_equal(spool_remove(f->sp, x), 0);
+    envelope_free(&notice);
+
+    /* a crash before the decision: deleted at start-up */
+    make_env(&notice, 1);
+    m = start_msg(f, &notice, "n", 1);
+    assert_int_equal(spool_msg_finish(m), 0);
+    assert_int_equal(spool_notice_stage(f->sp, m, parent.qid, x), 0);
+    assert_int_equal(spool_scan(f->sp, NULL, NULL), 1);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    assert_false(exists(path_of(f, "queue", x)));
+    envelope_free(&notice);
+
+    /* a crash after the decision: published at start-up */
+    make_env(&notice, 1);
+    m = start_msg(f, &notice, "n", 1);
+    assert_int_equal(spool_msg_finish(m), 0);
+    assert_int_equal(spool_notice_stage(f->sp, m, parent.qid, x), 0);
+    memcpy(parent.notice[0], x, sizeof x);
+    parent.nnotice = 1;
+    assert_int_equal(spool_state_write(f->sp, &parent), 0);
+    struct seen seen = { .n = 0 };
+    assert_int_equal(spool_scan(f->sp, collect, &seen), 2);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    assert_true(exists(path_of(f, "queue", x)));
+    char err[256];
+    const char *content;
+    struct envelope back;
+    struct spool_map *map = spool_load(f->sp, x, &back, &content, err, sizeof err);
+    if (!map)
+        fail_msg("published notice: %s", err);
+    assert_memory_equal(content, "n", 1);
+    spool_unload(map);
+    envelope_free(&back);
+    envelope_free(&notice);
+
+    /* a staged notice of a parent without a state, or a bad name: deleted */
+    write_file(path_of(f, "tmp", "6553F1001E240ABC.notice.6553F1001E240ABD"), "x", 1);
+    write_file(path_of(f, "tmp", "6553F1001E240ABC.notice.6553f1001e240abd"), "x", 1);
+    assert_int_equal(spool_scan(f->sp, NULL, NULL), 2);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+
+    /* a message that is not finished is not staged */
+    make_env(&notice, 1);
+    m = start_msg(f, &notice, "n", 1);
+    errno = 0;
+    assert_int_equal(spool_notice_stage(f->sp, m, parent.qid, x), -1);
+    assert_int_equal(count_dir(f, "tmp"), 0);
+    envelope_free(&notice);
+    envelope_free(&parent);
+}
+
 static void test_orphan_state(void **state)
 {
     struct fx *f = *state;
@@ -703,6 +937,9 @@ int main(void)
         T(test_create_refuses_bad_envelope),
         T(test_state_write_load),
         T(test_remove),
+        T(test_remove_durable_without_state),
+        T(test_create_never_reuses_an_id),
+        T(test_notice_stage_publish_scan),
         T(test_orphan_state),
         T(test_quarantine_corrupt),
         T(test_scan_quarantines_bad_names),
