@@ -146,17 +146,24 @@ static void recover_one(const char *qid, void *arg)
     scheduler_enqueue(d->sched, qid, 0);
 }
 
+/* The user the worker runs as, when we are root; uid 0 is refused. */
+struct owner {
+    uid_t uid;
+    gid_t gid;
+    char name[64];
+};
+
 /* Give one directory to mail_owner as root: opened without following a
  * link, owned by root or mail_owner all the way down, then fchown'd and
  * its mode tightened (`keep` bits of the old mode survive: group/other
  * write never does). */
-static int own_dir(int fd, const char *shown, const struct passwd *pw, mode_t keep,
+static int own_dir(int fd, const char *shown, const struct owner *pw, mode_t keep,
                    char *err, size_t errlen)
 {
     struct stat st;
-    if (fstat(fd, &st) < 0 || fchown(fd, pw->pw_uid, pw->pw_gid) < 0 ||
+    if (fstat(fd, &st) < 0 || fchown(fd, pw->uid, pw->gid) < 0 ||
         fchmod(fd, (st.st_mode & keep & 07777) | 0700) < 0) {
-        snprintf(err, errlen, "chown/chmod %.900s to %s: %s", shown, pw->pw_name,
+        snprintf(err, errlen, "chown/chmod %.900s to %s: %s", shown, pw->name,
                  strerror(errno));
         return -1;
     }
@@ -166,16 +173,16 @@ static int own_dir(int fd, const char *shown, const struct passwd *pw, mode_t ke
 /* The queue and capture directories, made and owned by mail_owner while we
  * are still root: nothing here follows a symbolic link (postfix
  * set-permissions' checks, done at every start). */
-static int prepare_dirs(const struct config *cfg, const struct passwd *pw, char *err,
+static int prepare_dirs(const struct config *cfg, const struct owner *pw, char *err,
                         size_t errlen)
 {
     static const char *const sub[] = { "tmp", "queue", "state", "quarantine", "hold" };
-    int fd = fs_dir_open_safe(cfg->queue_directory, pw->pw_uid, 0700, err, errlen);
+    int fd = fs_dir_open_safe(cfg->queue_directory, pw->uid, 0700, err, errlen);
     /* queue_directory keeps o+x when it holds the submit socket */
     if (fd < 0 || own_dir(fd, cfg->queue_directory, pw, 0711, err, errlen) < 0)
         goto fail;
     for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        int sfd = fs_subdir_open_safe(fd, cfg->queue_directory, sub[i], pw->pw_uid, err,
+        int sfd = fs_subdir_open_safe(fd, cfg->queue_directory, sub[i], pw->uid, err,
                                       errlen);
         if (sfd < 0 && errno == ENOENT && !err[0])
             continue;               /* spool_open makes it, as mail_owner */
@@ -189,7 +196,7 @@ static int prepare_dirs(const struct config *cfg, const struct passwd *pw, char 
             goto fail;
     }
     close(fd);
-    fd = fs_dir_open_safe(cfg->capture_directory, pw->pw_uid, 0700, err, errlen);
+    fd = fs_dir_open_safe(cfg->capture_directory, pw->uid, 0700, err, errlen);
     if (fd < 0 || own_dir(fd, cfg->capture_directory, pw, 0755, err, errlen) < 0)
         goto fail;
     close(fd);
@@ -200,18 +207,8 @@ fail:
     return -1;
 }
 
-/* Root binds, then becomes mail_owner for everything else. */
-static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
+static int owner_lookup(const struct config *cfg, struct owner *o, char *err, size_t errlen)
 {
-    if (geteuid() != 0) {
-        if (fs_mkdir_p(cfg->queue_directory, 0700) < 0 ||
-            fs_mkdir_p(cfg->capture_directory, 0700) < 0) {
-            snprintf(err, errlen, "cannot create %s or %s: %s", cfg->queue_directory,
-                     cfg->capture_directory, strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
     struct passwd *pw = getpwnam(cfg->mail_owner);
     if (!pw) {
         snprintf(err, errlen,
@@ -225,10 +222,47 @@ static int drop_privileges(const struct config *cfg, char *err, size_t errlen)
                  cfg->mail_owner);
         return -1;
     }
-    if (prepare_dirs(cfg, pw, err, errlen) < 0)
-        return -1;
-    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        snprintf(err, errlen, "cannot become %s: %s", cfg->mail_owner, strerror(errno));
+    o->uid = pw->pw_uid;
+    o->gid = pw->pw_gid;
+    snprintf(o->name, sizeof o->name, "%s", cfg->mail_owner);
+    return 0;
+}
+
+/* What the parent does as root before the worker exists: the listening
+ * sockets, and the directories made mail_owner's. */
+static int parent_prepare(const struct config *cfg, const struct owner *o, int *fds,
+                          size_t *nfds, char *err, size_t errlen)
+{
+    *nfds = 0;
+    for (size_t i = 0; i < cfg->listen.n; i++) {
+        int fd = server_bind(cfg->listen.v[i], err, errlen);
+        if (fd < 0)
+            goto fail;
+        fds[(*nfds)++] = fd;
+    }
+    if (geteuid() == 0)
+        return prepare_dirs(cfg, o, err, errlen);
+    if (fs_mkdir_p(cfg->queue_directory, 0700) < 0 ||
+        fs_mkdir_p(cfg->capture_directory, 0700) < 0) {
+        snprintf(err, errlen, "cannot create %s or %s: %s", cfg->queue_directory,
+                 cfg->capture_directory, strerror(errno));
+        goto fail;
+    }
+    return 0;
+fail:
+    while (*nfds > 0)
+        close(fds[--*nfds]);
+    return -1;
+}
+
+/* The worker's first act when started as root: become mail_owner for
+ * good. */
+static int worker_become_owner(const struct owner *o, char *err, size_t errlen)
+{
+    if (geteuid() != 0)
+        return 0;
+    if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0 || setuid(o->uid) < 0) {
+        snprintf(err, errlen, "cannot become %s: %s", o->name, strerror(errno));
         return -1;
     }
     return 0;
@@ -279,24 +313,50 @@ int cli_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     umask(077);
 
+    /* as root: the listeners and the directories, before the worker */
+    struct owner owner = { 0, 0, "" };
+    int lfds[64];
+    size_t nlfds = 0;
+    if (cfg->listen.n > sizeof lfds / sizeof lfds[0]) {
+        log_info("fatal: %zu listen addresses; at most %zu", cfg->listen.n,
+                 sizeof lfds / sizeof lfds[0]);
+        runtime_unref(d.rt);
+        return 1;
+    }
+    if ((geteuid() == 0 && owner_lookup(cfg, &owner, err, sizeof err) < 0) ||
+        parent_prepare(cfg, &owner, lfds, &nlfds, err, sizeof err) < 0) {
+        log_info("fatal: %s", err);
+        runtime_unref(d.rt);
+        return 1;
+    }
     int pfd = -1;
     pid_t worker = privsep_fork(&pfd);
     if (worker < 0) {
         log_info("fatal: cannot start the worker process: %s", strerror(errno));
+        for (size_t i = 0; i < nlfds; i++)
+            close(lfds[i]);
         runtime_unref(d.rt);
         return 1;
     }
     if (worker > 0) {
-        /* the parent keeps nothing of the loaded configuration */
+        /* the parent keeps nothing of the configuration, and never holds
+         * a socket that reads the network */
+        for (size_t i = 0; i < nlfds; i++)
+            close(lfds[i]);
         runtime_unref(d.rt);
         return privsep_parent_run(d.config_path, worker, pfd);
     }
     pid_t parent = getppid();
+    if (worker_become_owner(&owner, err, sizeof err) < 0) {
+        log_info("fatal: %s", err);
+        _exit(1);
+    }
+    privsep_watch_parent(parent);
     raise_fd_limit();
     d.base = event_base_new();
     if (!d.base)
         log_fatal("cannot create the event loop");
-    d.server = server_new(&d, err, sizeof err);
+    d.server = server_new(&d, lfds, nlfds, err, sizeof err);
     if (!d.server) {
         log_info("fatal: %s", err);
         runtime_unref(d.rt);
@@ -320,11 +380,6 @@ int cli_serve(int argc, char **argv)
         log_info("fatal: %s", err);
         goto out;
     }
-    if (drop_privileges(cfg, err, sizeof err) < 0) {
-        log_info("fatal: %s", err);
-        goto out;
-    }
-    privsep_watch_parent(parent);
     d.spool = spool_open(cfg->queue_directory, err, sizeof err);
     if (!d.spool) {
         log_info("fatal: queue_directory %s: %s", cfg->queue_directory, err);

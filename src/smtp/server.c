@@ -352,13 +352,12 @@ void server_commit_forget(struct server *srv, struct session *s)
 
 /* ---------- set-up ---------- */
 
-static struct evconnlistener *listen_one(struct server *srv, const char *url,
-                                         char *err, size_t errlen)
+int server_bind(const char *url, char *err, size_t errlen)
 {
     char host[256];
     int port;
     if (server_parse_listen(url, host, sizeof host, &port, err, errlen) < 0)
-        return NULL;
+        return -1;
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_socktype = SOCK_STREAM;
@@ -368,24 +367,27 @@ static struct evconnlistener *listen_one(struct server *srv, const char *url,
     int rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, portstr, &hints, &res);
     if (rc != 0) {
         snprintf(err, errlen, "listen %s: %s", url, gai_strerror(rc));
-        return NULL;
+        return -1;
     }
-    struct evconnlistener *l = evconnlistener_new_bind(
-        srv->d->base, on_accept, srv,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-        LISTEN_BACKLOG, res->ai_addr, (int)res->ai_addrlen);
-    int saved = errno;
+    int one = 1;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        (res->ai_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+        snprintf(err, errlen, "listen %s: %s", url, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
     freeaddrinfo(res);
-    if (!l) {
-        snprintf(err, errlen, "listen %s: %s", url, strerror(saved));
-        return NULL;
-    }
-    evconnlistener_set_error_cb(l, on_accept_error);
     log_info("listening on %s", url);
-    return l;
+    return fd;
 }
 
-struct server *server_new(struct daemon *d, char *err, size_t errlen)
+struct server *server_new(struct daemon *d, const int *fds, size_t nfds, char *err,
+                          size_t errlen)
 {
     const struct config *cfg = d->rt->cfg;
     struct server *srv = calloc(1, sizeof *srv);
@@ -396,18 +398,28 @@ struct server *server_new(struct daemon *d, char *err, size_t errlen)
     srv->d = d;
     srv->commit_ev = event_new(d->base, -1, 0, on_commit, srv);
     srv->accept_resume = evtimer_new(d->base, on_accept_resume, srv);
-    srv->listeners = calloc(cfg->listen.n ? cfg->listen.n : 1, sizeof *srv->listeners);
+    (void)cfg;
+    srv->listeners = calloc(nfds ? nfds : 1, sizeof *srv->listeners);
     if (!srv->commit_ev || !srv->accept_resume || !srv->listeners) {
         snprintf(err, errlen, "out of memory");
+        for (size_t k = 0; k < nfds; k++)
+            close(fds[k]);
         server_free(srv);
         return NULL;
     }
-    for (size_t i = 0; i < cfg->listen.n; i++) {
-        struct evconnlistener *l = listen_one(srv, cfg->listen.v[i], err, errlen);
+    for (size_t i = 0; i < nfds; i++) {
+        /* backlog 0: the socket already listens (bound by the parent) */
+        struct evconnlistener *l = evconnlistener_new(
+            d->base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+            fds[i]);
         if (!l) {
+            snprintf(err, errlen, "out of memory");
+            for (size_t k = i; k < nfds; k++)
+                close(fds[k]);
             server_free(srv);
             return NULL;
         }
+        evconnlistener_set_error_cb(l, on_accept_error);
         srv->listeners[srv->nlisteners++] = l;
     }
     return srv;

@@ -10,8 +10,15 @@ struct server;
 struct session;
 struct spool_msg;
 
-/* Bind every `listen` URL of the current config. NULL + err on failure. */
-struct server *server_new(struct daemon *d, char *err, size_t errlen);
+/* A listening TCP socket for one `listen` URL (non-blocking, close-on-exec;
+ * an IPv6 address listens on IPv6 only), or -1 with err. The privileged
+ * parent binds before the worker exists. */
+int server_bind(const char *url, char *err, size_t errlen);
+
+/* Serve the listening sockets fds (server_bind's); the server owns them
+ * from now on, even on failure. NULL + err on failure. */
+struct server *server_new(struct daemon *d, const int *fds, size_t nfds, char *err,
+                          size_t errlen);
 void server_free(struct server *srv);
 
 /* Listen on the control socket ($queue_directory/private/control, 0600 in
