@@ -105,6 +105,27 @@ static int subdir(int dirfd, const char *name, int *created)
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
+/* Create tmp/<name> as a new file. The name is predictable (qid, index), so
+ * an entry already there is never opened: it is a crash's left-over or was
+ * planted by someone who can write the mailbox (a hard link to another of
+ * our files would be truncated and overwritten, a FIFO would block the
+ * writer forever). It is removed (unlinkat does not follow a symlink) and
+ * the create tried once more; a second EEXIST is a race, left to the retry.
+ * On failure *step says which operation failed ("create", "remove stale"). */
+static int create_tmp(int tfd, const char *name, const char **step)
+{
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    *step = "create";
+    int fd = openat(tfd, name, flags, 0600);
+    if (fd >= 0 || errno != EEXIST)
+        return fd;
+    if (unlinkat(tfd, name, 0) != 0 && errno != ENOENT) {
+        *step = "remove stale";
+        return -1;
+    }
+    return openat(tfd, name, flags, 0600);
+}
+
 struct wbuf {
     int fd;
     char *p;
@@ -265,10 +286,10 @@ int capture_deliver(const char *capture_dir, const char *hostname,
         goto out;
     }
 
-    fd = openat(tfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-                O_NOFOLLOW, 0600);
+    const char *step = "create";
+    fd = create_tmp(tfd, name, &step);
     if (fd < 0) {
-        set_reason(reason, reasonlen, "capture: create %s/tmp/%s: %s", mbox,
+        set_reason(reason, reasonlen, "capture: %s %s/tmp/%s: %s", step, mbox,
                    name, strerror(errno));
         goto out;
     }

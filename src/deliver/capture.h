@@ -9,7 +9,10 @@
  * Each copy is written to tmp/, fsynced, renamed to new/ and new/ fsynced.
  * The file name is deterministic per (qid, recipient index):
  *   <arrival-sec>.<qid>_<index>.<hostname>
- * so a retry after a crash overwrites the same file: exactly once in new/. */
+ * so a retry after a crash replaces the same file: exactly once in new/.
+ * The tmp/ file is created with O_EXCL|O_NOFOLLOW; an entry already there
+ * (left-over, or planted link or FIFO) is unlinked first, never written
+ * through. */
 #ifndef POSTERN_DELIVER_CAPTURE_H
 #define POSTERN_DELIVER_CAPTURE_H
 

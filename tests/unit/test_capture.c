@@ -346,6 +346,87 @@ static void test_large_content(void **state)
     envelope_free(&env);
 }
 
+/* The temp file name is predictable (qid, index); whatever already sits at
+ * tmp/<name> (a crash's left-over, or an entry planted by someone else who
+ * can write the mailbox) is never written through: a hard link to another
+ * file, a symlink or a FIFO is removed and the copy goes to a new file. */
+static void test_tmp_entry_not_followed(void **state)
+{
+    struct fx *f = *state;
+    static const char *const rcpts[] = {"t@x"};
+    struct envelope env;
+    make_env(&env, "s@x", rcpts, 1);
+    char reason[256] = "";
+    char tmp[512], victim[512], path[600], p[700];
+    snprintf(tmp, sizeof tmp, "%s/t@x/tmp", f->cap);
+    snprintf(victim, sizeof victim, "%s/victim", f->base);
+    static const char precious[] = "precious data\n";
+    size_t len;
+
+    /* the Maildir exists (an earlier delivery) */
+    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, "first\r\n", 7,
+                                     reason, sizeof reason), 0);
+    snprintf(path, sizeof path, "%s/1700000000." QID "_0.h", tmp);
+
+    /* 1. a hard link to another file of ours */
+    int fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, precious, sizeof precious - 1),
+                     (ssize_t)(sizeof precious - 1));
+    close(fd);
+    assert_int_equal(link(victim, path), 0);
+    reason[0] = '\0';
+    if (capture_deliver(f->cap, "h", &env, 0, "second\r\n", 8, reason,
+                        sizeof reason) != 0)
+        fail_msg("capture_deliver: %s", reason);
+    char *got = read_all(victim, &len);
+    assert_string_equal(got, precious);
+    free(got);
+    snprintf(p, sizeof p, "%s/t@x/new/1700000000." QID "_0.h", f->cap);
+    got = read_all(p, &len);
+    assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: t@x\nsecond\n");
+    free(got);
+    assert_int_equal(count_dir(tmp), 0);
+
+    /* 2. a symlink (to the same file) */
+    assert_int_equal(symlink(victim, path), 0);
+    reason[0] = '\0';
+    if (capture_deliver(f->cap, "h", &env, 0, "third\r\n", 7, reason,
+                        sizeof reason) != 0)
+        fail_msg("capture_deliver: %s", reason);
+    got = read_all(victim, &len);
+    assert_string_equal(got, precious);
+    free(got);
+    got = read_all(p, &len);
+    assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: t@x\nthird\n");
+    free(got);
+    assert_int_equal(count_dir(tmp), 0);
+
+    /* 3. a FIFO: opening it for writing would wait for a reader forever */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    reason[0] = '\0';
+    if (capture_deliver(f->cap, "h", &env, 0, "fourth\r\n", 8, reason,
+                        sizeof reason) != 0)
+        fail_msg("capture_deliver: %s", reason);
+    got = read_all(p, &len);
+    assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: t@x\nfourth\n");
+    free(got);
+    assert_int_equal(count_dir(tmp), 0);
+
+    /* 4. an entry that cannot be removed: a clear, temporary error */
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(p, sizeof p, "%s/keep", path);
+    fd = open(p, O_WRONLY | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    reason[0] = '\0';
+    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, "fifth\r\n", 7,
+                                     reason, sizeof reason), -1);
+    assert_non_null(strstr(reason, "capture: remove stale t@x/tmp/1700000000."));
+    assert_true(is_dir(path));
+    envelope_free(&env);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -356,6 +437,7 @@ int main(void)
         T(test_no_escape),
         T(test_redelivery_once),
         T(test_large_content),
+        T(test_tmp_entry_not_followed),
     };
     return cmocka_run_group_tests_name("capture", tests, NULL, NULL);
 }
