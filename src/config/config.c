@@ -640,7 +640,7 @@ static int convert(struct loader *L, size_t i)
     return -1;
 }
 
-/* Constraints between parameters. */
+/* Constraints between parameters, and values a range cannot express. */
 static int check_relations(struct loader *L)
 {
     const struct config *c = L->cfg;
@@ -658,6 +658,16 @@ static int check_relations(struct loader *L)
         param_err(L, at, "minimal_backoff_time (%s) must not exceed "
                   "maximal_backoff_time (%s)", lo, hi);
         return -1;
+    }
+    if (c->smtp_line_length_limit == 1) {
+        /* a broken line continues with a SPACE: 1 leaves no room for text */
+        long i = find_param_n("smtp_line_length_limit", 22);
+        if (i >= 0) {
+            L->shown = NULL;
+            param_err(L, (size_t)i, "must be 0 (no limit) or at least 2 "
+                      "(998 is the RFC 5322 limit)");
+            return -1;
+        }
     }
     return 0;
 }
