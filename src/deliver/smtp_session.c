@@ -963,7 +963,6 @@ struct smtp_session *smtp_session_connect(struct smtp_attempt *att, const struct
     s->set = att->set;
     s->set->refs++;
     s->att = att;
-    smtp_body_init(&s->body, s->set->line_limit);
     smtp_fmt(s->host, sizeof s->host, "%s", t->host);
     s->sa = t->sa;
     s->salen = t->salen;
