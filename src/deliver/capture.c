@@ -105,9 +105,7 @@ int capture_mailbox_name(const char *addr, char *out, size_t outlen)
         size_t k = encode_byte(addr, i, at, e);
         if (o + k > CAPTURE_MAILBOX_PREFIX)
             break;
-        o += k;
-        if (i + 1 == n)
-            keep = o;
+        o += k;         /* never reaches the end: full > the prefix */
     }
     if (sha256_hex(enc, full, digest) == 0 &&
         keep + 2 + 64 < outlen) {
