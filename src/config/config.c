@@ -677,15 +677,16 @@ static int convert(struct loader *L, size_t i)
     return -1;
 }
 
-/* Constraints between parameters (those not in error). */
+/* Constraints between parameters (those not in error), and values a range
+ * cannot express. */
 static int check_relations(struct loader *L)
 {
     const struct config *c = L->cfg;
+    int rc = 0;
     long i = find_param_n("minimal_backoff_time", 20);
     long j = find_param_n("maximal_backoff_time", 20);
-    if (i < 0 || j < 0 || L->state[i] == ST_FAILED || L->state[j] == ST_FAILED)
-        return 0;
-    if (c->minimal_backoff_time > c->maximal_backoff_time) {
+    if (i >= 0 && j >= 0 && L->state[i] != ST_FAILED && L->state[j] != ST_FAILED &&
+        c->minimal_backoff_time > c->maximal_backoff_time) {
         char lo[32], hi[32];
         /* report at whichever of the two the file set last */
         size_t at = c->line[j] > c->line[i] ? (size_t)j : (size_t)i;
@@ -694,9 +695,17 @@ static int check_relations(struct loader *L)
         L->shown = NULL;
         param_err(L, at, "minimal_backoff_time (%s) must not exceed "
                   "maximal_backoff_time (%s)", lo, hi);
-        return -1;
+        rc = -1;
     }
-    return 0;
+    long k = find_param_n("smtp_line_length_limit", 22);
+    if (k >= 0 && L->state[k] != ST_FAILED && c->smtp_line_length_limit == 1) {
+        /* a broken line continues with a SPACE: 1 leaves no room for text */
+        L->shown = NULL;
+        param_err(L, (size_t)k, "must be 0 (no limit) or at least 2 "
+                  "(998 is the RFC 5322 limit)");
+        rc = -1;
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -70,6 +70,7 @@ struct config {
     long long smtp_quit_timeout;
     int smtp_connection_cache_on_demand;
     long long smtp_connection_cache_time_limit;
+    long long smtp_line_length_limit;   /* 0: no limit */
     long long default_destination_concurrency_limit;
     int smtputf8_enable;
     char *transport_maps;

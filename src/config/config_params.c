@@ -134,6 +134,8 @@ const struct cfg_param config_params[] = {
            "SMTP client: keep connections open and reuse them for queued mail to the same destination"),
     P_TIME(smtp_connection_cache_time_limit, "2s", 1, 300,
            "SMTP client: how long an idle cached connection is kept"),
+    P_INT(smtp_line_length_limit, "998", 0, 1048576,
+          "SMTP client: longest header or body line sent; longer lines are broken with <CR><LF><SPACE>; 0: no limit"),
     P_INT(default_destination_concurrency_limit, "20", 1, 1000,
           "maximal parallel deliveries to the same destination"),
     P_BOOL(smtputf8_enable, "yes",

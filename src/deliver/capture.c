@@ -11,7 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #define CAPTURE_BUFSZ (64 * 1024)
+
+_Static_assert(CAPTURE_MAILBOX_MAX <= NAME_MAX, "a mailbox name must fit a directory entry");
 
 static void set_reason(char *reason, size_t reasonlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -26,33 +30,92 @@ static void set_reason(char *reason, size_t reasonlen, const char *fmt, ...)
     va_end(ap);
 }
 
-int capture_mailbox_name(const char *addr, char *out, size_t outlen)
+/* The encoded form of addr[i] (at: the last '@'): 1 byte, or 3 for %XX. */
+static size_t encode_byte(const char *addr, size_t i, const char *at, char e[3])
 {
     static const char hex[] = "0123456789ABCDEF";
+    unsigned char c = (unsigned char)addr[i];
+    if (at && addr + i > at && c >= 'A' && c <= 'Z')
+        c = (unsigned char)(c - 'A' + 'a');
+    if (c < 0x20 || c == 0x7f || c == '/' || c == '%' || (i == 0 && c == '.')) {
+        e[0] = '%';
+        e[1] = hex[c >> 4];
+        e[2] = hex[c & 0xf];
+        return 3;
+    }
+    e[0] = (char)c;
+    return 1;
+}
+
+/* SHA-256 of buf as 64 lower-case hex digits and a NUL. */
+static int sha256_hex(const char *buf, size_t len, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+        return -1;
+    for (unsigned int i = 0; i < mdlen; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 0xf];
+    }
+    out[64] = '\0';
+    return 0;
+}
+
+int capture_mailbox_name(const char *addr, char *out, size_t outlen)
+{
     if (!addr || !*addr || !out || outlen == 0)
         return -1;
     const char *at = strrchr(addr, '@');     /* a quoted local part may hold '@' */
+    size_t full = 0, n = strlen(addr);
+    char e[3];
+    for (size_t i = 0; i < n; i++)
+        full += encode_byte(addr, i, at, e);
+    char *enc = malloc(full + 1);
+    if (!enc)
+        return -1;
     size_t o = 0;
-    for (size_t i = 0; addr[i]; i++) {
-        unsigned char c = (unsigned char)addr[i];
-        if (at && addr + i > at && c >= 'A' && c <= 'Z')
-            c = (unsigned char)(c - 'A' + 'a');
-        int enc = c < 0x20 || c == 0x7f || c == '/' || c == '%' ||
-                  (i == 0 && c == '.');
-        if (enc) {
-            if (o + 3 >= outlen)
-                return -1;
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 0xf];
-        } else {
-            if (o + 1 >= outlen)
-                return -1;
-            out[o++] = (char)c;
-        }
+    for (size_t i = 0; i < n; i++) {
+        size_t k = encode_byte(addr, i, at, e);
+        memcpy(enc + o, e, k);
+        o += k;
     }
-    out[o] = '\0';
-    return 0;
+    enc[o] = '\0';
+
+    int rc = -1;
+    if (full <= CAPTURE_MAILBOX_MAX) {
+        if (full < outlen) {
+            memcpy(out, enc, full + 1);
+            rc = 0;
+        }
+        free(enc);
+        return rc;
+    }
+    /* Too long for one directory entry: a readable prefix, then "%~" (no
+     * short name has it: '%' always starts %XX) and the hash of the whole
+     * name, so distinct mailboxes stay distinct. The prefix never ends
+     * inside a %XX escape or a UTF-8 sequence. */
+    char digest[65];
+    size_t keep = 0;
+    o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (((unsigned char)addr[i] & 0xc0) != 0x80)
+            keep = o;                       /* a character starts here */
+        size_t k = encode_byte(addr, i, at, e);
+        if (o + k > CAPTURE_MAILBOX_PREFIX)
+            break;
+        o += k;         /* never reaches the end: full > the prefix */
+    }
+    if (sha256_hex(enc, full, digest) == 0 &&
+        keep + 2 + 64 < outlen) {
+        memcpy(out, enc, keep);
+        memcpy(out + keep, "%~", 2);
+        memcpy(out + keep + 2, digest, 65);
+        rc = 0;
+    }
+    free(enc);
+    return rc;
 }
 
 /* mkdir -p, mode 0700 for what it creates. */
@@ -103,6 +166,27 @@ static int subdir(int dirfd, const char *name, int *created)
     else if (errno != EEXIST)
         return -1;
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+/* Create tmp/<name> as a new file. The name is predictable (qid, index), so
+ * an entry already there is never opened: it is a crash's left-over or was
+ * planted by someone who can write the mailbox (a hard link to another of
+ * our files would be truncated and overwritten, a FIFO would block the
+ * writer forever). It is removed (unlinkat does not follow a symlink) and
+ * the create tried once more; a second EEXIST is a race, left to the retry.
+ * On failure *step says which operation failed ("create", "remove stale"). */
+static int create_tmp(int tfd, const char *name, const char **step)
+{
+    const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    *step = "create";
+    int fd = openat(tfd, name, flags, 0600);
+    if (fd >= 0 || errno != EEXIST)
+        return fd;
+    if (unlinkat(tfd, name, 0) != 0 && errno != ENOENT) {
+        *step = "remove stale";
+        return -1;
+    }
+    return openat(tfd, name, flags, 0600);
 }
 
 struct wbuf {
@@ -201,7 +285,7 @@ int capture_deliver(const char *capture_dir, const char *hostname,
                     const char *content, size_t len,
                     char *reason, size_t reasonlen)
 {
-    char mbox[NAME_MAX + 1], name[NAME_MAX + 1], hostbuf[256];
+    char mbox[CAPTURE_MAILBOX_MAX + 1], name[NAME_MAX + 1], hostbuf[256];
     int cfd = -1, mfd = -1, tfd = -1, nfd = -1, cufd = -1, fd = -1;
     int rc = -1, created = 0, sub_created = 0, in_tmp = 0;
     struct wbuf w = {-1, NULL, 0, 0};
@@ -217,8 +301,8 @@ int capture_deliver(const char *capture_dir, const char *hostname,
     }
     const char *rcpt = env->rcpt[index].addr;
     if (capture_mailbox_name(rcpt, mbox, sizeof mbox) != 0) {
-        set_reason(reason, reasonlen, "capture: mailbox name for recipient "
-                   "too long or empty");
+        set_reason(reason, reasonlen, "capture: no mailbox name for recipient "
+                   "(empty address, or out of memory)");
         return -1;
     }
     if (!hostname || !*hostname) {
@@ -265,10 +349,10 @@ int capture_deliver(const char *capture_dir, const char *hostname,
         goto out;
     }
 
-    fd = openat(tfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-                O_NOFOLLOW, 0600);
+    const char *step = "create";
+    fd = create_tmp(tfd, name, &step);
     if (fd < 0) {
-        set_reason(reason, reasonlen, "capture: create %s/tmp/%s: %s", mbox,
+        set_reason(reason, reasonlen, "capture: %s %s/tmp/%s: %s", step, mbox,
                    name, strerror(errno));
         goto out;
     }

@@ -5,11 +5,16 @@
  * the last '@') lower-cased in ASCII, and '/', '%', control bytes (< 0x20,
  * 0x7f) and a leading '.' written as %XX, so an address can never name a
  * path outside capture_directory (no '/', never "." or ".."). Bytes >= 0x80
- * stay as they are: 张三@例子.测试 is a readable directory name.
+ * stay as they are: 张三@例子.测试 is a readable directory name. A name
+ * longer than 255 bytes (NAME_MAX) becomes <prefix>%~<sha256>, see
+ * CAPTURE_MAILBOX_MAX below.
  * Each copy is written to tmp/, fsynced, renamed to new/ and new/ fsynced.
  * The file name is deterministic per (qid, recipient index):
  *   <arrival-sec>.<qid>_<index>.<hostname>
- * so a retry after a crash overwrites the same file: exactly once in new/. */
+ * so a retry after a crash replaces the same file: exactly once in new/.
+ * The tmp/ file is created with O_EXCL|O_NOFOLLOW; an entry already there
+ * (left-over, or planted link or FIFO) is unlinked first, never written
+ * through. */
 #ifndef POSTERN_DELIVER_CAPTURE_H
 #define POSTERN_DELIVER_CAPTURE_H
 
@@ -29,7 +34,19 @@ int capture_deliver(const char *capture_dir, const char *hostname,
                     const char *content, size_t len,
                     char *reason, size_t reasonlen);
 
-/* Write the mailbox directory name for addr into out; -1 if it won't fit. */
+/* A mailbox name is at most CAPTURE_MAILBOX_MAX bytes (Linux NAME_MAX, fixed
+ * so that a name does not depend on the file system). Past it the name is
+ * <prefix>%~<sha256>: the first CAPTURE_MAILBOX_PREFIX bytes of the encoded
+ * name at most (cut before a %XX escape or UTF-8 character that would not
+ * fit), "%~", and the SHA-256 of the whole encoded name in 64 lower-case hex
+ * digits. "%~" never occurs in a name that fits ('%' always starts %XX), so
+ * the two kinds cannot meet, and two long addresses share a directory only
+ * if their SHA-256 do. */
+#define CAPTURE_MAILBOX_MAX 255
+#define CAPTURE_MAILBOX_PREFIX (CAPTURE_MAILBOX_MAX - 2 - 64)
+
+/* Write the mailbox directory name for addr into out; -1 if addr is empty,
+ * the name does not fit in outlen (NUL included) or memory runs out. */
 int capture_mailbox_name(const char *addr, char *out, size_t outlen);
 
 #endif

@@ -145,6 +145,8 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     s->dest_limit = cfg->default_destination_concurrency_limit > 0
                         ? (unsigned long)cfg->default_destination_concurrency_limit : 1;
     s->smtputf8 = cfg->smtputf8_enable;
+    s->line_limit = cfg->smtp_line_length_limit > 0
+                        ? (size_t)cfg->smtp_line_length_limit : 0;
     smtp_settings_unref(c->set);
     c->set = s;
     /* cached connections were made with the old settings */

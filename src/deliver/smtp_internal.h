@@ -112,10 +112,42 @@ size_t smtp_base64(const void *in, size_t inlen, char *out, size_t outlen);
 /* AUTH PLAIN initial response: base64("\0" user "\0" pass). 0 on failure. */
 size_t smtp_auth_plain(const char *user, const char *pass, char *out, size_t outlen);
 
-/* Dot-stuffing of a stream: copies in to out, doubling a '.' that starts a
- * line. *bol is 1 at the start of the message and tracks "at line start"
- * across calls. out must hold 2*inlen bytes. Returns bytes written. */
-size_t smtp_dot_stuff(const char *in, size_t inlen, int *bol, char *out);
+/* The DATA writer: the content (CRLF line ends) as it goes on the wire.
+ * - Dot-stuffing: a '.' that starts a line is doubled (a bare LF also
+ *   starts a line, so "<LF>." can never end the data early).
+ * - smtp_line_length_limit, as Postfix's smtp_text_out(): a line longer
+ *   than limit bytes is broken by inserting CR LF SPACE after limit bytes;
+ *   each continuation line holds the SPACE and at most limit-1 more bytes,
+ *   so no line exceeds limit. A line of exactly limit bytes is left alone.
+ *   The line end is not counted, nor a doubled dot (RFC 5321 4.5.3.1.6).
+ *   Header and body lines alike; bytes are never reordered or dropped, and
+ *   a break may fall inside a UTF-8 character (Postfix does the same).
+ * - A CR is held back until the next byte shows whether it ends a line
+ *   (CRLF) or is content (a bare CR counts as a byte of the line), so the
+ *   content may be fed in pieces cut anywhere. */
+struct smtp_body {
+    size_t limit;           /* 0: no limit; else at least 2 */
+    size_t col;             /* bytes on the current output line */
+    int bol;                /* the next content byte starts a line */
+    int cr;                 /* a CR is held back */
+    unsigned long breaks;   /* CR LF SPACE inserted so far */
+};
+
+#define SMTP_BODY_END_MAX 9     /* most bytes smtp_body_end writes */
+
+/* Start of a message; limit 1 (refused by the configuration) acts as 2. */
+void smtp_body_init(struct smtp_body *b, size_t limit);
+
+/* Most bytes smtp_body_write can produce from inlen more bytes. */
+size_t smtp_body_max(const struct smtp_body *b, size_t inlen);
+
+/* Write in (inlen bytes, the next piece of the content) to out, which must
+ * hold smtp_body_max(b, inlen) bytes. Returns the bytes written. */
+size_t smtp_body_write(struct smtp_body *b, const char *in, size_t inlen, char *out);
+
+/* End of the content: a held CR, CR LF if the last line has no end, and
+ * the final ".\r\n". out must hold SMTP_BODY_END_MAX bytes. */
+size_t smtp_body_end(struct smtp_body *b, char *out);
 
 /* snprintf that truncates quietly (reasons and logs may be cut). */
 void smtp_fmt(char *out, size_t outlen, const char *fmt, ...)
@@ -187,6 +219,7 @@ struct smtp_settings {
     int cache;
     unsigned long dest_limit;
     int smtputf8;
+    size_t line_limit;              /* smtp_line_length_limit; 0: none */
 };
 
 struct smtp_target {
@@ -263,7 +296,9 @@ struct smtp_session {
     const char *content;                /* what DATA sends: job->content or att->conv */
     size_t content_len;
     size_t pos;
-    int bol, dot_sent;
+    struct smtp_body body;              /* the DATA writer's state */
+    int dot_sent;
+    int break_logged;                   /* "breaking line" logged this transaction */
 };
 
 struct smtp_dest {

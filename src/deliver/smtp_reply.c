@@ -1,5 +1,6 @@
 /* smtp_reply — the pure parts of the SMTP client: the bounded reply parser,
- * EHLO keywords, nexthop syntax, SASL keys and encodings, dot-stuffing. */
+ * EHLO keywords, nexthop syntax, SASL keys and encodings, and the DATA
+ * writer (dot-stuffing, smtp_line_length_limit). */
 #include "smtp_internal.h"
 
 #include <arpa/inet.h>
@@ -402,21 +403,101 @@ size_t smtp_auth_plain(const char *user, const char *pass, char *out, size_t out
     return n;
 }
 
-size_t smtp_dot_stuff(const char *in, size_t inlen, int *bol, char *out)
+void smtp_body_init(struct smtp_body *b, size_t limit)
+{
+    memset(b, 0, sizeof *b);
+    /* after a break the SPACE alone would fill a line of 1: no progress */
+    b->limit = limit == 1 ? 2 : limit;
+    b->bol = 1;
+}
+
+size_t smtp_body_max(const struct smtp_body *b, size_t inlen)
+{
+    /* every byte, a held CR, a doubled dot per '.', and a break before at
+     * most every limit-1 bytes (the first may come at once: col == limit) */
+    size_t breaks = b->limit ? (inlen + 1) / (b->limit - 1) + 1 : 0;
+    return 1 + 2 * inlen + 3 * breaks;
+}
+
+/* Bytes of one line (no CR, no LF): the doubled dot at the line's start,
+ * and CR LF SPACE wherever the line has reached the limit and goes on. */
+static size_t body_text(struct smtp_body *b, const char *p, size_t n, char *out)
+{
+    size_t o = 0;
+    while (n > 0) {
+        if (b->limit && b->col >= b->limit) {
+            memcpy(out + o, "\r\n ", 3);
+            o += 3;
+            b->col = 1;
+            b->breaks++;
+        }
+        if (b->bol) {
+            if (*p == '.')
+                out[o++] = '.';
+            b->bol = 0;
+        }
+        size_t k = n;
+        if (b->limit && k > b->limit - b->col)
+            k = b->limit - b->col;
+        memcpy(out + o, p, k);
+        o += k;
+        p += k;
+        n -= k;
+        b->col += k;
+    }
+    return o;
+}
+
+size_t smtp_body_write(struct smtp_body *b, const char *in, size_t inlen, char *out)
 {
     size_t o = 0, i = 0;
     while (i < inlen) {
-        if (*bol && in[i] == '.')
-            out[o++] = '.';
-        /* copy up to and including the next LF */
-        const char *nl = memchr(in + i, '\n', inlen - i);
-        size_t n = nl ? (size_t)(nl - (in + i)) + 1 : inlen - i;
-        memcpy(out + o, in + i, n);
-        o += n;
-        i += n;
-        *bol = nl != NULL;
+        if (b->cr) {
+            b->cr = 0;
+            if (in[i] == '\n') {
+                memcpy(out + o, "\r\n", 2);
+                o += 2;
+                i++;
+                b->col = 0;
+                b->bol = 1;
+                continue;
+            }
+            o += body_text(b, "\r", 1, out + o);
+        }
+        if (in[i] == '\r') {
+            b->cr = 1;
+            i++;
+        } else if (in[i] == '\n') {
+            out[o++] = '\n';
+            i++;
+            b->col = 0;
+            b->bol = 1;
+        } else {
+            size_t j = i + 1;
+            while (j < inlen && in[j] != '\r' && in[j] != '\n')
+                j++;
+            o += body_text(b, in + i, j - i, out + o);
+            i = j;
+        }
     }
     return o;
+}
+
+size_t smtp_body_end(struct smtp_body *b, char *out)
+{
+    size_t o = 0;
+    if (b->cr) {
+        b->cr = 0;
+        o += body_text(b, "\r", 1, out);
+    }
+    if (!b->bol) {
+        memcpy(out + o, "\r\n", 2);
+        o += 2;
+        b->col = 0;
+        b->bol = 1;
+    }
+    memcpy(out + o, ".\r\n", 3);
+    return o + 3;
 }
 
 void smtp_fmt(char *out, size_t outlen, const char *fmt, ...)

@@ -137,8 +137,9 @@ static void txn_reset(struct smtp_session *s)
     s->content = NULL;
     s->content_len = 0;
     s->pos = 0;
-    s->bol = 1;
+    smtp_body_init(&s->body, s->set->line_limit);
     s->dot_sent = 0;
+    s->break_logged = 0;
     s->got_reply = 0;
 }
 
@@ -470,23 +471,24 @@ static void xfer_fill(struct smtp_session *s)
         if (n > XFER_CHUNK)
             n = XFER_CHUNK;
         struct evbuffer_iovec v;
-        if (evbuffer_reserve_space(out, (ev_ssize_t)(2 * n + 5), &v, 1) < 1)
+        size_t room = smtp_body_max(&s->body, n) + SMTP_BODY_END_MAX;
+        if (evbuffer_reserve_space(out, (ev_ssize_t)room, &v, 1) < 1)
             log_fatal("smtp: out of memory");
         char *p = v.iov_base;
-        size_t w = smtp_dot_stuff(s->content + s->pos, n, &s->bol, p);
+        size_t w = smtp_body_write(&s->body, s->content + s->pos, n, p);
         s->pos += n;
         if (s->pos == s->content_len) {
             /* the final dot travels with the last chunk (no tiny write) */
-            if (!s->bol) {
-                memcpy(p + w, "\r\n", 2);
-                w += 2;
-            }
-            memcpy(p + w, ".\r\n", 3);
-            w += 3;
+            w += smtp_body_end(&s->body, p + w);
             s->dot_sent = 1;
         }
         v.iov_len = w;
         evbuffer_commit_space(out, &v, 1);
+    }
+    if (s->body.breaks && !s->break_logged) {
+        log_info("%s: breaking line > %zu bytes with <CR><LF>SPACE",
+                 s->att->job->env->qid, s->body.limit);
+        s->break_logged = 1;
     }
     if (s->dot_sent)
         set_state(s, ST_DOT);
@@ -800,8 +802,9 @@ static int on_reply(struct smtp_session *s)
                 return 0;
             }
             s->pos = 0;
-            s->bol = 1;
+            smtp_body_init(&s->body, s->set->line_limit);
             s->dot_sent = 0;
+            s->break_logged = 0;
             if (!s->content) {      /* cannot happen: set by begin_transaction */
                 s->content = s->att->job->content;
                 s->content_len = s->att->job->content_len;
@@ -960,7 +963,6 @@ struct smtp_session *smtp_session_connect(struct smtp_attempt *att, const struct
     s->set = att->set;
     s->set->refs++;
     s->att = att;
-    s->bol = 1;
     smtp_fmt(s->host, sizeof s->host, "%s", t->host);
     s->sa = t->sa;
     s->salen = t->salen;

@@ -10,6 +10,7 @@ Only loopback addresses are ever used (127.0.0.0/8 and ::1).
 """
 
 import email.utils
+import hashlib
 import os
 import pathlib
 import re
@@ -449,23 +450,39 @@ def postern(make_postern):
 # Maildir helpers
 
 
+MAILBOX_NAME_MAX = 255                       # NAME_MAX
+MAILBOX_PREFIX_MAX = MAILBOX_NAME_MAX - 2 - 64
+
+
 def mailbox_name(addr):
     """The capture mailbox directory name for addr (bytes), per the contract:
     domain lower-cased (ASCII letters), '/', '%', control bytes and a
-    leading '.' written as %XX; UTF-8 bytes kept as they are."""
+    leading '.' written as %XX; UTF-8 bytes kept as they are.  A name over
+    255 bytes becomes <prefix>%~<sha256 hex of the whole name>, the prefix
+    at most 189 bytes and never cut inside a %XX or a UTF-8 character."""
     if isinstance(addr, bytes):
         addr = addr.decode("utf-8")
     if "@" in addr:
         local, domain = addr.rsplit("@", 1)
         domain = "".join(c.lower() if c.isascii() else c for c in domain)
         addr = local + "@" + domain
-    out = bytearray()
+    pieces = []                                 # (encoded piece, starts a character)
     for i, b in enumerate(addr.encode("utf-8")):
         if b in b"/%" or b < 0x20 or b == 0x7F or (i == 0 and b == ord(".")):
-            out += b"%%%02X" % b
+            pieces.append((b"%%%02X" % b, True))
         else:
-            out.append(b)
-    return bytes(out)
+            pieces.append((bytes([b]), (b & 0xC0) != 0x80))
+    full = b"".join(p for p, _ in pieces)
+    if len(full) <= MAILBOX_NAME_MAX:
+        return full
+    prefix, keep = b"", 0
+    for p, starts in pieces:
+        if starts:
+            keep = len(prefix)
+        if len(prefix) + len(p) > MAILBOX_PREFIX_MAX:
+            break
+        prefix += p
+    return prefix[:keep] + b"%~" + hashlib.sha256(full).hexdigest().encode()
 
 
 def maildir_path(mail_dir, addr):

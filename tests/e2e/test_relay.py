@@ -177,6 +177,74 @@ def test_binary_content_bounces_without_8bitmime(make_postern, upstream, test_ca
     assert [m for m in up.messages if from_app(m)] == []
 
 
+def postfix_break(data, limit=998):
+    """What Postfix's smtp_line_length_limit makes of CRLF content: a line
+    longer than limit bytes is cut after limit bytes and continues on lines
+    of a SPACE and at most limit-1 more bytes ("<CR><LF><SPACE>")."""
+    out = []
+    for line in data.split(b"\r\n"):
+        out.append(line[:limit])
+        rest = line[limit:]
+        while rest:
+            out.append(b" " + rest[:limit - 1])
+            rest = rest[limit - 1:]
+    return b"\r\n".join(out)
+
+
+def test_long_lines_broken_like_postfix(make_postern, upstream, test_ca):
+    """Lines over 998 bytes (RFC 5322 2.1.1) do not reach a strict server
+    (aiosmtpd answers 500 to a line over 1000 bytes with its CRLF): like
+    Postfix's smtp_line_length_limit = 998, they are broken with
+    <CR><LF><SPACE>, header and body alike, nothing else changes."""
+    up = upstream(mode="implicit")
+    p = start_relay(make_postern, up, test_ca)
+    digits = b"0123456789" * 500
+    line5000 = digits[:998] + b"." + digits[999:5000]   # a continuation starts with '.'
+    body = (line5000 + b"\r\n" + b"a" * 998 + b"\r\n" + b"b" * 999 + b"\r\n" +
+            b"." + b"dot " * 400 + b"\r\n" + b"c" * 1995 + b"\r\nend\r\n")
+    msg = b"X-Long: " + b"h" * 1500 + b"\r\n" + message(subject="long lines", body=body)
+    assert len(line5000) == 5000
+    qid = p.send(SENDER, RCPT, msg)
+    [m] = up.wait_messages(1, where=from_app)
+    got = m["content"]
+    assert max(len(line) for line in got.split(b"\r\n")) <= 998
+    check_content(got, postfix_break(msg))
+    assert b"\r\n ." + digits[999:999 + 20] in got
+    assert b"\r\n" + b"a" * 998 + b"\r\n" in got        # 998 bytes: left alone
+    p.wait_log(sent_line(qid, RCPT, up))
+    assert len(re.findall(rf"{qid}: breaking line > 998 bytes with <CR><LF>SPACE",
+                          p.log())) == 1
+
+
+def test_long_lines_broken_after_8bit_downgrade(make_postern, upstream, test_ca):
+    """Both rewrites on the way out compose: to a server without 8BITMIME the
+    8-bit part becomes quoted-printable (its long line is soft-broken and
+    decodes intact), then a 7-bit part's long line is broken with
+    <CR><LF><SPACE>."""
+    import email
+    import email.policy
+    up = upstream(mode="implicit", eightbitmime=False)
+    p = start_relay(make_postern, up, test_ca)
+    zh = ("你好，世界。" * 300).encode("utf-8")              # one 5400-byte line
+    seven = b"x" * 3000
+    body = (b"--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Transfer-Encoding: 8bit\r\n\r\n" + zh + b"\r\n"
+            b"--b\r\nContent-Type: text/plain\r\n\r\n" + seven + b"\r\n--b--\r\n")
+    msg = (b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n" +
+           message(subject="both", body=body))
+    qid = p.send(SENDER, RCPT, msg, mail_options=["BODY=8BITMIME"])
+    [m] = up.wait_messages(1, where=from_app)
+    got = m["content"]
+    assert all(b < 0x80 for b in got)
+    assert max(len(line) for line in got.split(b"\r\n")) <= 998
+    assert postfix_break(b"\r\n" + seven + b"\r\n") in got
+    parts = list(email.message_from_bytes(got, policy=email.policy.default).iter_parts())
+    assert parts[0]["Content-Transfer-Encoding"] == "quoted-printable"
+    assert parts[0].get_payload(decode=True) == zh
+    p.wait_log(sent_line(qid, RCPT, up))
+    p.wait_log(rf"{qid}: breaking line > 998 bytes with <CR><LF>SPACE")
+
+
 @pytest.mark.parametrize("level", ["encrypt", "verify"])
 def test_starttls_auth(make_postern, upstream, test_ca, level):
     up = upstream(mode="starttls")

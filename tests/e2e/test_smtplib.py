@@ -317,6 +317,26 @@ def test_mailbox_name_cannot_escape_capture_directory(postern):
             rb"(postern\.cf|std(err|out)\.\d+\.log)", rel), rel
 
 
+def test_longest_address_is_delivered(postern):
+    """The longest address smtpd takes (254 bytes: a 256-octet path with its
+    brackets) whose mailbox name grows past NAME_MAX once '%' and '/' are
+    encoded: delivered into <prefix>%~<sha256>, never deferred."""
+    sender = "long@" + LOCAL_DOMAIN
+    local = "%/" * 32                                   # 64 bytes, 192 encoded
+    domain = ".".join(["A" * 63, "b" * 63, "c" * 56, "test"])
+    rcpt = f"{local}@{domain}"
+    assert len(rcpt) == 254
+    name = mailbox_name(rcpt)
+    assert len(name) == 255 and b"%~" in name, name
+    msg = simple_message("long address", sender=sender, rcpt="x@" + LOCAL_DOMAIN)
+    qid = postern.send(sender, [rcpt], msg)
+    [path] = postern.wait_for_maildir(rcpt, 1)
+    t = check_delivery(path, qid, 0, sender, rcpt)
+    assert t.rest == lf(msg)
+    assert os.listdir(os.fsencode(str(postern.mail_dir))) == [name]
+    postern.wait_log(rf"{qid}: to=<{re.escape(rcpt)}>, relay=capture, .*status=sent")
+
+
 def test_large_message_exact_bytes(postern):
     sender, rcpt = "big@" + LOCAL_DOMAIN, "big-rcpt@" + LOCAL_DOMAIN
     lines = []

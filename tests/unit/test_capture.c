@@ -156,6 +156,114 @@ static void test_mailbox_names(void **state)
     assert_int_equal(capture_mailbox_name("/", out, 3), -1);
 }
 
+/* 254 bytes, the longest address smtpd takes (RFC 5321 path of 256 octets
+ * with its brackets); 382 bytes encoded */
+#define LONG_DOMAIN "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA." \
+    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb." \
+    "cccccccccccccccccccccccccccccccccccccccccccccccccccccccc.test"
+#define LONG_LOCAL "%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/%/"
+#define LONG_ADDR LONG_LOCAL "@" LONG_DOMAIN
+/* its mailbox: the first 189 bytes of the encoded name, "%~", SHA-256 of
+ * the whole encoded name (expected values made with Python's hashlib) */
+#define LONG_PREFIX "%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F" \
+    "%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F" \
+    "%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25%2F%25"
+#define LONG_MBOX LONG_PREFIX \
+    "%~24547f5ff959716f971b0b9d8307bd6bd9aa3b951d011d33592f96c0cc33fd3f"
+
+static char *repeat(const char *head, const char *unit, size_t n,
+                    const char *tail)
+{
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *p = malloc(hl + ul * n + tl + 1);
+    assert_non_null(p);
+    memcpy(p, head, hl);
+    for (size_t i = 0; i < n; i++)
+        memcpy(p + hl + i * ul, unit, ul);
+    memcpy(p + hl + n * ul, tail, tl + 1);
+    return p;
+}
+
+static void test_mailbox_names_long(void **state)
+{
+    (void)state;
+    char out[CAPTURE_MAILBOX_MAX + 1];
+    assert_int_equal(strlen(LONG_ADDR), 254);
+    assert_int_equal(strlen(LONG_PREFIX), CAPTURE_MAILBOX_PREFIX);
+    assert_int_equal(capture_mailbox_name(LONG_ADDR, out, sizeof out), 0);
+    assert_string_equal(out, LONG_MBOX);
+    assert_int_equal(strlen(out), CAPTURE_MAILBOX_MAX);
+    /* one name however the domain is spelled */
+    char *lower = strdup(LONG_ADDR);
+    assert_non_null(lower);
+    for (char *c = strrchr(lower, '@'); *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    assert_int_equal(capture_mailbox_name(lower, out, sizeof out), 0);
+    assert_string_equal(out, LONG_MBOX);
+    /* a difference past the prefix still gives another directory */
+    lower[strlen(lower) - 1] = 'x';
+    assert_int_equal(capture_mailbox_name(lower, out, sizeof out), 0);
+    assert_int_equal(strncmp(out, LONG_PREFIX "%~", strlen(LONG_PREFIX) + 2), 0);
+    assert_string_not_equal(out, LONG_MBOX);
+    free(lower);
+    /* the name must fit the caller's buffer, NUL included */
+    assert_int_equal(capture_mailbox_name(LONG_ADDR, out, CAPTURE_MAILBOX_MAX), -1);
+
+    /* the boundary: 255 encoded bytes stay as they are, 256 do not */
+    char *a = repeat("%", "a", 248, "@b.c");
+    assert_int_equal(capture_mailbox_name(a, out, sizeof out), 0);
+    assert_int_equal(strlen(out), 255);
+    assert_int_equal(strncmp(out, "%25aaa", 6), 0);
+    assert_null(strstr(out, "%~"));
+    free(a);
+    a = repeat("%", "a", 249, "@b.c");
+    char *want = repeat("%25", "a", 186, "%~eca2ba362b3ac7c4a046f932265e455a"
+                        "e9ba488b072a0ab85c36cf99b5b837fa");
+    assert_int_equal(capture_mailbox_name(a, out, sizeof out), 0);
+    assert_string_equal(out, want);
+    free(a);
+    free(want);
+
+    /* the prefix never ends inside a UTF-8 character ... */
+    a = repeat("x", "张", 100, "@例子.测试");
+    want = repeat("x", "张", 62, "%~8c246daf2d6d40c46858ca18bc83fc00e6312"
+                  "7d156c5d1a23aa8eb3e92cf30fe");
+    assert_int_equal(capture_mailbox_name(a, out, sizeof out), 0);
+    assert_string_equal(out, want);
+    free(a);
+    free(want);
+    /* ... nor inside a %XX escape */
+    a = repeat("ab", "%", 100, "@x");
+    want = repeat("ab", "%25", 62, "%~d338e409af41d80c98b6dd92ed562b09ab29"
+                  "a2e489745d59e65d11edee472467");
+    assert_int_equal(capture_mailbox_name(a, out, sizeof out), 0);
+    assert_string_equal(out, want);
+    free(a);
+    free(want);
+}
+
+/* a long address is delivered into its hashed directory, not deferred */
+static void test_long_address_delivered(void **state)
+{
+    struct fx *f = *state;
+    static const char *const rcpts[] = {LONG_ADDR};
+    struct envelope env;
+    make_env(&env, "s@x", rcpts, 1);
+    char reason[256] = "";
+    if (capture_deliver(f->cap, "h", &env, 0, "hi\r\n", 4, reason,
+                        sizeof reason) != 0)
+        fail_msg("capture_deliver: %s", reason);
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s/new/1700000000." QID "_0.h", f->cap, LONG_MBOX);
+    size_t len;
+    char *got = read_all(p, &len);
+    assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: " LONG_ADDR "\nhi\n");
+    free(got);
+    assert_int_equal(count_dir(f->cap), 1);
+    envelope_free(&env);
+}
+
 static void test_exact_bytes(void **state)
 {
     struct fx *f = *state;
@@ -346,16 +454,100 @@ static void test_large_content(void **state)
     envelope_free(&env);
 }
 
+/* The temp file name is predictable (qid, index); whatever already sits at
+ * tmp/<name> (a crash's left-over, or an entry planted by someone else who
+ * can write the mailbox) is never written through: a hard link to another
+ * file, a symlink or a FIFO is removed and the copy goes to a new file. */
+static void test_tmp_entry_not_followed(void **state)
+{
+    struct fx *f = *state;
+    static const char *const rcpts[] = {"t@x"};
+    struct envelope env;
+    make_env(&env, "s@x", rcpts, 1);
+    char reason[256] = "";
+    char tmp[512], victim[512], path[600], p[700];
+    snprintf(tmp, sizeof tmp, "%s/t@x/tmp", f->cap);
+    snprintf(victim, sizeof victim, "%s/victim", f->base);
+    static const char precious[] = "precious data\n";
+    size_t len;
+
+    /* the Maildir exists (an earlier delivery) */
+    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, "first\r\n", 7,
+                                     reason, sizeof reason), 0);
+    snprintf(path, sizeof path, "%s/1700000000." QID "_0.h", tmp);
+
+    /* 1. a hard link to another file of ours */
+    int fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, precious, sizeof precious - 1),
+                     (ssize_t)(sizeof precious - 1));
+    close(fd);
+    assert_int_equal(link(victim, path), 0);
+    reason[0] = '\0';
+    if (capture_deliver(f->cap, "h", &env, 0, "second\r\n", 8, reason,
+                        sizeof reason) != 0)
+        fail_msg("capture_deliver: %s", reason);
+    char *got = read_all(victim, &len);
+    assert_string_equal(got, precious);
+    free(got);
+    snprintf(p, sizeof p, "%s/t@x/new/1700000000." QID "_0.h", f->cap);
+    got = read_all(p, &len);
+    assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: t@x\nsecond\n");
+    free(got);
+    assert_int_equal(count_dir(tmp), 0);
+
+    /* 2. a symlink (to the same file) */
+    assert_int_equal(symlink(victim, path), 0);
+    reason[0] = '\0';
+    if (capture_deliver(f->cap, "h", &env, 0, "third\r\n", 7, reason,
+                        sizeof reason) != 0)
+        fail_msg("capture_deliver: %s", reason);
+    got = read_all(victim, &len);
+    assert_string_equal(got, precious);
+    free(got);
+    got = read_all(p, &len);
+    assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: t@x\nthird\n");
+    free(got);
+    assert_int_equal(count_dir(tmp), 0);
+
+    /* 3. a FIFO: opening it for writing would wait for a reader forever */
+    assert_int_equal(mkfifo(path, 0600), 0);
+    reason[0] = '\0';
+    if (capture_deliver(f->cap, "h", &env, 0, "fourth\r\n", 8, reason,
+                        sizeof reason) != 0)
+        fail_msg("capture_deliver: %s", reason);
+    got = read_all(p, &len);
+    assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: t@x\nfourth\n");
+    free(got);
+    assert_int_equal(count_dir(tmp), 0);
+
+    /* 4. an entry that cannot be removed: a clear, temporary error */
+    assert_int_equal(mkdir(path, 0700), 0);
+    snprintf(p, sizeof p, "%s/keep", path);
+    fd = open(p, O_WRONLY | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    reason[0] = '\0';
+    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, "fifth\r\n", 7,
+                                     reason, sizeof reason), -1);
+    assert_non_null(strstr(reason, "capture: remove stale t@x/tmp/1700000000."));
+    assert_true(is_dir(path));
+    envelope_free(&env);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mailbox_names),
+        cmocka_unit_test(test_mailbox_names_long),
+        T(test_long_address_delivered),
         T(test_exact_bytes),
         T(test_null_sender_and_hostname),
         T(test_no_escape),
         T(test_redelivery_once),
         T(test_large_content),
+        T(test_tmp_entry_not_followed),
     };
     return cmocka_run_group_tests_name("capture", tests, NULL, NULL);
 }

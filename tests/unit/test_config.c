@@ -190,7 +190,7 @@ static void test_table_covers_every_field(void **state)
         end = next->offset + type_size(next->type);
         count++;
     }
-    assert_int_equal(count, 62);
+    assert_int_equal(count, 63);
 }
 
 static void test_defaults(void **state)
@@ -681,6 +681,12 @@ static void test_type_errors(void **state)
         { "minimal_backoff_time = 2h\n",
           { "t.cf:1: ", "minimal_backoff_time (2h) must not exceed "
             "maximal_backoff_time (4000s)", NULL } },
+        /* 0 or from 2: a range cannot say it */
+        { "mail_owner = x\nsmtp_line_length_limit = 1\n",
+          { "t.cf:2: smtp_line_length_limit = \"1\": must be 0 (no limit) or at "
+            "least 2 (998 is the RFC 5322 limit)", NULL } },
+        { "smtp_line_length_limit = -1",
+          { "t.cf:1: ", "smtp_line_length_limit", "between 0 and 1048576", NULL } },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         assert_load_error(cases[i].text, cases[i].want);
@@ -794,7 +800,7 @@ static void test_print_all(void **state)
     size_t n = 0;
     for (const char *p = out; *p; p++)
         n += *p == '\n';
-    assert_int_equal(n, 62);
+    assert_int_equal(n, 63);
     assert_true(strncmp(out, "myhostname = ", 13) == 0);
 
     /* the printed values load back to the same configuration */

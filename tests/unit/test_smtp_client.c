@@ -324,51 +324,173 @@ static void test_auth_plain(void **state)
     assert_string_equal(out, "dXNlcg==");
 }
 
-static void stuff(const char *in, const char *want, size_t split)
+/* The DATA writer over in, fed in pieces of at most `piece` bytes starting
+ * with one of `first` bytes (every cut position gets tried), each output
+ * buffer malloc'd at exactly the announced bound so that ASan catches an
+ * overrun. Returns the wire bytes, final dot included. */
+static char *body_run(size_t limit, const char *in, size_t n, size_t first,
+                      size_t piece, size_t *outlen, unsigned long *breaks)
 {
-    size_t n = strlen(in);
-    char *out = malloc(2 * n + 1);
-    assert_non_null(out);
-    int bol = 1;
-    if (split > n)
-        split = n;
-    size_t w = smtp_dot_stuff(in, split, &bol, out);
-    w += smtp_dot_stuff(in + split, n - split, &bol, out + w);
-    out[w] = '\0';
-    assert_string_equal(out, want);
-    free(out);
+    struct smtp_body b;
+    smtp_body_init(&b, limit);
+    size_t cap = 16, len = 0;
+    char *res = malloc(cap);
+    assert_non_null(res);
+    size_t i = 0;
+    for (int call = 0;; call++) {
+        size_t k = call == 0 ? first : piece;
+        if (k > n - i)
+            k = n - i;
+        int last = i + k == n;
+        size_t room = smtp_body_max(&b, k) + (last ? SMTP_BODY_END_MAX : 0);
+        char *buf = malloc(room ? room : 1);
+        assert_non_null(buf);
+        size_t w = smtp_body_write(&b, in + i, k, buf);
+        if (last)
+            w += smtp_body_end(&b, buf + w);
+        assert_true(w <= room);
+        while (len + w + 1 > cap)
+            cap *= 2;
+        res = realloc(res, cap);
+        assert_non_null(res);
+        memcpy(res + len, buf, w);
+        len += w;
+        free(buf);
+        i += k;
+        if (last)
+            break;
+    }
+    res[len] = '\0';
+    *outlen = len;
+    if (breaks)
+        *breaks = b.breaks;
+    return res;
+}
+
+static void body_check(size_t limit, const char *in, const char *want)
+{
+    size_t n = strlen(in), wl = strlen(want), len;
+    for (size_t first = 0; first <= n; first++) {
+        char *got = body_run(limit, in, n, first, n ? n : 1, &len, NULL);
+        if (len != wl || memcmp(got, want, wl) != 0)
+            fail_msg("limit %zu, cut at %zu: %s", limit, first, got);
+        free(got);
+    }
+    char *got = body_run(limit, in, n, 1, 1, &len, NULL);    /* byte by byte */
+    assert_int_equal(len, wl);
+    assert_memory_equal(got, want, wl);
+    free(got);
 }
 
 static void test_dot_stuff(void **state)
 {
     (void)state;
     static const struct { const char *in, *want; } v[] = {
-        { "", "" },
-        { ".", ".." },
-        { "a\r\n.b\r\n", "a\r\n..b\r\n" },
-        { ".\r\n", "..\r\n" },
-        { "..\r\n", "...\r\n" },
-        { "x.\r\n.\r\n.\r\n", "x.\r\n..\r\n..\r\n" },
-        { "a.b\r\nc\r\n", "a.b\r\nc\r\n" },
-        { "a\n.b\r\n", "a\n..b\r\n" },        /* a bare LF also starts a line */
-        { "a\r.b\r\n", "a\r.b\r\n" },          /* a bare CR does not */
-        { "\r\n.\r\n", "\r\n..\r\n" },
+        { "", ".\r\n" },
+        { ".", "..\r\n.\r\n" },
+        { "a\r\n.b\r\n", "a\r\n..b\r\n.\r\n" },
+        { ".\r\n", "..\r\n.\r\n" },
+        { "..\r\n", "...\r\n.\r\n" },
+        { "x.\r\n.\r\n.\r\n", "x.\r\n..\r\n..\r\n.\r\n" },
+        { "a.b\r\nc\r\n", "a.b\r\nc\r\n.\r\n" },
+        { "a\n.b\r\n", "a\n..b\r\n.\r\n" },        /* a bare LF also starts a line */
+        { "a\r.b\r\n", "a\r.b\r\n.\r\n" },          /* a bare CR does not */
+        { "\r\n.\r\n", "\r\n..\r\n.\r\n" },
+        { "abc", "abc\r\n.\r\n" },                  /* no last line end */
+        { "abc\r", "abc\r\r\n.\r\n" },              /* a last bare CR stays */
     };
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        for (size_t split = 0; split <= strlen(v[i].in); split++)
-            stuff(v[i].in, v[i].want, split);
-    /* the worst case stays within 2*n */
-    char in[64], out[128];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        body_check(0, v[i].in, v[i].want);
+        body_check(998, v[i].in, v[i].want);       /* short lines: the same */
+    }
+    /* the worst case for dots stays within the bound */
+    char in[64];
     for (size_t i = 0; i < sizeof in; i += 2) {
         in[i] = '.';
         in[i + 1] = '\n';
     }
-    int bol = 1;
-    assert_int_equal(smtp_dot_stuff(in, sizeof in, &bol, out), 96);
-    assert_int_equal(bol, 1);
-    bol = 1;
-    assert_int_equal(smtp_dot_stuff("abc", 3, &bol, out), 3);
-    assert_int_equal(bol, 0);
+    size_t len;
+    char *got = body_run(0, in, sizeof in, sizeof in, sizeof in, &len, NULL);
+    assert_int_equal(len, 96 + 3);
+    free(got);
+}
+
+/* Postfix's smtp_line_length_limit: CR LF SPACE after limit bytes, then
+ * after every limit-1 bytes of a continuation. */
+static void test_line_length_limit(void **state)
+{
+    (void)state;
+    static const struct { size_t limit; const char *in, *want; } v[] = {
+        { 5, "abcde\r\n", "abcde\r\n.\r\n" },                 /* exactly the limit */
+        { 5, "abcdef\r\n", "abcde\r\n f\r\n.\r\n" },
+        { 5, "abcdefghijklm\r\n", "abcde\r\n fghi\r\n jklm\r\n.\r\n" },
+        { 5, "abcdefghijklmn\r\n", "abcde\r\n fghi\r\n jklm\r\n n\r\n.\r\n" },
+        { 5, ".bcdefgh\r\n", "..bcde\r\n fgh\r\n.\r\n" },      /* the doubled dot is free */
+        { 5, "abcde.fg\r\n", "abcde\r\n .fg\r\n.\r\n" },       /* not a line start */
+        { 5, "abcde\r\r\n", "abcde\r\n \r\r\n.\r\n" },         /* a bare CR is a byte */
+        { 5, "abcd\r\r\n", "abcd\r\r\n.\r\n" },
+        { 5, "abcdefg\nhijklmn\r\n", "abcde\r\n fg\nhijkl\r\n mn\r\n.\r\n" },
+        { 5, "abcdef", "abcde\r\n f\r\n.\r\n" },               /* no last line end */
+        { 5, "abcde\r", "abcde\r\n \r\r\n.\r\n" },
+        { 5, "Subject: 12345\r\n\r\nx\r\n", "Subje\r\n ct: \r\n 1234\r\n 5\r\n\r\nx\r\n.\r\n" },
+        { 1, "abc\r\n", "ab\r\n c\r\n.\r\n" },                 /* 1 acts as 2 */
+        { 2, "abcd\r\n", "ab\r\n c\r\n d\r\n.\r\n" },
+        { 0, "abcdefghijklmnopqrstuvwxyz\r\n", "abcdefghijklmnopqrstuvwxyz\r\n.\r\n" },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        body_check(v[i].limit, v[i].in, v[i].want);
+
+    /* a 5,000-byte line at the default 998: 998, then 997 per line after
+     * the SPACE; removing every CR LF SPACE gives the line back */
+    char *line = malloc(5003);
+    assert_non_null(line);
+    for (size_t i = 0; i < 5000; i++)
+        line[i] = (char)('a' + i % 26);
+    memcpy(line + 5000, "\r\n", 3);
+    static const size_t pieces[] = {5002, 64, 997, 998, 999, 1};
+    for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+        size_t len;
+        unsigned long breaks;
+        char *got = body_run(998, line, 5002, pieces[k], pieces[k], &len, &breaks);
+        assert_int_equal(breaks, 5);
+        size_t start = 0, nlines = 0, maxlen = 0;
+        for (size_t i = 0; i + 1 < len; i++)
+            if (got[i] == '\r' && got[i + 1] == '\n') {
+                size_t l = i - start;
+                if (l > maxlen)
+                    maxlen = l;
+                nlines++;
+                start = i + 2;
+            }
+        assert_int_equal(nlines, 7);                /* 6 pieces and the dot */
+        assert_int_equal(maxlen, 998);
+        assert_memory_equal(got, line, 998);
+        assert_memory_equal(got + 998, "\r\n ", 3);
+        char *back = malloc(len);
+        assert_non_null(back);
+        size_t bl = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (i + 2 < len && memcmp(got + i, "\r\n ", 3) == 0) {
+                i += 2;
+                continue;
+            }
+            back[bl++] = got[i];
+        }
+        assert_int_equal(bl, 5002 + 3);
+        assert_memory_equal(back, line, 5002);
+        assert_memory_equal(back + 5002, ".\r\n", 3);
+        free(back);
+        free(got);
+    }
+    free(line);
+
+    /* the bound holds for the worst input of a small limit */
+    char in[300];
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = i % 3 == 0 ? '.' : 'x';
+    size_t len;
+    char *got = body_run(2, in, sizeof in, 7, 7, &len, NULL);
+    free(got);
 }
 
 static void test_misc(void **state)
@@ -436,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_sasl_keys),
         cmocka_unit_test(test_auth_plain),
         cmocka_unit_test(test_dot_stuff),
+        cmocka_unit_test(test_line_length_limit),
         cmocka_unit_test(test_misc),
         cmocka_unit_test(test_tls_ctx),
     };
