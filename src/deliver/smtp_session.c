@@ -647,8 +647,11 @@ static int on_reply(struct smtp_session *s)
     char one[800], line[300];
 
     if (log_verbose()) {
+        /* remote text: 8-bit and C1 bytes escaped like every other log line */
+        char clean[sizeof one * 4];
         reply_text(s, one, sizeof one);
-        log_debug("%s: < %s[%s]:%u: %s", qid(s), s->host, s->addr, s->port, one);
+        log_debug("%s: < %s[%s]:%u: %s", qid(s), s->host, s->addr, s->port,
+                  log_sanitize(one, strlen(one), clean, sizeof clean));
     }
     if (!s->att) {
         /* RSET, QUIT, or something unasked for while idle */

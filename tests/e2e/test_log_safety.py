@@ -5,6 +5,8 @@
   forge another one (docs/logging.md).
 - Control, C1 and 8-bit bytes a client sends (HELO, unknown commands,
   MAIL/RCPT parameters) never reach a log line raw: they are written \\xNN.
+- Upstream reply text (8-bit, C1, ESC, backslash) is escaped the same way,
+  in the -v dialogue with the next hop too.
 - A HELO that is not a valid name is written in Postfix's safe form in the
   Received: header ('?' for every byte outside printable ASCII and for
   space and <>()\\";@)."""
@@ -14,6 +16,7 @@ import email.policy
 import re
 
 from conftest import LOCAL_DOMAIN, check_delivery
+from upstream import ScriptedServer
 
 LOG_PREFIX = re.compile(r"^\w{3} [ \d]\d \d\d:\d\d:\d\d postern\[\d+\]: ")
 
@@ -182,3 +185,44 @@ def test_bogus_helo_in_reject_line(make_postern):
     assert m.group(0).endswith(" proto=ESMTP helo=<x??proto=FORGED?" + SAFE_HELO.decode() + ">"), \
         m.group(0)
     assert_log_is_printable_ascii(p)
+
+
+def test_upstream_reply_bytes_escaped_in_verbose_log(make_postern):
+    """A next hop's reply with 8-bit, C1, ESC and backslash bytes: every log
+    line, the -v dialogue with it included, shows them as \\xNN."""
+    reply = b"550 5.1.1 caf\xc3\xa9 \x9b[31m\xff \\x0a end"
+
+    def script(conn, n):
+        conn.send("220 up.test ESMTP")
+        line = conn.readline()
+        while line is not None:
+            verb = line[:4].upper()
+            if verb == "EHLO":
+                conn.send("250-up.test\r\n250 PIPELINING")
+            elif verb == "RCPT":
+                conn.send(reply)
+            elif verb == "QUIT":
+                conn.send("221 2.0.0 Bye")
+                return
+            else:
+                conn.send("250 2.0.0 Ok")
+            line = conn.readline()
+
+    srv = ScriptedServer(script)
+    try:
+        p = make_postern(start=False, default_transport="smtp",
+                         relayhost=f"[127.0.0.1]:{srv.port}")
+        p.start(verbose=True)
+        with p.raw() as c:
+            c.read_reply()
+            c.expect("EHLO client.postern.test", 250)
+            c.expect("MAIL FROM:<>", 250)
+            c.expect("RCPT TO:<far@remote.test>", 250)
+            c.expect("DATA", 354)
+            r = c.cmd(b"Subject: x\r\n\r\nbody\r\n.")
+            assert r.code == 250, r
+        p.wait_log(r"to=<far@remote\.test>, .*status=bounced")
+        p.wait_log(re.escape(r"550 5.1.1 caf\xc3\xa9 \x9b[31m\xff \x5cx0a end"))
+        assert_log_is_printable_ascii(p)
+    finally:
+        srv.stop()
