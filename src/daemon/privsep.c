@@ -96,6 +96,13 @@ static void reload_say(void *arg, const char *msg)
 static void parent_reload(struct parent *p)
 {
     struct config_errors errs = { 0 };
+    /* one bundle in flight at most: a worker that asks and never reads
+     * must not grow the root parent's memory */
+    if (evbuffer_get_length(bufferevent_get_output(p->bev)) > 0) {
+        log_warning("reload skipped: the worker has not taken the previous "
+                    "configuration yet");
+        return;
+    }
     struct fbundle *fb = fbundle_new_recorder();
     if (!fb) {
         log_warning("reload failed, keeping the running configuration: out of memory");
