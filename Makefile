@@ -72,8 +72,9 @@ run: deps build/postern
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# PYTEST_ARGS: e.g. --durations=30 (where the time goes), -x, -k NAME
 e2e: build/asan/postern
-	POSTERN_BIN=$(CURDIR)/build/asan/postern /usr/bin/python3 -m pytest -q tests/e2e
+	POSTERN_BIN=$(CURDIR)/build/asan/postern /usr/bin/python3 -m pytest -q $(PYTEST_ARGS) tests/e2e
 
 test: test-deps
 	$(MAKE) build/postern

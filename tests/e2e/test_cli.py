@@ -775,31 +775,31 @@ def test_queue_without_daemon(stuck):
     p.wait_log(r"queue: 1 message to deliver")
 
 
-def test_queue_bad_requests(postern):
-    r = queue(postern, "list")
+def test_queue_bad_requests(shared_postern):
+    r = queue(shared_postern, "list")
     assert r.returncode == 0 and r.stdout == "Mail queue is empty\n"
-    r = run(postern, ["mailq", "-C", str(postern.config_path)])
+    r = run(shared_postern, ["mailq", "-C", str(shared_postern.config_path)])
     assert r.returncode == 0 and r.stdout == "Mail queue is empty\n"
     for args in (("delete", "../../etc/passwd"), ("hold", "6b068c587250e759"), ("show", "x"),
                  ("release", "0123")):
-        r = queue(postern, *args)
+        r = queue(shared_postern, *args)
         assert r.returncode == EX_USAGE, (args, r.returncode, r.stderr)
         assert "invalid queue id" in r.stderr
     for args in (("delete", "0123456789ABCDEF"), ("hold", "0123456789ABCDEF"),
                  ("release", "0123456789ABCDEF"), ("flush", "0123456789ABCDEF")):
-        r = queue(postern, *args)
+        r = queue(shared_postern, *args)
         assert r.returncode == 1, (args, r.returncode, r.stderr)
         assert "no such message" in r.stderr
-    r = queue(postern, "show", "0123456789ABCDEF")
+    r = queue(shared_postern, "show", "0123456789ABCDEF")
     assert r.returncode != 0 and "no such message" in r.stderr
     for args in ((), ("frobnicate",), ("delete",), ("list", "extra")):
-        r = queue(postern, *args)
+        r = queue(shared_postern, *args)
         assert r.returncode == EX_USAGE and "usage:" in r.stderr, args
 
 
-def test_control_socket_protocol(postern):
+def test_control_socket_protocol(shared_postern):
     """Raw line protocol: one request, one answer line, closed."""
-    path = str(postern.queue_dir / "private" / "control")
+    path = str(shared_postern.queue_dir / "private" / "control")
     assert os.stat(path).st_mode & 0o777 == 0o600
 
     def ask(data):
@@ -821,7 +821,7 @@ def test_control_socket_protocol(postern):
     assert ask(b"delete ../x\n") == b"error invalid queue id\n"
     assert ask(b"hold " + b"A" * 500 + b"\n") == b"error request too long\n"
     assert ask(b"delete ALL\n") == b"ok 0 messages deleted\n"
-    postern.wait_log(r"control: uid=0: delete ALL: ok 0 messages deleted")
+    shared_postern.wait_log(r"control: uid=0: delete ALL: ok 0 messages deleted")
 
 
 def test_second_daemon_on_same_queue_refused(make_postern):
