@@ -25,7 +25,7 @@ SOBJ      := $(SRC:%.c=build/asan/%.o)
 SLIBOBJ   := $(LIBSRC:%.c=build/asan/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all deps test-deps run test unit e2e install clean asan fuzz bench
+.PHONY: all deps test-deps run test unit e2e install clean asan fuzz fuzz-smoke bench
 all: build/postern
 
 build/postern: $(OBJ)
@@ -46,10 +46,15 @@ build/asan/postern: $(SOBJ)
 	@echo "  LD asan $@"
 	@$(CC) $(SAN) -o $@ $^ $(PKG_LDLIBS)
 
+# Extra link flags of one unit test: the scheduler test observes the
+# schedule through its calls to attempt_start, redirected to a recorder.
+UNIT_LDFLAGS_test_scheduler := -Wl,--wrap=attempt_start
+
 build/asan/tests/%: tests/unit/%.c $(SLIBOBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD test $@"
-	@$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(SLIBOBJ) $(PKG_LDLIBS) -lcmocka
+	@$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(SLIBOBJ) $(PKG_LDLIBS) -lcmocka \
+	    $(UNIT_LDFLAGS_$*)
 
 asan: build/asan/postern
 
@@ -67,12 +72,14 @@ run: deps build/postern
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# PYTEST_ARGS: e.g. --durations=30 (where the time goes), -x, -k NAME
 e2e: build/asan/postern
-	POSTERN_BIN=$(CURDIR)/build/asan/postern /usr/bin/python3 -m pytest -q tests/e2e
+	POSTERN_BIN=$(CURDIR)/build/asan/postern /usr/bin/python3 -m pytest -q $(PYTEST_ARGS) tests/e2e
 
 test: test-deps
 	$(MAKE) build/postern
 	$(MAKE) unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) e2e
 
 install: build/postern
@@ -86,16 +93,53 @@ install: build/postern
 	[ -e $(DESTDIR)/etc/systemd/system/postern.service ] || sed 's|/usr/local/sbin|$(PREFIX)/sbin|' docs/postern.service > $(DESTDIR)/etc/systemd/system/postern.service
 	./scripts/add-mail-owner postern
 
-# Coverage-guided fuzzing of the parsers of untrusted input (needs clang).
-FUZZ_TARGETS := $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_SECONDS ?= 60
-build/fuzz/%: fuzz/%.c $(LIBSRC)
+# Coverage-guided fuzzing of the parsers of untrusted input (needs clang;
+# fuzz/README.md). src/ is built once with the fuzzer's coverage into an
+# archive: each harness links from it only the objects its parser needs.
+FUZZ_CC       ?= clang
+FUZZ_CFLAGS   := -std=c11 $(DEFS) -g -O1 -fno-sanitize-recover=undefined $(PKG_CFLAGS)
+FUZZ_NAMES    := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_TARGETS  := $(FUZZ_NAMES:%=build/fuzz/%)
+FUZZ_LIB      := build/fuzz/libpostern.a
+FUZZ_SECONDS  ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+
+build/fuzz/obj/%.o: %.c $(shell find src -name '*.h')
 	@mkdir -p $(dir $@)
-	clang -std=c11 $(DEFS) -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
-	    -o $@ $< $(LIBSRC) $(PKG_LDLIBS)
+	@echo "  CC fuzz $<"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+
+$(FUZZ_LIB): $(LIBSRC:%.c=build/fuzz/obj/%.o)
+	@rm -f $@
+	@ar rcs $@ $^
+
+build/fuzz/%: fuzz/%.c $(FUZZ_LIB)
+	@echo "  LD fuzz $@"
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_LIB) \
+	    $(PKG_LDLIBS)
+
+# Each harness in turn, FUZZ_SECONDS each, seeded from fuzz/seeds/<name>/;
+# what it finds is kept in build/fuzz/corpus-<name>/.
 fuzz: $(FUZZ_TARGETS)
-	@set -e; for t in $(FUZZ_TARGETS); do echo "== $$t"; mkdir -p build/fuzz/corpus-$$(basename $$t); \
-	    $$t -max_total_time=$(FUZZ_SECONDS) build/fuzz/corpus-$$(basename $$t); done
+	@set -e; for n in $(FUZZ_NAMES); do echo "== $$n"; mkdir -p build/fuzz/corpus-$$n; \
+	    build/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	        build/fuzz/corpus-$$n $$(ls -d fuzz/seeds/$$n 2>/dev/null); done
+
+# The smoke run of `make test`: every harness for FUZZ_SMOKE_SECONDS; a
+# crash, a leak, a slow input (-timeout) or a broken invariant fails it.
+# Skipped, saying so, where clang is not installed.
+fuzz-smoke:
+	@if ! command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	    echo "fuzz-smoke: SKIPPED: $(FUZZ_CC) not found (apt-get install clang)"; exit 0; fi; \
+	$(MAKE) --no-print-directory $(FUZZ_TARGETS) && \
+	for n in $(FUZZ_NAMES); do mkdir -p build/fuzz/smoke-$$n; \
+	    if ! build/fuzz/$$n -max_total_time=$(FUZZ_SMOKE_SECONDS) -timeout=5 \
+	            -artifact_prefix=build/fuzz/$$n- build/fuzz/smoke-$$n \
+	            $$(ls -d fuzz/seeds/$$n 2>/dev/null) >build/fuzz/$$n.log 2>&1; then \
+	        tail -40 build/fuzz/$$n.log; echo "fuzz-smoke: $$n FAILED (log: build/fuzz/$$n.log)"; \
+	        exit 1; fi; \
+	    echo "fuzz-smoke: $$n ok: $$(grep -o 'Done [0-9]* runs' build/fuzz/$$n.log | tail -1)"; \
+	done
 
 # Side-by-side intake + delivery benchmark against Postfix (root; installs
 # postfix if missing). BENCH_ARGS: see bench/README.md.

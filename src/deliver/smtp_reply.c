@@ -132,19 +132,21 @@ int smtp_reply_parse(struct smtp_reply *r, const char *buf, size_t len, size_t *
 
 char *smtp_reply_oneline(const struct smtp_reply *r, char *out, size_t outlen)
 {
-    size_t o = 0;
     if (outlen == 0)
         return out;
-    for (size_t i = 0; i < r->len && o + 1 < outlen; i++) {
+    /* "..." marks a cut, in the last bytes of the room (fewer if the room
+     * is smaller than that) */
+    size_t room = outlen - 1, o = 0;
+    int cut = r->len > room;
+    size_t keep = !cut ? r->len : room > 3 ? room - 3 : 0;
+    for (size_t i = 0; i < keep; i++) {
         unsigned char c = (unsigned char)r->text[i];
-        if (o + 4 >= outlen && i + 1 < r->len) {
-            while (o + 4 > outlen && o > 0)
-                o--;
-            memcpy(out + o, "...", 3);
-            o += 3;
-            break;
-        }
         out[o++] = c == '\n' ? ' ' : (c >= 0x20 && c != 0x7f) ? (char)c : '?';
+    }
+    if (cut) {
+        size_t dots = room < 3 ? room : 3;
+        memcpy(out + o, "...", dots);
+        o += dots;
     }
     out[o] = '\0';
     return out;

@@ -2,9 +2,14 @@
 
 Every test starts its own daemon (``$POSTERN_BIN serve -c FILE``) on a free
 loopback port, with its queue and capture (Maildir) directories inside the
-test's tmp_path.  When the daemon is stopped it must exit 0 on SIGTERM, and
-its stderr must not contain any sanitizer report (the suite is meant to run
-against the ASan+UBSan build, build/asan/postern).
+test's tmp_path -- except the protocol tests that change nothing, which share
+one daemon per module (``shared_postern``).  When the daemon is stopped it
+must exit 0 on SIGTERM, and its stderr must not contain any sanitizer report
+(the suite is meant to run against the ASan+UBSan build, build/asan/postern).
+
+Nothing here sleeps for a fixed time to let the daemon "settle": every wait
+is for a positive event (a log line, a file, a port, a queue state), with a
+timeout that only bounds a failure.
 
 Only loopback addresses are ever used (127.0.0.0/8 and ::1).
 """
@@ -67,6 +72,23 @@ def have_ipv6_loopback():
         return True
     except OSError:
         return False
+
+
+# --------------------------------------------------------------------------
+# waiting
+
+
+def wait_until(cond, what, timeout=10.0, interval=0.02):
+    """Poll cond() until it is true; fail with `what` after timeout.
+    Returns cond()'s value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout}s: {what}", pytrace=False)
+        time.sleep(interval)
 
 
 # --------------------------------------------------------------------------
@@ -314,7 +336,46 @@ class Postern:
             if time.monotonic() > deadline:
                 pytest.fail(f"log line /{pattern}/ not seen within {timeout}s; "
                             f"stderr:\n{self.log()[-4000:]}", pytrace=False)
-            time.sleep(0.05)
+            time.sleep(0.02)
+
+    def log_count(self, pattern, flags=re.M):
+        """How many times the regex matches the log so far."""
+        return len(re.findall(pattern, self.log(), flags))
+
+    def wait_log_count(self, pattern, n, timeout=10.0, flags=re.M):
+        """Poll stderr until the regex matches at least n times; returns the
+        matches (re.Match objects) in log order."""
+        rx = re.compile(pattern, flags)
+        deadline = time.monotonic() + timeout
+        while True:
+            ms = list(rx.finditer(self.log()))
+            if len(ms) >= n:
+                return ms
+            if time.monotonic() > deadline:
+                pytest.fail(f"log line /{pattern}/ seen {len(ms)} time(s), expected {n} "
+                            f"within {timeout}s; stderr:\n{self.log()[-4000:]}",
+                            pytrace=False)
+            time.sleep(0.02)
+
+    def wait_sessions_over(self, timeout=10.0):
+        """Wait until every SMTP session the daemon logged as begun ("connect
+        from") has ended ("disconnect from"): whatever those clients were
+        going to get queued is queued by then."""
+        def over():
+            log = self.log()
+            begun = len(re.findall(r"(?<!dis)connect from \S+$", log, re.M))
+            ended = len(re.findall(r"disconnect from \S+$", log, re.M))
+            return begun == ended
+        wait_until(over, f"every session ended; stderr:\n{self.log()[-3000:]}", timeout)
+
+    def wait_removed(self, qids, timeout=10.0):
+        """Wait until each message is done: "<qid>: removed" is logged once
+        every recipient is final and the queue file is gone, so no further
+        delivery of it can happen."""
+        if isinstance(qids, str):
+            qids = [qids]
+        for q in qids:
+            self.wait_log(rf"^.*\b{q}: removed$", timeout=timeout, flags=re.M)
 
     # -- clients -------------------------------------------------------------
 
@@ -359,8 +420,14 @@ class Postern:
     def maildir(self, addr):
         return maildir_path(self.mail_dir, addr)
 
-    def wait_for_maildir(self, addr, n, timeout=10.0, settle=0.3):
-        return wait_for_maildir(self.mail_dir, addr, n, timeout, settle)
+    def wait_for_maildir(self, addr, n, timeout=10.0, final=True):
+        """Wait for n files in addr's Maildir.  final: then wait until the
+        message of each file is removed from the queue (so nothing more can
+        be delivered from it) and assert there are still exactly n; pass
+        final=False for a message that stays queued (other recipients
+        deferred), and prove its end some other way."""
+        done = (lambda qids: self.wait_removed(qids, timeout=timeout)) if final else None
+        return wait_for_maildir(self.mail_dir, addr, n, timeout, done)
 
     def messages(self, addr):
         return read_messages(self.mail_dir, addr)
@@ -378,7 +445,7 @@ class Postern:
             if time.monotonic() > deadline:
                 pytest.fail(f"queue not empty after {timeout}s: {self.queue_files()}; "
                             f"stderr:\n{self.log()[-3000:]}", pytrace=False)
-            time.sleep(0.05)
+            time.sleep(0.02)
 
 
 def parse_qid(resp):
@@ -421,9 +488,20 @@ def make_postern(request):
         return p
 
     yield factory
+    stop_and_clean(created, base)
 
+
+@pytest.fixture
+def postern(make_postern):
+    """A running daemon with the default test settings."""
+    return make_postern()
+
+
+def stop_and_clean(daemons, base):
+    """Teardown of daemons: stop each (exit 0 asserted), check every stderr
+    for sanitizer reports, remove base; fail with every problem found."""
     failures = []
-    for p in created:
+    for p in daemons:
         try:
             if p.running:
                 p.stop()
@@ -440,10 +518,32 @@ def make_postern(request):
         pytest.fail("daemon teardown failed:\n" + "\n".join(failures), pytrace=False)
 
 
+@pytest.fixture(scope="module")
+def _module_daemon(request):
+    base = daemon_base_dir(request)
+    p = Postern(base / "shared")
+    p.start()
+    yield p
+    stop_and_clean([p], base)
+
+
 @pytest.fixture
-def postern(make_postern):
-    """A running daemon with the default test settings."""
-    return make_postern()
+def shared_postern(_module_daemon):
+    """One daemon with the default test settings, shared by the tests of a
+    module that only talk protocol and change nothing: no mail accepted, no
+    queue or configuration change (starting a daemon per test costs more
+    than most such tests).  Each test still gets its own checks: the daemon
+    must be running before and after it, nothing may be queued or delivered
+    by it, and no sanitizer report may appear."""
+    p = _module_daemon
+    assert p.running, f"the shared daemon is gone; stderr:\n{p.log()[-3000:]}"
+    yield p
+    if not p.running:
+        pytest.fail(f"the shared daemon exited with {p.proc.returncode} during this test; "
+                    f"stderr:\n{p.log()[-4000:]}", pytrace=False)
+    p.check_sanitizers()
+    assert p.queue_files() == [] and list_tree(p.mail_dir) == [], \
+        f"a test on the shared daemon left mail behind: {p.queue_files()} {list_tree(p.mail_dir)}"
 
 
 # --------------------------------------------------------------------------
@@ -496,9 +596,15 @@ def _list_new(path):
         return []
 
 
-def wait_for_maildir(mail_dir, addr, n, timeout=10.0, settle=0.3):
-    """Poll mail_dir/<mailbox>/new until it holds n files; then wait `settle`
-    seconds and assert it still holds exactly n.  Returns the full paths."""
+MAILDIR_QID_RE = re.compile(rb"^\d+\.([0-9A-F]{16})_\d+\.")
+
+
+def wait_for_maildir(mail_dir, addr, n, timeout=10.0, done=None):
+    """Poll mail_dir/<mailbox>/new until it holds n files.  Then, if done is
+    given, call done(qids) with the queue ids of those files (from their
+    names) -- it waits for an event after which none of those messages can
+    be delivered again -- and assert the mailbox still holds exactly n.
+    Returns the full paths."""
     path = maildir_path(mail_dir, addr)
     deadline = time.monotonic() + timeout
     while True:
@@ -509,9 +615,15 @@ def wait_for_maildir(mail_dir, addr, n, timeout=10.0, settle=0.3):
             pytest.fail(f"{path!r}/new holds {len(names)} file(s), expected {n} "
                         f"within {timeout}s; capture dir has: {list_tree(mail_dir)}",
                         pytrace=False)
-        time.sleep(0.05)
-    if settle:
-        time.sleep(settle)
+        time.sleep(0.02)
+    if done is not None:
+        qids = []
+        for name in names:
+            m = MAILDIR_QID_RE.match(name)
+            assert m, f"Maildir file name {name!r} carries no queue id"
+            if m.group(1).decode() not in qids:
+                qids.append(m.group(1).decode())
+        done(qids)
         names = _list_new(path)
     assert len(names) == n, f"{path!r}/new holds {len(names)} files, expected exactly {n}: {names}"
     return [os.path.join(path, b"new", x) for x in names]

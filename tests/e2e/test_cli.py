@@ -10,12 +10,13 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
 
 from conftest import (HOSTNAME, POSTERN_BIN, binary_env, free_port, require_binary,
-                      sanitizer_report, simple_message, split_trace)
+                      sanitizer_report, simple_message, split_trace, wait_until)
 from upstream import ScriptedServer
 
 CLI_TIMEOUT = 60
@@ -83,17 +84,10 @@ def queue_ok(p, *args):
     return r.stdout
 
 
-def wait_until(cond, what, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout}s: {what}", pytrace=False)
-        time.sleep(0.05)
-
-
-def delivered(p, rcpt, n=1):
-    """The messages in rcpt's Maildir, as Trace objects (after n arrived)."""
-    paths = p.wait_for_maildir(rcpt, n)
+def delivered(p, rcpt, n=1, final=True):
+    """The messages in rcpt's Maildir, as Trace objects (after n arrived;
+    final: see Postern.wait_for_maildir)."""
+    paths = p.wait_for_maildir(rcpt, n, final=final)
     return [split_trace(open(x, "rb").read()) for x in paths]
 
 
@@ -273,7 +267,9 @@ def test_sendmail_errors_queue_nothing(postern):
         r = sendmail(postern, args, "Subject: x\n\nx\n")
         assert r.returncode == code, (args, r.returncode, r.stderr)
         assert text in r.stderr, (args, r.stderr)
-    time.sleep(0.3)
+    # the three refused by the daemon have ended their sessions
+    postern.wait_log_count(r"disconnect from local\[uid=0\]$", 3)
+    postern.wait_sessions_over()
     assert postern.queue_files() == []
     assert not os.path.exists(postern.maildir("ok@example.com"))
     # the daemon's reply is shown as it is
@@ -287,7 +283,8 @@ def test_sendmail_message_size_limit(make_postern):
     r = sendmail(p, ["big@example.com"], "Subject: big\n\n" + "x" * 3000 + "\n")
     assert r.returncode == EX_DATAERR, (r.returncode, r.stderr)
     assert "552 5.3.4" in r.stderr
-    time.sleep(0.3)
+    p.wait_log(r"disconnect from local\[uid=0\]$", flags=re.M)
+    p.wait_sessions_over()
     assert p.queue_files() == []
 
 
@@ -469,10 +466,7 @@ def test_queue_list_show_hold_release_delete(stuck):
     assert queue_ok(p, "release", q1) == f"ok {q1} released\n"
     r = queue(p, "release", q1)
     assert r.returncode == 1 and "not on hold" in r.stderr
-    deadline = time.monotonic() + 10
-    while len(re.findall(rf"{q1}: to=<", p.log())) == n_before:
-        assert time.monotonic() < deadline, "released message was not tried again"
-        time.sleep(0.05)
+    p.wait_log_count(rf"{q1}: to=<", n_before + 1)      # tried again
     assert listing(queue(p, "list").stdout)[q1][0] is False
 
     # flush: all, or one
@@ -518,28 +512,68 @@ def test_queue_hold_all_release_all(stuck):
 # --------------------------------------------------------------------------
 # queue: a message being delivered (held or deleted when its attempt ends)
 
-HANG_TIMEOUT = 3        # smtp_helo_timeout: how long a hanging attempt lasts
+# smtp_helo_timeout: a hanging attempt ends when the test ends it
+# (HangingHop.end), long before this; it only bounds a test that forgets to
+HANG_TIMEOUT = 30
+
+
+class HangingHop:
+    """A next hop that accepts connections and never says a word until the
+    test ends them (end()): postern's attempt then ends at once, deferred
+    (lost connection).  received has one entry per connection."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.gates = []         # one per connection, in the order accepted
+        self.srv = ScriptedServer(self._script)
+        self.port = self.srv.port
+
+    @property
+    def received(self):
+        return self.srv.received
+
+    def _script(self, conn, n):
+        gate = threading.Event()
+        with self.lock:
+            self.gates.append(gate)
+        gate.wait(HANG_TIMEOUT + 10)
+        # returning closes the connection
+
+    def end(self, n=None):
+        """Close the oldest n connections still hanging (all when None)."""
+        wait_until(lambda: len(self.gates) == len(self.received), "connections registered")
+        with self.lock:
+            open_ = [g for g in self.gates if not g.is_set()]
+        assert open_, "no delivery attempt is hanging"
+        for g in open_[:n]:
+            g.set()
+
+    def stop(self):
+        with self.lock:
+            for g in self.gates:
+                g.set()
+        self.srv.stop()
 
 
 @pytest.fixture
 def hanging(make_postern):
-    """Factory: hanging(**settings) -> (daemon, server). The daemon relays
-    remote.test through a next hop that accepts the connection and never
-    says a word: every attempt is in flight for HANG_TIMEOUT seconds, then
-    deferred. example.com stays local (capture), so bounces to the sender
-    can be seen. server.received has one entry per connection."""
-    srv = ScriptedServer(lambda conn, n: conn.readline())   # until postern gives up
+    """Factory: hanging(verbose=False, **settings) -> (daemon, hop). The
+    daemon relays remote.test through a HangingHop: every attempt stays in
+    flight until the test calls hop.end(). example.com stays local
+    (capture), so bounces to the sender can be seen."""
+    hop = HangingHop()
     made = []
 
-    def factory(**settings):
-        s = dict(default_transport="smtp", relayhost=f"[127.0.0.1]:{srv.port}",
+    def factory(verbose=False, **settings):
+        s = dict(default_transport="smtp", relayhost=f"[127.0.0.1]:{hop.port}",
                  smtp_tls_security_level="none", smtp_helo_timeout=f"{HANG_TIMEOUT}s")
         s.update(settings)
-        made.append(make_postern(**s))
-        return made[-1], srv
+        made.append(make_postern(start=False, **s))
+        made[-1].start(verbose=verbose)
+        return made[-1], hop
 
     yield factory
-    srv.stop()
+    hop.stop()
 
 
 def send_hanging(p, srv, rcpts, subject):
@@ -556,12 +590,14 @@ def test_hold_while_being_delivered(hanging):
     """hold of a message in flight is accepted at once, applied when the
     attempt ends; what that attempt delivered stays delivered, and the
     held message is not tried again."""
-    p, srv = hanging()      # a deferred message would be retried after 1s
+    p, srv = hanging(verbose=True)      # a deferred message would be retried after 1s
     qid = send_hanging(p, srv, ["local@example.com", "far@remote.test"], "hold me")
     t0 = time.monotonic()
     r = queue(p, "hold", qid)
     assert r.returncode == 0, r.stderr
     assert r.stdout == f"ok {qid} will be held when its delivery attempt ends\n"
+    # (the attempt cannot end before srv.end(): an answer that waited for
+    # it would come after HANG_TIMEOUT)
     assert time.monotonic() - t0 < HANG_TIMEOUT - 1, "the answer waited for the attempt"
     assert os.path.exists(p.queue_dir / "queue" / qid), "held before its attempt ended"
     # asking again, or flushing it, changes nothing
@@ -569,9 +605,11 @@ def test_hold_while_being_delivered(hanging):
     assert queue_ok(p, "flush", qid) == f"ok {qid} is being delivered now\n"
     p.wait_log(rf"control: uid=0: hold {qid}: ok {qid} will be held when its delivery "
                rf"attempt ends")
+    # a witness, in flight too: its retry shows when qid's would have come
+    witness = send_hanging(p, srv, ["far2@remote.test"], "witness")
 
-    p.wait_log(rf"{qid}: held by admin request \(after delivery attempt\)",
-               timeout=HANG_TIMEOUT + 10)
+    srv.end(1)          # qid's attempt ends (the witness's goes on)
+    p.wait_log(rf"{qid}: held by admin request \(after delivery attempt\)")
     log = p.log()
     deferred = log.index(f"{qid}: to=<far@remote.test>")
     assert re.search(rf"{qid}: to=<far@remote\.test>, .*status=deferred", log)
@@ -580,7 +618,8 @@ def test_hold_while_being_delivered(hanging):
     assert not os.path.exists(p.queue_dir / "queue" / qid)
     assert os.path.exists(p.queue_dir / "state" / qid)
     # the local recipient was delivered during that attempt: it stays so
-    delivered(p, "local@example.com")
+    assert re.search(rf"{qid}: to=<local@example\.com>, relay=capture, .*status=sent", log)
+    delivered(p, "local@example.com", final=False)
     show = queue(p, "show", qid).stdout
     assert "status: on hold\n" in show and "attempts: 1\n" in show, show
     assert "recipient: local@example.com (sent" in show, show
@@ -589,10 +628,18 @@ def test_hold_while_being_delivered(hanging):
     held, _, sender, rcpts = ls[qid]
     assert held and sender == "app@example.com"
     assert [a for _, a in rcpts] == ["far@remote.test"], rcpts
-    # not tried again (it would be within ~2s: minimal_backoff_time 1s)
-    time.sleep(3)
-    assert len(srv.received) == 1, "a held message was tried again"
-    assert queue(p, "list").stdout.splitlines()[1].startswith(qid + "!")
+    # not tried again: the witness, deferred after qid was held (so due no
+    # earlier than qid would be), is tried again and that attempt ends;
+    # qid never connects a second time
+    srv.end()
+    wanted = rf"{witness}: to=<far2@remote\.test>, .*status=deferred"
+    p.wait_log(wanted)
+    p.wait_log_count(rf"{witness}: connecting to ", 2)
+    srv.end()
+    p.wait_log_count(wanted, 2)
+    assert p.log_count(rf"{qid}: connecting to ") == 1, "a held message was tried again"
+    assert len(srv.received) == 3
+    assert listing(queue(p, "list").stdout)[qid][0] is True
 
 
 def test_delete_while_being_delivered(hanging):
@@ -615,10 +662,10 @@ def test_delete_while_being_delivered(hanging):
     assert queue_ok(p, "hold", gone) == \
         f"ok {gone} will be deleted when its delivery attempt ends\n"
 
-    p.wait_log(rf"{gone}: removed by admin request", timeout=HANG_TIMEOUT + 10)
+    srv.end()
+    p.wait_log(rf"{gone}: removed by admin request")
     # the other one expired at the end of its attempt and bounced
-    p.wait_log(rf"{kept}: sender non-delivery notification: [0-9A-F]{{16}}",
-               timeout=HANG_TIMEOUT + 10)
+    p.wait_log(rf"{kept}: sender non-delivery notification: [0-9A-F]{{16}}")
     [bounce] = p.wait_for_maildir("app@example.com", 1)
     text = open(bounce, "rb").read()
     assert b"keep me" in text and b"delete me" not in text
@@ -641,8 +688,9 @@ def test_release_cancels_pending_hold(hanging):
     assert r.returncode == 1 and r.stderr.strip() == f"postern queue: error {qid} is not on hold"
     p.wait_log(rf"{qid}: pending hold cancelled")
     # the attempt ends as usual: deferred, kept in queue/, tried again
-    p.wait_log(rf"{qid}: to=<far@remote\.test>, .*status=deferred", timeout=HANG_TIMEOUT + 10)
-    wait_until(lambda: len(srv.received) >= 2, "the message tried again", timeout=10)
+    srv.end()
+    p.wait_log(rf"{qid}: to=<far@remote\.test>, .*status=deferred")
+    wait_until(lambda: len(srv.received) >= 2, "the message tried again")
     assert "held by admin request" not in p.log()
     assert os.path.exists(p.queue_dir / "queue" / qid)
     assert os.listdir(p.queue_dir / "hold") == []
@@ -669,7 +717,8 @@ def test_pending_actions_applied_at_shutdown(hanging):
 def test_all_variants_include_messages_being_delivered(hanging):
     p, srv = hanging(minimal_backoff_time="3000s", maximal_backoff_time="4000s")
     idle = send_hanging(p, srv, ["far@remote.test"], "waiting")
-    p.wait_log(rf"{idle}: to=<far@remote\.test>, .*status=deferred", timeout=HANG_TIMEOUT + 10)
+    srv.end()
+    p.wait_log(rf"{idle}: to=<far@remote\.test>, .*status=deferred")
     wait_until(lambda: os.path.exists(p.queue_dir / "state" / idle), "state file")
     busy = send_hanging(p, srv, ["far2@remote.test"], "in flight")
     # hold ALL: the waiting one at once, the one in flight after its attempt
@@ -677,8 +726,8 @@ def test_all_variants_include_messages_being_delivered(hanging):
         "ok 1 message on hold, 1 more when its delivery attempt ends\n"
     assert os.path.exists(p.queue_dir / "hold" / idle)
     assert os.path.exists(p.queue_dir / "queue" / busy)
-    p.wait_log(rf"{busy}: held by admin request \(after delivery attempt\)",
-               timeout=HANG_TIMEOUT + 10)
+    srv.end()
+    p.wait_log(rf"{busy}: held by admin request \(after delivery attempt\)")
     ls = listing(queue(p, "list").stdout)
     assert set(ls) == {idle, busy} and all(v[0] for v in ls.values())
     # release ALL: both tried at once, both in flight
@@ -688,8 +737,9 @@ def test_all_variants_include_messages_being_delivered(hanging):
     # delete ALL: both when their attempts end, no bounce
     assert queue_ok(p, "delete", "ALL") == \
         "ok 0 messages deleted, 2 more when their delivery attempts end\n"
+    srv.end()
     for q in (idle, busy):
-        p.wait_log(rf"{q}: removed by admin request", timeout=HANG_TIMEOUT + 10)
+        p.wait_log(rf"{q}: removed by admin request")
     p.wait_queue_empty()
     assert os.listdir(p.queue_dir / "hold") == []
     assert "non-delivery notification" not in p.log()
@@ -725,31 +775,31 @@ def test_queue_without_daemon(stuck):
     p.wait_log(r"queue: 1 message to deliver")
 
 
-def test_queue_bad_requests(postern):
-    r = queue(postern, "list")
+def test_queue_bad_requests(shared_postern):
+    r = queue(shared_postern, "list")
     assert r.returncode == 0 and r.stdout == "Mail queue is empty\n"
-    r = run(postern, ["mailq", "-C", str(postern.config_path)])
+    r = run(shared_postern, ["mailq", "-C", str(shared_postern.config_path)])
     assert r.returncode == 0 and r.stdout == "Mail queue is empty\n"
     for args in (("delete", "../../etc/passwd"), ("hold", "6b068c587250e759"), ("show", "x"),
                  ("release", "0123")):
-        r = queue(postern, *args)
+        r = queue(shared_postern, *args)
         assert r.returncode == EX_USAGE, (args, r.returncode, r.stderr)
         assert "invalid queue id" in r.stderr
     for args in (("delete", "0123456789ABCDEF"), ("hold", "0123456789ABCDEF"),
                  ("release", "0123456789ABCDEF"), ("flush", "0123456789ABCDEF")):
-        r = queue(postern, *args)
+        r = queue(shared_postern, *args)
         assert r.returncode == 1, (args, r.returncode, r.stderr)
         assert "no such message" in r.stderr
-    r = queue(postern, "show", "0123456789ABCDEF")
+    r = queue(shared_postern, "show", "0123456789ABCDEF")
     assert r.returncode != 0 and "no such message" in r.stderr
     for args in ((), ("frobnicate",), ("delete",), ("list", "extra")):
-        r = queue(postern, *args)
+        r = queue(shared_postern, *args)
         assert r.returncode == EX_USAGE and "usage:" in r.stderr, args
 
 
-def test_control_socket_protocol(postern):
+def test_control_socket_protocol(shared_postern):
     """Raw line protocol: one request, one answer line, closed."""
-    path = str(postern.queue_dir / "private" / "control")
+    path = str(shared_postern.queue_dir / "private" / "control")
     assert os.stat(path).st_mode & 0o777 == 0o600
 
     def ask(data):
@@ -771,7 +821,7 @@ def test_control_socket_protocol(postern):
     assert ask(b"delete ../x\n") == b"error invalid queue id\n"
     assert ask(b"hold " + b"A" * 500 + b"\n") == b"error request too long\n"
     assert ask(b"delete ALL\n") == b"ok 0 messages deleted\n"
-    postern.wait_log(r"control: uid=0: delete ALL: ok 0 messages deleted")
+    shared_postern.wait_log(r"control: uid=0: delete ALL: ok 0 messages deleted")
 
 
 def test_second_daemon_on_same_queue_refused(make_postern):

@@ -226,8 +226,10 @@ def test_out_of_descriptors_backs_off_and_recovers(make_postern):
         assert waiting is not None and sessions, p.log()[-3000:]
         # while no descriptor is free the waiting connection gets nothing; in
         # that time the old code logged thousands of lines and burnt a CPU
+        # (a measuring window, not a settling delay: the warning above is
+        # the event that proves the back-off began)
         cpu0, t0 = _cpu_seconds(pid), time.monotonic()
-        assert not waiting.readable(1.5)
+        assert not waiting.readable(1.0)
         cpu = _cpu_seconds(pid) - cpu0
         assert len(re.findall(warning, p.log())) == 1, p.log()[-3000:]
         assert cpu < 0.5 * (time.monotonic() - t0), f"{cpu:.2f}s of CPU in the back-off"

@@ -5,9 +5,10 @@ Mail is read back from the capture transport's Maildirs; the deferrals come
 from an smtp route to a loopback port where nothing listens."""
 import email
 import email.policy
+import re
 import socket
 
-from conftest import free_port, split_trace
+from conftest import free_port, split_trace, wait_until
 
 
 def table(p, name, text, mode=0o644):
@@ -82,13 +83,18 @@ def test_transport_maps_parent_domain_and_capture_route(make_postern):
     t = table(p, "transport", ".inside.test capture\nkeep.test capture:\n")
     p.settings["transport_maps"] = f"texthash:{t}"
     p.start()
-    p.send("app@example.com", ["a@mail.inside.test", "b@keep.test", "c@outside.test"],
-           b"Subject: routes\r\n\r\nx\r\n")
-    assert len(p.wait_for_maildir("a@mail.inside.test", 1)) == 1
-    assert len(p.wait_for_maildir("b@keep.test", 1)) == 1
-    p.wait_log(r"to=<c@outside.test>, relay=.*status=deferred")
+    qid = p.send("app@example.com", ["a@mail.inside.test", "b@keep.test", "c@outside.test"],
+                 b"Subject: routes\r\n\r\nx\r\n")
+    # the message stays queued (c is deferred): its first attempt is over
+    # once its state file is written, with every result in it
+    for rcpt in ("a@mail.inside.test", "b@keep.test"):
+        p.wait_log(rf"{qid}: to=<{re.escape(rcpt)}>, relay=capture, .*status=sent")
+    p.wait_log(rf"{qid}: to=<c@outside.test>, relay=.*status=deferred")
+    wait_until(lambda: (p.queue_dir / "state" / qid).exists(), f"state file of {qid}")
+    assert len(p.wait_for_maildir("a@mail.inside.test", 1, final=False)) == 1
+    assert len(p.wait_for_maildir("b@keep.test", 1, final=False)) == 1
     # the deferred recipient keeps the message queued; the others are done
-    assert len(p.queue_files()) == 1
+    assert p.queue_files() == [qid]
 
 
 def test_bare_postmaster_not_sent_to_mx(make_postern):
@@ -153,7 +159,7 @@ def test_sender_canonical_existing_reply_to_and_envelope_only(make_postern):
 
 def test_expired_message_bounces_with_dsn(make_postern):
     port = closed_port()
-    p = make_postern(start=False, maximal_queue_lifetime="2s", minimal_backoff_time="1s",
+    p = make_postern(start=False, maximal_queue_lifetime="1s", minimal_backoff_time="1s",
                      maximal_backoff_time="1s", smtp_tls_security_level="none")
     t = table(p, "transport", f"dead.test smtp:[127.0.0.1]:{port}\n")
     p.settings["transport_maps"] = f"texthash:{t}"

@@ -10,7 +10,18 @@ import threading
 import time
 
 from conftest import (CLIENT_HELO, check_delivery, lf, parse_qid, simple_message,
-                      split_trace)
+                      split_trace, wait_until)
+
+
+def deferred_re(qid, rcpt):
+    """The log line of a capture delivery of qid to rcpt that failed
+    temporarily."""
+    return (rf"{qid}: to=<{re.escape(rcpt)}>, relay=capture, .*dsn=4\.\d+\.\d+, "
+            rf"status=deferred \(")
+
+
+def sent_re(qid, rcpt):
+    return rf"{qid}: to=<{re.escape(rcpt)}>, relay=capture, .*dsn=2\.0\.0, status=sent \("
 
 
 def message_id_of(rest):
@@ -52,7 +63,9 @@ def test_queued_while_delivery_impossible_survives_restart(make_postern):
             rcpt = f"stuck{i}@postern.test"
             msg = simple_message(f"stuck {i}", sender="stuck@postern.test", rcpt=rcpt)
             sent.append((rcpt, msg, p.send("stuck@postern.test", [rcpt], msg)))
-        time.sleep(1.5)
+        # each was tried, failed and stays queued
+        for rcpt, _, qid in sent:
+            p.wait_log(deferred_re(qid, rcpt))
         assert sorted(p.queue_files()) == sorted(q for _, _, q in sent), \
             f"queue holds {p.queue_files()}; log:\n{p.log()[-3000:]}"
         p.stop()
@@ -69,13 +82,17 @@ def test_queued_while_delivery_impossible_survives_restart(make_postern):
 
 
 def test_deferred_delivery_is_retried(make_postern):
+    """A temporary failure is logged as a deferral and the message stays
+    queued; a later attempt (the retry, after the back-off) delivers it."""
     p = make_postern(minimal_backoff_time="1s", queue_run_delay="1s")
     rcpt = "retry@postern.test"
     msg = simple_message("retry me", sender="retry@postern.test", rcpt=rcpt)
     os.chmod(p.mail_dir, 0)
     try:
         qid = p.send("retry@postern.test", [rcpt], msg)
-        time.sleep(1.5)      # at least one attempt has failed by now
+        p.wait_log(deferred_re(qid, rcpt))
+        # the attempt is over once its state is recorded
+        wait_until(lambda: (p.queue_dir / "state" / qid).exists(), f"state file of {qid}")
         assert p.queue_files() == [qid], p.queue_files()
         assert not os.path.exists(p.maildir(rcpt))
     finally:
@@ -84,6 +101,11 @@ def test_deferred_delivery_is_retried(make_postern):
     t = check_delivery(path, qid, 0, "retry@postern.test", rcpt)
     assert t.rest == lf(msg)
     p.wait_queue_empty()
+    # the delivery came from a later attempt than the deferral
+    log = p.log()
+    deferred = [m.start() for m in re.finditer(deferred_re(qid, rcpt), log)]
+    sent = [m.start() for m in re.finditer(sent_re(qid, rcpt), log)]
+    assert len(sent) == 1 and deferred and max(deferred) < sent[0], log[-3000:]
 
 
 def test_sigterm_finishes_session_in_flight(make_postern):
@@ -99,9 +121,9 @@ def test_sigterm_finishes_session_in_flight(make_postern):
         c.expect(f"RCPT TO:<{rcpt}>", 250)
         c.expect("DATA", 354)
         c.send(msg[:half])
-        time.sleep(0.2)
         p.proc.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        # the worker took the signal and, with a session in flight, stays
+        p.wait_log(r"terminating on signal 15$", flags=re.M)
         assert p.proc.poll() is None, "postern exited with a session in flight"
         c.send(msg[half:] + b".\r\n")
         r = c.read_reply()
@@ -203,8 +225,8 @@ def test_kill_during_concurrent_submission(make_postern):
                                  f"{[sorted(m)[:10] for m in missing]} "
                                  f"({[len(m) for m in missing]} missing); log:\n{p.log()[-3000:]}")
         time.sleep(0.2)
+    # every message is done (delivered, then removed): nothing more comes
     p.wait_queue_empty(timeout=60)
-    time.sleep(0.5)
 
     for k, r in enumerate(rcpts):
         counts = {}
@@ -237,7 +259,7 @@ def test_restart_with_garbage_in_the_queue(make_postern):
     os.chmod(p.mail_dir, 0)
     try:
         qid = p.send("good@postern.test", [rcpt], msg)
-        time.sleep(0.5)
+        p.wait_log(deferred_re(qid, rcpt))
         p.stop()
     finally:
         os.chmod(p.mail_dir, 0o700)

@@ -57,9 +57,9 @@ def test_seed000_app_mail_reaches_upstream_rewritten(make_postern, upstream, tes
            b"Subject: =?UTF-8?B?5ZGK6K2m?=\r\n"
            b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
            b"Content-Transfer-Encoding: 8bit\r\n\r\n" + body)
-    p.send("grafana@monitor.internal", ["ops@customer.test"], msg,
-           mail_options=["BODY=8BITMIME"])
-    [m] = up.wait_messages(1)
+    qid = p.send("grafana@monitor.internal", ["ops@customer.test"], msg,
+                 mail_options=["BODY=8BITMIME"])
+    [m] = up.wait_messages(1, done=lambda: p.wait_removed(qid))
     assert m["tls"], "the upstream connection was not encrypted"
     assert m["login"] == USER
     assert m["mail_from"] == ACCOUNT

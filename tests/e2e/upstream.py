@@ -298,9 +298,12 @@ class Upstream:
     def running(self):
         return self.controller is not None
 
-    def wait_messages(self, n, timeout=20.0, settle=0.5, where=None):
-        """Wait until n messages (those where(m) is true, if given) arrived,
-        then settle and assert exactly n; returns them."""
+    def wait_messages(self, n, timeout=20.0, where=None, done=None):
+        """Wait until n messages (those where(m) is true, if given) arrived.
+        Then, if given, call done() -- it waits for an event after which no
+        more of them can come, typically the sending daemon logging their
+        removal from its queue -- and assert there are exactly n; returns
+        them."""
         def select():
             with self.lock:
                 return [m for m in self.messages if where is None or where(m)]
@@ -312,9 +315,9 @@ class Upstream:
             if time.monotonic() > deadline:
                 pytest.fail(f"upstream got {got} message(s), expected {n} within {timeout}s",
                             pytrace=False)
-            time.sleep(0.05)
-        if settle:
-            time.sleep(settle)
+            time.sleep(0.02)
+        if done is not None:
+            done()
         msgs = select()
         assert len(msgs) == n, f"upstream got {len(msgs)} messages, expected exactly {n}"
         return msgs

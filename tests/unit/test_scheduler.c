@@ -1,10 +1,23 @@
-/* Unit tests for the retry arithmetic (pure part of the scheduler). */
+/* Unit tests for the scheduler: the retry arithmetic (pure), and the
+ * schedule itself -- the order in which due messages are handed out (a
+ * min-heap on (when, qid)), flush and remove -- observed through the one
+ * call it makes: attempt_start. The test binary is linked with
+ * -Wl,--wrap=attempt_start (Makefile), so the scheduler's calls land in
+ * __wrap_attempt_start below, which records the queue ids in order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "queue/attempt.h"
 #include "queue/scheduler.h"
 
 static void test_backoff(void **state)
@@ -37,11 +50,292 @@ static void test_next_run(void **state)
     assert_int_equal(scheduler_next_run(1000, 0, 1234), 1234);
 }
 
+/* ---------- the schedule, through a recording attempt_start ---------- */
+
+#define MAX_STARTS 128
+
+/* The daemon first: the scheduler hands &f->d back to attempt_start. */
+struct fixture {
+    struct daemon d;
+    struct scheduler *s;
+    char started[MAX_STARTS][17];
+    size_t nstarted;
+};
+
+void __wrap_attempt_start(struct scheduler *s, struct daemon *d, const char *qid);
+void __wrap_attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
+{
+    struct fixture *f = (struct fixture *)(void *)d;
+    assert_ptr_equal(s, f->s);
+    assert_true(f->nstarted < MAX_STARTS);
+    snprintf(f->started[f->nstarted++], sizeof f->started[0], "%s", qid);
+    /* the attempt stays "in flight": the tests finish it when they want */
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = test_calloc(1, sizeof *f);
+    f->d.base = event_base_new();
+    assert_non_null(f->d.base);
+    f->s = scheduler_new(&f->d);
+    assert_non_null(f->s);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    scheduler_free(f->s);
+    event_base_free(f->d.base);
+    test_free(f);
+    return 0;
+}
+
+/* One pass of the event loop: whatever is due is started (at most one
+ * batch); nothing waits (EVLOOP_NONBLOCK). */
+static void run_due(struct fixture *f)
+{
+    assert_int_not_equal(event_base_loop(f->d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK), -1);
+}
+
+/* Passes until nothing more is started (several batches). */
+static void run_all_due(struct fixture *f)
+{
+    for (int i = 0; i < 100; i++) {
+        size_t before = f->nstarted;
+        run_due(f);
+        if (f->nstarted == before)
+            return;
+    }
+    fail_msg("the scheduler never stopped starting attempts");
+}
+
+static void finish_all(struct fixture *f)
+{
+    for (size_t i = 0; i < f->nstarted; i++)
+        scheduler_attempt_finished(f->s);
+}
+
+static void assert_started(const struct fixture *f, const char *const *want, size_t n)
+{
+    if (f->nstarted != n) {
+        for (size_t i = 0; i < f->nstarted; i++)
+            print_message("started[%zu] = %s\n", i, f->started[i]);
+        fail_msg("%zu attempts started, expected %zu", f->nstarted, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(f->started[i], want[i]) != 0)
+            fail_msg("attempt %zu is %s, expected %s", i, f->started[i], want[i]);
+}
+
+/* Queue ids that sort by their first letter. */
+#define QA "AAAAAAAAAAAAAAAA"
+#define QB "BBBBBBBBBBBBBBBB"
+#define QC "CCCCCCCCCCCCCCCC"
+#define QD "DDDDDDDDDDDDDDDD"
+#define QE "EEEEEEEEEEEEEEEE"
+
+/* `when` values: FUTURE is never due during a test; small ones are long
+ * past (unix time), 0 is "now". */
+#define FUTURE(k) ((long long)time(NULL) + 100000 + (k))
+
+struct entry {
+    const char *qid;
+    long long when;      /* FUTURE_MARK + k: FUTURE(k) */
+};
+#define FUTURE_MARK (1LL << 40)
+
+struct order_vector {
+    const char *name;
+    struct entry in[8];
+    size_t nin;
+    const char *out[8];  /* started in this order */
+    size_t nout;
+};
+
+static const struct order_vector order_vectors[] = {
+    { "earliest first", { { QB, 30 }, { QA, 10 }, { QC, 20 } }, 3, { QA, QC, QB }, 3 },
+    { "equal times: by queue id", { { QC, 5 }, { QA, 5 }, { QB, 5 } }, 3, { QA, QB, QC }, 3 },
+    { "now (0) before the past", { { QA, 10 }, { QB, 0 } }, 2, { QB, QA }, 2 },
+    { "time wins over queue id", { { QA, 9 }, { QE, 1 }, { QC, 5 }, { QB, 5 }, { QD, 2 } }, 5,
+      { QE, QD, QB, QC, QA }, 5 },
+    { "future ones wait", { { QA, FUTURE_MARK + 1 }, { QB, 7 }, { QC, FUTURE_MARK } }, 3,
+      { QB }, 1 },
+    { "the same id twice: both, in time order", { { QA, 8 }, { QB, 4 }, { QA, 3 } }, 3,
+      { QA, QB, QA }, 3 },
+    { "nothing due", { { QA, FUTURE_MARK } }, 1, { NULL }, 0 },
+};
+
+static long long when_of(const struct entry *e)
+{
+    return e->when >= FUTURE_MARK ? FUTURE(e->when - FUTURE_MARK) : e->when;
+}
+
+static void test_heap_order(void **state)
+{
+    (void)state;
+    for (size_t v = 0; v < sizeof order_vectors / sizeof order_vectors[0]; v++) {
+        const struct order_vector *ov = &order_vectors[v];
+        void *st;
+        setup(&st);
+        struct fixture *f = st;
+        print_message("vector: %s\n", ov->name);
+        for (size_t i = 0; i < ov->nin; i++)
+            scheduler_enqueue(f->s, ov->in[i].qid, when_of(&ov->in[i]));
+        assert_int_equal(scheduler_count(f->s), ov->nin);
+        run_all_due(f);
+        assert_started(f, ov->out, ov->nout);
+        /* in flight still counts until the attempt is over */
+        assert_int_equal(scheduler_count(f->s), ov->nin);
+        finish_all(f);
+        assert_int_equal(scheduler_count(f->s), ov->nin - ov->nout);
+        teardown(&st);
+    }
+}
+
+/* Many entries, pushed in a scrambled order: popped sorted, across several
+ * batches (the scheduler starts a bounded number per loop pass). */
+static void test_heap_order_many(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 100 };
+    static char ids[N][17];
+    for (int i = 0; i < N; i++) {
+        int k = (i * 37) % N;          /* a permutation of 0..N-1 */
+        snprintf(ids[k], sizeof ids[k], "%016X", (unsigned)(N - k));
+        /* when: k / 3 (ties, broken by the id, which runs backwards) */
+        scheduler_enqueue(f->s, ids[k], 1 + k / 3);
+    }
+    run_due(f);
+    assert_true(f->nstarted > 0 && f->nstarted < N);   /* one batch per pass */
+    run_all_due(f);
+    assert_int_equal(f->nstarted, N);
+    for (int i = 1; i < N; i++) {
+        long long wp = 1 + (N - (long long)strtol(f->started[i - 1], NULL, 16)) / 3;
+        long long wi = 1 + (N - (long long)strtol(f->started[i], NULL, 16)) / 3;
+        assert_true(wp < wi || (wp == wi && strcmp(f->started[i - 1], f->started[i]) < 0));
+    }
+    finish_all(f);
+    assert_int_equal(scheduler_count(f->s), 0);
+}
+
+static void test_flush_all(void **state)
+{
+    struct fixture *f = *state;
+    scheduler_enqueue(f->s, QC, FUTURE(3));
+    scheduler_enqueue(f->s, QA, FUTURE(1));
+    scheduler_enqueue(f->s, QB, FUTURE(2));
+    run_due(f);
+    assert_int_equal(f->nstarted, 0);
+    assert_int_equal(scheduler_flush(f->s, NULL), 3);
+    run_all_due(f);
+    /* all due now: in queue id order */
+    static const char *const want[] = { QA, QB, QC };
+    assert_started(f, want, 3);
+    /* nothing left to flush; a flush of an empty schedule starts nothing */
+    assert_int_equal(scheduler_flush(f->s, NULL), 0);
+    run_due(f);
+    assert_int_equal(f->nstarted, 3);
+}
+
+static void test_flush_one(void **state)
+{
+    struct fixture *f = *state;
+    scheduler_enqueue(f->s, QA, FUTURE(1));
+    scheduler_enqueue(f->s, QB, FUTURE(2));
+    scheduler_enqueue(f->s, QC, FUTURE(3));
+    scheduler_enqueue(f->s, QB, FUTURE(4));     /* the same id twice */
+    assert_int_equal(scheduler_flush(f->s, QD), 0);             /* unknown */
+    run_due(f);
+    assert_int_equal(f->nstarted, 0);
+    assert_int_equal(scheduler_flush(f->s, QB), 2);             /* both entries */
+    run_all_due(f);
+    static const char *const want[] = { QB, QB };
+    assert_started(f, want, 2);
+    assert_int_equal(scheduler_count(f->s), 4);     /* 2 waiting + 2 in flight */
+    /* the others still wait, and are still ordered */
+    assert_int_equal(scheduler_flush(f->s, QC), 1);
+    run_all_due(f);
+    static const char *const want2[] = { QB, QB, QC };
+    assert_started(f, want2, 3);
+}
+
+static void test_remove(void **state)
+{
+    struct fixture *f = *state;
+    scheduler_enqueue(f->s, QE, 50);
+    scheduler_enqueue(f->s, QC, FUTURE(1));
+    scheduler_enqueue(f->s, QA, FUTURE(2));
+    scheduler_enqueue(f->s, QD, FUTURE(3));
+    scheduler_enqueue(f->s, QB, FUTURE(4));
+    scheduler_enqueue(f->s, QC, FUTURE(5));
+    assert_int_equal(scheduler_remove(f->s, QE), 1);    /* the due one, at the top */
+    assert_int_equal(scheduler_remove(f->s, QC), 1);    /* both entries of C */
+    assert_int_equal(scheduler_remove(f->s, QC), 0);    /* gone */
+    assert_int_equal(scheduler_remove(f->s, "0123456789ABCDEF"), 0);
+    assert_int_equal(scheduler_count(f->s), 3);
+    run_due(f);
+    assert_int_equal(f->nstarted, 0);                   /* E was due: removed */
+    /* the rest is still a valid heap: a flush starts them in order */
+    assert_int_equal(scheduler_flush(f->s, NULL), 3);
+    run_all_due(f);
+    static const char *const want[] = { QA, QB, QD };
+    assert_started(f, want, 3);
+}
+
+/* Removing an entry moves the last one into its place: when that one has
+ * the same id, it must go too. */
+static void test_remove_duplicates(void **state)
+{
+    struct fixture *f = *state;
+    scheduler_enqueue(f->s, QA, FUTURE(1));
+    scheduler_enqueue(f->s, QB, FUTURE(2));
+    scheduler_enqueue(f->s, QA, FUTURE(3));
+    assert_int_equal(scheduler_remove(f->s, QA), 1);
+    assert_int_equal(scheduler_count(f->s), 1);
+    assert_int_equal(scheduler_flush(f->s, NULL), 1);
+    run_all_due(f);
+    static const char *const want[] = { QB };
+    assert_started(f, want, 1);
+}
+
+static void test_remove_keeps_order(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 40 };
+    static char ids[N][17];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "%016X", (unsigned)(i + 1));
+        scheduler_enqueue(f->s, ids[i], 1000 - i);      /* reverse of id order */
+    }
+    /* remove every third one, from all over the heap */
+    for (int i = 0; i < N; i += 3)
+        assert_int_equal(scheduler_remove(f->s, ids[i]), 1);
+    run_all_due(f);
+    size_t k = 0;
+    for (int i = N - 1; i >= 0; i--) {
+        if (i % 3 == 0)
+            continue;
+        assert_true(k < f->nstarted);
+        assert_string_equal(f->started[k], ids[i]);
+        k++;
+    }
+    assert_int_equal(f->nstarted, k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_next_run),
+        cmocka_unit_test(test_heap_order),
+        cmocka_unit_test_setup_teardown(test_heap_order_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flush_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_duplicates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remove_keeps_order, setup, teardown),
     };
     return cmocka_run_group_tests_name("scheduler", tests, NULL, NULL);
 }
