@@ -23,7 +23,7 @@
 #include "../daemon/privsep.h"
 #include "../deliver/dns.h"
 #include "../deliver/smtp.h"
-#include "../policy/maps.h"
+#include "../config/maps.h"
 #include "../queue/scheduler.h"
 #include "../queue/spool.h"
 #include "../smtp/server.h"

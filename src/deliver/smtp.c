@@ -25,7 +25,7 @@
 #include "dns.h"
 #include "smtp_internal.h"
 #include "transport.h"
-#include "../policy/maps.h"
+#include "../config/maps.h"
 #include "../util/log.h"
 
 /* A DNS request outlives its attempt when the attempt ends first (the
