@@ -21,7 +21,7 @@
 
 #include "../daemon.h"
 #include "../daemon/privsep.h"
-#include "../deliver/dns.h"
+#include "../net/dns.h"
 #include "../deliver/smtp.h"
 #include "../config/maps.h"
 #include "../queue/scheduler.h"

@@ -22,7 +22,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
-#include "dns.h"
+#include "../net/dns.h"
 #include "smtp_internal.h"
 #include "transport.h"
 #include "../config/maps.h"
