@@ -1,6 +1,7 @@
 /* attempt — one delivery attempt of one queued message:
- * load → rewrite the sender → route each recipient → one job per route →
- * record per-recipient results → expire, bounce (DSN), warn, or retry —
+ * load → rewrite the sender → route each recipient → one request per route
+ * (deliver/transport.h) → record the per-recipient results the transports
+ * report → expire, bounce (DSN), warn, or retry —
  * or, when `postern queue hold|delete` was asked for while the attempt ran,
  * hold the message (its state written first) or remove it without a bounce.
  * The scheduler decides *when*; this file decides *what happens*.
@@ -20,7 +21,6 @@
 
 #include "../daemon.h"
 #include "../deliver/rewrite.h"
-#include "../deliver/route.h"
 #include "../deliver/transport.h"
 #include "../util/log.h"
 #include "bounce.h"
@@ -33,12 +33,11 @@
 
 struct attempt;
 
+/* One group of recipients (one route) on its way through a transport. */
 struct sub_job {
-    struct delivery_job job;
     struct attempt *a;
-    const struct transport *t;
-    struct route route;
-    unsigned char *todo;
+    size_t g;                        /* in a->plan */
+    struct deliver_request req;
 };
 
 /* A notice staged by this attempt, published once its state is durable. */
@@ -59,8 +58,10 @@ struct attempt {
     const char *content;
     size_t content_len;
     unsigned char *tried;            /* recipients tried in this attempt */
-    struct sub_job *subs;
-    size_t nsubs, pending;
+    struct deliver_plan plan;        /* the tried recipients by route */
+    struct deliver_ctx ctx;
+    struct sub_job *subs;            /* one per group of the plan */
+    size_t pending;
     int non_idempotent;
     struct event *retry;
     /* finishing (attempt_commit), possibly over several retries */
@@ -87,9 +88,8 @@ static void attempt_free(struct attempt *a)
 {
     if (a->retry)
         event_free(a->retry);
-    for (size_t i = 0; i < a->nsubs; i++)
-        free(a->subs[i].todo);
     free(a->subs);
+    deliver_plan_free(&a->plan);
     free(a->tried);
     free(a->rewritten);
     spool_unload(a->map);
@@ -423,23 +423,28 @@ static void attempt_finish(struct attempt *a)
         attempt_end(a);
 }
 
-static void sub_done(struct delivery_job *job)
+/* A transport's results: recorded in the envelope (the transports never
+ * write it), each logged. */
+static void sub_done(void *arg, const struct deliver_result *res, const char *relay)
 {
-    struct sub_job *sj = job->arg;
+    struct sub_job *sj = arg;
     struct attempt *a = sj->a;
     struct envelope *env = &a->env;
     double delay = delay_since(env);
-    for (size_t i = 0; i < env->nrcpt; i++) {
-        if (!sj->todo[i])
-            continue;
-        struct env_rcpt *r = &env->rcpt[i];
+    for (size_t k = 0; k < sj->req.nrcpt; k++) {
+        struct env_rcpt *r = &env->rcpt[sj->req.rcpt[k].index];
+        r->state = res[k].status == DELIVER_SENT ? RCPT_SENT
+                 : res[k].status == DELIVER_BOUNCED ? RCPT_BOUNCED : RCPT_DEFERRED;
+        snprintf(r->dsn, sizeof r->dsn, "%s", res[k].dsn);
+        free(r->reason);
+        r->reason = strdup(res[k].reason ? res[k].reason : "");
         const char *status = r->state == RCPT_SENT ? "sent"
                            : r->state == RCPT_BOUNCED ? "bounced" : "deferred";
         char to_l[LOG_ADDR_SIZE], why[1024];
         const char *reason = r->reason ? r->reason : "";
         log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)",
                  env->qid, log_addr(r->addr, to_l, sizeof to_l),
-                 job->relay ? job->relay : "none", delay, r->dsn[0] ? r->dsn : "4.0.0",
+                 relay ? relay : "none", delay, r->dsn[0] ? r->dsn : "4.0.0",
                  status, log_sanitize(reason, strlen(reason), why, sizeof why));
     }
     if (--a->pending == 0)
@@ -447,24 +452,6 @@ static void sub_done(struct delivery_job *job)
 }
 
 /* ---------- starting an attempt ---------- */
-
-static void error_transport(struct delivery_job *job)
-{
-    struct sub_job *sj = job->arg;
-    job->relay = "none";
-    for (size_t i = 0; i < job->env->nrcpt; i++) {
-        if (!job->todo[i])
-            continue;
-        struct env_rcpt *r = &job->env->rcpt[i];
-        r->state = RCPT_BOUNCED;
-        snprintf(r->dsn, sizeof r->dsn, "5.0.0");
-        free(r->reason);
-        r->reason = strdup(sj->route.error);
-    }
-    job->done(job);
-}
-
-static const struct transport error_tr = { "error", error_transport, 1 };
 
 /* Sender rewriting happens once per attempt, before any transport. */
 static void attempt_rewrite(struct attempt *a)
@@ -506,30 +493,6 @@ static void attempt_rewrite(struct attempt *a)
     }
 }
 
-static struct sub_job *sub_for(struct attempt *a, const struct route *rt)
-{
-    for (size_t i = 0; i < a->nsubs; i++)
-        if (route_equal(&a->subs[i].route, rt))
-            return &a->subs[i];
-    struct sub_job *sj = &a->subs[a->nsubs++];
-    memset(sj, 0, sizeof *sj);
-    sj->a = a;
-    sj->route = *rt;
-    sj->todo = calloc(a->env.nrcpt, 1);
-    if (!sj->todo)
-        log_fatal("scheduler: out of memory");
-    switch (rt->kind) {
-    case ROUTE_CAPTURE: sj->t = transport_find("capture"); break;
-    case ROUTE_SMTP: sj->t = transport_find("smtp"); break;
-    case ROUTE_ERROR: sj->t = &error_tr; break;
-    }
-    if (!sj->t)
-        log_panic("no transport for route kind %d", (int)rt->kind);
-    if (!sj->t->idempotent)
-        a->non_idempotent = 1;
-    return sj;
-}
-
 void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
 {
     struct attempt *a = calloc(1, sizeof *a);
@@ -563,18 +526,16 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
     a->content_len = a->env.content_len;
     size_t n = a->env.nrcpt;
     a->tried = calloc(n ? n : 1, 1);
-    a->subs = calloc(n ? n : 1, sizeof *a->subs);
-    if (!a->tried || !a->subs)
+    if (!a->tried)
         log_fatal("scheduler: out of memory");
     attempt_rewrite(a);
 
-    int deferred_now = 0;
     for (size_t i = 0; i < n; i++) {
         struct env_rcpt *r = &a->env.rcpt[i];
         if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
             continue;
-        struct route rt;
-        if (route_for(a->rt->cfg, a->rt->transport_map, r->addr, &rt, err, sizeof err) < 0) {
+        if (deliver_plan_add(&a->plan, a->rt->cfg, a->rt->transport_map, r->addr, i,
+                             err, sizeof err) < 0) {
             /* a broken table is the admin's to fix: defer, don't bounce */
             r->state = RCPT_DEFERRED;
             snprintf(r->dsn, sizeof r->dsn, "4.3.5");
@@ -583,32 +544,38 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
             char to_l[LOG_ADDR_SIZE], err_l[1024];
             log_warning("%s: to=<%s>: %s", a->env.qid, log_addr(r->addr, to_l, sizeof to_l),
                         log_sanitize(err, strlen(err), err_l, sizeof err_l));
-            deferred_now = 1;
             continue;
         }
         a->tried[i] = 1;
-        sub_for(a, &rt)->todo[i] = 1;
     }
-    (void)deferred_now;
-    if (a->nsubs == 0) {
+    if (a->plan.n == 0) {
         attempt_finish(a);
         return;
     }
-    a->pending = a->nsubs;
-    /* count first: a transport may finish synchronously (capture) */
-    size_t nsubs = a->nsubs;
-    for (size_t i = 0; i < nsubs; i++) {
-        struct sub_job *sj = &a->subs[i];
-        sj->job.cfg = a->rt->cfg;
-        sj->job.env = &a->env;
-        sj->job.todo = sj->todo;
-        sj->job.content = a->content;
-        sj->job.content_len = a->content_len;
-        sj->job.nexthop = sj->route.nexthop;
-        sj->job.smtp = d->smtp;
-        sj->job.workq = d->workq;
-        sj->job.done = sub_done;
-        sj->job.arg = sj;
-        sj->t->deliver(&sj->job);
+    a->non_idempotent = !deliver_plan_idempotent(&a->plan);
+    a->subs = calloc(a->plan.n, sizeof *a->subs);
+    if (!a->subs)
+        log_fatal("scheduler: out of memory");
+    a->ctx.cfg = a->rt->cfg;
+    a->ctx.smtp = d->smtp;
+    a->ctx.workq = d->workq;
+    const struct deliver_request msg = {
+        .id = a->env.qid,
+        .arrival_sec = a->env.arrival_sec,
+        .sender = a->env.sender,
+        .content = a->content,
+        .content_len = a->content_len,
+        .flags = (a->env.body_8bit ? DELIVER_8BITMIME : 0) |
+                 (a->env.smtputf8 ? DELIVER_SMTPUTF8 : 0),
+    };
+    /* count first: a transport may finish synchronously (capture, error:) */
+    size_t ngroups = a->plan.n;
+    a->pending = ngroups;
+    for (size_t g = 0; g < ngroups; g++) {
+        struct sub_job *sj = &a->subs[g];
+        sj->a = a;
+        sj->g = g;
+        deliver_plan_request(&a->plan, g, &msg, &sj->req);
+        transport_deliver(a->plan.g[g].t, &a->ctx, &sj->req, sub_done, sj);
     }
 }
