@@ -16,19 +16,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include "../daemon.h"
 #include "../deliver/rewrite.h"
 #include "../deliver/transport.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "bounce.h"
 #include "scheduler.h"
 #include "spool.h"
 
-/* Retry interval for a queue file that could not be opened (EMFILE, EIO…)
- * or a state file that could not be written. */
+/* Retry interval (seconds) for a queue file that could not be opened
+ * (EMFILE, EIO…) or a state file that could not be written. */
 #define ATTEMPT_IO_RETRY 30
 
 struct attempt;
@@ -69,19 +68,20 @@ struct attempt {
     size_t nnotices, npublished;
     int state_saved;
     int done;                        /* no recipient left: remove */
+    long long next_ms;               /* not done: the next attempt */
 };
 
-static long long now_sec(void)
+/* Every time of an attempt comes from the scheduler's clock. */
+static long long now_sec(const struct attempt *a)
 {
-    return (long long)time(NULL);
+    return scheduler_now_ms(a->s) / 1000;
 }
 
-static double delay_since(const struct envelope *env)
+static double delay_since(const struct attempt *a)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)(tv.tv_sec - env->arrival_sec) +
-           (double)(tv.tv_usec - env->arrival_usec) / 1e6;
+    const struct envelope *env = &a->env;
+    long long arrival_ms = env->arrival_sec * 1000 + env->arrival_usec / 1000;
+    return (double)(scheduler_now_ms(a->s) - arrival_ms) / 1e3;
 }
 
 static void attempt_free(struct attempt *a)
@@ -184,10 +184,10 @@ static int notify_sender(struct attempt *a, enum bounce_kind kind,
         what = "double-bounce notification";
     }
     char seed[64];
-    snprintf(seed, sizeof seed, "%s.%lld", env->qid, now_sec());
+    snprintf(seed, sizeof seed, "%s.%lld", env->qid, now_sec(a));
     struct bounce_params p = {
         .myhostname = cfg->myhostname,
-        .now = now_sec(),
+        .now = now_sec(a),
         .size_limit = cfg->bounce_size_limit,
         .kind = kind,
         .include = include,
@@ -258,7 +258,7 @@ static void attempt_reschedule(struct attempt *a)
     case SCHED_ACT_NONE:
         break;
     }
-    scheduler_enqueue(a->s, qid, a->env.next_attempt);
+    scheduler_enqueue(a->s, qid, a->next_ms);
 }
 
 static void attempt_commit_retry(evutil_socket_t fd, short what, void *arg)
@@ -334,7 +334,8 @@ static void attempt_finish(struct attempt *a)
 {
     const struct config *cfg = a->rt->cfg;
     struct envelope *env = &a->env;
-    long long now = now_sec();
+    long long now_ms = scheduler_now_ms(a->s);
+    long long now = now_ms / 1000;
     long long age = now - env->arrival_sec;
     long long lifetime = *env->sender ? cfg->maximal_queue_lifetime
                                       : cfg->bounce_queue_lifetime;
@@ -415,9 +416,11 @@ static void attempt_finish(struct attempt *a)
 
     a->done = !remaining;
     if (!a->done) {
-        long long wait = scheduler_backoff(env->attempts, cfg->minimal_backoff_time,
-                                           cfg->maximal_backoff_time);
-        env->next_attempt = scheduler_retry_time(a->s, now + wait);
+        long long wait = scheduler_backoff(env->attempts, cfg->minimal_backoff_time * 1000,
+                                           cfg->maximal_backoff_time * 1000);
+        a->next_ms = scheduler_retry_time(a->s, now_ms + wait);
+        /* the state file keeps seconds: never earlier than the schedule */
+        env->next_attempt = clock_ms_to_sec_ceil(a->next_ms);
     }
     if (attempt_commit(a) == 0)
         attempt_end(a);
@@ -430,7 +433,7 @@ static void sub_done(void *arg, const struct deliver_result *res, const char *re
     struct sub_job *sj = arg;
     struct attempt *a = sj->a;
     struct envelope *env = &a->env;
-    double delay = delay_since(env);
+    double delay = delay_since(a);
     for (size_t k = 0; k < sj->req.nrcpt; k++) {
         struct env_rcpt *r = &env->rcpt[sj->req.rcpt[k].index];
         r->state = res[k].status == DELIVER_SENT ? RCPT_SENT
@@ -509,7 +512,7 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
             /* EMFILE, EIO, ENOMEM: the message is fine, the moment is not */
             log_warning("%s: cannot open queue file (%s); retrying in %ds", qid, err,
                         ATTEMPT_IO_RETRY);
-            scheduler_enqueue(s, qid, now_sec() + ATTEMPT_IO_RETRY);
+            scheduler_enqueue(s, qid, scheduler_now_ms(s) + ATTEMPT_IO_RETRY * 1000);
         }
         free(a);
         scheduler_attempt_finished(s);
