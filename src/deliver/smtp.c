@@ -132,16 +132,16 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
         *passwd_map = NULL;     /* the settings own it now */
     s->noplaintext = noplaintext;
     s->cleartext_loopback = cfg->smtp_sasl_allow_cleartext_loopback;
-    s->t_connect = cfg->smtp_connect_timeout;
-    s->t_helo = cfg->smtp_helo_timeout;
-    s->t_mail = cfg->smtp_mail_timeout;
-    s->t_rcpt = cfg->smtp_rcpt_timeout;
-    s->t_data_init = cfg->smtp_data_init_timeout;
-    s->t_data_xfer = cfg->smtp_data_xfer_timeout;
-    s->t_data_done = cfg->smtp_data_done_timeout;
-    s->t_quit = cfg->smtp_quit_timeout;
+    s->t_connect = cfg->ms.smtp_connect_timeout;
+    s->t_helo = cfg->ms.smtp_helo_timeout;
+    s->t_mail = cfg->ms.smtp_mail_timeout;
+    s->t_rcpt = cfg->ms.smtp_rcpt_timeout;
+    s->t_data_init = cfg->ms.smtp_data_init_timeout;
+    s->t_data_xfer = cfg->ms.smtp_data_xfer_timeout;
+    s->t_data_done = cfg->ms.smtp_data_done_timeout;
+    s->t_quit = cfg->ms.smtp_quit_timeout;
     s->cache = cfg->smtp_connection_cache_on_demand;
-    s->cache_time = cfg->smtp_connection_cache_time_limit;
+    s->cache_time = cfg->ms.smtp_connection_cache_time_limit;
     s->dest_limit = cfg->default_destination_concurrency_limit > 0
                         ? (unsigned long)cfg->default_destination_concurrency_limit : 1;
     s->smtputf8 = cfg->smtputf8_enable;

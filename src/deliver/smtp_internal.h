@@ -214,7 +214,7 @@ struct smtp_settings {
     int noplaintext;
     int cleartext_loopback;
     long long t_connect, t_helo, t_mail, t_rcpt, t_data_init, t_data_xfer,
-              t_data_done, t_quit, cache_time;
+              t_data_done, t_quit, cache_time;      /* milliseconds */
     int cache;
     unsigned long dest_limit;
     int smtputf8;

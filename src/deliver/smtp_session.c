@@ -27,6 +27,7 @@
 #include "mime7bit.h"
 #include "smtp_internal.h"
 #include "transport.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 
 enum {
@@ -86,7 +87,7 @@ static long long st_timeout(const struct smtp_session *s, int st)
 static void set_state(struct smtp_session *s, int st)
 {
     s->st = st;
-    struct timeval tv = { (time_t)st_timeout(s, st), 0 };
+    struct timeval tv = clock_timeval(st_timeout(s, st));
     evtimer_add(s->timer, &tv);
 }
 

@@ -416,8 +416,8 @@ static void attempt_finish(struct attempt *a)
 
     a->done = !remaining;
     if (!a->done) {
-        long long wait = scheduler_backoff(env->attempts, cfg->minimal_backoff_time * 1000,
-                                           cfg->maximal_backoff_time * 1000);
+        long long wait = scheduler_backoff(env->attempts, cfg->ms.minimal_backoff_time,
+                                           cfg->ms.maximal_backoff_time);
         a->next_ms = scheduler_retry_time(a->s, now_ms + wait);
         /* the state file keeps seconds: never earlier than the schedule */
         env->next_attempt = clock_ms_to_sec_ceil(a->next_ms);

@@ -42,7 +42,7 @@ long long scheduler_next_run(long long base, long long delay, long long when)
 
 long long scheduler_retry_time(const struct scheduler *s, long long when)
 {
-    return scheduler_next_run(s->started, s->d->rt->cfg->queue_run_delay * 1000, when);
+    return scheduler_next_run(s->started, s->d->rt->cfg->ms.queue_run_delay, when);
 }
 
 long long scheduler_now_ms(const struct scheduler *s)
