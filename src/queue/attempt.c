@@ -23,6 +23,7 @@
 #include "../util/clock.h"
 #include "../util/log.h"
 #include "bounce.h"
+#include "outcome.h"
 #include "scheduler.h"
 #include "spool.h"
 
@@ -330,15 +331,24 @@ static int attempt_commit(struct attempt *a)
     return 0;
 }
 
+/* Record the expiry the decision gives: the recipient is bounced with
+ * the reason it had, after how long it waited. */
+static void attempt_expire(struct env_rcpt *r, long long age_ms)
+{
+    char why[512];
+    snprintf(why, sizeof why, "message expired after %llds in the queue%s%s",
+             age_ms / 1000, r->reason ? ": " : "", r->reason ? r->reason : "");
+    free(r->reason);
+    r->reason = strdup(why);
+    r->state = RCPT_BOUNCED;
+    if (!r->dsn[0] || r->dsn[0] == '2')
+        snprintf(r->dsn, sizeof r->dsn, "4.4.7");
+}
+
+/* Decide what the attempt leads to (queue/outcome.c) and carry it out. */
 static void attempt_finish(struct attempt *a)
 {
-    const struct config *cfg = a->rt->cfg;
     struct envelope *env = &a->env;
-    long long now_ms = scheduler_now_ms(a->s);
-    long long now = now_ms / 1000;
-    long long age = now - env->arrival_sec;
-    long long lifetime = *env->sender ? cfg->maximal_queue_lifetime
-                                      : cfg->bounce_queue_lifetime;
 
     /* deleted by the admin while this attempt ran: no bounce, no warning,
      * no state; the recipients' results are only logged (sub_done) */
@@ -351,77 +361,60 @@ static void attempt_finish(struct attempt *a)
         /* still there: carry on as if it had not been asked */
     }
 
-    size_t n = env->nrcpt;
-    unsigned char *failed = calloc(n ? n : 1, 1);
-    unsigned char *delayed = calloc(n ? n : 1, 1);
-    int nfailed = 0, ndelayed = 0, remaining = 0;
-    if (!failed || !delayed)
+    size_t n = env->nrcpt, m = n ? n : 1;
+    enum rcpt_state *state = calloc(m, sizeof *state);
+    unsigned char *masks = calloc(m, 3);
+    if (!state || !masks)
         log_fatal("scheduler: out of memory");
+    for (size_t i = 0; i < n; i++)
+        state[i] = env->rcpt[i].state;
+    struct outcome_in in = {
+        .n = n,
+        .state = state,
+        .tried = a->tried,
+        .null_sender = !*env->sender,
+        .arrival = env->arrival_sec * 1000 + env->arrival_usec / 1000,
+        .attempts = env->attempts,
+        .warned = env->warned,
+        .now = scheduler_now_ms(a->s),
+        .run_base = scheduler_run_base(a->s),
+    };
+    outcome_limits_from(a->rt->cfg, &in.limits);
+    struct outcome out = { .expire = masks, .bounce = masks + m, .warn = masks + 2 * m };
+    outcome_decide(&in, &out);
 
-    env->attempts++;
-    for (size_t i = 0; i < n; i++) {
-        struct env_rcpt *r = &env->rcpt[i];
-        if (r->state == RCPT_BOUNCED && a->tried[i]) {
-            failed[i] = 1;
-            nfailed++;
-        }
-        if (r->state == RCPT_PENDING || r->state == RCPT_DEFERRED)
-            remaining = 1;
-    }
-    if (remaining && age >= lifetime) {
-        /* maximal_queue_lifetime: give up, tell the sender */
-        for (size_t i = 0; i < n; i++) {
-            struct env_rcpt *r = &env->rcpt[i];
-            if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
-                continue;
-            char why[512];
-            snprintf(why, sizeof why, "message expired after %llds in the queue%s%s",
-                     age, r->reason ? ": " : "", r->reason ? r->reason : "");
-            free(r->reason);
-            r->reason = strdup(why);
-            r->state = RCPT_BOUNCED;
-            if (!r->dsn[0] || r->dsn[0] == '2')
-                snprintf(r->dsn, sizeof r->dsn, "4.4.7");
-            failed[i] = 1;
-            nfailed++;
-        }
-        remaining = 0;
+    env->attempts = out.attempts;
+    if (out.expired) {
+        for (size_t i = 0; i < n; i++)
+            if (out.expire[i])
+                attempt_expire(&env->rcpt[i], out.age);
         char from_l[LOG_ADDR_SIZE];
         log_info("%s: from=<%s>, status=expired, returned to sender", env->qid,
                  log_addr(env->sender, from_l, sizeof from_l));
     }
-    if (nfailed && notify_sender(a, BOUNCE_FAILED, failed) < 0) {
+    if (out.nbounce && notify_sender(a, BOUNCE_FAILED, out.bounce) < 0) {
         /* no bounce could be queued: these recipients are not recorded as
          * bounced (the sender would never hear of them) but stay deferred,
          * and bounce again at a later attempt */
         for (size_t i = 0; i < n; i++)
-            if (failed[i])
+            if (out.bounce[i])
                 env->rcpt[i].state = RCPT_DEFERRED;
-        remaining = 1;
-        log_warning("%s: %d recipient%s deferred until a non-delivery notification can "
-                    "be queued", env->qid, nfailed, nfailed == 1 ? "" : "s");
+        log_warning("%s: %zu recipient%s deferred until a non-delivery notification can "
+                    "be queued", env->qid, out.nbounce, out.nbounce == 1 ? "" : "s");
+        in.bounce_failed = 1;
+        outcome_decide(&in, &out);      /* the warning and the retry, without it */
     }
-    if (remaining && cfg->delay_warning_time > 0 && !env->warned &&
-        age >= cfg->delay_warning_time) {
-        for (size_t i = 0; i < n; i++)
-            if (env->rcpt[i].state == RCPT_DEFERRED) {
-                delayed[i] = 1;
-                ndelayed++;
-            }
-        if (ndelayed && notify_sender(a, BOUNCE_DELAYED, delayed) == 0)
-            env->warned = 1;
-    }
-    free(failed);
-    free(delayed);
+    if (out.nwarn && notify_sender(a, BOUNCE_DELAYED, out.warn) == 0)
+        env->warned = 1;
 
-    a->done = !remaining;
+    a->done = out.action == OUTCOME_REMOVE;
     if (!a->done) {
-        long long wait = scheduler_backoff(env->attempts, cfg->ms.minimal_backoff_time,
-                                           cfg->ms.maximal_backoff_time);
-        a->next_ms = scheduler_retry_time(a->s, now_ms + wait);
+        a->next_ms = out.next;
         /* the state file keeps seconds: never earlier than the schedule */
-        env->next_attempt = clock_ms_to_sec_ceil(a->next_ms);
+        env->next_attempt = clock_ms_to_sec_ceil(out.next);
     }
+    free(state);
+    free(masks);
     if (attempt_commit(a) == 0)
         attempt_end(a);
 }

@@ -40,9 +40,9 @@ long long scheduler_next_run(long long base, long long delay, long long when)
     return base + k * delay;
 }
 
-long long scheduler_retry_time(const struct scheduler *s, long long when)
+long long scheduler_run_base(const struct scheduler *s)
 {
-    return scheduler_next_run(s->started, s->d->rt->cfg->ms.queue_run_delay, when);
+    return s->started;
 }
 
 long long scheduler_now_ms(const struct scheduler *s)

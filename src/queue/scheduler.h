@@ -30,8 +30,8 @@ void scheduler_enqueue(struct scheduler *s, const char *qid, long long when);
  * the smallest base + k * delay that is >= when. Pure. */
 long long scheduler_next_run(long long base, long long delay, long long when);
 
-/* The retry time (ms) for a message whose backoff ends at `when` (ms). */
-long long scheduler_retry_time(const struct scheduler *s, long long when);
+/* The first queue_run_delay tick (ms): start-up, or when the clock was set. */
+long long scheduler_run_base(const struct scheduler *s);
 
 /* Called by attempt.c when an attempt is over. */
 void scheduler_attempt_finished(struct scheduler *s);
