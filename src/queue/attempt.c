@@ -36,8 +36,7 @@ struct attempt;
 /* One group of recipients (one route) on its way through a transport. */
 struct sub_job {
     struct attempt *a;
-    size_t g;                        /* in a->plan */
-    struct deliver_request req;
+    struct deliver_request req;      /* the transport's, until sub_done */
 };
 
 /* A notice staged by this attempt, published once its state is durable. */
@@ -570,7 +569,6 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
     for (size_t g = 0; g < ngroups; g++) {
         struct sub_job *sj = &a->subs[g];
         sj->a = a;
-        sj->g = g;
         deliver_plan_request(&a->plan, g, &msg, &sj->req);
         transport_deliver(a->plan.g[g].t, &a->ctx, &sj->req, sub_done, sj);
     }
