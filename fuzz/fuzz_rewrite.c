@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "deliver/rewrite.h"
-#include "policy/maps.h"
+#include "config/maps.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -21,9 +21,9 @@
 
 #include "../daemon.h"
 #include "../daemon/privsep.h"
-#include "../deliver/dns.h"
+#include "../net/dns.h"
 #include "../deliver/smtp.h"
-#include "../policy/maps.h"
+#include "../config/maps.h"
 #include "../queue/scheduler.h"
 #include "../queue/spool.h"
 #include "../smtp/server.h"

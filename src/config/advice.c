@@ -40,8 +40,8 @@ int config_advise(const struct config *cfg, void (*say)(void *arg, const char *m
                  "smtp_tls_security_level instead)");
         n++;
     }
-    if (cfg->minimal_backoff_time > cfg->maximal_queue_lifetime &&
-        cfg->maximal_queue_lifetime > 0) {
+    if (cfg->ms.minimal_backoff_time > cfg->ms.maximal_queue_lifetime &&
+        cfg->ms.maximal_queue_lifetime > 0) {
         say(arg, "minimal_backoff_time is longer than maximal_queue_lifetime: a deferred "
                  "message bounces before its first retry");
         n++;

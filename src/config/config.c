@@ -122,18 +122,34 @@ const char *config_quote(const char *s, char *buf, size_t buflen)
     return buf;
 }
 
-/* Time as the largest unit that divides it exactly: 300 -> "5m". */
-static void fmt_time(long long v, char *buf, size_t len)
+/* A time in ms as the largest unit that divides it exactly: 300000 ->
+ * "5m", 1500 -> "1500ms", 0 -> "0s". */
+static void fmt_time(long long ms, char *buf, size_t len)
 {
     static const struct { long long sec; char unit; } units[] = {
         { 604800, 'w' }, { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
     };
+    if (ms % 1000 != 0) {
+        snprintf(buf, len, "%lldms", ms);
+        return;
+    }
+    long long v = ms / 1000;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (v != 0 && v % units[i].sec == 0) {
             snprintf(buf, len, "%lld%c", v / units[i].sec, units[i].unit);
             return;
         }
     snprintf(buf, len, "%llds", v);
+}
+
+/* The value in ms of time parameter i: its millisecond field, or its
+ * seconds. */
+static long long time_ms(const struct config *cfg, size_t i)
+{
+    const struct cfg_param *p = &config_params[i];
+    if (p->ms_offset)
+        return *(const long long *)(const void *)((const char *)cfg + p->ms_offset);
+    return *(const long long *)(const void *)((const char *)cfg + p->offset) * 1000;
 }
 
 /* ------------------------------------------------------------------ */
@@ -521,8 +537,9 @@ static int expand_param(struct loader *L, size_t i)
 /* ------------------------------------------------------------------ */
 /* step 3: types                                                        */
 
-/* Parse [+-]digits[unit]. Returns 0, -1 malformed, -2 out of range. */
-static int parse_number(const char *s, enum cfg_type type, long long *out)
+/* Parse [+-]digits[unit]; a time comes back in ms (no unit: seconds; "ms"
+ * only when ms_ok). Returns 0, -1 malformed, -2 out of range. */
+static int parse_number(const char *s, enum cfg_type type, int ms_ok, long long *out)
 {
     const char *p = s;
     int neg = 0, over = 0;
@@ -540,7 +557,12 @@ static int parse_number(const char *s, enum cfg_type type, long long *out)
         else
             v = v * 10 + d;
     }
-    if (*p) {
+    if (type == CFG_TIME)
+        mult = 1000;
+    if (type == CFG_TIME && ms_ok && lower((unsigned char)p[0]) == 'm' &&
+        lower((unsigned char)p[1]) == 's' && !p[2]) {
+        mult = 1;
+    } else if (*p) {
         unsigned char u = lower((unsigned char)*p);
         if (type == CFG_SIZE && u == 'k')
             mult = 1024ULL;
@@ -549,15 +571,15 @@ static int parse_number(const char *s, enum cfg_type type, long long *out)
         else if (type == CFG_SIZE && u == 'g')
             mult = 1024ULL * 1024 * 1024;
         else if (type == CFG_TIME && u == 's')
-            mult = 1;
+            mult = 1000;
         else if (type == CFG_TIME && u == 'm')
-            mult = 60;
+            mult = 60 * 1000;
         else if (type == CFG_TIME && u == 'h')
-            mult = 3600;
+            mult = 3600 * 1000;
         else if (type == CFG_TIME && u == 'd')
-            mult = 86400;
+            mult = 86400 * 1000;
         else if (type == CFG_TIME && u == 'w')
-            mult = 604800;
+            mult = 604800ULL * 1000;
         else
             return -1;
         if (p[1])
@@ -648,13 +670,13 @@ static int convert(struct loader *L, size_t i)
     case CFG_INT:
     case CFG_SIZE:
     case CFG_TIME:
-        rc = parse_number(text, p->type, &v);
+        rc = parse_number(text, p->type, p->ms_offset != 0, &v);
         if (rc == -1) {
             if (p->type == CFG_SIZE)
                 param_err(L, i, "not a number of bytes (e.g. %s)", p->def);
             else if (p->type == CFG_TIME)
-                param_err(L, i, "not a time (e.g. %s; units s m h d w, "
-                          "default s)", p->def);
+                param_err(L, i, "not a time (e.g. %s; units %ss m h d w, "
+                          "default s)", p->def, p->ms_offset ? "ms " : "");
             else
                 param_err(L, i, "not a number (e.g. %s)", p->def);
             return -1;
@@ -669,6 +691,13 @@ static int convert(struct loader *L, size_t i)
             else
                 param_err(L, i, "must be between %s and %s%s", lo, hi, unit);
             return -1;
+        }
+        if (p->type == CFG_TIME) {
+            /* whole seconds, rounded up: never shorter than asked */
+            *(long long *)field(L->cfg, i) = v / 1000 + (v % 1000 > 0);
+            if (p->ms_offset)
+                *(long long *)(void *)((char *)L->cfg + p->ms_offset) = v;
+            return 0;
         }
         *(long long *)field(L->cfg, i) = v;
         return 0;
@@ -686,12 +715,12 @@ static int check_relations(struct loader *L)
     long i = find_param_n("minimal_backoff_time", 20);
     long j = find_param_n("maximal_backoff_time", 20);
     if (i >= 0 && j >= 0 && L->state[i] != ST_FAILED && L->state[j] != ST_FAILED &&
-        c->minimal_backoff_time > c->maximal_backoff_time) {
+        c->ms.minimal_backoff_time > c->ms.maximal_backoff_time) {
         char lo[32], hi[32];
         /* report at whichever of the two the file set last */
         size_t at = c->line[j] > c->line[i] ? (size_t)j : (size_t)i;
-        fmt_time(c->minimal_backoff_time, lo, sizeof lo);
-        fmt_time(c->maximal_backoff_time, hi, sizeof hi);
+        fmt_time(c->ms.minimal_backoff_time, lo, sizeof lo);
+        fmt_time(c->ms.maximal_backoff_time, hi, sizeof hi);
         L->shown = NULL;
         param_err(L, at, "minimal_backoff_time (%s) must not exceed "
                   "maximal_backoff_time (%s)", lo, hi);
@@ -930,7 +959,7 @@ void config_print_all(const struct config *cfg, FILE *out)
             fprintf(out, " %lld", *(const long long *)f);
             break;
         case CFG_TIME:
-            fmt_time(*(const long long *)f, tbuf, sizeof tbuf);
+            fmt_time(time_ms(cfg, i), tbuf, sizeof tbuf);
             fprintf(out, " %s", tbuf);
             break;
         case CFG_BOOL:

@@ -33,10 +33,10 @@ struct config {
     char *queue_directory;
     char *default_transport;     /* "capture" (smtp in a later issue) */
     char *capture_directory;
-    long long maximal_queue_lifetime;   /* seconds */
-    long long minimal_backoff_time;     /* seconds */
-    long long maximal_backoff_time;     /* seconds */
-    long long queue_run_delay;          /* seconds */
+    long long maximal_queue_lifetime;   /* seconds (every time: see ms below) */
+    long long minimal_backoff_time;
+    long long maximal_backoff_time;
+    long long queue_run_delay;
     int always_add_missing_headers;     /* bool */
     /* smtpd limits */
     long long message_size_limit;       /* bytes, 0 = unlimited */
@@ -92,19 +92,44 @@ struct config {
     char **raw;         /* value as written in the file, NULL if not set */
     int *line;          /* line of the last assignment, 0 if not set */
     char *file;         /* file name given to config_load / config_load_text */
+
+    /* The exact value, in milliseconds, of each time parameter that drives
+     * a timer of the queue or the SMTP client: these accept the `ms` unit
+     * (queue_run_delay = 200ms), and their field above holds the value in
+     * whole seconds, rounded up. Timers use these. */
+    struct config_ms {
+        long long maximal_queue_lifetime;
+        long long minimal_backoff_time;
+        long long maximal_backoff_time;
+        long long queue_run_delay;
+        long long smtp_connect_timeout;
+        long long smtp_helo_timeout;
+        long long smtp_mail_timeout;
+        long long smtp_rcpt_timeout;
+        long long smtp_data_init_timeout;
+        long long smtp_data_xfer_timeout;
+        long long smtp_data_done_timeout;
+        long long smtp_quit_timeout;
+        long long smtp_connection_cache_time_limit;
+        long long bounce_queue_lifetime;
+        long long delay_warning_time;
+    } ms;
 };
 
-/* Parameter value kinds. Times accept Postfix units s m h d w (default unit
- * per parameter); sizes are plain byte counts (k/m/g suffixes accepted). */
+/* Parameter value kinds. Times accept Postfix units s m h d w (default s),
+ * and those with a field in struct config_ms also ms; sizes are plain byte
+ * counts (k/m/g suffixes accepted). */
 enum cfg_type { CFG_STR, CFG_LIST, CFG_INT, CFG_SIZE, CFG_TIME, CFG_BOOL };
 
 struct cfg_param {
     const char *name;
     enum cfg_type type;
     const char *def;        /* default, may reference $other parameters */
-    long long min, max;     /* bounds for numeric kinds */
+    long long min, max;     /* bounds for numeric kinds; for times, in ms */
     size_t offset;          /* offsetof(struct config, field) */
     const char *doc;        /* one line for `postern check -d` and docs */
+    size_t ms_offset;       /* times: offsetof(struct config, ms.field), 0 if
+                             * the parameter has no millisecond value */
 };
 
 /* The table, terminated by an entry with name == NULL. */

@@ -1,10 +1,11 @@
 /* config_params — the one table of postern parameters, and the embedded
  * default configuration text.
  *
- * Every field of struct config (except the private bookkeeping at its end)
- * has exactly one entry here. The P_* macros stringify the field name, so the
- * parameter name always equals the field name, and they check at compile time
- * that the field has the C type the parser writes for that kind:
+ * Every field of struct config (except the private bookkeeping and the
+ * millisecond values at its end) has exactly one entry here. The P_* macros
+ * stringify the field name, so the parameter name always equals the field
+ * name, and they check at compile time that the field has the C type the
+ * parser writes for that kind:
  *   CFG_STR  char *            CFG_LIST  struct cfg_list
  *   CFG_INT, CFG_SIZE, CFG_TIME  long long      CFG_BOOL  int
  * Keep docs/config.md in sync (the unit test checks every name is there). */
@@ -19,16 +20,24 @@
     (offsetof(struct config, f) + \
      0 * sizeof(char[_Generic(((struct config *)0)->f, T: 1, default: -1)]))
 
-#define P_STR(f, def, doc)  { #f, CFG_STR,  def, 0, 0, CFG_FIELD(f, char *), doc }
-#define P_LIST(f, def, doc) { #f, CFG_LIST, def, 0, 0, CFG_FIELD(f, struct cfg_list), doc }
-#define P_INT(f, def, lo, hi, doc)  { #f, CFG_INT,  def, lo, hi, CFG_FIELD(f, long long), doc }
-#define P_SIZE(f, def, lo, hi, doc) { #f, CFG_SIZE, def, lo, hi, CFG_FIELD(f, long long), doc }
-#define P_TIME(f, def, lo, hi, doc) { #f, CFG_TIME, def, lo, hi, CFG_FIELD(f, long long), doc }
-#define P_BOOL(f, def, doc) { #f, CFG_BOOL, def, 0, 1, CFG_FIELD(f, int), doc }
+#define P_STR(f, def, doc)  { #f, CFG_STR,  def, 0, 0, CFG_FIELD(f, char *), doc, 0 }
+#define P_LIST(f, def, doc) { #f, CFG_LIST, def, 0, 0, CFG_FIELD(f, struct cfg_list), doc, 0 }
+#define P_INT(f, def, lo, hi, doc)  { #f, CFG_INT,  def, lo, hi, CFG_FIELD(f, long long), doc, 0 }
+#define P_SIZE(f, def, lo, hi, doc) { #f, CFG_SIZE, def, lo, hi, CFG_FIELD(f, long long), doc, 0 }
+/* Times: bounds in milliseconds. P_TIME_MS also keeps the exact value in
+ * cfg->ms.f and accepts the ms unit. */
+#define P_TIME(f, def, lo, hi, doc) { #f, CFG_TIME, def, lo, hi, CFG_FIELD(f, long long), doc, 0 }
+#define P_TIME_MS(f, def, lo, hi, doc) \
+    { #f, CFG_TIME, def, lo, hi, CFG_FIELD(f, long long), doc, \
+      offsetof(struct config, ms.f) + \
+      0 * sizeof(char[_Generic(((struct config *)0)->ms.f, long long: 1, default: -1)]) }
+#define P_BOOL(f, def, doc) { #f, CFG_BOOL, def, 0, 1, CFG_FIELD(f, int), doc, 0 }
 /* For Postfix names that are not C identifiers (2bounce_notice_recipient). */
-#define P_STR_NAMED(name, f, def, doc) { name, CFG_STR, def, 0, 0, CFG_FIELD(f, char *), doc }
+#define P_STR_NAMED(name, f, def, doc) { name, CFG_STR, def, 0, 0, CFG_FIELD(f, char *), doc, 0 }
 
-#define DAYS(n) ((long long)(n) * 86400)
+#define MS(n) ((long long)(n))
+#define SEC(n) ((long long)(n) * 1000)
+#define DAYS(n) ((long long)(n) * 86400 * 1000)
 
 const struct cfg_param config_params[] = {
     /* identity */
@@ -62,13 +71,13 @@ const struct cfg_param config_params[] = {
           "delivery transport for mail without a more specific route"),
     P_STR(capture_directory, "./var/mail",
           "postern: directory where the capture transport stores delivered messages"),
-    P_TIME(maximal_queue_lifetime, "5d", 0, DAYS(100),
+    P_TIME_MS(maximal_queue_lifetime, "5d", SEC(0), DAYS(100),
            "how long a message may stay queued before it bounces; 0: try delivery once"),
-    P_TIME(minimal_backoff_time, "300s", 1, DAYS(100),
+    P_TIME_MS(minimal_backoff_time, "300s", MS(1), DAYS(100),
            "minimal time between delivery attempts of a deferred message"),
-    P_TIME(maximal_backoff_time, "4000s", 1, DAYS(100),
+    P_TIME_MS(maximal_backoff_time, "4000s", MS(1), DAYS(100),
            "maximal time between delivery attempts of a deferred message"),
-    P_TIME(queue_run_delay, "300s", 1, DAYS(100),
+    P_TIME_MS(queue_run_delay, "300s", MS(1), DAYS(100),
            "time between scans of the deferred queue"),
     P_BOOL(always_add_missing_headers, "yes",
            "add missing Message-ID: and Date: headers to received mail"),
@@ -81,9 +90,9 @@ const struct cfg_param config_params[] = {
           "maximal length of an SMTP command or message line"),
     P_SIZE(header_size_limit, "102400", 1024, LLONG_MAX,
            "maximal size in bytes of one message header (all its continuation lines)"),
-    P_TIME(smtpd_timeout, "300s", 1, 3600,
+    P_TIME(smtpd_timeout, "300s", SEC(1), SEC(3600),
            "time to wait for an SMTP client command or data"),
-    P_TIME(smtpd_error_sleep_time, "10s", 0, 300,
+    P_TIME(smtpd_error_sleep_time, "10s", SEC(0), SEC(300),
            "delay of each error reply after smtpd_soft_error_limit errors in a session"),
     P_INT(smtpd_soft_error_limit, "2", 1, 1000,
           "errors in a session after which error replies are delayed by smtpd_error_sleep_time"),
@@ -114,25 +123,25 @@ const struct cfg_param config_params[] = {
            "SMTP client SASL restrictions: noanonymous, noplaintext (Postfix's default also has noplaintext)"),
     P_BOOL(smtp_sasl_allow_cleartext_loopback, "no",
            "postern: allow AUTH without TLS when the next-hop is a loopback address (tests, local relays)"),
-    P_TIME(smtp_connect_timeout, "30s", 1, 3600,
+    P_TIME_MS(smtp_connect_timeout, "30s", MS(1), SEC(3600),
            "SMTP client: time limit for completing a TCP connection"),
-    P_TIME(smtp_helo_timeout, "300s", 1, 3600,
+    P_TIME_MS(smtp_helo_timeout, "300s", MS(1), SEC(3600),
            "SMTP client: time limit for the greeting and the EHLO/HELO reply"),
-    P_TIME(smtp_mail_timeout, "300s", 1, 3600,
+    P_TIME_MS(smtp_mail_timeout, "300s", MS(1), SEC(3600),
            "SMTP client: time limit for the MAIL FROM reply"),
-    P_TIME(smtp_rcpt_timeout, "300s", 1, 3600,
+    P_TIME_MS(smtp_rcpt_timeout, "300s", MS(1), SEC(3600),
            "SMTP client: time limit for each RCPT TO reply"),
-    P_TIME(smtp_data_init_timeout, "120s", 1, 3600,
+    P_TIME_MS(smtp_data_init_timeout, "120s", MS(1), SEC(3600),
            "SMTP client: time limit for the DATA reply"),
-    P_TIME(smtp_data_xfer_timeout, "180s", 1, 3600,
+    P_TIME_MS(smtp_data_xfer_timeout, "180s", MS(1), SEC(3600),
            "SMTP client: time limit for sending message content"),
-    P_TIME(smtp_data_done_timeout, "600s", 1, 3600,
+    P_TIME_MS(smtp_data_done_timeout, "600s", MS(1), SEC(3600),
            "SMTP client: time limit for the reply to the final dot"),
-    P_TIME(smtp_quit_timeout, "300s", 1, 3600,
+    P_TIME_MS(smtp_quit_timeout, "300s", MS(1), SEC(3600),
            "SMTP client: time limit for the QUIT reply"),
     P_BOOL(smtp_connection_cache_on_demand, "yes",
            "SMTP client: keep connections open and reuse them for queued mail to the same destination"),
-    P_TIME(smtp_connection_cache_time_limit, "2s", 1, 300,
+    P_TIME_MS(smtp_connection_cache_time_limit, "2s", MS(1), SEC(300),
            "SMTP client: how long an idle cached connection is kept"),
     P_INT(smtp_line_length_limit, "998", 0, 1048576,
           "SMTP client: longest header or body line sent; longer lines are broken with <CR><LF><SPACE>; 0: no limit"),
@@ -156,15 +165,15 @@ const struct cfg_param config_params[] = {
     /* bounces */
     P_SIZE(bounce_size_limit, "50000", 0, LLONG_MAX,
            "maximal amount of the original message returned in a bounce"),
-    P_TIME(bounce_queue_lifetime, "5d", 0, DAYS(100),
+    P_TIME_MS(bounce_queue_lifetime, "5d", SEC(0), DAYS(100),
            "how long a bounce (null sender) may stay queued before it is dropped"),
-    P_TIME(delay_warning_time, "0h", 0, DAYS(100),
+    P_TIME_MS(delay_warning_time, "0h", SEC(0), DAYS(100),
            "send a delay warning to the sender after this long in the queue; 0: never"),
     P_STR_NAMED("2bounce_notice_recipient", twobounce_notice_recipient, "",
                 "where undeliverable bounces go; empty: dropped with a log line"),
     P_STR(submit_socket, "$queue_directory/public/submit",
           "postern: local submission socket used by postern sendmail"),
-    { NULL, CFG_STR, NULL, 0, 0, 0, NULL }
+    { NULL, CFG_STR, NULL, 0, 0, 0, NULL, 0 }
 };
 
 const char config_default_text[] =

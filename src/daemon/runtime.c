@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../policy/maps.h"
+#include "../config/maps.h"
 #include "../util/fbundle.h"
 
 /* The text of a file the runtime needs: from a replay bundle (the worker

@@ -13,6 +13,8 @@
 
 #include <openssl/evp.h>
 
+#include "transport.h"
+
 #define CAPTURE_BUFSZ (64 * 1024)
 
 _Static_assert(CAPTURE_MAILBOX_MAX <= NAME_MAX, "a mailbox name must fit a directory entry");
@@ -255,13 +257,24 @@ static void wb_content(struct wbuf *w, const char *c, size_t len)
     }
 }
 
-/* Maildir file name: <sec>.<qid>_<index>.<host>, host with '/' and ':'
+/* The id becomes part of a file name: letters and digits only, so it can
+ * never hold a '/' or be "." or "..", whatever the queue's id format. */
+static int id_ok(const char *id)
+{
+    size_t n = 0;
+    for (; id && id[n]; n++)
+        if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'A' && id[n] <= 'Z') ||
+              (id[n] >= 'a' && id[n] <= 'z')))
+            return 0;
+    return n >= 1 && n <= 64;
+}
+
+/* Maildir file name: <sec>.<id>_<index>.<host>, host with '/' and ':'
  * written as \057 and \072. */
-static int maildir_name(char *out, size_t outlen, const struct envelope *env,
+static int maildir_name(char *out, size_t outlen, const struct deliver_request *req,
                         size_t index, const char *host)
 {
-    int n = snprintf(out, outlen, "%lld.%s_%zu.", env->arrival_sec, env->qid,
-                     index);
+    int n = snprintf(out, outlen, "%lld.%s_%zu.", req->arrival_sec, req->id, index);
     if (n < 0 || (size_t)n >= outlen)
         return -1;
     size_t o = (size_t)n;
@@ -281,8 +294,7 @@ static int maildir_name(char *out, size_t outlen, const struct envelope *env,
 }
 
 int capture_deliver(const char *capture_dir, const char *hostname,
-                    const struct envelope *env, size_t index,
-                    const char *content, size_t len,
+                    const struct deliver_request *req, size_t k,
                     char *reason, size_t reasonlen)
 {
     char mbox[CAPTURE_MAILBOX_MAX + 1], name[NAME_MAX + 1], hostbuf[256];
@@ -290,16 +302,18 @@ int capture_deliver(const char *capture_dir, const char *hostname,
     int rc = -1, created = 0, sub_created = 0, in_tmp = 0;
     struct wbuf w = {-1, NULL, 0, 0};
 
-    if (!capture_dir || !*capture_dir || !env || index >= env->nrcpt ||
-        !env->rcpt || (!content && len)) {
+    if (!capture_dir || !*capture_dir || !req || k >= req->nrcpt || !req->rcpt ||
+        (!req->content && req->content_len)) {
         set_reason(reason, reasonlen, "capture: invalid arguments");
         return -1;
     }
-    if (!qid_valid(env->qid)) {
+    if (!id_ok(req->id)) {
         set_reason(reason, reasonlen, "capture: invalid queue id");
         return -1;
     }
-    const char *rcpt = env->rcpt[index].addr;
+    const char *rcpt = req->rcpt[k].addr;
+    const char *content = req->content;
+    size_t len = req->content_len;
     if (capture_mailbox_name(rcpt, mbox, sizeof mbox) != 0) {
         set_reason(reason, reasonlen, "capture: no mailbox name for recipient "
                    "(empty address, or out of memory)");
@@ -311,7 +325,7 @@ int capture_deliver(const char *capture_dir, const char *hostname,
         hostbuf[sizeof hostbuf - 1] = '\0';
         hostname = hostbuf;
     }
-    if (maildir_name(name, sizeof name, env, index, hostname) != 0) {
+    if (maildir_name(name, sizeof name, req, req->rcpt[k].index, hostname) != 0) {
         set_reason(reason, reasonlen, "capture: file name too long");
         return -1;
     }
@@ -364,7 +378,7 @@ int capture_deliver(const char *capture_dir, const char *hostname,
         goto out;
     }
     wb_str(&w, "Return-Path: <");
-    wb_str(&w, env->sender ? env->sender : "");
+    wb_str(&w, req->sender ? req->sender : "");
     wb_str(&w, ">\nDelivered-To: ");
     wb_str(&w, rcpt);
     wb_str(&w, "\n");

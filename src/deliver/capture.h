@@ -9,7 +9,7 @@
  * longer than 255 bytes (NAME_MAX) becomes <prefix>%~<sha256>, see
  * CAPTURE_MAILBOX_MAX below.
  * Each copy is written to tmp/, fsynced, renamed to new/ and new/ fsynced.
- * The file name is deterministic per (qid, recipient index):
+ * The file name is deterministic per (queue id, recipient index):
  *   <arrival-sec>.<qid>_<index>.<hostname>
  * so a retry after a crash replaces the same file: exactly once in new/.
  * The tmp/ file is created with O_EXCL|O_NOFOLLOW; an entry already there
@@ -19,19 +19,21 @@
 #define POSTERN_DELIVER_CAPTURE_H
 
 #include <stddef.h>
-#include "../queue/envelope.h"
 
-/* Write env->rcpt[index]'s copy. content is the queue content (CRLF line
- * ends); the Maildir copy gets LF line ends (CRLF -> LF, a lone CR stays),
- * preceded by these two lines (sender "" gives "Return-Path: <>"):
+struct deliver_request;
+
+/* Write the copy of req->rcpt[k] (its file name holds req->id, which must
+ * be 1 to 64 ASCII letters and digits, and req->rcpt[k].index). The content
+ * is req's (CRLF line ends); the Maildir copy gets LF line ends (CRLF -> LF,
+ * a lone CR stays), preceded by these two lines (sender "" gives
+ * "Return-Path: <>"):
  *   Return-Path: <sender@example.com>\n
  *   Delivered-To: rcpt@example.com\n
  * hostname NULL or "" means gethostname(); '/' and ':' in it are written as
  * \057 and \072 (Maildir rule).
  * Returns 0, or -1 with a reason (always a temporary failure: disk). */
 int capture_deliver(const char *capture_dir, const char *hostname,
-                    const struct envelope *env, size_t index,
-                    const char *content, size_t len,
+                    const struct deliver_request *req, size_t k,
                     char *reason, size_t reasonlen);
 
 /* A mailbox name is at most CAPTURE_MAILBOX_MAX bytes (Linux NAME_MAX, fixed

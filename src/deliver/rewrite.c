@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "policy/maps.h"
+#include "config/maps.h"
 
 /* A value the map gave back is only used if it cannot break the header or
  * the SMTP command it goes into. */

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 #include "../config/config.h"
-#include "../policy/maps.h"
+#include "../config/maps.h"
 
 static void lower_domain(const char *rcpt, char *out, size_t outlen)
 {

@@ -1,11 +1,11 @@
 /* smtp — the outbound SMTP client: settings, destinations (concurrency
  * limit, FIFO of waiting jobs, cached idle connections) and attempts (one
- * per job: resolve, walk the addresses, record results, call job->done).
+ * per request: resolve, walk the addresses, record results, call done).
  * The conversation itself is in smtp_session.c.
  *
  * Every step of an attempt runs from its own event (smtp_attempt_act), so
- * job->done is never called from inside smtp_client_deliver or from deep
- * inside a bufferevent callback, and it may call smtp_client_deliver. */
+ * done is never called from inside smtp_client_deliver or from deep inside
+ * a bufferevent callback, and it may call smtp_client_deliver. */
 #include "smtp.h"
 
 #include <errno.h>
@@ -22,10 +22,10 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
-#include "dns.h"
+#include "../net/dns.h"
 #include "smtp_internal.h"
-#include "transport.h"
-#include "../policy/maps.h"
+#include "../config/config.h"
+#include "../config/maps.h"
 #include "../util/log.h"
 
 /* A DNS request outlives its attempt when the attempt ends first (the
@@ -132,16 +132,16 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
         *passwd_map = NULL;     /* the settings own it now */
     s->noplaintext = noplaintext;
     s->cleartext_loopback = cfg->smtp_sasl_allow_cleartext_loopback;
-    s->t_connect = cfg->smtp_connect_timeout;
-    s->t_helo = cfg->smtp_helo_timeout;
-    s->t_mail = cfg->smtp_mail_timeout;
-    s->t_rcpt = cfg->smtp_rcpt_timeout;
-    s->t_data_init = cfg->smtp_data_init_timeout;
-    s->t_data_xfer = cfg->smtp_data_xfer_timeout;
-    s->t_data_done = cfg->smtp_data_done_timeout;
-    s->t_quit = cfg->smtp_quit_timeout;
+    s->t_connect = cfg->ms.smtp_connect_timeout;
+    s->t_helo = cfg->ms.smtp_helo_timeout;
+    s->t_mail = cfg->ms.smtp_mail_timeout;
+    s->t_rcpt = cfg->ms.smtp_rcpt_timeout;
+    s->t_data_init = cfg->ms.smtp_data_init_timeout;
+    s->t_data_xfer = cfg->ms.smtp_data_xfer_timeout;
+    s->t_data_done = cfg->ms.smtp_data_done_timeout;
+    s->t_quit = cfg->ms.smtp_quit_timeout;
     s->cache = cfg->smtp_connection_cache_on_demand;
-    s->cache_time = cfg->smtp_connection_cache_time_limit;
+    s->cache_time = cfg->ms.smtp_connection_cache_time_limit;
     s->dest_limit = cfg->default_destination_concurrency_limit > 0
                         ? (unsigned long)cfg->default_destination_concurrency_limit : 1;
     s->smtputf8 = cfg->smtputf8_enable;
@@ -253,29 +253,29 @@ void smtp_attempt_failure(struct smtp_attempt *att, const char *dsn, const char 
     smtp_fmt(att->dsn, sizeof att->dsn, "%s", dsn);
     /* the reason can quote the remote server's reply */
     char clean[sizeof att->reason * 2];
-    log_info("%s: %s", att->job->env->qid,
+    log_info("%s: %s", att->req->id,
              log_sanitize(att->reason, strlen(att->reason), clean, sizeof clean));
 }
 
-void smtp_attempt_result(struct smtp_attempt *att, size_t i, enum rcpt_state st,
+void smtp_attempt_result(struct smtp_attempt *att, size_t k, enum deliver_status st,
                          const char *dsn, const char *reason)
 {
-    struct env_rcpt *r = &att->job->env->rcpt[i];
-    r->state = st;
+    struct deliver_result *r = &att->res[k];
+    r->status = st;
     smtp_fmt(r->dsn, sizeof r->dsn, "%s", dsn);
-    free(r->reason);
-    r->reason = xstrdup(reason);
-    att->final[i] = 1;
+    free(att->res_reason[k]);
+    att->res_reason[k] = xstrdup(reason);
+    r->reason = att->res_reason[k];
+    att->final[k] = 1;
 }
 
 /* Every recipient still without a result gets st/dsn/reason. */
-static void attempt_all(struct smtp_attempt *att, enum rcpt_state st, const char *dsn,
+static void attempt_all(struct smtp_attempt *att, enum deliver_status st, const char *dsn,
                         const char *reason)
 {
-    const struct envelope *env = att->job->env;
-    for (size_t i = 0; i < env->nrcpt; i++)
-        if (att->job->todo[i] && !att->final[i])
-            smtp_attempt_result(att, i, st, dsn, reason);
+    for (size_t k = 0; k < att->req->nrcpt; k++)
+        if (!att->final[k])
+            smtp_attempt_result(att, k, st, dsn, reason);
 }
 
 int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
@@ -314,6 +314,12 @@ static void attempt_free(struct smtp_attempt *att)
     smtp_settings_unref(att->set);
     free(att->targets);
     free(att->final);
+    /* att->req may be gone (done has returned): its size was kept */
+    if (att->res_reason)
+        for (size_t k = 0; k < att->nres; k++)
+            free(att->res_reason[k]);
+    free(att->res_reason);
+    free(att->res);
     free(att->conv);
     free(att);
 }
@@ -322,16 +328,14 @@ static void attempt_free(struct smtp_attempt *att)
 static void attempt_done(struct smtp_attempt *att)
 {
     struct smtp_dest *d = att->dest;
-    struct delivery_job *job = att->job;
     if (att->s) {       /* a session still attached: it cannot go on alone */
         struct smtp_session *s = att->s;
         att->s = NULL;
         s->att = NULL;
         smtp_session_free(s);
     }
-    attempt_all(att, RCPT_DEFERRED, att->dsn[0] ? att->dsn : "4.4.0",
+    attempt_all(att, DELIVER_DEFERRED, att->dsn[0] ? att->dsn : "4.4.0",
                 att->reason[0] ? att->reason : "delivery temporarily suspended");
-    job->relay = att->relay[0] ? att->relay : "none";
     if (att->running)
         TAILQ_REMOVE(&d->running, att, link);
     else
@@ -340,8 +344,8 @@ static void attempt_done(struct smtp_attempt *att)
     att->has_slot = 0;
     if (slot)
         d->slots--;
-    /* job->relay points into att: free it only after done returned */
-    job->done(job);
+    /* the results and the relay point into att: free it only after done */
+    att->done(att->done_arg, att->res, att->relay[0] ? att->relay : "none");
     attempt_free(att);
     if (!d->c->freeing) {
         dest_dispatch(d);
@@ -419,7 +423,7 @@ static void on_dns(void *arg, const struct dns_result *res)
         connect_next(att);
         return;
     case DNS_NULLMX:
-        attempt_all(att, RCPT_BOUNCED, "5.1.10", "Domain does not accept mail (nullMX)");
+        attempt_all(att, DELIVER_BOUNCED, "5.1.10", "Domain does not accept mail (nullMX)");
         smtp_fmt(att->relay, sizeof att->relay, "none");
         smtp_attempt_act(att, ACT_DONE);
         return;
@@ -428,7 +432,7 @@ static void on_dns(void *arg, const struct dns_result *res)
             char reason[512];
             smtp_fmt(reason, sizeof reason, "Host or domain name not found. Name service "
                      "error for name=%s type=%s: Host not found", att->nh.host, type);
-            attempt_all(att, RCPT_BOUNCED, "5.4.4", reason);
+            attempt_all(att, DELIVER_BOUNCED, "5.4.4", reason);
         } else {
             smtp_attempt_failure(att, "4.4.4", "Host or domain name not found. Name service "
                                  "error for name=%s type=%s: Host not found", att->nh.host, type);
@@ -516,32 +520,36 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-void smtp_client_deliver(struct smtp_client *c, struct delivery_job *job)
+void smtp_client_deliver(struct smtp_client *c, const struct deliver_request *req,
+                         deliver_done_fn *done, void *arg)
 {
     struct smtp_attempt *att = calloc(1, sizeof *att);
-    const struct envelope *env = job->env;
+    size_t n = req->nrcpt ? req->nrcpt : 1;
     if (!att)
         log_fatal("smtp: out of memory");
     att->c = c;
-    att->job = job;
-    att->final = calloc(env->nrcpt ? env->nrcpt : 1, 1);
+    att->req = req;
+    att->done = done;
+    att->done_arg = arg;
+    att->nres = req->nrcpt;
+    att->final = calloc(n, 1);
+    att->res = calloc(n, sizeof *att->res);
+    att->res_reason = calloc(n, sizeof *att->res_reason);
     att->ev = event_new(c->base, -1, 0, attempt_cb, att);
-    if (!att->final || !att->ev)
+    if (!att->final || !att->res || !att->res_reason || !att->ev)
         log_fatal("smtp: out of memory");
-    job->relay = "none";
     const char *bad = NULL;
-    if (job->nexthop && job->nexthop[0]) {
-        smtp_fmt(att->nexthop, sizeof att->nexthop, "%s", job->nexthop);
-        if (strlen(job->nexthop) >= sizeof att->nexthop ||
+    if (req->nexthop && req->nexthop[0]) {
+        smtp_fmt(att->nexthop, sizeof att->nexthop, "%s", req->nexthop);
+        if (strlen(req->nexthop) >= sizeof att->nexthop ||
             smtp_nexthop_parse(att->nexthop, &att->nh) < 0)
             bad = "malformed nexthop";
     } else {
         const char *domain = NULL;
-        for (size_t i = 0; i < env->nrcpt && !domain; i++)
-            if (job->todo[i]) {
-                const char *at = strrchr(env->rcpt[i].addr, '@');
-                domain = at ? at + 1 : "";
-            }
+        if (req->nrcpt > 0) {
+            const char *at = strrchr(req->rcpt[0].addr, '@');
+            domain = at ? at + 1 : "";
+        }
         att->by_domain = 1;
         if (!domain || !*domain || strlen(domain) >= 256) {
             bad = "recipient without a domain";

@@ -15,7 +15,8 @@
  * smtp_sasl_allow_cleartext_loopback and the peer is loopback), MAIL,
  * RCPT..., DATA pipelined when the server offers PIPELINING, content with
  * dot-stuffing sent in large writes, final dot. Per recipient: 2xx → SENT,
- * 4xx or any connection/TLS/DNS/timeout failure → DEFERRED, 5xx → BOUNCED,
+ * 4xx or any connection/TLS/DNS/timeout failure → DEFERRED, 5xx → BOUNCED
+ * (enum deliver_status),
  * each with the server's reply text as reason and its enhanced code as
  * dsn. The password never reaches a log line. */
 #ifndef POSTERN_DELIVER_SMTP_H
@@ -26,7 +27,8 @@
 struct event_base;
 struct dns;
 struct config;
-struct delivery_job;
+struct deliver_request;
+struct deliver_result;
 struct smtp_client;
 struct map;
 
@@ -41,11 +43,15 @@ void smtp_client_free(struct smtp_client *c);
 int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
                           struct map **passwd_map, char *err, size_t errlen);
 
-/* Deliver job->env's todo recipients to job->nexthop: "[host]:port" (no MX
- * lookup), "host:port" (MX lookup of host), or "" (MX lookup of the
- * recipients' domain; the scheduler puts one domain per job). Calls
- * job->done exactly once, from the event loop. */
-void smtp_client_deliver(struct smtp_client *c, struct delivery_job *job);
+/* Deliver req's recipients to req->nexthop: "[host]:port" (no MX lookup),
+ * "host:port" (MX lookup of host), or "" (MX lookup of the recipients'
+ * domain; routes put one domain per request). Calls done(arg, results,
+ * relay) exactly once, from the event loop; req stays the caller's and
+ * must stay valid until then. */
+void smtp_client_deliver(struct smtp_client *c, const struct deliver_request *req,
+                         void (*done)(void *arg, const struct deliver_result *res,
+                                      const char *relay),
+                         void *arg);
 
 /* Number of open connections (busy + cached), for tests and logs. */
 unsigned smtp_client_connections(const struct smtp_client *c);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "../queue/envelope.h"
+#include "transport.h"
 
 /* ---------------------------------------------------------------- replies */
 
@@ -47,7 +47,7 @@ char *smtp_reply_oneline(const struct smtp_reply *r, char *out, size_t outlen);
 /* Per-recipient result of a reply: 2xx SENT, 4xx DEFERRED, 5xx BOUNCED,
  * with the enhanced status code of the reply, or "2.0.0" / "4.0.0" /
  * "5.0.0" when it has none (or one of another class). */
-enum rcpt_state smtp_reply_state(int code);
+enum deliver_status smtp_reply_state(int code);
 void smtp_reply_dsn(const struct smtp_reply *r, char dsn[16]);
 
 /* Extract an enhanced status code "c.s.d" at the start of text (c = 2, 4
@@ -198,7 +198,6 @@ struct event;
 struct bufferevent;
 struct dns;
 struct map;
-struct delivery_job;
 
 /* An immutable snapshot of the smtp_* parameters, taken by
  * smtp_client_configure; attempts and sessions hold a reference so a
@@ -215,7 +214,7 @@ struct smtp_settings {
     int noplaintext;
     int cleartext_loopback;
     long long t_connect, t_helo, t_mail, t_rcpt, t_data_init, t_data_xfer,
-              t_data_done, t_quit, cache_time;
+              t_data_done, t_quit, cache_time;      /* milliseconds */
     int cache;
     unsigned long dest_limit;
     int smtputf8;
@@ -234,16 +233,18 @@ struct smtp_session;
 struct smtp_dest;
 struct smtp_client;
 
-/* One job's delivery: waits for a slot, resolves, walks the addresses,
- * records per-recipient results, calls job->done from its own event. */
+/* One request's delivery: waits for a slot, resolves, walks the addresses,
+ * records per-recipient results, calls done from its own event. */
 struct smtp_attempt {
     TAILQ_ENTRY(smtp_attempt) link;     /* dest->waiting or dest->running */
     struct smtp_client *c;
     struct smtp_dest *dest;
     struct smtp_settings *set;
-    struct delivery_job *job;
+    const struct deliver_request *req;  /* the caller's, until done */
+    deliver_done_fn *done;
+    void *done_arg;
     struct smtp_nexthop nh;
-    char nexthop[300];                  /* job->nexthop or the domain */
+    char nexthop[300];                  /* req->nexthop or the domain */
     int by_domain;                      /* nexthop "" (MX of the recipients' domain) */
     int running;                        /* dispatched (holds a slot) */
     int has_slot;
@@ -254,7 +255,10 @@ struct smtp_attempt {
     struct smtp_session *s;
     enum smtp_action action;
     struct event *ev;
-    unsigned char *final;               /* recipient's result recorded */
+    unsigned char *final;               /* req->rcpt[k]'s result recorded */
+    struct deliver_result *res;         /* per req->rcpt[k], for done */
+    char **res_reason;                  /* res[k].reason, owned */
+    size_t nres;                        /* req->nrcpt */
     char relay[320];
     char dsn[16];                       /* last failure, for the remaining */
     char reason[1024];
@@ -293,7 +297,7 @@ struct smtp_session {
     size_t *rcpts, nrcpts, rcpt_reply, naccepted;
     unsigned char *accepted;            /* per rcpts[] entry */
     int aborting;                       /* pipelined MAIL failed: drain replies */
-    const char *content;                /* what DATA sends: job->content or att->conv */
+    const char *content;                /* what DATA sends: req->content or att->conv */
     size_t content_len;
     size_t pos;
     struct smtp_body body;              /* the DATA writer's state */
@@ -325,7 +329,7 @@ struct smtp_client {
 void smtp_attempt_act(struct smtp_attempt *att, enum smtp_action a);
 void smtp_attempt_failure(struct smtp_attempt *att, const char *dsn, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void smtp_attempt_result(struct smtp_attempt *att, size_t i, enum rcpt_state st,
+void smtp_attempt_result(struct smtp_attempt *att, size_t k, enum deliver_status st,
                          const char *dsn, const char *reason);
 int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
                              char *user, size_t userlen, char *pass, size_t passlen);

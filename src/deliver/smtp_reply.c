@@ -152,13 +152,13 @@ char *smtp_reply_oneline(const struct smtp_reply *r, char *out, size_t outlen)
     return out;
 }
 
-enum rcpt_state smtp_reply_state(int code)
+enum deliver_status smtp_reply_state(int code)
 {
     if (code >= 200 && code < 300)
-        return RCPT_SENT;
+        return DELIVER_SENT;
     if (code >= 500 && code < 600)
-        return RCPT_BOUNCED;
-    return RCPT_DEFERRED;
+        return DELIVER_BOUNCED;
+    return DELIVER_DEFERRED;
 }
 
 void smtp_reply_dsn(const struct smtp_reply *r, char dsn[16])

@@ -27,6 +27,7 @@
 #include "mime7bit.h"
 #include "smtp_internal.h"
 #include "transport.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 
 enum {
@@ -86,13 +87,13 @@ static long long st_timeout(const struct smtp_session *s, int st)
 static void set_state(struct smtp_session *s, int st)
 {
     s->st = st;
-    struct timeval tv = { (time_t)st_timeout(s, st), 0 };
+    struct timeval tv = clock_timeval(st_timeout(s, st));
     evtimer_add(s->timer, &tv);
 }
 
 static const char *qid(const struct smtp_session *s)
 {
-    return s->att ? s->att->job->env->qid : "smtp";
+    return s->att ? s->att->req->id : "smtp";
 }
 
 /* Queue one command line; `shown` replaces it in the debug log (AUTH). */
@@ -275,21 +276,21 @@ static void said(const struct smtp_session *s, const char *what, char *out, size
 }
 
 /* Result of a failure reply: 5xx bounced, anything else deferred (4.x.x). */
-static enum rcpt_state fail_state(const struct smtp_reply *r, char dsn[16])
+static enum deliver_status fail_state(const struct smtp_reply *r, char dsn[16])
 {
     smtp_reply_dsn(r, dsn);
     if (r->code >= 500)
-        return RCPT_BOUNCED;
+        return DELIVER_BOUNCED;
     if (dsn[0] != '4')
         memcpy(dsn, "4.5.0", 6);
-    return RCPT_DEFERRED;
+    return DELIVER_DEFERRED;
 }
 
 static void result_reply(struct smtp_session *s, size_t i, const char *what)
 {
     char reason[1024], dsn[16];
     said(s, what, reason, sizeof reason);
-    enum rcpt_state st = fail_state(&s->reply, dsn);
+    enum deliver_status st = fail_state(&s->reply, dsn);
     smtp_attempt_result(s->att, i, st, dsn, reason);
 }
 
@@ -487,7 +488,7 @@ static void xfer_fill(struct smtp_session *s)
     }
     if (s->body.breaks && !s->break_logged) {
         log_info("%s: breaking line > %zu bytes with <CR><LF>SPACE",
-                 s->att->job->env->qid, s->body.limit);
+                 s->att->req->id, s->body.limit);
         s->break_logged = 1;
     }
     if (s->dot_sent)
@@ -498,9 +499,8 @@ static void xfer_fill(struct smtp_session *s)
 
 static void rcpt_line(struct smtp_session *s, struct evbuffer *b, size_t k)
 {
-    const struct envelope *env = s->att->job->env;
     char *line = NULL;
-    if (asprintf(&line, "RCPT TO:<%s>", env->rcpt[s->rcpts[k]].addr) < 0)
+    if (asprintf(&line, "RCPT TO:<%s>", s->att->req->rcpt[s->rcpts[k]].addr) < 0)
         log_fatal("smtp: out of memory");
     cmd(s, b, line, NULL);
     free(line);
@@ -513,13 +513,13 @@ static void rcpt_line(struct smtp_session *s, struct evbuffer *b, size_t k)
 static int choose_content(struct smtp_session *s)
 {
     struct smtp_attempt *att = s->att;
-    const struct delivery_job *job = att->job;
-    s->content = job->content;
-    s->content_len = job->content_len;
+    const struct deliver_request *req = att->req;
+    s->content = req->content;
+    s->content_len = req->content_len;
     if (s->ext.flags & SMTP_EXT_8BITMIME)
         return 0;
     if (!att->conv_done) {
-        int rc = mime_downgrade_7bit(job->content, job->content_len, &att->conv,
+        int rc = mime_downgrade_7bit(req->content, req->content_len, &att->conv,
                                      &att->conv_len);
         if (rc == MIME7BIT_ENOMEM) {
             smtp_attempt_failure(att, "4.3.0", "cannot convert the message to 7-bit for "
@@ -531,17 +531,17 @@ static int choose_content(struct smtp_session *s)
         att->conv_rc = rc;
         if (rc == MIME7BIT_CONVERTED)
             log_info("%s: 8-bit content converted to 7-bit for %s[%s]:%u (no 8BITMIME), "
-                     "size %zu -> %zu", job->env->qid, s->host, s->addr, s->port,
-                     job->content_len, att->conv_len);
+                     "size %zu -> %zu", req->id, s->host, s->addr, s->port,
+                     req->content_len, att->conv_len);
     }
     if (att->conv_rc == MIME7BIT_BINARY) {
         char reason[512];
         smtp_fmt(reason, sizeof reason, "Conversion required and prohibited: message has "
                  "binary content and host %s[%s] does not support 8BITMIME", s->host,
                  s->addr);
-        for (size_t i = 0; i < job->env->nrcpt; i++)
-            if (job->todo[i] && !att->final[i])
-                smtp_attempt_result(att, i, RCPT_BOUNCED, "5.6.3", reason);
+        for (size_t k = 0; k < req->nrcpt; k++)
+            if (!att->final[k])
+                smtp_attempt_result(att, k, DELIVER_BOUNCED, "5.6.3", reason);
         return -1;
     }
     if (att->conv_rc == MIME7BIT_CONVERTED) {
@@ -554,8 +554,7 @@ static int choose_content(struct smtp_session *s)
 static int begin_transaction(struct smtp_session *s)
 {
     struct smtp_attempt *att = s->att;
-    const struct delivery_job *job = att->job;
-    const struct envelope *env = job->env;
+    const struct deliver_request *req = att->req;
     char reason[512];
 
     txn_reset(s);
@@ -565,33 +564,33 @@ static int begin_transaction(struct smtp_session *s)
     if ((s->ext.flags & SMTP_EXT_SIZE) && s->ext.size && s->content_len > s->ext.size) {
         smtp_fmt(reason, sizeof reason, "message size %zu exceeds size limit %llu of server "
                  "%s[%s]", s->content_len, s->ext.size, s->host, s->addr);
-        for (size_t i = 0; i < env->nrcpt; i++)
-            if (job->todo[i] && !att->final[i])
-                smtp_attempt_result(att, i, RCPT_BOUNCED, "5.3.4", reason);
+        for (size_t k = 0; k < req->nrcpt; k++)
+            if (!att->final[k])
+                smtp_attempt_result(att, k, DELIVER_BOUNCED, "5.3.4", reason);
         return job_done(s, 1);
     }
     int utf8 = 0;
-    if (env->smtputf8) {
+    if (req->flags & DELIVER_SMTPUTF8) {
         if ((s->ext.flags & SMTP_EXT_SMTPUTF8) && s->set->smtputf8) {
             utf8 = 1;
         } else {
             /* RFC 6531 3.4: UTF-8 addresses cannot go without SMTPUTF8; the
              * rest of the message goes without the flag */
-            int all = smtp_has_8bit(env->sender);
+            int all = smtp_has_8bit(req->sender);
             smtp_fmt(reason, sizeof reason, "SMTPUTF8 is required, but was not offered by "
                      "host %s[%s]", s->host, s->addr);
-            for (size_t i = 0; i < env->nrcpt; i++)
-                if (job->todo[i] && !att->final[i] && (all || smtp_has_8bit(env->rcpt[i].addr)))
-                    smtp_attempt_result(att, i, RCPT_BOUNCED, "5.6.7", reason);
+            for (size_t k = 0; k < req->nrcpt; k++)
+                if (!att->final[k] && (all || smtp_has_8bit(req->rcpt[k].addr)))
+                    smtp_attempt_result(att, k, DELIVER_BOUNCED, "5.6.7", reason);
         }
     }
-    s->rcpts = calloc(env->nrcpt ? env->nrcpt : 1, sizeof *s->rcpts);
-    s->accepted = calloc(env->nrcpt ? env->nrcpt : 1, 1);
+    s->rcpts = calloc(req->nrcpt ? req->nrcpt : 1, sizeof *s->rcpts);
+    s->accepted = calloc(req->nrcpt ? req->nrcpt : 1, 1);
     if (!s->rcpts || !s->accepted)
         log_fatal("smtp: out of memory");
-    for (size_t i = 0; i < env->nrcpt; i++)
-        if (job->todo[i] && !att->final[i])
-            s->rcpts[s->nrcpts++] = i;
+    for (size_t k = 0; k < req->nrcpt; k++)
+        if (!att->final[k])
+            s->rcpts[s->nrcpts++] = k;
     if (s->nrcpts == 0)
         return job_done(s, 1);
 
@@ -600,8 +599,9 @@ static int begin_transaction(struct smtp_session *s)
     char *mail = NULL, size[32] = "";
     if (s->ext.flags & SMTP_EXT_SIZE)
         smtp_fmt(size, sizeof size, " SIZE=%zu", s->content_len);
-    if (asprintf(&mail, "MAIL FROM:<%s>%s%s%s", env->sender, size,
-                 env->body_8bit && (s->ext.flags & SMTP_EXT_8BITMIME) ? " BODY=8BITMIME" : "",
+    if (asprintf(&mail, "MAIL FROM:<%s>%s%s%s", req->sender, size,
+                 (req->flags & DELIVER_8BITMIME) && (s->ext.flags & SMTP_EXT_8BITMIME)
+                     ? " BODY=8BITMIME" : "",
                  utf8 ? " SMTPUTF8" : "") < 0)
         log_fatal("smtp: out of memory");
     struct evbuffer *b = evbuffer_new();
@@ -809,8 +809,8 @@ static int on_reply(struct smtp_session *s)
             s->dot_sent = 0;
             s->break_logged = 0;
             if (!s->content) {      /* cannot happen: set by begin_transaction */
-                s->content = s->att->job->content;
-                s->content_len = s->att->job->content_len;
+                s->content = s->att->req->content;
+                s->content_len = s->att->req->content_len;
             }
             xfer_fill(s);
             return 0;
@@ -831,7 +831,7 @@ static int on_reply(struct smtp_session *s)
                 if (!s->accepted[k])
                     continue;
                 if (code / 100 == 2 && in_sync)
-                    smtp_attempt_result(s->att, s->rcpts[k], RCPT_SENT, dsn, one);
+                    smtp_attempt_result(s->att, s->rcpts[k], DELIVER_SENT, dsn, one);
                 else
                     result_reply(s, s->rcpts[k], "end of DATA");
             }

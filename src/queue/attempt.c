@@ -1,6 +1,7 @@
 /* attempt — one delivery attempt of one queued message:
- * load → rewrite the sender → route each recipient → one job per route →
- * record per-recipient results → expire, bounce (DSN), warn, or retry —
+ * load → rewrite the sender → route each recipient → one request per route
+ * (deliver/transport.h) → record the per-recipient results the transports
+ * report → expire, bounce (DSN), warn, or retry —
  * or, when `postern queue hold|delete` was asked for while the attempt ran,
  * hold the message (its state written first) or remove it without a bounce.
  * The scheduler decides *when*; this file decides *what happens*.
@@ -15,30 +16,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
 #include "../daemon.h"
 #include "../deliver/rewrite.h"
-#include "../deliver/route.h"
 #include "../deliver/transport.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "bounce.h"
+#include "outcome.h"
 #include "scheduler.h"
 #include "spool.h"
 
-/* Retry interval for a queue file that could not be opened (EMFILE, EIO…)
- * or a state file that could not be written. */
+/* Retry interval (seconds) for a queue file that could not be opened
+ * (EMFILE, EIO…) or a state file that could not be written. */
 #define ATTEMPT_IO_RETRY 30
 
 struct attempt;
 
+/* One group of recipients (one route) on its way through a transport. */
 struct sub_job {
-    struct delivery_job job;
     struct attempt *a;
-    const struct transport *t;
-    struct route route;
-    unsigned char *todo;
+    struct deliver_request req;      /* the transport's, until sub_done */
 };
 
 /* A notice staged by this attempt, published once its state is durable. */
@@ -59,8 +57,10 @@ struct attempt {
     const char *content;
     size_t content_len;
     unsigned char *tried;            /* recipients tried in this attempt */
-    struct sub_job *subs;
-    size_t nsubs, pending;
+    struct deliver_plan plan;        /* the tried recipients by route */
+    struct deliver_ctx ctx;
+    struct sub_job *subs;            /* one per group of the plan */
+    size_t pending;
     int non_idempotent;
     struct event *retry;
     /* finishing (attempt_commit), possibly over several retries */
@@ -68,28 +68,28 @@ struct attempt {
     size_t nnotices, npublished;
     int state_saved;
     int done;                        /* no recipient left: remove */
+    long long next_ms;               /* not done: the next attempt */
 };
 
-static long long now_sec(void)
+/* Every time of an attempt comes from the scheduler's clock. */
+static long long now_sec(const struct attempt *a)
 {
-    return (long long)time(NULL);
+    return scheduler_now_ms(a->s) / 1000;
 }
 
-static double delay_since(const struct envelope *env)
+static double delay_since(const struct attempt *a)
 {
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)(tv.tv_sec - env->arrival_sec) +
-           (double)(tv.tv_usec - env->arrival_usec) / 1e6;
+    const struct envelope *env = &a->env;
+    long long arrival_ms = env->arrival_sec * 1000 + env->arrival_usec / 1000;
+    return (double)(scheduler_now_ms(a->s) - arrival_ms) / 1e3;
 }
 
 static void attempt_free(struct attempt *a)
 {
     if (a->retry)
         event_free(a->retry);
-    for (size_t i = 0; i < a->nsubs; i++)
-        free(a->subs[i].todo);
     free(a->subs);
+    deliver_plan_free(&a->plan);
     free(a->tried);
     free(a->rewritten);
     spool_unload(a->map);
@@ -184,10 +184,10 @@ static int notify_sender(struct attempt *a, enum bounce_kind kind,
         what = "double-bounce notification";
     }
     char seed[64];
-    snprintf(seed, sizeof seed, "%s.%lld", env->qid, now_sec());
+    snprintf(seed, sizeof seed, "%s.%lld", env->qid, now_sec(a));
     struct bounce_params p = {
         .myhostname = cfg->myhostname,
-        .now = now_sec(),
+        .now = now_sec(a),
         .size_limit = cfg->bounce_size_limit,
         .kind = kind,
         .include = include,
@@ -258,7 +258,7 @@ static void attempt_reschedule(struct attempt *a)
     case SCHED_ACT_NONE:
         break;
     }
-    scheduler_enqueue(a->s, qid, a->env.next_attempt);
+    scheduler_enqueue(a->s, qid, a->next_ms);
 }
 
 static void attempt_commit_retry(evutil_socket_t fd, short what, void *arg)
@@ -330,14 +330,24 @@ static int attempt_commit(struct attempt *a)
     return 0;
 }
 
+/* Record the expiry the decision gives: the recipient is bounced with
+ * the reason it had, after how long it waited. */
+static void attempt_expire(struct env_rcpt *r, long long age_ms)
+{
+    char why[512];
+    snprintf(why, sizeof why, "message expired after %llds in the queue%s%s",
+             age_ms / 1000, r->reason ? ": " : "", r->reason ? r->reason : "");
+    free(r->reason);
+    r->reason = strdup(why);
+    r->state = RCPT_BOUNCED;
+    if (!r->dsn[0] || r->dsn[0] == '2')
+        snprintf(r->dsn, sizeof r->dsn, "4.4.7");
+}
+
+/* Decide what the attempt leads to (queue/outcome.c) and carry it out. */
 static void attempt_finish(struct attempt *a)
 {
-    const struct config *cfg = a->rt->cfg;
     struct envelope *env = &a->env;
-    long long now = now_sec();
-    long long age = now - env->arrival_sec;
-    long long lifetime = *env->sender ? cfg->maximal_queue_lifetime
-                                      : cfg->bounce_queue_lifetime;
 
     /* deleted by the admin while this attempt ran: no bounce, no warning,
      * no state; the recipients' results are only logged (sub_done) */
@@ -350,96 +360,86 @@ static void attempt_finish(struct attempt *a)
         /* still there: carry on as if it had not been asked */
     }
 
-    size_t n = env->nrcpt;
-    unsigned char *failed = calloc(n ? n : 1, 1);
-    unsigned char *delayed = calloc(n ? n : 1, 1);
-    int nfailed = 0, ndelayed = 0, remaining = 0;
-    if (!failed || !delayed)
+    size_t n = env->nrcpt, m = n ? n : 1;
+    enum rcpt_state *state = calloc(m, sizeof *state);
+    unsigned char *masks = calloc(m, 3);
+    if (!state || !masks)
         log_fatal("scheduler: out of memory");
+    for (size_t i = 0; i < n; i++)
+        state[i] = env->rcpt[i].state;
+    struct outcome_in in = {
+        .n = n,
+        .state = state,
+        .tried = a->tried,
+        .null_sender = !*env->sender,
+        .arrival = env->arrival_sec * 1000 + env->arrival_usec / 1000,
+        .attempts = env->attempts,
+        .warned = env->warned,
+        .now = scheduler_now_ms(a->s),
+        .run_base = scheduler_run_base(a->s),
+    };
+    outcome_limits_from(a->rt->cfg, &in.limits);
+    struct outcome out = { .expire = masks, .bounce = masks + m, .warn = masks + 2 * m };
+    outcome_decide(&in, &out);
 
-    env->attempts++;
-    for (size_t i = 0; i < n; i++) {
-        struct env_rcpt *r = &env->rcpt[i];
-        if (r->state == RCPT_BOUNCED && a->tried[i]) {
-            failed[i] = 1;
-            nfailed++;
-        }
-        if (r->state == RCPT_PENDING || r->state == RCPT_DEFERRED)
-            remaining = 1;
-    }
-    if (remaining && age >= lifetime) {
-        /* maximal_queue_lifetime: give up, tell the sender */
-        for (size_t i = 0; i < n; i++) {
-            struct env_rcpt *r = &env->rcpt[i];
-            if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
-                continue;
-            char why[512];
-            snprintf(why, sizeof why, "message expired after %llds in the queue%s%s",
-                     age, r->reason ? ": " : "", r->reason ? r->reason : "");
-            free(r->reason);
-            r->reason = strdup(why);
-            r->state = RCPT_BOUNCED;
-            if (!r->dsn[0] || r->dsn[0] == '2')
-                snprintf(r->dsn, sizeof r->dsn, "4.4.7");
-            failed[i] = 1;
-            nfailed++;
-        }
-        remaining = 0;
+    env->attempts = out.attempts;
+    if (out.expired) {
+        for (size_t i = 0; i < n; i++)
+            if (out.expire[i])
+                attempt_expire(&env->rcpt[i], out.age);
         char from_l[LOG_ADDR_SIZE];
         log_info("%s: from=<%s>, status=expired, returned to sender", env->qid,
                  log_addr(env->sender, from_l, sizeof from_l));
     }
-    if (nfailed && notify_sender(a, BOUNCE_FAILED, failed) < 0) {
+    if (out.nbounce && notify_sender(a, BOUNCE_FAILED, out.bounce) < 0) {
         /* no bounce could be queued: these recipients are not recorded as
          * bounced (the sender would never hear of them) but stay deferred,
          * and bounce again at a later attempt */
         for (size_t i = 0; i < n; i++)
-            if (failed[i])
+            if (out.bounce[i])
                 env->rcpt[i].state = RCPT_DEFERRED;
-        remaining = 1;
-        log_warning("%s: %d recipient%s deferred until a non-delivery notification can "
-                    "be queued", env->qid, nfailed, nfailed == 1 ? "" : "s");
+        log_warning("%s: %zu recipient%s deferred until a non-delivery notification can "
+                    "be queued", env->qid, out.nbounce, out.nbounce == 1 ? "" : "s");
+        in.bounce_failed = 1;
+        outcome_decide(&in, &out);      /* the warning and the retry, without it */
     }
-    if (remaining && cfg->delay_warning_time > 0 && !env->warned &&
-        age >= cfg->delay_warning_time) {
-        for (size_t i = 0; i < n; i++)
-            if (env->rcpt[i].state == RCPT_DEFERRED) {
-                delayed[i] = 1;
-                ndelayed++;
-            }
-        if (ndelayed && notify_sender(a, BOUNCE_DELAYED, delayed) == 0)
-            env->warned = 1;
-    }
-    free(failed);
-    free(delayed);
+    if (out.nwarn && notify_sender(a, BOUNCE_DELAYED, out.warn) == 0)
+        env->warned = 1;
 
-    a->done = !remaining;
+    a->done = out.action == OUTCOME_REMOVE;
     if (!a->done) {
-        long long wait = scheduler_backoff(env->attempts, cfg->minimal_backoff_time,
-                                           cfg->maximal_backoff_time);
-        env->next_attempt = scheduler_retry_time(a->s, now + wait);
+        a->next_ms = out.next;
+        /* the state file keeps seconds: never earlier than the schedule */
+        env->next_attempt = clock_ms_to_sec_ceil(out.next);
     }
+    free(state);
+    free(masks);
     if (attempt_commit(a) == 0)
         attempt_end(a);
 }
 
-static void sub_done(struct delivery_job *job)
+/* A transport's results: recorded in the envelope (the transports never
+ * write it), each logged. */
+static void sub_done(void *arg, const struct deliver_result *res, const char *relay)
 {
-    struct sub_job *sj = job->arg;
+    struct sub_job *sj = arg;
     struct attempt *a = sj->a;
     struct envelope *env = &a->env;
-    double delay = delay_since(env);
-    for (size_t i = 0; i < env->nrcpt; i++) {
-        if (!sj->todo[i])
-            continue;
-        struct env_rcpt *r = &env->rcpt[i];
+    double delay = delay_since(a);
+    for (size_t k = 0; k < sj->req.nrcpt; k++) {
+        struct env_rcpt *r = &env->rcpt[sj->req.rcpt[k].index];
+        r->state = res[k].status == DELIVER_SENT ? RCPT_SENT
+                 : res[k].status == DELIVER_BOUNCED ? RCPT_BOUNCED : RCPT_DEFERRED;
+        snprintf(r->dsn, sizeof r->dsn, "%s", res[k].dsn);
+        free(r->reason);
+        r->reason = strdup(res[k].reason ? res[k].reason : "");
         const char *status = r->state == RCPT_SENT ? "sent"
                            : r->state == RCPT_BOUNCED ? "bounced" : "deferred";
         char to_l[LOG_ADDR_SIZE], why[1024];
         const char *reason = r->reason ? r->reason : "";
         log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)",
                  env->qid, log_addr(r->addr, to_l, sizeof to_l),
-                 job->relay ? job->relay : "none", delay, r->dsn[0] ? r->dsn : "4.0.0",
+                 relay ? relay : "none", delay, r->dsn[0] ? r->dsn : "4.0.0",
                  status, log_sanitize(reason, strlen(reason), why, sizeof why));
     }
     if (--a->pending == 0)
@@ -447,24 +447,6 @@ static void sub_done(struct delivery_job *job)
 }
 
 /* ---------- starting an attempt ---------- */
-
-static void error_transport(struct delivery_job *job)
-{
-    struct sub_job *sj = job->arg;
-    job->relay = "none";
-    for (size_t i = 0; i < job->env->nrcpt; i++) {
-        if (!job->todo[i])
-            continue;
-        struct env_rcpt *r = &job->env->rcpt[i];
-        r->state = RCPT_BOUNCED;
-        snprintf(r->dsn, sizeof r->dsn, "5.0.0");
-        free(r->reason);
-        r->reason = strdup(sj->route.error);
-    }
-    job->done(job);
-}
-
-static const struct transport error_tr = { "error", error_transport, 1 };
 
 /* Sender rewriting happens once per attempt, before any transport. */
 static void attempt_rewrite(struct attempt *a)
@@ -506,30 +488,6 @@ static void attempt_rewrite(struct attempt *a)
     }
 }
 
-static struct sub_job *sub_for(struct attempt *a, const struct route *rt)
-{
-    for (size_t i = 0; i < a->nsubs; i++)
-        if (route_equal(&a->subs[i].route, rt))
-            return &a->subs[i];
-    struct sub_job *sj = &a->subs[a->nsubs++];
-    memset(sj, 0, sizeof *sj);
-    sj->a = a;
-    sj->route = *rt;
-    sj->todo = calloc(a->env.nrcpt, 1);
-    if (!sj->todo)
-        log_fatal("scheduler: out of memory");
-    switch (rt->kind) {
-    case ROUTE_CAPTURE: sj->t = transport_find("capture"); break;
-    case ROUTE_SMTP: sj->t = transport_find("smtp"); break;
-    case ROUTE_ERROR: sj->t = &error_tr; break;
-    }
-    if (!sj->t)
-        log_panic("no transport for route kind %d", (int)rt->kind);
-    if (!sj->t->idempotent)
-        a->non_idempotent = 1;
-    return sj;
-}
-
 void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
 {
     struct attempt *a = calloc(1, sizeof *a);
@@ -546,7 +504,7 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
             /* EMFILE, EIO, ENOMEM: the message is fine, the moment is not */
             log_warning("%s: cannot open queue file (%s); retrying in %ds", qid, err,
                         ATTEMPT_IO_RETRY);
-            scheduler_enqueue(s, qid, now_sec() + ATTEMPT_IO_RETRY);
+            scheduler_enqueue(s, qid, scheduler_now_ms(s) + ATTEMPT_IO_RETRY * 1000);
         }
         free(a);
         scheduler_attempt_finished(s);
@@ -563,18 +521,16 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
     a->content_len = a->env.content_len;
     size_t n = a->env.nrcpt;
     a->tried = calloc(n ? n : 1, 1);
-    a->subs = calloc(n ? n : 1, sizeof *a->subs);
-    if (!a->tried || !a->subs)
+    if (!a->tried)
         log_fatal("scheduler: out of memory");
     attempt_rewrite(a);
 
-    int deferred_now = 0;
     for (size_t i = 0; i < n; i++) {
         struct env_rcpt *r = &a->env.rcpt[i];
         if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
             continue;
-        struct route rt;
-        if (route_for(a->rt->cfg, a->rt->transport_map, r->addr, &rt, err, sizeof err) < 0) {
+        if (deliver_plan_add(&a->plan, a->rt->cfg, a->rt->transport_map, r->addr, i,
+                             err, sizeof err) < 0) {
             /* a broken table is the admin's to fix: defer, don't bounce */
             r->state = RCPT_DEFERRED;
             snprintf(r->dsn, sizeof r->dsn, "4.3.5");
@@ -583,32 +539,37 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
             char to_l[LOG_ADDR_SIZE], err_l[1024];
             log_warning("%s: to=<%s>: %s", a->env.qid, log_addr(r->addr, to_l, sizeof to_l),
                         log_sanitize(err, strlen(err), err_l, sizeof err_l));
-            deferred_now = 1;
             continue;
         }
         a->tried[i] = 1;
-        sub_for(a, &rt)->todo[i] = 1;
     }
-    (void)deferred_now;
-    if (a->nsubs == 0) {
+    if (a->plan.n == 0) {
         attempt_finish(a);
         return;
     }
-    a->pending = a->nsubs;
-    /* count first: a transport may finish synchronously (capture) */
-    size_t nsubs = a->nsubs;
-    for (size_t i = 0; i < nsubs; i++) {
-        struct sub_job *sj = &a->subs[i];
-        sj->job.cfg = a->rt->cfg;
-        sj->job.env = &a->env;
-        sj->job.todo = sj->todo;
-        sj->job.content = a->content;
-        sj->job.content_len = a->content_len;
-        sj->job.nexthop = sj->route.nexthop;
-        sj->job.smtp = d->smtp;
-        sj->job.workq = d->workq;
-        sj->job.done = sub_done;
-        sj->job.arg = sj;
-        sj->t->deliver(&sj->job);
+    a->non_idempotent = !deliver_plan_idempotent(&a->plan);
+    a->subs = calloc(a->plan.n, sizeof *a->subs);
+    if (!a->subs)
+        log_fatal("scheduler: out of memory");
+    a->ctx.cfg = a->rt->cfg;
+    a->ctx.smtp = d->smtp;
+    a->ctx.workq = d->workq;
+    const struct deliver_request msg = {
+        .id = a->env.qid,
+        .arrival_sec = a->env.arrival_sec,
+        .sender = a->env.sender,
+        .content = a->content,
+        .content_len = a->content_len,
+        .flags = (a->env.body_8bit ? DELIVER_8BITMIME : 0) |
+                 (a->env.smtputf8 ? DELIVER_SMTPUTF8 : 0),
+    };
+    /* count first: a transport may finish synchronously (capture, error:) */
+    size_t ngroups = a->plan.n;
+    a->pending = ngroups;
+    for (size_t g = 0; g < ngroups; g++) {
+        struct sub_job *sj = &a->subs[g];
+        sj->a = a;
+        deliver_plan_request(&a->plan, g, &msg, &sj->req);
+        transport_deliver(a->plan.g[g].t, &a->ctx, &sj->req, sub_done, sj);
     }
 }

@@ -5,10 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
-
 #include "../daemon.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "attempt.h"
 #include "qid.h"
@@ -18,7 +16,7 @@
 #define SCHED_BATCH 16
 
 struct sched_item {
-    long long when;
+    long long when;              /* ms since the epoch */
     char qid[QID_LEN + 1];
 };
 
@@ -28,8 +26,9 @@ struct scheduler {
     struct sched_item *heap;     /* min-heap on (when, qid) */
     size_t n, cap;
     unsigned long inflight;
+    const struct clock *clock;   /* NULL: the system clock */
     long long timer_at;          /* when the timer is set for, -1 none */
-    long long started;           /* base of the queue_run_delay ticks */
+    long long started;           /* base of the queue_run_delay ticks (ms) */
     struct sched_actions pending; /* hold/delete once an attempt ends */
 };
 
@@ -41,9 +40,20 @@ long long scheduler_next_run(long long base, long long delay, long long when)
     return base + k * delay;
 }
 
-long long scheduler_retry_time(const struct scheduler *s, long long when)
+long long scheduler_run_base(const struct scheduler *s)
 {
-    return scheduler_next_run(s->started, s->d->rt->cfg->queue_run_delay, when);
+    return s->started;
+}
+
+long long scheduler_now_ms(const struct scheduler *s)
+{
+    return clock_now_ms(s->clock);
+}
+
+void scheduler_set_clock(struct scheduler *s, const struct clock *c)
+{
+    s->clock = c;
+    s->started = clock_now_ms(c);
 }
 
 long long scheduler_backoff(int attempts, long long min_backoff,
@@ -111,11 +121,6 @@ static void heap_pop(struct scheduler *s, struct sched_item *out)
     }
 }
 
-static long long now_sec(void)
-{
-    return (long long)time(NULL);
-}
-
 static void sched_arm(struct scheduler *s)
 {
     if (s->n == 0) {
@@ -123,10 +128,10 @@ static void sched_arm(struct scheduler *s)
         s->timer_at = -1;
         return;
     }
-    long long when = s->heap[0].when, now = now_sec();
+    long long when = s->heap[0].when, now = scheduler_now_ms(s);
     if (s->timer_at != -1 && s->timer_at <= when && evtimer_pending(s->timer, NULL))
         return;
-    struct timeval tv = { when > now ? when - now : 0, 0 };
+    struct timeval tv = clock_timeval(when - now);
     evtimer_add(s->timer, &tv);
     s->timer_at = when;
 }
@@ -137,7 +142,7 @@ static void sched_run(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     s->timer_at = -1;
-    long long now = now_sec();
+    long long now = scheduler_now_ms(s);
     for (int done = 0; done < SCHED_BATCH && s->n > 0 && s->heap[0].when <= now; done++) {
         struct sched_item it;
         heap_pop(s, &it);
@@ -154,7 +159,7 @@ struct scheduler *scheduler_new(struct daemon *d)
         return NULL;
     s->d = d;
     s->timer_at = -1;
-    s->started = (long long)time(NULL);
+    s->started = clock_now_ms(NULL);
     s->timer = evtimer_new(d->base, sched_run, s);
     if (!s->timer) {
         free(s);

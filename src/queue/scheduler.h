@@ -5,13 +5,24 @@
 
 #include <stddef.h>
 
+struct clock;
 struct daemon;
 struct scheduler;
 
 struct scheduler *scheduler_new(struct daemon *d);
 void scheduler_free(struct scheduler *s);
 
-/* Schedule qid for an attempt at unix time `when` (0 = now). */
+/* Times are milliseconds since the epoch (util/clock.h). */
+
+/* The scheduler's time: its clock's. */
+long long scheduler_now_ms(const struct scheduler *s);
+
+/* Use clock c (NULL: the system clock) from now on, and restart the
+ * queue_run_delay ticks at its present time. For tests; call it before
+ * anything is enqueued. */
+void scheduler_set_clock(struct scheduler *s, const struct clock *c);
+
+/* Schedule qid for an attempt at time `when` (ms; 0 = now). */
 void scheduler_enqueue(struct scheduler *s, const char *qid, long long when);
 
 /* Postfix retries a deferred message at the first deferred-queue run
@@ -19,8 +30,8 @@ void scheduler_enqueue(struct scheduler *s, const char *qid, long long when);
  * the smallest base + k * delay that is >= when. Pure. */
 long long scheduler_next_run(long long base, long long delay, long long when);
 
-/* The retry time for a message whose backoff ends at `when`. */
-long long scheduler_retry_time(const struct scheduler *s, long long when);
+/* The first queue_run_delay tick (ms): start-up, or when the clock was set. */
+long long scheduler_run_base(const struct scheduler *s);
 
 /* Called by attempt.c when an attempt is over. */
 void scheduler_attempt_finished(struct scheduler *s);
@@ -28,8 +39,9 @@ void scheduler_attempt_finished(struct scheduler *s);
 /* Number of messages known to the scheduler (queued or in flight). */
 unsigned long scheduler_count(const struct scheduler *s);
 
-/* Seconds to wait after the attempts-th failed attempt: doubles from
- * min_backoff, capped at max_backoff (Postfix minimal/maximal_backoff_time). */
+/* Time to wait after the attempts-th failed attempt: doubles from
+ * min_backoff, capped at max_backoff (Postfix minimal/maximal_backoff_time),
+ * at least 1 (in the unit of its arguments). */
 long long scheduler_backoff(int attempts, long long min_backoff,
                             long long max_backoff);
 

@@ -448,6 +448,28 @@ def test_rcpt_timeout_defers_then_delivered(make_postern, upstream, test_ca):
     p.wait_queue_empty()
 
 
+def test_millisecond_timers(make_postern, upstream, test_ca):
+    """Times with the ms unit drive the client's timers and the retries in
+    milliseconds: a RCPT reply 0.7 s late times out at 300ms (rounded to
+    whole seconds it would arrive in time), and the retry comes after a
+    backoff of a few hundred ms."""
+    up = upstream(mode="implicit")
+    up.rcpt_delay = 0.7
+    p = start_relay(make_postern, up, test_ca, smtp_rcpt_timeout="300ms",
+                    minimal_backoff_time="200ms", maximal_backoff_time="400ms",
+                    queue_run_delay="100ms")
+    r = run_check(p.config_path)
+    assert "\nsmtp_rcpt_timeout = 300ms\n" in "\n" + r.stdout, r.stdout
+    qid = p.send(SENDER, RCPT, message())
+    p.wait_log(rf"{qid}: to=<{re.escape(RCPT)}>, .*dsn=4\.4\.2, status=deferred \(conversation "
+               rf"with 127\.0\.0\.1\[127\.0\.0\.1\] timed out while sending RCPT TO\)")
+    up.rcpt_delay = 0
+    [m] = up.wait_messages(1)
+    assert m["rcpt_tos"] == [RCPT]
+    p.wait_log(sent_line(qid, RCPT, up))
+    p.wait_queue_empty()
+
+
 def test_large_message_streams_intact(make_postern, upstream, test_ca):
     """Several MB: the body leaves in bounded chunks (write watermarks), the
     final dot with the last one."""

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "deliver/capture.h"
+#include "deliver/transport.h"
 
 #define QID "6553F1001E240ABC"
 
@@ -53,25 +54,35 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    assert_non_null(p);
-    return p;
-}
+/* A request as the queue makes one: recipient k is the message's k-th. */
+struct req_fx {
+    struct deliver_request req;
+    struct deliver_rcpt rcpt[8];
+};
 
-static void make_env(struct envelope *env, const char *sender,
+static void make_req(struct req_fx *r, const char *sender,
                      const char *const *rcpts, size_t n)
 {
-    memset(env, 0, sizeof *env);
-    memcpy(env->qid, QID, QID_LEN + 1);
-    env->arrival_sec = 1700000000;
-    env->sender = xstrdup(sender);
-    env->nrcpt = n;
-    env->rcpt = calloc(n, sizeof *env->rcpt);
-    assert_non_null(env->rcpt);
-    for (size_t i = 0; i < n; i++)
-        env->rcpt[i].addr = xstrdup(rcpts[i]);
+    assert_true(n <= 8);
+    memset(r, 0, sizeof *r);
+    r->req.id = QID;
+    r->req.arrival_sec = 1700000000;
+    r->req.sender = sender;
+    for (size_t i = 0; i < n; i++) {
+        r->rcpt[i].addr = rcpts[i];
+        r->rcpt[i].index = i;
+    }
+    r->req.rcpt = r->rcpt;
+    r->req.nrcpt = n;
+}
+
+/* capture_deliver of r's k-th recipient with this content */
+static int cap(const char *dir, const char *host, struct req_fx *r, size_t k,
+               const char *content, size_t len, char *reason, size_t reasonlen)
+{
+    r->req.content = content;
+    r->req.content_len = len;
+    return capture_deliver(dir, host, &r->req, k, reason, reasonlen);
 }
 
 static char *read_all(const char *path, size_t *len)
@@ -248,10 +259,10 @@ static void test_long_address_delivered(void **state)
 {
     struct fx *f = *state;
     static const char *const rcpts[] = {LONG_ADDR};
-    struct envelope env;
-    make_env(&env, "s@x", rcpts, 1);
+    struct req_fx env;
+    make_req(&env, "s@x", rcpts, 1);
     char reason[256] = "";
-    if (capture_deliver(f->cap, "h", &env, 0, "hi\r\n", 4, reason,
+    if (cap(f->cap, "h", &env, 0, "hi\r\n", 4, reason,
                         sizeof reason) != 0)
         fail_msg("capture_deliver: %s", reason);
     char p[512];
@@ -261,15 +272,14 @@ static void test_long_address_delivered(void **state)
     assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: " LONG_ADDR "\nhi\n");
     free(got);
     assert_int_equal(count_dir(f->cap), 1);
-    envelope_free(&env);
 }
 
 static void test_exact_bytes(void **state)
 {
     struct fx *f = *state;
     static const char *const rcpts[] = {"Bob@Example.COM", "c@x"};
-    struct envelope env;
-    make_env(&env, "alice@example.org", rcpts, 2);
+    struct req_fx env;
+    make_req(&env, "alice@example.org", rcpts, 2);
     static const char content[] =
         "Received: from x\r\n\tby y\r\n"
         "Subject: hi\r\n"
@@ -279,7 +289,7 @@ static void test_exact_bytes(void **state)
         "\r\r\n"
         "last line without CRLF\r";
     char reason[256] = "";
-    int r = capture_deliver(f->cap, "mx.test", &env, 0, content,
+    int r = cap(f->cap, "mx.test", &env, 0, content,
                             sizeof content - 1, reason, sizeof reason);
     if (r != 0)
         fail_msg("capture_deliver: %s", reason);
@@ -318,17 +328,16 @@ static void test_exact_bytes(void **state)
     assert_int_equal(count_dir(d), 0);
     snprintf(d, sizeof d, "%s/Bob@example.com/new", f->cap);
     assert_int_equal(count_dir(d), 1);
-    envelope_free(&env);
 }
 
 static void test_null_sender_and_hostname(void **state)
 {
     struct fx *f = *state;
     static const char *const rcpts[] = {"a@x", "张三@例子.测试"};
-    struct envelope env;
-    make_env(&env, "", rcpts, 2);
+    struct req_fx env;
+    make_req(&env, "", rcpts, 2);
     char reason[256] = "";
-    assert_int_equal(capture_deliver(f->cap, "host/a:b", &env, 1, "", 0,
+    assert_int_equal(cap(f->cap, "host/a:b", &env, 1, "", 0,
                                      reason, sizeof reason), 0);
     char p[512];
     snprintf(p, sizeof p, "%s/张三@例子.测试/new/1700000000." QID
@@ -339,22 +348,21 @@ static void test_null_sender_and_hostname(void **state)
     free(got);
 
     /* no hostname: the system's, still one file */
-    assert_int_equal(capture_deliver(f->cap, NULL, &env, 0, "x\r\n", 3,
+    assert_int_equal(cap(f->cap, NULL, &env, 0, "x\r\n", 3,
                                      reason, sizeof reason), 0);
     snprintf(p, sizeof p, "%s/a@x/new", f->cap);
     assert_int_equal(count_dir(p), 1);
-    envelope_free(&env);
 }
 
 static void test_no_escape(void **state)
 {
     struct fx *f = *state;
     static const char *const rcpts[] = {"../../etc@x", "..", "/abs@x"};
-    struct envelope env;
-    make_env(&env, "s@x", rcpts, 3);
+    struct req_fx env;
+    make_req(&env, "s@x", rcpts, 3);
     char reason[256] = "";
     for (size_t i = 0; i < 3; i++)
-        assert_int_equal(capture_deliver(f->cap, "h", &env, i, "x\r\n", 3,
+        assert_int_equal(cap(f->cap, "h", &env, i, "x\r\n", 3,
                                          reason, sizeof reason), 0);
     /* everything stayed inside capture_dir: three mailboxes there, and
      * nothing new beside it */
@@ -372,19 +380,18 @@ static void test_no_escape(void **state)
     snprintf(p, sizeof p, "%s/a", f->base);
     assert_int_equal(count_dir(p), 1);          /* only "mail" */
     assert_int_equal(count_dir(f->base), 1);    /* only "a" */
-    envelope_free(&env);
 }
 
 static void test_redelivery_once(void **state)
 {
     struct fx *f = *state;
     static const char *const rcpts[] = {"a@x", "a@x"};
-    struct envelope env;
-    make_env(&env, "s@x", rcpts, 2);
+    struct req_fx env;
+    make_req(&env, "s@x", rcpts, 2);
     char reason[256] = "";
-    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, "one\r\n", 5,
+    assert_int_equal(cap(f->cap, "h", &env, 0, "one\r\n", 5,
                                      reason, sizeof reason), 0);
-    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, "two\r\n", 5,
+    assert_int_equal(cap(f->cap, "h", &env, 0, "two\r\n", 5,
                                      reason, sizeof reason), 0);
     char p[512];
     snprintf(p, sizeof p, "%s/a@x/new", f->cap);
@@ -397,14 +404,14 @@ static void test_redelivery_once(void **state)
     assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: a@x\ntwo\n");
     free(got);
     /* the other index is another file, even for the same address */
-    assert_int_equal(capture_deliver(f->cap, "h", &env, 1, "one\r\n", 5,
+    assert_int_equal(cap(f->cap, "h", &env, 1, "one\r\n", 5,
                                      reason, sizeof reason), 0);
     snprintf(p, sizeof p, "%s/a@x/new", f->cap);
     assert_int_equal(count_dir(p), 2);
 
     /* errors come back as a reason */
     reason[0] = '\0';
-    assert_int_equal(capture_deliver(f->cap, "h", &env, 2, "x", 1, reason,
+    assert_int_equal(cap(f->cap, "h", &env, 2, "x", 1, reason,
                                      sizeof reason), -1);
     assert_true(reason[0] != '\0');
     char blocker[512];
@@ -414,18 +421,17 @@ static void test_redelivery_once(void **state)
     close(fd);
     snprintf(p, sizeof p, "%s/file/sub", f->base);
     reason[0] = '\0';
-    assert_int_equal(capture_deliver(p, "h", &env, 0, "x", 1, reason,
+    assert_int_equal(cap(p, "h", &env, 0, "x", 1, reason,
                                      sizeof reason), -1);
     assert_non_null(strstr(reason, "capture"));
-    envelope_free(&env);
 }
 
 static void test_large_content(void **state)
 {
     struct fx *f = *state;
     static const char *const rcpts[] = {"big@x"};
-    struct envelope env;
-    make_env(&env, "s@x", rcpts, 1);
+    struct req_fx env;
+    make_req(&env, "s@x", rcpts, 1);
     /* CRLFs land on every buffer boundary position sooner or later */
     size_t n = 300 * 1000 + 1;
     char *c = malloc(n), *want = malloc(n + 64);
@@ -440,7 +446,7 @@ static void test_large_content(void **state)
         if (!(c[i] == '\r' && i + 1 < n && c[i + 1] == '\n'))
             want[w++] = c[i];
     char reason[256] = "";
-    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, c, n, reason,
+    assert_int_equal(cap(f->cap, "h", &env, 0, c, n, reason,
                                      sizeof reason), 0);
     char p[512];
     snprintf(p, sizeof p, "%s/big@x/new/1700000000." QID "_0.h", f->cap);
@@ -451,7 +457,6 @@ static void test_large_content(void **state)
     free(got);
     free(c);
     free(want);
-    envelope_free(&env);
 }
 
 /* The temp file name is predictable (qid, index); whatever already sits at
@@ -462,8 +467,8 @@ static void test_tmp_entry_not_followed(void **state)
 {
     struct fx *f = *state;
     static const char *const rcpts[] = {"t@x"};
-    struct envelope env;
-    make_env(&env, "s@x", rcpts, 1);
+    struct req_fx env;
+    make_req(&env, "s@x", rcpts, 1);
     char reason[256] = "";
     char tmp[512], victim[512], path[600], p[700];
     snprintf(tmp, sizeof tmp, "%s/t@x/tmp", f->cap);
@@ -472,7 +477,7 @@ static void test_tmp_entry_not_followed(void **state)
     size_t len;
 
     /* the Maildir exists (an earlier delivery) */
-    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, "first\r\n", 7,
+    assert_int_equal(cap(f->cap, "h", &env, 0, "first\r\n", 7,
                                      reason, sizeof reason), 0);
     snprintf(path, sizeof path, "%s/1700000000." QID "_0.h", tmp);
 
@@ -484,7 +489,7 @@ static void test_tmp_entry_not_followed(void **state)
     close(fd);
     assert_int_equal(link(victim, path), 0);
     reason[0] = '\0';
-    if (capture_deliver(f->cap, "h", &env, 0, "second\r\n", 8, reason,
+    if (cap(f->cap, "h", &env, 0, "second\r\n", 8, reason,
                         sizeof reason) != 0)
         fail_msg("capture_deliver: %s", reason);
     char *got = read_all(victim, &len);
@@ -499,7 +504,7 @@ static void test_tmp_entry_not_followed(void **state)
     /* 2. a symlink (to the same file) */
     assert_int_equal(symlink(victim, path), 0);
     reason[0] = '\0';
-    if (capture_deliver(f->cap, "h", &env, 0, "third\r\n", 7, reason,
+    if (cap(f->cap, "h", &env, 0, "third\r\n", 7, reason,
                         sizeof reason) != 0)
         fail_msg("capture_deliver: %s", reason);
     got = read_all(victim, &len);
@@ -513,7 +518,7 @@ static void test_tmp_entry_not_followed(void **state)
     /* 3. a FIFO: opening it for writing would wait for a reader forever */
     assert_int_equal(mkfifo(path, 0600), 0);
     reason[0] = '\0';
-    if (capture_deliver(f->cap, "h", &env, 0, "fourth\r\n", 8, reason,
+    if (cap(f->cap, "h", &env, 0, "fourth\r\n", 8, reason,
                         sizeof reason) != 0)
         fail_msg("capture_deliver: %s", reason);
     got = read_all(p, &len);
@@ -528,11 +533,40 @@ static void test_tmp_entry_not_followed(void **state)
     assert_true(fd >= 0);
     close(fd);
     reason[0] = '\0';
-    assert_int_equal(capture_deliver(f->cap, "h", &env, 0, "fifth\r\n", 7,
+    assert_int_equal(cap(f->cap, "h", &env, 0, "fifth\r\n", 7,
                                      reason, sizeof reason), -1);
     assert_non_null(strstr(reason, "capture: remove stale t@x/tmp/1700000000."));
     assert_true(is_dir(path));
-    envelope_free(&env);
+}
+
+/* The request is all capture sees: the file name takes the recipient's
+ * place in the message (rcpt[k].index), not its place in the request, and
+ * an id that could leave the mailbox directory is refused. */
+static void test_request_index_and_id(void **state)
+{
+    struct fx *f = *state;
+    static const char *const rcpts[] = {"a@x", "b@x"};
+    struct req_fx r;
+    make_req(&r, "s@x", rcpts, 2);
+    r.rcpt[0].index = 3;        /* a group: the message's 4th and 7th */
+    r.rcpt[1].index = 6;
+    char reason[256] = "", p[512];
+    assert_int_equal(cap(f->cap, "h", &r, 1, "x\r\n", 3, reason, sizeof reason), 0);
+    snprintf(p, sizeof p, "%s/b@x/new/1700000000." QID "_6.h", f->cap);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    static const char *const bad[] = {"", "../x", "a/b", ".", "..", "6553F1001E240AB\n",
+        "0123456789012345678901234567890123456789012345678901234567890123X"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r.req.id = bad[i];
+        reason[0] = '\0';
+        assert_int_equal(cap(f->cap, "h", &r, 0, "x\r\n", 3, reason, sizeof reason), -1);
+        assert_string_equal(reason, "capture: invalid queue id");
+    }
+    r.req.id = NULL;
+    assert_int_equal(cap(f->cap, "h", &r, 0, "x\r\n", 3, reason, sizeof reason), -1);
+    snprintf(p, sizeof p, "%s/a@x", f->cap);
+    assert_int_equal(count_dir(p), -1);         /* nothing written for a@x */
 }
 
 int main(void)
@@ -548,6 +582,7 @@ int main(void)
         T(test_redelivery_once),
         T(test_large_content),
         T(test_tmp_entry_not_followed),
+        T(test_request_index_and_id),
     };
     return cmocka_run_group_tests_name("capture", tests, NULL, NULL);
 }

@@ -695,6 +695,99 @@ static void test_type_errors(void **state)
 /* ------------------------------------------------------------------ */
 /* identity defaults                                                    */
 
+/* The ms unit: only for the times with a millisecond value (the queue's
+ * and the SMTP client's timers); their field keeps whole seconds, rounded
+ * up, and every value without ms means what it meant. */
+static void test_time_milliseconds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t ms_off;
+        const char *name, *sec;
+        long long ms;
+    } ok[] = {
+        { "queue_run_delay = 200ms", offsetof(struct config, ms.queue_run_delay),
+          "queue_run_delay", "1", 200 },
+        { "queue_run_delay = 300", offsetof(struct config, ms.queue_run_delay),
+          "queue_run_delay", "300", 300000 },
+        { "minimal_backoff_time = 500MS", offsetof(struct config, ms.minimal_backoff_time),
+          "minimal_backoff_time", "1", 500 },
+        { "minimal_backoff_time = 1ms\nmaximal_backoff_time = 1ms",
+          offsetof(struct config, ms.maximal_backoff_time),
+          "maximal_backoff_time", "1", 1 },
+        { "smtp_connect_timeout = 300ms", offsetof(struct config, ms.smtp_connect_timeout),
+          "smtp_connect_timeout", "1", 300 },
+        { "smtp_connect_timeout = 2m", offsetof(struct config, ms.smtp_connect_timeout),
+          "smtp_connect_timeout", "120", 120000 },
+        { "smtp_connection_cache_time_limit = 2500ms",
+          offsetof(struct config, ms.smtp_connection_cache_time_limit),
+          "smtp_connection_cache_time_limit", "3", 2500 },
+        { "maximal_queue_lifetime = 0ms", offsetof(struct config, ms.maximal_queue_lifetime),
+          "maximal_queue_lifetime", "0", 0 },
+        { "maximal_queue_lifetime = 1d", offsetof(struct config, ms.maximal_queue_lifetime),
+          "maximal_queue_lifetime", "86400", 86400000 },
+        { "delay_warning_time = 1500ms", offsetof(struct config, ms.delay_warning_time),
+          "delay_warning_time", "2", 1500 },
+        { "bounce_queue_lifetime = 5d", offsetof(struct config, ms.bounce_queue_lifetime),
+          "bounce_queue_lifetime", "432000", 432000000 },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        struct config *cfg = load_ok(ok[i].text);
+        assert_value(cfg, ok[i].name, ok[i].sec);
+        assert_int_equal(param(ok[i].name)->ms_offset, ok[i].ms_off);
+        long long got = *(const long long *)(const void *)((const char *)cfg + ok[i].ms_off);
+        if (got != ok[i].ms)
+            fail_msg("%s: %lld ms, want %lld", ok[i].text, got, ok[i].ms);
+        config_free(cfg);
+    }
+    /* the defaults: every millisecond value is its seconds' */
+    struct config *cfg = load_ok("");
+    for (const struct cfg_param *p = config_params; p->name; p++) {
+        if (p->type != CFG_TIME || !p->ms_offset)
+            continue;
+        long long sec = *(const long long *)(const void *)((const char *)cfg + p->offset);
+        long long ms = *(const long long *)(const void *)((const char *)cfg + p->ms_offset);
+        if (ms != sec * 1000)
+            fail_msg("%s: %lld ms for %lld s", p->name, ms, sec);
+    }
+    config_free(cfg);
+
+    static const struct { const char *text; const char *const want[4]; } bad[] = {
+        /* the server's times have no millisecond value */
+        { "smtpd_timeout = 300ms",
+          { "t.cf:1: smtpd_timeout = \"300ms\": not a time (e.g. 300s; units s m h d w, "
+            "default s)", NULL } },
+        { "smtpd_error_sleep_time = 5ms",
+          { "t.cf:1: ", "smtpd_error_sleep_time", "not a time", NULL } },
+        { "queue_run_delay = 5x",
+          { "t.cf:1: queue_run_delay = \"5x\": not a time (e.g. 300s; units ms s m h d w, "
+            "default s)", NULL } },
+        { "queue_run_delay = 5msec",
+          { "t.cf:1: ", "queue_run_delay", "not a time", NULL } },
+        { "queue_run_delay = 0ms",
+          { "t.cf:1: queue_run_delay = \"0ms\": must be between 1ms and 100d", NULL } },
+        { "smtp_connect_timeout = 3600001ms",
+          { "t.cf:1: ", "smtp_connect_timeout", "must be between 1ms and 1h", NULL } },
+        { "minimal_backoff_time = 1500ms\nmaximal_backoff_time = 1s\n",
+          { "t.cf:2: ", "minimal_backoff_time (1500ms) must not exceed "
+            "maximal_backoff_time (1s)", NULL } },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_load_error(bad[i].text, bad[i].want);
+
+    /* postern check -a shows what was meant */
+    cfg = load_ok("queue_run_delay = 200ms\nsmtp_connect_timeout = 1500ms\n"
+                  "minimal_backoff_time = 120000ms\n");
+    char *out = print_to_string(config_print_all, cfg);
+    assert_contains(out, "\nqueue_run_delay = 200ms\n");
+    assert_contains(out, "\nsmtp_connect_timeout = 1500ms\n");
+    assert_contains(out, "\nminimal_backoff_time = 2m\n");
+    assert_contains(out, "\nsmtp_helo_timeout = 5m\n");
+    free(out);
+    config_free(cfg);
+}
+
 static void test_hostname_and_domain(void **state)
 {
     (void)state;
@@ -1127,6 +1220,7 @@ int main(void)
         cmocka_unit_test(test_expansion_size_cap),
         cmocka_unit_test(test_type_parsing),
         cmocka_unit_test(test_type_errors),
+        cmocka_unit_test(test_time_milliseconds),
         cmocka_unit_test(test_hostname_and_domain),
         cmocka_unit_test(test_print_nondefault),
         cmocka_unit_test(test_print_all),

@@ -1,4 +1,4 @@
-/* Unit tests for deliver/dns: the pure MX sorting, then the resolver
+/* Unit tests for net/dns: the pure MX sorting, then the resolver
  * against a local dnsmasq (started here on a free loopback port; a missing
  * dnsmasq fails the test: `make test-deps` installs dnsmasq-base). */
 #include <setjmp.h>
@@ -24,7 +24,7 @@
 
 #include <event2/event.h>
 
-#include "deliver/dns.h"
+#include "net/dns.h"
 
 /* ======================================================================== */
 /* dns_sort_mx */

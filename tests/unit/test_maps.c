@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "policy/maps.h"
+#include "config/maps.h"
 
 static char g_dir[64];
 

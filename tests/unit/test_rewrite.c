@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "deliver/rewrite.h"
-#include "policy/maps.h"
+#include "config/maps.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -12,7 +12,7 @@
 
 #include "config/config.h"
 #include "deliver/route.h"
-#include "policy/maps.h"
+#include "config/maps.h"
 
 static struct config *cfg_from(const char *text)
 {

@@ -141,11 +141,11 @@ static void test_classify(void **state)
     (void)state;
     struct smtp_reply r = { 0 };
     char dsn[16];
-    assert_int_equal(smtp_reply_state(250), RCPT_SENT);
-    assert_int_equal(smtp_reply_state(451), RCPT_DEFERRED);
-    assert_int_equal(smtp_reply_state(421), RCPT_DEFERRED);
-    assert_int_equal(smtp_reply_state(550), RCPT_BOUNCED);
-    assert_int_equal(smtp_reply_state(554), RCPT_BOUNCED);
+    assert_int_equal(smtp_reply_state(250), DELIVER_SENT);
+    assert_int_equal(smtp_reply_state(451), DELIVER_DEFERRED);
+    assert_int_equal(smtp_reply_state(421), DELIVER_DEFERRED);
+    assert_int_equal(smtp_reply_state(550), DELIVER_BOUNCED);
+    assert_int_equal(smtp_reply_state(554), DELIVER_BOUNCED);
     parse_all(&r, "550 5.1.1 <x@y>: Recipient address rejected\r\n");
     smtp_reply_dsn(&r, dsn);
     assert_string_equal(dsn, "5.1.1");

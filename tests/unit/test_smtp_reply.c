@@ -229,23 +229,23 @@ static void test_reply_limits(void **state)
 
 static const struct {
     const char *reply;
-    enum rcpt_state state;
+    enum deliver_status state;
     const char *dsn;
 } result_vectors[] = {
-    { "250 2.1.5 Ok\r\n", RCPT_SENT, "2.1.5" },
-    { "250 Ok\r\n", RCPT_SENT, "2.0.0" },
-    { "251 2.1.5 will forward\r\n", RCPT_SENT, "2.1.5" },
-    { "451 4.7.1 greylisted\r\n", RCPT_DEFERRED, "4.7.1" },
-    { "451 try later\r\n", RCPT_DEFERRED, "4.0.0" },
-    { "421-4.4.2 closing\r\n421 4.4.2 bye\r\n", RCPT_DEFERRED, "4.4.2" },
-    { "452-too many\r\n452 4.5.3 recipients\r\n", RCPT_DEFERRED, "4.0.0" },
-    { "550 5.1.1 no such user\r\n", RCPT_BOUNCED, "5.1.1" },
-    { "554 5.123.456 policy\r\n", RCPT_BOUNCED, "5.123.456" },
-    { "550 4.1.1 wrong class\r\n", RCPT_BOUNCED, "5.0.0" },
-    { "553 sorry\r\n", RCPT_BOUNCED, "5.0.0" },
+    { "250 2.1.5 Ok\r\n", DELIVER_SENT, "2.1.5" },
+    { "250 Ok\r\n", DELIVER_SENT, "2.0.0" },
+    { "251 2.1.5 will forward\r\n", DELIVER_SENT, "2.1.5" },
+    { "451 4.7.1 greylisted\r\n", DELIVER_DEFERRED, "4.7.1" },
+    { "451 try later\r\n", DELIVER_DEFERRED, "4.0.0" },
+    { "421-4.4.2 closing\r\n421 4.4.2 bye\r\n", DELIVER_DEFERRED, "4.4.2" },
+    { "452-too many\r\n452 4.5.3 recipients\r\n", DELIVER_DEFERRED, "4.0.0" },
+    { "550 5.1.1 no such user\r\n", DELIVER_BOUNCED, "5.1.1" },
+    { "554 5.123.456 policy\r\n", DELIVER_BOUNCED, "5.123.456" },
+    { "550 4.1.1 wrong class\r\n", DELIVER_BOUNCED, "5.0.0" },
+    { "553 sorry\r\n", DELIVER_BOUNCED, "5.0.0" },
     /* an intermediate reply where a final one was due: temporary */
-    { "354 3.0.0 go ahead\r\n", RCPT_DEFERRED, "4.0.0" },
-    { "334 VXNlcm5hbWU6\r\n", RCPT_DEFERRED, "4.0.0" },
+    { "354 3.0.0 go ahead\r\n", DELIVER_DEFERRED, "4.0.0" },
+    { "334 VXNlcm5hbWU6\r\n", DELIVER_DEFERRED, "4.0.0" },
 };
 
 static void test_result_vectors(void **state)

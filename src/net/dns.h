@@ -1,4 +1,5 @@
-/* dns — asynchronous DNS for delivery: c-ares driven by the libevent loop.
+/* dns — asynchronous DNS: c-ares driven by the libevent loop, below smtp/
+ * (reverse lookups, DNSBL, later) and deliver/ (MX).
  *
  * dns_resolve_mx: MX records in preference order (equal preferences in
  * random order), each host resolved to its A/AAAA addresses; no MX record
@@ -8,8 +9,8 @@
  * refused) are DNS_TEMPFAIL; NXDOMAIN or no address at all is
  * DNS_NOTFOUND. Callbacks always run from the event loop, never inside
  * the resolve call. */
-#ifndef POSTERN_DELIVER_DNS_H
-#define POSTERN_DELIVER_DNS_H
+#ifndef POSTERN_NET_DNS_H
+#define POSTERN_NET_DNS_H
 
 #include <stddef.h>
 #include <sys/socket.h>

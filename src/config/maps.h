@@ -10,8 +10,8 @@
  * continues the previous one (Postfix). regexp/pcre results may use $1..$9
  * and ${1}; flags: i (case-insensitive, default on as in Postfix), x.
  * Lookups are pure functions of the loaded table. */
-#ifndef POSTERN_POLICY_MAPS_H
-#define POSTERN_POLICY_MAPS_H
+#ifndef POSTERN_CONFIG_MAPS_H
+#define POSTERN_CONFIG_MAPS_H
 
 #include <stddef.h>
 

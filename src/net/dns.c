@@ -1,4 +1,4 @@
-/* dns — asynchronous DNS for delivery: c-ares (1.18 API) driven by libevent.
+/* dns — asynchronous DNS: c-ares (1.18 API) driven by libevent.
  *
  * One c-ares channel per struct dns. c-ares tells us through its socket
  * state callback which sockets to watch; each gets one persistent libevent
@@ -14,7 +14,7 @@
  * channel (c-ares answers pending queries with ARES_EDESTRUCTION) and then
  * runs every callback still owed, with DNS_TEMPFAIL "resolver shut down"
  * unless the result was already complete. */
-#include "deliver/dns.h"
+#include "net/dns.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
