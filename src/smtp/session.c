@@ -20,6 +20,7 @@
 #include "../queue/spool.h"
 #include "../util/log.h"
 #include "command.h"
+#include "reply.h"
 #include "server.h"
 #include "trace.h"
 
@@ -53,18 +54,6 @@ static void reply_raw(struct session *s, const char *line)
     }
 }
 
-static void reply(struct session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void reply(struct session *s, const char *fmt, ...)
-{
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    reply_raw(s, line);
-}
-
 static void timer_arm(struct session *s, long long secs)
 {
     struct timeval tv = { (time_t)secs, 0 };
@@ -80,36 +69,37 @@ static void session_close(struct session *s)
     timer_arm(s, evbuffer_get_length(out) == 0 ? 0 : SESSION_CLOSE_GRACE);
 }
 
-/* An error reply: counts towards the soft and hard limits (Postfix
- * smtpd_soft_error_limit / smtpd_hard_error_limit). */
-static void reply_error(struct session *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void reply_error(struct session *s, const char *fmt, ...)
+/* Every reply of the session but the connect-time refusal goes through
+ * here. An error reply (REPLY_F_ERROR) counts towards the soft and hard
+ * limits (Postfix smtpd_soft_error_limit / smtpd_hard_error_limit); a 221
+ * or 421 reply closes the session, as in Postfix's smtpd_chat_reply. */
+static void reply(struct session *s, enum reply_id id, const char *a1, const char *a2)
 {
     const struct config *cfg = cfg_of(s);
+    const struct reply_def *r = reply_get(id);
     char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    s->errors++;
-    if (s->errors >= cfg->smtpd_hard_error_limit) {
-        reply_raw(s, line);
-        log_info("too many errors from %s (smtpd_hard_error_limit)", s->peer_label);
-        reply(s, "421 4.7.0 %s Error: too many errors", cfg->myhostname);
-        session_close(s);
-        return;
-    }
-    if (s->errors > cfg->smtpd_soft_error_limit && cfg->smtpd_error_sleep_time > 0) {
-        /* tarpit: hold the reply, read nothing meanwhile */
-        free(s->pending_reply);
-        s->pending_reply = strdup(line);
-        s->state = SS_SLEEP;
-        bufferevent_disable(s->bev, EV_READ);
-        timer_arm(s, cfg->smtpd_error_sleep_time);
-        return;
+    reply_format(line, sizeof line, id, 0, a1, a2);
+    if (r && (r->flags & REPLY_F_ERROR)) {
+        s->errors++;
+        if (s->errors >= cfg->smtpd_hard_error_limit) {
+            reply_raw(s, line);
+            log_info("too many errors from %s (smtpd_hard_error_limit)", s->peer_label);
+            reply(s, REPLY_TOO_MANY_ERRORS, cfg->myhostname, NULL);
+            return;
+        }
+        if (s->errors > cfg->smtpd_soft_error_limit && cfg->smtpd_error_sleep_time > 0) {
+            /* tarpit: hold the reply, read nothing meanwhile */
+            free(s->pending_reply);
+            s->pending_reply = strdup(line);
+            s->state = SS_SLEEP;
+            bufferevent_disable(s->bev, EV_READ);
+            timer_arm(s, cfg->smtpd_error_sleep_time);
+            return;
+        }
     }
     reply_raw(s, line);
+    if (r && (r->code == 221 || r->code == 421))
+        session_close(s);
 }
 
 /* ---------- transaction ---------- */
@@ -150,14 +140,23 @@ static void rfc5322_date(time_t t, char *out, size_t outlen)
 
 /* replytext: our own reply, with any client text in it already made
  * log-safe; the fields are escaped here. */
-static void log_reject(struct session *s, const char *stage, const char *replytext,
-                       const char *to)
+static void log_reject_text(struct session *s, const char *stage, const char *replytext,
+                            const char *to)
 {
     char from_l[LOG_ADDR_SIZE], to_l[LOG_ADDR_SIZE], helo_l[LOG_ADDR_SIZE];
     log_info("NOQUEUE: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
              stage, s->peer_label, replytext, log_addr(s->env.sender, from_l, sizeof from_l),
              to ? " to=<" : "", to ? log_addr(to, to_l, sizeof to_l) : "", to ? ">" : "",
              proto_name(s), log_addr(s->helo, helo_l, sizeof helo_l));
+}
+
+/* The reject line for reply id; arg (log-safe) fills its "%s". */
+static void log_reject(struct session *s, const char *stage, enum reply_id id,
+                       const char *arg, const char *to)
+{
+    char text[1200];
+    reply_format(text, sizeof text, id, 0, arg, NULL);
+    log_reject_text(s, stage, text, to);
 }
 
 /* ---------- commands ---------- */
@@ -171,52 +170,55 @@ static void cmd_ehlo(struct session *s, const struct smtp_command *c, int esmtp)
     trace_helo_name(c->arg, strlen(c->arg), s->helo, sizeof s->helo);
     s->esmtp = esmtp;
     if (!esmtp) {
-        reply(s, "250 %s", cfg->myhostname);
+        reply(s, REPLY_HELLO, cfg->myhostname, NULL);
         return;
     }
-    reply(s, "250-%s", cfg->myhostname);
-    reply(s, "250-PIPELINING");
+    char size[32] = "SIZE";
     if (cfg->message_size_limit > 0)
-        reply(s, "250-SIZE %lld", cfg->message_size_limit);
-    else
-        reply(s, "250-SIZE");
-    reply(s, "250-ENHANCEDSTATUSCODES");
-    reply(s, "250-8BITMIME");
-    reply(s, "250 SMTPUTF8");
+        snprintf(size, sizeof size, "SIZE %lld", cfg->message_size_limit);
+    const char *const lines[] = {
+        cfg->myhostname, "PIPELINING", size, "ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8",
+    };
+    size_t n = sizeof lines / sizeof lines[0];
+    for (size_t i = 0; i < n; i++) {
+        char line[600];
+        reply_format(line, sizeof line, REPLY_HELLO, i + 1 < n, lines[i], NULL);
+        reply_raw(s, line);
+    }
 }
 
 static void cmd_mail(struct session *s, const struct smtp_command *c)
 {
     const struct config *cfg = cfg_of(s);
     if (s->have_mail) {
-        reply_error(s, "503 5.5.1 Error: nested MAIL command");
+        reply(s, REPLY_NESTED_MAIL, NULL, NULL);
         return;
     }
     if (c->size >= 0 && cfg->message_size_limit > 0 &&
         c->size > cfg->message_size_limit) {
-        reply_error(s, "552 5.3.4 Message size exceeds fixed limit");
+        reply(s, REPLY_SIZE, NULL, NULL);
         return;
     }
     s->env.sender = strdup(c->addr.is_null ? "" : c->addr.full);
     if (!s->env.sender) {
-        reply(s, "451 4.3.0 Error: out of memory");
+        reply(s, REPLY_NOMEM, NULL, NULL);
         return;
     }
     s->env.body_8bit = c->body == BODY_8BITMIME;
     s->env.smtputf8 = c->smtputf8;
     s->have_mail = 1;
-    reply(s, "250 2.1.0 Ok");
+    reply(s, REPLY_MAIL_OK, NULL, NULL);
 }
 
 static void cmd_rcpt(struct session *s, const struct smtp_command *c)
 {
     const struct config *cfg = cfg_of(s);
     if (!s->have_mail) {
-        reply_error(s, "503 5.5.1 Error: need MAIL command");
+        reply(s, REPLY_NEED_MAIL, NULL, NULL);
         return;
     }
     if ((long long)s->env.nrcpt >= cfg->smtpd_recipient_limit) {
-        reply(s, "452 4.5.3 Too many recipients");
+        reply(s, REPLY_TOO_MANY_RCPT, NULL, NULL);
         return;
     }
     const struct policy_rcpt q = {
@@ -228,18 +230,17 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
         .ndest = cfg->mydestination.n,
     };
     if (policy_check_rcpt(&q) != POLICY_PERMIT) {
-        char text[1200], addr_l[LOG_ADDR_SIZE];
-        snprintf(text, sizeof text, "554 5.7.1 <%s>: Relay access denied",
-                 log_addr(c->addr.full, addr_l, sizeof addr_l));
-        log_reject(s, "RCPT", text, c->addr.full);
-        reply_error(s, "554 5.7.1 <%s>: Relay access denied", c->addr.full);
+        char addr_l[LOG_ADDR_SIZE];
+        log_reject(s, "RCPT", REPLY_RELAY_DENIED,
+                   log_addr(c->addr.full, addr_l, sizeof addr_l), c->addr.full);
+        reply(s, REPLY_RELAY_DENIED, c->addr.full, NULL);
         return;
     }
     if (s->env.nrcpt == s->rcpt_cap) {
         size_t nc = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
         struct env_rcpt *r = realloc(s->env.rcpt, nc * sizeof *r);
         if (!r) {
-            reply(s, "451 4.3.0 Error: out of memory");
+            reply(s, REPLY_NOMEM, NULL, NULL);
             return;
         }
         s->env.rcpt = r;
@@ -261,11 +262,11 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
             snprintf(r->addr, n, "postmaster@%s", d);
     }
     if (!r->addr) {
-        reply(s, "451 4.3.0 Error: out of memory");
+        reply(s, REPLY_NOMEM, NULL, NULL);
         return;
     }
     s->env.nrcpt++;
-    reply(s, "250 2.1.5 Ok");
+    reply(s, REPLY_RCPT_OK, NULL, NULL);
 }
 
 static int msg_write(struct session *s, const char *p, size_t n)
@@ -286,11 +287,11 @@ static void cmd_data(struct session *s)
     struct daemon *d = server_daemon(s->srv);
     char err[256];
     if (!s->have_mail) {
-        reply_error(s, "503 5.5.1 Error: need MAIL command");
+        reply(s, REPLY_NEED_MAIL, NULL, NULL);
         return;
     }
     if (s->env.nrcpt == 0) {
-        reply_error(s, "503 5.5.1 Error: need RCPT command");
+        reply(s, REPLY_NEED_RCPT, NULL, NULL);
         return;
     }
     struct timeval tv;
@@ -306,7 +307,7 @@ static void cmd_data(struct session *s)
     s->env.client_addr = s->env.client_name = s->env.helo = s->env.protocol = NULL;
     if (!s->msg) {
         log_warning("cannot create queue file: %s", err);
-        reply(s, "451 4.3.0 Error: queue file write error");
+        reply(s, REPLY_QUEUE_WRITE, NULL, NULL);
         return;
     }
     /* the trace header, as Postfix writes it */
@@ -323,7 +324,7 @@ static void cmd_data(struct session *s)
     s->data_write_error = 0;
     msg_write(s, hdr, n);
     s->state = SS_DATA;
-    reply(s, "354 End data with <CR><LF>.<CR><LF>");
+    reply(s, REPLY_DATA, NULL, NULL);
 }
 
 static void data_emit(void *arg, enum data_emit kind, const char *p, size_t n)
@@ -363,39 +364,39 @@ static void data_finish(struct session *s)
     const char *qid = spool_msg_qid(s->msg);
     switch (s->ds.error) {
     case DATA_ERR_SIZE:
-        log_reject(s, "END-OF-MESSAGE", "552 5.3.4 Message size exceeds fixed limit", NULL);
+        log_reject(s, "END-OF-MESSAGE", REPLY_SIZE, NULL, NULL);
         tx_reset(s);
         s->state = SS_CMD;
-        reply_error(s, "552 5.3.4 Message size exceeds fixed limit");
+        reply(s, REPLY_SIZE, NULL, NULL);
         return;
     case DATA_ERR_HEADER_SIZE:
         tx_reset(s);
         s->state = SS_CMD;
-        reply_error(s, "552 5.3.4 Message header size exceeds fixed limit");
+        reply(s, REPLY_HEADER_SIZE, NULL, NULL);
         return;
     case DATA_ERR_BARE_CR:
-        log_reject(s, "END-OF-MESSAGE", "550 5.6.0 bare <CR> in message content", NULL);
+        /* the log keeps its shorter text (not the reply's) */
+        log_reject_text(s, "END-OF-MESSAGE", "550 5.6.0 bare <CR> in message content", NULL);
         tx_reset(s);
         s->state = SS_CMD;
-        reply_error(s, "550 5.6.0 Message content rejected: bare <CR> not allowed "
-                       "(RFC 5321 section 2.3.8)");
+        reply(s, REPLY_BARE_CR, NULL, NULL);
         return;
     case DATA_OK:
         break;
     }
     if (s->ds.received > cfg_of(s)->hopcount_limit) {
         /* a relay pointing back at itself, or a loop between relays */
-        log_reject(s, "END-OF-MESSAGE", "554 5.4.6 Too many hops", NULL);
+        log_reject(s, "END-OF-MESSAGE", REPLY_HOPS, NULL, NULL);
         tx_reset(s);
         s->state = SS_CMD;
-        reply_error(s, "554 5.4.6 Too many hops");
+        reply(s, REPLY_HOPS, NULL, NULL);
         return;
     }
     if (s->data_write_error || spool_msg_finish(s->msg) < 0) {
         log_warning("%s: queue file write error; message not accepted", qid);
         tx_reset(s);
         s->state = SS_CMD;
-        reply(s, "451 4.3.0 Error: queue file write error");
+        reply(s, REPLY_QUEUE_WRITE, NULL, NULL);
         return;
     }
     /* hand over to the group commit; the 250 waits for the fsync */
@@ -415,11 +416,11 @@ void session_commit_done(struct session *s, int ok)
         log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", s->env.qid,
                  log_addr(s->env.sender, from_l, sizeof from_l), s->ds.size, s->env.nrcpt);
         scheduler_enqueue(server_daemon(s->srv)->sched, s->env.qid, 0);
-        reply(s, "250 2.0.0 Ok: queued as %s", s->env.qid);
+        reply(s, REPLY_QUEUED, s->env.qid, NULL);
         s->errors = 0;
         s->nmsgs++;
     } else {
-        reply(s, "451 4.3.0 Error: queue file write error");
+        reply(s, REPLY_QUEUE_WRITE, NULL, NULL);
     }
     tx_reset(s);
     if (s->lost) {
@@ -436,28 +437,28 @@ static void cmd_syntax(struct session *s, const struct smtp_command *c,
                        enum cmd_status st)
 {
     switch (c->verb) {
-    case CMD_HELO: reply_error(s, "501 5.5.4 Syntax: HELO hostname"); break;
-    case CMD_EHLO: reply_error(s, "501 5.5.4 Syntax: EHLO hostname"); break;
+    case CMD_HELO: reply(s, REPLY_SYNTAX_HELO, NULL, NULL); break;
+    case CMD_EHLO: reply(s, REPLY_SYNTAX_EHLO, NULL, NULL); break;
     case CMD_MAIL:
         if (st == CMD_ERR_ADDRESS)
-            reply_error(s, "501 5.1.7 Bad sender address syntax");
+            reply(s, REPLY_BAD_SENDER, NULL, NULL);
         else if (st == CMD_ERR_PARAM)
-            reply_error(s, "555 5.5.4 Unsupported option in MAIL command");
+            reply(s, REPLY_MAIL_PARAM, NULL, NULL);
         else
-            reply_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+            reply(s, REPLY_SYNTAX_MAIL, NULL, NULL);
         break;
     case CMD_RCPT:
         if (st == CMD_ERR_ADDRESS)
-            reply_error(s, "501 5.1.3 Bad recipient address syntax");
+            reply(s, REPLY_BAD_RCPT, NULL, NULL);
         else if (st == CMD_ERR_PARAM)
-            reply_error(s, "555 5.5.4 Unsupported option in RCPT command");
+            reply(s, REPLY_RCPT_PARAM, NULL, NULL);
         else
-            reply_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+            reply(s, REPLY_SYNTAX_RCPT, NULL, NULL);
         break;
-    case CMD_VRFY: reply_error(s, "501 5.5.4 Syntax: VRFY address"); break;
-    case CMD_EXPN: reply_error(s, "501 5.5.4 Syntax: EXPN address"); break;
+    case CMD_VRFY: reply(s, REPLY_SYNTAX_VRFY, NULL, NULL); break;
+    case CMD_EXPN: reply(s, REPLY_SYNTAX_EXPN, NULL, NULL); break;
     default:
-        reply_error(s, "501 5.5.4 Syntax error in parameters or arguments");
+        reply(s, REPLY_SYNTAX, NULL, NULL);
         break;
     }
 }
@@ -494,13 +495,12 @@ static void session_command(struct session *s, const char *line, size_t len)
     }
     if (forbidden_command(line, len)) {
         log_warning("non-SMTP command from %s", s->peer_label);
-        reply(s, "221 2.7.0 Error: I can break rules, too. Goodbye.");
-        session_close(s);
+        reply(s, REPLY_FORBIDDEN, NULL, NULL);
         return;
     }
     enum cmd_status st = command_parse(line, len, s->env.smtputf8, &c);
     if (st == CMD_ERR_UNKNOWN || st == CMD_ERR_NUL) {
-        reply_error(s, "500 5.5.2 Error: command not recognized");
+        reply(s, REPLY_UNKNOWN, NULL, NULL);
         return;
     }
     if (st != CMD_OK) {
@@ -515,25 +515,24 @@ static void session_command(struct session *s, const char *line, size_t len)
     case CMD_DATA: cmd_data(s); break;
     case CMD_RSET:
         tx_reset(s);
-        reply(s, "250 2.0.0 Ok");
+        reply(s, REPLY_OK, NULL, NULL);
         break;
-    case CMD_NOOP: reply(s, "250 2.0.0 Ok"); break;
+    case CMD_NOOP: reply(s, REPLY_OK, NULL, NULL); break;
     case CMD_QUIT:
-        reply(s, "221 2.0.0 Bye");
-        session_close(s);
+        reply(s, REPLY_BYE, NULL, NULL);
         break;
     case CMD_HELP:
-        reply(s, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY");
+        reply(s, REPLY_HELP, NULL, NULL);
         break;
     case CMD_VRFY:
-        reply(s, "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery");
+        reply(s, REPLY_VRFY, NULL, NULL);
         break;
-    case CMD_EXPN: reply_error(s, "502 5.5.1 EXPN command is disabled"); break;
-    case CMD_STARTTLS: reply_error(s, "502 5.5.1 Error: command not implemented"); break;
-    case CMD_AUTH: reply_error(s, "503 5.5.1 Error: authentication not enabled"); break;
-    case CMD_BDAT: reply_error(s, "502 5.5.1 Error: command not implemented"); break;
+    case CMD_EXPN: reply(s, REPLY_EXPN_DISABLED, NULL, NULL); break;
+    case CMD_STARTTLS: reply(s, REPLY_NOT_IMPLEMENTED, NULL, NULL); break;
+    case CMD_AUTH: reply(s, REPLY_AUTH_DISABLED, NULL, NULL); break;
+    case CMD_BDAT: reply(s, REPLY_NOT_IMPLEMENTED, NULL, NULL); break;
     default:
-        reply_error(s, "500 5.5.2 Error: command not recognized");
+        reply(s, REPLY_UNKNOWN, NULL, NULL);
         break;
     }
     (void)cfg;
@@ -578,15 +577,14 @@ static void process_command_line(struct session *s, struct evbuffer *in, int *mo
         evbuffer_drain(in, n);
         s->discard_line = 0;
         timer_arm(s, cfg->smtpd_timeout);
-        reply_error(s, "500 5.5.2 Error: line too long");
+        reply(s, REPLY_LINE_TOO_LONG, NULL, NULL);
         *more = 1;
         return;
     }
     char stackbuf[4096];
     char *line = n <= sizeof stackbuf ? stackbuf : malloc(n);
     if (!line) {
-        reply(s, "421 4.3.0 %s Error: out of memory", cfg->myhostname);
-        session_close(s);
+        reply(s, REPLY_NOMEM_CLOSE, cfg->myhostname, NULL);
         return;
     }
     evbuffer_remove(in, line, n);
@@ -614,8 +612,7 @@ static void session_process(struct session *s)
         if (s->state != SS_CMD)
             break;
         if (s->shutdown_requested) {
-            reply(s, "421 4.3.2 %s Service shutting down", cfg_of(s)->myhostname);
-            session_close(s);
+            reply(s, REPLY_SHUTDOWN, cfg_of(s)->myhostname, NULL);
             return;
         }
         if (evbuffer_get_length(out) > SESSION_OUTPUT_MAX) {
@@ -699,8 +696,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     case SS_DATA:
         log_info("timeout after %s from %s", s->state == SS_DATA ? "DATA" : "command",
                  s->peer_label);
-        reply(s, "421 4.4.2 %s Error: timeout exceeded", cfg_of(s)->myhostname);
-        session_close(s);
+        reply(s, REPLY_TIMEOUT, cfg_of(s)->myhostname, NULL);
         return;
     }
 }
@@ -770,7 +766,7 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
         session_close(s);
         return s;
     }
-    reply(s, "220 %s", cfg_of(s)->smtpd_banner);
+    reply(s, REPLY_GREETING, cfg_of(s)->smtpd_banner, NULL);
     timer_arm(s, cfg_of(s)->smtpd_timeout);
     return s;
 }
@@ -779,8 +775,7 @@ void session_shutdown(struct session *s)
 {
     s->shutdown_requested = 1;
     if (s->state == SS_CMD) {
-        reply(s, "421 4.3.2 %s Service shutting down", cfg_of(s)->myhostname);
-        session_close(s);
+        reply(s, REPLY_SHUTDOWN, cfg_of(s)->myhostname, NULL);
     }
 }
 
