@@ -104,29 +104,24 @@ static void reply(struct session *s, enum reply_id id, const char *a1, const cha
 
 /* ---------- transaction ---------- */
 
+/* The one way a transaction ends: RSET, HELO/EHLO, an error at the end
+ * of DATA, the commit result, the session's end. The queue file being
+ * written is discarded, the envelope freed, everything back to zero. */
 static void tx_reset(struct session *s)
 {
-    if (s->msg) {
-        spool_msg_abort(s->msg);
-        s->msg = NULL;
-    }
-    for (size_t i = 0; i < s->env.nrcpt; i++)
-        free(s->env.rcpt[i].addr);
-    free(s->env.rcpt);
-    free(s->env.sender);
-    s->env.rcpt = NULL;
-    s->env.nrcpt = 0;
-    s->env.sender = NULL;
-    s->env.body_8bit = 0;
-    s->env.smtputf8 = 0;
-    s->rcpt_cap = 0;
-    s->have_mail = 0;
-    s->data_write_error = 0;
+    struct session_tx *tx = &s->tx;
+    if (tx->msg)
+        spool_msg_abort(tx->msg);
+    for (size_t i = 0; i < tx->env.nrcpt; i++)
+        free(tx->env.rcpt[i].addr);
+    free(tx->env.rcpt);
+    free(tx->env.sender);
+    memset(tx, 0, sizeof *tx);
 }
 
 static const char *proto_name(const struct session *s)
 {
-    if (s->env.smtputf8)
+    if (s->tx.env.smtputf8)
         return "UTF8SMTP";
     return s->esmtp ? "ESMTP" : "SMTP";
 }
@@ -145,7 +140,7 @@ static void log_reject_text(struct session *s, const char *stage, const char *re
 {
     char from_l[LOG_ADDR_SIZE], to_l[LOG_ADDR_SIZE], helo_l[LOG_ADDR_SIZE];
     log_info("NOQUEUE: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
-             stage, s->peer_label, replytext, log_addr(s->env.sender, from_l, sizeof from_l),
+             stage, s->peer_label, replytext, log_addr(s->tx.env.sender, from_l, sizeof from_l),
              to ? " to=<" : "", to ? log_addr(to, to_l, sizeof to_l) : "", to ? ">" : "",
              proto_name(s), log_addr(s->helo, helo_l, sizeof helo_l));
 }
@@ -190,7 +185,7 @@ static void cmd_ehlo(struct session *s, const struct smtp_command *c, int esmtp)
 static void cmd_mail(struct session *s, const struct smtp_command *c)
 {
     const struct config *cfg = cfg_of(s);
-    if (s->have_mail) {
+    if (s->tx.have_mail) {
         reply(s, REPLY_NESTED_MAIL, NULL, NULL);
         return;
     }
@@ -199,25 +194,25 @@ static void cmd_mail(struct session *s, const struct smtp_command *c)
         reply(s, REPLY_SIZE, NULL, NULL);
         return;
     }
-    s->env.sender = strdup(c->addr.is_null ? "" : c->addr.full);
-    if (!s->env.sender) {
+    s->tx.env.sender = strdup(c->addr.is_null ? "" : c->addr.full);
+    if (!s->tx.env.sender) {
         reply(s, REPLY_NOMEM, NULL, NULL);
         return;
     }
-    s->env.body_8bit = c->body == BODY_8BITMIME;
-    s->env.smtputf8 = c->smtputf8;
-    s->have_mail = 1;
+    s->tx.env.body_8bit = c->body == BODY_8BITMIME;
+    s->tx.env.smtputf8 = c->smtputf8;
+    s->tx.have_mail = 1;
     reply(s, REPLY_MAIL_OK, NULL, NULL);
 }
 
 static void cmd_rcpt(struct session *s, const struct smtp_command *c)
 {
     const struct config *cfg = cfg_of(s);
-    if (!s->have_mail) {
+    if (!s->tx.have_mail) {
         reply(s, REPLY_NEED_MAIL, NULL, NULL);
         return;
     }
-    if ((long long)s->env.nrcpt >= cfg->smtpd_recipient_limit) {
+    if ((long long)s->tx.env.nrcpt >= cfg->smtpd_recipient_limit) {
         reply(s, REPLY_TOO_MANY_RCPT, NULL, NULL);
         return;
     }
@@ -236,17 +231,17 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
         reply(s, REPLY_RELAY_DENIED, c->addr.full, NULL);
         return;
     }
-    if (s->env.nrcpt == s->rcpt_cap) {
-        size_t nc = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
-        struct env_rcpt *r = realloc(s->env.rcpt, nc * sizeof *r);
+    if (s->tx.env.nrcpt == s->tx.rcpt_cap) {
+        size_t nc = s->tx.rcpt_cap ? s->tx.rcpt_cap * 2 : 4;
+        struct env_rcpt *r = realloc(s->tx.env.rcpt, nc * sizeof *r);
         if (!r) {
             reply(s, REPLY_NOMEM, NULL, NULL);
             return;
         }
-        s->env.rcpt = r;
-        s->rcpt_cap = nc;
+        s->tx.env.rcpt = r;
+        s->tx.rcpt_cap = nc;
     }
-    struct env_rcpt *r = &s->env.rcpt[s->env.nrcpt];
+    struct env_rcpt *r = &s->tx.env.rcpt[s->tx.env.nrcpt];
     memset(r, 0, sizeof *r);
     if (c->addr.domain[0]) {
         r->addr = strdup(c->addr.full);
@@ -265,17 +260,17 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
         reply(s, REPLY_NOMEM, NULL, NULL);
         return;
     }
-    s->env.nrcpt++;
+    s->tx.env.nrcpt++;
     reply(s, REPLY_RCPT_OK, NULL, NULL);
 }
 
 static int msg_write(struct session *s, const char *p, size_t n)
 {
-    if (s->data_write_error)
+    if (s->tx.write_error)
         return -1;
-    if (spool_msg_write(s->msg, p, n) < 0) {
-        log_warning_errno("%s: queue file write error", spool_msg_qid(s->msg));
-        s->data_write_error = 1;
+    if (spool_msg_write(s->tx.msg, p, n) < 0) {
+        log_warning_errno("%s: queue file write error", spool_msg_qid(s->tx.msg));
+        s->tx.write_error = 1;
         return -1;
     }
     return 0;
@@ -286,26 +281,26 @@ static void cmd_data(struct session *s)
     const struct config *cfg = cfg_of(s);
     struct daemon *d = server_daemon(s->srv);
     char err[256];
-    if (!s->have_mail) {
+    if (!s->tx.have_mail) {
         reply(s, REPLY_NEED_MAIL, NULL, NULL);
         return;
     }
-    if (s->env.nrcpt == 0) {
+    if (s->tx.env.nrcpt == 0) {
         reply(s, REPLY_NEED_RCPT, NULL, NULL);
         return;
     }
     struct timeval tv;
     gettimeofday(&tv, NULL);
-    s->env.arrival_sec = tv.tv_sec;
-    s->env.arrival_usec = tv.tv_usec;
-    s->env.client_addr = s->client_addr;
-    s->env.client_name = s->client_name;
-    s->env.helo = s->helo;
-    s->env.protocol = (char *)proto_name(s);
-    s->msg = spool_msg_create(d->spool, &s->env, err, sizeof err);
+    s->tx.env.arrival_sec = tv.tv_sec;
+    s->tx.env.arrival_usec = tv.tv_usec;
+    s->tx.env.client_addr = s->client_addr;
+    s->tx.env.client_name = s->client_name;
+    s->tx.env.helo = s->helo;
+    s->tx.env.protocol = (char *)proto_name(s);
+    s->tx.msg = spool_msg_create(d->spool, &s->tx.env, err, sizeof err);
     /* borrowed pointers: the envelope does not own them in a session */
-    s->env.client_addr = s->env.client_name = s->env.helo = s->env.protocol = NULL;
-    if (!s->msg) {
+    s->tx.env.client_addr = s->tx.env.client_name = s->tx.env.helo = s->tx.env.protocol = NULL;
+    if (!s->tx.msg) {
         log_warning("cannot create queue file: %s", err);
         reply(s, REPLY_QUEUE_WRITE, NULL, NULL);
         return;
@@ -315,13 +310,13 @@ static void cmd_data(struct session *s)
     rfc5322_date((time_t)tv.tv_sec, date, sizeof date);
     struct trace_received tr = {
         .helo = s->helo, .client_name = s->client_name, .client_addr = s->client_addr,
-        .myhostname = cfg->myhostname, .protocol = proto_name(s), .qid = s->env.qid,
-        .for_rcpt = s->env.nrcpt == 1 ? s->env.rcpt[0].addr : NULL, .date = date,
+        .myhostname = cfg->myhostname, .protocol = proto_name(s), .qid = s->tx.env.qid,
+        .for_rcpt = s->tx.env.nrcpt == 1 ? s->tx.env.rcpt[0].addr : NULL, .date = date,
         .local_uid = s->local_uid,
     };
     size_t n = trace_format_received(&tr, hdr, sizeof hdr);
-    data_scanner_init(&s->ds, cfg->message_size_limit, cfg->header_size_limit);
-    s->data_write_error = 0;
+    data_scanner_init(&s->tx.ds, cfg->message_size_limit, cfg->header_size_limit);
+    s->tx.write_error = 0;
     msg_write(s, hdr, n);
     s->state = SS_DATA;
     reply(s, REPLY_DATA, NULL, NULL);
@@ -339,20 +334,20 @@ static void data_emit(void *arg, enum data_emit kind, const char *p, size_t n)
     if (!cfg->always_add_missing_headers)
         return;
     char buf[600];
-    if (!s->ds.have_message_id) {
+    if (!s->tx.ds.have_message_id) {
         struct tm tm;
-        time_t t = (time_t)s->env.arrival_sec;
+        time_t t = (time_t)s->tx.env.arrival_sec;
         gmtime_r(&t, &tm);
         char stamp[32];
         strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
         int len = snprintf(buf, sizeof buf, "Message-ID: <%s.%s@%s>\r\n", stamp,
-                           s->env.qid, cfg->myhostname);
+                           s->tx.env.qid, cfg->myhostname);
         if (len > 0 && (size_t)len < sizeof buf)
             msg_write(s, buf, (size_t)len);
     }
-    if (!s->ds.have_date) {
+    if (!s->tx.ds.have_date) {
         char date[64];
-        rfc5322_date((time_t)s->env.arrival_sec, date, sizeof date);
+        rfc5322_date((time_t)s->tx.env.arrival_sec, date, sizeof date);
         int len = snprintf(buf, sizeof buf, "Date: %s\r\n", date);
         if (len > 0 && (size_t)len < sizeof buf)
             msg_write(s, buf, (size_t)len);
@@ -361,8 +356,8 @@ static void data_emit(void *arg, enum data_emit kind, const char *p, size_t n)
 
 static void data_finish(struct session *s)
 {
-    const char *qid = spool_msg_qid(s->msg);
-    switch (s->ds.error) {
+    const char *qid = spool_msg_qid(s->tx.msg);
+    switch (s->tx.ds.error) {
     case DATA_ERR_SIZE:
         log_reject(s, "END-OF-MESSAGE", REPLY_SIZE, NULL, NULL);
         tx_reset(s);
@@ -384,7 +379,7 @@ static void data_finish(struct session *s)
     case DATA_OK:
         break;
     }
-    if (s->ds.received > cfg_of(s)->hopcount_limit) {
+    if (s->tx.ds.received > cfg_of(s)->hopcount_limit) {
         /* a relay pointing back at itself, or a loop between relays */
         log_reject(s, "END-OF-MESSAGE", REPLY_HOPS, NULL, NULL);
         tx_reset(s);
@@ -392,7 +387,7 @@ static void data_finish(struct session *s)
         reply(s, REPLY_HOPS, NULL, NULL);
         return;
     }
-    if (s->data_write_error || spool_msg_finish(s->msg) < 0) {
+    if (s->tx.write_error || spool_msg_finish(s->tx.msg) < 0) {
         log_warning("%s: queue file write error; message not accepted", qid);
         tx_reset(s);
         s->state = SS_CMD;
@@ -400,8 +395,8 @@ static void data_finish(struct session *s)
         return;
     }
     /* hand over to the group commit; the 250 waits for the fsync */
-    struct spool_msg *m = s->msg;
-    s->msg = NULL;
+    struct spool_msg *m = s->tx.msg;
+    s->tx.msg = NULL;
     s->state = SS_COMMIT;
     evtimer_del(s->timer);
     server_commit_request(s->srv, s, m);
@@ -411,12 +406,12 @@ void session_commit_done(struct session *s, int ok)
 {
     const struct config *cfg = cfg_of(s);
     if (ok) {
-        log_info("%s: client=%s", s->env.qid, s->peer_label);
+        log_info("%s: client=%s", s->tx.env.qid, s->peer_label);
         char from_l[LOG_ADDR_SIZE];
-        log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", s->env.qid,
-                 log_addr(s->env.sender, from_l, sizeof from_l), s->ds.size, s->env.nrcpt);
-        scheduler_enqueue(server_daemon(s->srv)->sched, s->env.qid, 0);
-        reply(s, REPLY_QUEUED, s->env.qid, NULL);
+        log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", s->tx.env.qid,
+                 log_addr(s->tx.env.sender, from_l, sizeof from_l), s->tx.ds.size, s->tx.env.nrcpt);
+        scheduler_enqueue(server_daemon(s->srv)->sched, s->tx.env.qid, 0);
+        reply(s, REPLY_QUEUED, s->tx.env.qid, NULL);
         s->errors = 0;
         s->nmsgs++;
     } else {
@@ -498,7 +493,7 @@ static void session_command(struct session *s, const char *line, size_t len)
         reply(s, REPLY_FORBIDDEN, NULL, NULL);
         return;
     }
-    enum cmd_status st = command_parse(line, len, s->env.smtputf8, &c);
+    enum cmd_status st = command_parse(line, len, s->tx.env.smtputf8, &c);
     if (st == CMD_ERR_UNKNOWN || st == CMD_ERR_NUL) {
         reply(s, REPLY_UNKNOWN, NULL, NULL);
         return;
@@ -547,12 +542,12 @@ static void process_data(struct session *s, struct evbuffer *in)
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
-        size_t used = data_scan(&s->ds, v.iov_base, v.iov_len, data_emit, s);
+        size_t used = data_scan(&s->tx.ds, v.iov_base, v.iov_len, data_emit, s);
         /* the deadline is per line, so a trickling client runs out of time */
         if (memchr(v.iov_base, '\n', used))
             timer_arm(s, cfg->smtpd_timeout);
         evbuffer_drain(in, used);
-        if (s->ds.done)
+        if (s->tx.ds.done)
             data_finish(s);
     }
 }

@@ -23,6 +23,19 @@ enum session_state {
     SS_CLOSING,      /* final reply queued, closing once it is written */
 };
 
+/* One mail transaction, from MAIL FROM to the end of DATA. Only
+ * tx_reset() empties it: RSET, HELO/EHLO, errors at the end of DATA, the
+ * commit result, the session's end. */
+struct session_tx {
+    int have_mail;                        /* MAIL accepted */
+    struct envelope env;                  /* sender, recipients; the qid
+                                           * once DATA began */
+    size_t rcpt_cap;                      /* allocated env.rcpt entries */
+    struct spool_msg *msg;                /* queue file written during DATA */
+    struct data_scanner ds;               /* the DATA content scanner */
+    int write_error;                      /* a write to msg failed: 451 */
+};
+
 struct session {
     struct session *prev, *next;          /* server's list */
     struct server *srv;
@@ -45,15 +58,7 @@ struct session {
     char helo[512];
     int errors;
     char *pending_reply;                  /* held during SS_SLEEP */
-    int pending_close;                    /* after the held reply: 421 + close */
-    /* transaction */
-    int have_mail;
-    struct envelope env;                  /* sender, recipients */
-    size_t rcpt_cap;
-    struct spool_msg *msg;
-    struct data_scanner ds;
-    int data_write_error;
-    long long data_started_usec;
+    struct session_tx tx;
     unsigned long nmsgs;
 };
 
