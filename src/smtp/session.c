@@ -1,28 +1,26 @@
+/* session — one SMTP server conversation: the state machine over the
+ * connection's input and output, pipelining, replies and error limits,
+ * timeouts, the hand-over to the group commit, and the life cycle. The
+ * commands themselves are in session_cmd.c. */
 #include "session.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <netinet/in.h>
-#include <stdarg.h>
-#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
-#include "../daemon.h"
 #include "../queue/scheduler.h"
-#include "../queue/spool.h"
 #include "../util/log.h"
-#include "command.h"
-#include "reply.h"
 #include "server.h"
-#include "trace.h"
+#include "session_cmd.h"
+#include "session_internal.h"
 
 /* Stop parsing pipelined commands while this much output is unread: a
  * client that never reads cannot make us buffer without bound. */
@@ -35,14 +33,9 @@
 static void session_process(struct session *s);
 static void session_free(struct session *s);
 
-static const struct config *cfg_of(const struct session *s)
-{
-    return s->rt->cfg;
-}
-
 /* ---------- replies ---------- */
 
-static void reply_raw(struct session *s, const char *line)
+void session_reply_raw(struct session *s, const char *line)
 {
     struct evbuffer *out = bufferevent_get_output(s->bev);
     evbuffer_add(out, line, strlen(line));
@@ -54,7 +47,7 @@ static void reply_raw(struct session *s, const char *line)
     }
 }
 
-static void timer_arm(struct session *s, long long secs)
+void session_timer_arm(struct session *s, long long secs)
 {
     struct timeval tv = { (time_t)secs, 0 };
     evtimer_add(s->timer, &tv);
@@ -66,25 +59,25 @@ static void session_close(struct session *s)
     bufferevent_disable(s->bev, EV_READ);
     struct evbuffer *out = bufferevent_get_output(s->bev);
     /* never free here: callers still hold s; the timer or on_write will */
-    timer_arm(s, evbuffer_get_length(out) == 0 ? 0 : SESSION_CLOSE_GRACE);
+    session_timer_arm(s, evbuffer_get_length(out) == 0 ? 0 : SESSION_CLOSE_GRACE);
 }
 
 /* Every reply of the session but the connect-time refusal goes through
  * here. An error reply (REPLY_F_ERROR) counts towards the soft and hard
  * limits (Postfix smtpd_soft_error_limit / smtpd_hard_error_limit); a 221
  * or 421 reply closes the session, as in Postfix's smtpd_chat_reply. */
-static void reply(struct session *s, enum reply_id id, const char *a1, const char *a2)
+void session_reply(struct session *s, enum reply_id id, const char *a1, const char *a2)
 {
-    const struct config *cfg = cfg_of(s);
+    const struct config *cfg = session_cfg(s);
     const struct reply_def *r = reply_get(id);
     char line[1024];
     reply_format(line, sizeof line, id, 0, a1, a2);
     if (r && (r->flags & REPLY_F_ERROR)) {
         s->errors++;
         if (s->errors >= cfg->smtpd_hard_error_limit) {
-            reply_raw(s, line);
+            session_reply_raw(s, line);
             log_info("too many errors from %s (smtpd_hard_error_limit)", s->peer_label);
-            reply(s, REPLY_TOO_MANY_ERRORS, cfg->myhostname, NULL);
+            session_reply(s, REPLY_TOO_MANY_ERRORS, cfg->myhostname, NULL);
             return;
         }
         if (s->errors > cfg->smtpd_soft_error_limit && cfg->smtpd_error_sleep_time > 0) {
@@ -93,471 +86,86 @@ static void reply(struct session *s, enum reply_id id, const char *a1, const cha
             s->pending_reply = strdup(line);
             s->state = SS_SLEEP;
             bufferevent_disable(s->bev, EV_READ);
-            timer_arm(s, cfg->smtpd_error_sleep_time);
+            session_timer_arm(s, cfg->smtpd_error_sleep_time);
             return;
         }
     }
-    reply_raw(s, line);
+    session_reply_raw(s, line);
     if (r && (r->code == 221 || r->code == 421))
         session_close(s);
 }
 
-/* ---------- transaction ---------- */
+/* ---------- the group commit ---------- */
 
-/* The one way a transaction ends: RSET, HELO/EHLO, an error at the end
- * of DATA, the commit result, the session's end. The queue file being
- * written is discarded, the envelope freed, everything back to zero. */
-static void tx_reset(struct session *s)
+/* The only two calls into the group commit (server.c today): a finished
+ * message is handed over, and a session that goes away withdraws its
+ * request. The result comes back through session_commit_done(). */
+void session_commit_submit(struct session *s, struct spool_msg *m)
 {
-    struct session_tx *tx = &s->tx;
-    if (tx->msg)
-        spool_msg_abort(tx->msg);
-    for (size_t i = 0; i < tx->env.nrcpt; i++)
-        free(tx->env.rcpt[i].addr);
-    free(tx->env.rcpt);
-    free(tx->env.sender);
-    memset(tx, 0, sizeof *tx);
-}
-
-static const char *proto_name(const struct session *s)
-{
-    if (s->tx.env.smtputf8)
-        return "UTF8SMTP";
-    return s->esmtp ? "ESMTP" : "SMTP";
-}
-
-static void rfc5322_date(time_t t, char *out, size_t outlen)
-{
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z", &tm);
-}
-
-/* replytext: our own reply, with any client text in it already made
- * log-safe; the fields are escaped here. */
-static void log_reject_text(struct session *s, const char *stage, const char *replytext,
-                            const char *to)
-{
-    char from_l[LOG_ADDR_SIZE], to_l[LOG_ADDR_SIZE], helo_l[LOG_ADDR_SIZE];
-    log_info("NOQUEUE: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
-             stage, s->peer_label, replytext, log_addr(s->tx.env.sender, from_l, sizeof from_l),
-             to ? " to=<" : "", to ? log_addr(to, to_l, sizeof to_l) : "", to ? ">" : "",
-             proto_name(s), log_addr(s->helo, helo_l, sizeof helo_l));
-}
-
-/* The reject line for reply id; arg (log-safe) fills its "%s". */
-static void log_reject(struct session *s, const char *stage, enum reply_id id,
-                       const char *arg, const char *to)
-{
-    char text[1200];
-    reply_format(text, sizeof text, id, 0, arg, NULL);
-    log_reject_text(s, stage, text, to);
-}
-
-/* ---------- commands ---------- */
-
-static void cmd_ehlo(struct session *s, const struct smtp_command *c, int esmtp)
-{
-    const struct config *cfg = cfg_of(s);
-    tx_reset(s);
-    /* only the safe form is kept: it goes into Received:, the queue file
-     * and the logs (-v shows the exact bytes of the command) */
-    trace_helo_name(c->arg, strlen(c->arg), s->helo, sizeof s->helo);
-    s->esmtp = esmtp;
-    if (!esmtp) {
-        reply(s, REPLY_HELLO, cfg->myhostname, NULL);
-        return;
-    }
-    char size[32] = "SIZE";
-    if (cfg->message_size_limit > 0)
-        snprintf(size, sizeof size, "SIZE %lld", cfg->message_size_limit);
-    const char *const lines[] = {
-        cfg->myhostname, "PIPELINING", size, "ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8",
-    };
-    size_t n = sizeof lines / sizeof lines[0];
-    for (size_t i = 0; i < n; i++) {
-        char line[600];
-        reply_format(line, sizeof line, REPLY_HELLO, i + 1 < n, lines[i], NULL);
-        reply_raw(s, line);
-    }
-}
-
-static void cmd_mail(struct session *s, const struct smtp_command *c)
-{
-    const struct config *cfg = cfg_of(s);
-    if (s->tx.have_mail) {
-        reply(s, REPLY_NESTED_MAIL, NULL, NULL);
-        return;
-    }
-    if (c->size >= 0 && cfg->message_size_limit > 0 &&
-        c->size > cfg->message_size_limit) {
-        reply(s, REPLY_SIZE, NULL, NULL);
-        return;
-    }
-    s->tx.env.sender = strdup(c->addr.is_null ? "" : c->addr.full);
-    if (!s->tx.env.sender) {
-        reply(s, REPLY_NOMEM, NULL, NULL);
-        return;
-    }
-    s->tx.env.body_8bit = c->body == BODY_8BITMIME;
-    s->tx.env.smtputf8 = c->smtputf8;
-    s->tx.have_mail = 1;
-    reply(s, REPLY_MAIL_OK, NULL, NULL);
-}
-
-static void cmd_rcpt(struct session *s, const struct smtp_command *c)
-{
-    const struct config *cfg = cfg_of(s);
-    if (!s->tx.have_mail) {
-        reply(s, REPLY_NEED_MAIL, NULL, NULL);
-        return;
-    }
-    if ((long long)s->tx.env.nrcpt >= cfg->smtpd_recipient_limit) {
-        reply(s, REPLY_TOO_MANY_RCPT, NULL, NULL);
-        return;
-    }
-    const struct policy_rcpt q = {
-        .client_trusted = s->in_mynetworks,
-        .allow_untrusted_routing = cfg->allow_untrusted_routing,
-        .local = c->addr.local,
-        .domain = c->addr.domain,
-        .mydestination = cfg->mydestination.v,
-        .ndest = cfg->mydestination.n,
-    };
-    if (policy_check_rcpt(&q) != POLICY_PERMIT) {
-        char addr_l[LOG_ADDR_SIZE];
-        log_reject(s, "RCPT", REPLY_RELAY_DENIED,
-                   log_addr(c->addr.full, addr_l, sizeof addr_l), c->addr.full);
-        reply(s, REPLY_RELAY_DENIED, c->addr.full, NULL);
-        return;
-    }
-    if (s->tx.env.nrcpt == s->tx.rcpt_cap) {
-        size_t nc = s->tx.rcpt_cap ? s->tx.rcpt_cap * 2 : 4;
-        struct env_rcpt *r = realloc(s->tx.env.rcpt, nc * sizeof *r);
-        if (!r) {
-            reply(s, REPLY_NOMEM, NULL, NULL);
-            return;
-        }
-        s->tx.env.rcpt = r;
-        s->tx.rcpt_cap = nc;
-    }
-    struct env_rcpt *r = &s->tx.env.rcpt[s->tx.env.nrcpt];
-    memset(r, 0, sizeof *r);
-    if (c->addr.domain[0]) {
-        r->addr = strdup(c->addr.full);
-    } else {
-        /* bare "postmaster": qualified now, or it would be routed by
-         * default_transport (to the relayhost without a domain, or to an
-         * MX lookup of nothing) instead of staying on this host */
-        const char *d = policy_postmaster_domain(cfg->myorigin, cfg->myhostname,
-                                                 cfg->mydestination.v,
-                                                 cfg->mydestination.n);
-        size_t n = sizeof "postmaster@" + strlen(d);
-        if ((r->addr = malloc(n)) != NULL)
-            snprintf(r->addr, n, "postmaster@%s", d);
-    }
-    if (!r->addr) {
-        reply(s, REPLY_NOMEM, NULL, NULL);
-        return;
-    }
-    s->tx.env.nrcpt++;
-    reply(s, REPLY_RCPT_OK, NULL, NULL);
-}
-
-static int msg_write(struct session *s, const char *p, size_t n)
-{
-    if (s->tx.write_error)
-        return -1;
-    if (spool_msg_write(s->tx.msg, p, n) < 0) {
-        log_warning_errno("%s: queue file write error", spool_msg_qid(s->tx.msg));
-        s->tx.write_error = 1;
-        return -1;
-    }
-    return 0;
-}
-
-static void cmd_data(struct session *s)
-{
-    const struct config *cfg = cfg_of(s);
-    struct daemon *d = server_daemon(s->srv);
-    char err[256];
-    if (!s->tx.have_mail) {
-        reply(s, REPLY_NEED_MAIL, NULL, NULL);
-        return;
-    }
-    if (s->tx.env.nrcpt == 0) {
-        reply(s, REPLY_NEED_RCPT, NULL, NULL);
-        return;
-    }
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    s->tx.env.arrival_sec = tv.tv_sec;
-    s->tx.env.arrival_usec = tv.tv_usec;
-    s->tx.env.client_addr = s->client_addr;
-    s->tx.env.client_name = s->client_name;
-    s->tx.env.helo = s->helo;
-    s->tx.env.protocol = (char *)proto_name(s);
-    s->tx.msg = spool_msg_create(d->spool, &s->tx.env, err, sizeof err);
-    /* borrowed pointers: the envelope does not own them in a session */
-    s->tx.env.client_addr = s->tx.env.client_name = s->tx.env.helo = s->tx.env.protocol = NULL;
-    if (!s->tx.msg) {
-        log_warning("cannot create queue file: %s", err);
-        reply(s, REPLY_QUEUE_WRITE, NULL, NULL);
-        return;
-    }
-    /* the trace header, as Postfix writes it */
-    char date[64], hdr[2048];
-    rfc5322_date((time_t)tv.tv_sec, date, sizeof date);
-    struct trace_received tr = {
-        .helo = s->helo, .client_name = s->client_name, .client_addr = s->client_addr,
-        .myhostname = cfg->myhostname, .protocol = proto_name(s), .qid = s->tx.env.qid,
-        .for_rcpt = s->tx.env.nrcpt == 1 ? s->tx.env.rcpt[0].addr : NULL, .date = date,
-        .local_uid = s->local_uid,
-    };
-    size_t n = trace_format_received(&tr, hdr, sizeof hdr);
-    data_scanner_init(&s->tx.ds, cfg->message_size_limit, cfg->header_size_limit);
-    s->tx.write_error = 0;
-    msg_write(s, hdr, n);
-    s->state = SS_DATA;
-    reply(s, REPLY_DATA, NULL, NULL);
-}
-
-static void data_emit(void *arg, enum data_emit kind, const char *p, size_t n)
-{
-    struct session *s = arg;
-    if (kind == DATA_EMIT_BYTES) {
-        msg_write(s, p, n);
-        return;
-    }
-    /* end of the header section: add what Postfix's cleanup would */
-    const struct config *cfg = cfg_of(s);
-    if (!cfg->always_add_missing_headers)
-        return;
-    char buf[600];
-    if (!s->tx.ds.have_message_id) {
-        struct tm tm;
-        time_t t = (time_t)s->tx.env.arrival_sec;
-        gmtime_r(&t, &tm);
-        char stamp[32];
-        strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
-        int len = snprintf(buf, sizeof buf, "Message-ID: <%s.%s@%s>\r\n", stamp,
-                           s->tx.env.qid, cfg->myhostname);
-        if (len > 0 && (size_t)len < sizeof buf)
-            msg_write(s, buf, (size_t)len);
-    }
-    if (!s->tx.ds.have_date) {
-        char date[64];
-        rfc5322_date((time_t)s->tx.env.arrival_sec, date, sizeof date);
-        int len = snprintf(buf, sizeof buf, "Date: %s\r\n", date);
-        if (len > 0 && (size_t)len < sizeof buf)
-            msg_write(s, buf, (size_t)len);
-    }
-}
-
-static void data_finish(struct session *s)
-{
-    const char *qid = spool_msg_qid(s->tx.msg);
-    switch (s->tx.ds.error) {
-    case DATA_ERR_SIZE:
-        log_reject(s, "END-OF-MESSAGE", REPLY_SIZE, NULL, NULL);
-        tx_reset(s);
-        s->state = SS_CMD;
-        reply(s, REPLY_SIZE, NULL, NULL);
-        return;
-    case DATA_ERR_HEADER_SIZE:
-        tx_reset(s);
-        s->state = SS_CMD;
-        reply(s, REPLY_HEADER_SIZE, NULL, NULL);
-        return;
-    case DATA_ERR_BARE_CR:
-        /* the log keeps its shorter text (not the reply's) */
-        log_reject_text(s, "END-OF-MESSAGE", "550 5.6.0 bare <CR> in message content", NULL);
-        tx_reset(s);
-        s->state = SS_CMD;
-        reply(s, REPLY_BARE_CR, NULL, NULL);
-        return;
-    case DATA_OK:
-        break;
-    }
-    if (s->tx.ds.received > cfg_of(s)->hopcount_limit) {
-        /* a relay pointing back at itself, or a loop between relays */
-        log_reject(s, "END-OF-MESSAGE", REPLY_HOPS, NULL, NULL);
-        tx_reset(s);
-        s->state = SS_CMD;
-        reply(s, REPLY_HOPS, NULL, NULL);
-        return;
-    }
-    if (s->tx.write_error || spool_msg_finish(s->tx.msg) < 0) {
-        log_warning("%s: queue file write error; message not accepted", qid);
-        tx_reset(s);
-        s->state = SS_CMD;
-        reply(s, REPLY_QUEUE_WRITE, NULL, NULL);
-        return;
-    }
-    /* hand over to the group commit; the 250 waits for the fsync */
-    struct spool_msg *m = s->tx.msg;
-    s->tx.msg = NULL;
     s->state = SS_COMMIT;
     evtimer_del(s->timer);
     server_commit_request(s->srv, s, m);
 }
 
+static void session_commit_cancel(struct session *s)
+{
+    server_commit_forget(s->srv, s);
+}
+
 void session_commit_done(struct session *s, int ok)
 {
-    const struct config *cfg = cfg_of(s);
+    const struct config *cfg = session_cfg(s);
+    struct session_tx *tx = &s->tx;
     if (ok) {
-        log_info("%s: client=%s", s->tx.env.qid, s->peer_label);
         char from_l[LOG_ADDR_SIZE];
-        log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", s->tx.env.qid,
-                 log_addr(s->tx.env.sender, from_l, sizeof from_l), s->tx.ds.size, s->tx.env.nrcpt);
-        scheduler_enqueue(server_daemon(s->srv)->sched, s->tx.env.qid, 0);
-        reply(s, REPLY_QUEUED, s->tx.env.qid, NULL);
+        log_info("%s: client=%s", tx->env.qid, s->peer_label);
+        log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", tx->env.qid,
+                 log_addr(tx->env.sender, from_l, sizeof from_l), tx->ds.size,
+                 tx->env.nrcpt);
+        scheduler_enqueue(server_daemon(s->srv)->sched, tx->env.qid, 0);
+        session_reply(s, REPLY_QUEUED, tx->env.qid, NULL);
         s->errors = 0;
         s->nmsgs++;
     } else {
-        reply(s, REPLY_QUEUE_WRITE, NULL, NULL);
+        session_reply(s, REPLY_QUEUE_WRITE, NULL, NULL);
     }
-    tx_reset(s);
+    session_tx_reset(s);
     if (s->lost) {
         s->state = SS_CLOSING;
         session_free(s);
         return;
     }
     s->state = SS_CMD;
-    timer_arm(s, cfg->smtpd_timeout);
+    session_timer_arm(s, cfg->smtpd_timeout);
     session_process(s);
-}
-
-static void cmd_syntax(struct session *s, const struct smtp_command *c,
-                       enum cmd_status st)
-{
-    switch (c->verb) {
-    case CMD_HELO: reply(s, REPLY_SYNTAX_HELO, NULL, NULL); break;
-    case CMD_EHLO: reply(s, REPLY_SYNTAX_EHLO, NULL, NULL); break;
-    case CMD_MAIL:
-        if (st == CMD_ERR_ADDRESS)
-            reply(s, REPLY_BAD_SENDER, NULL, NULL);
-        else if (st == CMD_ERR_PARAM)
-            reply(s, REPLY_MAIL_PARAM, NULL, NULL);
-        else
-            reply(s, REPLY_SYNTAX_MAIL, NULL, NULL);
-        break;
-    case CMD_RCPT:
-        if (st == CMD_ERR_ADDRESS)
-            reply(s, REPLY_BAD_RCPT, NULL, NULL);
-        else if (st == CMD_ERR_PARAM)
-            reply(s, REPLY_RCPT_PARAM, NULL, NULL);
-        else
-            reply(s, REPLY_SYNTAX_RCPT, NULL, NULL);
-        break;
-    case CMD_VRFY: reply(s, REPLY_SYNTAX_VRFY, NULL, NULL); break;
-    case CMD_EXPN: reply(s, REPLY_SYNTAX_EXPN, NULL, NULL); break;
-    default:
-        reply(s, REPLY_SYNTAX, NULL, NULL);
-        break;
-    }
-}
-
-/* Postfix's smtpd_forbidden_commands: HTTP spoken to an SMTP port is a
- * cross-protocol attack, not a confused client. */
-static int forbidden_command(const char *line, size_t len)
-{
-    static const char *const bad[] = { "GET ", "POST ", "CONNECT ", "PUT ", "HEAD " };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        size_t n = strlen(bad[i]);
-        if (len >= n && strncmp(line, bad[i], n) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static void session_command(struct session *s, const char *line, size_t len)
-{
-    const struct config *cfg = cfg_of(s);
-    struct smtp_command c;
-    if (log_verbose()) {
-        char clean[300];
-        /* a client's credentials never reach the log, not even with -v:
-         * neither AUTH lines nor the SASL responses that may follow */
-        enum trace_redact r = command_trace_redact(line, len, &s->trace_after_auth);
-        if (r == TRACE_AUTH)
-            log_debug("%s: < AUTH <redacted>", s->peer_label);
-        else if (r == TRACE_SECRET)
-            log_debug("%s: < <redacted>", s->peer_label);
-        else
-            log_debug("%s: < %s", s->peer_label,
-                      log_sanitize(line, len, clean, sizeof clean));
-    }
-    if (forbidden_command(line, len)) {
-        log_warning("non-SMTP command from %s", s->peer_label);
-        reply(s, REPLY_FORBIDDEN, NULL, NULL);
-        return;
-    }
-    enum cmd_status st = command_parse(line, len, s->tx.env.smtputf8, &c);
-    if (st == CMD_ERR_UNKNOWN || st == CMD_ERR_NUL) {
-        reply(s, REPLY_UNKNOWN, NULL, NULL);
-        return;
-    }
-    if (st != CMD_OK) {
-        cmd_syntax(s, &c, st);
-        return;
-    }
-    switch (c.verb) {
-    case CMD_HELO: cmd_ehlo(s, &c, 0); break;
-    case CMD_EHLO: cmd_ehlo(s, &c, 1); break;
-    case CMD_MAIL: cmd_mail(s, &c); break;
-    case CMD_RCPT: cmd_rcpt(s, &c); break;
-    case CMD_DATA: cmd_data(s); break;
-    case CMD_RSET:
-        tx_reset(s);
-        reply(s, REPLY_OK, NULL, NULL);
-        break;
-    case CMD_NOOP: reply(s, REPLY_OK, NULL, NULL); break;
-    case CMD_QUIT:
-        reply(s, REPLY_BYE, NULL, NULL);
-        break;
-    case CMD_HELP:
-        reply(s, REPLY_HELP, NULL, NULL);
-        break;
-    case CMD_VRFY:
-        reply(s, REPLY_VRFY, NULL, NULL);
-        break;
-    case CMD_EXPN: reply(s, REPLY_EXPN_DISABLED, NULL, NULL); break;
-    case CMD_STARTTLS: reply(s, REPLY_NOT_IMPLEMENTED, NULL, NULL); break;
-    case CMD_AUTH: reply(s, REPLY_AUTH_DISABLED, NULL, NULL); break;
-    case CMD_BDAT: reply(s, REPLY_NOT_IMPLEMENTED, NULL, NULL); break;
-    default:
-        reply(s, REPLY_UNKNOWN, NULL, NULL);
-        break;
-    }
-    (void)cfg;
 }
 
 /* ---------- input loop ---------- */
 
 static void process_data(struct session *s, struct evbuffer *in)
 {
-    const struct config *cfg = cfg_of(s);
+    const struct config *cfg = session_cfg(s);
     while (s->state == SS_DATA && evbuffer_get_length(in) > 0) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
-        size_t used = data_scan(&s->tx.ds, v.iov_base, v.iov_len, data_emit, s);
+        size_t used = data_scan(&s->tx.ds, v.iov_base, v.iov_len, session_data_emit, s);
         /* the deadline is per line, so a trickling client runs out of time */
         if (memchr(v.iov_base, '\n', used))
-            timer_arm(s, cfg->smtpd_timeout);
+            session_timer_arm(s, cfg->smtpd_timeout);
         evbuffer_drain(in, used);
         if (s->tx.ds.done)
-            data_finish(s);
+            session_data_finish(s);
     }
 }
 
-static void process_command_line(struct session *s, struct evbuffer *in, int *more)
+/* Take one command line from in and run it. 0 when there is no complete
+ * line yet (or the session must stop), 1 when it may go on. */
+static int process_command_line(struct session *s, struct evbuffer *in)
 {
-    const struct config *cfg = cfg_of(s);
+    const struct config *cfg = session_cfg(s);
     size_t limit = (size_t)cfg->line_length_limit;
     struct evbuffer_ptr p = evbuffer_search(in, "\n", 1, NULL);
-    *more = 0;
     if (p.pos < 0) {
         size_t have = evbuffer_get_length(in);
         if (have > limit) {
@@ -565,34 +173,36 @@ static void process_command_line(struct session *s, struct evbuffer *in, int *mo
             evbuffer_drain(in, have);
             s->discard_line = 1;
         }
-        return;
+        return 0;
     }
     size_t n = (size_t)p.pos + 1;
     if (s->discard_line || n > limit + 2) {
         evbuffer_drain(in, n);
         s->discard_line = 0;
-        timer_arm(s, cfg->smtpd_timeout);
-        reply(s, REPLY_LINE_TOO_LONG, NULL, NULL);
-        *more = 1;
-        return;
+        session_timer_arm(s, cfg->smtpd_timeout);
+        session_reply(s, REPLY_LINE_TOO_LONG, NULL, NULL);
+        return 1;
     }
     char stackbuf[4096];
     char *line = n <= sizeof stackbuf ? stackbuf : malloc(n);
     if (!line) {
-        reply(s, REPLY_NOMEM_CLOSE, cfg->myhostname, NULL);
-        return;
+        session_reply(s, REPLY_NOMEM_CLOSE, cfg->myhostname, NULL);
+        return 0;
     }
     evbuffer_remove(in, line, n);
     size_t len = n - 1;
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    timer_arm(s, cfg->smtpd_timeout);
+    session_timer_arm(s, cfg->smtpd_timeout);
     session_command(s, line, len);
     if (line != stackbuf)
         free(line);
-    *more = 1;
+    return 1;
 }
 
+/* Work through the input as far as the state allows. Commands are taken
+ * one at a time; a pipelined group ends at a SCF_LAST command, and the
+ * next command waits until the group's replies are written (on_write). */
 static void session_process(struct session *s)
 {
     struct evbuffer *in = bufferevent_get_input(s->bev);
@@ -601,24 +211,27 @@ static void session_process(struct session *s)
         if (s->state == SS_DATA) {
             process_data(s, in);
             if (s->state == SS_DATA)
-                break;
+                return;
             continue;
         }
         if (s->state != SS_CMD)
-            break;
-        if (s->shutdown_requested) {
-            reply(s, REPLY_SHUTDOWN, cfg_of(s)->myhostname, NULL);
             return;
+        if (s->shutdown_requested) {
+            session_reply(s, REPLY_SHUTDOWN, session_cfg(s)->myhostname, NULL);
+            return;
+        }
+        if (s->group_wait) {
+            if (evbuffer_get_length(out) > 0)
+                return;
+            s->group_wait = 0;
         }
         if (evbuffer_get_length(out) > SESSION_OUTPUT_MAX) {
             s->output_blocked = 1;
             bufferevent_disable(s->bev, EV_READ);
-            break;
+            return;
         }
-        int more;
-        process_command_line(s, in, &more);
-        if (!more)
-            break;
+        if (!process_command_line(s, in))
+            return;
     }
 }
 
@@ -631,6 +244,7 @@ static void on_read(struct bufferevent *bev, void *arg)
     session_process(s);
 }
 
+/* The output buffer is empty: everything so far was written. */
 static void on_write(struct bufferevent *bev, void *arg)
 {
     struct session *s = arg;
@@ -642,8 +256,8 @@ static void on_write(struct bufferevent *bev, void *arg)
     if (s->output_blocked) {
         s->output_blocked = 0;
         bufferevent_enable(s->bev, EV_READ);
-        session_process(s);
     }
+    session_process(s);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -676,9 +290,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         s->state = SS_CMD;
         bufferevent_enable(s->bev, EV_READ);
         if (line)
-            reply_raw(s, line);
+            session_reply_raw(s, line);
         free(line);
-        timer_arm(s, cfg_of(s)->smtpd_timeout);
+        session_timer_arm(s, session_cfg(s)->smtpd_timeout);
         session_process(s);
         return;
     }
@@ -691,7 +305,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     case SS_DATA:
         log_info("timeout after %s from %s", s->state == SS_DATA ? "DATA" : "command",
                  s->peer_label);
-        reply(s, REPLY_TIMEOUT, cfg_of(s)->myhostname, NULL);
+        session_reply(s, REPLY_TIMEOUT, session_cfg(s)->myhostname, NULL);
         return;
     }
 }
@@ -701,11 +315,27 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
                             socklen_t salen, const char *reject)
 {
+    struct bufferevent *bev =
+        bufferevent_socket_new(server_daemon(srv)->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        evutil_closesocket(fd);
+        return NULL;
+    }
+    return session_new_bev(srv, bev, sa, salen, reject);
+}
+
+struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
+                                const struct sockaddr *sa, socklen_t salen,
+                                const char *reject)
+{
     struct daemon *d = server_daemon(srv);
     struct session *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s) {
+        bufferevent_free(bev);
         return NULL;
+    }
     s->srv = srv;
+    s->bev = bev;
     s->rt = runtime_ref(d->rt);
     if ((size_t)salen > sizeof s->peer)
         salen = sizeof s->peer;
@@ -728,7 +358,8 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
          * mynetworks; the kernel tells who the peer is */
         struct ucred cred;
         socklen_t clen = sizeof cred;
-        s->local_uid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0
+        s->local_uid = getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_PEERCRED, &cred,
+                                  &clen) == 0
                            ? (long)cred.uid : 65534L;
         snprintf(s->client_addr, sizeof s->client_addr, "local");
         snprintf(s->client_name, sizeof s->client_name, "localhost");
@@ -738,15 +369,9 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
         snprintf(s->peer_label, sizeof s->peer_label, "%s[%s]", s->client_name,
                  s->client_addr);
     }
-    s->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
     s->timer = evtimer_new(d->base, on_timer, s);
-    if (!s->bev || !s->timer) {
-        if (s->bev)
-            bufferevent_free(s->bev);
-        else
-            evutil_closesocket(fd);
-        if (s->timer)
-            event_free(s->timer);
+    if (!s->timer) {
+        bufferevent_free(bev);
         runtime_unref(s->rt);
         free(s);
         return NULL;
@@ -757,21 +382,20 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
     s->state = SS_CMD;
     log_info("connect from %s", s->peer_label);
     if (reject) {
-        reply_raw(s, reject);
+        session_reply_raw(s, reject);
         session_close(s);
         return s;
     }
-    reply(s, REPLY_GREETING, cfg_of(s)->smtpd_banner, NULL);
-    timer_arm(s, cfg_of(s)->smtpd_timeout);
+    session_reply(s, REPLY_GREETING, session_cfg(s)->smtpd_banner, NULL);
+    session_timer_arm(s, session_cfg(s)->smtpd_timeout);
     return s;
 }
 
 void session_shutdown(struct session *s)
 {
     s->shutdown_requested = 1;
-    if (s->state == SS_CMD) {
-        reply(s, REPLY_SHUTDOWN, cfg_of(s)->myhostname, NULL);
-    }
+    if (s->state == SS_CMD)
+        session_reply(s, REPLY_SHUTDOWN, session_cfg(s)->myhostname, NULL);
 }
 
 void session_destroy(struct session *s)
@@ -782,9 +406,9 @@ void session_destroy(struct session *s)
 static void session_free(struct session *s)
 {
     if (s->state == SS_COMMIT)
-        server_commit_forget(s->srv, s);
+        session_commit_cancel(s);
     log_info("disconnect from %s", s->peer_label);
-    tx_reset(s);
+    session_tx_reset(s);
     free(s->pending_reply);
     event_free(s->timer);
     bufferevent_free(s->bev);

@@ -1,5 +1,6 @@
 /* session — one SMTP server conversation: the explicit state machine,
- * pipelining, limits, timeouts and error counting. */
+ * pipelining, limits, timeouts and error counting (session.c), driven by
+ * a command table (session_cmd.c). */
 #ifndef POSTERN_SMTP_SESSION_H
 #define POSTERN_SMTP_SESSION_H
 
@@ -24,7 +25,7 @@ enum session_state {
 };
 
 /* One mail transaction, from MAIL FROM to the end of DATA. Only
- * tx_reset() empties it: RSET, HELO/EHLO, errors at the end of DATA, the
+ * session_tx_reset() empties it: RSET, HELO/EHLO, errors at the end of DATA, the
  * commit result, the session's end. */
 struct session_tx {
     int have_mail;                        /* MAIL accepted */
@@ -54,6 +55,16 @@ struct session {
     int discard_line;                     /* dropping the rest of a long line */
     int trace_after_auth;                 /* -v: lines after AUTH are redacted */
     int output_blocked;                   /* too many replies not yet read */
+    int group_wait;                       /* a SCF_LAST command ended a
+                                           * pipelined group: the next command
+                                           * waits until the replies so far
+                                           * are written */
+    /* STARTTLS: while tls_required and not tls_active, only commands with
+     * SCF_PRE_TLS run (530 5.7.0 for the others). The server has no TLS
+     * yet: both are always 0; a listener with smtpd_tls_security_level =
+     * encrypt will set tls_required, STARTTLS (or wrapper mode) tls_active. */
+    int tls_required;
+    int tls_active;
     int esmtp;
     char helo[512];
     int errors;
@@ -62,9 +73,16 @@ struct session {
     unsigned long nmsgs;
 };
 
+/* A session on the accepted socket fd, greeted, or refused with the
+ * reply line reject (then closed). NULL when out of memory (fd closed). */
 struct session *session_new(struct server *srv, int fd,
                             const struct sockaddr *sa, socklen_t salen,
                             const char *reject);
+/* The same over a bufferevent the session takes over (freed on failure):
+ * a socket, a TLS filter later, a bufferevent pair in the unit tests. */
+struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
+                                const struct sockaddr *sa, socklen_t salen,
+                                const char *reject);
 
 /* The group commit finished: ok = message is durable. */
 void session_commit_done(struct session *s, int ok);
