@@ -31,7 +31,6 @@
 #define SESSION_CLOSE_GRACE 5
 
 static void session_process(struct session *s);
-static void session_free(struct session *s);
 
 /* ---------- replies ---------- */
 
@@ -58,7 +57,7 @@ static void session_close(struct session *s)
     s->state = SS_CLOSING;
     bufferevent_disable(s->bev, EV_READ);
     struct evbuffer *out = bufferevent_get_output(s->bev);
-    /* never free here: callers still hold s; the timer or on_write will */
+    /* the timer or on_write ends it (SS_CLOSED) once the reply is out */
     session_timer_arm(s, evbuffer_get_length(out) == 0 ? 0 : SESSION_CLOSE_GRACE);
 }
 
@@ -99,22 +98,28 @@ void session_reply(struct session *s, enum reply_id id, const char *a1, const ch
 
 /* The only two calls into the group commit (server.c today): a finished
  * message is handed over, and a session that goes away withdraws its
- * request. The result comes back through session_commit_done(). */
+ * pending request. The result comes back through session_commit_done(). */
 void session_commit_submit(struct session *s, struct spool_msg *m)
 {
     s->state = SS_COMMIT;
+    s->commit = SC_PENDING;
     evtimer_del(s->timer);
     server_commit_request(s->srv, s, m);
 }
 
 static void session_commit_cancel(struct session *s)
 {
-    server_commit_forget(s->srv, s);
+    if (s->commit == SC_PENDING)
+        server_commit_forget(s->srv, s);
 }
 
+/* Called from inside the group commit: only the message's fate is dealt
+ * with here (logged, handed to the scheduler: that must happen even if the
+ * session ends before it runs again). The client's reply and what it
+ * pipelined after the message wait for session_process on a later pass,
+ * so the session is never run, nor freed, under the commit's feet. */
 void session_commit_done(struct session *s, int ok)
 {
-    const struct config *cfg = session_cfg(s);
     struct session_tx *tx = &s->tx;
     if (ok) {
         char from_l[LOG_ADDR_SIZE];
@@ -123,21 +128,31 @@ void session_commit_done(struct session *s, int ok)
                  log_addr(tx->env.sender, from_l, sizeof from_l), tx->ds.size,
                  tx->env.nrcpt);
         scheduler_enqueue(server_daemon(s->srv)->sched, tx->env.qid, 0);
-        session_reply(s, REPLY_QUEUED, tx->env.qid, NULL);
+    }
+    s->commit = ok ? SC_DONE : SC_FAILED;
+    event_active(s->wakeup, EV_TIMEOUT, 0);
+}
+
+/* session_process, once the commit result is in: the reply, and the end
+ * of the transaction. */
+static void commit_finish(struct session *s)
+{
+    if (s->commit == SC_DONE) {
+        session_reply(s, REPLY_QUEUED, s->tx.env.qid, NULL);
         s->errors = 0;
         s->nmsgs++;
     } else {
         session_reply(s, REPLY_QUEUE_WRITE, NULL, NULL);
     }
+    s->commit = SC_NONE;
     session_tx_reset(s);
     if (s->lost) {
-        s->state = SS_CLOSING;
-        session_free(s);
+        /* nobody is left to tell: the reply went nowhere */
+        s->state = SS_CLOSED;
         return;
     }
     s->state = SS_CMD;
-    session_timer_arm(s, cfg->smtpd_timeout);
-    session_process(s);
+    session_timer_arm(s, session_cfg(s)->smtpd_timeout);
 }
 
 /* ---------- input loop ---------- */
@@ -208,14 +223,24 @@ static void session_process(struct session *s)
     struct evbuffer *in = bufferevent_get_input(s->bev);
     struct evbuffer *out = bufferevent_get_output(s->bev);
     for (;;) {
-        if (s->state == SS_DATA) {
+        switch (s->state) {
+        case SS_DATA:
             process_data(s, in);
             if (s->state == SS_DATA)
                 return;
             continue;
-        }
-        if (s->state != SS_CMD)
+        case SS_COMMIT:
+            if (s->commit == SC_PENDING)
+                return;
+            commit_finish(s);
+            continue;
+        case SS_CMD:
+            break;
+        case SS_SLEEP:
+        case SS_CLOSING:
+        case SS_CLOSED:
             return;
+        }
         if (s->shutdown_requested) {
             session_reply(s, REPLY_SHUTDOWN, session_cfg(s)->myhostname, NULL);
             return;
@@ -235,13 +260,24 @@ static void session_process(struct session *s)
     }
 }
 
+static void session_free(struct session *s);
+
+/* Every way into a session (the libevent callbacks below, the commit
+ * result, session_destroy) ends here, and only here is a session freed:
+ * it is the outermost frame, so nothing up the stack still uses it. */
+static void session_run(struct session *s)
+{
+    session_process(s);
+    if (s->state == SS_CLOSED)
+        session_free(s);
+}
+
 /* ---------- libevent callbacks ---------- */
 
 static void on_read(struct bufferevent *bev, void *arg)
 {
-    struct session *s = arg;
     (void)bev;
-    session_process(s);
+    session_run(arg);
 }
 
 /* The output buffer is empty: everything so far was written. */
@@ -250,32 +286,31 @@ static void on_write(struct bufferevent *bev, void *arg)
     struct session *s = arg;
     (void)bev;
     if (s->state == SS_CLOSING) {
-        session_free(s);
-        return;
-    }
-    if (s->output_blocked) {
+        s->state = SS_CLOSED;
+    } else if (s->output_blocked) {
         s->output_blocked = 0;
         bufferevent_enable(s->bev, EV_READ);
     }
-    session_process(s);
+    session_run(s);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct session *s = arg;
     (void)bev;
-    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-        if (s->state == SS_DATA)
-            log_info("lost connection after DATA from %s", s->peer_label);
-        if (s->state == SS_COMMIT) {
-            /* the message will still be committed and delivered; there is
-             * just nobody left to tell */
-            bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-            s->lost = 1;
-            return;
-        }
-        session_free(s);
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+        return;
+    if (s->state == SS_DATA)
+        log_info("lost connection after DATA from %s", s->peer_label);
+    if (s->state == SS_COMMIT) {
+        /* the message will still be committed and delivered; there is
+         * just nobody left to tell (commit_finish ends the session) */
+        bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        s->lost = 1;
+    } else {
+        s->state = SS_CLOSED;
     }
+    session_run(s);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -293,21 +328,30 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
             session_reply_raw(s, line);
         free(line);
         session_timer_arm(s, session_cfg(s)->smtpd_timeout);
-        session_process(s);
-        return;
+        break;
     }
     case SS_CLOSING:
-        session_free(s);
-        return;
-    case SS_COMMIT:
-        return;
+        s->state = SS_CLOSED;
+        break;
     case SS_CMD:
     case SS_DATA:
         log_info("timeout after %s from %s", s->state == SS_DATA ? "DATA" : "command",
                  s->peer_label);
         session_reply(s, REPLY_TIMEOUT, session_cfg(s)->myhostname, NULL);
-        return;
+        break;
+    case SS_COMMIT:
+    case SS_CLOSED:
+        break;
     }
+    session_run(s);
+}
+
+/* The commit result is in (session_commit_done). */
+static void on_wakeup(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    session_run(arg);
 }
 
 /* ---------- life cycle ---------- */
@@ -370,7 +414,12 @@ struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
                  s->client_addr);
     }
     s->timer = evtimer_new(d->base, on_timer, s);
-    if (!s->timer) {
+    s->wakeup = event_new(d->base, -1, 0, on_wakeup, s);
+    if (!s->timer || !s->wakeup) {
+        if (s->timer)
+            event_free(s->timer);
+        if (s->wakeup)
+            event_free(s->wakeup);
         bufferevent_free(bev);
         runtime_unref(s->rt);
         free(s);
@@ -400,17 +449,18 @@ void session_shutdown(struct session *s)
 
 void session_destroy(struct session *s)
 {
-    session_free(s);
+    s->state = SS_CLOSED;
+    session_run(s);
 }
 
 static void session_free(struct session *s)
 {
-    if (s->state == SS_COMMIT)
-        session_commit_cancel(s);
+    session_commit_cancel(s);
     log_info("disconnect from %s", s->peer_label);
     session_tx_reset(s);
     free(s->pending_reply);
     event_free(s->timer);
+    event_free(s->wakeup);
     bufferevent_free(s->bev);
     runtime_unref(s->rt);
     server_session_gone(s->srv, s);

@@ -22,6 +22,15 @@ enum session_state {
     SS_COMMIT,       /* content complete, waiting for the group commit */
     SS_SLEEP,        /* error reply delayed by smtpd_error_sleep_time */
     SS_CLOSING,      /* final reply queued, closing once it is written */
+    SS_CLOSED,       /* over: freed as the callback that got here returns */
+};
+
+/* The group commit of the message a session handed over. */
+enum session_commit {
+    SC_NONE = 0,
+    SC_PENDING,      /* handed over, no result yet */
+    SC_DONE,         /* durable: 250 on the session's next run */
+    SC_FAILED,       /* not queued: 451 on the session's next run */
 };
 
 /* One mail transaction, from MAIL FROM to the end of DATA. Only
@@ -43,6 +52,8 @@ struct session {
     struct runtime *rt;                   /* config snapshot for this session */
     struct bufferevent *bev;
     struct event *timer;                  /* deadline / sleep / close timer */
+    struct event *wakeup;                 /* runs the session on a later
+                                           * pass: the commit result is in */
     enum session_state state;
     struct sockaddr_storage peer;
     char client_addr[64];
@@ -52,6 +63,7 @@ struct session {
     int in_mynetworks;
     int shutdown_requested;
     int lost;                             /* peer gone while committing */
+    enum session_commit commit;
     int discard_line;                     /* dropping the rest of a long line */
     int trace_after_auth;                 /* -v: lines after AUTH are redacted */
     int output_blocked;                   /* too many replies not yet read */
@@ -84,10 +96,13 @@ struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
                                 const struct sockaddr *sa, socklen_t salen,
                                 const char *reject);
 
-/* The group commit finished: ok = message is durable. */
+/* The group commit finished: ok = message is durable. Logs the message
+ * and hands it to the scheduler, records the result and returns: the
+ * reply and the rest of the session run on a later event-loop pass. */
 void session_commit_done(struct session *s, int ok);
 
-/* Close at once, without a reply (daemon exit). */
+/* Close at once, without a reply (daemon exit). Not from inside the
+ * session's own callbacks. */
 void session_destroy(struct session *s);
 
 /* SIGTERM: an idle session says 421 and closes; a busy one after its reply. */

@@ -85,7 +85,8 @@ static void test_format(void **state)
     reply_format(out, sizeof out, REPLY_QUEUED, 0, "4F2A1C3B9E", NULL);
     assert_string_equal(out, "250 2.0.0 Ok: queued as 4F2A1C3B9E");
     reply_format(out, sizeof out, REPLY_TOO_MANY_FROM, 0, "mx.example", "192.0.2.1");
-    assert_string_equal(out, "421 4.7.0 mx.example Error: too many connections from 192.0.2.1");
+    assert_string_equal(out,
+                        "421 4.7.0 mx.example Error: too many connections from 192.0.2.1");
     reply_format(out, sizeof out, REPLY_RELAY_DENIED, 0, "a@b.example", NULL);
     assert_string_equal(out, "554 5.7.1 <a@b.example>: Relay access denied");
     /* greeting and EHLO lines: no enhanced status; '-' while more follow */

@@ -1,9 +1,11 @@
-/* Unit tests for the server session's command table and the dispatcher
- * that obeys it: every verb's row and flags, the pure check that decides
- * whether a command may run, and whole sessions driven through a
- * bufferevent pair (an in-memory connection on an event base of the test's
- * own, stepped by hand): a pipelined group ends at a SCF_LAST command, and
- * SCF_PRE_TLS decides what runs while TLS is required. */
+/* Unit tests for the server session: the command table and the
+ * dispatcher that obeys it (every verb's row and flags, the pure check
+ * that decides whether a command may run), and whole sessions driven
+ * through a bufferevent pair (an in-memory connection on an event base of
+ * the test's own, stepped pass by pass): a pipelined group ends
+ * at a SCF_LAST command, SCF_PRE_TLS decides what runs while TLS is
+ * required, and the group commit's result is taken up on a later pass,
+ * never inside the commit, with the session freed once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "daemon.h"
+#include "queue/scheduler.h"
 #include "queue/spool.h"
 #include "smtp/server.h"
 #include "smtp/session.h"
@@ -179,12 +182,20 @@ struct fx {
     struct server *srv;
     struct bufferevent *pair[2];    /* [0] the session's end, [1] the client's */
     struct session *s;
+    struct event *brk;              /* ends a pass of fx_step */
     unsigned long nsessions;        /* server_session_count at the start */
     char got[16384];                /* what the client read so far */
     size_t ngot;
 };
 
 static void fx_settle(struct fx *f);
+
+static void on_break(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(arg);
+}
 
 static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -206,21 +217,19 @@ static int fx_setup(void **state)
              "myhostname = mx.postern.test\n"
              "mydestination = postern.test\n"
              "queue_directory = %s/spool\n"
+             "capture_directory = %s/mail\n"
              "smtpd_error_sleep_time = 0\n"
              "smtpd_hard_error_limit = 100\n",
-             f->dir);
+             f->dir, f->dir);
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
     fputs(text, fp);
     assert_int_equal(fclose(fp), 0);
 
-    /* a one-callback-per-pass loop: the tests can look between callbacks */
-    struct event_config *ec = event_config_new();
-    assert_non_null(ec);
-    assert_int_equal(event_config_set_max_dispatch_interval(ec, NULL, 1, 0), 0);
-    f->d.base = event_base_new_with_config(ec);
-    event_config_free(ec);
+    f->d.base = event_base_new();
     assert_non_null(f->d.base);
+    f->brk = event_new(f->d.base, -1, 0, on_break, f->d.base);
+    assert_non_null(f->brk);
     struct config_errors errs = { 0 };
     f->d.rt = runtime_load(path, &errs);
     if (!f->d.rt)
@@ -232,6 +241,8 @@ static int fx_setup(void **state)
     /* no listener: the pair is the client */
     size_t nlisten = f->d.rt->cfg->listen.n;
     f->d.rt->cfg->listen.n = 0;
+    f->d.sched = scheduler_new(&f->d);
+    assert_non_null(f->d.sched);
     f->srv = server_new(&f->d, err, sizeof err);
     f->d.rt->cfg->listen.n = nlisten;
     if (!f->srv)
@@ -264,18 +275,22 @@ static int fx_teardown(void **state)
     bufferevent_free(f->pair[1]);
     fx_settle(f);                        /* the pair is freed on the loop */
     server_free(f->srv);
+    scheduler_free(f->d.sched);
     spool_close(f->d.spool);
     runtime_unref(f->d.rt);
+    event_free(f->brk);
     event_base_free(f->d.base);
     nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
 }
 
-/* One pass of the loop: at most one callback. */
+/* One pass of the loop: the callbacks due now run, those they make due
+ * wait for the next pass (they queue up behind brk). */
 static void fx_step(struct fx *f)
 {
-    assert_true(event_base_loop(f->d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK) >= 0);
+    event_active(f->brk, EV_TIMEOUT, 0);
+    assert_true(event_base_loop(f->d.base, EVLOOP_NONBLOCK) >= 0);
 }
 
 /* Move what the client end received into f->got. */
@@ -447,6 +462,129 @@ static void test_transaction_state_from_the_table(void **state)
     fx_wait(f, "250 SMTPUTF8\r\n503 5.5.1 Error: need MAIL command\r\n");
 }
 
+/* ---------- the group commit ---------- */
+
+/* Bytes the session has replied so far, written or not. */
+static size_t replied(struct fx *f)
+{
+    return f->ngot + evbuffer_get_length(bufferevent_get_input(f->pair[1])) +
+           evbuffer_get_length(bufferevent_get_output(f->pair[0]));
+}
+
+/* Send a message, then after (pipelined), and hang up (EOF) if asked;
+ * make the commit fail when fail is set: a file of its name in queue/
+ * (the rename refuses to replace it). */
+static void send_message(struct fx *f, int fail, const char *after, int hangup)
+{
+    fx_wait(f, "220 ");
+    fx_send(f, "EHLO client.test\r\nMAIL FROM:<a@postern.test>\r\n"
+               "RCPT TO:<b@postern.test>\r\nDATA\r\n");
+    fx_wait(f, "354 ");
+    if (fail) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/spool/queue/%s", f->dir, f->s->tx.env.qid);
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        fclose(fp);
+    }
+    fx_send(f, "Subject: commit\r\n\r\nbody\r\n.\r\n");
+    fx_send(f, after);
+    if (hangup)
+        bufferevent_flush(f->pair[1], EV_WRITE, BEV_FINISHED);
+}
+
+/* ... and step until the message is handed to the group commit. */
+static void send_until_commit(struct fx *f, int fail, const char *after)
+{
+    send_message(f, fail, after, 0);
+    for (int i = 0; i < 10000 && f->s->state != SS_COMMIT; i++)
+        fx_step(f);
+    assert_int_equal(f->s->state, SS_COMMIT);
+    assert_int_equal(f->s->commit, SC_PENDING);
+}
+
+static void test_commit_result_is_taken_up_on_a_later_pass(void **state)
+{
+    struct fx *f = *state;
+    send_until_commit(f, 1, "NOOP\r\nQUIT\r\n");
+    /* step pass by pass until the commit has reported */
+    int i;
+    for (i = 0; i < 10000 && f->s->commit == SC_PENDING; i++) {
+        size_t before = replied(f);
+        fx_step(f);
+        if (f->s->commit != SC_PENDING) {
+            /* the pass that brought the result replied nothing and left
+             * the pipelined commands alone */
+            assert_int_equal(f->s->commit, SC_FAILED);
+            assert_int_equal(f->s->state, SS_COMMIT);
+            assert_int_equal(replied(f), before);
+            char next[13] = "";
+            evbuffer_copyout(bufferevent_get_input(f->pair[0]), next, sizeof next - 1);
+            assert_string_equal(next, "NOOP\r\nQUIT\r\n");
+        }
+    }
+    assert_int_equal(f->s->commit, SC_FAILED);
+    /* a later pass answers the message, then what followed it */
+    fx_wait(f, "221 2.0.0 Bye\r\n");
+    assert_non_null(strstr(f->got, "354 End data with <CR><LF>.<CR><LF>\r\n"
+                                    "451 4.3.0 Error: queue file write error\r\n"
+                                    "250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n"));
+    fx_wait(f, NULL);
+}
+
+static void test_queued_then_the_pipelined_commands(void **state)
+{
+    struct fx *f = *state;
+    send_until_commit(f, 0, "NOOP\r\nQUIT\r\n");
+    char want[128];
+    snprintf(want, sizeof want, "250 2.0.0 Ok: queued as %s\r\n250 2.0.0 Ok\r\n"
+             "221 2.0.0 Bye\r\n", f->s->tx.env.qid);
+    fx_wait(f, want);
+    fx_wait(f, NULL);
+}
+
+/* The client hangs up (EOF) while its message is with the group commit:
+ * the session waits for the result, then ends, exactly once. */
+static void gone_before_the_result(struct fx *f, int fail)
+{
+    send_message(f, fail, "", 1);
+    int saw = 0;
+    for (int i = 0; i < 10000 && !fx_session_gone(f); i++) {
+        saw |= f->s->lost && f->s->commit == SC_PENDING;
+        fx_step(f);
+    }
+    assert_true(fx_session_gone(f));
+    assert_true(saw);
+}
+
+static void test_client_gone_before_the_result(void **state)
+{
+    gone_before_the_result(*state, 0);
+}
+
+static void test_client_gone_before_the_failure(void **state)
+{
+    gone_before_the_result(*state, 1);
+}
+
+static void test_client_gone_as_the_result_comes(void **state)
+{
+    struct fx *f = *state;
+    /* the EOF and the result in the same passes: whichever comes first,
+     * the session ends once (ASan sees a second free or a late use) */
+    send_until_commit(f, 0, "");
+    bufferevent_flush(f->pair[1], EV_WRITE, BEV_FINISHED);
+    fx_wait(f, NULL);
+}
+
+static void test_destroyed_while_committing(void **state)
+{
+    struct fx *f = *state;
+    /* daemon exit with a commit pending: the teardown destroys the
+     * session, then the server commits what it holds, for nobody */
+    send_until_commit(f, 0, "QUIT\r\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +599,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tls_required_allows_only_pre_tls_commands,
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_transaction_state_from_the_table, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_commit_result_is_taken_up_on_a_later_pass,
+                                        fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_queued_then_the_pipelined_commands, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_client_gone_before_the_result, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_client_gone_before_the_failure, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_client_gone_as_the_result_comes, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_destroyed_while_committing, fx_setup,
                                         fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
