@@ -226,9 +226,13 @@ static void session_process(struct session *s)
         switch (s->state) {
         case SS_DATA:
             process_data(s, in);
-            if (s->state == SS_DATA)
-                return;
-            continue;
+            if (s->state != SS_DATA)
+                continue;
+            if (s->input_eof) {
+                log_info("lost connection after DATA from %s", s->peer_label);
+                s->state = SS_CLOSED;
+            }
+            return;
         case SS_COMMIT:
             if (s->commit == SC_PENDING)
                 return;
@@ -255,8 +259,12 @@ static void session_process(struct session *s)
             bufferevent_disable(s->bev, EV_READ);
             return;
         }
-        if (!process_command_line(s, in))
+        if (!process_command_line(s, in)) {
+            /* all the client sent is answered: close once it is written */
+            if (s->input_eof && s->state == SS_CMD)
+                session_close(s);
             return;
+        }
     }
 }
 
@@ -300,6 +308,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
         return;
+    if (!(what & BEV_EVENT_ERROR)) {
+        /* end of input: the client sent all it will, but may still read
+         * (`sendmail -bs` shuts down its sending side after the whole
+         * dialogue). What it sent is answered, then the session closes;
+         * writing to a client that is gone fails, and ends it. */
+        s->input_eof = 1;
+        session_run(s);
+        return;
+    }
     if (s->state == SS_DATA)
         log_info("lost connection after DATA from %s", s->peer_label);
     if (s->state == SS_COMMIT) {

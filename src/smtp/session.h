@@ -34,8 +34,8 @@ enum session_commit {
 };
 
 /* One mail transaction, from MAIL FROM to the end of DATA. Only
- * session_tx_reset() empties it: RSET, HELO/EHLO, errors at the end of DATA, the
- * commit result, the session's end. */
+ * session_tx_reset() empties it: RSET, HELO/EHLO, errors at the end of
+ * DATA, the commit result, the session's end. */
 struct session_tx {
     int have_mail;                        /* MAIL accepted */
     struct envelope env;                  /* sender, recipients; the qid
@@ -62,7 +62,8 @@ struct session {
     long local_uid;                       /* local submission socket peer, else -1 */
     int in_mynetworks;
     int shutdown_requested;
-    int lost;                             /* peer gone while committing */
+    int lost;                             /* connection broken while committing */
+    int input_eof;                        /* the client sends no more */
     enum session_commit commit;
     int discard_line;                     /* dropping the rest of a long line */
     int trace_after_auth;                 /* -v: lines after AUTH are redacted */

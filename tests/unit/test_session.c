@@ -17,11 +17,15 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <ftw.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "queue/scheduler.h"
@@ -543,38 +547,122 @@ static void test_queued_then_the_pipelined_commands(void **state)
     fx_wait(f, NULL);
 }
 
-/* The client hangs up (EOF) while its message is with the group commit:
- * the session waits for the result, then ends, exactly once. */
-static void gone_before_the_result(struct fx *f, int fail)
+/* The client shuts down its sending side (EOF) while its message is with
+ * the group commit: the session waits for the result, answers it (the
+ * client may still read), then ends, once. */
+static void eof_before_the_result(struct fx *f, int fail)
 {
     send_message(f, fail, "", 1);
     int saw = 0;
     for (int i = 0; i < 10000 && !fx_session_gone(f); i++) {
-        saw |= f->s->lost && f->s->commit == SC_PENDING;
+        saw |= f->s->input_eof && f->s->commit == SC_PENDING;
         fx_step(f);
     }
     assert_true(fx_session_gone(f));
     assert_true(saw);
+    fx_collect(f);
+    assert_non_null(strstr(f->got, fail ? "\r\n451 4.3.0 Error: queue file write error\r\n"
+                                        : "\r\n250 2.0.0 Ok: queued as "));
 }
 
-static void test_client_gone_before_the_result(void **state)
+static void test_eof_before_the_result(void **state)
 {
-    gone_before_the_result(*state, 0);
+    eof_before_the_result(*state, 0);
 }
 
-static void test_client_gone_before_the_failure(void **state)
+static void test_eof_before_the_failure(void **state)
 {
-    gone_before_the_result(*state, 1);
+    eof_before_the_result(*state, 1);
 }
 
-static void test_client_gone_as_the_result_comes(void **state)
+static void test_eof_as_the_result_comes(void **state)
 {
     struct fx *f = *state;
-    /* the EOF and the result in the same passes: whichever comes first,
-     * the session ends once (ASan sees a second free or a late use) */
     send_until_commit(f, 0, "");
     bufferevent_flush(f->pair[1], EV_WRITE, BEV_FINISHED);
+    fx_wait(f, "250 2.0.0 Ok: queued as ");
     fx_wait(f, NULL);
+}
+
+static void test_half_close_after_the_whole_dialogue(void **state)
+{
+    struct fx *f = *state;
+    /* `postern sendmail -bs` relays a whole dialogue, then shuts down its
+     * sending side and reads the replies: every command is answered */
+    fx_send(f, "EHLO client\r\nMAIL FROM:<bs@postern.test>\r\nRCPT TO:<r@postern.test>\r\n"
+               "DATA\r\nSubject: -bs\r\n\r\nvia stdin\r\n.\r\nQUIT\r\n");
+    bufferevent_flush(f->pair[1], EV_WRITE, BEV_FINISHED);
+    fx_wait(f, NULL);
+    fx_collect(f);
+    static const char *const order[] = {
+        "220 mx.postern.test ESMTP", "250 SMTPUTF8", "250 2.1.0 Ok", "250 2.1.5 Ok",
+        "354 End data with <CR><LF>.<CR><LF>", "221 2.0.0 Bye",
+    };
+    assert_in_order(f->got, order, sizeof order / sizeof order[0]);
+    assert_non_null(strstr(f->got, "\r\n250 2.0.0 Ok: queued as "));
+}
+
+static void test_eof_mid_command_line(void **state)
+{
+    struct fx *f = *state;
+    fx_send(f, "NOOP\r\nNOO");
+    bufferevent_flush(f->pair[1], EV_WRITE, BEV_FINISHED);
+    fx_wait(f, NULL);
+    fx_collect(f);
+    assert_int_equal(count(f->got, "\r\n"), 2);
+    assert_non_null(strstr(f->got, "\r\n250 2.0.0 Ok\r\n"));
+}
+
+/* A connection that breaks (an error, not an end of input) around the
+ * commit: a socketpair whose client end closes with the replies unread, so
+ * the session's reads and writes fail (ECONNRESET, EPIPE). */
+static void test_connection_reset_around_the_commit(void **state)
+{
+    struct fx *f = *state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    assert_int_equal(evutil_make_socket_nonblocking(sv[0]), 0);
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    struct session *s = session_new(f->srv, sv[0], (struct sockaddr *)&sun,
+                                    sizeof(sa_family_t), NULL);
+    assert_non_null(s);
+    unsigned long before = server_session_count(f->srv);
+    static const char dialogue[] =
+        "EHLO client\r\nMAIL FROM:<a@postern.test>\r\nRCPT TO:<b@postern.test>\r\n"
+        "DATA\r\nSubject: broken\r\n\r\nbody\r\n.\r\n";
+    assert_int_equal(write(sv[1], dialogue, sizeof dialogue - 1), (ssize_t)sizeof dialogue - 1);
+    int i;
+    for (i = 0; i < 10000 && s->state != SS_COMMIT; i++)
+        fx_step(f);
+    assert_int_equal(s->state, SS_COMMIT);
+    close(sv[1]);
+    for (i = 0; i < 10000 && server_session_count(f->srv) == before; i++)
+        fx_step(f);
+    assert_int_equal(server_session_count(f->srv), before - 1);
+    f->nsessions = before - 1;          /* the fixture's session is still there */
+}
+
+static void test_connection_broken_while_committing(void **state)
+{
+    struct fx *f = *state;
+    send_until_commit(f, 0, "");
+    /* what libevent reports for a failed read (a pair cannot fail) */
+    bufferevent_event_cb eventcb = NULL;
+    void *arg = NULL;
+    bufferevent_getcb(f->pair[0], NULL, NULL, &eventcb, &arg);
+    assert_non_null(eventcb);
+    eventcb(f->pair[0], BEV_EVENT_READING | BEV_EVENT_ERROR, arg);
+    /* the session waits for the result, then ends without a reply */
+    assert_false(fx_session_gone(f));
+    assert_true(f->s->lost);
+    assert_int_equal(f->s->commit, SC_PENDING);
+    fx_collect(f);
+    size_t before = f->ngot;
+    fx_wait(f, NULL);
+    fx_collect(f);
+    assert_int_equal(f->ngot, before);
 }
 
 static void test_destroyed_while_committing(void **state)
@@ -587,6 +675,7 @@ static void test_destroyed_while_committing(void **state)
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN);           /* as the daemon: EPIPE, not death */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_verb_has_a_row),
         cmocka_unit_test(test_flags),
@@ -604,11 +693,15 @@ int main(void)
                                         fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_queued_then_the_pipelined_commands, fx_setup,
                                         fx_teardown),
-        cmocka_unit_test_setup_teardown(test_client_gone_before_the_result, fx_setup,
+        cmocka_unit_test_setup_teardown(test_eof_before_the_result, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_eof_before_the_failure, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_eof_as_the_result_comes, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_half_close_after_the_whole_dialogue, fx_setup,
                                         fx_teardown),
-        cmocka_unit_test_setup_teardown(test_client_gone_before_the_failure, fx_setup,
+        cmocka_unit_test_setup_teardown(test_eof_mid_command_line, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_connection_reset_around_the_commit, fx_setup,
                                         fx_teardown),
-        cmocka_unit_test_setup_teardown(test_client_gone_as_the_result_comes, fx_setup,
+        cmocka_unit_test_setup_teardown(test_connection_broken_while_committing, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_destroyed_while_committing, fx_setup,
                                         fx_teardown),
