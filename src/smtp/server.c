@@ -23,6 +23,7 @@
 #include "../util/log.h"
 #include "../util/unixsock.h"
 #include "control.h"
+#include "reply.h"
 #include "session.h"
 
 /* A large backlog: connection-per-message clients must not be dropped. */
@@ -157,9 +158,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 
     char reject[256] = "";
     if ((long long)srv->nsessions >= cfg->smtpd_max_connections) {
-        snprintf(reject, sizeof reject,
-                 "421 4.3.2 %s Error: too many connections, try again later",
-                 cfg->myhostname);
+        reply_format(reject, sizeof reject, REPLY_TOO_MANY_CONNECTIONS, 0,
+                     cfg->myhostname, NULL);
     } else if (cfg->smtpd_client_connection_count_limit > 0 &&
                !policy_netlist_match(&srv->d->rt->mynetworks, sa)) {
         char addr[64] = "";
@@ -171,9 +171,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       sizeof addr);
         if ((long long)count_client(srv, addr) >= cfg->smtpd_client_connection_count_limit) {
             log_warning("Connection concurrency limit exceeded: %s", addr);
-            snprintf(reject, sizeof reject,
-                     "421 4.7.0 %s Error: too many connections from %s",
-                     cfg->myhostname, addr);
+            reply_format(reject, sizeof reject, REPLY_TOO_MANY_FROM, 0,
+                         cfg->myhostname, addr);
         }
     }
     struct session *s = session_new(srv, fd, sa, (socklen_t)salen,
@@ -193,9 +192,8 @@ static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
     evutil_make_socket_nonblocking(fd);
     char reject[256] = "";
     if ((long long)srv->nsessions >= cfg->smtpd_max_connections)
-        snprintf(reject, sizeof reject,
-                 "421 4.3.2 %s Error: too many connections, try again later",
-                 cfg->myhostname);
+        reply_format(reject, sizeof reject, REPLY_TOO_MANY_CONNECTIONS, 0,
+                     cfg->myhostname, NULL);
     struct sockaddr_un local;
     if (sa->sa_family != AF_UNIX || salen < (int)sizeof(sa_family_t)) {
         /* some kernels return an empty address for an unnamed peer */

@@ -1,5 +1,6 @@
 /* session — one SMTP server conversation: the explicit state machine,
- * pipelining, limits, timeouts and error counting. */
+ * pipelining, limits, timeouts and error counting (session.c), driven by
+ * a command table (session_cmd.c). */
 #ifndef POSTERN_SMTP_SESSION_H
 #define POSTERN_SMTP_SESSION_H
 
@@ -21,6 +22,28 @@ enum session_state {
     SS_COMMIT,       /* content complete, waiting for the group commit */
     SS_SLEEP,        /* error reply delayed by smtpd_error_sleep_time */
     SS_CLOSING,      /* final reply queued, closing once it is written */
+    SS_CLOSED,       /* over: freed as the callback that got here returns */
+};
+
+/* The group commit of the message a session handed over. */
+enum session_commit {
+    SC_NONE = 0,
+    SC_PENDING,      /* handed over, no result yet */
+    SC_DONE,         /* durable: 250 on the session's next run */
+    SC_FAILED,       /* not queued: 451 on the session's next run */
+};
+
+/* One mail transaction, from MAIL FROM to the end of DATA. Only
+ * session_tx_reset() empties it: RSET, HELO/EHLO, errors at the end of
+ * DATA, the commit result, the session's end. */
+struct session_tx {
+    int have_mail;                        /* MAIL accepted */
+    struct envelope env;                  /* sender, recipients; the qid
+                                           * once DATA began */
+    size_t rcpt_cap;                      /* allocated env.rcpt entries */
+    struct spool_msg *msg;                /* queue file written during DATA */
+    struct data_scanner ds;               /* the DATA content scanner */
+    int write_error;                      /* a write to msg failed: 451 */
 };
 
 struct session {
@@ -29,6 +52,8 @@ struct session {
     struct runtime *rt;                   /* config snapshot for this session */
     struct bufferevent *bev;
     struct event *timer;                  /* deadline / sleep / close timer */
+    struct event *wakeup;                 /* runs the session on a later
+                                           * pass: the commit result is in */
     enum session_state state;
     struct sockaddr_storage peer;
     char client_addr[64];
@@ -37,34 +62,48 @@ struct session {
     long local_uid;                       /* local submission socket peer, else -1 */
     int in_mynetworks;
     int shutdown_requested;
-    int lost;                             /* peer gone while committing */
+    int lost;                             /* connection broken while committing */
+    int input_eof;                        /* the client sends no more */
+    enum session_commit commit;
     int discard_line;                     /* dropping the rest of a long line */
     int trace_after_auth;                 /* -v: lines after AUTH are redacted */
     int output_blocked;                   /* too many replies not yet read */
+    int group_wait;                       /* a SCF_LAST command ended a
+                                           * pipelined group: the next command
+                                           * waits until the replies so far
+                                           * are written */
+    /* STARTTLS: while tls_required and not tls_active, only commands with
+     * SCF_PRE_TLS run (530 5.7.0 for the others). The server has no TLS
+     * yet: both are always 0; a listener with smtpd_tls_security_level =
+     * encrypt will set tls_required, STARTTLS (or wrapper mode) tls_active. */
+    int tls_required;
+    int tls_active;
     int esmtp;
     char helo[512];
     int errors;
     char *pending_reply;                  /* held during SS_SLEEP */
-    int pending_close;                    /* after the held reply: 421 + close */
-    /* transaction */
-    int have_mail;
-    struct envelope env;                  /* sender, recipients */
-    size_t rcpt_cap;
-    struct spool_msg *msg;
-    struct data_scanner ds;
-    int data_write_error;
-    long long data_started_usec;
+    struct session_tx tx;
     unsigned long nmsgs;
 };
 
+/* A session on the accepted socket fd, greeted, or refused with the
+ * reply line reject (then closed). NULL when out of memory (fd closed). */
 struct session *session_new(struct server *srv, int fd,
                             const struct sockaddr *sa, socklen_t salen,
                             const char *reject);
+/* The same over a bufferevent the session takes over (freed on failure):
+ * a socket, a TLS filter later, a bufferevent pair in the unit tests. */
+struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
+                                const struct sockaddr *sa, socklen_t salen,
+                                const char *reject);
 
-/* The group commit finished: ok = message is durable. */
+/* The group commit finished: ok = message is durable. Logs the message
+ * and hands it to the scheduler, records the result and returns: the
+ * reply and the rest of the session run on a later event-loop pass. */
 void session_commit_done(struct session *s, int ok);
 
-/* Close at once, without a reply (daemon exit). */
+/* Close at once, without a reply (daemon exit). Not from inside the
+ * session's own callbacks. */
 void session_destroy(struct session *s);
 
 /* SIGTERM: an idle session says 421 and closes; a busy one after its reply. */

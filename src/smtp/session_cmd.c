@@ -1,0 +1,442 @@
+/* session_cmd — the server session's commands: the command table and the
+ * dispatcher that obeys it, the handlers, the mail transaction (MAIL FROM
+ * to the end of DATA) and the DATA content written to the queue file.
+ * Every reply goes through session_reply() by its reply_id. */
+#include "session_cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "../queue/spool.h"
+#include "../util/log.h"
+#include "server.h"
+#include "session_internal.h"
+#include "trace.h"
+
+/* ---------- transaction ---------- */
+
+void session_tx_reset(struct session *s)
+{
+    struct session_tx *tx = &s->tx;
+    if (tx->msg)
+        spool_msg_abort(tx->msg);
+    for (size_t i = 0; i < tx->env.nrcpt; i++)
+        free(tx->env.rcpt[i].addr);
+    free(tx->env.rcpt);
+    free(tx->env.sender);
+    memset(tx, 0, sizeof *tx);
+}
+
+static const char *proto_name(const struct session *s)
+{
+    if (s->tx.env.smtputf8)
+        return "UTF8SMTP";
+    return s->esmtp ? "ESMTP" : "SMTP";
+}
+
+static void rfc5322_date(time_t t, char *out, size_t outlen)
+{
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, outlen, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+/* replytext: our own reply, with any client text in it already made
+ * log-safe; the fields are escaped here. */
+static void log_reject_text(struct session *s, const char *stage, const char *replytext,
+                            const char *to)
+{
+    char from_l[LOG_ADDR_SIZE], to_l[LOG_ADDR_SIZE], helo_l[LOG_ADDR_SIZE];
+    log_info("NOQUEUE: reject: %s from %s: %s; from=<%s>%s%s%s proto=%s helo=<%s>",
+             stage, s->peer_label, replytext,
+             log_addr(s->tx.env.sender, from_l, sizeof from_l), to ? " to=<" : "",
+             to ? log_addr(to, to_l, sizeof to_l) : "", to ? ">" : "", proto_name(s),
+             log_addr(s->helo, helo_l, sizeof helo_l));
+}
+
+/* The reject line for reply id; arg (log-safe) fills its "%s". */
+static void log_reject(struct session *s, const char *stage, enum reply_id id,
+                       const char *arg, const char *to)
+{
+    char text[1200];
+    reply_format(text, sizeof text, id, 0, arg, NULL);
+    log_reject_text(s, stage, text, to);
+}
+
+/* ---------- handlers ---------- */
+
+static void hello(struct session *s, const struct smtp_command *c, int esmtp)
+{
+    const struct config *cfg = session_cfg(s);
+    session_tx_reset(s);
+    /* only the safe form is kept: it goes into Received:, the queue file
+     * and the logs (-v shows the exact bytes of the command) */
+    trace_helo_name(c->arg, strlen(c->arg), s->helo, sizeof s->helo);
+    s->esmtp = esmtp;
+    if (!esmtp) {
+        session_reply(s, REPLY_HELLO, cfg->myhostname, NULL);
+        return;
+    }
+    char size[32] = "SIZE";
+    if (cfg->message_size_limit > 0)
+        snprintf(size, sizeof size, "SIZE %lld", cfg->message_size_limit);
+    const char *const lines[] = {
+        cfg->myhostname, "PIPELINING", size, "ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8",
+    };
+    size_t n = sizeof lines / sizeof lines[0];
+    for (size_t i = 0; i < n; i++) {
+        char line[600];
+        reply_format(line, sizeof line, REPLY_HELLO, i + 1 < n, lines[i], NULL);
+        session_reply_raw(s, line);
+    }
+}
+
+static void cmd_helo(struct session *s, const struct smtp_command *c)
+{
+    hello(s, c, 0);
+}
+
+static void cmd_ehlo(struct session *s, const struct smtp_command *c)
+{
+    hello(s, c, 1);
+}
+
+static void cmd_mail(struct session *s, const struct smtp_command *c)
+{
+    const struct config *cfg = session_cfg(s);
+    if (c->size >= 0 && cfg->message_size_limit > 0 && c->size > cfg->message_size_limit) {
+        session_reply(s, REPLY_SIZE, NULL, NULL);
+        return;
+    }
+    s->tx.env.sender = strdup(c->addr.is_null ? "" : c->addr.full);
+    if (!s->tx.env.sender) {
+        session_reply(s, REPLY_NOMEM, NULL, NULL);
+        return;
+    }
+    s->tx.env.body_8bit = c->body == BODY_8BITMIME;
+    s->tx.env.smtputf8 = c->smtputf8;
+    s->tx.have_mail = 1;
+    session_reply(s, REPLY_MAIL_OK, NULL, NULL);
+}
+
+static void cmd_rcpt(struct session *s, const struct smtp_command *c)
+{
+    const struct config *cfg = session_cfg(s);
+    struct session_tx *tx = &s->tx;
+    if ((long long)tx->env.nrcpt >= cfg->smtpd_recipient_limit) {
+        session_reply(s, REPLY_TOO_MANY_RCPT, NULL, NULL);
+        return;
+    }
+    const struct policy_rcpt q = {
+        .client_trusted = s->in_mynetworks,
+        .allow_untrusted_routing = cfg->allow_untrusted_routing,
+        .local = c->addr.local,
+        .domain = c->addr.domain,
+        .mydestination = cfg->mydestination.v,
+        .ndest = cfg->mydestination.n,
+    };
+    if (policy_check_rcpt(&q) != POLICY_PERMIT) {
+        char addr_l[LOG_ADDR_SIZE];
+        log_reject(s, "RCPT", REPLY_RELAY_DENIED,
+                   log_addr(c->addr.full, addr_l, sizeof addr_l), c->addr.full);
+        session_reply(s, REPLY_RELAY_DENIED, c->addr.full, NULL);
+        return;
+    }
+    if (tx->env.nrcpt == tx->rcpt_cap) {
+        size_t nc = tx->rcpt_cap ? tx->rcpt_cap * 2 : 4;
+        struct env_rcpt *r = realloc(tx->env.rcpt, nc * sizeof *r);
+        if (!r) {
+            session_reply(s, REPLY_NOMEM, NULL, NULL);
+            return;
+        }
+        tx->env.rcpt = r;
+        tx->rcpt_cap = nc;
+    }
+    struct env_rcpt *r = &tx->env.rcpt[tx->env.nrcpt];
+    memset(r, 0, sizeof *r);
+    if (c->addr.domain[0]) {
+        r->addr = strdup(c->addr.full);
+    } else {
+        /* bare "postmaster": qualified now, or it would be routed by
+         * default_transport (to the relayhost without a domain, or to an
+         * MX lookup of nothing) instead of staying on this host */
+        const char *d = policy_postmaster_domain(cfg->myorigin, cfg->myhostname,
+                                                 cfg->mydestination.v,
+                                                 cfg->mydestination.n);
+        size_t n = sizeof "postmaster@" + strlen(d);
+        if ((r->addr = malloc(n)) != NULL)
+            snprintf(r->addr, n, "postmaster@%s", d);
+    }
+    if (!r->addr) {
+        session_reply(s, REPLY_NOMEM, NULL, NULL);
+        return;
+    }
+    tx->env.nrcpt++;
+    session_reply(s, REPLY_RCPT_OK, NULL, NULL);
+}
+
+static int msg_write(struct session *s, const char *p, size_t n)
+{
+    if (s->tx.write_error)
+        return -1;
+    if (spool_msg_write(s->tx.msg, p, n) < 0) {
+        log_warning_errno("%s: queue file write error", spool_msg_qid(s->tx.msg));
+        s->tx.write_error = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static void cmd_data(struct session *s, const struct smtp_command *c)
+{
+    const struct config *cfg = session_cfg(s);
+    struct session_tx *tx = &s->tx;
+    char err[256];
+    (void)c;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    tx->env.arrival_sec = tv.tv_sec;
+    tx->env.arrival_usec = tv.tv_usec;
+    tx->env.client_addr = s->client_addr;
+    tx->env.client_name = s->client_name;
+    tx->env.helo = s->helo;
+    tx->env.protocol = (char *)proto_name(s);
+    tx->msg = spool_msg_create(server_daemon(s->srv)->spool, &tx->env, err, sizeof err);
+    /* borrowed pointers: the envelope does not own them in a session */
+    tx->env.client_addr = tx->env.client_name = tx->env.helo = tx->env.protocol = NULL;
+    if (!tx->msg) {
+        log_warning("cannot create queue file: %s", err);
+        session_reply(s, REPLY_QUEUE_WRITE, NULL, NULL);
+        return;
+    }
+    /* the trace header, as Postfix writes it */
+    char date[64], hdr[2048];
+    rfc5322_date((time_t)tv.tv_sec, date, sizeof date);
+    struct trace_received tr = {
+        .helo = s->helo, .client_name = s->client_name, .client_addr = s->client_addr,
+        .myhostname = cfg->myhostname, .protocol = proto_name(s), .qid = tx->env.qid,
+        .for_rcpt = tx->env.nrcpt == 1 ? tx->env.rcpt[0].addr : NULL, .date = date,
+        .local_uid = s->local_uid,
+    };
+    size_t n = trace_format_received(&tr, hdr, sizeof hdr);
+    data_scanner_init(&tx->ds, cfg->message_size_limit, cfg->header_size_limit);
+    tx->write_error = 0;
+    msg_write(s, hdr, n);
+    s->state = SS_DATA;
+    session_reply(s, REPLY_DATA, NULL, NULL);
+}
+
+static void cmd_rset(struct session *s, const struct smtp_command *c)
+{
+    (void)c;
+    session_tx_reset(s);
+    session_reply(s, REPLY_OK, NULL, NULL);
+}
+
+/* ---------- DATA content ---------- */
+
+void session_data_emit(void *arg, enum data_emit kind, const char *p, size_t n)
+{
+    struct session *s = arg;
+    if (kind == DATA_EMIT_BYTES) {
+        msg_write(s, p, n);
+        return;
+    }
+    /* end of the header section: add what Postfix's cleanup would */
+    const struct config *cfg = session_cfg(s);
+    if (!cfg->always_add_missing_headers)
+        return;
+    char buf[600];
+    if (!s->tx.ds.have_message_id) {
+        struct tm tm;
+        time_t t = (time_t)s->tx.env.arrival_sec;
+        gmtime_r(&t, &tm);
+        char stamp[32];
+        strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S", &tm);
+        int len = snprintf(buf, sizeof buf, "Message-ID: <%s.%s@%s>\r\n", stamp,
+                           s->tx.env.qid, cfg->myhostname);
+        if (len > 0 && (size_t)len < sizeof buf)
+            msg_write(s, buf, (size_t)len);
+    }
+    if (!s->tx.ds.have_date) {
+        char date[64];
+        rfc5322_date((time_t)s->tx.env.arrival_sec, date, sizeof date);
+        int len = snprintf(buf, sizeof buf, "Date: %s\r\n", date);
+        if (len > 0 && (size_t)len < sizeof buf)
+            msg_write(s, buf, (size_t)len);
+    }
+}
+
+/* A message refused at its end: the transaction is over, one reply. */
+static void data_refuse(struct session *s, enum reply_id id)
+{
+    session_tx_reset(s);
+    s->state = SS_CMD;
+    session_reply(s, id, NULL, NULL);
+}
+
+void session_data_finish(struct session *s)
+{
+    struct session_tx *tx = &s->tx;
+    switch (tx->ds.error) {
+    case DATA_ERR_SIZE:
+        log_reject(s, "END-OF-MESSAGE", REPLY_SIZE, NULL, NULL);
+        data_refuse(s, REPLY_SIZE);
+        return;
+    case DATA_ERR_HEADER_SIZE:
+        data_refuse(s, REPLY_HEADER_SIZE);
+        return;
+    case DATA_ERR_BARE_CR:
+        /* the log keeps its shorter text, not the reply's */
+        log_reject_text(s, "END-OF-MESSAGE", "550 5.6.0 bare <CR> in message content", NULL);
+        data_refuse(s, REPLY_BARE_CR);
+        return;
+    case DATA_OK:
+        break;
+    }
+    if (tx->ds.received > session_cfg(s)->hopcount_limit) {
+        /* a relay pointing back at itself, or a loop between relays */
+        log_reject(s, "END-OF-MESSAGE", REPLY_HOPS, NULL, NULL);
+        data_refuse(s, REPLY_HOPS);
+        return;
+    }
+    if (tx->write_error || spool_msg_finish(tx->msg) < 0) {
+        log_warning("%s: queue file write error; message not accepted",
+                    spool_msg_qid(tx->msg));
+        data_refuse(s, REPLY_QUEUE_WRITE);
+        return;
+    }
+    /* the 250 waits for the fsync */
+    struct spool_msg *m = tx->msg;
+    tx->msg = NULL;
+    session_commit_submit(s, m);
+}
+
+/* ---------- the command table ---------- */
+
+static const struct session_cmd cmds[] = {
+    { CMD_HELO, SCF_LAST | SCF_PRE_TLS, cmd_helo, REPLY_NONE,
+      REPLY_SYNTAX_HELO, REPLY_NONE, REPLY_NONE },
+    { CMD_EHLO, SCF_LAST | SCF_PRE_TLS, cmd_ehlo, REPLY_NONE,
+      REPLY_SYNTAX_EHLO, REPLY_NONE, REPLY_NONE },
+    { CMD_MAIL, SCF_NO_TX, cmd_mail, REPLY_NONE,
+      REPLY_SYNTAX_MAIL, REPLY_BAD_SENDER, REPLY_MAIL_PARAM },
+    { CMD_RCPT, SCF_NEED_TX, cmd_rcpt, REPLY_NONE,
+      REPLY_SYNTAX_RCPT, REPLY_BAD_RCPT, REPLY_RCPT_PARAM },
+    { CMD_DATA, SCF_LAST | SCF_NEED_TX | SCF_NEED_RCPT, cmd_data, REPLY_NONE,
+      REPLY_NONE, REPLY_NONE, REPLY_NONE },
+    { CMD_RSET, 0, cmd_rset, REPLY_NONE, REPLY_NONE, REPLY_NONE, REPLY_NONE },
+    { CMD_NOOP, SCF_LAST | SCF_PRE_TLS, NULL, REPLY_OK,
+      REPLY_NONE, REPLY_NONE, REPLY_NONE },
+    { CMD_QUIT, SCF_LAST | SCF_PRE_TLS, NULL, REPLY_BYE,
+      REPLY_NONE, REPLY_NONE, REPLY_NONE },
+    { CMD_HELP, 0, NULL, REPLY_HELP, REPLY_NONE, REPLY_NONE, REPLY_NONE },
+    { CMD_VRFY, SCF_LAST, NULL, REPLY_VRFY, REPLY_SYNTAX_VRFY, REPLY_NONE, REPLY_NONE },
+    { CMD_EXPN, SCF_LAST, NULL, REPLY_EXPN_DISABLED,
+      REPLY_SYNTAX_EXPN, REPLY_NONE, REPLY_NONE },
+    /* not implemented yet; STARTTLS keeps its protocol flags for when it is */
+    { CMD_STARTTLS, SCF_LAST | SCF_PRE_TLS, NULL, REPLY_NOT_IMPLEMENTED,
+      REPLY_NONE, REPLY_NONE, REPLY_NONE },
+    { CMD_AUTH, 0, NULL, REPLY_AUTH_DISABLED, REPLY_NONE, REPLY_NONE, REPLY_NONE },
+    { CMD_BDAT, 0, NULL, REPLY_NOT_IMPLEMENTED, REPLY_NONE, REPLY_NONE, REPLY_NONE },
+};
+
+const struct session_cmd *session_cmd_find(enum smtp_verb v)
+{
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (cmds[i].verb == v)
+            return &cmds[i];
+    return NULL;
+}
+
+static enum reply_id syntax_reply(const struct session_cmd *cmd, enum cmd_status st)
+{
+    enum reply_id r = cmd->syntax;
+    if (st == CMD_ERR_ADDRESS && cmd->bad_address != REPLY_NONE)
+        r = cmd->bad_address;
+    else if (st == CMD_ERR_PARAM && cmd->bad_param != REPLY_NONE)
+        r = cmd->bad_param;
+    return r != REPLY_NONE ? r : REPLY_SYNTAX;
+}
+
+enum reply_id session_cmd_check(const struct session_cmd *cmd, enum cmd_status st,
+                                const struct session_cmd_state *ss)
+{
+    if (ss->tls_required && !ss->tls_active && !(cmd->flags & SCF_PRE_TLS))
+        return REPLY_MUST_STARTTLS;
+    if (st != CMD_OK)
+        return syntax_reply(cmd, st);
+    if ((cmd->flags & SCF_NEED_TX) && !ss->in_tx)
+        return REPLY_NEED_MAIL;
+    if ((cmd->flags & SCF_NEED_RCPT) && ss->nrcpt == 0)
+        return REPLY_NEED_RCPT;
+    if ((cmd->flags & SCF_NO_TX) && ss->in_tx)
+        return REPLY_NESTED_MAIL;
+    return REPLY_NONE;
+}
+
+/* ---------- dispatcher ---------- */
+
+/* Postfix's smtpd_forbidden_commands: HTTP spoken to an SMTP port is a
+ * cross-protocol attack, not a confused client. */
+static int forbidden_command(const char *line, size_t len)
+{
+    static const char *const bad[] = { "GET ", "POST ", "CONNECT ", "PUT ", "HEAD " };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t n = strlen(bad[i]);
+        if (len >= n && strncmp(line, bad[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void trace_command(struct session *s, const char *line, size_t len)
+{
+    char clean[300];
+    /* a client's credentials never reach the log, not even with -v:
+     * neither AUTH lines nor the SASL responses that may follow */
+    enum trace_redact r = command_trace_redact(line, len, &s->trace_after_auth);
+    if (r == TRACE_AUTH)
+        log_debug("%s: < AUTH <redacted>", s->peer_label);
+    else if (r == TRACE_SECRET)
+        log_debug("%s: < <redacted>", s->peer_label);
+    else
+        log_debug("%s: < %s", s->peer_label, log_sanitize(line, len, clean, sizeof clean));
+}
+
+void session_command(struct session *s, const char *line, size_t len)
+{
+    if (log_verbose())
+        trace_command(s, line, len);
+    if (forbidden_command(line, len)) {
+        log_warning("non-SMTP command from %s", s->peer_label);
+        session_reply(s, REPLY_FORBIDDEN, NULL, NULL);
+        return;
+    }
+    struct smtp_command c;
+    enum cmd_status st = command_parse(line, len, s->tx.env.smtputf8, &c);
+    /* CMD_ERR_UNKNOWN and CMD_ERR_NUL leave the verb CMD_UNKNOWN */
+    const struct session_cmd *cmd = session_cmd_find(c.verb);
+    if (!cmd) {
+        session_reply(s, REPLY_UNKNOWN, NULL, NULL);
+        return;
+    }
+    const struct session_cmd_state ss = {
+        .tls_required = s->tls_required, .tls_active = s->tls_active,
+        .in_tx = s->tx.have_mail, .nrcpt = s->tx.env.nrcpt,
+    };
+    enum reply_id refused = session_cmd_check(cmd, st, &ss);
+    if (refused != REPLY_NONE)
+        session_reply(s, refused, NULL, NULL);
+    else if (cmd->handler)
+        cmd->handler(s, &c);
+    else
+        session_reply(s, cmd->reply, NULL, NULL);
+    /* whatever the outcome: a client that pipelined past it did not wait
+     * for this reply, and gets it before anything that follows is read */
+    if (cmd->flags & SCF_LAST)
+        s->group_wait = 1;
+}

@@ -1,0 +1,42 @@
+/* session_internal — what session.c (state machine, I/O, life cycle) and
+ * session_cmd.c (command table, handlers, transaction, DATA content)
+ * share. Nothing outside src/smtp/session*.c includes it. */
+#ifndef POSTERN_SMTP_SESSION_INTERNAL_H
+#define POSTERN_SMTP_SESSION_INTERNAL_H
+
+#include <stddef.h>
+
+#include "../daemon.h"
+#include "data.h"
+#include "reply.h"
+#include "session.h"
+
+struct spool_msg;
+
+static inline const struct config *session_cfg(const struct session *s)
+{
+    return s->rt->cfg;
+}
+
+/* --- session.c --- */
+
+/* Reply id (its "%s" filled by a1, a2): counts errors, may hold the reply
+ * (tarpit, SS_SLEEP), and a 221 or 421 reply closes the session. */
+void session_reply(struct session *s, enum reply_id id, const char *a1, const char *a2);
+/* One line as it is (CRLF added), -v traced. */
+void session_reply_raw(struct session *s, const char *line);
+/* (Re)start the session's one timer: deadline, tarpit or close grace. */
+void session_timer_arm(struct session *s, long long secs);
+/* The message is complete: hand it to the group commit (SS_COMMIT). */
+void session_commit_submit(struct session *s, struct spool_msg *m);
+
+/* --- session_cmd.c --- */
+
+/* End the transaction: the one reset (see struct session_tx). */
+void session_tx_reset(struct session *s);
+/* data_scan's output: content bytes, and the end of the header section. */
+void session_data_emit(void *arg, enum data_emit kind, const char *p, size_t n);
+/* The end of DATA was scanned: reject the message or commit it. */
+void session_data_finish(struct session *s);
+
+#endif
