@@ -243,12 +243,9 @@ static int fx_setup(void **state)
     if (!f->d.spool)
         fail_msg("spool_open: %s", err);
     /* no listener: the pair is the client */
-    size_t nlisten = f->d.rt->cfg->listen.n;
-    f->d.rt->cfg->listen.n = 0;
     f->d.sched = scheduler_new(&f->d);
     assert_non_null(f->d.sched);
-    f->srv = server_new(&f->d, err, sizeof err);
-    f->d.rt->cfg->listen.n = nlisten;
+    f->srv = server_new(&f->d, NULL, 0, err, sizeof err);
     if (!f->srv)
         fail_msg("server_new: %s", err);
 
