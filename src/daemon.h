@@ -7,7 +7,9 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "config/runtime.h"
 #include "policy/policy.h"
+#include "queue/attempt.h"
 
 struct event_base;
 struct event;
@@ -20,21 +22,11 @@ struct smtp_client;
 struct workq;
 struct privsep_channel;
 
-/* A loaded configuration plus what is derived from it. Sessions hold a
- * reference so SIGHUP can swap in a new one while old sessions finish. */
-struct runtime {
-    struct config *cfg;
-    struct netlist mynetworks;
-    struct map *canonical;         /* sender_canonical_maps, or NULL */
-    struct map *transport_map;     /* transport_maps, or NULL */
-    struct map *passwd;            /* smtp_sasl_password_maps until the smtp
-                                    * client takes it, or NULL */
-    int refs;
-};
-
 struct daemon {
     struct event_base *base;
     struct runtime *rt;            /* current; sessions may hold older ones */
+    struct cfg_source cfg;         /* rt, for the modules below */
+    struct attempt_ctx attempts;   /* what delivery attempts work with */
     const char *config_path;       /* NULL: embedded default */
     struct spool *spool;
     struct scheduler *sched;

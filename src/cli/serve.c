@@ -24,6 +24,7 @@
 #include "../deliver/dns.h"
 #include "../deliver/smtp.h"
 #include "../policy/maps.h"
+#include "../queue/attempt.h"
 #include "../queue/scheduler.h"
 #include "../queue/spool.h"
 #include "../smtp/server.h"
@@ -144,6 +145,18 @@ static void recover_one(const char *qid, void *arg)
 {
     struct daemon *d = arg;
     scheduler_enqueue(d->sched, qid, 0);
+}
+
+static struct runtime *daemon_current(void *arg)
+{
+    struct daemon *d = arg;
+    return d->rt;
+}
+
+static void start_attempt(void *arg, const char *qid)
+{
+    struct daemon *d = arg;
+    attempt_start(d->sched, &d->attempts, qid);
 }
 
 /* The user the worker runs as, when we are root; uid 0 is refused. */
@@ -298,6 +311,7 @@ int cli_serve(int argc, char **argv)
     char err[1024];
     memset(&d, 0, sizeof d);
     d.config_path = cli_config_path(cpath);
+    d.cfg = (struct cfg_source){ &d, daemon_current, runtime_ref, runtime_unref };
     log_init("postern", NULL, verbose);
     struct config_errors errs = { 0 };
     d.rt = runtime_load(d.config_path, &errs);
@@ -391,11 +405,12 @@ int cli_serve(int argc, char **argv)
         log_info("fatal: %s", err);
         goto out;
     }
-    d.sched = scheduler_new(&d);
+    d.sched = scheduler_new(d.base, &d.cfg, start_attempt, &d);
     /* after dropping privileges: the threads are born unprivileged */
     d.workq = workq_new(d.base, DELIVERY_THREADS);
     if (!d.workq)
         log_warning("no delivery threads; Maildir writes run on the event loop");
+    d.attempts = (struct attempt_ctx){ d.base, d.spool, &d.cfg, d.smtp, d.workq };
     d.sig_term = evsignal_new(d.base, SIGTERM, on_term, &d);
     d.sig_int = evsignal_new(d.base, SIGINT, on_term, &d);
     d.sig_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);

@@ -185,9 +185,6 @@ void spool_close(struct spool *sp)
     for (size_t i = 0; i < 6; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    /* mappings may outlive the spool; they just leave the busy list */
-    for (struct spool_map *m = sp->loaded; m; m = m->next)
-        m->sp = NULL;
     free(sp->path);
     free(sp);
 }
@@ -609,13 +606,6 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     }
     if (content)
         *content = (const char *)map->addr + env->content_offset;
-    /* registered as busy until spool_unload */
-    memcpy(map->qid, qid, QID_LEN + 1);
-    map->sp = sp;
-    map->next = sp->loaded;
-    if (sp->loaded)
-        sp->loaded->prev = map;
-    sp->loaded = map;
     return map;
 
 corrupt:
@@ -638,26 +628,10 @@ struct spool_map *spool_load_held(struct spool *sp, const char *qid,
     return load_from(sp, "hold", sp->holdfd, qid, env, content, err, errlen);
 }
 
-int spool_busy(const struct spool *sp, const char *qid)
-{
-    for (const struct spool_map *m = sp->loaded; m; m = m->next)
-        if (strcmp(m->qid, qid) == 0)
-            return 1;
-    return 0;
-}
-
 void spool_unload(struct spool_map *map)
 {
     if (!map)
         return;
-    if (map->sp) {
-        if (map->prev)
-            map->prev->next = map->next;
-        else
-            map->sp->loaded = map->next;
-        if (map->next)
-            map->next->prev = map->prev;
-    }
     if (map->addr && map->addr != MAP_FAILED)
         munmap(map->addr, map->len);
     free(map);

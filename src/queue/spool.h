@@ -103,9 +103,6 @@ void spool_unload(struct spool_map *map);
 struct spool_map *spool_load_held(struct spool *sp, const char *qid,
                                   struct envelope *env, const char **content,
                                   char *err, size_t errlen);
-/* 1 while a mapping of qid from this spool handle is loaded (a delivery
- * attempt is using it), else 0. */
-int spool_busy(const struct spool *sp, const char *qid);
 
 /* Durably record env's delivery state (state/<qid>: tmp, fsync, rename,
  * fsync dir). -1 on error. */

@@ -14,7 +14,6 @@
 struct spool {
     char *path;
     int dirfd, tmpfd, queuefd, statefd, quarfd, holdfd;
-    struct spool_map *loaded;   /* live spool_load mappings (spool_busy) */
 };
 
 struct spool_msg {
@@ -31,9 +30,6 @@ struct spool_msg {
 struct spool_map {
     void *addr;
     size_t len;
-    struct spool *sp;           /* NULL once the spool is closed */
-    struct spool_map *prev, *next;
-    char qid[QID_LEN + 1];
 };
 
 void spool_set_err(char *err, size_t errlen, const char *fmt, ...)

@@ -167,7 +167,7 @@ static int act_one(struct daemon *d, enum control_verb verb, const char *qid,
             snprintf(why, whylen, "%s is on hold (release it first)", qid);
             return ACT_FAILED;
         }
-        if (spool_busy(d->spool, qid)) {
+        if (scheduler_in_flight(d->sched, qid)) {
             snprintf(why, whylen, "%s is being delivered now", qid);
             return ACT_DONE;
         }
@@ -175,7 +175,7 @@ static int act_one(struct daemon *d, enum control_verb verb, const char *qid,
             scheduler_enqueue(d->sched, qid, 0);   /* lost track of it: take it */
         return ACT_DONE;
     case CTL_DELETE:
-        if (spool_busy(d->spool, qid))
+        if (scheduler_in_flight(d->sched, qid))
             return act_later(d, SCHED_ACT_DELETE, qid, why, whylen);
         scheduler_remove(d->sched, qid);
         if (spool_remove(d->spool, qid) < 0) {
@@ -191,7 +191,7 @@ static int act_one(struct daemon *d, enum control_verb verb, const char *qid,
     case CTL_HOLD:
         if (where == SPOOL_HELD)
             return ACT_DONE;
-        if (spool_busy(d->spool, qid))
+        if (scheduler_in_flight(d->sched, qid))
             return act_later(d, SCHED_ACT_HOLD, qid, why, whylen);
         scheduler_remove(d->sched, qid);
         if (spool_hold(d->spool, qid) < 0) {

@@ -161,7 +161,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                  "421 4.3.2 %s Error: too many connections, try again later",
                  cfg->myhostname);
     } else if (cfg->smtpd_client_connection_count_limit > 0 &&
-               !policy_netlist_match(&srv->d->rt->mynetworks, sa)) {
+               !policy_netlist_match(srv->d->rt->mynetworks, sa)) {
         char addr[64] = "";
         if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, addr,

@@ -731,7 +731,7 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
     /* reverse DNS comes with the c-ares resolver; until then, like Postfix
      * with smtpd_peername_lookup = no */
     snprintf(s->client_name, sizeof s->client_name, "unknown");
-    s->in_mynetworks = policy_netlist_match(&s->rt->mynetworks, sa);
+    s->in_mynetworks = policy_netlist_match(s->rt->mynetworks, sa);
     if (sa->sa_family == AF_UNIX) {
         /* the local submission socket (`postern sendmail`): trusted like
          * mynetworks; the kernel tells who the peer is */

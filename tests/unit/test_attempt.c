@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config/runtime.h"
 #include "daemon.h"
 #include "queue/attempt.h"
 #include "queue/scheduler.h"
@@ -172,6 +173,28 @@ static void collect(const char *qid, void *arg)
     (*seen)++;
 }
 
+static struct runtime *current_rt(void *arg)
+{
+    return arg;
+}
+
+struct child {
+    struct scheduler *sched;
+    struct attempt_ctx ctx;
+    const char *qid;             /* the message under test */
+};
+
+/* Only the message under test is attempted: its bounce stays in the queue
+ * to be counted. */
+static void start_attempt(void *arg, const char *qid)
+{
+    struct child *c = arg;
+    if (strcmp(qid, c->qid) == 0)
+        attempt_start(c->sched, &c->ctx, qid);
+    else
+        scheduler_attempt_finished(c->sched, qid);
+}
+
 /* Run in a child: optionally spool_scan (a restart), then an attempt of
  * qid if it is queued, with a crash before step crash_at. Never returns:
  * _exit(0) when the attempt ended, CRASHED when it died, 1 on a set-up
@@ -180,27 +203,37 @@ static void child_attempt(const struct fx *f, long crash_at, int scan)
 {
     char err[CONFIG_ERROR_MAX] = "";
     struct config_errors errs = { 0 };
-    struct daemon d;
-    memset(&d, 0, sizeof d);
-    d.base = event_base_new();
-    d.rt = runtime_load(f->cfg, &errs);
-    if (!d.rt && errs.n)
+    static struct child c;
+    struct attempt_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.base = event_base_new();
+    struct runtime *rt = runtime_load(f->cfg, &errs);
+    if (!rt && errs.n)
         snprintf(err, sizeof err, "%s", errs.msg[0]);
-    d.spool = spool_open(f->spool, err, sizeof err);
-    if (!d.base || !d.rt || !d.spool) {
+    struct cfg_source src = { rt, current_rt, runtime_ref, runtime_unref };
+    ctx.cfg = &src;
+    ctx.spool = spool_open(f->spool, err, sizeof err);
+    if (!ctx.base || !rt || !ctx.spool) {
         fprintf(stderr, "child set-up: %s\n", err);
         _exit(1);
     }
-    d.sched = scheduler_new(&d);
-    if (!d.sched)
+    c.ctx = ctx;
+    c.qid = f->qid;
+    c.sched = scheduler_new(ctx.base, &src, start_attempt, &c);
+    if (!c.sched)
         _exit(1);
     int seen = 0;
-    if (scan && spool_scan(d.spool, collect, &seen) < 0)
+    if (scan && spool_scan(ctx.spool, collect, &seen) < 0)
         _exit(1);
     crash.at = crash_at;
     crash.n = 0;
-    if (spool_where(d.spool, f->qid) == SPOOL_QUEUED)
-        attempt_start(d.sched, &d, f->qid);     /* synchronous: error transport */
+    if (spool_where(ctx.spool, f->qid) == SPOOL_QUEUED) {
+        /* due now: the scheduler starts it in this pass, and it ends
+         * there (the error transport is synchronous) */
+        scheduler_enqueue(c.sched, f->qid, 0);
+        if (event_base_loop(ctx.base, EVLOOP_ONCE) != 0 || scheduler_in_flight(c.sched, f->qid))
+            _exit(1);
+    }
     _exit(0);
 }
 
