@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "config/runtime.h"
 #include "policy/policy.h"
+#include "queue/admin.h"
 #include "queue/attempt.h"
 
 struct event_base;
@@ -21,12 +22,15 @@ struct dns;
 struct smtp_client;
 struct workq;
 struct privsep_channel;
+struct control;
 
 struct daemon {
     struct event_base *base;
     struct runtime *rt;            /* current; sessions may hold older ones */
     struct cfg_source cfg;         /* rt, for the modules below */
     struct attempt_ctx attempts;   /* what delivery attempts work with */
+    struct admin admin;            /* hold, release, delete, flush */
+    struct control *control;       /* private/control */
     const char *config_path;       /* NULL: embedded default */
     struct spool *spool;
     struct scheduler *sched;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../daemon.h"
+#include "../daemon/control.h"
 #include "../daemon/privsep.h"
 #include "../deliver/dns.h"
 #include "../deliver/smtp.h"
@@ -399,23 +400,29 @@ int cli_serve(int argc, char **argv)
         log_info("fatal: queue_directory %s: %s", cfg->queue_directory, err);
         goto out;
     }
-    /* control and local submission sockets, made as mail_owner; refused
-     * if another daemon serves this queue (before spool_scan cleans tmp/) */
-    if (server_listen_local(d.server, err, sizeof err) < 0) {
-        log_info("fatal: %s", err);
-        goto out;
-    }
     d.sched = scheduler_new(d.base, &d.cfg, start_attempt, &d);
     /* after dropping privileges: the threads are born unprivileged */
     d.workq = workq_new(d.base, DELIVERY_THREADS);
     if (!d.workq)
         log_warning("no delivery threads; Maildir writes run on the event loop");
     d.attempts = (struct attempt_ctx){ d.base, d.spool, &d.cfg, d.smtp, d.workq };
+    d.admin = (struct admin){ d.spool, d.sched, 1 };
+    /* control and local submission sockets, made as mail_owner; refused
+     * if another daemon serves this queue (before spool_scan cleans tmp/) */
+    d.control = control_new(d.base, &d.admin);
+    if (!d.sched || !d.control)
+        log_fatal("out of memory");
+    if (control_listen(d.control, cfg->queue_directory, err, sizeof err) < 0 ||
+        server_listen_submit(d.server, cfg->queue_directory, cfg->submit_socket, err,
+                             sizeof err) < 0) {
+        log_info("fatal: %s", err);
+        goto out;
+    }
     d.sig_term = evsignal_new(d.base, SIGTERM, on_term, &d);
     d.sig_int = evsignal_new(d.base, SIGINT, on_term, &d);
     d.sig_hup = evsignal_new(d.base, SIGHUP, on_hup, &d);
     d.grace = evtimer_new(d.base, on_grace, &d);
-    if (!d.sched || !d.sig_term || !d.sig_int || !d.sig_hup || !d.grace)
+    if (!d.sig_term || !d.sig_int || !d.sig_hup || !d.grace)
         log_fatal("out of memory");
     evsignal_add(d.sig_term, NULL);
     evsignal_add(d.sig_int, NULL);
@@ -432,6 +439,7 @@ int cli_serve(int argc, char **argv)
     log_info("stopped");
     rc = 0;
 out:
+    control_free(d.control);
     server_free(d.server);
     /* fails waiting deliveries back to the scheduler (deferred) */
     if (d.smtp)

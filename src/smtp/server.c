@@ -22,7 +22,6 @@
 #include "../util/fs.h"
 #include "../util/log.h"
 #include "../util/unixsock.h"
-#include "control.h"
 #include "session.h"
 
 /* A large backlog: connection-per-message clients must not be dropped. */
@@ -47,16 +46,14 @@ struct commit_req {
 struct local_sock {
     struct evconnlistener *l;
     char *path;
-    dev_t dev;
-    ino_t ino;
+    struct unixsock_id id;
 };
 
 struct server {
     struct daemon *d;
     struct evconnlistener **listeners;
     size_t nlisteners;
-    struct local_sock submit, ctl;   /* submit_socket, private/control */
-    struct control *control;
+    struct local_sock submit;        /* submit_socket */
     struct session *sessions;    /* doubly linked list */
     unsigned long nsessions;
     /* group commit: requests collected during one event-loop pass */
@@ -209,18 +206,6 @@ static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
     add_session(srv, s);
 }
 
-static void on_accept_control(struct evconnlistener *l, evutil_socket_t fd,
-                              struct sockaddr *sa, int salen, void *arg)
-{
-    struct server *srv = arg;
-    (void)l;
-    (void)sa;
-    (void)salen;
-    accept_worked(srv);
-    evutil_make_socket_nonblocking(fd);
-    control_accept(srv->control, fd);
-}
-
 static void add_session(struct server *srv, struct session *s)
 {
     if (!s) {
@@ -241,10 +226,8 @@ static void listeners_enable(struct server *srv, int on)
 {
     for (size_t i = 0; i < srv->nlisteners; i++)
         (on ? evconnlistener_enable : evconnlistener_disable)(srv->listeners[i]);
-    struct local_sock *ls[] = { &srv->submit, &srv->ctl };
-    for (size_t i = 0; i < 2; i++)
-        if (ls[i]->l)
-            (on ? evconnlistener_enable : evconnlistener_disable)(ls[i]->l);
+    if (srv->submit.l)
+        (on ? evconnlistener_enable : evconnlistener_disable)(srv->submit.l);
 }
 
 static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
@@ -430,10 +413,8 @@ static void local_close(struct local_sock *ls)
     if (ls->l) {
         evconnlistener_free(ls->l);
         ls->l = NULL;
-        struct stat st;
-        if (ls->path && lstat(ls->path, &st) == 0 && st.st_dev == ls->dev &&
-            st.st_ino == ls->ino)
-            unlink(ls->path);
+        if (ls->path)
+            unixsock_unlink(ls->path, &ls->id);
     }
     free(ls->path);
     ls->path = NULL;
@@ -447,64 +428,21 @@ static void close_listeners(struct server *srv)
         evconnlistener_free(srv->listeners[i]);
     srv->nlisteners = 0;
     local_close(&srv->submit);
-    local_close(&srv->ctl);
 }
 
-/* Bind a unix stream socket at path with the given file mode. A socket
- * file left by a daemon that is gone is replaced; one that still accepts
- * connections means another daemon uses this queue: refused. */
+/* Listen on a unix stream socket at path with the given file mode. A
+ * socket file left by a daemon that is gone is replaced; one that still
+ * accepts connections means another daemon uses this queue: refused. */
 static int local_listen(struct server *srv, struct local_sock *ls, const char *path,
                         mode_t mode, evconnlistener_cb cb, char *err, size_t errlen)
 {
-    struct sockaddr_un sun;
-    int dirfd = -1;
-    if (unixsock_addr(path, &sun, &dirfd) < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    int fd = unixsock_listen(path, mode, LISTEN_BACKLOG, &ls->id, err, errlen);
+    if (fd < 0) {
+        if (errno == EADDRINUSE)
+            snprintf(err, errlen, "%s accepts connections: another postern daemon is "
+                     "running on this queue", path);
         return -1;
     }
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "%s exists and is not a socket; remove it", path);
-            goto fail;
-        }
-        /* a daemon killed a moment ago (its worker dies with its parent,
-         * asynchronously) may still hold the socket: ask for up to 2 s */
-        for (int tries = 0;; tries++) {
-            int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-            if (probe < 0)
-                break;
-            int rc = connect(probe, (struct sockaddr *)&sun, sizeof sun);
-            int e = errno;
-            close(probe);
-            if (rc != 0 && e != EAGAIN && e != EINPROGRESS)
-                break;
-            if (tries == 40) {
-                snprintf(err, errlen, "%s accepts connections: another postern daemon "
-                         "is running on this queue", path);
-                goto fail;
-            }
-            struct timespec ts = { 0, 50 * 1000 * 1000 };
-            nanosleep(&ts, NULL);
-        }
-        if (unlink(path) < 0 && errno != ENOENT) {
-            snprintf(err, errlen, "remove stale socket %s: %s", path, strerror(errno));
-            goto fail;
-        }
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        goto fail;
-    }
-    if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, mode) < 0 ||
-        listen(fd, LISTEN_BACKLOG) < 0 || lstat(path, &st) < 0) {
-        snprintf(err, errlen, "listen on %s: %s", path, strerror(errno));
-        close(fd);
-        goto fail;
-    }
-    if (dirfd >= 0)
-        close(dirfd);
     ls->l = evconnlistener_new(srv->d->base, cb, srv,
                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
     ls->path = strdup(path);
@@ -515,80 +453,42 @@ static int local_listen(struct server *srv, struct local_sock *ls, const char *p
         local_close(ls);
         return -1;
     }
-    ls->dev = st.st_dev;
-    ls->ino = st.st_ino;
     evconnlistener_set_error_cb(ls->l, on_accept_error);
     return 0;
-
-fail:
-    if (dirfd >= 0)
-        close(dirfd);
-    return -1;
 }
 
-/* mkdir -p dir; an existing one of ours is set to mode. */
-static int local_dir(const char *dir, mode_t mode, char *err, size_t errlen)
+int server_listen_submit(struct server *srv, const char *queue_directory,
+                         const char *submit_socket, char *err, size_t errlen)
 {
-    struct stat st;
-    if (fs_mkdir_p(dir, mode) < 0 || stat(dir, &st) < 0) {
-        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    if (st.st_uid == geteuid() && (st.st_mode & 07777) != mode && chmod(dir, mode) < 0) {
-        snprintf(err, errlen, "chmod %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-int server_listen_local(struct server *srv, char *err, size_t errlen)
-{
-    const struct config *cfg = srv->d->rt->cfg;
-    char path[4096], dir[4096];
-    srv->control = control_new(srv->d);
-    if (!srv->control) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    /* private/: only mail_owner (and root) may reach the control socket */
-    if (control_socket_path(cfg->queue_directory, path, sizeof path) < 0) {
-        snprintf(err, errlen, "queue_directory path too long");
-        return -1;
-    }
-    snprintf(dir, sizeof dir, "%s", path);
-    *strrchr(dir, '/') = '\0';
-    if (local_dir(dir, 0700, err, errlen) < 0 ||
-        local_listen(srv, &srv->ctl, path, 0600, on_accept_control, err, errlen) < 0)
-        return -1;
-    if (!cfg->submit_socket[0])
+    char dir[4096];
+    if (!submit_socket[0])
         return 0;                      /* local submission disabled */
     /* public/: anyone may submit, like Postfix's public/pickup */
-    size_t ql = strlen(cfg->queue_directory);
-    if (strncmp(cfg->submit_socket, cfg->queue_directory, ql) == 0 &&
-        cfg->submit_socket[ql] == '/') {
+    size_t ql = strlen(queue_directory);
+    if (strncmp(submit_socket, queue_directory, ql) == 0 && submit_socket[ql] == '/') {
         /* the queue directory must be searchable to reach it (its
          * subdirectories stay 0700) */
         struct stat st;
-        if (stat(cfg->queue_directory, &st) == 0 && (st.st_mode & 0011) != 0011 &&
-            chmod(cfg->queue_directory, (st.st_mode & 07777) | 0011) < 0) {
-            snprintf(err, errlen, "chmod %s: %s", cfg->queue_directory, strerror(errno));
+        if (stat(queue_directory, &st) == 0 && (st.st_mode & 0011) != 0011 &&
+            chmod(queue_directory, (st.st_mode & 07777) | 0011) < 0) {
+            snprintf(err, errlen, "chmod %s: %s", queue_directory, strerror(errno));
             return -1;
         }
     }
-    if (snprintf(dir, sizeof dir, "%s", cfg->submit_socket) >= (int)sizeof dir) {
+    if (snprintf(dir, sizeof dir, "%s", submit_socket) >= (int)sizeof dir) {
         snprintf(err, errlen, "submit_socket: path too long");
         return -1;
     }
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
-        if (local_dir(dir, 0755, err, errlen) < 0)
+        if (fs_mkdir_p_mode(dir, 0755, err, errlen) < 0)
             return -1;
     }
-    if (local_listen(srv, &srv->submit, cfg->submit_socket, 0666, on_accept_local, err,
+    if (local_listen(srv, &srv->submit, submit_socket, 0666, on_accept_local, err,
                      errlen) < 0)
         return -1;
-    log_info("listening on %s (local submission)", cfg->submit_socket);
+    log_info("listening on %s (local submission)", submit_socket);
     return 0;
 }
 
@@ -619,7 +519,6 @@ void server_free(struct server *srv)
     }
     while (srv->sessions)
         session_destroy(srv->sessions);
-    control_free(srv->control);
     if (srv->commit_ev)
         event_free(srv->commit_ev);
     if (srv->accept_resume)

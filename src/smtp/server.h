@@ -21,12 +21,13 @@ struct server *server_new(struct daemon *d, const int *fds, size_t nfds, char *e
                           size_t errlen);
 void server_free(struct server *srv);
 
-/* Listen on the control socket ($queue_directory/private/control, 0600 in
- * a 0700 directory) and the local submission socket (submit_socket, 0666
- * in a 0755 directory; queue_directory gets o+x when it holds it). Called
- * once the daemon runs as mail_owner and the spool is open, so the files
- * are mail_owner's. An empty submit_socket disables local submission. */
-int server_listen_local(struct server *srv, char *err, size_t errlen);
+/* Listen on the local submission socket (submit_socket, 0666 in a 0755
+ * directory; queue_directory gets o+x when it holds it). Called once the
+ * daemon runs as mail_owner, so the files are mail_owner's. Refused when
+ * another daemon listens there. An empty submit_socket disables local
+ * submission. */
+int server_listen_submit(struct server *srv, const char *queue_directory,
+                         const char *submit_socket, char *err, size_t errlen);
 
 /* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA
  * finish their message first. */
