@@ -9,13 +9,10 @@
 #include "config/config.h"
 #include "config/runtime.h"
 #include "policy/policy.h"
-#include "queue/admin.h"
-#include "queue/attempt.h"
 
 struct event_base;
 struct event;
-struct spool;
-struct scheduler;
+struct queue;
 struct server;
 struct map;
 struct dns;
@@ -28,12 +25,9 @@ struct daemon {
     struct event_base *base;
     struct runtime *rt;            /* current; sessions may hold older ones */
     struct cfg_source cfg;         /* rt, for the modules below */
-    struct attempt_ctx attempts;   /* what delivery attempts work with */
-    struct admin admin;            /* hold, release, delete, flush */
     struct control *control;       /* private/control */
     const char *config_path;       /* NULL: embedded default */
-    struct spool *spool;
-    struct scheduler *sched;
+    struct queue *queue;           /* spool, group commit, scheduler */
     struct server *server;
     struct dns *dns;
     struct smtp_client *smtp;
@@ -54,8 +48,5 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                                   struct config_errors *errs);
 struct runtime *runtime_ref(struct runtime *rt);
 void runtime_unref(struct runtime *rt);
-
-/* Called by the server when the last session ended during shutdown. */
-void daemon_maybe_exit(struct daemon *d);
 
 #endif

@@ -25,9 +25,7 @@
 #include "../deliver/dns.h"
 #include "../deliver/smtp.h"
 #include "../policy/maps.h"
-#include "../queue/attempt.h"
-#include "../queue/scheduler.h"
-#include "../queue/spool.h"
+#include "../queue/queue.h"
 #include "../smtp/server.h"
 #include "../util/fbundle.h"
 #include "../util/fs.h"
@@ -41,8 +39,10 @@
 /* Seconds sessions in DATA get to finish after SIGTERM. */
 #define SHUTDOWN_GRACE 30
 
-void daemon_maybe_exit(struct daemon *d)
+/* The last session ended after SIGTERM. */
+static void on_idle(void *arg)
 {
+    struct daemon *d = arg;
     if (d->shutting_down)
         event_base_loopexit(d->base, NULL);
 }
@@ -142,23 +142,13 @@ static void raise_fd_limit(void)
     }
 }
 
-static void recover_one(const char *qid, void *arg)
-{
-    struct daemon *d = arg;
-    scheduler_enqueue(d->sched, qid, 0);
-}
-
 static struct runtime *daemon_current(void *arg)
 {
     struct daemon *d = arg;
     return d->rt;
 }
 
-static void start_attempt(void *arg, const char *qid)
-{
-    struct daemon *d = arg;
-    attempt_start(d->sched, &d->attempts, qid);
-}
+
 
 /* The user the worker runs as, when we are root; uid 0 is refused. */
 struct owner {
@@ -371,14 +361,6 @@ int cli_serve(int argc, char **argv)
     d.base = event_base_new();
     if (!d.base)
         log_fatal("cannot create the event loop");
-    d.server = server_new(&d, lfds, nlfds, err, sizeof err);
-    if (!d.server) {
-        log_info("fatal: %s", err);
-        runtime_unref(d.rt);
-        event_base_free(d.base);
-        close(pfd);
-        return 1;
-    }
     int rc = 1;
     d.parent = privsep_channel_new(d.base, pfd, on_bundle, &d);
     if (!d.parent)
@@ -395,22 +377,27 @@ int cli_serve(int argc, char **argv)
         log_info("fatal: %s", err);
         goto out;
     }
-    d.spool = spool_open(cfg->queue_directory, err, sizeof err);
-    if (!d.spool) {
-        log_info("fatal: queue_directory %s: %s", cfg->queue_directory, err);
-        goto out;
-    }
-    d.sched = scheduler_new(d.base, &d.cfg, start_attempt, &d);
     /* after dropping privileges: the threads are born unprivileged */
     d.workq = workq_new(d.base, DELIVERY_THREADS);
     if (!d.workq)
         log_warning("no delivery threads; Maildir writes run on the event loop");
-    d.attempts = (struct attempt_ctx){ d.base, d.spool, &d.cfg, d.smtp, d.workq };
-    d.admin = (struct admin){ d.spool, d.sched, 1 };
+    d.queue = queue_open(d.base, cfg->queue_directory, &d.cfg, d.smtp, d.workq, err,
+                         sizeof err);
+    if (!d.queue) {
+        log_info("fatal: queue_directory %s: %s", cfg->queue_directory, err);
+        goto out;
+    }
+    d.server = server_new(d.base, d.queue, &d.cfg, on_idle, &d, lfds, nlfds, err,
+                          sizeof err);
+    nlfds = 0;                     /* the server's now, even on failure */
+    if (!d.server) {
+        log_info("fatal: %s", err);
+        goto out;
+    }
     /* control and local submission sockets, made as mail_owner; refused
-     * if another daemon serves this queue (before spool_scan cleans tmp/) */
-    d.control = control_new(d.base, &d.admin);
-    if (!d.sched || !d.control)
+     * if another daemon serves this queue (before queue_recover cleans up) */
+    d.control = control_new(d.base, queue_admin(d.queue));
+    if (!d.control)
         log_fatal("out of memory");
     if (control_listen(d.control, cfg->queue_directory, err, sizeof err) < 0 ||
         server_listen_submit(d.server, cfg->queue_directory, cfg->submit_socket, err,
@@ -428,7 +415,7 @@ int cli_serve(int argc, char **argv)
     evsignal_add(d.sig_int, NULL);
     evsignal_add(d.sig_hup, NULL);
 
-    long n = spool_scan(d.spool, recover_one, &d);
+    long n = queue_recover(d.queue);
     if (n < 0)
         log_warning_errno("queue scan of %s failed", cfg->queue_directory);
     else if (n > 0)
@@ -439,6 +426,8 @@ int cli_serve(int argc, char **argv)
     log_info("stopped");
     rc = 0;
 out:
+    for (size_t i = 0; i < nlfds; i++)
+        close(lfds[i]);
     control_free(d.control);
     server_free(d.server);
     /* fails waiting deliveries back to the scheduler (deferred) */
@@ -446,11 +435,10 @@ out:
         smtp_client_free(d.smtp);
     /* finishes the Maildir writes in flight and reports them */
     workq_free(d.workq);
-    scheduler_free(d.sched);
+    /* commits what finished DATA, then closes the spool */
+    queue_free(d.queue);
     if (d.dns)
         dns_free(d.dns);
-    if (d.spool)
-        spool_close(d.spool);
     if (d.sig_term) event_free(d.sig_term);
     if (d.sig_int) event_free(d.sig_int);
     if (d.sig_hup) event_free(d.sig_hup);

@@ -13,7 +13,8 @@
 #ifndef POSTERN_CONFIG_RUNTIME_H
 #define POSTERN_CONFIG_RUNTIME_H
 
-struct config;
+#include "config.h"
+
 struct netlist;     /* policy/policy.h */
 struct map;         /* policy/maps.h */
 

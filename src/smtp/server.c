@@ -1,3 +1,5 @@
+/* server — listeners, accept back-off, the session list, the queue's and
+ * the configuration's handles for the sessions. */
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -17,8 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../daemon.h"
-#include "../queue/spool.h"
+#include "../config/config.h"
+#include "../config/runtime.h"
+#include "../policy/policy.h"
+#include "../queue/queue.h"
 #include "../util/fs.h"
 #include "../util/log.h"
 #include "../util/unixsock.h"
@@ -36,11 +40,6 @@
 #define ACCEPT_PAUSE_MAX_MS 1000
 #define ACCEPT_QUIET_SEC 60
 
-struct commit_req {
-    struct session *s;           /* NULL once the session went away */
-    struct spool_msg *msg;
-};
-
 /* A unix-domain listener; the socket file is removed at shutdown if it is
  * still the one we made. */
 struct local_sock {
@@ -50,16 +49,17 @@ struct local_sock {
 };
 
 struct server {
-    struct daemon *d;
+    struct event_base *base;
+    struct queue *queue;
+    const struct cfg_source *cfg;
+    server_idle_fn *on_idle;
+    void *idle_arg;
+    int shutting_down;
     struct evconnlistener **listeners;
     size_t nlisteners;
     struct local_sock submit;        /* submit_socket */
     struct session *sessions;    /* doubly linked list */
     unsigned long nsessions;
-    /* group commit: requests collected during one event-loop pass */
-    struct commit_req *pending;
-    size_t npending, cappending;
-    struct event *commit_ev;
     /* accept back-off */
     struct event *accept_resume;  /* re-enables the paused listeners */
     long accept_pause_ms;         /* next pause; 0 after an accept worked */
@@ -114,9 +114,29 @@ int server_parse_listen(const char *url, char *host, size_t hostlen, int *port,
     return 0;
 }
 
-struct daemon *server_daemon(struct server *srv)
+struct event_base *server_base(const struct server *srv)
 {
-    return srv->d;
+    return srv->base;
+}
+
+struct queue *server_queue(const struct server *srv)
+{
+    return srv->queue;
+}
+
+struct runtime *server_config_ref(const struct server *srv)
+{
+    return srv->cfg->ref(srv->cfg->current(srv->cfg->arg));
+}
+
+void server_config_unref(const struct server *srv, struct runtime *rt)
+{
+    srv->cfg->unref(rt);
+}
+
+static const struct runtime *current(const struct server *srv)
+{
+    return srv->cfg->current(srv->cfg->arg);
 }
 
 unsigned long server_session_count(const struct server *srv)
@@ -144,7 +164,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
     struct server *srv = arg;
-    const struct config *cfg = srv->d->rt->cfg;
+    const struct runtime *rt = current(srv);
+    const struct config *cfg = rt->cfg;
     (void)l;
     accept_worked(srv);
     evutil_make_socket_nonblocking(fd);
@@ -158,7 +179,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                  "421 4.3.2 %s Error: too many connections, try again later",
                  cfg->myhostname);
     } else if (cfg->smtpd_client_connection_count_limit > 0 &&
-               !policy_netlist_match(srv->d->rt->mynetworks, sa)) {
+               !policy_netlist_match(rt->mynetworks, sa)) {
         char addr[64] = "";
         if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, addr,
@@ -184,7 +205,7 @@ static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
                             struct sockaddr *sa, int salen, void *arg)
 {
     struct server *srv = arg;
-    const struct config *cfg = srv->d->rt->cfg;
+    const struct config *cfg = current(srv)->cfg;
     (void)l;
     accept_worked(srv);
     evutil_make_socket_nonblocking(fd);
@@ -273,64 +294,26 @@ void server_session_gone(struct server *srv, struct session *s)
     if (s->next)
         s->next->prev = s->prev;
     srv->nsessions--;
-    if (srv->d->shutting_down && srv->nsessions == 0)
-        daemon_maybe_exit(srv->d);
+    if (srv->shutting_down && srv->nsessions == 0)
+        srv->on_idle(srv->idle_arg);
 }
 
-/* ---------- group commit ---------- */
+/* ---------- the session's commit ---------- */
 
-static void on_commit(evutil_socket_t fd, short what, void *arg)
+static void on_committed(void *arg, int ok)
 {
-    struct server *srv = arg;
-    (void)fd;
-    (void)what;
-    size_t n = srv->npending;
-    if (n == 0)
-        return;
-    struct commit_req *reqs = srv->pending;
-    srv->pending = NULL;
-    srv->npending = srv->cappending = 0;
-    struct spool_msg **msgs = calloc(n, sizeof *msgs);
-    int *ok = calloc(n, sizeof *ok);
-    if (!msgs || !ok)
-        log_fatal("group commit: out of memory");
-    for (size_t i = 0; i < n; i++)
-        msgs[i] = reqs[i].msg;
-    spool_commit(srv->d->spool, msgs, n, ok);
-    for (size_t i = 0; i < n; i++) {
-        if (reqs[i].s)
-            session_commit_done(reqs[i].s, ok[i]);
-    }
-    free(msgs);
-    free(ok);
-    free(reqs);
+    session_commit_done(arg, ok);
 }
 
 void server_commit_request(struct server *srv, struct session *s,
                            struct spool_msg *msg)
 {
-    if (srv->npending == srv->cappending) {
-        size_t nc = srv->cappending ? srv->cappending * 2 : 16;
-        struct commit_req *r = realloc(srv->pending, nc * sizeof *r);
-        if (!r)
-            log_fatal("group commit: out of memory");
-        srv->pending = r;
-        srv->cappending = nc;
-    }
-    srv->pending[srv->npending].s = s;
-    srv->pending[srv->npending].msg = msg;
-    srv->npending++;
-    /* runs after the callbacks already due in this pass: one fsync round
-     * covers every session that finished DATA meanwhile */
-    if (srv->npending == 1)
-        event_active(srv->commit_ev, EV_TIMEOUT, 0);
+    queue_commit_request(srv->queue, msg, on_committed, s);
 }
 
 void server_commit_forget(struct server *srv, struct session *s)
 {
-    for (size_t i = 0; i < srv->npending; i++)
-        if (srv->pending[i].s == s)
-            srv->pending[i].s = NULL;
+    queue_commit_cancel(srv->queue, s);
 }
 
 /* ---------- set-up ---------- */
@@ -369,21 +352,25 @@ int server_bind(const char *url, char *err, size_t errlen)
     return fd;
 }
 
-struct server *server_new(struct daemon *d, const int *fds, size_t nfds, char *err,
-                          size_t errlen)
+struct server *server_new(struct event_base *base, struct queue *queue,
+                          const struct cfg_source *cfg, server_idle_fn *on_idle, void *arg,
+                          const int *fds, size_t nfds, char *err, size_t errlen)
 {
-    const struct config *cfg = d->rt->cfg;
     struct server *srv = calloc(1, sizeof *srv);
     if (!srv) {
         snprintf(err, errlen, "out of memory");
+        for (size_t k = 0; k < nfds; k++)
+            close(fds[k]);
         return NULL;
     }
-    srv->d = d;
-    srv->commit_ev = event_new(d->base, -1, 0, on_commit, srv);
-    srv->accept_resume = evtimer_new(d->base, on_accept_resume, srv);
-    (void)cfg;
+    srv->base = base;
+    srv->queue = queue;
+    srv->cfg = cfg;
+    srv->on_idle = on_idle;
+    srv->idle_arg = arg;
+    srv->accept_resume = evtimer_new(base, on_accept_resume, srv);
     srv->listeners = calloc(nfds ? nfds : 1, sizeof *srv->listeners);
-    if (!srv->commit_ev || !srv->accept_resume || !srv->listeners) {
+    if (!srv->accept_resume || !srv->listeners) {
         snprintf(err, errlen, "out of memory");
         for (size_t k = 0; k < nfds; k++)
             close(fds[k]);
@@ -393,7 +380,7 @@ struct server *server_new(struct daemon *d, const int *fds, size_t nfds, char *e
     for (size_t i = 0; i < nfds; i++) {
         /* backlog 0: the socket already listens (bound by the parent) */
         struct evconnlistener *l = evconnlistener_new(
-            d->base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+            base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
             fds[i]);
         if (!l) {
             snprintf(err, errlen, "out of memory");
@@ -443,7 +430,7 @@ static int local_listen(struct server *srv, struct local_sock *ls, const char *p
                      "running on this queue", path);
         return -1;
     }
-    ls->l = evconnlistener_new(srv->d->base, cb, srv,
+    ls->l = evconnlistener_new(srv->base, cb, srv,
                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
     ls->path = strdup(path);
     if (!ls->l || !ls->path) {
@@ -494,6 +481,7 @@ int server_listen_submit(struct server *srv, const char *queue_directory,
 
 void server_shutdown(struct server *srv)
 {
+    srv->shutting_down = 1;
     close_listeners(srv);
     struct session *s = srv->sessions;
     while (s) {
@@ -502,7 +490,7 @@ void server_shutdown(struct server *srv)
         s = next;
     }
     if (srv->nsessions == 0)
-        daemon_maybe_exit(srv->d);
+        srv->on_idle(srv->idle_arg);
 }
 
 void server_free(struct server *srv)
@@ -512,17 +500,11 @@ void server_free(struct server *srv)
     close_listeners(srv);
     free(srv->listeners);
     /* sessions still alive at exit (grace expired) are abandoned: nothing
-     * they hold was acknowledged */
-    if (srv->npending) {
-        /* commit what finished DATA before we exit, as promised */
-        on_commit(-1, 0, srv);
-    }
+     * they hold was acknowledged (what finished DATA is committed by
+     * queue_free, as promised) */
     while (srv->sessions)
         session_destroy(srv->sessions);
-    if (srv->commit_ev)
-        event_free(srv->commit_ev);
     if (srv->accept_resume)
         event_free(srv->accept_resume);
-    free(srv->pending);
     free(srv);
 }

@@ -15,8 +15,9 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "../daemon.h"
-#include "../queue/scheduler.h"
+#include "../config/runtime.h"
+#include "../policy/policy.h"
+#include "../queue/queue.h"
 #include "../queue/spool.h"
 #include "../util/log.h"
 #include "command.h"
@@ -283,7 +284,6 @@ static int msg_write(struct session *s, const char *p, size_t n)
 static void cmd_data(struct session *s)
 {
     const struct config *cfg = cfg_of(s);
-    struct daemon *d = server_daemon(s->srv);
     char err[256];
     if (!s->have_mail) {
         reply_error(s, "503 5.5.1 Error: need MAIL command");
@@ -301,7 +301,7 @@ static void cmd_data(struct session *s)
     s->env.client_name = s->client_name;
     s->env.helo = s->helo;
     s->env.protocol = (char *)proto_name(s);
-    s->msg = spool_msg_create(d->spool, &s->env, err, sizeof err);
+    s->msg = queue_msg_create(server_queue(s->srv), &s->env, err, sizeof err);
     /* borrowed pointers: the envelope does not own them in a session */
     s->env.client_addr = s->env.client_name = s->env.helo = s->env.protocol = NULL;
     if (!s->msg) {
@@ -414,7 +414,6 @@ void session_commit_done(struct session *s, int ok)
         char from_l[LOG_ADDR_SIZE];
         log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", s->env.qid,
                  log_addr(s->env.sender, from_l, sizeof from_l), s->ds.size, s->env.nrcpt);
-        scheduler_enqueue(server_daemon(s->srv)->sched, s->env.qid, 0);
         reply(s, "250 2.0.0 Ok: queued as %s", s->env.qid);
         s->errors = 0;
         s->nmsgs++;
@@ -710,12 +709,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
                             socklen_t salen, const char *reject)
 {
-    struct daemon *d = server_daemon(srv);
     struct session *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->srv = srv;
-    s->rt = runtime_ref(d->rt);
+    s->rt = server_config_ref(srv);
     if ((size_t)salen > sizeof s->peer)
         salen = sizeof s->peer;
     memcpy(&s->peer, sa, (size_t)salen);
@@ -747,8 +745,8 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
         snprintf(s->peer_label, sizeof s->peer_label, "%s[%s]", s->client_name,
                  s->client_addr);
     }
-    s->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    s->timer = evtimer_new(d->base, on_timer, s);
+    s->bev = bufferevent_socket_new(server_base(srv), fd, BEV_OPT_CLOSE_ON_FREE);
+    s->timer = evtimer_new(server_base(srv), on_timer, s);
     if (!s->bev || !s->timer) {
         if (s->bev)
             bufferevent_free(s->bev);
@@ -756,7 +754,7 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
             evutil_closesocket(fd);
         if (s->timer)
             event_free(s->timer);
-        runtime_unref(s->rt);
+        server_config_unref(srv, s->rt);
         free(s);
         return NULL;
     }
@@ -798,7 +796,7 @@ static void session_free(struct session *s)
     free(s->pending_reply);
     event_free(s->timer);
     bufferevent_free(s->bev);
-    runtime_unref(s->rt);
+    server_config_unref(s->srv, s->rt);
     server_session_gone(s->srv, s);
     free(s);
 }
