@@ -1,7 +1,7 @@
 /* runtime — a loaded configuration and the tables it names, shared by
  * reference: sessions keep the snapshot they started with while SIGHUP
  * swaps in a new one. Loading validates what `postern check` reports. */
-#include "../daemon.h"
+#include "runtime.h"
 
 #include "../config/config.h"
 

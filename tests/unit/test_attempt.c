@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "config/runtime.h"
-#include "daemon.h"
+#include "daemon/runtime.h"
 #include "queue/attempt.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
