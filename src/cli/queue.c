@@ -9,7 +9,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <pwd.h>
@@ -49,28 +48,14 @@ static struct config *load_config(const char *given)
 static int open_spool(const struct config *cfg, struct spool **sp)
 {
     char err[1024];
-    *sp = NULL;
-    int fd = open(cfg->queue_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        int e = errno;
-        fprintf(stderr, "postern queue: cannot read the queue %s: %s%s%s%s\n",
-                cfg->queue_directory, strerror(e),
-                e == EACCES ? " (only root and mail_owner " : "",
-                e == EACCES ? cfg->mail_owner : "", e == EACCES ? " can)" : "");
-        return e == EACCES ? EX_NOPERM : EX_IOERR;
-    }
-    close(fd);
-    *sp = spool_open(cfg->queue_directory, err, sizeof err);
-    if (!*sp) {
-        fprintf(stderr, "postern queue: %s%s%s%s\n", err,
-                strstr(err, "denied") ? " (only root and mail_owner " : "",
-                strstr(err, "denied") ? cfg->mail_owner : "",
-                strstr(err, "denied") ? " can)" : "");
-        return strstr(err, "denied") ? EX_NOPERM : EX_IOERR;
-    }
-    return 0;
+    *sp = spool_open_existing(cfg->queue_directory, err, sizeof err);
+    if (*sp || errno == ENOENT)
+        return 0;
+    int e = errno;
+    fprintf(stderr, "postern queue: cannot read the queue: %s%s%s%s\n", err,
+            e == EACCES ? " (only root and mail_owner " : "",
+            e == EACCES ? cfg->mail_owner : "", e == EACCES ? " can)" : "");
+    return e == EACCES ? EX_NOPERM : EX_IOERR;
 }
 
 /* ---------- list ---------- */
@@ -108,7 +93,7 @@ static int item_cmp(const void *a, const void *b)
     return strcmp(((const struct item *)a)->qid, ((const struct item *)b)->qid);
 }
 
-/* Every message in queue/ and hold/, in arrival order. -1 on error. */
+/* Every message, queued and held, in arrival order. -1 on error. */
 static int list_all(struct spool *sp, struct items *l)
 {
     l->held = 0;

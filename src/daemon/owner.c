@@ -12,60 +12,23 @@
 #include <unistd.h>
 
 #include "../config/config.h"
+#include "../queue/spool.h"
 #include "../util/fs.h"
 
-/* Give one directory to mail_owner as root: opened without following a
- * link, owned by root or mail_owner all the way down, then fchown'd and
- * its mode tightened (`keep` bits of the old mode survive: group/other
- * write never does). */
-static int own_dir(int fd, const char *shown, const struct owner *pw, mode_t keep,
-                   char *err, size_t errlen)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0 || fchown(fd, pw->uid, pw->gid) < 0 ||
-        fchmod(fd, (st.st_mode & keep & 07777) | 0700) < 0) {
-        snprintf(err, errlen, "chown/chmod %.900s to %s: %s", shown, pw->name,
-                 strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* The queue and capture directories, made and owned by mail_owner while we
- * are still root: nothing here follows a symbolic link (postfix
- * set-permissions' checks, done at every start). */
+/* The queue (spool_own knows its parts) and capture directories, made and
+ * owned by mail_owner while we are still root: nothing here follows a
+ * symbolic link (postfix set-permissions' checks, done at every start). */
 int owner_prepare_dirs(const struct config *cfg, const struct owner *pw, char *err,
                        size_t errlen)
 {
-    static const char *const sub[] = { "tmp", "queue", "state", "quarantine", "hold" };
-    int fd = fs_dir_open_safe(cfg->queue_directory, pw->uid, 0700, err, errlen);
-    /* queue_directory keeps o+x when it holds the submit socket */
-    if (fd < 0 || own_dir(fd, cfg->queue_directory, pw, 0711, err, errlen) < 0)
-        goto fail;
-    for (size_t i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        int sfd = fs_subdir_open_safe(fd, cfg->queue_directory, sub[i], pw->uid, err,
-                                      errlen);
-        if (sfd < 0 && errno == ENOENT && !err[0])
-            continue;               /* spool_open makes it, as mail_owner */
-        if (sfd < 0)
-            goto fail;
-        char shown[4096];
-        snprintf(shown, sizeof shown, "%s/%s", cfg->queue_directory, sub[i]);
-        int rc = own_dir(sfd, shown, pw, 0700, err, errlen);
-        close(sfd);
-        if (rc < 0)
-            goto fail;
-    }
+    if (spool_own(cfg->queue_directory, pw->uid, pw->gid, err, errlen) < 0)
+        return -1;
+    int fd = fs_dir_open_safe(cfg->capture_directory, pw->uid, 0700, err, errlen);
+    if (fd < 0)
+        return -1;
+    int rc = fs_own_dir(fd, cfg->capture_directory, pw->uid, pw->gid, 0755, err, errlen);
     close(fd);
-    fd = fs_dir_open_safe(cfg->capture_directory, pw->uid, 0700, err, errlen);
-    if (fd < 0 || own_dir(fd, cfg->capture_directory, pw, 0755, err, errlen) < 0)
-        goto fail;
-    close(fd);
-    return 0;
-fail:
-    if (fd >= 0)
-        close(fd);
-    return -1;
+    return rc;
 }
 
 int owner_lookup(const struct config *cfg, struct owner *o, char *err, size_t errlen)

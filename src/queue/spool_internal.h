@@ -9,6 +9,11 @@
 #include "qid.h"
 
 #define STATE_MAX       (16 * 1024 * 1024)   /* sanity bound on state files */
+
+/* The spool's subdirectories, in the order of struct spool's descriptors
+ * (tmp, queue, state, quarantine, hold). */
+#define SPOOL_NDIRS 5
+extern const char *const spool_dir_names[SPOOL_NDIRS];
 #define QUAR_TRIES      100
 
 struct spool {

@@ -174,3 +174,16 @@ int fs_subdir_open_safe(int dirfd, const char *dirpath, const char *name, uid_t 
     }
     return fd;
 }
+
+int fs_own_dir(int fd, const char *shown, uid_t uid, gid_t gid, mode_t keep, char *err,
+               size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || fchown(fd, uid, gid) < 0 ||
+        fchmod(fd, (st.st_mode & keep & 07777) | 0700) < 0) {
+        snprintf(err, errlen, "chown/chmod %.900s to uid %lu: %s", shown,
+                 (unsigned long)uid, strerror(errno));
+        return -1;
+    }
+    return 0;
+}

@@ -29,4 +29,11 @@ int fs_dir_open_safe(const char *path, uid_t owner, mode_t mode, char *err, size
 int fs_subdir_open_safe(int dirfd, const char *dirpath, const char *name, uid_t owner,
                         char *err, size_t errlen);
 
+/* Give the directory open at fd (shown in messages as `shown`) to uid:gid
+ * through the descriptor (never by name), and tighten its mode: only the
+ * `keep` bits of the old mode survive, owner rwx is added (group/other
+ * write never survives unless kept). 0, or -1 with err. */
+int fs_own_dir(int fd, const char *shown, uid_t uid, gid_t gid, mode_t keep, char *err,
+               size_t errlen);
+
 #endif

@@ -924,6 +924,59 @@ static void test_load_twice(void **state)
     envelope_free(&b);
 }
 
+/* spool_open_existing makes nothing: no spool there is ENOENT. */
+static void test_open_existing(void **state)
+{
+    struct fx *f = *state;
+    char p[512], err[256];
+    snprintf(p, sizeof p, "%s/none", f->base);
+    errno = 0;
+    assert_null(spool_open_existing(p, err, sizeof err));
+    assert_int_equal(errno, ENOENT);
+    assert_false(exists(p));
+    struct spool *sp2 = spool_open_existing(f->dir, err, sizeof err);
+    assert_non_null(sp2);
+    spool_close(sp2);
+}
+
+/* spool_own, as root: every part given to the owner, group/other write
+ * taken away, a symbolic link refused. */
+static void test_own(void **state)
+{
+    struct fx *f = *state;
+    if (geteuid() != 0)
+        skip();
+    char err[512] = "", p[512];
+    const uid_t uid = 65534;
+    const gid_t gid = 65534;
+    snprintf(p, sizeof p, "%s/hold", f->dir);
+    assert_int_equal(chmod(p, 0777), 0);
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    if (spool_own(f->dir, uid, gid, err, sizeof err) < 0)
+        fail_msg("spool_own: %s", err);
+    static const char *const sub[] = {"", "tmp", "queue", "state", "quarantine", "hold"};
+    for (size_t i = 0; i < 6; i++) {
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", f->dir, sub[i]);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_uid, uid);
+        assert_int_equal(st.st_gid, gid);
+        assert_int_equal(st.st_mode & 0777, i == 0 ? 0711 : 0700);
+    }
+    /* a part that is a symbolic link: refused, nothing followed */
+    char target[512];
+    snprintf(target, sizeof target, "%s/elsewhere", f->base);
+    assert_int_equal(mkdir(target, 0700), 0);
+    snprintf(p, sizeof p, "%s/quarantine", f->dir);
+    assert_int_equal(rmdir(p), 0);
+    assert_int_equal(symlink(target, p), 0);
+    assert_int_equal(spool_own(f->dir, uid, gid, err, sizeof err), -1);
+    assert_non_null(strstr(err, "symbolic link"));
+    struct stat st;
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_uid, 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -945,6 +998,8 @@ int main(void)
         T(test_scan_quarantines_bad_names),
         T(test_hold_release),
         T(test_load_twice),
+        T(test_open_existing),
+        T(test_own),
     };
     return cmocka_run_group_tests_name("spool", tests, NULL, NULL);
 }
