@@ -300,7 +300,7 @@ unsigned long scheduler_count(const struct scheduler *s)
     return (unsigned long)s->n + s->inflight.n;
 }
 
-/* ---------- control: flush, remove ---------- */
+/* ---------- administration: flush, remove ---------- */
 
 static void heap_sift_down(struct scheduler *s, size_t i)
 {
