@@ -46,15 +46,10 @@ build/asan/postern: $(SOBJ)
 	@echo "  LD asan $@"
 	@$(CC) $(SAN) -o $@ $^ $(PKG_LDLIBS)
 
-# Extra link flags of one unit test: the scheduler test observes the
-# schedule through its calls to attempt_start, redirected to a recorder.
-UNIT_LDFLAGS_test_scheduler := -Wl,--wrap=attempt_start
-
 build/asan/tests/%: tests/unit/%.c $(SLIBOBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD test $@"
-	@$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(SLIBOBJ) $(PKG_LDLIBS) -lcmocka \
-	    $(UNIT_LDFLAGS_$*)
+	@$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(SLIBOBJ) $(PKG_LDLIBS) -lcmocka
 
 asan: build/asan/postern
 

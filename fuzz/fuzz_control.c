@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtp/control.h"
+#include "daemon/control.h"
 #include "util/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

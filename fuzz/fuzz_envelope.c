@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue/envelope.h"
+#include "queue/envelope_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,8 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct envelope env;
     char err[256];
     memset(&env, 0, sizeof env);
-    if (envelope_decode(buf, size, &env, err, sizeof err) == 0) {
-        if (env.content_offset + env.content_len > size)
+    size_t off = 0;
+    if (envelope_decode(buf, size, &env, &off, err, sizeof err) == 0) {
+        if (off + env.content_len > size)
             abort();
         /* the same bytes as a state file, applied to the decoded envelope */
         envelope_decode_state(buf, size, &env, err, sizeof err);

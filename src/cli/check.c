@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../daemon.h"
+#include "../daemon/runtime.h"
 
 #define DEFAULT_CONFIG "/etc/postern/postern.cf"
 

@@ -4,11 +4,11 @@
  * queue is theirs). flush, delete, hold and release ask the daemon over
  * its control socket so that its schedule stays right (a message being
  * delivered is held or deleted when its attempt ends); when no daemon
- * runs, delete, hold and release act on the spool directly. */
+ * runs, delete, hold and release act on the spool directly, with the same
+ * code (queue/admin.c). */
 #include "cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <pwd.h>
@@ -22,9 +22,10 @@
 #include <unistd.h>
 
 #include "../config/config.h"
+#include "../daemon/control.h"
+#include "../queue/admin.h"
 #include "../queue/qid.h"
 #include "../queue/spool.h"
-#include "../smtp/control.h"
 #include "../util/term.h"
 #include "../util/unixsock.h"
 
@@ -47,28 +48,14 @@ static struct config *load_config(const char *given)
 static int open_spool(const struct config *cfg, struct spool **sp)
 {
     char err[1024];
-    *sp = NULL;
-    int fd = open(cfg->queue_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return 0;
-        int e = errno;
-        fprintf(stderr, "postern queue: cannot read the queue %s: %s%s%s%s\n",
-                cfg->queue_directory, strerror(e),
-                e == EACCES ? " (only root and mail_owner " : "",
-                e == EACCES ? cfg->mail_owner : "", e == EACCES ? " can)" : "");
-        return e == EACCES ? EX_NOPERM : EX_IOERR;
-    }
-    close(fd);
-    *sp = spool_open(cfg->queue_directory, err, sizeof err);
-    if (!*sp) {
-        fprintf(stderr, "postern queue: %s%s%s%s\n", err,
-                strstr(err, "denied") ? " (only root and mail_owner " : "",
-                strstr(err, "denied") ? cfg->mail_owner : "",
-                strstr(err, "denied") ? " can)" : "");
-        return strstr(err, "denied") ? EX_NOPERM : EX_IOERR;
-    }
-    return 0;
+    *sp = spool_open_existing(cfg->queue_directory, err, sizeof err);
+    if (*sp || errno == ENOENT)
+        return 0;
+    int e = errno;
+    fprintf(stderr, "postern queue: cannot read the queue: %s%s%s%s\n", err,
+            e == EACCES ? " (only root and mail_owner " : "",
+            e == EACCES ? cfg->mail_owner : "", e == EACCES ? " can)" : "");
+    return e == EACCES ? EX_NOPERM : EX_IOERR;
 }
 
 /* ---------- list ---------- */
@@ -106,7 +93,7 @@ static int item_cmp(const void *a, const void *b)
     return strcmp(((const struct item *)a)->qid, ((const struct item *)b)->qid);
 }
 
-/* Every message in queue/ and hold/, in arrival order. -1 on error. */
+/* Every message, queued and held, in arrival order. -1 on error. */
 static int list_all(struct spool *sp, struct items *l)
 {
     l->held = 0;
@@ -341,8 +328,8 @@ static int queue_show(const char *config_given, const char *qid, int raw)
 
 /* ---------- flush / delete / hold / release ---------- */
 
-/* Without a daemon: act on the spool itself. */
-static int act_directly(const struct config *cfg, const char *verb, const char *arg)
+/* Without a daemon: act on the spool itself, as the daemon would. */
+static int act_directly(const struct config *cfg, enum admin_verb verb, const char *arg)
 {
     struct spool *sp;
     int rc = open_spool(cfg, &sp);
@@ -352,68 +339,16 @@ static int act_directly(const struct config *cfg, const char *verb, const char *
         fprintf(stderr, "postern queue: error %s: no such message in the queue\n", arg);
         return 1;
     }
-    struct items l = { 0 };
-    if (strcmp(arg, "ALL") == 0) {
-        if (list_all(sp, &l) < 0) {
-            fprintf(stderr, "postern queue: cannot list %s: %s\n", cfg->queue_directory,
-                    strerror(errno));
-            spool_close(sp);
-            free(l.v);
-            return EX_IOERR;
-        }
-    } else {
-        int where = spool_where(sp, arg);
-        if (where <= 0) {
-            fprintf(stderr, "postern queue: error %s: no such message in the queue\n", arg);
-            spool_close(sp);
-            return 1;
-        }
-        collect(arg, &l);
-        l.v[0].held = where == SPOOL_HELD;
-    }
-    int del = strcmp(verb, "delete") == 0, hold = strcmp(verb, "hold") == 0;
-    unsigned long done = 0, failed = 0;
-    int single = strcmp(arg, "ALL") != 0;
-    for (size_t i = 0; i < l.n; i++) {
-        const char *q = l.v[i].qid;
-        int r;
-        if (del) {
-            r = spool_remove(sp, q);
-        } else if (hold) {
-            if (l.v[i].held) {
-                done += single;              /* already on hold */
-                continue;
-            }
-            r = spool_hold(sp, q);
-        } else {
-            if (!l.v[i].held) {
-                if (single) {
-                    fprintf(stderr, "postern queue: error %s is not on hold\n", q);
-                    failed++;
-                }
-                continue;                    /* release ALL: the held ones */
-            }
-            r = spool_release(sp, q);
-        }
-        if (r < 0) {
-            fprintf(stderr, "postern queue: %s: cannot %s: %s\n", q, verb, strerror(errno));
-            failed++;
-        } else {
-            done++;
-        }
-    }
-    const char *what = del ? "deleted" : hold ? "on hold" : "released";
-    if (single) {
-        if (!failed)
-            printf("ok %s %s (the daemon is not running: done in the queue directly)\n", arg,
-                   what);
-    } else {
-        printf("%s %lu message%s %s (the daemon is not running: done in the queue directly)\n",
-               failed ? "error" : "ok", done, done == 1 ? "" : "s", what);
-    }
-    free(l.v);
+    struct admin a = { sp, NULL, 0 };
+    char ans[1024];
+    rc = admin_execute(&a, verb, arg, ans, sizeof ans);
     spool_close(sp);
-    return failed ? 1 : 0;
+    if (rc < 0) {
+        fprintf(stderr, "postern queue: %s\n", ans);
+        return 1;
+    }
+    printf("%s (the daemon is not running: done in the queue directly)\n", ans);
+    return 0;
 }
 
 int cli_queue_request(const char *config_given, const char *verb, const char *arg)
@@ -440,7 +375,9 @@ int cli_queue_request(const char *config_given, const char *verb, const char *ar
         int e = errno;
         int rc;
         if ((e == ENOENT || e == ECONNREFUSED) && strcmp(verb, "flush") != 0) {
-            rc = act_directly(cfg, verb, arg);
+            rc = act_directly(cfg, strcmp(verb, "delete") == 0 ? ADMIN_DELETE
+                                   : strcmp(verb, "hold") == 0 ? ADMIN_HOLD
+                                   : ADMIN_RELEASE, arg);
         } else if (e == ENOENT || e == ECONNREFUSED) {
             fprintf(stderr, "postern queue: cannot flush: the daemon is not running (%s: %s)\n",
                     path, strerror(e));

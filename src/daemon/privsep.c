@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../daemon.h"
+#include "runtime.h"
 #include "../util/fbundle.h"
 #include "../util/log.h"
 #include "../util/sbuf.h"

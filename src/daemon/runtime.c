@@ -1,7 +1,7 @@
 /* runtime — a loaded configuration and the tables it names, shared by
  * reference: sessions keep the snapshot they started with while SIGHUP
  * swaps in a new one. Loading validates what `postern check` reports. */
-#include "../daemon.h"
+#include "runtime.h"
 
 #include "../config/config.h"
 
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../config/maps.h"
+#include "../policy/policy.h"
 #include "../util/fbundle.h"
 
 /* The text of a file the runtime needs: from a replay bundle (the worker
@@ -93,12 +94,17 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     }
     rt->cfg = cfg;
     rt->refs = 1;
+    if (!(rt->mynetworks = calloc(1, sizeof *rt->mynetworks))) {
+        config_errors_add(errs, "out of memory");
+        runtime_unref(rt);
+        return NULL;
+    }
     config_param_where(cfg, "mynetworks", where, sizeof where);
     long wide;
-    if (policy_netlist_parse(&rt->mynetworks, cfg->mynetworks.v, cfg->mynetworks.n,
+    if (policy_netlist_parse(rt->mynetworks, cfg->mynetworks.v, cfg->mynetworks.n,
                              why, sizeof why) < 0)
         config_errors_add(errs, "%s: mynetworks: %s", where, why);
-    else if ((wide = policy_netlist_open_relay(&rt->mynetworks)) >= 0)
+    else if ((wide = policy_netlist_open_relay(rt->mynetworks)) >= 0)
         /* "it never becomes an open relay": seed configs carry 0.0.0.0/0 */
         config_errors_add(errs, "%s: mynetworks entry \"%s\" trusts a large part of the "
                           "Internet, which would make postern an open relay; list only "
@@ -131,7 +137,9 @@ void runtime_unref(struct runtime *rt)
 {
     if (!rt || --rt->refs > 0)
         return;
-    policy_netlist_free(&rt->mynetworks);
+    if (rt->mynetworks)
+        policy_netlist_free(rt->mynetworks);
+    free(rt->mynetworks);
     map_free(rt->canonical);
     map_free(rt->transport_map);
     map_free(rt->passwd);

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../daemon.h"
+#include "../config/runtime.h"
 #include "../deliver/rewrite.h"
 #include "../deliver/transport.h"
 #include "../util/clock.h"
@@ -48,7 +48,7 @@ struct notice {
 
 struct attempt {
     struct scheduler *s;
-    struct daemon *d;
+    const struct attempt_ctx *d;
     struct runtime *rt;
     struct spool_map *map;
     struct envelope env;
@@ -94,18 +94,21 @@ static void attempt_free(struct attempt *a)
     free(a->rewritten);
     spool_unload(a->map);
     envelope_free(&a->env);
-    runtime_unref(a->rt);
+    if (a->rt)
+        a->d->cfg->unref(a->rt);
     free(a);
 }
 
 static void attempt_end(struct attempt *a)
 {
     struct scheduler *s = a->s;
+    char qid[QID_LEN + 1];
+    memcpy(qid, a->env.qid, sizeof qid);
     /* a hold or delete asked for during this attempt and not applied (the
      * message was done and removed) must not outlive it */
-    scheduler_pending_take(s, a->env.qid);
+    scheduler_pending_take(s, qid);
     attempt_free(a);
-    scheduler_attempt_finished(s);
+    scheduler_attempt_finished(s, qid);
 }
 
 /* ---------- notifications (DSN) ---------- */
@@ -116,7 +119,7 @@ static void attempt_end(struct attempt *a)
 static int stage_notice(struct attempt *a, const char *rcpt, const char *text, size_t len,
                         const char *what)
 {
-    struct daemon *d = a->d;
+    const struct attempt_ctx *d = a->d;
     struct envelope e;
     struct env_rcpt r;
     char err[256];
@@ -488,7 +491,7 @@ static void attempt_rewrite(struct attempt *a)
     }
 }
 
-void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
+void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char *qid)
 {
     struct attempt *a = calloc(1, sizeof *a);
     char err[256];
@@ -507,12 +510,12 @@ void attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
             scheduler_enqueue(s, qid, scheduler_now_ms(s) + ATTEMPT_IO_RETRY * 1000);
         }
         free(a);
-        scheduler_attempt_finished(s);
+        scheduler_attempt_finished(s, qid);
         return;
     }
     a->s = s;
     a->d = d;
-    a->rt = runtime_ref(d->rt);
+    a->rt = d->cfg->ref(d->cfg->current(d->cfg->arg));
     /* notices an earlier attempt decided are in queue/ by now (published,
      * or by spool_scan): this attempt's state names only its own */
     a->env.nnotice = 0;

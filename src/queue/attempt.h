@@ -2,12 +2,27 @@
 #ifndef POSTERN_QUEUE_ATTEMPT_H
 #define POSTERN_QUEUE_ATTEMPT_H
 
+struct cfg_source;
+struct event_base;
 struct scheduler;
-struct daemon;
+struct smtp_client;
+struct spool;
+struct workq;
+
+/* What an attempt works with; queue.c sets it up (the transports' handles
+ * come from the daemon). */
+struct attempt_ctx {
+    struct event_base *base;
+    struct spool *spool;
+    const struct cfg_source *cfg;  /* each attempt keeps the snapshot it starts with */
+    struct smtp_client *smtp;      /* smtp transport */
+    struct workq *workq;           /* capture transport: worker threads, NULL = inline */
+};
 
 /* Load qid and hand its due recipients to their transports. When the
  * attempt is over (results recorded, message removed or rescheduled),
- * scheduler_attempt_finished(s) is called, possibly before this returns. */
-void attempt_start(struct scheduler *s, struct daemon *d, const char *qid);
+ * scheduler_attempt_finished(s, qid) is called, possibly before this
+ * returns. */
+void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char *qid);
 
 #endif

@@ -1,7 +1,8 @@
-/* envelope — queue file and state file formats: pure encode/decode.
- * No I/O. The decoders take arbitrary bytes (they are fuzz targets): every
- * access is bounded by len, nothing is assumed NUL-terminated. */
-#include "envelope.h"
+/* envelope — the queue file and state file formats (envelope_codec.h):
+ * pure encode/decode, and freeing an envelope. No I/O. The decoders take
+ * arbitrary bytes (they are fuzz targets): every access is bounded by len,
+ * nothing is assumed NUL-terminated. */
+#include "envelope_codec.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -302,7 +303,7 @@ static int set_str(char **dst, const char *s, size_t n)
 }
 
 int envelope_decode(const char *buf, size_t len, struct envelope *env,
-                    char *err, size_t errlen)
+                    size_t *content_offset, char *err, size_t errlen)
 {
     char e[128] = "";
     size_t rcap = 0;
@@ -485,7 +486,7 @@ int envelope_decode(const char *buf, size_t len, struct envelope *env,
         snprintf(e, sizeof e, "content length mismatch (torn or corrupt)");
         goto fail;
     }
-    env->content_offset = pos;
+    *content_offset = pos;
     env->content_len = (size_t)clen;
     /* optional keys get their defaults */
     if ((!env->client_addr && set_str(&env->client_addr, "", 0) != 0) ||

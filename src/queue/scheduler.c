@@ -1,3 +1,5 @@
+/* scheduler — a min-heap of (when, qid), one timer for its top, and the
+ * set of qids in flight. */
 #include "scheduler.h"
 
 #include <errno.h>
@@ -5,12 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../daemon.h"
 #include "../util/clock.h"
 #include "../util/log.h"
-#include "attempt.h"
 #include "qid.h"
-#include "spool.h"
 
 /* Messages delivered per event-loop pass, so sessions are never starved. */
 #define SCHED_BATCH 16
@@ -20,12 +19,27 @@ struct sched_item {
     char qid[QID_LEN + 1];
 };
 
+/* A set of qids: open addressing with linear probing; a removed entry
+ * leaves a tombstone so that probes go on past it. */
+enum { SLOT_EMPTY = 0, SLOT_USED, SLOT_GONE };
+
+struct qid_slot {
+    char qid[QID_LEN + 1];
+    unsigned char state;
+};
+
+struct qid_set {
+    struct qid_slot *v;
+    size_t cap, n, gone;         /* cap: 0 or a power of two */
+};
+
 struct scheduler {
-    struct daemon *d;
+    sched_start_fn *start;
+    void *start_arg;
     struct event *timer;
     struct sched_item *heap;     /* min-heap on (when, qid) */
     size_t n, cap;
-    unsigned long inflight;
+    struct qid_set inflight;
     const struct clock *clock;   /* NULL: the system clock */
     long long timer_at;          /* when the timer is set for, -1 none */
     long long started;           /* base of the queue_run_delay ticks (ms) */
@@ -54,6 +68,77 @@ void scheduler_set_clock(struct scheduler *s, const struct clock *c)
 {
     s->clock = c;
     s->started = clock_now_ms(c);
+}
+
+/* ---------- the set of qids in flight ---------- */
+
+static size_t qid_hash(const char *qid)
+{
+    /* FNV-1a; the low digits (microseconds, random) vary most */
+    size_t h = 2166136261u;
+    for (int i = QID_LEN - 1; i >= 0; i--)
+        h = (h ^ (unsigned char)qid[i]) * 16777619u;
+    return h;
+}
+
+static struct qid_slot *set_find(const struct qid_set *q, const char *qid)
+{
+    if (q->cap == 0)
+        return NULL;
+    for (size_t i = qid_hash(qid) & (q->cap - 1);; i = (i + 1) & (q->cap - 1)) {
+        struct qid_slot *sl = &q->v[i];
+        if (sl->state == SLOT_EMPTY)
+            return NULL;
+        if (sl->state == SLOT_USED && memcmp(sl->qid, qid, QID_LEN) == 0)
+            return sl;
+    }
+}
+
+static void set_put(struct qid_set *q, const char *qid)
+{
+    for (size_t i = qid_hash(qid) & (q->cap - 1);; i = (i + 1) & (q->cap - 1)) {
+        struct qid_slot *sl = &q->v[i];
+        if (sl->state != SLOT_USED) {
+            if (sl->state == SLOT_GONE)
+                q->gone--;
+            memcpy(sl->qid, qid, QID_LEN + 1);
+            sl->state = SLOT_USED;
+            q->n++;
+            return;
+        }
+    }
+}
+
+/* Keep at most half the slots used or tombstoned: probes stay short and
+ * always meet an empty slot. */
+static void set_add(struct qid_set *q, const char *qid)
+{
+    if (set_find(q, qid))
+        return;
+    if ((q->n + q->gone + 1) * 2 > q->cap) {
+        size_t nc = 64;            /* a quarter full after the rehash */
+        while ((q->n + 1) * 4 > nc)
+            nc *= 2;
+        struct qid_set big = { calloc(nc, sizeof *big.v), nc, 0, 0 };
+        if (!big.v)
+            log_fatal("scheduler: out of memory");
+        for (size_t i = 0; i < q->cap; i++)
+            if (q->v[i].state == SLOT_USED)
+                set_put(&big, q->v[i].qid);
+        free(q->v);
+        *q = big;
+    }
+    set_put(q, qid);
+}
+
+static void set_del(struct qid_set *q, const char *qid)
+{
+    struct qid_slot *sl = set_find(q, qid);
+    if (!sl)
+        return;
+    sl->state = SLOT_GONE;
+    q->n--;
+    q->gone++;
 }
 
 long long scheduler_backoff(int attempts, long long min_backoff,
@@ -146,21 +231,27 @@ static void sched_run(evutil_socket_t fd, short what, void *arg)
     for (int done = 0; done < SCHED_BATCH && s->n > 0 && s->heap[0].when <= now; done++) {
         struct sched_item it;
         heap_pop(s, &it);
-        s->inflight++;
-        attempt_start(s, s->d, it.qid);
+        /* already in flight (flushed or released meanwhile): that attempt
+         * reschedules it when it ends; a second one at once would deliver
+         * twice */
+        if (set_find(&s->inflight, it.qid))
+            continue;
+        set_add(&s->inflight, it.qid);
+        s->start(s->start_arg, it.qid);
     }
     sched_arm(s);
 }
 
-struct scheduler *scheduler_new(struct daemon *d)
+struct scheduler *scheduler_new(struct event_base *base, sched_start_fn *start, void *arg)
 {
     struct scheduler *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    s->d = d;
+    s->start = start;
+    s->start_arg = arg;
     s->timer_at = -1;
     s->started = clock_now_ms(NULL);
-    s->timer = evtimer_new(d->base, sched_run, s);
+    s->timer = evtimer_new(base, sched_run, s);
     if (!s->timer) {
         free(s);
         return NULL;
@@ -174,6 +265,7 @@ void scheduler_free(struct scheduler *s)
         return;
     event_free(s->timer);
     free(s->heap);
+    free(s->inflight.v);
     sched_actions_free(&s->pending);
     free(s);
 }
@@ -189,18 +281,25 @@ void scheduler_enqueue(struct scheduler *s, const char *qid, long long when)
     sched_arm(s);
 }
 
-void scheduler_attempt_finished(struct scheduler *s)
+void scheduler_attempt_finished(struct scheduler *s, const char *qid)
 {
-    s->inflight--;
+    if (!set_find(&s->inflight, qid))
+        log_panic("scheduler: %s finished but was not in flight", qid);
+    set_del(&s->inflight, qid);
     sched_arm(s);
+}
+
+int scheduler_in_flight(const struct scheduler *s, const char *qid)
+{
+    return qid_valid(qid) && set_find(&s->inflight, qid) != NULL;
 }
 
 unsigned long scheduler_count(const struct scheduler *s)
 {
-    return (unsigned long)s->n + s->inflight;
+    return (unsigned long)s->n + s->inflight.n;
 }
 
-/* ---------- control: flush, remove ---------- */
+/* ---------- administration: flush, remove ---------- */
 
 static void heap_sift_down(struct scheduler *s, size_t i)
 {

@@ -1,15 +1,22 @@
-/* scheduler — decides when each queued message is tried again and hands
- * due messages to their transport. Retry arithmetic is a pure function. */
+/* scheduler — decides when each queued message is tried again, starts the
+ * attempts that are due (through the start function it is given: it knows
+ * nothing of how a message is delivered), and knows which messages are in
+ * flight: from the start of their attempt until scheduler_attempt_finished.
+ * Retry arithmetic is a pure function. */
 #ifndef POSTERN_QUEUE_SCHEDULER_H
 #define POSTERN_QUEUE_SCHEDULER_H
 
 #include <stddef.h>
 
 struct clock;
-struct daemon;
+struct event_base;
 struct scheduler;
 
-struct scheduler *scheduler_new(struct daemon *d);
+/* Starts one delivery attempt of qid; the attempt ends with
+ * scheduler_attempt_finished(s, qid), possibly before start returns. */
+typedef void sched_start_fn(void *arg, const char *qid);
+
+struct scheduler *scheduler_new(struct event_base *base, sched_start_fn *start, void *arg);
 void scheduler_free(struct scheduler *s);
 
 /* Times are milliseconds since the epoch (util/clock.h). */
@@ -33,8 +40,12 @@ long long scheduler_next_run(long long base, long long delay, long long when);
 /* The first queue_run_delay tick (ms): start-up, or when the clock was set. */
 long long scheduler_run_base(const struct scheduler *s);
 
-/* Called by attempt.c when an attempt is over. */
-void scheduler_attempt_finished(struct scheduler *s);
+/* Called by attempt.c when the attempt of qid is over. */
+void scheduler_attempt_finished(struct scheduler *s, const char *qid);
+
+/* 1 while an attempt of qid runs (started, not finished), else 0. A due
+ * qid that is in flight is not started twice. */
+int scheduler_in_flight(const struct scheduler *s, const char *qid);
 
 /* Number of messages known to the scheduler (queued or in flight). */
 unsigned long scheduler_count(const struct scheduler *s);
@@ -45,7 +56,7 @@ unsigned long scheduler_count(const struct scheduler *s);
 long long scheduler_backoff(int attempts, long long min_backoff,
                             long long max_backoff);
 
-/* --- for the control socket (`postern queue`) --- */
+/* --- for queue administration (admin.c) --- */
 
 /* Make qid due now, or every scheduled message when qid is NULL (a
  * message being delivered right now is not affected). Returns the number

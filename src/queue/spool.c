@@ -1,4 +1,15 @@
-/* spool — the queue directory on disk (see docs/queue.md).
+/* spool — the queue directory on disk (contract: spool.h; format and
+ * procedures: docs/queue.md). Layout:
+ *   <queue_directory>/tmp/<qid>         being received; removed at start-up
+ *   <queue_directory>/tmp/<qid>.state   a state being written
+ *   <queue_directory>/tmp/<qid>.notice.<parent>  a staged notice
+ *   <queue_directory>/queue/<qid>       committed message (envelope+content)
+ *   <queue_directory>/state/<qid>       per-recipient delivery state
+ *   <queue_directory>/quarantine/<qid>  unreadable files moved aside, logged
+ *   <queue_directory>/hold/<qid>        held: kept, not delivered; its state
+ *                                       stays in state/<qid>
+ * Commit: a queue/<qid> file exists only after its content was fsynced;
+ * spool_commit fsyncs the queue/ directory before returning success.
  *
  * Every path operation goes through a directory fd held open from
  * spool_open (openat, renameat, unlinkat), and every name that reaches one
@@ -24,6 +35,7 @@
 #define SPOOL_BUFMIN    (4 * 1024)
 #define CREATE_TRIES    64
 
+#include "envelope_codec.h"
 #include "spool_internal.h"
 
 
@@ -116,6 +128,9 @@ static uint32_t random32(void)
 
 /* ---------- open / close ---------- */
 
+const char *const spool_dir_names[SPOOL_NDIRS] = {"tmp", "queue", "state", "quarantine",
+                                                  "hold"};
+
 /* A subdirectory made by root (e.g. `postern queue hold` while the daemon
  * is down) gets the owner of the queue directory, so that the daemon, which
  * runs as mail_owner, can use it. */
@@ -133,7 +148,7 @@ static int open_subdir(int dirfd, const char *name, int *created)
     return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 }
 
-struct spool *spool_open(const char *dir, char *err, size_t errlen)
+static struct spool *open_spool(const char *dir, int create, char *err, size_t errlen)
 {
     struct spool *sp = calloc(1, sizeof *sp);
     if (!sp || !(sp->path = strdup(dir))) {
@@ -144,7 +159,7 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
     sp->dirfd = sp->tmpfd = sp->queuefd = sp->statefd = sp->quarfd = -1;
     sp->holdfd = -1;
 
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
         spool_set_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
         goto fail;
     }
@@ -153,15 +168,14 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
         spool_set_err(err, errlen, "open %s: %s", dir, strerror(errno));
         goto fail;
     }
-    static const char *const names[] = {"tmp", "queue", "state", "quarantine",
-                                        "hold"};
-    int *fds[] = {&sp->tmpfd, &sp->queuefd, &sp->statefd, &sp->quarfd,
-                  &sp->holdfd};
+    int *fds[SPOOL_NDIRS] = {&sp->tmpfd, &sp->queuefd, &sp->statefd, &sp->quarfd,
+                             &sp->holdfd};
     int created = 0;
-    for (size_t i = 0; i < 5; i++) {
-        *fds[i] = open_subdir(sp->dirfd, names[i], &created);
+    for (size_t i = 0; i < SPOOL_NDIRS; i++) {
+        *fds[i] = open_subdir(sp->dirfd, spool_dir_names[i], &created);
         if (*fds[i] < 0) {
-            spool_set_err(err, errlen, "%s/%s: %s", dir, names[i], strerror(errno));
+            spool_set_err(err, errlen, "%s/%s: %s", dir, spool_dir_names[i],
+                          strerror(errno));
             goto fail;
         }
     }
@@ -171,9 +185,21 @@ struct spool *spool_open(const char *dir, char *err, size_t errlen)
     }
     return sp;
 
-fail:
+fail:;
+    int e = errno;
     spool_close(sp);
+    errno = e;
     return NULL;
+}
+
+struct spool *spool_open(const char *dir, char *err, size_t errlen)
+{
+    return open_spool(dir, 1, err, errlen);
+}
+
+struct spool *spool_open_existing(const char *dir, char *err, size_t errlen)
+{
+    return open_spool(dir, 0, err, errlen);
 }
 
 void spool_close(struct spool *sp)
@@ -185,9 +211,6 @@ void spool_close(struct spool *sp)
     for (size_t i = 0; i < 6; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    /* mappings may outlive the spool; they just leave the busy list */
-    for (struct spool_map *m = sp->loaded; m; m = m->next)
-        m->sp = NULL;
     free(sp->path);
     free(sp);
 }
@@ -574,7 +597,8 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     }
     close(fd);
 
-    if (envelope_decode(map->addr, map->len, env, derr, sizeof derr) != 0) {
+    size_t content_offset = 0;
+    if (envelope_decode(map->addr, map->len, env, &content_offset, derr, sizeof derr) != 0) {
         spool_set_err(err, errlen, "%s/%s: %s", dname, qid, derr);
         goto corrupt;
     }
@@ -608,14 +632,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
         }
     }
     if (content)
-        *content = (const char *)map->addr + env->content_offset;
-    /* registered as busy until spool_unload */
-    memcpy(map->qid, qid, QID_LEN + 1);
-    map->sp = sp;
-    map->next = sp->loaded;
-    if (sp->loaded)
-        sp->loaded->prev = map;
-    sp->loaded = map;
+        *content = (const char *)map->addr + content_offset;
     return map;
 
 corrupt:
@@ -638,26 +655,10 @@ struct spool_map *spool_load_held(struct spool *sp, const char *qid,
     return load_from(sp, "hold", sp->holdfd, qid, env, content, err, errlen);
 }
 
-int spool_busy(const struct spool *sp, const char *qid)
-{
-    for (const struct spool_map *m = sp->loaded; m; m = m->next)
-        if (strcmp(m->qid, qid) == 0)
-            return 1;
-    return 0;
-}
-
 void spool_unload(struct spool_map *map)
 {
     if (!map)
         return;
-    if (map->sp) {
-        if (map->prev)
-            map->prev->next = map->next;
-        else
-            map->sp->loaded = map->next;
-        if (map->next)
-            map->next->prev = map->prev;
-    }
     if (map->addr && map->addr != MAP_FAILED)
         munmap(map->addr, map->len);
     free(map);

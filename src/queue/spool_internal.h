@@ -9,12 +9,16 @@
 #include "qid.h"
 
 #define STATE_MAX       (16 * 1024 * 1024)   /* sanity bound on state files */
+
+/* The spool's subdirectories, in the order of struct spool's descriptors
+ * (tmp, queue, state, quarantine, hold). */
+#define SPOOL_NDIRS 5
+extern const char *const spool_dir_names[SPOOL_NDIRS];
 #define QUAR_TRIES      100
 
 struct spool {
     char *path;
     int dirfd, tmpfd, queuefd, statefd, quarfd, holdfd;
-    struct spool_map *loaded;   /* live spool_load mappings (spool_busy) */
 };
 
 struct spool_msg {
@@ -31,9 +35,6 @@ struct spool_msg {
 struct spool_map {
     void *addr;
     size_t len;
-    struct spool *sp;           /* NULL once the spool is closed */
-    struct spool_map *prev, *next;
-    char qid[QID_LEN + 1];
 };
 
 void spool_set_err(char *err, size_t errlen, const char *fmt, ...)

@@ -1,6 +1,7 @@
-/* spool_scan — start-up recovery and listings of the spool: remove what
- * was never acknowledged, quarantine what is not ours, list queued and held
- * messages in qid order. Split from spool.c; same invariants (docs/queue.md). */
+/* spool_scan — start-up: the spool given to mail_owner by root, recovery
+ * (remove what was never acknowledged, quarantine what is not ours), and
+ * the listings of queued and held messages in qid order. Split from
+ * spool.c; same invariants (docs/queue.md). */
 #include "spool.h"
 
 #include <dirent.h>
@@ -12,7 +13,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../util/fs.h"
+#include "envelope_codec.h"
 #include "spool_internal.h"
+
+/* ---------- ownership, as root ---------- */
+
+int spool_own(const char *dir, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    int fd = fs_dir_open_safe(dir, uid, 0700, err, errlen);
+    /* the top keeps o+x when it holds the submission socket */
+    if (fd < 0 || fs_own_dir(fd, dir, uid, gid, 0711, err, errlen) < 0)
+        goto fail;
+    for (size_t i = 0; i < SPOOL_NDIRS; i++) {
+        int sfd = fs_subdir_open_safe(fd, dir, spool_dir_names[i], uid, err, errlen);
+        if (sfd < 0 && errno == ENOENT && !err[0])
+            continue;               /* spool_open makes it, as uid */
+        if (sfd < 0)
+            goto fail;
+        char shown[4096];
+        snprintf(shown, sizeof shown, "%s/%s", dir, spool_dir_names[i]);
+        int rc = fs_own_dir(sfd, shown, uid, gid, 0700, err, errlen);
+        close(sfd);
+        if (rc < 0)
+            goto fail;
+    }
+    close(fd);
+    return 0;
+fail:
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
 
 /* ---------- scan ---------- */
 

@@ -1,3 +1,5 @@
+/* server — listeners, accept back-off, the session list, the queue's and
+ * the configuration's handles for the sessions. */
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -17,12 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../daemon.h"
-#include "../queue/spool.h"
+#include "../config/config.h"
+#include "../config/runtime.h"
+#include "../policy/policy.h"
+#include "../queue/queue.h"
 #include "../util/fs.h"
 #include "../util/log.h"
 #include "../util/unixsock.h"
-#include "control.h"
 #include "reply.h"
 #include "session.h"
 
@@ -38,32 +41,26 @@
 #define ACCEPT_PAUSE_MAX_MS 1000
 #define ACCEPT_QUIET_SEC 60
 
-struct commit_req {
-    struct session *s;           /* NULL once the session went away */
-    struct spool_msg *msg;
-};
-
 /* A unix-domain listener; the socket file is removed at shutdown if it is
  * still the one we made. */
 struct local_sock {
     struct evconnlistener *l;
     char *path;
-    dev_t dev;
-    ino_t ino;
+    struct unixsock_id id;
 };
 
 struct server {
-    struct daemon *d;
+    struct event_base *base;
+    struct queue *queue;
+    const struct cfg_source *cfg;
+    server_idle_fn *on_idle;
+    void *idle_arg;
+    int shutting_down;
     struct evconnlistener **listeners;
     size_t nlisteners;
-    struct local_sock submit, ctl;   /* submit_socket, private/control */
-    struct control *control;
+    struct local_sock submit;        /* submit_socket */
     struct session *sessions;    /* doubly linked list */
     unsigned long nsessions;
-    /* group commit: requests collected during one event-loop pass */
-    struct commit_req *pending;
-    size_t npending, cappending;
-    struct event *commit_ev;
     /* accept back-off */
     struct event *accept_resume;  /* re-enables the paused listeners */
     long accept_pause_ms;         /* next pause; 0 after an accept worked */
@@ -118,9 +115,29 @@ int server_parse_listen(const char *url, char *host, size_t hostlen, int *port,
     return 0;
 }
 
-struct daemon *server_daemon(struct server *srv)
+struct event_base *server_base(const struct server *srv)
 {
-    return srv->d;
+    return srv->base;
+}
+
+struct queue *server_queue(const struct server *srv)
+{
+    return srv->queue;
+}
+
+struct runtime *server_config_ref(const struct server *srv)
+{
+    return srv->cfg->ref(srv->cfg->current(srv->cfg->arg));
+}
+
+void server_config_unref(const struct server *srv, struct runtime *rt)
+{
+    srv->cfg->unref(rt);
+}
+
+static const struct runtime *current(const struct server *srv)
+{
+    return srv->cfg->current(srv->cfg->arg);
 }
 
 unsigned long server_session_count(const struct server *srv)
@@ -148,7 +165,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
     struct server *srv = arg;
-    const struct config *cfg = srv->d->rt->cfg;
+    const struct runtime *rt = current(srv);
+    const struct config *cfg = rt->cfg;
     (void)l;
     accept_worked(srv);
     evutil_make_socket_nonblocking(fd);
@@ -161,7 +179,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
         reply_format(reject, sizeof reject, REPLY_TOO_MANY_CONNECTIONS, 0,
                      cfg->myhostname, NULL);
     } else if (cfg->smtpd_client_connection_count_limit > 0 &&
-               !policy_netlist_match(&srv->d->rt->mynetworks, sa)) {
+               !policy_netlist_match(rt->mynetworks, sa)) {
         char addr[64] = "";
         if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, addr,
@@ -186,7 +204,7 @@ static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
                             struct sockaddr *sa, int salen, void *arg)
 {
     struct server *srv = arg;
-    const struct config *cfg = srv->d->rt->cfg;
+    const struct config *cfg = current(srv)->cfg;
     (void)l;
     accept_worked(srv);
     evutil_make_socket_nonblocking(fd);
@@ -205,18 +223,6 @@ static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
     struct session *s = session_new(srv, fd, sa, (socklen_t)salen,
                                     reject[0] ? reject : NULL);
     add_session(srv, s);
-}
-
-static void on_accept_control(struct evconnlistener *l, evutil_socket_t fd,
-                              struct sockaddr *sa, int salen, void *arg)
-{
-    struct server *srv = arg;
-    (void)l;
-    (void)sa;
-    (void)salen;
-    accept_worked(srv);
-    evutil_make_socket_nonblocking(fd);
-    control_accept(srv->control, fd);
 }
 
 static void add_session(struct server *srv, struct session *s)
@@ -239,10 +245,8 @@ static void listeners_enable(struct server *srv, int on)
 {
     for (size_t i = 0; i < srv->nlisteners; i++)
         (on ? evconnlistener_enable : evconnlistener_disable)(srv->listeners[i]);
-    struct local_sock *ls[] = { &srv->submit, &srv->ctl };
-    for (size_t i = 0; i < 2; i++)
-        if (ls[i]->l)
-            (on ? evconnlistener_enable : evconnlistener_disable)(ls[i]->l);
+    if (srv->submit.l)
+        (on ? evconnlistener_enable : evconnlistener_disable)(srv->submit.l);
 }
 
 static void on_accept_resume(evutil_socket_t fd, short what, void *arg)
@@ -288,64 +292,26 @@ void server_session_gone(struct server *srv, struct session *s)
     if (s->next)
         s->next->prev = s->prev;
     srv->nsessions--;
-    if (srv->d->shutting_down && srv->nsessions == 0)
-        daemon_maybe_exit(srv->d);
+    if (srv->shutting_down && srv->nsessions == 0)
+        srv->on_idle(srv->idle_arg);
 }
 
-/* ---------- group commit ---------- */
+/* ---------- the session's commit ---------- */
 
-static void on_commit(evutil_socket_t fd, short what, void *arg)
+static void on_committed(void *arg, int ok)
 {
-    struct server *srv = arg;
-    (void)fd;
-    (void)what;
-    size_t n = srv->npending;
-    if (n == 0)
-        return;
-    struct commit_req *reqs = srv->pending;
-    srv->pending = NULL;
-    srv->npending = srv->cappending = 0;
-    struct spool_msg **msgs = calloc(n, sizeof *msgs);
-    int *ok = calloc(n, sizeof *ok);
-    if (!msgs || !ok)
-        log_fatal("group commit: out of memory");
-    for (size_t i = 0; i < n; i++)
-        msgs[i] = reqs[i].msg;
-    spool_commit(srv->d->spool, msgs, n, ok);
-    for (size_t i = 0; i < n; i++) {
-        if (reqs[i].s)
-            session_commit_done(reqs[i].s, ok[i]);
-    }
-    free(msgs);
-    free(ok);
-    free(reqs);
+    session_commit_done(arg, ok);
 }
 
 void server_commit_request(struct server *srv, struct session *s,
                            struct spool_msg *msg)
 {
-    if (srv->npending == srv->cappending) {
-        size_t nc = srv->cappending ? srv->cappending * 2 : 16;
-        struct commit_req *r = realloc(srv->pending, nc * sizeof *r);
-        if (!r)
-            log_fatal("group commit: out of memory");
-        srv->pending = r;
-        srv->cappending = nc;
-    }
-    srv->pending[srv->npending].s = s;
-    srv->pending[srv->npending].msg = msg;
-    srv->npending++;
-    /* runs after the callbacks already due in this pass: one fsync round
-     * covers every session that finished DATA meanwhile */
-    if (srv->npending == 1)
-        event_active(srv->commit_ev, EV_TIMEOUT, 0);
+    queue_commit_request(srv->queue, msg, on_committed, s);
 }
 
 void server_commit_forget(struct server *srv, struct session *s)
 {
-    for (size_t i = 0; i < srv->npending; i++)
-        if (srv->pending[i].s == s)
-            srv->pending[i].s = NULL;
+    queue_commit_cancel(srv->queue, s);
 }
 
 /* ---------- set-up ---------- */
@@ -384,21 +350,25 @@ int server_bind(const char *url, char *err, size_t errlen)
     return fd;
 }
 
-struct server *server_new(struct daemon *d, const int *fds, size_t nfds, char *err,
-                          size_t errlen)
+struct server *server_new(struct event_base *base, struct queue *queue,
+                          const struct cfg_source *cfg, server_idle_fn *on_idle, void *arg,
+                          const int *fds, size_t nfds, char *err, size_t errlen)
 {
-    const struct config *cfg = d->rt->cfg;
     struct server *srv = calloc(1, sizeof *srv);
     if (!srv) {
         snprintf(err, errlen, "out of memory");
+        for (size_t k = 0; k < nfds; k++)
+            close(fds[k]);
         return NULL;
     }
-    srv->d = d;
-    srv->commit_ev = event_new(d->base, -1, 0, on_commit, srv);
-    srv->accept_resume = evtimer_new(d->base, on_accept_resume, srv);
-    (void)cfg;
+    srv->base = base;
+    srv->queue = queue;
+    srv->cfg = cfg;
+    srv->on_idle = on_idle;
+    srv->idle_arg = arg;
+    srv->accept_resume = evtimer_new(base, on_accept_resume, srv);
     srv->listeners = calloc(nfds ? nfds : 1, sizeof *srv->listeners);
-    if (!srv->commit_ev || !srv->accept_resume || !srv->listeners) {
+    if (!srv->accept_resume || !srv->listeners) {
         snprintf(err, errlen, "out of memory");
         for (size_t k = 0; k < nfds; k++)
             close(fds[k]);
@@ -408,7 +378,7 @@ struct server *server_new(struct daemon *d, const int *fds, size_t nfds, char *e
     for (size_t i = 0; i < nfds; i++) {
         /* backlog 0: the socket already listens (bound by the parent) */
         struct evconnlistener *l = evconnlistener_new(
-            d->base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+            base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
             fds[i]);
         if (!l) {
             snprintf(err, errlen, "out of memory");
@@ -428,10 +398,8 @@ static void local_close(struct local_sock *ls)
     if (ls->l) {
         evconnlistener_free(ls->l);
         ls->l = NULL;
-        struct stat st;
-        if (ls->path && lstat(ls->path, &st) == 0 && st.st_dev == ls->dev &&
-            st.st_ino == ls->ino)
-            unlink(ls->path);
+        if (ls->path)
+            unixsock_unlink(ls->path, &ls->id);
     }
     free(ls->path);
     ls->path = NULL;
@@ -445,65 +413,22 @@ static void close_listeners(struct server *srv)
         evconnlistener_free(srv->listeners[i]);
     srv->nlisteners = 0;
     local_close(&srv->submit);
-    local_close(&srv->ctl);
 }
 
-/* Bind a unix stream socket at path with the given file mode. A socket
- * file left by a daemon that is gone is replaced; one that still accepts
- * connections means another daemon uses this queue: refused. */
+/* Listen on a unix stream socket at path with the given file mode. A
+ * socket file left by a daemon that is gone is replaced; one that still
+ * accepts connections means another daemon uses this queue: refused. */
 static int local_listen(struct server *srv, struct local_sock *ls, const char *path,
                         mode_t mode, evconnlistener_cb cb, char *err, size_t errlen)
 {
-    struct sockaddr_un sun;
-    int dirfd = -1;
-    if (unixsock_addr(path, &sun, &dirfd) < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    int fd = unixsock_listen(path, mode, LISTEN_BACKLOG, &ls->id, err, errlen);
+    if (fd < 0) {
+        if (errno == EADDRINUSE)
+            snprintf(err, errlen, "%s accepts connections: another postern daemon is "
+                     "running on this queue", path);
         return -1;
     }
-    struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            snprintf(err, errlen, "%s exists and is not a socket; remove it", path);
-            goto fail;
-        }
-        /* a daemon killed a moment ago (its worker dies with its parent,
-         * asynchronously) may still hold the socket: ask for up to 2 s */
-        for (int tries = 0;; tries++) {
-            int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-            if (probe < 0)
-                break;
-            int rc = connect(probe, (struct sockaddr *)&sun, sizeof sun);
-            int e = errno;
-            close(probe);
-            if (rc != 0 && e != EAGAIN && e != EINPROGRESS)
-                break;
-            if (tries == 40) {
-                snprintf(err, errlen, "%s accepts connections: another postern daemon "
-                         "is running on this queue", path);
-                goto fail;
-            }
-            struct timespec ts = { 0, 50 * 1000 * 1000 };
-            nanosleep(&ts, NULL);
-        }
-        if (unlink(path) < 0 && errno != ENOENT) {
-            snprintf(err, errlen, "remove stale socket %s: %s", path, strerror(errno));
-            goto fail;
-        }
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
-        snprintf(err, errlen, "socket: %s", strerror(errno));
-        goto fail;
-    }
-    if (bind(fd, (struct sockaddr *)&sun, sizeof sun) < 0 || chmod(path, mode) < 0 ||
-        listen(fd, LISTEN_BACKLOG) < 0 || lstat(path, &st) < 0) {
-        snprintf(err, errlen, "listen on %s: %s", path, strerror(errno));
-        close(fd);
-        goto fail;
-    }
-    if (dirfd >= 0)
-        close(dirfd);
-    ls->l = evconnlistener_new(srv->d->base, cb, srv,
+    ls->l = evconnlistener_new(srv->base, cb, srv,
                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
     ls->path = strdup(path);
     if (!ls->l || !ls->path) {
@@ -513,85 +438,48 @@ static int local_listen(struct server *srv, struct local_sock *ls, const char *p
         local_close(ls);
         return -1;
     }
-    ls->dev = st.st_dev;
-    ls->ino = st.st_ino;
     evconnlistener_set_error_cb(ls->l, on_accept_error);
     return 0;
-
-fail:
-    if (dirfd >= 0)
-        close(dirfd);
-    return -1;
 }
 
-/* mkdir -p dir; an existing one of ours is set to mode. */
-static int local_dir(const char *dir, mode_t mode, char *err, size_t errlen)
+int server_listen_submit(struct server *srv, const char *queue_directory,
+                         const char *submit_socket, char *err, size_t errlen)
 {
-    struct stat st;
-    if (fs_mkdir_p(dir, mode) < 0 || stat(dir, &st) < 0) {
-        snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    if (st.st_uid == geteuid() && (st.st_mode & 07777) != mode && chmod(dir, mode) < 0) {
-        snprintf(err, errlen, "chmod %s: %s", dir, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-int server_listen_local(struct server *srv, char *err, size_t errlen)
-{
-    const struct config *cfg = srv->d->rt->cfg;
-    char path[4096], dir[4096];
-    srv->control = control_new(srv->d);
-    if (!srv->control) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    /* private/: only mail_owner (and root) may reach the control socket */
-    if (control_socket_path(cfg->queue_directory, path, sizeof path) < 0) {
-        snprintf(err, errlen, "queue_directory path too long");
-        return -1;
-    }
-    snprintf(dir, sizeof dir, "%s", path);
-    *strrchr(dir, '/') = '\0';
-    if (local_dir(dir, 0700, err, errlen) < 0 ||
-        local_listen(srv, &srv->ctl, path, 0600, on_accept_control, err, errlen) < 0)
-        return -1;
-    if (!cfg->submit_socket[0])
+    char dir[4096];
+    if (!submit_socket[0])
         return 0;                      /* local submission disabled */
     /* public/: anyone may submit, like Postfix's public/pickup */
-    size_t ql = strlen(cfg->queue_directory);
-    if (strncmp(cfg->submit_socket, cfg->queue_directory, ql) == 0 &&
-        cfg->submit_socket[ql] == '/') {
+    size_t ql = strlen(queue_directory);
+    if (strncmp(submit_socket, queue_directory, ql) == 0 && submit_socket[ql] == '/') {
         /* the queue directory must be searchable to reach it (its
          * subdirectories stay 0700) */
         struct stat st;
-        if (stat(cfg->queue_directory, &st) == 0 && (st.st_mode & 0011) != 0011 &&
-            chmod(cfg->queue_directory, (st.st_mode & 07777) | 0011) < 0) {
-            snprintf(err, errlen, "chmod %s: %s", cfg->queue_directory, strerror(errno));
+        if (stat(queue_directory, &st) == 0 && (st.st_mode & 0011) != 0011 &&
+            chmod(queue_directory, (st.st_mode & 07777) | 0011) < 0) {
+            snprintf(err, errlen, "chmod %s: %s", queue_directory, strerror(errno));
             return -1;
         }
     }
-    if (snprintf(dir, sizeof dir, "%s", cfg->submit_socket) >= (int)sizeof dir) {
+    if (snprintf(dir, sizeof dir, "%s", submit_socket) >= (int)sizeof dir) {
         snprintf(err, errlen, "submit_socket: path too long");
         return -1;
     }
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = '\0';
-        if (local_dir(dir, 0755, err, errlen) < 0)
+        if (fs_mkdir_p_mode(dir, 0755, err, errlen) < 0)
             return -1;
     }
-    if (local_listen(srv, &srv->submit, cfg->submit_socket, 0666, on_accept_local, err,
+    if (local_listen(srv, &srv->submit, submit_socket, 0666, on_accept_local, err,
                      errlen) < 0)
         return -1;
-    log_info("listening on %s (local submission)", cfg->submit_socket);
+    log_info("listening on %s (local submission)", submit_socket);
     return 0;
 }
 
 void server_shutdown(struct server *srv)
 {
+    srv->shutting_down = 1;
     close_listeners(srv);
     struct session *s = srv->sessions;
     while (s) {
@@ -600,7 +488,7 @@ void server_shutdown(struct server *srv)
         s = next;
     }
     if (srv->nsessions == 0)
-        daemon_maybe_exit(srv->d);
+        srv->on_idle(srv->idle_arg);
 }
 
 void server_free(struct server *srv)
@@ -610,18 +498,11 @@ void server_free(struct server *srv)
     close_listeners(srv);
     free(srv->listeners);
     /* sessions still alive at exit (grace expired) are abandoned: nothing
-     * they hold was acknowledged */
-    if (srv->npending) {
-        /* commit what finished DATA before we exit, as promised */
-        on_commit(-1, 0, srv);
-    }
+     * they hold was acknowledged (what finished DATA is committed by
+     * queue_free, as promised) */
     while (srv->sessions)
         session_destroy(srv->sessions);
-    control_free(srv->control);
-    if (srv->commit_ev)
-        event_free(srv->commit_ev);
     if (srv->accept_resume)
         event_free(srv->accept_resume);
-    free(srv->pending);
     free(srv);
 }

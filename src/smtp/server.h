@@ -1,14 +1,21 @@
-/* server — SMTP listeners, the set of live sessions, connection limits and
- * the group commit that turns finished DATA into durable queue files. */
+/* server — SMTP listeners, the set of live sessions and connection limits.
+ * Sessions write their messages into the queue (queue.h) and hand them to
+ * its group commit; the server neither schedules nor administers it. */
 #ifndef POSTERN_SMTP_SERVER_H
 #define POSTERN_SMTP_SERVER_H
 
 #include <stddef.h>
 
-struct daemon;
+struct cfg_source;
+struct event_base;
+struct queue;
+struct runtime;
 struct server;
 struct session;
 struct spool_msg;
+
+/* Called when the last session has ended after server_shutdown. */
+typedef void server_idle_fn(void *arg);
 
 /* A listening TCP socket for one `listen` URL (non-blocking, close-on-exec;
  * an IPv6 address listens on IPv6 only), or -1 with err. The privileged
@@ -16,20 +23,24 @@ struct spool_msg;
 int server_bind(const char *url, char *err, size_t errlen);
 
 /* Serve the listening sockets fds (server_bind's); the server owns them
- * from now on, even on failure. NULL + err on failure. */
-struct server *server_new(struct daemon *d, const int *fds, size_t nfds, char *err,
-                          size_t errlen);
+ * from now on, even on failure. Messages go into queue; each session keeps
+ * the configuration snapshot of cfg it started with. NULL + err on
+ * failure. */
+struct server *server_new(struct event_base *base, struct queue *queue,
+                          const struct cfg_source *cfg, server_idle_fn *on_idle, void *arg,
+                          const int *fds, size_t nfds, char *err, size_t errlen);
 void server_free(struct server *srv);
 
-/* Listen on the control socket ($queue_directory/private/control, 0600 in
- * a 0700 directory) and the local submission socket (submit_socket, 0666
- * in a 0755 directory; queue_directory gets o+x when it holds it). Called
- * once the daemon runs as mail_owner and the spool is open, so the files
- * are mail_owner's. An empty submit_socket disables local submission. */
-int server_listen_local(struct server *srv, char *err, size_t errlen);
+/* Listen on the local submission socket (submit_socket, 0666 in a 0755
+ * directory; queue_directory gets o+x when it holds it). Called once the
+ * daemon runs as mail_owner, so the files are mail_owner's. Refused when
+ * another daemon listens there. An empty submit_socket disables local
+ * submission. */
+int server_listen_submit(struct server *srv, const char *queue_directory,
+                         const char *submit_socket, char *err, size_t errlen);
 
 /* SIGTERM: stop accepting; idle sessions get 421 now, sessions in DATA
- * finish their message first. */
+ * finish their message first. on_idle runs once none is left. */
 void server_shutdown(struct server *srv);
 unsigned long server_session_count(const struct server *srv);
 
@@ -38,7 +49,11 @@ int server_parse_listen(const char *url, char *host, size_t hostlen,
                         int *port, char *err, size_t errlen);
 
 /* --- used by session.c --- */
-struct daemon *server_daemon(struct server *srv);
+struct event_base *server_base(const struct server *srv);
+struct queue *server_queue(const struct server *srv);
+/* The configuration in force, with a reference for the session. */
+struct runtime *server_config_ref(const struct server *srv);
+void server_config_unref(const struct server *srv, struct runtime *rt);
 /* Queue a finished message for the next group commit; the session is told
  * the result through session_commit_done(). */
 void server_commit_request(struct server *srv, struct session *s,

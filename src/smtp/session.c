@@ -16,7 +16,10 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "../queue/scheduler.h"
+#include "../config/runtime.h"
+#include "../policy/policy.h"
+#include "../queue/queue.h"
+#include "../queue/spool.h"
 #include "../util/log.h"
 #include "server.h"
 #include "session_cmd.h"
@@ -114,8 +117,8 @@ static void session_commit_cancel(struct session *s)
 }
 
 /* Called from inside the group commit: only the message's fate is dealt
- * with here (logged, handed to the scheduler: that must happen even if the
- * session ends before it runs again). The client's reply and what it
+ * with here (logged; the queue has scheduled it already, which must happen
+ * even if the session ends before it runs again). The client's reply and what it
  * pipelined after the message wait for session_process on a later pass,
  * so the session is never run, nor freed, under the commit's feet. */
 void session_commit_done(struct session *s, int ok)
@@ -127,7 +130,6 @@ void session_commit_done(struct session *s, int ok)
         log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", tx->env.qid,
                  log_addr(tx->env.sender, from_l, sizeof from_l), tx->ds.size,
                  tx->env.nrcpt);
-        scheduler_enqueue(server_daemon(s->srv)->sched, tx->env.qid, 0);
     }
     s->commit = ok ? SC_DONE : SC_FAILED;
     event_active(s->wakeup, EV_TIMEOUT, 0);
@@ -377,7 +379,7 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
                             socklen_t salen, const char *reject)
 {
     struct bufferevent *bev =
-        bufferevent_socket_new(server_daemon(srv)->base, fd, BEV_OPT_CLOSE_ON_FREE);
+        bufferevent_socket_new(server_base(srv), fd, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) {
         evutil_closesocket(fd);
         return NULL;
@@ -389,7 +391,6 @@ struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
                                 const struct sockaddr *sa, socklen_t salen,
                                 const char *reject)
 {
-    struct daemon *d = server_daemon(srv);
     struct session *s = calloc(1, sizeof *s);
     if (!s) {
         bufferevent_free(bev);
@@ -397,7 +398,7 @@ struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
     }
     s->srv = srv;
     s->bev = bev;
-    s->rt = runtime_ref(d->rt);
+    s->rt = server_config_ref(srv);
     if ((size_t)salen > sizeof s->peer)
         salen = sizeof s->peer;
     memcpy(&s->peer, sa, (size_t)salen);
@@ -413,7 +414,7 @@ struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
     /* reverse DNS comes with the c-ares resolver; until then, like Postfix
      * with smtpd_peername_lookup = no */
     snprintf(s->client_name, sizeof s->client_name, "unknown");
-    s->in_mynetworks = policy_netlist_match(&s->rt->mynetworks, sa);
+    s->in_mynetworks = policy_netlist_match(s->rt->mynetworks, sa);
     if (sa->sa_family == AF_UNIX) {
         /* the local submission socket (`postern sendmail`): trusted like
          * mynetworks; the kernel tells who the peer is */
@@ -430,15 +431,15 @@ struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
         snprintf(s->peer_label, sizeof s->peer_label, "%s[%s]", s->client_name,
                  s->client_addr);
     }
-    s->timer = evtimer_new(d->base, on_timer, s);
-    s->wakeup = event_new(d->base, -1, 0, on_wakeup, s);
+    s->timer = evtimer_new(server_base(srv), on_timer, s);
+    s->wakeup = event_new(server_base(srv), -1, 0, on_wakeup, s);
     if (!s->timer || !s->wakeup) {
         if (s->timer)
             event_free(s->timer);
         if (s->wakeup)
             event_free(s->wakeup);
         bufferevent_free(bev);
-        runtime_unref(s->rt);
+        server_config_unref(srv, s->rt);
         free(s);
         return NULL;
     }
@@ -479,7 +480,7 @@ static void session_free(struct session *s)
     event_free(s->timer);
     event_free(s->wakeup);
     bufferevent_free(s->bev);
-    runtime_unref(s->rt);
+    server_config_unref(s->srv, s->rt);
     server_session_gone(s->srv, s);
     free(s);
 }

@@ -10,6 +10,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "../policy/policy.h"
+#include "../queue/queue.h"
 #include "../queue/spool.h"
 #include "../util/log.h"
 #include "server.h"
@@ -204,7 +206,7 @@ static void cmd_data(struct session *s, const struct smtp_command *c)
     tx->env.client_name = s->client_name;
     tx->env.helo = s->helo;
     tx->env.protocol = (char *)proto_name(s);
-    tx->msg = spool_msg_create(server_daemon(s->srv)->spool, &tx->env, err, sizeof err);
+    tx->msg = queue_msg_create(server_queue(s->srv), &tx->env, err, sizeof err);
     /* borrowed pointers: the envelope does not own them in a session */
     tx->env.client_addr = tx->env.client_name = tx->env.helo = tx->env.protocol = NULL;
     if (!tx->msg) {

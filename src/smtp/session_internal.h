@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "../daemon.h"
+#include "../config/runtime.h"
 #include "data.h"
 #include "reply.h"
 #include "session.h"

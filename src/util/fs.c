@@ -38,6 +38,20 @@ int fs_mkdir_p(const char *path, mode_t mode)
     return mkdir_mode(buf, mode);
 }
 
+int fs_mkdir_p_mode(const char *path, mode_t mode, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fs_mkdir_p(path, mode) < 0 || stat(path, &st) < 0) {
+        snprintf(err, errlen, "mkdir %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (st.st_uid == geteuid() && (st.st_mode & 07777) != mode && chmod(path, mode) < 0) {
+        snprintf(err, errlen, "chmod %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* The parts of a checked component's message: where it is and the fix. */
 #define FS_LINK_FIX "postern does not follow symbolic links here while it runs as root; " \
     "use the real path, or replace the link with a directory"
@@ -159,4 +173,17 @@ int fs_subdir_open_safe(int dirfd, const char *dirpath, const char *name, uid_t 
         return -1;
     }
     return fd;
+}
+
+int fs_own_dir(int fd, const char *shown, uid_t uid, gid_t gid, mode_t keep, char *err,
+               size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || fchown(fd, uid, gid) < 0 ||
+        fchmod(fd, (st.st_mode & keep & 07777) | 0700) < 0) {
+        snprintf(err, errlen, "chown/chmod %.900s to uid %lu: %s", shown,
+                 (unsigned long)uid, strerror(errno));
+        return -1;
+    }
+    return 0;
 }

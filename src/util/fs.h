@@ -2,12 +2,18 @@
 #ifndef POSTERN_UTIL_FS_H
 #define POSTERN_UTIL_FS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* mkdir -p: missing parents get mode 0755 (so an unprivileged mail_owner
  * can reach the leaf), the leaf gets `mode`. Existing directories are left
  * as they are. 0 or -1 with errno. */
 int fs_mkdir_p(const char *path, mode_t mode);
+
+/* fs_mkdir_p, and the leaf set to mode when it already existed and is
+ * ours (a directory of sockets: its mode is its access control). 0, or -1
+ * with errno and a message in err. */
+int fs_mkdir_p_mode(const char *path, mode_t mode, char *err, size_t errlen);
 
 /* Open the directory at path as root without trusting whoever owns parts
  * of it: every component is opened relative to the one before with
@@ -22,5 +28,12 @@ int fs_dir_open_safe(const char *path, uid_t owner, mode_t mode, char *err, size
  * returns -1 with errno ENOENT and err empty). */
 int fs_subdir_open_safe(int dirfd, const char *dirpath, const char *name, uid_t owner,
                         char *err, size_t errlen);
+
+/* Give the directory open at fd (shown in messages as `shown`) to uid:gid
+ * through the descriptor (never by name), and tighten its mode: only the
+ * `keep` bits of the old mode survive, owner rwx is added (group/other
+ * write never survives unless kept). 0, or -1 with err. */
+int fs_own_dir(int fd, const char *shown, uid_t uid, gid_t gid, mode_t keep, char *err,
+               size_t errlen);
 
 #endif

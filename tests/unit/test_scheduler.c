@@ -17,8 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon.h"
-#include "queue/attempt.h"
+#include "queue/qid.h"
 #include "queue/scheduler.h"
 #include "config/config.h"
 #include "util/clock.h"
@@ -57,30 +56,28 @@ static void test_next_run(void **state)
 
 #define MAX_STARTS 128
 
-/* The daemon first: the scheduler hands &f->d back to attempt_start. */
 struct fixture {
-    struct daemon d;
+    struct event_base *base;
     struct scheduler *s;
     char started[MAX_STARTS][17];
     size_t nstarted;
 };
 
-void __wrap_attempt_start(struct scheduler *s, struct daemon *d, const char *qid);
-void __wrap_attempt_start(struct scheduler *s, struct daemon *d, const char *qid)
+/* The scheduler's start_fn: records the attempt, which stays "in flight"
+ * until the test finishes it. */
+static void fixture_start(void *arg, const char *qid)
 {
-    struct fixture *f = (struct fixture *)(void *)d;
-    assert_ptr_equal(s, f->s);
+    struct fixture *f = arg;
     assert_true(f->nstarted < MAX_STARTS);
     snprintf(f->started[f->nstarted++], sizeof f->started[0], "%s", qid);
-    /* the attempt stays "in flight": the tests finish it when they want */
 }
 
 static int setup(void **state)
 {
     struct fixture *f = test_calloc(1, sizeof *f);
-    f->d.base = event_base_new();
-    assert_non_null(f->d.base);
-    f->s = scheduler_new(&f->d);
+    f->base = event_base_new();
+    assert_non_null(f->base);
+    f->s = scheduler_new(f->base, fixture_start, f);
     assert_non_null(f->s);
     *state = f;
     return 0;
@@ -90,7 +87,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     scheduler_free(f->s);
-    event_base_free(f->d.base);
+    event_base_free(f->base);
     test_free(f);
     return 0;
 }
@@ -99,7 +96,7 @@ static int teardown(void **state)
  * batch); nothing waits (EVLOOP_NONBLOCK). */
 static void run_due(struct fixture *f)
 {
-    assert_int_not_equal(event_base_loop(f->d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK), -1);
+    assert_int_not_equal(event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK), -1);
 }
 
 /* Passes until nothing more is started (several batches). */
@@ -117,7 +114,7 @@ static void run_all_due(struct fixture *f)
 static void finish_all(struct fixture *f)
 {
     for (size_t i = 0; i < f->nstarted; i++)
-        scheduler_attempt_finished(f->s);
+        scheduler_attempt_finished(f->s, f->started[i]);
 }
 
 static void assert_started(const struct fixture *f, const char *const *want, size_t n)
@@ -155,19 +152,22 @@ struct order_vector {
     size_t nin;
     const char *out[8];  /* started in this order */
     size_t nout;
+    size_t ndup;         /* copies dropped: their id was in flight */
 };
 
 static const struct order_vector order_vectors[] = {
-    { "earliest first", { { QB, 30 }, { QA, 10 }, { QC, 20 } }, 3, { QA, QC, QB }, 3 },
-    { "equal times: by queue id", { { QC, 5 }, { QA, 5 }, { QB, 5 } }, 3, { QA, QB, QC }, 3 },
-    { "now (0) before the past", { { QA, 10 }, { QB, 0 } }, 2, { QB, QA }, 2 },
+    { "earliest first", { { QB, 30 }, { QA, 10 }, { QC, 20 } }, 3, { QA, QC, QB }, 3, 0 },
+    { "equal times: by queue id", { { QC, 5 }, { QA, 5 }, { QB, 5 } }, 3, { QA, QB, QC }, 3, 0 },
+    { "now (0) before the past", { { QA, 10 }, { QB, 0 } }, 2, { QB, QA }, 2, 0 },
     { "time wins over queue id", { { QA, 9 }, { QE, 1 }, { QC, 5 }, { QB, 5 }, { QD, 2 } }, 5,
-      { QE, QD, QB, QC, QA }, 5 },
+      { QE, QD, QB, QC, QA }, 5, 0 },
     { "future ones wait", { { QA, FUTURE_MARK + 1 }, { QB, 7 }, { QC, FUTURE_MARK } }, 3,
-      { QB }, 1 },
-    { "the same id twice: both, in time order", { { QA, 8 }, { QB, 4 }, { QA, 3 } }, 3,
-      { QA, QB, QA }, 3 },
-    { "nothing due", { { QA, FUTURE_MARK } }, 1, { NULL }, 0 },
+      { QB }, 1, 0 },
+    /* the second copy of an id in flight is dropped: that attempt
+     * reschedules the message when it ends */
+    { "the same id twice: once, at its earliest", { { QA, 8 }, { QB, 4 }, { QA, 3 } }, 3,
+      { QA, QB }, 2, 1 },
+    { "nothing due", { { QA, FUTURE_MARK } }, 1, { NULL }, 0, 0 },
 };
 
 static long long when_of(const struct entry *e)
@@ -190,9 +190,9 @@ static void test_heap_order(void **state)
         run_all_due(f);
         assert_started(f, ov->out, ov->nout);
         /* in flight still counts until the attempt is over */
-        assert_int_equal(scheduler_count(f->s), ov->nin);
+        assert_int_equal(scheduler_count(f->s), ov->nin - ov->ndup);
         finish_all(f);
-        assert_int_equal(scheduler_count(f->s), ov->nin - ov->nout);
+        assert_int_equal(scheduler_count(f->s), ov->nin - ov->nout - ov->ndup);
         teardown(&st);
     }
 }
@@ -254,14 +254,15 @@ static void test_flush_one(void **state)
     assert_int_equal(f->nstarted, 0);
     assert_int_equal(scheduler_flush(f->s, QB), 2);             /* both entries */
     run_all_due(f);
-    static const char *const want[] = { QB, QB };
-    assert_started(f, want, 2);
-    assert_int_equal(scheduler_count(f->s), 4);     /* 2 waiting + 2 in flight */
+    /* one attempt: the second entry meets the first in flight */
+    static const char *const want[] = { QB };
+    assert_started(f, want, 1);
+    assert_int_equal(scheduler_count(f->s), 3);     /* 2 waiting + 1 in flight */
     /* the others still wait, and are still ordered */
     assert_int_equal(scheduler_flush(f->s, QC), 1);
     run_all_due(f);
-    static const char *const want2[] = { QB, QB, QC };
-    assert_started(f, want2, 3);
+    static const char *const want2[] = { QB, QC };
+    assert_started(f, want2, 2);
 }
 
 static void test_remove(void **state)
@@ -358,16 +359,10 @@ static long long fake_now(void *arg)
 static void test_scheduler_clock(void **state)
 {
     (void)state;
-    char err[256];
-    struct runtime rt;
-    memset(&rt, 0, sizeof rt);
-    rt.cfg = config_load_text("queue_run_delay = 5s\n", "t.cf", err, sizeof err);
-    assert_non_null(rt.cfg);
-    struct daemon d;
-    memset(&d, 0, sizeof d);
-    d.base = event_base_new();
-    d.rt = &rt;
-    struct scheduler *s = scheduler_new(&d);
+    struct fixture f;
+    memset(&f, 0, sizeof f);
+    f.base = event_base_new();
+    struct scheduler *s = scheduler_new(f.base, fixture_start, &f);
     assert_non_null(s);
     long long t = 1700000000123LL;
     struct clock c = { fake_now, &t };
@@ -378,8 +373,105 @@ static void test_scheduler_clock(void **state)
     assert_int_equal(scheduler_now_ms(s), 1700000007373LL);
     assert_int_equal(scheduler_run_base(s), 1700000000123LL);
     scheduler_free(s);
-    event_base_free(d.base);
-    config_free(rt.cfg);
+    event_base_free(f.base);
+}
+
+/* ---------- in flight ---------- */
+
+
+struct starts {
+    char qid[2048][QID_LEN + 1];
+    size_t n;
+};
+
+static void record_start(void *arg, const char *qid)
+{
+    struct starts *st = arg;
+    assert_true(st->n < sizeof st->qid / sizeof st->qid[0]);
+    memcpy(st->qid[st->n++], qid, QID_LEN + 1);
+}
+
+/* Let the scheduler's timer run the attempts that are due now. */
+static void run_due_base(struct event_base *base)
+{
+    assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+}
+
+static void test_in_flight(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    assert_non_null(base);
+    static struct starts st;
+    memset(&st, 0, sizeof st);
+    struct scheduler *s = scheduler_new(base, record_start, &st);
+    assert_non_null(s);
+    assert_false(scheduler_in_flight(s, QA));
+
+    scheduler_enqueue(s, QA, 0);
+    scheduler_enqueue(s, QB, 0);
+    assert_false(scheduler_in_flight(s, QA));   /* due, not started yet */
+    run_due_base(base);
+    assert_int_equal(st.n, 2);
+    assert_string_equal(st.qid[0], QA);
+    assert_string_equal(st.qid[1], QB);
+    assert_true(scheduler_in_flight(s, QA) && scheduler_in_flight(s, QB));
+    assert_int_equal(scheduler_count(s), 2);
+
+    /* due again while in flight (a flush, a release): not started twice */
+    scheduler_enqueue(s, QA, 0);
+    run_due_base(base);
+    assert_int_equal(st.n, 2);
+    assert_true(scheduler_in_flight(s, QA));
+
+    scheduler_attempt_finished(s, QA);
+    assert_false(scheduler_in_flight(s, QA));
+    assert_true(scheduler_in_flight(s, QB));   /* the other one still runs */
+    scheduler_attempt_finished(s, QB);
+    assert_false(scheduler_in_flight(s, QB));
+    assert_int_equal(scheduler_count(s), 0);
+
+    /* finished: it may run again */
+    scheduler_enqueue(s, QA, 0);
+    run_due_base(base);
+    assert_int_equal(st.n, 3);
+    assert_true(scheduler_in_flight(s, QA));
+    scheduler_attempt_finished(s, QA);
+
+    assert_false(scheduler_in_flight(s, "../../etc/passwd"));
+    assert_false(scheduler_in_flight(s, "6553f1001e240abc"));
+    scheduler_free(s);
+    event_base_free(base);
+}
+
+/* Many at once (the set grows), half of them finished in between. */
+static void test_in_flight_many(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    static struct starts st;
+    memset(&st, 0, sizeof st);
+    struct scheduler *s = scheduler_new(base, record_start, &st);
+    char qid[QID_LEN + 1];
+    for (unsigned i = 0; i < 2000; i++) {
+        qid_make(qid, 0x6553F100LL + i / 7, (long)(i * 13 % 1000000), i);
+        scheduler_enqueue(s, qid, 0);
+    }
+    while (st.n < 2000)
+        run_due_base(base);                 /* a batch per pass */
+    assert_int_equal(scheduler_count(s), 2000);
+    for (size_t i = 0; i < st.n; i += 2)
+        scheduler_attempt_finished(s, st.qid[i]);
+    for (size_t i = 0; i < st.n; i++)
+        assert_int_equal(scheduler_in_flight(s, st.qid[i]), (int)(i % 2));
+    assert_int_equal(scheduler_count(s), 1000);
+    for (size_t i = 1; i < st.n; i += 2)
+        scheduler_attempt_finished(s, st.qid[i]);
+    for (size_t i = 0; i < st.n; i++)
+        assert_false(scheduler_in_flight(s, st.qid[i]));
+    assert_int_equal(scheduler_count(s), 0);
+    scheduler_free(s);
+    event_base_free(base);
 }
 
 int main(void)
@@ -395,6 +487,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remove_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_keeps_order, setup, teardown),
         cmocka_unit_test(test_clock_helpers),
+        cmocka_unit_test(test_in_flight),
+        cmocka_unit_test(test_in_flight_many),
         cmocka_unit_test(test_scheduler_clock),
     };
     return cmocka_run_group_tests_name("scheduler", tests, NULL, NULL);

@@ -27,9 +27,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "daemon.h"
-#include "queue/scheduler.h"
-#include "queue/spool.h"
+#include "config/runtime.h"
+#include "daemon/runtime.h"
+#include "queue/queue.h"
 #include "smtp/server.h"
 #include "smtp/session.h"
 #include "smtp/session_cmd.h"
@@ -182,7 +182,10 @@ static void test_check(void **state)
 
 struct fx {
     char dir[64];
-    struct daemon d;
+    struct event_base *base;
+    struct runtime *rt;
+    struct cfg_source src;
+    struct queue *queue;
     struct server *srv;
     struct bufferevent *pair[2];    /* [0] the session's end, [1] the client's */
     struct session *s;
@@ -193,6 +196,11 @@ struct fx {
 };
 
 static void fx_settle(struct fx *f);
+
+static struct runtime *fx_current(void *arg)
+{
+    return ((struct fx *)arg)->rt;
+}
 
 static void on_break(evutil_socket_t fd, short what, void *arg)
 {
@@ -230,26 +238,25 @@ static int fx_setup(void **state)
     fputs(text, fp);
     assert_int_equal(fclose(fp), 0);
 
-    f->d.base = event_base_new();
-    assert_non_null(f->d.base);
-    f->brk = event_new(f->d.base, -1, 0, on_break, f->d.base);
+    f->base = event_base_new();
+    assert_non_null(f->base);
+    f->brk = event_new(f->base, -1, 0, on_break, f->base);
     assert_non_null(f->brk);
     struct config_errors errs = { 0 };
-    f->d.rt = runtime_load(path, &errs);
-    if (!f->d.rt)
+    f->rt = runtime_load(path, &errs);
+    if (!f->rt)
         fail_msg("config: %s", errs.n ? errs.msg[0] : "?");
+    f->src = (struct cfg_source){ f, fx_current, runtime_ref, runtime_unref };
     snprintf(path, sizeof path, "%s/spool", f->dir);
-    f->d.spool = spool_open(path, err, sizeof err);
-    if (!f->d.spool)
-        fail_msg("spool_open: %s", err);
+    f->queue = queue_open(f->base, path, &f->src, NULL, NULL, err, sizeof err);
+    if (!f->queue)
+        fail_msg("queue_open: %s", err);
     /* no listener: the pair is the client */
-    f->d.sched = scheduler_new(&f->d);
-    assert_non_null(f->d.sched);
-    f->srv = server_new(&f->d, NULL, 0, err, sizeof err);
+    f->srv = server_new(f->base, f->queue, &f->src, NULL, NULL, NULL, 0, err, sizeof err);
     if (!f->srv)
         fail_msg("server_new: %s", err);
 
-    assert_int_equal(bufferevent_pair_new(f->d.base, BEV_OPT_DEFER_CALLBACKS, f->pair), 0);
+    assert_int_equal(bufferevent_pair_new(f->base, BEV_OPT_DEFER_CALLBACKS, f->pair), 0);
     bufferevent_enable(f->pair[1], EV_READ | EV_WRITE);
     struct sockaddr_in sin;
     memset(&sin, 0, sizeof sin);
@@ -276,11 +283,10 @@ static int fx_teardown(void **state)
     bufferevent_free(f->pair[1]);
     fx_settle(f);                        /* the pair is freed on the loop */
     server_free(f->srv);
-    scheduler_free(f->d.sched);
-    spool_close(f->d.spool);
-    runtime_unref(f->d.rt);
+    queue_free(f->queue);
+    runtime_unref(f->rt);
     event_free(f->brk);
-    event_base_free(f->d.base);
+    event_base_free(f->base);
     nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
@@ -291,7 +297,7 @@ static int fx_teardown(void **state)
 static void fx_step(struct fx *f)
 {
     event_active(f->brk, EV_TIMEOUT, 0);
-    assert_true(event_base_loop(f->d.base, EVLOOP_NONBLOCK) >= 0);
+    assert_true(event_base_loop(f->base, EVLOOP_NONBLOCK) >= 0);
 }
 
 /* Move what the client end received into f->got. */

@@ -863,12 +863,10 @@ static void test_hold_release(void **state)
                                             sizeof err);
     if (!map)
         fail_msg("spool_load_held: %s", err);
-    assert_true(spool_busy(f->sp, env.qid));
     assert_int_equal(back.rcpt[0].state, RCPT_SENT);
     assert_memory_equal(content, "held\r\n", 6);
     spool_unload(map);
     envelope_free(&back);
-    assert_false(spool_busy(f->sp, env.qid));
 
     assert_int_equal(spool_release(f->sp, env.qid), 0);
     assert_int_equal(spool_where(f->sp, env.qid), SPOOL_QUEUED);
@@ -887,41 +885,96 @@ static void test_hold_release(void **state)
     envelope_free(&env);
 }
 
-static void test_busy_list(void **state)
+/* Loads are independent: the same message twice, another, unloaded in any
+ * order; a mapping may outlive its spool handle. (Which messages are being
+ * delivered is the scheduler's to know: test_scheduler.c.) */
+static void test_load_twice(void **state)
 {
     struct fx *f = *state;
     struct envelope a, b, back1, back2, back3;
+    const char *c1, *c2, *c3;
     char err[256];
     make_env(&a, 1);
     make_env(&b, 1);
     commit_one(f, &a, "a", 1);
     commit_one(f, &b, "b", 1);
-    assert_false(spool_busy(f->sp, a.qid));
-    struct spool_map *m1 = spool_load(f->sp, a.qid, &back1, NULL, err, sizeof err);
-    struct spool_map *m2 = spool_load(f->sp, b.qid, &back2, NULL, err, sizeof err);
-    struct spool_map *m3 = spool_load(f->sp, a.qid, &back3, NULL, err, sizeof err);
+    struct spool_map *m1 = spool_load(f->sp, a.qid, &back1, &c1, err, sizeof err);
+    struct spool_map *m2 = spool_load(f->sp, b.qid, &back2, &c2, err, sizeof err);
+    struct spool_map *m3 = spool_load(f->sp, a.qid, &back3, &c3, err, sizeof err);
     assert_true(m1 && m2 && m3);
-    assert_true(spool_busy(f->sp, a.qid) && spool_busy(f->sp, b.qid));
     spool_unload(m1);
-    assert_true(spool_busy(f->sp, a.qid));      /* m3 still holds it */
+    assert_string_equal(back3.qid, a.qid);      /* m3 still holds it */
+    assert_memory_equal(c3, "a", 1);
     spool_unload(m2);
-    assert_false(spool_busy(f->sp, b.qid));
     spool_unload(m3);
-    assert_false(spool_busy(f->sp, a.qid));
     envelope_free(&back1);
     /* a mapping may outlive its spool handle */
     char err2[256];
     struct spool *sp2 = spool_open(f->dir, err2, sizeof err2);
     assert_non_null(sp2);
-    m1 = spool_load(sp2, a.qid, &back1, NULL, err, sizeof err);
+    m1 = spool_load(sp2, a.qid, &back1, &c1, err, sizeof err);
     assert_non_null(m1);
     spool_close(sp2);
+    assert_memory_equal(c1, "a", 1);
     spool_unload(m1);
     envelope_free(&back1);
     envelope_free(&back2);
     envelope_free(&back3);
     envelope_free(&a);
     envelope_free(&b);
+}
+
+/* spool_open_existing makes nothing: no spool there is ENOENT. */
+static void test_open_existing(void **state)
+{
+    struct fx *f = *state;
+    char p[512], err[256];
+    snprintf(p, sizeof p, "%s/none", f->base);
+    errno = 0;
+    assert_null(spool_open_existing(p, err, sizeof err));
+    assert_int_equal(errno, ENOENT);
+    assert_false(exists(p));
+    struct spool *sp2 = spool_open_existing(f->dir, err, sizeof err);
+    assert_non_null(sp2);
+    spool_close(sp2);
+}
+
+/* spool_own, as root: every part given to the owner, group/other write
+ * taken away, a symbolic link refused. */
+static void test_own(void **state)
+{
+    struct fx *f = *state;
+    if (geteuid() != 0)
+        skip();
+    char err[512] = "", p[512];
+    const uid_t uid = 65534;
+    const gid_t gid = 65534;
+    snprintf(p, sizeof p, "%s/hold", f->dir);
+    assert_int_equal(chmod(p, 0777), 0);
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    if (spool_own(f->dir, uid, gid, err, sizeof err) < 0)
+        fail_msg("spool_own: %s", err);
+    static const char *const sub[] = {"", "tmp", "queue", "state", "quarantine", "hold"};
+    for (size_t i = 0; i < 6; i++) {
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", f->dir, sub[i]);
+        assert_int_equal(stat(p, &st), 0);
+        assert_int_equal(st.st_uid, uid);
+        assert_int_equal(st.st_gid, gid);
+        assert_int_equal(st.st_mode & 0777, i == 0 ? 0711 : 0700);
+    }
+    /* a part that is a symbolic link: refused, nothing followed */
+    char target[512];
+    snprintf(target, sizeof target, "%s/elsewhere", f->base);
+    assert_int_equal(mkdir(target, 0700), 0);
+    snprintf(p, sizeof p, "%s/quarantine", f->dir);
+    assert_int_equal(rmdir(p), 0);
+    assert_int_equal(symlink(target, p), 0);
+    assert_int_equal(spool_own(f->dir, uid, gid, err, sizeof err), -1);
+    assert_non_null(strstr(err, "symbolic link"));
+    struct stat st;
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_uid, 0);
 }
 
 int main(void)
@@ -944,7 +997,9 @@ int main(void)
         T(test_quarantine_corrupt),
         T(test_scan_quarantines_bad_names),
         T(test_hold_release),
-        T(test_busy_list),
+        T(test_load_twice),
+        T(test_open_existing),
+        T(test_own),
     };
     return cmocka_run_group_tests_name("spool", tests, NULL, NULL);
 }

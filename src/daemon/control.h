@@ -6,28 +6,25 @@
  *   flush | flush ID | delete ID | delete ALL | hold ID | hold ALL |
  *   release ID | release ALL
  * answered with one line, "ok <text>" or "error <text>", then the daemon
- * closes. Acting here rather than on the spool directly keeps the
- * scheduler's picture right (a held or deleted message leaves its
- * schedule). A message being delivered at that moment is not refused: the
- * hold or delete is accepted at once ("ok ID will be held when its delivery
- * attempt ends"), kept by the scheduler and applied by attempt.c when the
- * attempt ends, as Postfix's postsuper does; a release cancels a pending
- * hold; a flush of it does nothing ("ok ID is being delivered now"). */
-#ifndef POSTERN_SMTP_CONTROL_H
-#define POSTERN_SMTP_CONTROL_H
+ * closes. What a request does is queue/admin.c's (admin.h: a message being
+ * delivered is held or deleted when its attempt ends); this file is the
+ * socket and the protocol. Every request is logged with the peer's uid. */
+#ifndef POSTERN_DAEMON_CONTROL_H
+#define POSTERN_DAEMON_CONTROL_H
 
 #include <stddef.h>
 
-struct daemon;
+#include "../queue/admin.h"
+
+struct admin;
 struct control;
+struct event_base;
 
 /* Longest request line accepted, without the LF. */
 #define CONTROL_LINE_MAX 128
 
-enum control_verb { CTL_FLUSH, CTL_DELETE, CTL_HOLD, CTL_RELEASE };
-
 struct control_request {
-    enum control_verb verb;
+    enum admin_verb verb;
     char qid[17];            /* "" (flush: all), "ALL", or a valid queue id */
 };
 
@@ -39,10 +36,15 @@ int control_parse(const char *line, size_t len, struct control_request *req,
 /* "$queue_directory/private/control" into buf. -1 if it does not fit. */
 int control_socket_path(const char *queue_directory, char *buf, size_t len);
 
-struct control *control_new(struct daemon *d);
-/* Closes connections still open. */
+/* Requests are carried out with admin (kept, not copied). */
+struct control *control_new(struct event_base *base, const struct admin *admin);
+/* Listen on the control socket of queue_directory, making private/ (0700)
+ * if needed. Refused when another daemon listens there ("another postern
+ * daemon is running on this queue"). Called as mail_owner, once the spool
+ * is open and before it is scanned. 0, or -1 with err. */
+int control_listen(struct control *c, const char *queue_directory, char *err,
+                   size_t errlen);
+/* Closes connections still open; removes the socket file. */
 void control_free(struct control *c);
-/* A connection accepted on the control socket (fd is non-blocking). */
-void control_accept(struct control *c, int fd);
 
 #endif

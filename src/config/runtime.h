@@ -1,0 +1,40 @@
+/* runtime — the configuration in force, as the modules below the daemon see
+ * it: a snapshot (the parameters, mynetworks parsed, the tables they name)
+ * shared by reference, and the source a module asks for it.
+ *
+ * daemon/runtime.c loads, validates and frees snapshots; on SIGHUP the
+ * daemon swaps in a new one while sessions and delivery attempts finish
+ * with the one they started with. A module below the daemon never loads,
+ * changes or frees one: it is given a struct cfg_source, reads `current`
+ * for a decision it makes now, and takes a reference (`ref`, later
+ * `unref`) to keep a snapshot across callbacks. The source is a handful of
+ * function pointers rather than a daemon handle, so smtp/ and queue/ need
+ * nothing of daemon/ (docs/architecture.md). */
+#ifndef POSTERN_CONFIG_RUNTIME_H
+#define POSTERN_CONFIG_RUNTIME_H
+
+#include "config.h"
+
+struct netlist;     /* policy/policy.h */
+struct map;         /* config/maps.h */
+
+struct runtime {
+    struct config *cfg;
+    struct netlist *mynetworks;
+    struct map *canonical;         /* sender_canonical_maps, or NULL */
+    struct map *transport_map;     /* transport_maps, or NULL */
+    struct map *passwd;            /* smtp_sasl_password_maps until the smtp
+                                    * client takes it, or NULL */
+    int refs;                      /* daemon/runtime.c's */
+};
+
+struct cfg_source {
+    void *arg;
+    /* The snapshot in force. Borrowed: it stays valid until control returns
+     * to the event loop (a reload runs in a callback of its own). */
+    struct runtime *(*current)(void *arg);
+    struct runtime *(*ref)(struct runtime *rt);
+    void (*unref)(struct runtime *rt);
+};
+
+#endif

@@ -1,0 +1,23 @@
+/* runtime — loading and sharing the configuration snapshot (its layout and
+ * the source the modules below get: config/runtime.h). Only daemon/ and the
+ * commands that check a configuration (cli/) call these. */
+#ifndef POSTERN_DAEMON_RUNTIME_H
+#define POSTERN_DAEMON_RUNTIME_H
+
+#include "../config/config.h"
+#include "../config/runtime.h"
+
+struct fbundle;
+
+/* Load the configuration at path (NULL: embedded default) and every table
+ * it names; NULL when there is any error: each is in errs. runtime_load
+ * reads the files; runtime_load_from with a recording bundle also keeps a
+ * copy of each, with a replay bundle reads them from it (the worker after
+ * SIGHUP: the parent read them as root). */
+struct runtime *runtime_load(const char *path, struct config_errors *errs);
+struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
+                                  struct config_errors *errs);
+struct runtime *runtime_ref(struct runtime *rt);
+void runtime_unref(struct runtime *rt);
+
+#endif
