@@ -7,22 +7,15 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-struct cidr {
-    int family;                 /* AF_INET or AF_INET6 */
-    unsigned char addr[16];
-    int prefix;
-};
+#include "../util/inet.h"
 
 struct netlist {
     size_t n;
-    struct cidr *v;
+    struct inet_prefix *v;
 };
 
-/* Parse "10.0.0.0/8", "127.0.0.1", "[::1]/128", "::1/128", "[2001:db8::]/32".
- * Host bits beyond the prefix are an error (as Postfix warns). 0 or -1. */
-int policy_parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen);
-
-/* Parse a list of entries; on error names the bad entry in err. */
+/* Parse a list of entries ("10.0.0.0/8", "127.0.0.1", "[::1]/128", see
+ * inet_prefix_parse); on error names the bad entry in err. */
 int policy_netlist_parse(struct netlist *nl, char *const *items, size_t n,
                          char *err, size_t errlen);
 void policy_netlist_free(struct netlist *nl);
