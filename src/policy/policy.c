@@ -68,8 +68,7 @@ long policy_netlist_open_relay(const struct netlist *nl)
     return -1;
 }
 
-/* Is domain (trailing dot ignored) one of list, ignoring case? */
-static int domain_listed(const char *domain, char *const *list, size_t n)
+int policy_domain_listed(const char *domain, char *const *list, size_t n)
 {
     size_t dl = strlen(domain);
     if (dl > 1 && domain[dl - 1] == '.')
@@ -81,28 +80,52 @@ static int domain_listed(const char *domain, char *const *list, size_t n)
     return 0;
 }
 
+int policy_domain_covered(const char *domain, char *const *list, size_t n)
+{
+    size_t dl = strlen(domain);
+    if (dl > 1 && domain[dl - 1] == '.')
+        dl--;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = list[i];
+        size_t el = strlen(e);
+        int sub_only = el > 0 && e[0] == '.';
+        if (!sub_only && el == dl && strncasecmp(e, domain, dl) == 0)
+            return 1;
+        /* a subdomain: "<label>." + entry (the entry's own dot for ".x") */
+        size_t need = sub_only ? el : el + 1;
+        if (el > 0 && dl > need && strncasecmp(domain + dl - el, e, el) == 0 &&
+            (sub_only || domain[dl - el - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
 int policy_local_is_routed(const char *local)
 {
     return local && strpbrk(local, "%!@") != NULL;
 }
 
+int policy_rcpt_authorized(const struct policy_rcpt *r)
+{
+    if (!r->domain || !*r->domain)
+        return 1;                       /* bare "postmaster" */
+    if (!r->allow_untrusted_routing && policy_local_is_routed(r->local))
+        return 0;
+    return policy_domain_listed(r->domain, r->mydestination, r->ndest) ||
+           policy_domain_covered(r->domain, r->relay_domains, r->nrelay);
+}
+
 enum policy_verdict policy_check_rcpt(const struct policy_rcpt *r)
 {
-    if (r->client_trusted)
+    if (r->client_trusted || policy_rcpt_authorized(r))
         return POLICY_PERMIT;
-    if (!r->domain || !*r->domain)
-        return POLICY_PERMIT;           /* bare "postmaster" */
-    if (!domain_listed(r->domain, r->mydestination, r->ndest))
-        return POLICY_REJECT_RELAY;
-    if (!r->allow_untrusted_routing && policy_local_is_routed(r->local))
-        return POLICY_REJECT_RELAY;
-    return POLICY_PERMIT;
+    return POLICY_REJECT_RELAY;
 }
 
 const char *policy_postmaster_domain(const char *myorigin, const char *myhostname,
                                      char *const *mydestination, size_t ndest)
 {
-    if (*myorigin && domain_listed(myorigin, mydestination, ndest))
+    if (*myorigin && policy_domain_listed(myorigin, mydestination, ndest))
         return myorigin;
     if (ndest > 0)
         return mydestination[0];
