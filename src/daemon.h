@@ -19,6 +19,7 @@ struct dns;
 struct smtp_client;
 struct workq;
 struct privsep_channel;
+struct restrict_conf;
 
 /* A loaded configuration plus what is derived from it. Sessions hold a
  * reference so SIGHUP can swap in a new one while old sessions finish. */
@@ -29,6 +30,7 @@ struct runtime {
     struct map *transport_map;     /* transport_maps, or NULL */
     struct map *passwd;            /* smtp_sasl_password_maps until the smtp
                                     * client takes it, or NULL */
+    struct restrict_conf *restrictions; /* the smtpd_*_restrictions, loaded */
     int refs;
 };
 
@@ -57,6 +59,16 @@ struct runtime *runtime_load(const char *path, struct config_errors *errs);
 struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                                   struct config_errors *errs);
 struct runtime *runtime_ref(struct runtime *rt);
+
+/* Open the table "type:/path" as runtime_load_from does (from the bundle
+ * when replaying): NULL with err. */
+struct map *runtime_map(struct fbundle *fb, const char *spec, int flags, char *err,
+                        size_t errlen);
+
+/* The restriction lists of cfg, parsed and with their tables open; NULL
+ * after adding every problem to errs ("FILE:LINE: param: ..."). */
+struct restrict_conf *runtime_restrictions(const struct config *cfg, struct fbundle *fb,
+                                           struct config_errors *errs);
 void runtime_unref(struct runtime *rt);
 
 /* Called by the server when the last session ended during shutdown. */

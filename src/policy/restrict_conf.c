@@ -147,11 +147,12 @@ static void report(struct builder *b, const char *param, const char *fmt, ...)
     b->io->error(b->io->arg, param, msg);
 }
 
-/* Quote user text for a message: at most 80 bytes, controls as '?'. */
+/* Quote configuration text for a message: at most len - 4 bytes, controls
+ * as '?'. */
 static const char *q(const char *s, char *buf, size_t len)
 {
     size_t i = 0;
-    for (; s[i] && i + 4 < len && i < 80; i++)
+    for (; s[i] && i + 4 < len; i++)
         buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
     if (s[i]) {
         memcpy(buf + i, "...", 3);
@@ -169,7 +170,7 @@ static const struct map *open_table(struct builder *b, const char *param, const 
     for (size_t i = 0; i < rc->nmaps; i++)
         if (strcmp(map_spec(rc->maps[i]), spec) == 0)
             return rc->maps[i];
-    char err[700], qs[100];
+    char err[600], qs[260];
     struct map *m = b->io->open_map(b->io->arg, spec, err, sizeof err);
     if (!m) {
         report(b, param, "%s: %s %s: %s", param, what, q(spec, qs, sizeof qs), err);
@@ -201,10 +202,10 @@ static void unknown_name(struct builder *b, const char *param, const char *tok)
     const char *near = strdist_closest(tok, names, NRNAMES, 4);
     const struct rname *rn = near ? restrict_name_find(near) : NULL;
     if (rn)
-        report(b, param, "%s: unknown restriction \"%s\"; did you mean %s%s?", param,
+        report(b, param, "%s: unknown restriction \"%s\"; did you mean %s?%s", param,
                q(tok, qt, sizeof qt), near,
-               rn->cls == RC_DNS ? " (which " DNS_WHY ")"
-               : rn->cls == RC_UNSUPPORTED ? " (which postern does not implement)" : "");
+               rn->cls == RC_DNS ? " (it " DNS_WHY ")"
+               : rn->cls == RC_UNSUPPORTED ? " (postern does not implement it)" : "");
     else
         report(b, param, "%s: unknown restriction \"%s\"; docs/config.md lists the "
                "restrictions postern knows", param, q(tok, qt, sizeof qt));
@@ -318,7 +319,7 @@ static const struct map *open_param_table(struct builder *b, const char *param,
 {
     if (!spec || !spec[0])
         return NULL;
-    char qs[100];
+    char qs[260];
     if (strchr(spec, ' ') || strchr(spec, ',')) {
         report(b, param, "%s: one table only (\"%s\"); merge the tables into one", param,
                q(spec, qs, sizeof qs));

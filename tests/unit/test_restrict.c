@@ -696,7 +696,7 @@ static const struct ecase ecases[] = {
         "\"permit_sasl_authenticatd\"; did you mean permit_sasl_authenticated?" } },
     { "smtpd_client_restrictions = reject_unknow_client", 1,
       { "unknown restriction \"reject_unknow_client\"", "did you mean "
-        "reject_unknown_client (which needs DNS lookups" } },
+        "reject_unknown_client? (it needs DNS lookups" } },
     { "smtpd_client_restrictions = frobnicate_everything", 1,
       { "unknown restriction \"frobnicate_everything\"", "docs/config.md" } },
     { "smtpd_client_restrictions = permit_mynetworks, reject_rbl_client zen.spamhaus.org, "
@@ -795,7 +795,7 @@ static void test_seed001(void **state)
             "smtpd_sender_restrictions = reject_unknown_sender_domain, reject_non_fqdn_sender");
     assert_null(rc);
     assert_int_equal(nerrs, 6);
-    assert_non_null(strstr(errs[0], "did you mean reject_unknown_client"));
+    assert_non_null(strstr(errs[0], "did you mean reject_unknown_client?"));
     for (size_t i = 1; i < 4; i++)
         assert_non_null(strstr(errs[i], "reject_rbl_client needs DNS lookups"));
     assert_non_null(strstr(errs[4], "reject_rhsbl_client needs DNS lookups"));
