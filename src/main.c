@@ -17,6 +17,8 @@ static void usage(FILE *f)
             "                         -f sender -F name -C FILE -v -bp -bs -q); also as `sendmail`\n"
             "  queue [-c FILE] list|show ID|flush [ID]|delete ID|ALL|hold ID|ALL|release ID|ALL\n"
             "                         inspect and manage the queue (`mailq` = queue list)\n"
+            "  tls selfsigned --host NAME [--days N] [--out DIR] [-f]\n"
+            "                         write NAME.key and a self-signed NAME.crt for the SMTP server\n"
             "  version                print the version\n");
 }
 
@@ -43,6 +45,8 @@ int main(int argc, char **argv)
         return cli_queue(argc - 1, argv + 1);
     if (strcmp(cmd, "mailq") == 0)
         return cli_mailq(argc - 1, argv + 1);
+    if (strcmp(cmd, "tls") == 0)
+        return cli_tls(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return cli_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {

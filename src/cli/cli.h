@@ -6,6 +6,8 @@
 int cli_serve(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_version(int argc, char **argv);
+/* `postern tls selfsigned --host NAME [--days N] [--out DIR] [-f]`. */
+int cli_tls(int argc, char **argv);
 /* `postern sendmail` / `sendmail` (argv[0] is the command name). */
 int cli_sendmail(int argc, char **argv);
 /* `postern queue list|show|flush|delete|hold|release`. */

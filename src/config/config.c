@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../util/sbuf.h"
+#include "../util/strdist.h"
 
 #if defined(__GNUC__)
 #define CFG_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -155,31 +156,6 @@ static long long time_ms(const struct config *cfg, size_t i)
 /* ------------------------------------------------------------------ */
 /* name suggestion                                                      */
 
-/* Case-insensitive Levenshtein distance; b is at most CFG_NAME_MAX long. */
-static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
-{
-    size_t row[CFG_NAME_MAX + 1];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t cost = lower((unsigned char)a[i - 1]) !=
-                          lower((unsigned char)b[j - 1]);
-            size_t best = diag + cost;
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 const char *config_suggest_name(const char *name)
 {
     const char *best = NULL;
@@ -190,9 +166,9 @@ const char *config_suggest_name(const char *name)
     for (size_t i = 0; config_params[i].name; i++) {
         const char *p = config_params[i].name;
         size_t lb = strlen(p);
-        if (lb > CFG_NAME_MAX || (la > lb ? la - lb : lb - la) > CFG_SUGGEST_DIST)
+        if ((la > lb ? la - lb : lb - la) > CFG_SUGGEST_DIST)
             continue;           /* too far apart to be a typo */
-        size_t d = edit_distance(name, la, p, lb);
+        size_t d = strdist_edit(name, la, p, lb);
         if (d < best_d) {
             best_d = d;
             best = p;

@@ -29,6 +29,22 @@ struct config {
     struct cfg_list listen;      /* "smtp://127.0.0.1:2525", "smtp://[::1]:25" */
     struct cfg_list mynetworks;  /* CIDR strings: 127.0.0.0/8 [::1]/128 10.0.0.1 */
     int allow_untrusted_routing;       /* '%', '!', '@' in local parts from outside mynetworks */
+    /* restrictions (policy/restrict.h) */
+    struct cfg_list relay_domains;
+    struct cfg_list smtpd_client_restrictions;
+    struct cfg_list smtpd_helo_restrictions;
+    struct cfg_list smtpd_sender_restrictions;
+    struct cfg_list smtpd_relay_restrictions;
+    struct cfg_list smtpd_recipient_restrictions;
+    struct cfg_list smtpd_data_restrictions;
+    int smtpd_helo_required;
+    int strict_rfc821_envelopes;
+    char *smtpd_sender_login_maps;
+    int smtpd_sender_header_check;      /* postern */
+    int smtpd_reject_unlisted_sender;
+    int smtpd_reject_unlisted_recipient;
+    char *local_recipient_maps;
+    char *relay_recipient_maps;
     /* queue and transports */
     char *queue_directory;
     char *default_transport;     /* "capture" (smtp in a later issue) */

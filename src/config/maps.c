@@ -1,4 +1,4 @@
-/* maps — Postfix-style lookup tables (texthash/hash, regexp, pcre), read
+/* maps — Postfix-style lookup tables (texthash/hash, regexp, pcre, cidr), read
  * from their text source. See maps.h. No logging: errors go to err. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "maps.h"
@@ -16,8 +16,9 @@
 #include <unistd.h>
 
 #include "../util/sbuf.h"
+#include "cidr.h"
 
-enum map_type { MT_HASH, MT_REGEXP, MT_PCRE };
+enum map_type { MT_HASH, MT_REGEXP, MT_PCRE, MT_CIDR };
 
 struct hent {
     char *key;   /* lowercased */
@@ -40,6 +41,7 @@ struct map {
     size_t cap, n;
     struct rule *rules;
     size_t nrules, rcap;
+    struct cidr_table *cidr;  /* MT_CIDR */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -445,6 +447,14 @@ static int load_line(struct map *m, const char *path, long lineno, char *line,
 {
     if (m->type == MT_HASH)
         return load_hash_line(m, path, lineno, line, err, errlen);
+    if (m->type == MT_CIDR) {
+        char why[400];
+        if (cidr_table_add_line(m->cidr, line, lineno, why, sizeof why) < 0) {
+            seterr(err, errlen, "%s:%ld: %s", path, lineno, why);
+            return -1;
+        }
+        return 0;
+    }
     return load_rule_line(m, path, lineno, line, err, errlen);
 }
 
@@ -515,6 +525,14 @@ static int load_text(struct map *m, const char *path, char *text, size_t len,
         }
     }
     sbuf_free(&cur);
+    if (rc == 0 && m->type == MT_CIDR) {
+        char why[200];
+        long ifline = 0;
+        if (cidr_table_finish(m->cidr, &ifline, why, sizeof why) < 0) {
+            seterr(err, errlen, "%s:%ld: %s", path, ifline, why);
+            rc = -1;
+        }
+    }
     return rc;
 }
 
@@ -615,7 +633,7 @@ static int read_file(const char *path, enum map_type type, int flags,
 static int parse_spec(const char *spec, enum map_type *type, const char **path,
                       char *err, size_t errlen)
 {
-    static const char supported[] = "texthash, hash, regexp, pcre";
+    static const char supported[] = "texthash, hash, regexp, pcre, cidr";
     if (!spec) {
         seterr(err, errlen, "no map given; write type:/path (types: %s)", supported);
         return -1;
@@ -634,6 +652,8 @@ static int parse_spec(const char *spec, enum map_type *type, const char **path,
         *type = MT_REGEXP;
     else if (tl == 4 && strncmp(spec, "pcre", 4) == 0)
         *type = MT_PCRE;
+    else if (tl == 4 && strncmp(spec, "cidr", 4) == 0)
+        *type = MT_CIDR;
     else {
         seterr(err, errlen, "\"%s\": unknown map type \"%.*s\"; supported types "
                "are %s", spec, (int)(tl > 40 ? 40 : tl), spec, supported);
@@ -682,6 +702,12 @@ struct map *map_open_text(const char *spec, int flags, const char *text, size_t 
     }
     m->type = type;
     m->secret = (flags & MAP_SECRET) != 0;
+    if (type == MT_CIDR && !(m->cidr = cidr_table_new())) {
+        map_free(m);
+        free(copy);
+        seterr(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
     /* load_text cuts lines in place */
     memcpy(copy, text, len);
     copy[len] = '\0';
@@ -722,6 +748,7 @@ void map_free(struct map *m)
         free(m->rules[i].result);
     }
     free(m->rules);
+    cidr_table_free(m->cidr);
     free(m->spec);
     free(m);
 }
@@ -729,6 +756,11 @@ void map_free(struct map *m)
 const char *map_spec(const struct map *m)
 {
     return m ? m->spec : NULL;
+}
+
+int map_is_keyed(const struct map *m)
+{
+    return m && m->type == MT_HASH;
 }
 
 /* Expand $n in res; so[i]/eo[i] are the group offsets in key (-1: unset). */
@@ -842,6 +874,10 @@ char *map_lookup(const struct map *m, const char *key)
         const struct hent *h = hash_find(m, key);
         return h ? strdup(h->val) : NULL;
     }
+    if (m->type == MT_CIDR) {
+        const char *v = cidr_table_lookup(m->cidr, key);
+        return v ? strdup(v) : NULL;
+    }
     return rule_lookup(m, key);
 }
 
@@ -868,7 +904,7 @@ char *map_lookup_address(const struct map *m, const char *addr)
     if (!m || !addr)
         return NULL;
     if (m->type != MT_HASH)
-        return finish_address(addr, rule_lookup(m, addr));
+        return finish_address(addr, map_lookup(m, addr));
     char *v = map_lookup(m, addr);
     if (v)
         return finish_address(addr, v);

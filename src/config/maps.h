@@ -6,6 +6,8 @@
  *                                ".db" is refused with a clear error)
  *   regexp:/path                 "/pattern/flags result" lines, POSIX ERE
  *   pcre:/path                   same syntax, PCRE2 patterns
+ *   cidr:/path                   "network result" lines, first match wins
+ *                                (cidr_table(5), see cidr.h)
  * Comments (#) and blank lines are skipped; a line starting with whitespace
  * continues the previous one (Postfix). regexp/pcre results may use $1..$9
  * and ${1}; flags: i (case-insensitive, default on as in Postfix), x.
@@ -36,6 +38,11 @@ struct map *map_open_text(const char *spec, int flags, const char *text, size_t 
 /* The path of "type:/path" (pointing into spec), or NULL. */
 const char *map_spec_path(const char *spec);
 const char *map_spec(const struct map *m);
+
+/* Does the table hold exact keys (hash, texthash)? Only such tables get
+ * Postfix's partial lookups (parent domains, "user@", "@domain"); pattern
+ * tables (regexp, pcre, cidr) see the full key once. */
+int map_is_keyed(const struct map *m);
 
 /* Look key up. Returns a malloc'd value, or NULL when not found. For
  * regexp/pcre the first matching pattern wins and $n are substituted. */

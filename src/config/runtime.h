@@ -17,6 +17,7 @@
 
 struct netlist;     /* policy/policy.h */
 struct map;         /* config/maps.h */
+struct restrict_conf; /* policy/restrict.h */
 
 struct runtime {
     struct config *cfg;
@@ -25,6 +26,7 @@ struct runtime {
     struct map *transport_map;     /* transport_maps, or NULL */
     struct map *passwd;            /* smtp_sasl_password_maps until the smtp
                                     * client takes it, or NULL */
+    struct restrict_conf *restrictions; /* the smtpd_*_restrictions, loaded */
     int refs;                      /* daemon/runtime.c's */
 };
 

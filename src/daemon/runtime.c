@@ -11,6 +11,7 @@
 
 #include "../config/maps.h"
 #include "../policy/policy.h"
+#include "../policy/restrict.h"
 #include "../util/fbundle.h"
 
 /* The text of a file the runtime needs: from a replay bundle (the worker
@@ -44,8 +45,8 @@ static char *runtime_read(struct fbundle *fb, const char *path, const char *spec
     return text;
 }
 
-static struct map *runtime_map(struct fbundle *fb, const char *spec, int flags,
-                               char *err, size_t errlen)
+struct map *runtime_map(struct fbundle *fb, const char *spec, int flags, char *err,
+                        size_t errlen)
 {
     const char *path = map_spec_path(spec);
     if (!path)      /* let map_open_text say what is wrong with it */
@@ -120,6 +121,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     if (cfg->transport_maps[0] &&
         !(rt->transport_map = runtime_map(fb, cfg->transport_maps, 0, why, sizeof why)))
         config_errors_add(errs, "transport_maps: %s", why);
+    rt->restrictions = runtime_restrictions(cfg, fb, errs);
     if (errs->n > 0) {
         runtime_unref(rt);
         return NULL;
@@ -143,6 +145,7 @@ void runtime_unref(struct runtime *rt)
     map_free(rt->canonical);
     map_free(rt->transport_map);
     map_free(rt->passwd);
+    restrict_conf_free(rt->restrictions);
     config_free(rt->cfg);
     free(rt);
 }

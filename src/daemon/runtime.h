@@ -8,6 +8,8 @@
 #include "../config/runtime.h"
 
 struct fbundle;
+struct map;
+struct restrict_conf;
 
 /* Load the configuration at path (NULL: embedded default) and every table
  * it names; NULL when there is any error: each is in errs. runtime_load
@@ -19,5 +21,15 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                                   struct config_errors *errs);
 struct runtime *runtime_ref(struct runtime *rt);
 void runtime_unref(struct runtime *rt);
+
+/* Open the table "type:/path" as runtime_load_from does (from the bundle
+ * when replaying): NULL with err. */
+struct map *runtime_map(struct fbundle *fb, const char *spec, int flags, char *err,
+                        size_t errlen);
+
+/* The restriction lists of cfg, parsed and with their tables open; NULL
+ * after adding every problem to errs ("FILE:LINE: param: ..."). */
+struct restrict_conf *runtime_restrictions(const struct config *cfg, struct fbundle *fb,
+                                           struct config_errors *errs);
 
 #endif

@@ -1,59 +1,10 @@
+/* policy — mynetworks, relay and routing decisions. See policy.h. */
 #include "policy.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-int policy_parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen)
-{
-    char host[64];
-    const char *slash = strrchr(s, '/');
-    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-    memset(out, 0, sizeof *out);
-    if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
-        s++;
-        hl -= 2;
-    }
-    if (hl == 0 || hl >= sizeof host) {
-        snprintf(err, errlen, "\"%s\": not an IP address or network", s);
-        return -1;
-    }
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    int maxbits;
-    if (inet_pton(AF_INET, host, out->addr) == 1) {
-        out->family = AF_INET;
-        maxbits = 32;
-    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-        out->family = AF_INET6;
-        maxbits = 128;
-    } else {
-        snprintf(err, errlen, "\"%s\": not an IP address or network", host);
-        return -1;
-    }
-    out->prefix = maxbits;
-    if (slash) {
-        char *end;
-        long p = strtol(slash + 1, &end, 10);
-        if (slash[1] == '\0' || *end || p < 0 || p > maxbits) {
-            snprintf(err, errlen, "\"%s\": bad prefix length (0..%d)", slash + 1,
-                     maxbits);
-            return -1;
-        }
-        out->prefix = (int)p;
-    }
-    for (int b = out->prefix; b < maxbits; b++) {
-        if (out->addr[b / 8] & (0x80 >> (b % 8))) {
-            snprintf(err, errlen,
-                     "\"%s/%d\": address has bits set beyond the prefix length",
-                     host, out->prefix);
-            return -1;
-        }
-    }
-    return 0;
-}
 
 int policy_netlist_parse(struct netlist *nl, char *const *items, size_t n,
                          char *err, size_t errlen)
@@ -65,7 +16,7 @@ int policy_netlist_parse(struct netlist *nl, char *const *items, size_t n,
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (policy_parse_cidr(items[i], &nl->v[nl->n], err, errlen) < 0) {
+        if (inet_prefix_parse(items[i], &nl->v[nl->n], err, errlen) < 0) {
             policy_netlist_free(nl);
             return -1;
         }
@@ -81,20 +32,9 @@ void policy_netlist_free(struct netlist *nl)
     nl->n = 0;
 }
 
-static int prefix_equal(const unsigned char *a, const unsigned char *b, int bits)
-{
-    int bytes = bits / 8, rest = bits % 8;
-    if (memcmp(a, b, (size_t)bytes) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    unsigned char mask = (unsigned char)(0xff << (8 - rest));
-    return (a[bytes] & mask) == (b[bytes] & mask);
-}
-
 int policy_netlist_match(const struct netlist *nl, const struct sockaddr *sa)
 {
-    unsigned char a[16];
+    unsigned char a[16] = { 0 };
     int family;
     if (sa->sa_family == AF_INET) {
         memcpy(a, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
@@ -113,8 +53,7 @@ int policy_netlist_match(const struct netlist *nl, const struct sockaddr *sa)
         return 0;
     }
     for (size_t i = 0; i < nl->n; i++)
-        if (nl->v[i].family == family &&
-            prefix_equal(a, nl->v[i].addr, nl->v[i].prefix))
+        if (inet_prefix_match(&nl->v[i], family, a))
             return 1;
     return 0;
 }
@@ -129,8 +68,7 @@ long policy_netlist_open_relay(const struct netlist *nl)
     return -1;
 }
 
-/* Is domain (trailing dot ignored) one of list, ignoring case? */
-static int domain_listed(const char *domain, char *const *list, size_t n)
+int policy_domain_listed(const char *domain, char *const *list, size_t n)
 {
     size_t dl = strlen(domain);
     if (dl > 1 && domain[dl - 1] == '.')
@@ -142,28 +80,52 @@ static int domain_listed(const char *domain, char *const *list, size_t n)
     return 0;
 }
 
+int policy_domain_covered(const char *domain, char *const *list, size_t n)
+{
+    size_t dl = strlen(domain);
+    if (dl > 1 && domain[dl - 1] == '.')
+        dl--;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = list[i];
+        size_t el = strlen(e);
+        int sub_only = el > 0 && e[0] == '.';
+        if (!sub_only && el == dl && strncasecmp(e, domain, dl) == 0)
+            return 1;
+        /* a subdomain: "<label>." + entry (the entry's own dot for ".x") */
+        size_t need = sub_only ? el : el + 1;
+        if (el > 0 && dl > need && strncasecmp(domain + dl - el, e, el) == 0 &&
+            (sub_only || domain[dl - el - 1] == '.'))
+            return 1;
+    }
+    return 0;
+}
+
 int policy_local_is_routed(const char *local)
 {
     return local && strpbrk(local, "%!@") != NULL;
 }
 
+int policy_rcpt_authorized(const struct policy_rcpt *r)
+{
+    if (!r->domain || !*r->domain)
+        return 1;                       /* bare "postmaster" */
+    if (!r->allow_untrusted_routing && policy_local_is_routed(r->local))
+        return 0;
+    return policy_domain_listed(r->domain, r->mydestination, r->ndest) ||
+           policy_domain_covered(r->domain, r->relay_domains, r->nrelay);
+}
+
 enum policy_verdict policy_check_rcpt(const struct policy_rcpt *r)
 {
-    if (r->client_trusted)
+    if (r->client_trusted || policy_rcpt_authorized(r))
         return POLICY_PERMIT;
-    if (!r->domain || !*r->domain)
-        return POLICY_PERMIT;           /* bare "postmaster" */
-    if (!domain_listed(r->domain, r->mydestination, r->ndest))
-        return POLICY_REJECT_RELAY;
-    if (!r->allow_untrusted_routing && policy_local_is_routed(r->local))
-        return POLICY_REJECT_RELAY;
-    return POLICY_PERMIT;
+    return POLICY_REJECT_RELAY;
 }
 
 const char *policy_postmaster_domain(const char *myorigin, const char *myhostname,
                                      char *const *mydestination, size_t ndest)
 {
-    if (*myorigin && domain_listed(myorigin, mydestination, ndest))
+    if (*myorigin && policy_domain_listed(myorigin, mydestination, ndest))
         return myorigin;
     if (ndest > 0)
         return mydestination[0];

@@ -1,5 +1,5 @@
-/* policy — access decisions as pure functions: mynetworks, relay and routing.
- * AUTH and restriction lists come later; they plug in here. */
+/* policy — access decisions as pure functions: mynetworks, relay and
+ * routing. The restriction lists built on them are in restrict.h. */
 #ifndef POSTERN_POLICY_H
 #define POSTERN_POLICY_H
 
@@ -7,22 +7,15 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-struct cidr {
-    int family;                 /* AF_INET or AF_INET6 */
-    unsigned char addr[16];
-    int prefix;
-};
+#include "../util/inet.h"
 
 struct netlist {
     size_t n;
-    struct cidr *v;
+    struct inet_prefix *v;
 };
 
-/* Parse "10.0.0.0/8", "127.0.0.1", "[::1]/128", "::1/128", "[2001:db8::]/32".
- * Host bits beyond the prefix are an error (as Postfix warns). 0 or -1. */
-int policy_parse_cidr(const char *s, struct cidr *out, char *err, size_t errlen);
-
-/* Parse a list of entries; on error names the bad entry in err. */
+/* Parse a list of entries ("10.0.0.0/8", "127.0.0.1", "[::1]/128", see
+ * inet_prefix_parse); on error names the bad entry in err. */
 int policy_netlist_parse(struct netlist *nl, char *const *items, size_t n,
                          char *err, size_t errlen);
 void policy_netlist_free(struct netlist *nl);
@@ -46,6 +39,8 @@ struct policy_rcpt {
     const char *domain;           /* "" only for a bare "postmaster" */
     char *const *mydestination;
     size_t ndest;
+    char *const *relay_domains;   /* relay_domains: names covering their subdomains */
+    size_t nrelay;
 };
 
 /* RCPT decision (Postfix's permit_mynetworks, reject_unauth_destination):
@@ -58,6 +53,21 @@ struct policy_rcpt {
  * (empty domain) is always permitted: RFC 5321 4.5.1 requires it, and
  * Postfix accepts it before any restriction. */
 enum policy_verdict policy_check_rcpt(const struct policy_rcpt *r);
+
+/* Postfix's permit_auth_destination, the part of policy_check_rcpt that
+ * does not look at the client: is the recipient's domain this host's
+ * (mydestination) or one it relays for (relay_domains), without a routing
+ * operator in the local part (unless allow_untrusted_routing)? A bare
+ * "postmaster" is authorized. */
+int policy_rcpt_authorized(const struct policy_rcpt *r);
+
+/* Is domain (a trailing dot ignored) one of list, ignoring case? */
+int policy_domain_listed(const char *domain, char *const *list, size_t n);
+
+/* The same with Postfix's parent-domain matching (relay_domains): an
+ * entry "example.com" also covers "mx.example.com"; ".example.com" covers
+ * only the subdomains. */
+int policy_domain_covered(const char *domain, char *const *list, size_t n);
 
 /* Does the local part carry routing for another host: '%' (percent hack),
  * '!' (UUCP bang path) or '@' (only possible quoted)? Quoting does not

@@ -360,7 +360,7 @@ static void test_errors(void **state)
     /* unknown type, missing type, missing file, NUL byte */
     assert_null(map_open("btree:/etc/postern/x", 0, err, sizeof err));
     assert_string_equal(err, "\"btree:/etc/postern/x\": unknown map type \"btree\"; "
-                        "supported types are texthash, hash, regexp, pcre");
+                        "supported types are texthash, hash, regexp, pcre, cidr");
     assert_null(map_open("/etc/postern/x", 0, err, sizeof err));
     assert_contains(err, "expected type:/path");
     assert_null(map_open("hash:", 0, err, sizeof err));

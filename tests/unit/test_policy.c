@@ -26,17 +26,17 @@ static void sa6(struct sockaddr_in6 *s, const char *ip)
 static void test_parse(void **state)
 {
     (void)state;
-    struct cidr c;
+    struct inet_prefix c;
     char err[200];
     static const char *good[] = { "127.0.0.0/8", "10.1.0.0/16", "127.0.0.1",
         "[::1]/128", "::1", "[2001:db8::]/32", "0.0.0.0/0", "[::]/0" };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-        assert_int_equal(policy_parse_cidr(good[i], &c, err, sizeof err), 0);
+        assert_int_equal(inet_prefix_parse(good[i], &c, err, sizeof err), 0);
     static const char *bad[] = { "", "10.0.0.0/33", "10.0.0.1/8", "x.y", "[::1]/129",
         "1.2.3.4/", "1.2.3.4/-1", "[::1", "300.1.1.1" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(policy_parse_cidr(bad[i], &c, err, sizeof err), -1);
-    policy_parse_cidr("10.0.0.1/8", &c, err, sizeof err);
+        assert_int_equal(inet_prefix_parse(bad[i], &c, err, sizeof err), -1);
+    inet_prefix_parse("10.0.0.1/8", &c, err, sizeof err);
     assert_non_null(strstr(err, "beyond the prefix"));
 }
 
