@@ -17,6 +17,12 @@ static void usage(FILE *f)
             "                         -f sender -F name -C FILE -v -bp -bs -q); also as `sendmail`\n"
             "  queue [-c FILE] list|show ID|flush [ID]|delete ID|ALL|hold ID|ALL|release ID|ALL\n"
             "                         inspect and manage the queue (`mailq` = queue list)\n"
+            "  passwd add|del|list|check [NAME] [-f FILE]\n"
+            "                         manage the AUTH users file (smtpd_sasl_users); the\n"
+            "                         password comes from the terminal or stdin, never argv\n"
+            "  sasl check [-c FILE] NAME\n"
+            "                         check NAME and the password on stdin with the\n"
+            "                         configured AUTH backend (smtpd_sasl_type)\n"
             "  version                print the version\n");
 }
 
@@ -43,6 +49,10 @@ int main(int argc, char **argv)
         return cli_queue(argc - 1, argv + 1);
     if (strcmp(cmd, "mailq") == 0)
         return cli_mailq(argc - 1, argv + 1);
+    if (strcmp(cmd, "passwd") == 0)
+        return cli_passwd(argc - 1, argv + 1);
+    if (strcmp(cmd, "sasl") == 0)
+        return cli_sasl(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return cli_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {

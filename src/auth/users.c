@@ -268,35 +268,38 @@ int users_read_file(const char *path, int secret, char **text, size_t *len, char
             seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
+    int rc = users_read_fd(fd, path, secret, text, len, err, errlen);
+    close(fd);
+    return rc;
+}
+
+int users_read_fd(int fd, const char *path, int secret, char **text, size_t *len, char *err,
+                  size_t errlen)
+{
     struct stat st;
     if (fstat(fd, &st) < 0) {
         seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-        close(fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
         seterr(err, errlen, "%s: not a regular file", path);
-        close(fd);
         return -1;
     }
     if (secret && (st.st_mode & 077)) {
         seterr(err, errlen, "%s is %s by group or others (mode %04o): chmod 600 %s; it holds "
                "password hashes", path, (st.st_mode & 044) ? "readable" : "writable",
                (unsigned)(st.st_mode & 07777), path);
-        close(fd);
         return -1;
     }
     if (st.st_size > (off_t)USERS_FILE_MAX) {
         seterr(err, errlen, "%s: larger than %u bytes; is it the right file?", path,
                USERS_FILE_MAX);
-        close(fd);
         return -1;
     }
     size_t cap = (size_t)st.st_size + 1, n = 0;
     char *buf = malloc(cap);
     if (!buf) {
         seterr(err, errlen, "%s: out of memory", path);
-        close(fd);
         return -1;
     }
     for (;;) {
@@ -313,7 +316,7 @@ int users_read_file(const char *path, int secret, char **text, size_t *len, char
             buf = nb;
             cap *= 2;
         }
-        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        ssize_t r = pread(fd, buf + n, cap - 1 - n, (off_t)n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
@@ -321,7 +324,6 @@ int users_read_file(const char *path, int secret, char **text, size_t *len, char
             break;
         }
         if (r == 0) {
-            close(fd);
             buf[n] = '\0';
             *text = buf;
             *len = n;
@@ -331,7 +333,6 @@ int users_read_file(const char *path, int secret, char **text, size_t *len, char
     }
     explicit_bzero(buf, cap);
     free(buf);
-    close(fd);
     return -1;
 }
 

@@ -40,6 +40,11 @@ void users_free(struct users *u);
 int users_read_file(const char *path, int secret, char **text, size_t *len, char *err,
                     size_t errlen);
 
+/* The same on an open descriptor (from its start; path names it in
+ * messages), for `postern passwd`, which reads the file it has locked. */
+int users_read_fd(int fd, const char *path, int secret, char **text, size_t *len, char *err,
+                  size_t errlen);
+
 /* Accounts, and each name with its options ("" when none), in file order. */
 size_t users_count(const struct users *u);
 void users_each(const struct users *u,
