@@ -42,7 +42,7 @@ static int usage(void)
 
 /* One line from fd into out (at most outlen - 1 bytes kept, more is an
  * error). 0, 1 for end of input before anything, -1 too long or a read
- * error, -2 interrupted (^C on a terminal without ISIG). */
+ * error. */
 static int read_line(int fd, char *out, size_t outlen)
 {
     size_t n = 0;
@@ -61,8 +61,6 @@ static int read_line(int fd, char *out, size_t outlen)
         }
         if (c == '\n')
             break;
-        if (c == 3)
-            return -2;
         if (n + 1 < outlen)
             out[n++] = c;
         else
@@ -74,20 +72,58 @@ static int read_line(int fd, char *out, size_t outlen)
     return too_long ? -1 : 0;
 }
 
-/* Prompt on the terminal with echo (and ^C's signal) off: ^C arrives as a
- * byte, so the terminal is always given back as it was. */
+/* A line typed on the terminal in non-canonical mode: the erase and kill
+ * characters edit it, ^C cancels (-2), ^D on an empty line is the end of
+ * input (1). Otherwise as read_line. */
+static int read_tty_line(const struct termios *t, char *out, size_t outlen)
+{
+    size_t n = 0;
+    int too_long = 0;
+    for (;;) {
+        unsigned char c;
+        ssize_t r = read(STDIN_FILENO, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -1 : n ? 0 : 1;
+        if (c == '\n' || c == '\r')
+            break;
+        if (c == 3)
+            return -2;
+        if (c == 4 && n == 0)
+            return 1;
+        if (c == t->c_cc[VERASE] || c == 0x7f || c == '\b') {
+            if (n > 0)
+                out[--n] = '\0';
+        } else if (c == t->c_cc[VKILL]) {
+            explicit_bzero(out, n);
+            n = 0;
+            too_long = 0;
+        } else if (n + 1 < outlen) {
+            out[n++] = (char)c;
+        } else {
+            too_long = 1;
+        }
+    }
+    out[n] = '\0';
+    return too_long ? -1 : 0;
+}
+
+/* Prompt on the terminal with echo, signals and line editing off: ^C
+ * arrives as a byte, so the terminal is always given back as it was. */
 static int read_tty(const char *prompt, char *out, size_t outlen)
 {
     struct termios old, quiet;
     if (tcgetattr(STDIN_FILENO, &old) < 0)
         return -1;
     quiet = old;
-    quiet.c_lflag &= ~(tcflag_t)(ECHO | ISIG);
-    quiet.c_lflag |= ICANON;
+    quiet.c_lflag &= ~(tcflag_t)(ECHO | ISIG | ICANON);
+    quiet.c_cc[VMIN] = 1;
+    quiet.c_cc[VTIME] = 0;
     fputs(prompt, stderr);
     fflush(stderr);
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-    int rc = read_line(STDIN_FILENO, out, outlen);
+    int rc = read_tty_line(&old, out, outlen);
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
     fputc('\n', stderr);
     return rc;
