@@ -259,6 +259,10 @@ static int replace_file(const char *path, int fd, const char *text, size_t len)
                 strerror(errno));
         return EX_IOERR;
     }
+    if (st.st_mode & 077)
+        fprintf(stderr, "postern: warning: %s is mode %04o: the daemon refuses a users file "
+                "that group or others may read; chmod 600 %s\n", path,
+                (unsigned)(st.st_mode & 07777), path);
     return 0;
 fail:
     fprintf(stderr, "postern: cannot %s %s: %s; %s is unchanged\n", what, tmp,

@@ -179,7 +179,8 @@ def test_passwd_keeps_mode_owner_and_other_lines(base):
     os.chown(users, 0, pw.pw_gid)
     os.chmod(users, 0o640)
     ino = users.stat().st_ino
-    ok(postern(base, "passwd", "add", "app2", "-f", users, input="pw2\n"))
+    r = ok(postern(base, "passwd", "add", "app2", "-f", users, input="pw2\n"))
+    assert f"warning: {users} is mode 0640: the daemon refuses" in r.stderr
     st = users.stat()
     assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o640, 0, pw.pw_gid)
     assert st.st_ino != ino, "not replaced by rename"
