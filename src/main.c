@@ -19,6 +19,12 @@ static void usage(FILE *f)
             "                         inspect and manage the queue (`mailq` = queue list)\n"
             "  tls selfsigned --host NAME [--days N] [--out DIR] [-f]\n"
             "                         write NAME.key and a self-signed NAME.crt for the SMTP server\n"
+            "  passwd add|del|list|check [NAME] [-f FILE]\n"
+            "                         manage the AUTH users file (smtpd_sasl_users); the\n"
+            "                         password comes from the terminal or stdin, never argv\n"
+            "  sasl check [-c FILE] NAME\n"
+            "                         check NAME and the password on stdin with the\n"
+            "                         configured AUTH backend (smtpd_sasl_type)\n"
             "  version                print the version\n");
 }
 
@@ -47,6 +53,10 @@ int main(int argc, char **argv)
         return cli_mailq(argc - 1, argv + 1);
     if (strcmp(cmd, "tls") == 0)
         return cli_tls(argc - 1, argv + 1);
+    if (strcmp(cmd, "passwd") == 0)
+        return cli_passwd(argc - 1, argv + 1);
+    if (strcmp(cmd, "sasl") == 0)
+        return cli_sasl(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0)
         return cli_version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {

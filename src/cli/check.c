@@ -1,13 +1,16 @@
 /* `postern check [-c FILE] [-a]`: validate the configuration and print
  * the non-default settings (postconf -n), or all with -a (postconf). Every
- * error is reported, not just the first; exit 1 if there is any. */
+ * error is reported, not just the first; exit 1 if there is any. With
+ * AUTH on the users file, the users file is checked too. */
 #include "cli.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "../auth/users.h"
 #include "../daemon/runtime.h"
 
 #define DEFAULT_CONFIG "/etc/postern/postern.cf"
@@ -30,6 +33,29 @@ static void check_err(void *arg, const char *msg)
 static void check_say(void *arg, const char *msg)
 {
     fprintf(stderr, "postern: warning: %s: %s\n", (const char *)arg, msg);
+}
+
+/* The users file of AUTH (smtpd_sasl_type = postern), as the daemon will
+ * read it: -1 with the error printed when it would refuse it. */
+static int check_users_file(const struct config *cfg)
+{
+    if (!cfg->smtpd_sasl_auth_enable || strcmp(cfg->smtpd_sasl_type, "postern") != 0)
+        return 0;
+    char *text, err[1024];
+    size_t len;
+    if (users_read_file(cfg->smtpd_sasl_users, 1, &text, &len, err, sizeof err) < 0) {
+        fprintf(stderr, "postern: smtpd_sasl_users: %s\n", err);
+        return -1;
+    }
+    struct users *u = users_parse(text, len, cfg->smtpd_sasl_users, err, sizeof err);
+    explicit_bzero(text, len);
+    free(text);
+    if (!u) {
+        fprintf(stderr, "postern: smtpd_sasl_users: %s\n", err);
+        return -1;
+    }
+    users_free(u);
+    return 0;
 }
 
 int cli_check(int argc, char **argv)
@@ -57,6 +83,10 @@ int cli_check(int argc, char **argv)
     struct runtime *rt = runtime_load(path, &errs);
     if (!rt) {
         config_errors_each(&errs, check_err, NULL);
+        return 1;
+    }
+    if (check_users_file(rt->cfg) < 0) {
+        runtime_unref(rt);
         return 1;
     }
     config_advise(rt->cfg, check_say, (void *)(path ? path : "(default)"));

@@ -3,6 +3,8 @@
 #ifndef POSTERN_CLI_H
 #define POSTERN_CLI_H
 
+#include <stddef.h>
+
 int cli_serve(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_version(int argc, char **argv);
@@ -14,6 +16,17 @@ int cli_sendmail(int argc, char **argv);
 int cli_queue(int argc, char **argv);
 /* `mailq` (argv[0] is the command name). */
 int cli_mailq(int argc, char **argv);
+
+/* `postern passwd add|del|list|check`: the users file of smtpd_sasl_type =
+ * postern. */
+int cli_passwd(int argc, char **argv);
+/* `postern sasl check NAME`: a password through the configured backend. */
+int cli_sasl(int argc, char **argv);
+
+/* A password from the terminal without echo (twice when twice is set, and
+ * both must match) or else stdin's first line, into out (outlen bytes, so
+ * at most outlen - 1 of password). 0, or -1 with a message printed. */
+int cli_read_password(int twice, char *out, size_t outlen);
 
 /* Shared by queue, mailq and sendmail -bp / -q; config_given as for
  * cli_config_path. They return exit statuses (sysexits.h). */

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 int config_advise(const struct config *cfg, void (*say)(void *arg, const char *msg),
                   void *arg)
@@ -39,6 +40,26 @@ int config_advise(const struct config *cfg, void (*say)(void *arg, const char *m
                  "implicit TLS is normally port 465 (STARTTLS ports 25/587 use "
                  "smtp_tls_security_level instead)");
         n++;
+    }
+    /* the same words sasl_mechs_allowed() takes PLAIN and LOGIN away for
+     * (config cannot call auth/; test_advice checks the two agree) */
+    static const char *const no_mechs[] = { "noplaintext", "noactive", "nodictionary",
+                                            "mutual_auth" };
+    for (size_t i = 0; cfg->smtpd_sasl_auth_enable && i < cfg->smtpd_sasl_security_options.n;
+         i++) {
+        const char *o = cfg->smtpd_sasl_security_options.v[i];
+        size_t k = 0;
+        while (k < sizeof no_mechs / sizeof no_mechs[0] && strcasecmp(o, no_mechs[k]) != 0)
+            k++;
+        if (k == sizeof no_mechs / sizeof no_mechs[0])
+            continue;
+        char msg[256];
+        snprintf(msg, sizeof msg, "smtpd_sasl_security_options has %s: postern's "
+                 "mechanisms, PLAIN and LOGIN, send the password itself, so AUTH is never "
+                 "offered (keep noanonymous only)", no_mechs[k]);
+        say(arg, msg);
+        n++;
+        break;
     }
     if (cfg->ms.minimal_backoff_time > cfg->ms.maximal_queue_lifetime &&
         cfg->ms.maximal_queue_lifetime > 0) {

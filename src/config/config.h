@@ -66,6 +66,14 @@ struct config {
     long long smtpd_client_connection_count_limit;
     long long smtpd_max_connections;    /* postern: total concurrent sessions */
     long long hopcount_limit;           /* Received: headers before 5.4.6 */
+    /* smtpd SASL (AUTH) */
+    int smtpd_sasl_auth_enable;
+    char *smtpd_sasl_type;              /* postern | saslauthd | dovecot */
+    char *smtpd_sasl_path;              /* backend socket; "" = the type's default */
+    char *smtpd_sasl_users;             /* postern: the users file */
+    struct cfg_list smtpd_sasl_security_options;
+    int broken_sasl_auth_clients;       /* also announce AUTH=PLAIN LOGIN */
+    int smtpd_sasl_authenticated_header; /* user name in Received: */
     /* outbound smtp transport */
     char *relayhost;                    /* "[host]:port", "host:port", "" = MX */
     char *smtp_helo_name;

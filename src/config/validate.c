@@ -134,14 +134,35 @@ void config_validate(const struct config *cfg, const unsigned char *failed,
      * `postern check` sees them */
     static const char *const options[] = { "noanonymous", "noplaintext", "noactive",
                                            "nodictionary", "mutual_auth" };
-    if (checkable(failed, "smtp_sasl_security_options"))
-        for (size_t i = 0; i < cfg->smtp_sasl_security_options.n; i++)
-            if (!one_of(cfg->smtp_sasl_security_options.v[i], options, N(options), 1))
-                config_errors_add(errs, "%s: smtp_sasl_security_options: unknown option "
-                                  "\"%s\"; use noanonymous, noplaintext, noactive, "
-                                  "nodictionary or mutual_auth",
-                                  config_param_where(cfg, "smtp_sasl_security_options",
-                                                     where, sizeof where),
-                                  config_quote(cfg->smtp_sasl_security_options.v[i], q,
-                                               sizeof q));
+    static const char *const optlists[] = { "smtp_sasl_security_options",
+                                            "smtpd_sasl_security_options" };
+    for (size_t k = 0; k < N(optlists); k++) {
+        if (!checkable(failed, optlists[k]))
+            continue;
+        const struct cfg_list *l = k == 0 ? &cfg->smtp_sasl_security_options
+                                          : &cfg->smtpd_sasl_security_options;
+        for (size_t i = 0; i < l->n; i++)
+            if (!one_of(l->v[i], options, N(options), 1))
+                config_errors_add(errs, "%s: %s: unknown option \"%s\"; use noanonymous, "
+                                  "noplaintext, noactive, nodictionary or mutual_auth",
+                                  config_param_where(cfg, optlists[k], where, sizeof where),
+                                  optlists[k], config_quote(l->v[i], q, sizeof q));
+    }
+
+    static const char *const sasl_types[] = { "postern", "saslauthd", "dovecot" };
+    if (checkable(failed, "smtpd_sasl_type") &&
+        !one_of(cfg->smtpd_sasl_type, sasl_types, N(sasl_types), 0)) {
+        config_param_where(cfg, "smtpd_sasl_type", where, sizeof where);
+        if (strcmp(cfg->smtpd_sasl_type, "cyrus") == 0)
+            /* Postfix's default: the admin's main.cf has it, with the
+             * saslauthd path in smtpd.conf */
+            config_errors_add(errs, "%s: smtpd_sasl_type = cyrus: postern has no Cyrus "
+                              "library; it talks to saslauthd itself: use smtpd_sasl_type "
+                              "= saslauthd and smtpd_sasl_path = the saslauthd_path of "
+                              "your smtpd.conf (e.g. /run/saslauthd/mux)", where);
+        else
+            config_errors_add(errs, "%s: smtpd_sasl_type = %s: unknown type; use postern "
+                              "(users file), saslauthd or dovecot", where,
+                              config_quote(cfg->smtpd_sasl_type, q, sizeof q));
+    }
 }

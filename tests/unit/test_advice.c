@@ -4,8 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "auth/sasl.h"
 #include "config/config.h"
 
 struct said {
@@ -65,11 +67,35 @@ static void test_mistakes(void **state)
     assert_non_null(strstr(s.last, "bounces before its first retry"));
 }
 
+/* An option warns "AUTH is never offered" exactly when the SASL module
+ * takes every mechanism away for it. */
+static void test_sasl_options_agree_with_the_mechanisms(void **state)
+{
+    (void)state;
+    static const char *const words[] = { "noanonymous", "noplaintext", "NoActive",
+                                         "nodictionary", "mutual_auth" };
+    struct said s;
+    char text[256];
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        char *opts[] = { "noanonymous", (char *)words[i] };
+        int none = sasl_mechs_allowed(opts, 2) == 0;
+        snprintf(text, sizeof text, "smtpd_sasl_auth_enable = yes\n"
+                 "smtpd_sasl_security_options = noanonymous, %s\n", words[i]);
+        assert_int_equal(advise(text, &s), none);
+        if (none)
+            assert_non_null(strstr(s.last, "AUTH is never offered"));
+        /* without AUTH there is nothing to say */
+        snprintf(text, sizeof text, "smtpd_sasl_security_options = %s\n", words[i]);
+        assert_int_equal(advise(text, &s), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quiet_for_good_configs),
         cmocka_unit_test(test_mistakes),
+        cmocka_unit_test(test_sasl_options_agree_with_the_mechanisms),
     };
     return cmocka_run_group_tests_name("advice", tests, NULL, NULL);
 }

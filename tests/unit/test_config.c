@@ -190,7 +190,7 @@ static void test_table_covers_every_field(void **state)
         end = next->offset + type_size(next->type);
         count++;
     }
-    assert_int_equal(count, 78);
+    assert_int_equal(count, 85);
 }
 
 static void test_defaults(void **state)
@@ -893,7 +893,7 @@ static void test_print_all(void **state)
     size_t n = 0;
     for (const char *p = out; *p; p++)
         n += *p == '\n';
-    assert_int_equal(n, 78);
+    assert_int_equal(n, 85);
     assert_true(strncmp(out, "myhostname = ", 13) == 0);
 
     /* the printed values load back to the same configuration */
@@ -1167,6 +1167,50 @@ static void test_param_where(void **state)
     config_free(cfg);
 }
 
+/* The SMTP server's SASL settings: the backend type and the security
+ * options come from fixed sets, checked at load with a fix in the message
+ * (Postfix's own type, cyrus, gets its own). */
+static void test_sasl_server_values(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok("");
+    assert_int_equal(cfg->smtpd_sasl_auth_enable, 0);
+    assert_string_equal(cfg->smtpd_sasl_type, "postern");
+    assert_string_equal(cfg->smtpd_sasl_path, "");
+    assert_string_equal(cfg->smtpd_sasl_users, "/etc/postern/users");
+    assert_int_equal(cfg->smtpd_sasl_security_options.n, 1);
+    assert_string_equal(cfg->smtpd_sasl_security_options.v[0], "noanonymous");
+    assert_int_equal(cfg->broken_sasl_auth_clients, 0);
+    assert_int_equal(cfg->smtpd_sasl_authenticated_header, 0);
+    config_free(cfg);
+    static const char *const types[] = { "postern", "saslauthd", "dovecot" };
+    for (size_t i = 0; i < 3; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = %s\n"
+                 "smtpd_sasl_path = private/auth\n", types[i]);
+        cfg = load_ok(text);
+        assert_string_equal(cfg->smtpd_sasl_type, types[i]);
+        config_free(cfg);
+    }
+    static const char text[] =
+        "smtpd_sasl_type = cyrus\n"                                 /* 1 */
+        "smtp_sasl_security_options = noanonymous\n"
+        "smtpd_sasl_security_options = noanonymous, forward_secrety\n" /* 3 */
+        "smtpd_sasl_auth_enable = yes\n";
+    static const char *const want[] = {
+        "t.cf:1: smtpd_sasl_type = cyrus: postern has no Cyrus library; it talks to "
+        "saslauthd itself: use smtpd_sasl_type = saslauthd",
+        "t.cf:3: smtpd_sasl_security_options: unknown option \"forward_secrety\"; use "
+        "noanonymous, noplaintext",
+    };
+    assert_collected(text, want, 2);
+    static const char *const want2[] = {
+        "t.cf:1: smtpd_sasl_type = Dovecot: unknown type; use postern (users file), "
+        "saslauthd or dovecot",
+    };
+    assert_collected("smtpd_sasl_type = Dovecot\n", want2, 1);
+}
+
 /* ------------------------------------------------------------------ */
 /* documentation                                                        */
 
@@ -1231,6 +1275,7 @@ int main(void)
         cmocka_unit_test(test_parameters_in_error_are_empty),
         cmocka_unit_test(test_error_cap),
         cmocka_unit_test(test_param_where),
+        cmocka_unit_test(test_sasl_server_values),
         cmocka_unit_test(test_docs_list_every_parameter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
