@@ -424,16 +424,24 @@ int cli_queue_request(const char *config_given, const char *verb, const char *ar
     }
     close(fd);
     ans[len] = '\0';
-    ans[strcspn(ans, "\n")] = '\0';
+    len = strcspn(ans, "\n");
+    ans[len] = '\0';
+    /* the answer comes from a socket mail_owner controls: whoever has that
+     * account must not reach root's terminal with escape sequences */
     if (strncmp(ans, "ok", 2) == 0 && (ans[2] == ' ' || ans[2] == '\0')) {
-        printf("%s\n", ans);
+        term_write_escaped(stdout, ans, len);
+        putchar('\n');
     } else if (strncmp(ans, "error ", 6) == 0) {
-        fprintf(stderr, "postern queue: %s\n", ans);
+        fputs("postern queue: ", stderr);
+        term_write_escaped(stderr, ans, len);
+        fputc('\n', stderr);
         /* (daemons before pending actions refused a message being
          * delivered with "try again") */
         rc = strstr(ans, "try again") ? EX_TEMPFAIL : 1;
     } else {
-        fprintf(stderr, "postern queue: unexpected answer from the daemon: \"%s\"\n", ans);
+        fputs("postern queue: unexpected answer from the daemon: \"", stderr);
+        term_write_escaped(stderr, ans, len);
+        fputs("\"\n", stderr);
         rc = EX_PROTOCOL;
     }
     return rc;

@@ -63,6 +63,7 @@ struct config {
     long long smtpd_error_sleep_time;   /* seconds */
     long long smtpd_soft_error_limit;
     long long smtpd_hard_error_limit;
+    long long smtpd_junk_command_limit;
     long long smtpd_client_connection_count_limit;
     long long smtpd_max_connections;    /* postern: total concurrent sessions */
     long long hopcount_limit;           /* Received: headers before 5.4.6 */

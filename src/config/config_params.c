@@ -130,6 +130,8 @@ const struct cfg_param config_params[] = {
           "errors in a session after which error replies are delayed by smtpd_error_sleep_time"),
     P_INT(smtpd_hard_error_limit, "5", 1, 1000,
           "errors in a session at which the server replies 421 and disconnects"),
+    P_INT(smtpd_junk_command_limit, "100", 1, 1000000,
+          "junk commands (NOOP, RSET, VRFY, HELP, HELO, EHLO) since the last accepted message after which each one counts as an error"),
     P_INT(smtpd_client_connection_count_limit, "50", 0, 1000000,
           "maximal simultaneous connections from one client address outside mynetworks; 0: no limit"),
     P_INT(smtpd_max_connections, "1000", 1, 100000,

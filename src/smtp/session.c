@@ -74,7 +74,11 @@ void session_reply(struct session *s, enum reply_id id, const char *a1, const ch
     const struct reply_def *r = reply_get(id);
     char line[1024];
     reply_format(line, sizeof line, id, 0, a1, a2);
-    if (r && (r->flags & REPLY_F_ERROR)) {
+    /* past smtpd_junk_command_limit, every junk command counts as an error
+     * (Postfix): a client cannot hold a connection slot with NOOP for ever */
+    int junk_error = s->junk_pending;
+    s->junk_pending = 0;
+    if ((r && (r->flags & REPLY_F_ERROR)) || junk_error) {
         s->errors++;
         if (s->errors >= cfg->smtpd_hard_error_limit) {
             session_reply_raw(s, line);
@@ -142,6 +146,7 @@ static void commit_finish(struct session *s)
     if (s->commit == SC_DONE) {
         session_reply(s, REPLY_QUEUED, s->tx.env.qid, NULL);
         s->errors = 0;
+        s->junk = 0;
         s->nmsgs++;
     } else {
         session_reply(s, REPLY_QUEUE_WRITE, NULL, NULL);

@@ -81,6 +81,9 @@ struct session {
     int esmtp;
     char helo[512];
     int errors;
+    long long junk;                       /* NOOP, RSET, VRFY, HELP, HELO, EHLO
+                                           * since the last accepted message */
+    int junk_pending;                     /* the next reply counts as an error */
     char *pending_reply;                  /* held during SS_SLEEP */
     struct session_tx tx;
     unsigned long nmsgs;

@@ -320,9 +320,9 @@ void session_data_finish(struct session *s)
 /* ---------- the command table ---------- */
 
 static const struct session_cmd cmds[] = {
-    { CMD_HELO, SCF_LAST | SCF_PRE_TLS, cmd_helo, REPLY_NONE,
+    { CMD_HELO, SCF_LAST | SCF_PRE_TLS | SCF_JUNK, cmd_helo, REPLY_NONE,
       REPLY_SYNTAX_HELO, REPLY_NONE, REPLY_NONE },
-    { CMD_EHLO, SCF_LAST | SCF_PRE_TLS, cmd_ehlo, REPLY_NONE,
+    { CMD_EHLO, SCF_LAST | SCF_PRE_TLS | SCF_JUNK, cmd_ehlo, REPLY_NONE,
       REPLY_SYNTAX_EHLO, REPLY_NONE, REPLY_NONE },
     { CMD_MAIL, SCF_NO_TX, cmd_mail, REPLY_NONE,
       REPLY_SYNTAX_MAIL, REPLY_BAD_SENDER, REPLY_MAIL_PARAM },
@@ -330,13 +330,13 @@ static const struct session_cmd cmds[] = {
       REPLY_SYNTAX_RCPT, REPLY_BAD_RCPT, REPLY_RCPT_PARAM },
     { CMD_DATA, SCF_LAST | SCF_NEED_TX | SCF_NEED_RCPT, cmd_data, REPLY_NONE,
       REPLY_NONE, REPLY_NONE, REPLY_NONE },
-    { CMD_RSET, 0, cmd_rset, REPLY_NONE, REPLY_NONE, REPLY_NONE, REPLY_NONE },
-    { CMD_NOOP, SCF_LAST | SCF_PRE_TLS, NULL, REPLY_OK,
+    { CMD_RSET, SCF_JUNK, cmd_rset, REPLY_NONE, REPLY_NONE, REPLY_NONE, REPLY_NONE },
+    { CMD_NOOP, SCF_LAST | SCF_PRE_TLS | SCF_JUNK, NULL, REPLY_OK,
       REPLY_NONE, REPLY_NONE, REPLY_NONE },
     { CMD_QUIT, SCF_LAST | SCF_PRE_TLS, NULL, REPLY_BYE,
       REPLY_NONE, REPLY_NONE, REPLY_NONE },
-    { CMD_HELP, 0, NULL, REPLY_HELP, REPLY_NONE, REPLY_NONE, REPLY_NONE },
-    { CMD_VRFY, SCF_LAST, NULL, REPLY_VRFY, REPLY_SYNTAX_VRFY, REPLY_NONE, REPLY_NONE },
+    { CMD_HELP, SCF_JUNK, NULL, REPLY_HELP, REPLY_NONE, REPLY_NONE, REPLY_NONE },
+    { CMD_VRFY, SCF_LAST | SCF_JUNK, NULL, REPLY_VRFY, REPLY_SYNTAX_VRFY, REPLY_NONE, REPLY_NONE },
     { CMD_EXPN, SCF_LAST, NULL, REPLY_EXPN_DISABLED,
       REPLY_SYNTAX_EXPN, REPLY_NONE, REPLY_NONE },
     /* not implemented yet; STARTTLS keeps its protocol flags for when it is */
@@ -431,6 +431,8 @@ void session_command(struct session *s, const char *line, size_t len)
         .in_tx = s->tx.have_mail, .nrcpt = s->tx.env.nrcpt,
     };
     enum reply_id refused = session_cmd_check(cmd, st, &ss);
+    if ((cmd->flags & SCF_JUNK) && ++s->junk > session_cfg(s)->smtpd_junk_command_limit)
+        s->junk_pending = 1;
     if (refused != REPLY_NONE)
         session_reply(s, refused, NULL, NULL);
     else if (cmd->handler)

@@ -26,6 +26,10 @@ enum session_cmd_flag {
     SCF_NEED_RCPT = 1 << 3,
     /* Only outside a transaction: else 503 nested MAIL. */
     SCF_NO_TX = 1 << 4,
+    /* A junk command: past smtpd_junk_command_limit of them since the last
+     * accepted message, each counts as an error (Postfix counts NOOP,
+     * VRFY, ETRN and RSET; postern also HELP, HELO and EHLO). */
+    SCF_JUNK = 1 << 5,
 };
 
 struct session_cmd {

@@ -834,3 +834,45 @@ def test_second_daemon_on_same_queue_refused(make_postern):
     r = sendmail(p, ["still@example.com"], "Subject: x\n\nx\n")
     assert r.returncode == 0, r.stderr
     delivered(p, "still@example.com")
+
+
+@pytest.mark.parametrize("answer, stream", [
+    (b"ok \x1b]52;c;cm0gLXJmIC8K\x07 flushed \x1b[2J\x9b6n\n", "stdout"),
+    (b"error \x1b[31mno\x1b[0m such message\n", "stderr"),
+    (b"\x1b[8mjunk\n", "stderr"),
+])
+def test_queue_answer_from_control_socket_is_escaped(make_postern, answer, stream):
+    """The control socket lives in a directory mail_owner controls: whoever
+    has that account could answer root's `postern queue` with terminal
+    escape sequences (clipboard writes, screen clears). The command prints
+    them escaped, as `queue show` does."""
+    p = make_postern(start=False)
+    p.write_config()
+    private = p.queue_dir / "private"
+    private.mkdir(parents=True)
+    path = private / "control"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dfd = os.open(private, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        srv.bind(f"/proc/self/fd/{dfd}/control")     # the full path is too long
+    finally:
+        os.close(dfd)
+    assert path.exists()
+    srv.listen(1)
+
+    def answer_once():
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(256)
+            conn.sendall(answer)
+
+    t = threading.Thread(target=answer_once, daemon=True)
+    t.start()
+    try:
+        r = queue(p, "flush")
+    finally:
+        t.join(10)
+        srv.close()
+    out = r.stdout if stream == "stdout" else r.stderr
+    assert "\x1b" not in r.stdout + r.stderr and "\x9b" not in r.stdout + r.stderr, (r.stdout, r.stderr)
+    assert "^[" in out, (r.stdout, r.stderr)

@@ -1022,3 +1022,36 @@ def test_client_credentials_never_logged_any_spelling(make_postern):
     assert log.count("< <redacted>") == 2, log[-3000:]
     assert log.count("< AUTH <redacted>") == 3, log[-3000:]
     assert "< NOOP\n" in log
+
+
+def test_junk_command_limit(make_postern):
+    """Past smtpd_junk_command_limit junk commands (NOOP, RSET, VRFY, HELP,
+    HELO, EHLO) since the last accepted message, each one counts as an
+    error, so a client cannot hold a connection slot with them for ever
+    (Postfix's smtpd_junk_command_limit). An accepted message starts the
+    count again."""
+    p = make_postern(smtpd_junk_command_limit="5", smtpd_hard_error_limit="3",
+                     smtpd_soft_error_limit="10", smtpd_error_sleep_time="0s")
+    too_many = f"421 4.7.0 {HOSTNAME} Error: too many errors"
+    with session(p) as c:
+        for verb in ("NOOP", "RSET", "HELP", "VRFY postmaster", "NOOP"):
+            c.send(f"{verb}\r\n")
+            assert c.read_reply().code in (250, 214, 252)
+        # a message resets the count (as Postfix does)
+        c.expect("MAIL FROM:<a@example.com>", 250)
+        c.expect("RCPT TO:<b@example.com>", 250)
+        c.expect("DATA", 354)
+        c.send("Subject: x\r\n\r\nbody\r\n.\r\n")
+        assert c.read_reply().code == 250
+        for _ in range(5):
+            c.expect("NOOP", 250)
+        # the 6th, 7th and 8th junk commands are errors 1, 2 and 3 (the limit)
+        c.expect("NOOP", 250)
+        c.expect("NOOP", 250)
+        c.send("NOOP\r\n")
+        r = c.read_reply()
+        assert r.code == 250, r
+        r = c.read_reply()
+        assert r.last == too_many, r
+        assert c.wait_closed(3), "connection not closed after 421"
+    p.wait_log(r"too many errors from .* \(smtpd_hard_error_limit\)")

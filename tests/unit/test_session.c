@@ -63,16 +63,16 @@ static void test_flags(void **state)
         enum smtp_verb v;
         unsigned flags;
     } want[] = {
-        { CMD_HELO, SCF_LAST | SCF_PRE_TLS },
-        { CMD_EHLO, SCF_LAST | SCF_PRE_TLS },
+        { CMD_HELO, SCF_LAST | SCF_PRE_TLS | SCF_JUNK },
+        { CMD_EHLO, SCF_LAST | SCF_PRE_TLS | SCF_JUNK },
         { CMD_MAIL, SCF_NO_TX },
         { CMD_RCPT, SCF_NEED_TX },
         { CMD_DATA, SCF_LAST | SCF_NEED_TX | SCF_NEED_RCPT },
-        { CMD_RSET, 0 },
-        { CMD_NOOP, SCF_LAST | SCF_PRE_TLS },
+        { CMD_RSET, SCF_JUNK },
+        { CMD_NOOP, SCF_LAST | SCF_PRE_TLS | SCF_JUNK },
         { CMD_QUIT, SCF_LAST | SCF_PRE_TLS },
-        { CMD_HELP, 0 },
-        { CMD_VRFY, SCF_LAST },
+        { CMD_HELP, SCF_JUNK },
+        { CMD_VRFY, SCF_LAST | SCF_JUNK },
         { CMD_EXPN, SCF_LAST },
         { CMD_STARTTLS, SCF_LAST | SCF_PRE_TLS },
         { CMD_AUTH, 0 },
