@@ -59,7 +59,7 @@ const struct cfg_param config_params[] = {
           "syslog identifier; empty: log to stderr only"),
     /* listeners and access */
     P_LIST(listen, "smtp://127.0.0.1:2525",
-           "postern: listener URLs, e.g. smtp://127.0.0.1:2525 smtp://[::1]:25"),
+           "postern: listener URLs: smtp://127.0.0.1:25, submission://[::]:587 (STARTTLS), submissions://0.0.0.0:465 (implicit TLS)"),
     P_LIST(mynetworks, "127.0.0.0/8 [::1]/128",
            "trusted client networks (CIDR) that may relay through this server"),
     P_BOOL(allow_untrusted_routing, "no",

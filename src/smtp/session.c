@@ -380,9 +380,10 @@ static void on_wakeup(evutil_socket_t fd, short what, void *arg)
 
 /* ---------- life cycle ---------- */
 
-struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
-                            socklen_t salen, const char *reject)
+struct session *session_new(struct server *srv, int fd, enum listen_kind kind,
+                            const struct sockaddr *sa, socklen_t salen, const char *reject)
 {
+    (void)kind;
     struct bufferevent *bev =
         bufferevent_socket_new(server_base(srv), fd, BEV_OPT_CLOSE_ON_FREE);
     if (!bev) {

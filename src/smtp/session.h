@@ -9,6 +9,7 @@
 
 #include "../queue/envelope.h"
 #include "data.h"
+#include "server.h"
 
 struct server;
 struct runtime;
@@ -91,7 +92,7 @@ struct session {
 
 /* A session on the accepted socket fd, greeted, or refused with the
  * reply line reject (then closed). NULL when out of memory (fd closed). */
-struct session *session_new(struct server *srv, int fd,
+struct session *session_new(struct server *srv, int fd, enum listen_kind kind,
                             const struct sockaddr *sa, socklen_t salen,
                             const char *reject);
 /* The same over a bufferevent the session takes over (freed on failure):
