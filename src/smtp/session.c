@@ -446,9 +446,13 @@ void session_tls_begin(struct session *s)
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
     struct evbuffer *in = bufferevent_get_input(s->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
+    /* deferred callbacks: the handshake may end (or fail) while the filter
+     * is being set up, and the session must not run, or be freed, inside
+     * the command that started it */
     struct bufferevent *f =
         ssl ? bufferevent_openssl_filter_new(server_base(s->srv), s->bev, ssl,
-                                             BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE)
+                                             BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
             : NULL;
     if (!f) {
         /* libevent frees ssl on its own failures */
