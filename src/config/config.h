@@ -75,6 +75,11 @@ struct config {
     struct cfg_list smtpd_sasl_security_options;
     int broken_sasl_auth_clients;       /* also announce AUTH=PLAIN LOGIN */
     int smtpd_sasl_authenticated_header; /* user name in Received: */
+    /* smtpd TLS */
+    char *smtpd_tls_cert_file;
+    char *smtpd_tls_key_file;
+    char *smtpd_tls_security_level;     /* "" (none) | none | may | encrypt */
+    long long smtpd_tls_loglevel;
     /* outbound smtp transport */
     char *relayhost;                    /* "[host]:port", "host:port", "" = MX */
     char *smtp_helo_name;

@@ -59,7 +59,7 @@ const struct cfg_param config_params[] = {
           "syslog identifier; empty: log to stderr only"),
     /* listeners and access */
     P_LIST(listen, "smtp://127.0.0.1:2525",
-           "postern: listener URLs, e.g. smtp://127.0.0.1:2525 smtp://[::1]:25"),
+           "postern: listener URLs: smtp://127.0.0.1:25, submission://[::]:587 (STARTTLS), submissions://0.0.0.0:465 (implicit TLS)"),
     P_LIST(mynetworks, "127.0.0.0/8 [::1]/128",
            "trusted client networks (CIDR) that may relay through this server"),
     P_BOOL(allow_untrusted_routing, "no",
@@ -153,6 +153,15 @@ const struct cfg_param config_params[] = {
            "SMTP server: also announce AUTH=PLAIN LOGIN for old Outlook clients"),
     P_BOOL(smtpd_sasl_authenticated_header, "no",
            "SMTP server: put the authenticated user name in the Received: header"),
+    /* smtpd TLS */
+    P_STR(smtpd_tls_cert_file, "",
+          "SMTP server: PEM certificate, followed by its chain (the key may be in the same file)"),
+    P_STR(smtpd_tls_key_file, "$smtpd_tls_cert_file",
+          "SMTP server: PEM private key, unencrypted, mode 0600 owned by root"),
+    P_STR(smtpd_tls_security_level, "",
+          "SMTP server TLS on smtp:// listeners: none (empty), may (offer STARTTLS), encrypt (require it)"),
+    P_INT(smtpd_tls_loglevel, "0", 0, 4,
+          "SMTP server: 1 or more logs each TLS connection's protocol and cipher"),
     /* outbound smtp transport */
     P_STR(relayhost, "",
           "next-hop for all mail: [host]:port (no MX lookup) or host:port (MX lookup); empty: deliver to the recipients' MX hosts"),

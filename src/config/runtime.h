@@ -18,6 +18,7 @@
 struct netlist;     /* policy/policy.h */
 struct map;         /* config/maps.h */
 struct restrict_conf; /* policy/restrict.h */
+struct ssl_ctx_st;  /* OpenSSL's SSL_CTX */
 
 struct runtime {
     struct config *cfg;
@@ -27,6 +28,8 @@ struct runtime {
     struct map *passwd;            /* smtp_sasl_password_maps until the smtp
                                     * client takes it, or NULL */
     struct restrict_conf *restrictions; /* the smtpd_*_restrictions, loaded */
+    struct ssl_ctx_st *smtpd_tls;  /* the SMTP server's TLS context (smtp/tls.h),
+                                    * NULL when no listener needs TLS */
     int refs;                      /* daemon/runtime.c's */
 };
 

@@ -119,6 +119,15 @@ void config_validate(const struct config *cfg, const unsigned char *failed,
                                              sizeof where),
                           config_quote(cfg->smtp_tls_security_level, q, sizeof q));
 
+    static const char *const slevels[] = { "", "none", "may", "encrypt" };
+    if (checkable(failed, "smtpd_tls_security_level") &&
+        !one_of(cfg->smtpd_tls_security_level, slevels, N(slevels), 0))
+        config_errors_add(errs, "%s: smtpd_tls_security_level = %s: use none, may or "
+                          "encrypt",
+                          config_param_where(cfg, "smtpd_tls_security_level", where,
+                                             sizeof where),
+                          config_quote(cfg->smtpd_tls_security_level, q, sizeof q));
+
     static const char *const classes[] = { "envelope_sender", "header_sender" };
     if (checkable(failed, "sender_canonical_classes"))
         for (size_t i = 0; i < cfg->sender_canonical_classes.n; i++)

@@ -161,15 +161,16 @@ static void raise_fd_limit(void)
 
 /* What the parent does as root before the worker exists: the listening
  * sockets, and the directories made mail_owner's. */
-static int parent_prepare(const struct config *cfg, const struct owner *o, int *fds,
-                          size_t *nfds, char *err, size_t errlen)
+static int parent_prepare(const struct config *cfg, const struct owner *o,
+                          struct server_listen_fd *fds, size_t *nfds, char *err,
+                          size_t errlen)
 {
     *nfds = 0;
     for (size_t i = 0; i < cfg->listen.n; i++) {
-        int fd = server_bind(cfg->listen.v[i], err, errlen);
+        int fd = server_bind(cfg->listen.v[i], &fds[*nfds].kind, err, errlen);
         if (fd < 0)
             goto fail;
-        fds[(*nfds)++] = fd;
+        fds[(*nfds)++].fd = fd;
     }
     if (geteuid() == 0)
         return owner_prepare_dirs(cfg, o, err, errlen);
@@ -182,7 +183,7 @@ static int parent_prepare(const struct config *cfg, const struct owner *o, int *
     return 0;
 fail:
     while (*nfds > 0)
-        close(fds[--*nfds]);
+        close(fds[--*nfds].fd);
     return -1;
 }
 
@@ -200,8 +201,8 @@ static void serve_say(void *arg, const char *msg)
 
 /* The worker, from its change of user to its exit: builds the modules,
  * hands each its narrow handles, runs the loop. Returns the exit status. */
-static int worker_run(struct daemon *d, const struct owner *owner, int *lfds, size_t nlfds,
-                      int pfd)
+static int worker_run(struct daemon *d, const struct owner *owner,
+                      struct server_listen_fd *lfds, size_t nlfds, int pfd)
 {
     char err[1024];
     const struct config *cfg = d->rt->cfg;
@@ -281,7 +282,7 @@ static int worker_run(struct daemon *d, const struct owner *owner, int *lfds, si
     rc = 0;
 out:
     for (size_t i = 0; i < nlfds; i++)
-        close(lfds[i]);
+        close(lfds[i].fd);
     control_free(d->control);
     server_free(d->server);
     /* fails waiting deliveries back to the scheduler (deferred) */
@@ -327,7 +328,7 @@ int daemon_run(const char *config_path, int verbose)
 
     /* as root: the listeners and the directories, before the worker */
     struct owner owner = { 0, 0, "" };
-    int lfds[64];
+    struct server_listen_fd lfds[64];
     size_t nlfds = 0;
     if (cfg->listen.n > sizeof lfds / sizeof lfds[0]) {
         log_info("fatal: %zu listen addresses; at most %zu", cfg->listen.n,
@@ -346,7 +347,7 @@ int daemon_run(const char *config_path, int verbose)
     if (worker < 0) {
         log_info("fatal: cannot start the worker process: %s", strerror(errno));
         for (size_t i = 0; i < nlfds; i++)
-            close(lfds[i]);
+            close(lfds[i].fd);
         runtime_unref(d.rt);
         return 1;
     }
@@ -354,7 +355,7 @@ int daemon_run(const char *config_path, int verbose)
         /* the parent keeps nothing of the configuration, and never holds
          * a socket that reads the network */
         for (size_t i = 0; i < nlfds; i++)
-            close(lfds[i]);
+            close(lfds[i].fd);
         runtime_unref(d.rt);
         return privsep_parent_run(d.config_path, worker, pfd);
     }

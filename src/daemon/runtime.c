@@ -12,7 +12,15 @@
 #include "../config/maps.h"
 #include "../policy/policy.h"
 #include "../policy/restrict.h"
+#include "../smtp/server.h"
+#include "../smtp/tls.h"
 #include "../util/fbundle.h"
+#include "../util/fs.h"
+
+/* runtime_read flags, besides MAP_SECRET: a PEM file (certificate, key) */
+#define RT_PEM 0x100
+/* A certificate chain or a key is a few kilobytes. */
+#define RT_PEM_MAX (1024 * 1024)
 
 /* The text of a file the runtime needs: from a replay bundle (the worker
  * after a reload), else from disk (kept in a recording bundle). */
@@ -33,8 +41,10 @@ static char *runtime_read(struct fbundle *fb, const char *path, const char *spec
         memcpy(text, t, *len + 1);
         return text;
     }
-    int rc = spec ? map_read_file(spec, flags, &text, len, err, errlen)
-                  : config_read_file(path, &text, len, errs);
+    int rc = spec                ? map_read_file(spec, flags, &text, len, err, errlen)
+             : (flags & RT_PEM) ? fs_read_file(path, (flags & MAP_SECRET) ? FS_READ_SECRET : 0,
+                                               RT_PEM_MAX, &text, len, err, errlen)
+                                : config_read_file(path, &text, len, errs);
     if (rc < 0)
         return NULL;
     if (fb && fbundle_put(fb, path, text, *len) < 0) {
@@ -58,6 +68,83 @@ struct map *runtime_map(struct fbundle *fb, const char *spec, int flags, char *e
     struct map *m = map_open_text(spec, flags, text, len, err, errlen);
     free(text);
     return m;
+}
+
+static void wipe_free(char *p, size_t len)
+{
+    if (p) {
+        volatile char *v = p;
+        for (size_t i = 0; i < len; i++)
+            v[i] = 0;
+    }
+    free(p);
+}
+
+/* The SMTP server's TLS context, when a listener or STARTTLS needs one:
+ * smtpd_tls_security_level may or encrypt, or a submission(s):// listener.
+ * The key is read as a secret (mode 0600, root's). NULL when none is
+ * needed or on an error (in errs). */
+static struct ssl_ctx_st *runtime_tls(const struct config *cfg, struct fbundle *fb,
+                                      struct config_errors *errs)
+{
+    char where[512], why[1024];
+    const char *needs = NULL;      /* the listen URL that needs it */
+    int by_level = strcmp(cfg->smtpd_tls_security_level, "may") == 0 ||
+                   strcmp(cfg->smtpd_tls_security_level, "encrypt") == 0;
+    for (size_t i = 0; !by_level && !needs && i < cfg->listen.n; i++) {
+        char host[256];
+        int port;
+        enum listen_kind kind;
+        if (server_parse_listen(cfg->listen.v[i], &kind, host, sizeof host, &port, why,
+                                sizeof why) == 0 &&
+            kind != LISTEN_SMTP)
+            needs = cfg->listen.v[i];
+    }
+    if (!by_level && !needs)
+        return NULL;
+    if (!cfg->smtpd_tls_cert_file[0] || !cfg->smtpd_tls_key_file[0]) {
+        char what[400];
+        if (by_level)
+            snprintf(what, sizeof what, "smtpd_tls_security_level = %s",
+                     cfg->smtpd_tls_security_level);
+        else
+            snprintf(what, sizeof what, "listen %.300s", needs);
+        config_param_where(cfg, by_level ? "smtpd_tls_security_level" : "listen", where,
+                           sizeof where);
+        config_errors_add(errs, "%s: %s needs a certificate: set smtpd_tls_cert_file (and "
+                          "smtpd_tls_key_file, if the key is in a file of its own)",
+                          where, what);
+        return NULL;
+    }
+    size_t clen = 0, klen = 0;
+    char *cert = runtime_read(fb, cfg->smtpd_tls_cert_file, NULL, RT_PEM, &clen, why,
+                              sizeof why, NULL);
+    if (!cert) {
+        config_errors_add(errs, "%s: smtpd_tls_cert_file: %s",
+                          config_param_where(cfg, "smtpd_tls_cert_file", where, sizeof where),
+                          why);
+        return NULL;
+    }
+    char *key = runtime_read(fb, cfg->smtpd_tls_key_file, NULL, RT_PEM | MAP_SECRET, &klen,
+                             why, sizeof why, NULL);
+    if (!key) {
+        config_errors_add(errs, "%s: smtpd_tls_key_file: %s",
+                          config_param_where(cfg, "smtpd_tls_key_file", where, sizeof where),
+                          why);
+        free(cert);
+        return NULL;
+    }
+    struct ssl_ctx_st *ctx = tls_server_ctx_new(cert, clen, cfg->smtpd_tls_cert_file, key,
+                                                klen, cfg->smtpd_tls_key_file, why,
+                                                sizeof why);
+    /* the certificate file may hold the key too */
+    wipe_free(cert, clen);
+    wipe_free(key, klen);
+    if (!ctx)
+        config_errors_add(errs, "%s: smtpd_tls_key_file: %s",
+                          config_param_where(cfg, "smtpd_tls_key_file", where, sizeof where),
+                          why);
+    return ctx;
 }
 
 struct runtime *runtime_load(const char *path, struct config_errors *errs)
@@ -122,6 +209,8 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
         !(rt->transport_map = runtime_map(fb, cfg->transport_maps, 0, why, sizeof why)))
         config_errors_add(errs, "transport_maps: %s", why);
     rt->restrictions = runtime_restrictions(cfg, fb, errs);
+    if (errs->n == 0)
+        rt->smtpd_tls = runtime_tls(cfg, fb, errs);
     if (errs->n > 0) {
         runtime_unref(rt);
         return NULL;
@@ -146,6 +235,7 @@ void runtime_unref(struct runtime *rt)
     map_free(rt->transport_map);
     map_free(rt->passwd);
     restrict_conf_free(rt->restrictions);
+    tls_server_ctx_free(rt->smtpd_tls);
     config_free(rt->cfg);
     free(rt);
 }

@@ -41,10 +41,18 @@
 #define ACCEPT_PAUSE_MAX_MS 1000
 #define ACCEPT_QUIET_SEC 60
 
+/* A listener and what it speaks: the callbacks' argument. */
+struct listener {
+    struct server *srv;
+    struct evconnlistener *l;
+    enum listen_kind kind;
+};
+
 /* A unix-domain listener; the socket file is removed at shutdown if it is
  * still the one we made. */
 struct local_sock {
     struct evconnlistener *l;
+    struct listener *li;             /* the callbacks' argument */
     char *path;
     struct unixsock_id id;
 };
@@ -56,7 +64,7 @@ struct server {
     server_idle_fn *on_idle;
     void *idle_arg;
     int shutting_down;
-    struct evconnlistener **listeners;
+    struct listener *listeners;
     size_t nlisteners;
     struct local_sock submit;        /* submit_socket */
     struct session *sessions;    /* doubly linked list */
@@ -67,15 +75,34 @@ struct server {
     long long accept_failed_at;   /* monotonic seconds of the last failure, 0 none */
 };
 
-int server_parse_listen(const char *url, char *host, size_t hostlen, int *port,
-                        char *err, size_t errlen)
+static const char *const schemes[] = {
+    [LISTEN_SMTP] = "smtp", [LISTEN_SUBMISSION] = "submission",
+    [LISTEN_SUBMISSIONS] = "submissions",
+};
+
+const char *server_listen_scheme(enum listen_kind kind)
+{
+    return (unsigned)kind < sizeof schemes / sizeof schemes[0] ? schemes[kind] : "smtp";
+}
+
+int server_parse_listen(const char *url, enum listen_kind *kind, char *host,
+                        size_t hostlen, int *port, char *err, size_t errlen)
 {
     const char *p = url;
-    if (strncasecmp(p, "smtp://", 7) == 0)
-        p += 7;
-    else if (strstr(p, "://")) {
-        snprintf(err, errlen, "\"%s\": unsupported scheme (use smtp://host:port)", url);
-        return -1;
+    const char *sep = strstr(p, "://");
+    *kind = LISTEN_SMTP;
+    if (sep) {
+        size_t sl = (size_t)(sep - p), i;
+        for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+            if (strlen(schemes[i]) == sl && strncasecmp(p, schemes[i], sl) == 0)
+                break;
+        if (i == sizeof schemes / sizeof schemes[0]) {
+            snprintf(err, errlen, "\"%s\": unsupported scheme (use smtp://, submission:// "
+                     "or submissions://host:port)", url);
+            return -1;
+        }
+        *kind = (enum listen_kind)i;
+        p = sep + 3;
     }
     const char *colon;
     const char *h = p;
@@ -164,7 +191,8 @@ static void accept_worked(struct server *srv)
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int salen, void *arg)
 {
-    struct server *srv = arg;
+    struct listener *li = arg;
+    struct server *srv = li->srv;
     const struct runtime *rt = current(srv);
     const struct config *cfg = rt->cfg;
     (void)l;
@@ -193,7 +221,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                          cfg->myhostname, addr);
         }
     }
-    struct session *s = session_new(srv, fd, sa, (socklen_t)salen,
+    struct session *s = session_new(srv, fd, li->kind, sa, (socklen_t)salen,
                                     reject[0] ? reject : NULL);
     add_session(srv, s);
 }
@@ -203,7 +231,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
                             struct sockaddr *sa, int salen, void *arg)
 {
-    struct server *srv = arg;
+    struct server *srv = ((struct listener *)arg)->srv;
     const struct config *cfg = current(srv)->cfg;
     (void)l;
     accept_worked(srv);
@@ -220,7 +248,7 @@ static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
         sa = (struct sockaddr *)(void *)&local;
         salen = (int)sizeof(sa_family_t);
     }
-    struct session *s = session_new(srv, fd, sa, (socklen_t)salen,
+    struct session *s = session_new(srv, fd, LISTEN_SMTP, sa, (socklen_t)salen,
                                     reject[0] ? reject : NULL);
     add_session(srv, s);
 }
@@ -244,7 +272,7 @@ static void add_session(struct server *srv, struct session *s)
 static void listeners_enable(struct server *srv, int on)
 {
     for (size_t i = 0; i < srv->nlisteners; i++)
-        (on ? evconnlistener_enable : evconnlistener_disable)(srv->listeners[i]);
+        (on ? evconnlistener_enable : evconnlistener_disable)(srv->listeners[i].l);
     if (srv->submit.l)
         (on ? evconnlistener_enable : evconnlistener_disable)(srv->submit.l);
 }
@@ -265,7 +293,7 @@ static long long monotonic_sec(void)
 
 static void on_accept_error(struct evconnlistener *l, void *arg)
 {
-    struct server *srv = arg;
+    struct server *srv = ((struct listener *)arg)->srv;
     int e = errno;
     (void)l;
     long long now = monotonic_sec();
@@ -316,11 +344,11 @@ void server_commit_forget(struct server *srv, struct session *s)
 
 /* ---------- set-up ---------- */
 
-int server_bind(const char *url, char *err, size_t errlen)
+int server_bind(const char *url, enum listen_kind *kind, char *err, size_t errlen)
 {
     char host[256];
     int port;
-    if (server_parse_listen(url, host, sizeof host, &port, err, errlen) < 0)
+    if (server_parse_listen(url, kind, host, sizeof host, &port, err, errlen) < 0)
         return -1;
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
@@ -352,13 +380,14 @@ int server_bind(const char *url, char *err, size_t errlen)
 
 struct server *server_new(struct event_base *base, struct queue *queue,
                           const struct cfg_source *cfg, server_idle_fn *on_idle, void *arg,
-                          const int *fds, size_t nfds, char *err, size_t errlen)
+                          const struct server_listen_fd *fds, size_t nfds, char *err,
+                          size_t errlen)
 {
     struct server *srv = calloc(1, sizeof *srv);
     if (!srv) {
         snprintf(err, errlen, "out of memory");
         for (size_t k = 0; k < nfds; k++)
-            close(fds[k]);
+            close(fds[k].fd);
         return NULL;
     }
     srv->base = base;
@@ -371,24 +400,28 @@ struct server *server_new(struct event_base *base, struct queue *queue,
     if (!srv->accept_resume || !srv->listeners) {
         snprintf(err, errlen, "out of memory");
         for (size_t k = 0; k < nfds; k++)
-            close(fds[k]);
+            close(fds[k].fd);
         server_free(srv);
         return NULL;
     }
     for (size_t i = 0; i < nfds; i++) {
         /* backlog 0: the socket already listens (bound by the parent) */
+        struct listener *li = &srv->listeners[i];
+        li->srv = srv;
+        li->kind = fds[i].kind;
         struct evconnlistener *l = evconnlistener_new(
-            base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
-            fds[i]);
+            base, on_accept, li, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
+            fds[i].fd);
         if (!l) {
             snprintf(err, errlen, "out of memory");
             for (size_t k = i; k < nfds; k++)
-                close(fds[k]);
+                close(fds[k].fd);
             server_free(srv);
             return NULL;
         }
         evconnlistener_set_error_cb(l, on_accept_error);
-        srv->listeners[srv->nlisteners++] = l;
+        li->l = l;
+        srv->nlisteners++;
     }
     return srv;
 }
@@ -403,6 +436,8 @@ static void local_close(struct local_sock *ls)
     }
     free(ls->path);
     ls->path = NULL;
+    free(ls->li);
+    ls->li = NULL;
 }
 
 static void close_listeners(struct server *srv)
@@ -410,7 +445,7 @@ static void close_listeners(struct server *srv)
     if (srv->accept_resume)
         evtimer_del(srv->accept_resume);
     for (size_t i = 0; i < srv->nlisteners; i++)
-        evconnlistener_free(srv->listeners[i]);
+        evconnlistener_free(srv->listeners[i].l);
     srv->nlisteners = 0;
     local_close(&srv->submit);
 }
@@ -428,8 +463,13 @@ static int local_listen(struct server *srv, struct local_sock *ls, const char *p
                      "running on this queue", path);
         return -1;
     }
-    ls->l = evconnlistener_new(srv->base, cb, srv,
-                               LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+    ls->li = calloc(1, sizeof *ls->li);
+    if (ls->li) {
+        ls->li->srv = srv;
+        ls->l = evconnlistener_new(srv->base, cb, ls->li,
+                                   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+        ls->li->l = ls->l;
+    }
     ls->path = strdup(path);
     if (!ls->l || !ls->path) {
         if (!ls->l)

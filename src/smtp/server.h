@@ -17,10 +17,23 @@ struct spool_msg;
 /* Called when the last session has ended after server_shutdown. */
 typedef void server_idle_fn(void *arg);
 
+/* What a listener speaks (the scheme of its `listen` URL):
+ *   smtp://         port 25: STARTTLS offered as smtpd_tls_security_level says
+ *   submission://   port 587: STARTTLS always offered (needs a certificate)
+ *   submissions://  port 465: implicit TLS (RFC 8314), the handshake comes
+ *                   before the greeting */
+enum listen_kind { LISTEN_SMTP = 0, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS };
+
+/* A listening socket and its kind, as the parent hands it to the worker. */
+struct server_listen_fd {
+    int fd;
+    enum listen_kind kind;
+};
+
 /* A listening TCP socket for one `listen` URL (non-blocking, close-on-exec;
- * an IPv6 address listens on IPv6 only), or -1 with err. The privileged
- * parent binds before the worker exists. */
-int server_bind(const char *url, char *err, size_t errlen);
+ * an IPv6 address listens on IPv6 only), or -1 with err; *kind is the
+ * URL's. The privileged parent binds before the worker exists. */
+int server_bind(const char *url, enum listen_kind *kind, char *err, size_t errlen);
 
 /* Serve the listening sockets fds (server_bind's); the server owns them
  * from now on, even on failure. Messages go into queue; each session keeps
@@ -28,7 +41,8 @@ int server_bind(const char *url, char *err, size_t errlen);
  * failure. */
 struct server *server_new(struct event_base *base, struct queue *queue,
                           const struct cfg_source *cfg, server_idle_fn *on_idle, void *arg,
-                          const int *fds, size_t nfds, char *err, size_t errlen);
+                          const struct server_listen_fd *fds, size_t nfds, char *err,
+                          size_t errlen);
 void server_free(struct server *srv);
 
 /* Listen on the local submission socket (submit_socket, 0666 in a 0755
@@ -44,9 +58,12 @@ int server_listen_submit(struct server *srv, const char *queue_directory,
 void server_shutdown(struct server *srv);
 unsigned long server_session_count(const struct server *srv);
 
-/* Parse "smtp://host:port" / "smtp://[v6]:port" into host and port. */
-int server_parse_listen(const char *url, char *host, size_t hostlen,
-                        int *port, char *err, size_t errlen);
+/* Parse "SCHEME://host:port" / "SCHEME://[v6]:port" (SCHEME: smtp,
+ * submission, submissions; none: smtp) into kind, host and port. Pure. */
+int server_parse_listen(const char *url, enum listen_kind *kind, char *host,
+                        size_t hostlen, int *port, char *err, size_t errlen);
+/* "smtp", "submission", "submissions". */
+const char *server_listen_scheme(enum listen_kind kind);
 
 /* --- used by session.c --- */
 struct event_base *server_base(const struct server *srv);

@@ -7,8 +7,10 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,13 +57,24 @@ void session_timer_arm(struct session *s, long long secs)
     evtimer_add(s->timer, &tv);
 }
 
+/* Bytes not yet handed to the kernel: with TLS, the filter's output (not
+ * yet encrypted) and the socket's (encrypted, not yet written). */
+static size_t output_pending(const struct session *s)
+{
+    size_t n = evbuffer_get_length(bufferevent_get_output(s->bev));
+    struct bufferevent *raw = bufferevent_get_underlying(s->bev);
+    if (raw)
+        n += evbuffer_get_length(bufferevent_get_output(raw));
+    return n;
+}
+
 static void session_close(struct session *s)
 {
     s->state = SS_CLOSING;
     bufferevent_disable(s->bev, EV_READ);
-    struct evbuffer *out = bufferevent_get_output(s->bev);
-    /* the timer or on_write ends it (SS_CLOSED) once the reply is out */
-    session_timer_arm(s, evbuffer_get_length(out) == 0 ? 0 : SESSION_CLOSE_GRACE);
+    /* the timer, on_write or (TLS) on_raw_drained end it (SS_CLOSED) once
+     * the reply is out */
+    session_timer_arm(s, output_pending(s) == 0 ? 0 : SESSION_CLOSE_GRACE);
 }
 
 /* Every reply of the session but the connect-time refusal goes through
@@ -227,9 +240,10 @@ static int process_command_line(struct session *s, struct evbuffer *in)
  * next command waits until the group's replies are written (on_write). */
 static void session_process(struct session *s)
 {
-    struct evbuffer *in = bufferevent_get_input(s->bev);
-    struct evbuffer *out = bufferevent_get_output(s->bev);
     for (;;) {
+        /* STARTTLS replaces s->bev: take the buffers afresh each time */
+        struct evbuffer *in = bufferevent_get_input(s->bev);
+        struct evbuffer *out = bufferevent_get_output(s->bev);
         switch (s->state) {
         case SS_DATA:
             process_data(s, in);
@@ -247,8 +261,11 @@ static void session_process(struct session *s)
             continue;
         case SS_CMD:
             break;
-        case SS_SLEEP:
         case SS_CLOSING:
+            if (output_pending(s) == 0)
+                s->state = SS_CLOSED;
+            return;
+        case SS_SLEEP:
         case SS_CLOSED:
             return;
         }
@@ -301,7 +318,8 @@ static void on_write(struct bufferevent *bev, void *arg)
     struct session *s = arg;
     (void)bev;
     if (s->state == SS_CLOSING) {
-        s->state = SS_CLOSED;
+        if (output_pending(s) == 0)
+            s->state = SS_CLOSED;
     } else if (s->output_blocked) {
         s->output_blocked = 0;
         bufferevent_enable(s->bev, EV_READ);
@@ -309,12 +327,43 @@ static void on_write(struct bufferevent *bev, void *arg)
     session_run(s);
 }
 
+static void tls_established(struct session *s)
+{
+    s->tls_handshake = 0;
+    s->tls_active = 1;
+    tls_info_get(bufferevent_openssl_get_ssl(s->bev), &s->tls);
+    if (session_cfg(s)->smtpd_tls_loglevel >= 1)
+        log_info("Anonymous TLS connection established from %s: %s with cipher %s "
+                 "(%d/%d bits)", s->peer_label, s->tls.protocol, s->tls.cipher, s->tls.bits,
+                 s->tls.alg_bits);
+}
+
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     struct session *s = arg;
     (void)bev;
+    if ((what & BEV_EVENT_CONNECTED) && s->tls_handshake) {
+        tls_established(s);
+        return;
+    }
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
         return;
+    if (s->tls_handshake) {
+        /* nothing is answered on a connection that never became TLS */
+        char e[256];
+        unsigned long err = bufferevent_get_openssl_error(bev);
+        if (err)
+            log_info("SSL_accept error from %s: %s", s->peer_label,
+                     tls_error_text(err, e, sizeof e));
+        else
+            log_info("SSL_accept error from %s: lost connection", s->peer_label);
+        log_info("lost connection after %s from %s",
+                 s->listen_kind == LISTEN_SUBMISSIONS ? "CONNECT" : "STARTTLS",
+                 s->peer_label);
+        s->state = SS_CLOSED;
+        session_run(s);
+        return;
+    }
     if (!(what & BEV_EVENT_ERROR)) {
         /* end of input: the client sent all it will, but may still read
          * (`sendmail -bs` shuts down its sending side after the whole
@@ -378,10 +427,75 @@ static void on_wakeup(evutil_socket_t fd, short what, void *arg)
     session_run(arg);
 }
 
+/* ---------- TLS ---------- */
+
+/* The encrypted output reached the kernel: a session closing over TLS
+ * waits for this, not just for the filter's buffer to empty. Deferred to
+ * the wakeup event: the session may not be freed under libevent's write. */
+static void on_raw_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+                           void *arg)
+{
+    struct session *s = arg;
+    if (info->n_deleted > 0 && evbuffer_get_length(buf) == 0 && s->state == SS_CLOSING)
+        event_active(s->wakeup, EV_TIMEOUT, 0);
+}
+
+void session_tls_begin(struct session *s)
+{
+    struct ssl_ctx_st *ctx = s->rt->smtpd_tls;
+    SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    /* deferred callbacks: the handshake may end (or fail) while the filter
+     * is being set up, and the session must not run, or be freed, inside
+     * the command that started it */
+    struct bufferevent *f =
+        ssl ? bufferevent_openssl_filter_new(server_base(s->srv), s->bev, ssl,
+                                             BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+            : NULL;
+    if (!f) {
+        /* libevent frees ssl on its own failures */
+        log_warning("cannot start TLS with %s: %s", s->peer_label,
+                    ctx ? "out of memory" : "no TLS context (listen changed without a "
+                                            "restart?)");
+        session_close(s);
+        return;
+    }
+    s->raw_out_cb = evbuffer_add_cb(bufferevent_get_output(s->bev), on_raw_drained, s);
+    s->bev = f;
+    /* clients that just close the TCP connection are common: an end, not
+     * an attack */
+    bufferevent_openssl_set_allow_dirty_shutdown(f, 1);
+    bufferevent_setcb(f, on_read, on_write, on_event, s);
+    bufferevent_setwatermark(f, EV_READ, 0, SESSION_INPUT_MAX);
+    bufferevent_enable(f, EV_READ | EV_WRITE);
+    s->tls_handshake = 1;
+}
+
+/* What the listener and smtpd_tls_security_level make of STARTTLS. */
+static void tls_policy(struct session *s, enum listen_kind kind)
+{
+    const struct config *cfg = session_cfg(s);
+    int may = strcmp(cfg->smtpd_tls_security_level, "may") == 0;
+    int encrypt = strcmp(cfg->smtpd_tls_security_level, "encrypt") == 0;
+    s->listen_kind = kind;
+    if (!s->rt->smtpd_tls || kind == LISTEN_SUBMISSIONS)
+        return;
+    if (kind == LISTEN_SUBMISSION || may || encrypt) {
+        s->tls_offer = 1;
+        s->tls_required = encrypt;
+    }
+}
+
 /* ---------- life cycle ---------- */
 
-struct session *session_new(struct server *srv, int fd, const struct sockaddr *sa,
-                            socklen_t salen, const char *reject)
+static struct session *session_create(struct server *srv, struct bufferevent *bev,
+                                      enum listen_kind kind, const struct sockaddr *sa,
+                                      socklen_t salen, const char *reject);
+
+struct session *session_new(struct server *srv, int fd, enum listen_kind kind,
+                            const struct sockaddr *sa, socklen_t salen, const char *reject)
 {
     struct bufferevent *bev =
         bufferevent_socket_new(server_base(srv), fd, BEV_OPT_CLOSE_ON_FREE);
@@ -389,12 +503,19 @@ struct session *session_new(struct server *srv, int fd, const struct sockaddr *s
         evutil_closesocket(fd);
         return NULL;
     }
-    return session_new_bev(srv, bev, sa, salen, reject);
+    return session_create(srv, bev, kind, sa, salen, reject);
 }
 
 struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
                                 const struct sockaddr *sa, socklen_t salen,
                                 const char *reject)
+{
+    return session_create(srv, bev, LISTEN_SMTP, sa, salen, reject);
+}
+
+static struct session *session_create(struct server *srv, struct bufferevent *bev,
+                                      enum listen_kind kind, const struct sockaddr *sa,
+                                      socklen_t salen, const char *reject)
 {
     struct session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -453,6 +574,14 @@ struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     s->state = SS_CMD;
     log_info("connect from %s", s->peer_label);
+    if (sa->sa_family != AF_UNIX)
+        tls_policy(s, kind);
+    if (kind == LISTEN_SUBMISSIONS) {
+        /* RFC 8314: the handshake first, then the greeting (or refusal) */
+        session_tls_begin(s);
+        if (s->state != SS_CMD)
+            return s;
+    }
     if (reject) {
         session_reply_raw(s, reject);
         session_close(s);
@@ -484,6 +613,9 @@ static void session_free(struct session *s)
     free(s->pending_reply);
     event_free(s->timer);
     event_free(s->wakeup);
+    if (s->raw_out_cb)
+        evbuffer_remove_cb_entry(bufferevent_get_output(bufferevent_get_underlying(s->bev)),
+                                 s->raw_out_cb);
     bufferevent_free(s->bev);
     server_config_unref(s->srv, s->rt);
     server_session_gone(s->srv, s);

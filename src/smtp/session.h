@@ -9,11 +9,14 @@
 
 #include "../queue/envelope.h"
 #include "data.h"
+#include "server.h"
+#include "tls.h"
 
 struct server;
 struct runtime;
 struct bufferevent;
 struct event;
+struct evbuffer_cb_entry;
 struct spool_msg;
 
 enum session_state {
@@ -73,11 +76,19 @@ struct session {
                                            * waits until the replies so far
                                            * are written */
     /* STARTTLS: while tls_required and not tls_active, only commands with
-     * SCF_PRE_TLS run (530 5.7.0 for the others). The server has no TLS
-     * yet: both are always 0; a listener with smtpd_tls_security_level =
-     * encrypt will set tls_required, STARTTLS (or wrapper mode) tls_active. */
+     * SCF_PRE_TLS run (530 5.7.0 for the others). tls_required: the
+     * listener's smtpd_tls_security_level is encrypt; tls_offer: STARTTLS
+     * is offered (smtpd_tls_security_level may or encrypt on smtp://, any
+     * on submission://); tls_active: the handshake is done (STARTTLS, or
+     * at once on submissions://). */
+    enum listen_kind listen_kind;
     int tls_required;
+    int tls_offer;
+    int tls_handshake;                    /* under way: failing it ends the session */
     int tls_active;
+    int need_helo;                        /* after STARTTLS: MAIL waits for EHLO */
+    struct tls_info tls;                  /* what was negotiated, once active */
+    struct evbuffer_cb_entry *raw_out_cb; /* TLS: the socket's output drained */
     int esmtp;
     char helo[512];
     int errors;
@@ -91,7 +102,7 @@ struct session {
 
 /* A session on the accepted socket fd, greeted, or refused with the
  * reply line reject (then closed). NULL when out of memory (fd closed). */
-struct session *session_new(struct server *srv, int fd,
+struct session *session_new(struct server *srv, int fd, enum listen_kind kind,
                             const struct sockaddr *sa, socklen_t salen,
                             const char *reject);
 /* The same over a bufferevent the session takes over (freed on failure):

@@ -32,11 +32,15 @@ void session_tx_reset(struct session *s)
     memset(tx, 0, sizeof *tx);
 }
 
+/* RFC 3848, RFC 6531: "S" when the session is TLS (not after HELO, as
+ * Postfix). */
 static const char *proto_name(const struct session *s)
 {
     if (s->tx.env.smtputf8)
-        return "UTF8SMTP";
-    return s->esmtp ? "ESMTP" : "SMTP";
+        return s->tls_active ? "UTF8SMTPS" : "UTF8SMTP";
+    if (!s->esmtp)
+        return "SMTP";
+    return s->tls_active ? "ESMTPS" : "ESMTP";
 }
 
 static void rfc5322_date(time_t t, char *out, size_t outlen)
@@ -74,6 +78,7 @@ static void hello(struct session *s, const struct smtp_command *c, int esmtp)
 {
     const struct config *cfg = session_cfg(s);
     session_tx_reset(s);
+    s->need_helo = 0;
     /* only the safe form is kept: it goes into Received:, the queue file
      * and the logs (-v shows the exact bytes of the command) */
     trace_helo_name(c->arg, strlen(c->arg), s->helo, sizeof s->helo);
@@ -85,10 +90,17 @@ static void hello(struct session *s, const struct smtp_command *c, int esmtp)
     char size[32] = "SIZE";
     if (cfg->message_size_limit > 0)
         snprintf(size, sizeof size, "SIZE %lld", cfg->message_size_limit);
-    const char *const lines[] = {
-        cfg->myhostname, "PIPELINING", size, "ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8",
-    };
-    size_t n = sizeof lines / sizeof lines[0];
+    /* Postfix's order */
+    const char *lines[8];
+    size_t n = 0;
+    lines[n++] = cfg->myhostname;
+    lines[n++] = "PIPELINING";
+    lines[n++] = size;
+    if (s->tls_offer && !s->tls_active)
+        lines[n++] = "STARTTLS";
+    lines[n++] = "ENHANCEDSTATUSCODES";
+    lines[n++] = "8BITMIME";
+    lines[n++] = "SMTPUTF8";
     for (size_t i = 0; i < n; i++) {
         char line[600];
         reply_format(line, sizeof line, REPLY_HELLO, i + 1 < n, lines[i], NULL);
@@ -223,12 +235,41 @@ static void cmd_data(struct session *s, const struct smtp_command *c)
         .for_rcpt = tx->env.nrcpt == 1 ? tx->env.rcpt[0].addr : NULL, .date = date,
         .local_uid = s->local_uid,
     };
+    if (s->tls_active) {
+        tr.tls_protocol = s->tls.protocol;
+        tr.tls_cipher = s->tls.cipher;
+        tr.tls_bits = s->tls.bits;
+        tr.tls_alg_bits = s->tls.alg_bits;
+    }
     size_t n = trace_format_received(&tr, hdr, sizeof hdr);
     data_scanner_init(&tx->ds, cfg->message_size_limit, cfg->header_size_limit);
     tx->write_error = 0;
     msg_write(s, hdr, n);
     s->state = SS_DATA;
     session_reply(s, REPLY_DATA, NULL, NULL);
+}
+
+/* RFC 3207. Postfix's replies: 554 when TLS is already active, 502 where
+ * STARTTLS is not offered. After the 220 the session forgets everything
+ * the client said in plaintext: the transaction, the HELO name, and what
+ * it pipelined (session_tls_begin). */
+static void cmd_starttls(struct session *s, const struct smtp_command *c)
+{
+    (void)c;
+    if (s->tls_active) {
+        session_reply(s, REPLY_TLS_ACTIVE, NULL, NULL);
+        return;
+    }
+    if (!s->tls_offer) {
+        session_reply(s, REPLY_NOT_IMPLEMENTED, NULL, NULL);
+        return;
+    }
+    session_reply(s, REPLY_STARTTLS, NULL, NULL);
+    session_tx_reset(s);
+    s->helo[0] = '\0';
+    s->esmtp = 0;
+    s->need_helo = 1;
+    session_tls_begin(s);
 }
 
 static void cmd_rset(struct session *s, const struct smtp_command *c)
@@ -339,8 +380,7 @@ static const struct session_cmd cmds[] = {
     { CMD_VRFY, SCF_LAST | SCF_JUNK, NULL, REPLY_VRFY, REPLY_SYNTAX_VRFY, REPLY_NONE, REPLY_NONE },
     { CMD_EXPN, SCF_LAST, NULL, REPLY_EXPN_DISABLED,
       REPLY_SYNTAX_EXPN, REPLY_NONE, REPLY_NONE },
-    /* not implemented yet; STARTTLS keeps its protocol flags for when it is */
-    { CMD_STARTTLS, SCF_LAST | SCF_PRE_TLS, NULL, REPLY_NOT_IMPLEMENTED,
+    { CMD_STARTTLS, SCF_LAST | SCF_PRE_TLS, cmd_starttls, REPLY_NONE,
       REPLY_NONE, REPLY_NONE, REPLY_NONE },
     { CMD_AUTH, 0, NULL, REPLY_AUTH_DISABLED, REPLY_NONE, REPLY_NONE, REPLY_NONE },
     { CMD_BDAT, 0, NULL, REPLY_NOT_IMPLEMENTED, REPLY_NONE, REPLY_NONE, REPLY_NONE },
@@ -369,6 +409,8 @@ enum reply_id session_cmd_check(const struct session_cmd *cmd, enum cmd_status s
 {
     if (ss->tls_required && !ss->tls_active && !(cmd->flags & SCF_PRE_TLS))
         return REPLY_MUST_STARTTLS;
+    if (ss->need_helo && cmd->verb == CMD_MAIL)
+        return REPLY_NEED_HELO;
     if (st != CMD_OK)
         return syntax_reply(cmd, st);
     if ((cmd->flags & SCF_NEED_TX) && !ss->in_tx)
@@ -428,7 +470,7 @@ void session_command(struct session *s, const char *line, size_t len)
     }
     const struct session_cmd_state ss = {
         .tls_required = s->tls_required, .tls_active = s->tls_active,
-        .in_tx = s->tx.have_mail, .nrcpt = s->tx.env.nrcpt,
+        .in_tx = s->tx.have_mail, .nrcpt = s->tx.env.nrcpt, .need_helo = s->need_helo,
     };
     enum reply_id refused = session_cmd_check(cmd, st, &ss);
     if ((cmd->flags & SCF_JUNK) && ++s->junk > session_cfg(s)->smtpd_junk_command_limit)

@@ -17,8 +17,8 @@ enum session_cmd_flag {
      * so far have been written to the client. */
     SCF_LAST = 1 << 0,
     /* Allowed before STARTTLS when TLS is required and not active (a
-     * listener with smtpd_tls_security_level = encrypt, when server TLS
-     * lands); any other command gets 530 5.7.0. As Postfix. */
+     * listener with smtpd_tls_security_level = encrypt); any other command
+     * gets 530 5.7.0. As Postfix. */
     SCF_PRE_TLS = 1 << 1,
     /* Only inside a transaction (after MAIL): else 503 need MAIL. */
     SCF_NEED_TX = 1 << 2,
@@ -52,12 +52,13 @@ struct session_cmd_state {
     int tls_active;
     int in_tx;                      /* MAIL accepted */
     size_t nrcpt;                   /* recipients accepted */
+    int need_helo;                  /* STARTTLS forgot the HELO: MAIL gets 503 */
 };
 
 /* May the command of row cmd, parsed with status st, run? REPLY_NONE if
  * so, else the refusal, in this order: TLS required (before anything of
- * the command is looked at, as Postfix), syntax, then the transaction
- * state. Pure. */
+ * the command is looked at, as Postfix), MAIL before the EHLO that must
+ * follow STARTTLS, syntax, then the transaction state. Pure. */
 enum reply_id session_cmd_check(const struct session_cmd *cmd, enum cmd_status st,
                                 const struct session_cmd_state *st_session);
 

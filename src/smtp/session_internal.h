@@ -29,6 +29,11 @@ void session_reply_raw(struct session *s, const char *line);
 void session_timer_arm(struct session *s, long long secs);
 /* The message is complete: hand it to the group commit (SS_COMMIT). */
 void session_commit_submit(struct session *s, struct spool_msg *m);
+/* Start the TLS handshake on the connection (after 220 to STARTTLS, or at
+ * once on submissions://). Whatever the client sent before it, unread, is
+ * dropped (CVE-2011-0411: plaintext pipelined after STARTTLS must not be
+ * taken as if it came through TLS). On failure the session closes. */
+void session_tls_begin(struct session *s);
 
 /* --- session_cmd.c --- */
 

@@ -21,6 +21,14 @@ char *trace_helo_name(const char *helo, size_t len, char *out, size_t outlen)
 size_t trace_format_received(const struct trace_received *t, char *out, size_t outlen)
 {
     int n;
+    char tls[256] = "";
+    if (t->tls_protocol &&
+        snprintf(tls, sizeof tls,
+                 "\t(using %s with cipher %s (%d/%d bits))\r\n"
+                 "\t(No client certificate requested)\r\n",
+                 t->tls_protocol, t->tls_cipher ? t->tls_cipher : "unknown", t->tls_bits,
+                 t->tls_alg_bits) >= (int)sizeof tls)
+        tls[0] = '\0';
     if (t->local_uid >= 0)
         /* local submission, as Postfix's pickup writes it */
         n = snprintf(out, outlen,
@@ -28,15 +36,15 @@ size_t trace_format_received(const struct trace_received *t, char *out, size_t o
                      t->myhostname, t->local_uid, t->qid, t->date);
     else if (t->for_rcpt)
         n = snprintf(out, outlen,
-                     "Received: from %s (%s [%s])\r\n\tby %s (postern) with %s id %s\r\n"
+                     "Received: from %s (%s [%s])\r\n%s\tby %s (postern) with %s id %s\r\n"
                      "\tfor <%s>; %s\r\n",
-                     t->helo[0] ? t->helo : "unknown", t->client_name, t->client_addr,
+                     t->helo[0] ? t->helo : "unknown", t->client_name, t->client_addr, tls,
                      t->myhostname, t->protocol, t->qid, t->for_rcpt, t->date);
     else
         n = snprintf(out, outlen,
-                     "Received: from %s (%s [%s])\r\n\tby %s (postern) with %s id %s;\r\n"
+                     "Received: from %s (%s [%s])\r\n%s\tby %s (postern) with %s id %s;\r\n"
                      "\t%s\r\n",
-                     t->helo[0] ? t->helo : "unknown", t->client_name, t->client_addr,
+                     t->helo[0] ? t->helo : "unknown", t->client_name, t->client_addr, tls,
                      t->myhostname, t->protocol, t->qid, t->date);
     if (n < 0 || (size_t)n >= outlen) {
         if (outlen)

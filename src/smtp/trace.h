@@ -23,9 +23,14 @@ struct trace_received {
     const char *for_rcpt;       /* the only recipient, or NULL */
     const char *date;           /* RFC 5322 date-time */
     long local_uid;             /* >= 0: local submission, pickup's form */
+    const char *tls_protocol;   /* "TLSv1.3"; NULL: not TLS */
+    const char *tls_cipher;     /* "TLS_AES_256_GCM_SHA384" */
+    int tls_bits, tls_alg_bits; /* 256/256 */
 };
 
-/* The header with CRLF line ends, into out. Returns its length, or 0 when
+/* The header with CRLF line ends, into out. A TLS session adds Postfix's
+ * "(using TLSv1.3 with cipher C (256/256 bits))" and "(No client
+ * certificate requested)" lines before "by". Returns its length, or 0 when
  * it does not fit: no trace header rather than a torn one. */
 size_t trace_format_received(const struct trace_received *t, char *out, size_t outlen);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -185,5 +186,72 @@ int fs_own_dir(int fd, const char *shown, uid_t uid, gid_t gid, mode_t keep, cha
                  (unsigned long)uid, strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+int fs_read_file(const char *path, int flags, size_t max, char **text, size_t *len,
+                 char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    if ((flags & FS_READ_SECRET) && (st.st_mode & 077)) {
+        snprintf(err, errlen, "%s is %s by group or others (mode %04o): chmod 600 %s; "
+                 "it holds a private key", path,
+                 (st.st_mode & 044) ? "readable" : "writable",
+                 (unsigned)(st.st_mode & 07777), path);
+        close(fd);
+        return -1;
+    }
+    if ((flags & FS_READ_SECRET) && st.st_uid != 0 && st.st_uid != geteuid()) {
+        snprintf(err, errlen, "%s is owned by uid %lu: chown root %s; it holds a private "
+                 "key", path, (unsigned long)st.st_uid, path);
+        close(fd);
+        return -1;
+    }
+    if ((unsigned long long)st.st_size > max) {
+        snprintf(err, errlen, "%s: larger than %zu bytes; is it the right file?", path, max);
+        close(fd);
+        return -1;
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        close(fd);
+        return -1;
+    }
+    /* the size read is the bound: a file that grows meanwhile is cut */
+    while (n + 1 < cap) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
     return 0;
 }

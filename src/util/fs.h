@@ -36,4 +36,15 @@ int fs_subdir_open_safe(int dirfd, const char *dirpath, const char *name, uid_t 
 int fs_own_dir(int fd, const char *shown, uid_t uid, gid_t gid, mode_t keep, char *err,
                size_t errlen);
 
+/* fs_read_file flags */
+#define FS_READ_SECRET 0x1  /* a private key: refused unless owned by root (or
+                             * by us) and unreadable by group and others */
+
+/* Read the regular file at path (at most max bytes) into a malloc'd,
+ * NUL-terminated *text of *len bytes. 0, or -1 with a message in err that
+ * names the file and the fix. Links are followed: the checks apply to the
+ * file itself (certificates are often links, as Let's Encrypt's). */
+int fs_read_file(const char *path, int flags, size_t max, char **text, size_t *len,
+                 char *err, size_t errlen);
+
 #endif

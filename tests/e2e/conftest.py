@@ -24,6 +24,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -244,24 +245,32 @@ class Postern:
             self.wait_ready()
         return self
 
-    def listen_endpoints(self):
+    def listen_endpoints(self, with_scheme=False):
         eps = []
         for url in re.split(r"[\s,]+", self.settings["listen"].strip()):
-            m = re.fullmatch(r"smtp://\[?([0-9A-Fa-f:.]+?)\]?:(\d+)", url)
+            m = re.fullmatch(r"(smtp|submissions?)://\[?([0-9A-Fa-f:.]+?)\]?:(\d+)", url)
             assert m, f"test bug: cannot parse listen URL {url!r}"
-            eps.append((m.group(1), int(m.group(2))))
+            ep = (m.group(2), int(m.group(3)))
+            eps.append((m.group(1),) + ep if with_scheme else ep)
         return eps
 
     def wait_ready(self, timeout=START_TIMEOUT):
-        """Wait until every listen address accepts connections and greets."""
+        """Wait until every listen address accepts connections and greets
+        (submissions://: after the TLS handshake, certificate unchecked)."""
         deadline = time.monotonic() + timeout
-        for host, port in self.listen_endpoints():
+        for scheme, host, port in self.listen_endpoints(with_scheme=True):
             while True:
                 if self.proc.poll() is not None:
                     pytest.fail(f"postern exited with {self.proc.returncode} during "
                                 f"start-up; stderr:\n{self.log()[-4000:]}", pytrace=False)
                 try:
-                    with socket.create_connection((host, port), timeout=1) as s:
+                    with socket.create_connection((host, port), timeout=1) as raw:
+                        s = raw
+                        if scheme == "submissions":
+                            ctx = ssl.create_default_context()
+                            ctx.check_hostname = False
+                            ctx.verify_mode = ssl.CERT_NONE
+                            s = ctx.wrap_socket(raw)
                         s.settimeout(max(0.5, deadline - time.monotonic()))
                         greeting = s.recv(512)
                         if greeting.startswith(b"220"):

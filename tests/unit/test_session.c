@@ -176,6 +176,18 @@ static void test_check(void **state)
             fail_msg("vector %zu (%s): reply %d, want %d", i, command_verb_name(vec[i].v),
                      (int)got, (int)vec[i].want);
     }
+    /* after STARTTLS, before the new EHLO: MAIL waits for it (before its
+     * syntax is looked at), the rest is as usual */
+    struct session_cmd_state ss = { .tls_active = 1, .need_helo = 1 };
+    assert_int_equal(session_cmd_check(session_cmd_find(CMD_MAIL), CMD_OK, &ss),
+                     REPLY_NEED_HELO);
+    assert_int_equal(session_cmd_check(session_cmd_find(CMD_MAIL), CMD_ERR_ADDRESS, &ss),
+                     REPLY_NEED_HELO);
+    assert_int_equal(session_cmd_check(session_cmd_find(CMD_EHLO), CMD_OK, &ss), REPLY_NONE);
+    assert_int_equal(session_cmd_check(session_cmd_find(CMD_RCPT), CMD_OK, &ss),
+                     REPLY_NEED_MAIL);
+    ss.need_helo = 0;
+    assert_int_equal(session_cmd_check(session_cmd_find(CMD_MAIL), CMD_OK, &ss), REPLY_NONE);
 }
 
 /* ---------- sessions over a bufferevent pair ---------- */
@@ -628,7 +640,7 @@ static void test_connection_reset_around_the_commit(void **state)
     struct sockaddr_un sun;
     memset(&sun, 0, sizeof sun);
     sun.sun_family = AF_UNIX;
-    struct session *s = session_new(f->srv, sv[0], (struct sockaddr *)&sun,
+    struct session *s = session_new(f->srv, sv[0], LISTEN_SMTP, (struct sockaddr *)&sun,
                                     sizeof(sa_family_t), NULL);
     assert_non_null(s);
     unsigned long before = server_session_count(f->srv);

@@ -80,11 +80,49 @@ static void test_received(void **state)
     assert_string_equal(small, "");
 }
 
+/* A TLS session: Postfix's "(using ...)" clause before "by", and ESMTPS
+ * from the caller. */
+static void test_received_tls(void **state)
+{
+    (void)state;
+    char out[1024];
+    struct trace_received t = {
+        .helo = "client.example", .client_name = "unknown", .client_addr = "127.0.0.1",
+        .myhostname = "mx.postern.test", .protocol = "ESMTPS", .qid = "0123456789ABCDEF",
+        .for_rcpt = "a@postern.test", .date = "Sun, 29 Nov 2026 10:00:00 +0000",
+        .local_uid = -1, .tls_protocol = "TLSv1.3", .tls_cipher = "TLS_AES_256_GCM_SHA384",
+        .tls_bits = 256, .tls_alg_bits = 256,
+    };
+    size_t n = trace_format_received(&t, out, sizeof out);
+    assert_int_equal(n, strlen(out));
+    assert_string_equal(out,
+        "Received: from client.example (unknown [127.0.0.1])\r\n"
+        "\t(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))\r\n"
+        "\t(No client certificate requested)\r\n"
+        "\tby mx.postern.test (postern) with ESMTPS id 0123456789ABCDEF\r\n"
+        "\tfor <a@postern.test>; Sun, 29 Nov 2026 10:00:00 +0000\r\n");
+    t.for_rcpt = NULL;
+    t.tls_protocol = "TLSv1.2";
+    t.tls_cipher = "ECDHE-ECDSA-AES128-GCM-SHA256";
+    t.tls_bits = t.tls_alg_bits = 128;
+    trace_format_received(&t, out, sizeof out);
+    assert_string_equal(out,
+        "Received: from client.example (unknown [127.0.0.1])\r\n"
+        "\t(using TLSv1.2 with cipher ECDHE-ECDSA-AES128-GCM-SHA256 (128/128 bits))\r\n"
+        "\t(No client certificate requested)\r\n"
+        "\tby mx.postern.test (postern) with ESMTPS id 0123456789ABCDEF;\r\n"
+        "\tSun, 29 Nov 2026 10:00:00 +0000\r\n");
+    /* too small for the TLS clause: nothing rather than a torn header */
+    char small[200];
+    assert_int_equal(trace_format_received(&t, small, sizeof small), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_helo_name),
         cmocka_unit_test(test_received),
+        cmocka_unit_test(test_received_tls),
     };
     return cmocka_run_group_tests_name("trace", tests, NULL, NULL);
 }

@@ -1,0 +1,79 @@
+/* Unit tests for the listen URL parser: schemes (smtp, submission,
+ * submissions), IPv4 and IPv6 hosts, and the errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "smtp/server.h"
+
+static void test_parse_listen_schemes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url;
+        enum listen_kind kind;
+        const char *host;
+        int port;
+    } v[] = {
+        { "smtp://0.0.0.0:25", LISTEN_SMTP, "0.0.0.0", 25 },
+        { "SMTP://127.0.0.1:2525", LISTEN_SMTP, "127.0.0.1", 2525 },
+        { "127.0.0.1:2525", LISTEN_SMTP, "127.0.0.1", 2525 },
+        { "submission://[::]:587", LISTEN_SUBMISSION, "::", 587 },
+        { "submission://127.0.0.1:587/", LISTEN_SUBMISSION, "127.0.0.1", 587 },
+        { "submissions://0.0.0.0:465", LISTEN_SUBMISSIONS, "0.0.0.0", 465 },
+        { "Submissions://[::1]:465", LISTEN_SUBMISSIONS, "::1", 465 },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char host[64], err[256] = "";
+        int port = 0;
+        enum listen_kind kind = LISTEN_SUBMISSIONS + 1;
+        if (server_parse_listen(v[i].url, &kind, host, sizeof host, &port, err,
+                                sizeof err) != 0)
+            fail_msg("%s: %s", v[i].url, err);
+        assert_int_equal(kind, v[i].kind);
+        assert_string_equal(host, v[i].host);
+        assert_int_equal(port, v[i].port);
+    }
+    assert_string_equal(server_listen_scheme(LISTEN_SMTP), "smtp");
+    assert_string_equal(server_listen_scheme(LISTEN_SUBMISSION), "submission");
+    assert_string_equal(server_listen_scheme(LISTEN_SUBMISSIONS), "submissions");
+}
+
+static void test_parse_listen_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *err;
+    } v[] = {
+        { "smtps://0.0.0.0:465", "unsupported scheme" },
+        { "lmtp://0.0.0.0:24", "unsupported scheme" },
+        { "submission://0.0.0.0", "missing :port" },
+        { "submissions://[::1]465", "expected [IPv6]:port" },
+        { "submission://:587", "missing or overlong host" },
+        { "submissions://0.0.0.0:0", "port must be 1..65535" },
+        { "submission://0.0.0.0:65536", "port must be 1..65535" },
+        { "://0.0.0.0:25", "unsupported scheme" },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char host[64], err[256] = "";
+        int port = 0;
+        enum listen_kind kind;
+        assert_int_equal(server_parse_listen(v[i].url, &kind, host, sizeof host, &port, err,
+                                             sizeof err), -1);
+        if (!strstr(err, v[i].err))
+            fail_msg("%s: \"%s\" lacks \"%s\"", v[i].url, err, v[i].err);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_listen_schemes),
+        cmocka_unit_test(test_parse_listen_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
