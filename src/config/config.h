@@ -75,6 +75,7 @@ struct config {
     struct cfg_list smtpd_sasl_security_options;
     int broken_sasl_auth_clients;       /* also announce AUTH=PLAIN LOGIN */
     int smtpd_sasl_authenticated_header; /* user name in Received: */
+    int smtpd_tls_auth_only;            /* AUTH only after TLS */
     /* outbound smtp transport */
     char *relayhost;                    /* "[host]:port", "host:port", "" = MX */
     char *smtp_helo_name;

@@ -153,6 +153,8 @@ const struct cfg_param config_params[] = {
            "SMTP server: also announce AUTH=PLAIN LOGIN for old Outlook clients"),
     P_BOOL(smtpd_sasl_authenticated_header, "no",
            "SMTP server: put the authenticated user name in the Received: header"),
+    P_BOOL(smtpd_tls_auth_only, "yes",
+           "SMTP server: offer AUTH only in a TLS session (AUTH before TLS: 538 5.7.11)"),
     /* outbound smtp transport */
     P_STR(relayhost, "",
           "next-hop for all mail: [host]:port (no MX lookup) or host:port (MX lookup); empty: deliver to the recipients' MX hosts"),

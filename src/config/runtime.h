@@ -18,6 +18,8 @@
 struct netlist;     /* policy/policy.h */
 struct map;         /* config/maps.h */
 struct restrict_conf; /* policy/restrict.h */
+struct auth;        /* auth/auth.h */
+struct ratelimit;   /* auth/ratelimit.h */
 
 struct runtime {
     struct config *cfg;
@@ -27,6 +29,14 @@ struct runtime {
     struct map *passwd;            /* smtp_sasl_password_maps until the smtp
                                     * client takes it, or NULL */
     struct restrict_conf *restrictions; /* the smtpd_*_restrictions, loaded */
+    /* AUTH: the smtpd_sasl_users text (smtpd_sasl_type = postern), read by
+     * the privileged parent, until the worker builds `auth` from it; then
+     * wiped. NULL when AUTH is off or another backend is used. */
+    char *sasl_users;
+    size_t sasl_users_len;
+    struct auth *auth;             /* the worker's AUTH checker, or NULL */
+    struct ratelimit *auth_ratelimit; /* failed AUTH per client: the daemon's,
+                                    * one across reloads (borrowed), or NULL */
     int refs;                      /* daemon/runtime.c's */
 };
 

@@ -12,12 +12,19 @@
 #include "../config/maps.h"
 #include "../policy/policy.h"
 #include "../policy/restrict.h"
+#include "../auth/auth.h"
+#include "../auth/users.h"
 #include "../util/fbundle.h"
 
 /* The text of a file the runtime needs: from a replay bundle (the worker
  * after a reload), else from disk (kept in a recording bundle). */
-static char *runtime_read(struct fbundle *fb, const char *path, const char *spec, int flags,
-                          size_t *len, char *err, size_t errlen, struct config_errors *errs)
+/* What runtime_read reads from disk: a configuration file, a table
+ * (spec), or the AUTH users file (secret: mode 600, no link). */
+enum runtime_file { RF_CONFIG, RF_MAP, RF_USERS };
+
+static char *runtime_read(struct fbundle *fb, enum runtime_file kind, const char *path,
+                          const char *spec, int flags, size_t *len, char *err, size_t errlen,
+                          struct config_errors *errs)
 {
     char *text = NULL;
     if (fb && fbundle_is_replay(fb)) {
@@ -33,11 +40,13 @@ static char *runtime_read(struct fbundle *fb, const char *path, const char *spec
         memcpy(text, t, *len + 1);
         return text;
     }
-    int rc = spec ? map_read_file(spec, flags, &text, len, err, errlen)
-                  : config_read_file(path, &text, len, errs);
+    int rc = kind == RF_MAP ? map_read_file(spec, flags, &text, len, err, errlen)
+             : kind == RF_USERS ? users_read_file(path, 1, &text, len, err, errlen)
+                                : config_read_file(path, &text, len, errs);
     if (rc < 0)
         return NULL;
     if (fb && fbundle_put(fb, path, text, *len) < 0) {
+        explicit_bzero(text, *len);
         free(text);
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
@@ -52,12 +61,58 @@ struct map *runtime_map(struct fbundle *fb, const char *spec, int flags, char *e
     if (!path)      /* let map_open_text say what is wrong with it */
         return map_open_text(spec, flags, "", 0, err, errlen);
     size_t len = 0;
-    char *text = runtime_read(fb, path, spec, flags, &len, err, errlen, NULL);
+    char *text = runtime_read(fb, RF_MAP, path, spec, flags, &len, err, errlen, NULL);
     if (!text)
         return NULL;
     struct map *m = map_open_text(spec, flags, text, len, err, errlen);
     free(text);
     return m;
+}
+
+/* smtpd_sasl_users, read (by the privileged parent) and checked now so
+ * that a broken file fails the start or the reload, not each AUTH. */
+static void load_sasl_users(struct runtime *rt, struct fbundle *fb, struct config_errors *errs)
+{
+    const struct config *cfg = rt->cfg;
+    char err[1024], where[512];
+    if (!cfg->smtpd_sasl_auth_enable || strcmp(cfg->smtpd_sasl_type, "postern") != 0)
+        return;
+    size_t len = 0;
+    char *text = runtime_read(fb, RF_USERS, cfg->smtpd_sasl_users, NULL, 0, &len, err,
+                              sizeof err, NULL);
+    if (!text) {
+        config_errors_add(errs, "%s: smtpd_sasl_users: %s",
+                          config_param_where(cfg, "smtpd_sasl_users", where, sizeof where),
+                          err);
+        return;
+    }
+    struct users *u = users_parse(text, len, cfg->smtpd_sasl_users, err, sizeof err);
+    if (!u) {
+        explicit_bzero(text, len);
+        free(text);
+        config_errors_add(errs, "smtpd_sasl_users: %s", err);
+        return;
+    }
+    users_free(u);
+    rt->sasl_users = text;
+    rt->sasl_users_len = len;
+}
+
+int runtime_auth_start(struct runtime *rt, struct event_base *base, struct ratelimit *rl,
+                       char *err, size_t errlen)
+{
+    rt->auth_ratelimit = rl;
+    if (!rt->cfg->smtpd_sasl_auth_enable)
+        return 0;
+    rt->auth = auth_new(rt->cfg, base, rt->sasl_users ? rt->sasl_users : "",
+                        rt->sasl_users_len, err, errlen);
+    if (rt->sasl_users) {
+        explicit_bzero(rt->sasl_users, rt->sasl_users_len);
+        free(rt->sasl_users);
+        rt->sasl_users = NULL;
+        rt->sasl_users_len = 0;
+    }
+    return rt->auth ? 0 : -1;
 }
 
 struct runtime *runtime_load(const char *path, struct config_errors *errs)
@@ -74,7 +129,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     char why[768] = "", where[512];
     if (path) {
         size_t len = 0;
-        char *text = runtime_read(fb, path, NULL, 0, &len, why, sizeof why, errs);
+        char *text = runtime_read(fb, RF_CONFIG, path, NULL, 0, &len, why, sizeof why, errs);
         if (!text) {
             if (errs->n == 0)       /* not a read error: those are in errs */
                 config_errors_add(errs, "%s", why);
@@ -122,6 +177,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
         !(rt->transport_map = runtime_map(fb, cfg->transport_maps, 0, why, sizeof why)))
         config_errors_add(errs, "transport_maps: %s", why);
     rt->restrictions = runtime_restrictions(cfg, fb, errs);
+    load_sasl_users(rt, fb, errs);
     if (errs->n > 0) {
         runtime_unref(rt);
         return NULL;
@@ -146,6 +202,12 @@ void runtime_unref(struct runtime *rt)
     map_free(rt->transport_map);
     map_free(rt->passwd);
     restrict_conf_free(rt->restrictions);
+    if (rt->auth)
+        auth_free(rt->auth);
+    if (rt->sasl_users) {
+        explicit_bzero(rt->sasl_users, rt->sasl_users_len);
+        free(rt->sasl_users);
+    }
     config_free(rt->cfg);
     free(rt);
 }

@@ -21,6 +21,8 @@ enum reply_id {
     REPLY_DATA,
     REPLY_BYE,
     REPLY_FORBIDDEN,
+    REPLY_AUTH_CHALLENGE,       /* 334 <challenge> */
+    REPLY_AUTH_OK,
     /* 4xx */
     REPLY_TOO_MANY_RCPT,
     REPLY_NOMEM,
@@ -31,6 +33,7 @@ enum reply_id {
     REPLY_SHUTDOWN,
     REPLY_TOO_MANY_CONNECTIONS,
     REPLY_TOO_MANY_FROM,
+    REPLY_AUTH_TEMP,
     /* 5xx */
     REPLY_UNKNOWN,
     REPLY_LINE_TOO_LONG,
@@ -49,6 +52,10 @@ enum reply_id {
     REPLY_NEED_RCPT,
     REPLY_NESTED_MAIL,
     REPLY_AUTH_DISABLED,
+    REPLY_AUTH_TWICE,
+    REPLY_AUTH_IN_TX,
+    REPLY_AUTH_FAILED,
+    REPLY_AUTH_ENCRYPT,
     REPLY_MUST_STARTTLS,
     REPLY_BARE_CR,
     REPLY_SIZE,
@@ -70,7 +77,7 @@ enum reply_id {
 struct reply_def {
     int code;                   /* 220 ... 555 */
     const char *dsn;            /* "2.0.0"; "" for the greeting and HELO/EHLO
-                                 * (RFC 2034 exempts them), 354 */
+                                 * (RFC 2034 exempts them), 354 and 334 */
     const char *text;           /* each "%s" takes the next argument */
     unsigned flags;             /* REPLY_F_* */
     const char *doc[REPLY_ARGS_MAX]; /* the arguments as docs/smtp.md

@@ -23,6 +23,8 @@ struct trace_received {
     const char *for_rcpt;       /* the only recipient, or NULL */
     const char *date;           /* RFC 5322 date-time */
     long local_uid;             /* >= 0: local submission, pickup's form */
+    const char *auth_user;      /* "(Authenticated sender: name)", or NULL
+                                 * (smtpd_sasl_authenticated_header) */
 };
 
 /* The header with CRLF line ends, into out. Returns its length, or 0 when
