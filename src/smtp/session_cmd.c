@@ -108,14 +108,54 @@ static void restrict_snap(const struct session *s, const char *rcpt,
     };
 }
 
+/* The reply for the log: it quotes the client's text in "<...>" (the
+ * recipient, sender or HELO name), which gets log_addr's escapes there, so
+ * that a quoted local part cannot end the reject line's text early or add
+ * a field to it; the rest is ours or the administrator's. */
+static void reply_for_log(const char *reply, const char *const *quoted, size_t nq,
+                          char *out, size_t outlen)
+{
+    const char *q = NULL, *at = NULL;
+    for (size_t i = 0; i < nq && !at; i++) {
+        if (!quoted[i] || !quoted[i][0])
+            continue;
+        const char *p = strstr(reply, quoted[i]);
+        size_t n = strlen(quoted[i]);
+        if (p && p > reply && p[-1] == '<' && p[n] == '>') {
+            q = quoted[i];
+            at = p;
+        }
+    }
+    if (!at) {
+        log_sanitize(reply, strlen(reply), out, outlen);
+        return;
+    }
+    char head[RESTRICT_REPLY_MAX], addr[LOG_ADDR_SIZE], tail[RESTRICT_REPLY_MAX];
+    const char *rest = at + strlen(q);
+    log_sanitize(reply, (size_t)(at - reply), head, sizeof head);
+    log_addr(q, addr, sizeof addr);
+    log_sanitize(rest, strlen(rest), tail, sizeof tail);
+    size_t o = 0;
+    const char *parts[] = { head, addr, tail };
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]);
+        if (n > outlen - 1 - o)
+            n = outlen - 1 - o;
+        memcpy(out + o, parts[i], n);
+        o += n;
+    }
+    out[o] = '\0';
+}
+
 /* A decision's reply (res->code set): logged as Postfix's reject line
  * and sent as it is. */
 static void restrict_refuse(struct session *s, const char *stage,
                             const struct restrict_result *res, const char *to)
 {
-    char text[RESTRICT_REPLY_MAX];
-    log_reject_text(s, stage, log_sanitize(res->reply, strlen(res->reply), text, sizeof text),
-                    to);
+    char text[RESTRICT_REPLY_MAX + LOG_ADDR_SIZE];
+    const char *const quoted[] = { to, s->tx.env.sender, s->helo };
+    reply_for_log(res->reply, quoted, sizeof quoted / sizeof quoted[0], text, sizeof text);
+    log_reject_text(s, stage, text, to);
     session_reply_line(s, res->reply);
 }
 
@@ -421,9 +461,9 @@ static int from_check(struct session *s)
     addrlist_parse(tx->from_hdr, tx->from_len, from_check_one, &fc);
     if (!fc.res.code)
         return 0;
-    char text[RESTRICT_REPLY_MAX];
-    log_reject_text(s, "END-OF-MESSAGE",
-                    log_sanitize(fc.res.reply, strlen(fc.res.reply), text, sizeof text), NULL);
+    char text[RESTRICT_REPLY_MAX + LOG_ADDR_SIZE];
+    reply_for_log(fc.res.reply, NULL, 0, text, sizeof text);
+    log_reject_text(s, "END-OF-MESSAGE", text, NULL);
     session_tx_reset(s);
     s->state = SS_CMD;
     session_reply_line(s, fc.res.reply);
