@@ -22,7 +22,7 @@
 #include "../config/config.h"
 #include "../util/sbuf.h"
 #include "../util/unixsock.h"
-#include "addrlist.h"
+#include "../smtp/addrlist.h"
 
 /* Seconds to wait for each reply of the daemon. */
 #define REPLY_TIMEOUT 300

@@ -80,6 +80,7 @@ struct config {
     char *smtpd_tls_key_file;
     char *smtpd_tls_security_level;     /* "" (none) | none | may | encrypt */
     long long smtpd_tls_loglevel;
+    int smtpd_tls_auth_only;            /* AUTH only after TLS */
     /* outbound smtp transport */
     char *relayhost;                    /* "[host]:port", "host:port", "" = MX */
     char *smtp_helo_name;

@@ -162,6 +162,8 @@ const struct cfg_param config_params[] = {
           "SMTP server TLS on smtp:// listeners: none (empty), may (offer STARTTLS), encrypt (require it)"),
     P_INT(smtpd_tls_loglevel, "0", 0, 4,
           "SMTP server: 1 or more logs each TLS connection's protocol and cipher"),
+    P_BOOL(smtpd_tls_auth_only, "yes",
+           "SMTP server: offer AUTH only in a TLS session (AUTH before TLS: 538 5.7.11)"),
     /* outbound smtp transport */
     P_STR(relayhost, "",
           "next-hop for all mail: [host]:port (no MX lookup) or host:port (MX lookup); empty: deliver to the recipients' MX hosts"),

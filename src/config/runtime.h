@@ -19,6 +19,8 @@ struct netlist;     /* policy/policy.h */
 struct map;         /* config/maps.h */
 struct restrict_conf; /* policy/restrict.h */
 struct ssl_ctx_st;  /* OpenSSL's SSL_CTX */
+struct auth;        /* auth/auth.h */
+struct ratelimit;   /* auth/ratelimit.h */
 
 struct runtime {
     struct config *cfg;
@@ -30,6 +32,14 @@ struct runtime {
     struct restrict_conf *restrictions; /* the smtpd_*_restrictions, loaded */
     struct ssl_ctx_st *smtpd_tls;  /* the SMTP server's TLS context (smtp/tls.h),
                                     * NULL when no listener needs TLS */
+    /* AUTH: the smtpd_sasl_users text (smtpd_sasl_type = postern), read by
+     * the privileged parent, until the worker builds `auth` from it; then
+     * wiped. NULL when AUTH is off or another backend is used. */
+    char *sasl_users;
+    size_t sasl_users_len;
+    struct auth *auth;             /* the worker's AUTH checker, or NULL */
+    struct ratelimit *auth_ratelimit; /* failed AUTH per client: the daemon's,
+                                    * one across reloads (borrowed), or NULL */
     int refs;                      /* daemon/runtime.c's */
 };
 

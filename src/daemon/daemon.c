@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../auth/ratelimit.h"
 #include "../net/dns.h"
 #include "../deliver/smtp.h"
 #include "../queue/queue.h"
@@ -46,6 +47,7 @@ struct daemon {
     struct smtp_client *smtp;
     struct workq *workq;           /* Maildir writes off the event loop */
     struct privsep_channel *parent; /* to the privileged parent: reloads */
+    struct ratelimit *auth_ratelimit; /* failed AUTH per client, across reloads */
     int shutting_down;
     struct event *sig_term, *sig_int, *sig_hup, *grace;
 };
@@ -108,7 +110,8 @@ static void on_bundle(void *arg, struct fbundle *fb)
         config_errors_each(&errs, reload_say, NULL);
         return;
     }
-    if (smtp_client_configure(d->smtp, rt->cfg, &rt->passwd, err, sizeof err) < 0) {
+    if (smtp_client_configure(d->smtp, rt->cfg, &rt->passwd, err, sizeof err) < 0 ||
+        runtime_auth_start(rt, d->base, d->auth_ratelimit, err, sizeof err) < 0) {
         log_warning("reload failed, keeping the running configuration: %s", err);
         runtime_unref(rt);
         return;
@@ -233,6 +236,14 @@ static int worker_run(struct daemon *d, const struct owner *owner,
         goto out;
     }
     /* after dropping privileges: the threads are born unprivileged */
+    d->auth_ratelimit = ratelimit_new(RATELIMIT_DEFAULT_LIMIT, RATELIMIT_DEFAULT_WINDOW,
+                                      RATELIMIT_DEFAULT_SLOTS);
+    if (!d->auth_ratelimit)
+        log_fatal("out of memory");
+    if (runtime_auth_start(d->rt, d->base, d->auth_ratelimit, err, sizeof err) < 0) {
+        log_info("fatal: smtpd_sasl: %s", err);
+        goto out;
+    }
     d->workq = workq_new(d->base, DELIVERY_THREADS);
     if (!d->workq)
         log_warning("no delivery threads; Maildir writes run on the event loop");
@@ -300,6 +311,9 @@ out:
     if (d->grace) event_free(d->grace);
     privsep_channel_free(d->parent);
     runtime_unref(d->rt);
+    /* after the last snapshot that lends it */
+    if (d->auth_ratelimit)
+        ratelimit_free(d->auth_ratelimit);
     event_base_free(d->base);
     return rc;
 }

@@ -14,18 +14,23 @@
 #include "../policy/restrict.h"
 #include "../smtp/server.h"
 #include "../smtp/tls.h"
+#include "../auth/auth.h"
+#include "../auth/users.h"
 #include "../util/fbundle.h"
 #include "../util/fs.h"
 
-/* runtime_read flags, besides MAP_SECRET: a PEM file (certificate, key) */
-#define RT_PEM 0x100
 /* A certificate chain or a key is a few kilobytes. */
 #define RT_PEM_MAX (1024 * 1024)
 
 /* The text of a file the runtime needs: from a replay bundle (the worker
  * after a reload), else from disk (kept in a recording bundle). */
-static char *runtime_read(struct fbundle *fb, const char *path, const char *spec, int flags,
-                          size_t *len, char *err, size_t errlen, struct config_errors *errs)
+/* What runtime_read reads from disk: a configuration file, a table
+ * (spec), or the AUTH users file (secret: mode 600, no link). */
+enum runtime_file { RF_CONFIG, RF_MAP, RF_USERS, RF_PEM };
+
+static char *runtime_read(struct fbundle *fb, enum runtime_file kind, const char *path,
+                          const char *spec, int flags, size_t *len, char *err, size_t errlen,
+                          struct config_errors *errs)
 {
     char *text = NULL;
     if (fb && fbundle_is_replay(fb)) {
@@ -41,13 +46,15 @@ static char *runtime_read(struct fbundle *fb, const char *path, const char *spec
         memcpy(text, t, *len + 1);
         return text;
     }
-    int rc = spec                ? map_read_file(spec, flags, &text, len, err, errlen)
-             : (flags & RT_PEM) ? fs_read_file(path, (flags & MAP_SECRET) ? FS_READ_SECRET : 0,
-                                               RT_PEM_MAX, &text, len, err, errlen)
+    int rc = kind == RF_MAP ? map_read_file(spec, flags, &text, len, err, errlen)
+             : kind == RF_USERS ? users_read_file(path, 1, &text, len, err, errlen)
+             : kind == RF_PEM ? fs_read_file(path, (flags & MAP_SECRET) ? FS_READ_SECRET : 0,
+                                             RT_PEM_MAX, &text, len, err, errlen)
                                 : config_read_file(path, &text, len, errs);
     if (rc < 0)
         return NULL;
     if (fb && fbundle_put(fb, path, text, *len) < 0) {
+        explicit_bzero(text, *len);
         free(text);
         snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
@@ -62,7 +69,7 @@ struct map *runtime_map(struct fbundle *fb, const char *spec, int flags, char *e
     if (!path)      /* let map_open_text say what is wrong with it */
         return map_open_text(spec, flags, "", 0, err, errlen);
     size_t len = 0;
-    char *text = runtime_read(fb, path, spec, flags, &len, err, errlen, NULL);
+    char *text = runtime_read(fb, RF_MAP, path, spec, flags, &len, err, errlen, NULL);
     if (!text)
         return NULL;
     struct map *m = map_open_text(spec, flags, text, len, err, errlen);
@@ -117,7 +124,7 @@ static struct ssl_ctx_st *runtime_tls(const struct config *cfg, struct fbundle *
         return NULL;
     }
     size_t clen = 0, klen = 0;
-    char *cert = runtime_read(fb, cfg->smtpd_tls_cert_file, NULL, RT_PEM, &clen, why,
+    char *cert = runtime_read(fb, RF_PEM, cfg->smtpd_tls_cert_file, NULL, 0, &clen, why,
                               sizeof why, NULL);
     if (!cert) {
         config_errors_add(errs, "%s: smtpd_tls_cert_file: %s",
@@ -125,7 +132,7 @@ static struct ssl_ctx_st *runtime_tls(const struct config *cfg, struct fbundle *
                           why);
         return NULL;
     }
-    char *key = runtime_read(fb, cfg->smtpd_tls_key_file, NULL, RT_PEM | MAP_SECRET, &klen,
+    char *key = runtime_read(fb, RF_PEM, cfg->smtpd_tls_key_file, NULL, MAP_SECRET, &klen,
                              why, sizeof why, NULL);
     if (!key) {
         config_errors_add(errs, "%s: smtpd_tls_key_file: %s",
@@ -147,6 +154,52 @@ static struct ssl_ctx_st *runtime_tls(const struct config *cfg, struct fbundle *
     return ctx;
 }
 
+/* smtpd_sasl_users, read (by the privileged parent) and checked now so
+ * that a broken file fails the start or the reload, not each AUTH. */
+static void load_sasl_users(struct runtime *rt, struct fbundle *fb, struct config_errors *errs)
+{
+    const struct config *cfg = rt->cfg;
+    char err[1024], where[512];
+    if (!cfg->smtpd_sasl_auth_enable || strcmp(cfg->smtpd_sasl_type, "postern") != 0)
+        return;
+    size_t len = 0;
+    char *text = runtime_read(fb, RF_USERS, cfg->smtpd_sasl_users, NULL, 0, &len, err,
+                              sizeof err, NULL);
+    if (!text) {
+        config_errors_add(errs, "%s: smtpd_sasl_users: %s",
+                          config_param_where(cfg, "smtpd_sasl_users", where, sizeof where),
+                          err);
+        return;
+    }
+    struct users *u = users_parse(text, len, cfg->smtpd_sasl_users, err, sizeof err);
+    if (!u) {
+        explicit_bzero(text, len);
+        free(text);
+        config_errors_add(errs, "smtpd_sasl_users: %s", err);
+        return;
+    }
+    users_free(u);
+    rt->sasl_users = text;
+    rt->sasl_users_len = len;
+}
+
+int runtime_auth_start(struct runtime *rt, struct event_base *base, struct ratelimit *rl,
+                       char *err, size_t errlen)
+{
+    rt->auth_ratelimit = rl;
+    if (!rt->cfg->smtpd_sasl_auth_enable)
+        return 0;
+    rt->auth = auth_new(rt->cfg, base, rt->sasl_users ? rt->sasl_users : "",
+                        rt->sasl_users_len, err, errlen);
+    if (rt->sasl_users) {
+        explicit_bzero(rt->sasl_users, rt->sasl_users_len);
+        free(rt->sasl_users);
+        rt->sasl_users = NULL;
+        rt->sasl_users_len = 0;
+    }
+    return rt->auth ? 0 : -1;
+}
+
 struct runtime *runtime_load(const char *path, struct config_errors *errs)
 {
     return runtime_load_from(path, NULL, errs);
@@ -161,7 +214,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     char why[768] = "", where[512];
     if (path) {
         size_t len = 0;
-        char *text = runtime_read(fb, path, NULL, 0, &len, why, sizeof why, errs);
+        char *text = runtime_read(fb, RF_CONFIG, path, NULL, 0, &len, why, sizeof why, errs);
         if (!text) {
             if (errs->n == 0)       /* not a read error: those are in errs */
                 config_errors_add(errs, "%s", why);
@@ -209,6 +262,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
         !(rt->transport_map = runtime_map(fb, cfg->transport_maps, 0, why, sizeof why)))
         config_errors_add(errs, "transport_maps: %s", why);
     rt->restrictions = runtime_restrictions(cfg, fb, errs);
+    load_sasl_users(rt, fb, errs);
     if (errs->n == 0)
         rt->smtpd_tls = runtime_tls(cfg, fb, errs);
     if (errs->n > 0) {
@@ -236,6 +290,12 @@ void runtime_unref(struct runtime *rt)
     map_free(rt->passwd);
     restrict_conf_free(rt->restrictions);
     tls_server_ctx_free(rt->smtpd_tls);
+    if (rt->auth)
+        auth_free(rt->auth);
+    if (rt->sasl_users) {
+        explicit_bzero(rt->sasl_users, rt->sasl_users_len);
+        free(rt->sasl_users);
+    }
     config_free(rt->cfg);
     free(rt);
 }

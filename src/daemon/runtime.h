@@ -10,6 +10,8 @@
 struct fbundle;
 struct map;
 struct restrict_conf;
+struct event_base;
+struct ratelimit;
 
 /* Load the configuration at path (NULL: embedded default) and every table
  * it names; NULL when there is any error: each is in errs. runtime_load
@@ -21,6 +23,12 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                                   struct config_errors *errs);
 struct runtime *runtime_ref(struct runtime *rt);
 void runtime_unref(struct runtime *rt);
+
+/* In the worker: build rt's AUTH checker on base from the users text the
+ * parent read (then wiped), and give it the daemon's rate limiter rl
+ * (kept across reloads). 0, or -1 with err. */
+int runtime_auth_start(struct runtime *rt, struct event_base *base, struct ratelimit *rl,
+                       char *err, size_t errlen);
 
 /* Open the table "type:/path" as runtime_load_from does (from the bundle
  * when replaying): NULL with err. */

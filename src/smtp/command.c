@@ -157,7 +157,8 @@ static enum cmd_status parse_params(const char *s, size_t n, int is_mail,
     return CMD_OK;
 }
 
-static enum cmd_status parse_mail(const char *a, size_t n, struct smtp_command *out)
+static enum cmd_status parse_mail(const char *a, size_t n, int nobracket,
+                                  struct smtp_command *out)
 {
     size_t p, used = 0;
     enum addr_status st;
@@ -172,7 +173,8 @@ static enum cmd_status parse_mail(const char *a, size_t n, struct smtp_command *
         return CMD_ERR_SYNTAX;              /* no path at all */
     /* Parse with UTF-8 allowed, then require SMTPUTF8 once the parameters
      * are known: same result as scanning the parameters first. */
-    st = address_parse(a + p, n - p, ADDR_ALLOW_NULL | ADDR_ALLOW_UTF8,
+    st = address_parse(a + p, n - p, ADDR_ALLOW_NULL | ADDR_ALLOW_UTF8 |
+                           (nobracket ? ADDR_ALLOW_NOBRACKET : 0),
                        &out->addr, &used);
     if (st != ADDR_OK) {
         out->addr_status = st;
@@ -189,7 +191,7 @@ static enum cmd_status parse_mail(const char *a, size_t n, struct smtp_command *
     return CMD_OK;
 }
 
-static enum cmd_status parse_rcpt(const char *a, size_t n, int tx_smtputf8,
+static enum cmd_status parse_rcpt(const char *a, size_t n, unsigned flags,
                                   struct smtp_command *out)
 {
     static const char pm[] = "<postmaster>";
@@ -210,7 +212,9 @@ static enum cmd_status parse_rcpt(const char *a, size_t n, int tx_smtputf8,
         strcpy(out->addr.full, "Postmaster");
         used = sizeof pm - 1;
     } else {
-        st = address_parse(a + p, n - p, tx_smtputf8 ? ADDR_ALLOW_UTF8 : 0,
+        st = address_parse(a + p, n - p,
+                           ((flags & CMD_PARSE_UTF8) ? ADDR_ALLOW_UTF8 : 0) |
+                               ((flags & CMD_PARSE_NOBRACKET) ? ADDR_ALLOW_NOBRACKET : 0),
                            &out->addr, &used);
         if (st != ADDR_OK) {
             out->addr_status = st;
@@ -221,7 +225,7 @@ static enum cmd_status parse_rcpt(const char *a, size_t n, int tx_smtputf8,
     return parse_params(a + p, n - p, 0, out);
 }
 
-enum cmd_status command_parse(const char *line, size_t len, int tx_smtputf8,
+enum cmd_status command_parse(const char *line, size_t len, unsigned flags,
                               struct smtp_command *out)
 {
     size_t i, vend, a, e, k;
@@ -261,11 +265,19 @@ enum cmd_status command_parse(const char *line, size_t len, int tx_smtputf8,
     alen = e - a;
 
     switch (out->verb) {
+    case CMD_AUTH:
+        if (alen == 0)
+            return CMD_ERR_SYNTAX;
+        out->auth_arg = arg;
+        out->auth_len = alen;
+        /* a PLAIN initial response may be longer than arg: auth_arg has it */
+        if (copy_arg(out, arg, alen) != CMD_OK)
+            out->arg[0] = '\0';
+        return CMD_OK;
     case CMD_HELO:
     case CMD_EHLO:
     case CMD_VRFY:
     case CMD_EXPN:
-    case CMD_AUTH:
         if (alen == 0)
             return CMD_ERR_SYNTAX;
         return copy_arg(out, arg, alen);
@@ -279,9 +291,9 @@ enum cmd_status command_parse(const char *line, size_t len, int tx_smtputf8,
     case CMD_STARTTLS:
         return alen == 0 ? CMD_OK : CMD_ERR_SYNTAX;
     case CMD_MAIL:
-        return parse_mail(arg, alen, out);
+        return parse_mail(arg, alen, (flags & CMD_PARSE_NOBRACKET) != 0, out);
     case CMD_RCPT:
-        return parse_rcpt(arg, alen, tx_smtputf8, out);
+        return parse_rcpt(arg, alen, flags, out);
     case CMD_UNKNOWN:
         break;
     }

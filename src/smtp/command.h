@@ -32,15 +32,26 @@ struct smtp_command {
     long long size;                       /* MAIL SIZE=, -1 when absent */
     enum body_type body;                  /* MAIL BODY= */
     int smtputf8;                         /* MAIL SMTPUTF8 */
+    /* AUTH: the argument (mechanism and initial response), borrowed from
+     * the line for the call: it may be longer than arg, and a credential
+     * is not copied anywhere */
+    const char *auth_arg;
+    size_t auth_len;
 };
+
+/* command_parse flags */
+#define CMD_PARSE_UTF8 0x1        /* the transaction's MAIL had SMTPUTF8 */
+#define CMD_PARSE_NOBRACKET 0x2   /* strict_rfc821_envelopes = no: paths
+                                   * without < > are accepted */
 
 /* Parse one line (len bytes, CRLF already removed). Verbs are
  * case-insensitive; "MAIL FROM:" and "RCPT TO:" allow no space after the
  * colon but tolerate one (as Postfix does). Unknown ESMTP parameters on
  * MAIL/RCPT give CMD_ERR_PARAM. */
-/* tx_smtputf8: the current transaction's MAIL had SMTPUTF8, so RCPT may
- * carry UTF-8 addresses. MAIL decides from its own SMTPUTF8 parameter. */
-enum cmd_status command_parse(const char *line, size_t len, int tx_smtputf8,
+/* flags: CMD_PARSE_UTF8 when the current transaction's MAIL had SMTPUTF8,
+ * so RCPT may carry UTF-8 addresses (MAIL decides from its own SMTPUTF8
+ * parameter); CMD_PARSE_NOBRACKET. */
+enum cmd_status command_parse(const char *line, size_t len, unsigned flags,
                               struct smtp_command *out);
 
 /* For -v traces: may this client line carry a credential? AUTH lines (any

@@ -22,6 +22,8 @@ enum reply_id {
     REPLY_BYE,
     REPLY_FORBIDDEN,
     REPLY_STARTTLS,
+    REPLY_AUTH_CHALLENGE,       /* 334 <challenge> */
+    REPLY_AUTH_OK,
     /* 4xx */
     REPLY_TOO_MANY_RCPT,
     REPLY_NOMEM,
@@ -32,6 +34,7 @@ enum reply_id {
     REPLY_SHUTDOWN,
     REPLY_TOO_MANY_CONNECTIONS,
     REPLY_TOO_MANY_FROM,
+    REPLY_AUTH_TEMP,
     /* 5xx */
     REPLY_UNKNOWN,
     REPLY_LINE_TOO_LONG,
@@ -51,6 +54,10 @@ enum reply_id {
     REPLY_NESTED_MAIL,
     REPLY_NEED_HELO,
     REPLY_AUTH_DISABLED,
+    REPLY_AUTH_TWICE,
+    REPLY_AUTH_IN_TX,
+    REPLY_AUTH_FAILED,
+    REPLY_AUTH_ENCRYPT,
     REPLY_MUST_STARTTLS,
     REPLY_BARE_CR,
     REPLY_SIZE,
@@ -73,7 +80,7 @@ enum reply_id {
 struct reply_def {
     int code;                   /* 220 ... 555 */
     const char *dsn;            /* "2.0.0"; "" for the greeting and HELO/EHLO
-                                 * (RFC 2034 exempts them), 354 */
+                                 * (RFC 2034 exempts them), 354 and 334 */
     const char *text;           /* each "%s" takes the next argument */
     unsigned flags;             /* REPLY_F_* */
     const char *doc[REPLY_ARGS_MAX]; /* the arguments as docs/smtp.md

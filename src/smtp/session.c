@@ -36,6 +36,7 @@
 #define SESSION_CLOSE_GRACE 5
 
 static void session_process(struct session *s);
+static void session_run(struct session *s);
 
 /* ---------- replies ---------- */
 
@@ -81,17 +82,14 @@ static void session_close(struct session *s)
  * here. An error reply (REPLY_F_ERROR) counts towards the soft and hard
  * limits (Postfix smtpd_soft_error_limit / smtpd_hard_error_limit); a 221
  * or 421 reply closes the session, as in Postfix's smtpd_chat_reply. */
-void session_reply(struct session *s, enum reply_id id, const char *a1, const char *a2)
+static void reply_send(struct session *s, const char *line, int error, int closes)
 {
     const struct config *cfg = session_cfg(s);
-    const struct reply_def *r = reply_get(id);
-    char line[1024];
-    reply_format(line, sizeof line, id, 0, a1, a2);
     /* past smtpd_junk_command_limit, every junk command counts as an error
      * (Postfix): a client cannot hold a connection slot with NOOP for ever */
     int junk_error = s->junk_pending;
     s->junk_pending = 0;
-    if ((r && (r->flags & REPLY_F_ERROR)) || junk_error) {
+    if (error || junk_error) {
         s->errors++;
         if (s->errors >= cfg->smtpd_hard_error_limit) {
             session_reply_raw(s, line);
@@ -110,8 +108,22 @@ void session_reply(struct session *s, enum reply_id id, const char *a1, const ch
         }
     }
     session_reply_raw(s, line);
-    if (r && (r->code == 221 || r->code == 421))
+    if (closes)
         session_close(s);
+}
+
+void session_reply(struct session *s, enum reply_id id, const char *a1, const char *a2)
+{
+    const struct reply_def *r = reply_get(id);
+    char line[1024];
+    reply_format(line, sizeof line, id, 0, a1, a2);
+    reply_send(s, line, r && (r->flags & REPLY_F_ERROR),
+               r && (r->code == 221 || r->code == 421));
+}
+
+void session_reply_line(struct session *s, const char *line)
+{
+    reply_send(s, line, line[0] == '5', 0);
 }
 
 /* ---------- the group commit ---------- */
@@ -142,8 +154,14 @@ void session_commit_done(struct session *s, int ok)
 {
     struct session_tx *tx = &s->tx;
     if (ok) {
-        char from_l[LOG_ADDR_SIZE];
-        log_info("%s: client=%s", tx->env.qid, s->peer_label);
+        char from_l[LOG_ADDR_SIZE], user_l[LOG_ADDR_SIZE];
+        if (s->sasl_username[0])
+            /* Postfix's words: log watchers key on sasl_username= */
+            log_info("%s: client=%s, sasl_method=%s, sasl_username=%s", tx->env.qid,
+                     s->peer_label, s->sasl_method,
+                     log_addr(s->sasl_username, user_l, sizeof user_l));
+        else
+            log_info("%s: client=%s", tx->env.qid, s->peer_label);
         log_info("%s: from=<%s>, size=%lld, nrcpt=%zu (queue active)", tx->env.qid,
                  log_addr(tx->env.sender, from_l, sizeof from_l), tx->ds.size,
                  tx->env.nrcpt);
@@ -215,6 +233,7 @@ static int process_command_line(struct session *s, struct evbuffer *in)
         evbuffer_drain(in, n);
         s->discard_line = 0;
         session_timer_arm(s, cfg->smtpd_timeout);
+        session_auth_abort(s);
         session_reply(s, REPLY_LINE_TOO_LONG, NULL, NULL);
         return 1;
     }
@@ -229,7 +248,12 @@ static int process_command_line(struct session *s, struct evbuffer *in)
     if (len > 0 && line[len - 1] == '\r')
         len--;
     session_timer_arm(s, cfg->smtpd_timeout);
-    session_command(s, line, len);
+    if (s->state == SS_AUTH)
+        session_auth_line(s, line, len);
+    else
+        session_command(s, line, len);
+    /* it may have been a credential (AUTH, a SASL response) */
+    explicit_bzero(line, n);
     if (line != stackbuf)
         free(line);
     return 1;
@@ -260,7 +284,11 @@ static void session_process(struct session *s)
             commit_finish(s);
             continue;
         case SS_CMD:
+        case SS_AUTH:
             break;
+        case SS_AUTH_WAIT:
+            /* the credentials are being checked: on_auth resumes */
+            return;
         case SS_CLOSING:
             if (output_pending(s) == 0)
                 s->state = SS_CLOSED;
@@ -270,6 +298,7 @@ static void session_process(struct session *s)
             return;
         }
         if (s->shutdown_requested) {
+            session_auth_abort(s);
             session_reply(s, REPLY_SHUTDOWN, session_cfg(s)->myhostname, NULL);
             return;
         }
@@ -293,6 +322,11 @@ static void session_process(struct session *s)
 }
 
 static void session_free(struct session *s);
+
+void session_resume(struct session *s)
+{
+    session_run(s);
+}
 
 /* Every way into a session (the libevent callbacks below, the commit
  * result, session_destroy) ends here, and only here is a session freed:
@@ -407,11 +441,15 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         s->state = SS_CLOSED;
         break;
     case SS_CMD:
+    case SS_AUTH:
     case SS_DATA:
-        log_info("timeout after %s from %s", s->state == SS_DATA ? "DATA" : "command",
+        log_info("timeout after %s from %s",
+                 s->state == SS_DATA ? "DATA" : s->state == SS_AUTH ? "AUTH" : "command",
                  s->peer_label);
+        session_auth_abort(s);
         session_reply(s, REPLY_TIMEOUT, session_cfg(s)->myhostname, NULL);
         break;
+    case SS_AUTH_WAIT:      /* the backend's own timeout bounds it */
     case SS_COMMIT:
     case SS_CLOSED:
         break;
@@ -608,6 +646,7 @@ void session_destroy(struct session *s)
 static void session_free(struct session *s)
 {
     session_commit_cancel(s);
+    session_auth_free(s);
     log_info("disconnect from %s", s->peer_label);
     session_tx_reset(s);
     free(s->pending_reply);

@@ -18,11 +18,16 @@ struct bufferevent;
 struct event;
 struct evbuffer_cb_entry;
 struct spool_msg;
+struct sasl_exchange;
+struct auth_request;
 
 enum session_state {
     SS_CMD,          /* reading commands */
     SS_DATA,         /* reading message content after 354 */
     SS_COMMIT,       /* content complete, waiting for the group commit */
+    SS_AUTH,         /* AUTH: reading the client's SASL responses */
+    SS_AUTH_WAIT,    /* AUTH: the backend is checking the credentials;
+                      * nothing is read meanwhile */
     SS_SLEEP,        /* error reply delayed by smtpd_error_sleep_time */
     SS_CLOSING,      /* final reply queued, closing once it is written */
     SS_CLOSED,       /* over: freed as the callback that got here returns */
@@ -47,6 +52,12 @@ struct session_tx {
     struct spool_msg *msg;                /* queue file written during DATA */
     struct data_scanner ds;               /* the DATA content scanner */
     int write_error;                      /* a write to msg failed: 451 */
+    /* smtpd_sender_header_check: the From: header field bodies (unfolded),
+     * collected while the header section is read, checked at the dot */
+    char *from_hdr;
+    size_t from_len;
+    int hdr_in_from;                      /* the header line being read is From: */
+    int hdr_line_start;                   /* the next byte starts a line */
 };
 
 struct session {
@@ -91,6 +102,11 @@ struct session {
     struct evbuffer_cb_entry *raw_out_cb; /* TLS: the socket's output drained */
     int esmtp;
     char helo[512];
+    /* AUTH (session_auth.c) */
+    struct sasl_exchange *sasl;           /* the exchange under way (SS_AUTH) */
+    struct auth_request *auth_req;        /* the check under way (SS_AUTH_WAIT) */
+    const char *sasl_method;              /* "PLAIN", "LOGIN" once logged in */
+    char sasl_username[256];              /* the login; "" before AUTH */
     int errors;
     long long junk;                       /* NOOP, RSET, VRFY, HELP, HELO, EHLO
                                            * since the last accepted message */

@@ -7,13 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 
 #include "../policy/policy.h"
+#include "../policy/restrict.h"
+#include "../auth/sasl.h"
 #include "../queue/queue.h"
 #include "../queue/spool.h"
 #include "../util/log.h"
+#include "addrlist.h"
 #include "server.h"
 #include "session_internal.h"
 #include "trace.h"
@@ -29,18 +33,22 @@ void session_tx_reset(struct session *s)
         free(tx->env.rcpt[i].addr);
     free(tx->env.rcpt);
     free(tx->env.sender);
+    free(tx->from_hdr);
     memset(tx, 0, sizeof *tx);
 }
 
-/* RFC 3848, RFC 6531: "S" when the session is TLS (not after HELO, as
- * Postfix). */
+/* Postfix's protocol names (RFC 3848): ESMTP, then S for TLS and A for
+ * AUTH ("ESMTPSA"), the same suffixes after UTF8SMTP. */
 static const char *proto_name(const struct session *s)
 {
-    if (s->tx.env.smtputf8)
-        return s->tls_active ? "UTF8SMTPS" : "UTF8SMTP";
-    if (!s->esmtp)
+    static const char *const names[2][4] = {
+        { "ESMTP", "ESMTPS", "ESMTPA", "ESMTPSA" },
+        { "UTF8SMTP", "UTF8SMTPS", "UTF8SMTPA", "UTF8SMTPSA" },
+    };
+    if (!s->esmtp && !s->tx.env.smtputf8)
         return "SMTP";
-    return s->tls_active ? "ESMTPS" : "ESMTP";
+    return names[s->tx.env.smtputf8 != 0][(s->tls_active ? 1 : 0) +
+                                          (s->sasl_username[0] ? 2 : 0)];
 }
 
 static void rfc5322_date(time_t t, char *out, size_t outlen)
@@ -72,6 +80,93 @@ static void log_reject(struct session *s, const char *stage, enum reply_id id,
     log_reject_text(s, stage, text, to);
 }
 
+/* ---------- restrictions ---------- */
+
+/* The local submission socket skips them, as Postfix's pickup does: its
+ * users are on this host, and the kernel told who they are. */
+static int restrictions_apply(const struct session *s)
+{
+    return s->local_uid < 0;
+}
+
+static void restrict_snap(const struct session *s, const char *rcpt,
+                          struct restrict_snapshot *q)
+{
+    const struct config *cfg = session_cfg(s);
+    *q = (struct restrict_snapshot){
+        .client_addr = s->client_addr,
+        .client_name = s->client_name,
+        .in_mynetworks = s->in_mynetworks,
+        .sasl_enabled = cfg->smtpd_sasl_auth_enable,
+        .sasl_username = s->sasl_username[0] ? s->sasl_username : NULL,
+        .tls = s->tls_active,
+        .smtputf8 = s->tx.env.smtputf8,
+        .helo = s->helo[0] ? s->helo : NULL,
+        .sender = s->tx.env.sender,
+        .recipient = rcpt,
+        .rcpt_count = s->tx.env.nrcpt,
+    };
+}
+
+/* The reply for the log: it quotes the client's text in "<...>" (the
+ * recipient, sender or HELO name), which gets log_addr's escapes there, so
+ * that a quoted local part cannot end the reject line's text early or add
+ * a field to it; the rest is ours or the administrator's. */
+static void reply_for_log(const char *reply, const char *const *quoted, size_t nq,
+                          char *out, size_t outlen)
+{
+    const char *q = NULL, *at = NULL;
+    for (size_t i = 0; i < nq && !at; i++) {
+        if (!quoted[i] || !quoted[i][0])
+            continue;
+        const char *p = strstr(reply, quoted[i]);
+        size_t n = strlen(quoted[i]);
+        if (p && p > reply && p[-1] == '<' && p[n] == '>') {
+            q = quoted[i];
+            at = p;
+        }
+    }
+    if (!at) {
+        log_sanitize(reply, strlen(reply), out, outlen);
+        return;
+    }
+    char head[RESTRICT_REPLY_MAX], addr[LOG_ADDR_SIZE], tail[RESTRICT_REPLY_MAX];
+    const char *rest = at + strlen(q);
+    log_sanitize(reply, (size_t)(at - reply), head, sizeof head);
+    log_addr(q, addr, sizeof addr);
+    log_sanitize(rest, strlen(rest), tail, sizeof tail);
+    size_t o = 0;
+    const char *parts[] = { head, addr, tail };
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]);
+        if (n > outlen - 1 - o)
+            n = outlen - 1 - o;
+        memcpy(out + o, parts[i], n);
+        o += n;
+    }
+    out[o] = '\0';
+}
+
+/* A decision's reply (res->code set): logged as Postfix's reject line
+ * and sent as it is. */
+static void restrict_refuse(struct session *s, const char *stage,
+                            const struct restrict_result *res, const char *to)
+{
+    char text[RESTRICT_REPLY_MAX + LOG_ADDR_SIZE];
+    const char *const quoted[] = { to, s->tx.env.sender, s->helo };
+    reply_for_log(res->reply, quoted, sizeof quoted / sizeof quoted[0], text, sizeof text);
+    log_reject_text(s, stage, text, to);
+    session_reply_line(s, res->reply);
+}
+
+static void restrict_warn(const struct session *s, const struct restrict_result *res)
+{
+    char text[RESTRICT_REPLY_MAX];
+    if (res->warning[0])
+        log_warning("%s: %s", s->peer_label,
+                    log_sanitize(res->warning, strlen(res->warning), text, sizeof text));
+}
+
 /* ---------- handlers ---------- */
 
 static void hello(struct session *s, const struct smtp_command *c, int esmtp)
@@ -91,13 +186,24 @@ static void hello(struct session *s, const struct smtp_command *c, int esmtp)
     if (cfg->message_size_limit > 0)
         snprintf(size, sizeof size, "SIZE %lld", cfg->message_size_limit);
     /* Postfix's order */
-    const char *lines[8];
+    const char *lines[10];
     size_t n = 0;
     lines[n++] = cfg->myhostname;
     lines[n++] = "PIPELINING";
     lines[n++] = size;
     if (s->tls_offer && !s->tls_active)
         lines[n++] = "STARTTLS";
+    char auth[64] = "AUTH ", auth_old[64] = "AUTH=";
+    unsigned mechs = session_auth_mechs(s);
+    if (mechs) {
+        sasl_mech_list(mechs, auth + 5, sizeof auth - 5);
+        lines[n++] = auth;
+        if (cfg->broken_sasl_auth_clients) {
+            /* the pre-RFC form old Outlook versions look for */
+            sasl_mech_list(mechs, auth_old + 5, sizeof auth_old - 5);
+            lines[n++] = auth_old;
+        }
+    }
     lines[n++] = "ENHANCEDSTATUSCODES";
     lines[n++] = "8BITMIME";
     lines[n++] = "SMTPUTF8";
@@ -132,6 +238,18 @@ static void cmd_mail(struct session *s, const struct smtp_command *c)
     }
     s->tx.env.body_8bit = c->body == BODY_8BITMIME;
     s->tx.env.smtputf8 = c->smtputf8;
+    if (restrictions_apply(s) && s->rt->restrictions) {
+        struct restrict_snapshot q;
+        struct restrict_result res;
+        restrict_snap(s, NULL, &q);
+        restrict_check_mail(s->rt->restrictions, &q, &res);
+        restrict_warn(s, &res);
+        if (res.code) {
+            restrict_refuse(s, "MAIL", &res, NULL);
+            session_tx_reset(s);
+            return;
+        }
+    }
     s->tx.have_mail = 1;
     session_reply(s, REPLY_MAIL_OK, NULL, NULL);
 }
@@ -144,20 +262,21 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
         session_reply(s, REPLY_TOO_MANY_RCPT, NULL, NULL);
         return;
     }
-    const struct policy_rcpt q = {
-        .client_trusted = s->in_mynetworks,
-        .allow_untrusted_routing = cfg->allow_untrusted_routing,
-        .local = c->addr.local,
-        .domain = c->addr.domain,
-        .mydestination = cfg->mydestination.v,
-        .ndest = cfg->mydestination.n,
-    };
-    if (policy_check_rcpt(&q) != POLICY_PERMIT) {
-        char addr_l[LOG_ADDR_SIZE];
-        log_reject(s, "RCPT", REPLY_RELAY_DENIED,
-                   log_addr(c->addr.full, addr_l, sizeof addr_l), c->addr.full);
+    if (restrictions_apply(s) && !s->rt->restrictions) {
+        /* a snapshot always has them (runtime_load); never relay without */
         session_reply(s, REPLY_RELAY_DENIED, c->addr.full, NULL);
         return;
+    }
+    if (restrictions_apply(s)) {
+        struct restrict_snapshot q;
+        struct restrict_result res;
+        restrict_snap(s, c->addr.full, &q);
+        restrict_check_rcpt(s->rt->restrictions, &q, &res);
+        restrict_warn(s, &res);
+        if (res.code) {
+            restrict_refuse(s, "RCPT", &res, c->addr.full);
+            return;
+        }
     }
     if (tx->env.nrcpt == tx->rcpt_cap) {
         size_t nc = tx->rcpt_cap ? tx->rcpt_cap * 2 : 4;
@@ -210,6 +329,17 @@ static void cmd_data(struct session *s, const struct smtp_command *c)
     struct session_tx *tx = &s->tx;
     char err[256];
     (void)c;
+    if (restrictions_apply(s) && s->rt->restrictions) {
+        struct restrict_snapshot q;
+        struct restrict_result res;
+        restrict_snap(s, tx->env.nrcpt == 1 ? tx->env.rcpt[0].addr : NULL, &q);
+        restrict_check_data(s->rt->restrictions, &q, &res);
+        restrict_warn(s, &res);
+        if (res.code) {
+            restrict_refuse(s, "DATA", &res, NULL);
+            return;
+        }
+    }
     struct timeval tv;
     gettimeofday(&tv, NULL);
     tx->env.arrival_sec = tv.tv_sec;
@@ -234,6 +364,8 @@ static void cmd_data(struct session *s, const struct smtp_command *c)
         .myhostname = cfg->myhostname, .protocol = proto_name(s), .qid = tx->env.qid,
         .for_rcpt = tx->env.nrcpt == 1 ? tx->env.rcpt[0].addr : NULL, .date = date,
         .local_uid = s->local_uid,
+        .auth_user = cfg->smtpd_sasl_authenticated_header && s->sasl_username[0]
+                         ? s->sasl_username : NULL,
     };
     if (s->tls_active) {
         tr.tls_protocol = s->tls.protocol;
@@ -244,6 +376,7 @@ static void cmd_data(struct session *s, const struct smtp_command *c)
     size_t n = trace_format_received(&tr, hdr, sizeof hdr);
     data_scanner_init(&tx->ds, cfg->message_size_limit, cfg->header_size_limit);
     tx->write_error = 0;
+    tx->hdr_line_start = 1;
     msg_write(s, hdr, n);
     s->state = SS_DATA;
     session_reply(s, REPLY_DATA, NULL, NULL);
@@ -281,10 +414,101 @@ static void cmd_rset(struct session *s, const struct smtp_command *c)
 
 /* ---------- DATA content ---------- */
 
+/* Bound of the From: field bodies kept for the check: a header section is
+ * bounded anyway (header_size_limit), this bounds the copy. */
+#define FROM_HDR_MAX 8192
+
+static int wants_header_from(const struct session *s)
+{
+    return restrictions_apply(s) && s->rt->restrictions && s->sasl_username[0] &&
+           restrict_wants_header_from(s->rt->restrictions);
+}
+
+static void from_append(struct session_tx *tx, const char *p, size_t n)
+{
+    if (!tx->from_hdr && !(tx->from_hdr = malloc(FROM_HDR_MAX + 1)))
+        return;
+    if (n > FROM_HDR_MAX - tx->from_len)
+        n = FROM_HDR_MAX - tx->from_len;
+    for (size_t i = 0; i < n; i++)      /* unfold: line ends become blanks */
+        tx->from_hdr[tx->from_len++] = p[i] == '\r' || p[i] == '\n' ? ' ' : p[i];
+    tx->from_hdr[tx->from_len] = '\0';
+}
+
+/* Header bytes as the scanner emits them (whole lines, or pieces of a
+ * line longer than DATA_LINE_MAX): keep the bodies of From: fields. */
+static void from_collect(struct session_tx *tx, const char *p, size_t n)
+{
+    while (n > 0) {
+        if (tx->hdr_line_start) {
+            tx->hdr_line_start = 0;
+            if (p[0] != ' ' && p[0] != '\t') {
+                tx->hdr_in_from = n >= 5 && strncasecmp(p, "From:", 5) == 0;
+                if (tx->hdr_in_from) {
+                    /* several From: fields: one list */
+                    from_append(tx, ",", 1);
+                    p += 5;
+                    n -= 5;
+                    continue;
+                }
+            }
+        }
+        const char *nl = memchr(p, '\n', n);
+        size_t k = nl ? (size_t)(nl - p) + 1 : n;
+        if (tx->hdr_in_from)
+            from_append(tx, p, k);
+        if (nl)
+            tx->hdr_line_start = 1;
+        p += k;
+        n -= k;
+    }
+}
+
+struct from_check {
+    struct session *s;
+    struct restrict_result res;
+    struct restrict_snapshot q;
+};
+
+static void from_check_one(const char *addr, size_t n, void *arg)
+{
+    struct from_check *fc = arg;
+    char a[ADDR_PATH_MAX * 4 + 1];
+    if (fc->res.code || n >= sizeof a)
+        return;
+    memcpy(a, addr, n);
+    a[n] = '\0';
+    restrict_check_header_from(fc->s->rt->restrictions, &fc->q, a, &fc->res);
+    restrict_warn(fc->s, &fc->res);
+}
+
+/* The first From: address refused, as the transaction's reply at the dot:
+ * 1 when it was refused (logged and answered). */
+static int from_check(struct session *s)
+{
+    struct session_tx *tx = &s->tx;
+    if (!wants_header_from(s) || !tx->from_hdr)
+        return 0;
+    struct from_check fc = { .s = s };
+    restrict_snap(s, tx->env.nrcpt == 1 ? tx->env.rcpt[0].addr : NULL, &fc.q);
+    addrlist_parse(tx->from_hdr, tx->from_len, from_check_one, &fc);
+    if (!fc.res.code)
+        return 0;
+    char text[RESTRICT_REPLY_MAX + LOG_ADDR_SIZE];
+    reply_for_log(fc.res.reply, NULL, 0, text, sizeof text);
+    log_reject_text(s, "END-OF-MESSAGE", text, NULL);
+    session_tx_reset(s);
+    s->state = SS_CMD;
+    session_reply_line(s, fc.res.reply);
+    return 1;
+}
+
 void session_data_emit(void *arg, enum data_emit kind, const char *p, size_t n)
 {
     struct session *s = arg;
     if (kind == DATA_EMIT_BYTES) {
+        if (!s->tx.ds.headers_done && wants_header_from(s))
+            from_collect(&s->tx, p, n);
         msg_write(s, p, n);
         return;
     }
@@ -346,6 +570,8 @@ void session_data_finish(struct session *s)
         data_refuse(s, REPLY_HOPS);
         return;
     }
+    if (from_check(s))
+        return;
     if (tx->write_error || spool_msg_finish(tx->msg) < 0) {
         log_warning("%s: queue file write error; message not accepted",
                     spool_msg_qid(tx->msg));
@@ -382,7 +608,9 @@ static const struct session_cmd cmds[] = {
       REPLY_SYNTAX_EXPN, REPLY_NONE, REPLY_NONE },
     { CMD_STARTTLS, SCF_LAST | SCF_PRE_TLS, cmd_starttls, REPLY_NONE,
       REPLY_NONE, REPLY_NONE, REPLY_NONE },
-    { CMD_AUTH, 0, NULL, REPLY_AUTH_DISABLED, REPLY_NONE, REPLY_NONE, REPLY_NONE },
+    /* the client waits for each 334 anyway; after the verdict, what it
+     * pipelined is read as commands */
+    { CMD_AUTH, SCF_LAST, session_cmd_auth, REPLY_NONE, REPLY_NONE, REPLY_NONE, REPLY_NONE },
     { CMD_BDAT, 0, NULL, REPLY_NOT_IMPLEMENTED, REPLY_NONE, REPLY_NONE, REPLY_NONE },
 };
 
@@ -461,7 +689,11 @@ void session_command(struct session *s, const char *line, size_t len)
         return;
     }
     struct smtp_command c;
-    enum cmd_status st = command_parse(line, len, s->tx.env.smtputf8, &c);
+    unsigned pflags = s->tx.env.smtputf8 ? CMD_PARSE_UTF8 : 0;
+    if (restrictions_apply(s) && s->rt->restrictions &&
+        !restrict_strict_rfc821(s->rt->restrictions))
+        pflags |= CMD_PARSE_NOBRACKET;
+    enum cmd_status st = command_parse(line, len, pflags, &c);
     /* CMD_ERR_UNKNOWN and CMD_ERR_NUL leave the verb CMD_UNKNOWN */
     const struct session_cmd *cmd = session_cmd_find(c.verb);
     if (!cmd) {

@@ -11,6 +11,8 @@
 #include "reply.h"
 #include "session.h"
 
+struct smtp_command;
+
 struct spool_msg;
 
 static inline const struct config *session_cfg(const struct session *s)
@@ -23,6 +25,9 @@ static inline const struct config *session_cfg(const struct session *s)
 /* Reply id (its "%s" filled by a1, a2): counts errors, may hold the reply
  * (tarpit, SS_SLEEP), and a 221 or 421 reply closes the session. */
 void session_reply(struct session *s, enum reply_id id, const char *a1, const char *a2);
+/* A whole reply line from elsewhere (a restriction's decision, a SASL
+ * error): counted as an error when it is a 5xx, like session_reply. */
+void session_reply_line(struct session *s, const char *line);
 /* One line as it is (CRLF added), -v traced. */
 void session_reply_raw(struct session *s, const char *line);
 /* (Re)start the session's one timer: deadline, tarpit or close grace. */
@@ -34,6 +39,27 @@ void session_commit_submit(struct session *s, struct spool_msg *m);
  * dropped (CVE-2011-0411: plaintext pipelined after STARTTLS must not be
  * taken as if it came through TLS). On failure the session closes. */
 void session_tls_begin(struct session *s);
+
+/* Run the session again from a callback of another module (the AUTH
+ * verdict): processes what the client sent meanwhile, frees a session
+ * that is over. */
+void session_resume(struct session *s);
+
+/* --- session_auth.c --- */
+
+/* The mechanisms AUTH offers now (SASL_MECH_*), 0 when it is not offered:
+ * smtpd_sasl_auth_enable, a backend, smtpd_sasl_security_options, and
+ * TLS when smtpd_tls_auth_only. Never on the local submission socket. */
+unsigned session_auth_mechs(const struct session *s);
+/* The AUTH command. */
+void session_cmd_auth(struct session *s, const struct smtp_command *c);
+/* A client line during the exchange (SS_AUTH): a SASL response. */
+void session_auth_line(struct session *s, const char *line, size_t len);
+/* Drop an exchange under way (SS_AUTH: a line too long, a timeout, a
+ * shutdown): back to SS_CMD, the credentials wiped. */
+void session_auth_abort(struct session *s);
+/* The session ends: cancel the check under way, wipe the exchange. */
+void session_auth_free(struct session *s);
 
 /* --- session_cmd.c --- */
 

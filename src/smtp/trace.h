@@ -26,6 +26,8 @@ struct trace_received {
     const char *tls_protocol;   /* "TLSv1.3"; NULL: not TLS */
     const char *tls_cipher;     /* "TLS_AES_256_GCM_SHA384" */
     int tls_bits, tls_alg_bits; /* 256/256 */
+    const char *auth_user;      /* "(Authenticated sender: name)", or NULL
+                                 * (smtpd_sasl_authenticated_header) */
 };
 
 /* The header with CRLF line ends, into out. A TLS session adds Postfix's

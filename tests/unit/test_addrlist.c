@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/addrlist.h"
+#include "smtp/addrlist.h"
 
 struct out {
     char text[1024];         /* addresses joined by '|' */

@@ -75,7 +75,7 @@ static void test_flags(void **state)
         { CMD_VRFY, SCF_LAST | SCF_JUNK },
         { CMD_EXPN, SCF_LAST },
         { CMD_STARTTLS, SCF_LAST | SCF_PRE_TLS },
-        { CMD_AUTH, 0 },
+        { CMD_AUTH, SCF_LAST },
         { CMD_BDAT, 0 },
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {

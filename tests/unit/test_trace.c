@@ -117,12 +117,38 @@ static void test_received_tls(void **state)
     assert_int_equal(trace_format_received(&t, small, sizeof small), 0);
 }
 
+/* smtpd_sasl_authenticated_header: Postfix's comment line, and a name from
+ * a backend cannot end the comment or the header */
+static void test_received_authenticated(void **state)
+{
+    (void)state;
+    char out[1024];
+    struct trace_received t = {
+        .helo = "c.example", .client_name = "unknown", .client_addr = "192.0.2.1",
+        .myhostname = "mx.postern.test", .protocol = "ESMTPA", .qid = "0123456789ABCDEF",
+        .for_rcpt = NULL, .date = "Sun, 29 Nov 2026 10:00:00 +0000", .local_uid = -1,
+        .auth_user = "sentry",
+    };
+    assert_true(trace_format_received(&t, out, sizeof out) > 0);
+    assert_string_equal(out, "Received: from c.example (unknown [192.0.2.1])\r\n"
+                             "\t(Authenticated sender: sentry)\r\n"
+                             "\tby mx.postern.test (postern) with ESMTPA id 0123456789ABCDEF;\r\n"
+                             "\tSun, 29 Nov 2026 10:00:00 +0000\r\n");
+    t.auth_user = "a)\r\nX-Evil: 1 (\\";
+    assert_true(trace_format_received(&t, out, sizeof out) > 0);
+    assert_non_null(strstr(out, "\t(Authenticated sender: a?" "??X-Evil: 1 ?" "?)\r\n"));
+    t.auth_user = NULL;
+    assert_true(trace_format_received(&t, out, sizeof out) > 0);
+    assert_null(strstr(out, "Authenticated"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_helo_name),
         cmocka_unit_test(test_received),
         cmocka_unit_test(test_received_tls),
+        cmocka_unit_test(test_received_authenticated),
     };
     return cmocka_run_group_tests_name("trace", tests, NULL, NULL);
 }

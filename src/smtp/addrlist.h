@@ -1,7 +1,7 @@
 /* addrlist — RFC 5322 address lists as people write them, for
- * `sendmail -t` and recipient arguments. Pure. */
-#ifndef POSTERN_CLI_ADDRLIST_H
-#define POSTERN_CLI_ADDRLIST_H
+ * `sendmail -t`, recipient arguments and the session's From: check. Pure. */
+#ifndef POSTERN_SMTP_ADDRLIST_H
+#define POSTERN_SMTP_ADDRLIST_H
 
 #include <stddef.h>
 
