@@ -149,9 +149,6 @@ size_t smtp_body_write(struct smtp_body *b, const char *in, size_t inlen, char *
  * the final ".\r\n". out must hold SMTP_BODY_END_MAX bytes. */
 size_t smtp_body_end(struct smtp_body *b, char *out);
 
-/* snprintf that truncates quietly (reasons and logs may be cut). */
-void smtp_fmt(char *out, size_t outlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* 1 if s holds a byte >= 0x80. */
 int smtp_has_8bit(const char *s);

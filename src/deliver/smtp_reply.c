@@ -502,14 +502,6 @@ size_t smtp_body_end(struct smtp_body *b, char *out)
     return o + 3;
 }
 
-void smtp_fmt(char *out, size_t outlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, outlen, fmt, ap);
-    va_end(ap);
-}
-
 int smtp_has_8bit(const char *s)
 {
     for (; *s; s++)

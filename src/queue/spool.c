@@ -37,17 +37,8 @@
 
 #include "envelope_codec.h"
 #include "spool_internal.h"
+#include "../util/errbuf.h"
 
-
-void spool_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void spool_close_keep_errno(int fd)
 {
@@ -153,19 +144,19 @@ static struct spool *open_spool(const char *dir, int create, char *err, size_t e
     struct spool *sp = calloc(1, sizeof *sp);
     if (!sp || !(sp->path = strdup(dir))) {
         free(sp);
-        spool_set_err(err, errlen, "spool %s: out of memory", dir);
+        errbuf_set(err, errlen, "spool %s: out of memory", dir);
         return NULL;
     }
     sp->dirfd = sp->tmpfd = sp->queuefd = sp->statefd = sp->quarfd = -1;
     sp->holdfd = -1;
 
     if (create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        spool_set_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+        errbuf_set(err, errlen, "mkdir %s: %s", dir, strerror(errno));
         goto fail;
     }
     sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sp->dirfd < 0) {
-        spool_set_err(err, errlen, "open %s: %s", dir, strerror(errno));
+        errbuf_set(err, errlen, "open %s: %s", dir, strerror(errno));
         goto fail;
     }
     int *fds[SPOOL_NDIRS] = {&sp->tmpfd, &sp->queuefd, &sp->statefd, &sp->quarfd,
@@ -174,13 +165,13 @@ static struct spool *open_spool(const char *dir, int create, char *err, size_t e
     for (size_t i = 0; i < SPOOL_NDIRS; i++) {
         *fds[i] = open_subdir(sp->dirfd, spool_dir_names[i], &created);
         if (*fds[i] < 0) {
-            spool_set_err(err, errlen, "%s/%s: %s", dir, spool_dir_names[i],
-                          strerror(errno));
+            errbuf_set(err, errlen, "%s/%s: %s", dir, spool_dir_names[i],
+                       strerror(errno));
             goto fail;
         }
     }
     if (created && spool_fsync_dir(sp->dirfd) != 0) {
-        spool_set_err(err, errlen, "fsync %s: %s", dir, strerror(errno));
+        errbuf_set(err, errlen, "fsync %s: %s", dir, strerror(errno));
         goto fail;
     }
     return sp;
@@ -308,7 +299,7 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
     char *hdr = NULL;
     if (!m || !(m->buf = malloc(SPOOL_BUFMIN))) {
         free(m);
-        spool_set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     m->sp = sp;
@@ -325,7 +316,7 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
         if (m->fd < 0) {
             if (errno == EEXIST || errno == EINTR)
                 continue;
-            spool_set_err(err, errlen, "create tmp/%s: %s", m->qid, strerror(errno));
+            errbuf_set(err, errlen, "create tmp/%s: %s", m->qid, strerror(errno));
             goto fail;
         }
         /* an id still in use anywhere (clock stepped back) is not reused */
@@ -338,7 +329,7 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
         break;
     }
     if (m->fd < 0) {
-        spool_set_err(err, errlen, "create tmp file: no free queue id");
+        errbuf_set(err, errlen, "create tmp file: no free queue id");
         goto fail;
     }
 
@@ -349,12 +340,12 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
     }
     size_t hlen = envelope_encode_header(env, &hdr);
     if (hlen == 0) {
-        spool_set_err(err, errlen, "%s: envelope cannot be encoded (no recipient,"
+        errbuf_set(err, errlen, "%s: envelope cannot be encoded (no recipient,"
                 " or CR/LF in a value)", m->qid);
         goto fail_unlink;
     }
     if (msg_append(m, hdr, hlen) != 0) {
-        spool_set_err(err, errlen, "write tmp/%s: %s", m->qid, strerror(errno));
+        errbuf_set(err, errlen, "write tmp/%s: %s", m->qid, strerror(errno));
         goto fail_unlink;
     }
     free(hdr);
@@ -547,14 +538,14 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     if (content)
         *content = NULL;
     if (!qid_valid(qid)) {
-        spool_set_err(err, errlen, "invalid queue id");
+        errbuf_set(err, errlen, "invalid queue id");
         errno = EINVAL;
         return NULL;
     }
     fd = openat(dfd, qid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         int e = errno;
-        spool_set_err(err, errlen, "open %s/%s: %s", dname, qid, strerror(e));
+        errbuf_set(err, errlen, "open %s/%s: %s", dname, qid, strerror(e));
         if (e == ELOOP)
             e = EBADMSG;                /* a symlink: not ours */
         errno = e;
@@ -563,14 +554,14 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        spool_set_err(err, errlen, "stat %s/%s: %s", dname, qid, strerror(e));
+        errbuf_set(err, errlen, "stat %s/%s: %s", dname, qid, strerror(e));
         close(fd);
         errno = e;
         return NULL;
     }
     if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
         (unsigned long long)st.st_size > (size_t)-1) {
-        spool_set_err(err, errlen, "%s/%s: %s", dname, qid,
+        errbuf_set(err, errlen, "%s/%s: %s", dname, qid,
                 S_ISREG(st.st_mode) ? (st.st_size == 0 ? "empty file (torn)"
                                                        : "file too large")
                                     : "not a regular file");
@@ -580,7 +571,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     }
     map = calloc(1, sizeof *map);
     if (!map) {
-        spool_set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         close(fd);
         errno = ENOMEM;
         return NULL;
@@ -589,7 +580,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     map->addr = mmap(NULL, map->len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map->addr == MAP_FAILED) {
         int e = errno;
-        spool_set_err(err, errlen, "mmap %s/%s: %s", dname, qid, strerror(e));
+        errbuf_set(err, errlen, "mmap %s/%s: %s", dname, qid, strerror(e));
         close(fd);
         free(map);
         errno = e;
@@ -599,11 +590,11 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
 
     size_t content_offset = 0;
     if (envelope_decode(map->addr, map->len, env, &content_offset, derr, sizeof derr) != 0) {
-        spool_set_err(err, errlen, "%s/%s: %s", dname, qid, derr);
+        errbuf_set(err, errlen, "%s/%s: %s", dname, qid, derr);
         goto corrupt;
     }
     if (strcmp(env->qid, qid) != 0) {
-        spool_set_err(err, errlen, "%s/%s: file holds id %s", dname, qid, env->qid);
+        errbuf_set(err, errlen, "%s/%s: file holds id %s", dname, qid, env->qid);
         envelope_free(env);
         goto corrupt;
     }
@@ -613,7 +604,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     if (spool_read_small_file(sp->statefd, qid, &sbuf, &slen) != 0) {
         int e = errno;
         if (e != ENOENT) {
-            spool_set_err(err, errlen, "state/%s: %s", qid,
+            errbuf_set(err, errlen, "state/%s: %s", qid,
                     e == EBADMSG ? "not a regular file or too large"
                                  : strerror(e));
             envelope_free(env);
@@ -626,7 +617,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
         int r = envelope_decode_state(sbuf, slen, env, derr, sizeof derr);
         free(sbuf);
         if (r != 0) {
-            spool_set_err(err, errlen, "state/%s: %s", qid, derr);
+            errbuf_set(err, errlen, "state/%s: %s", qid, derr);
             envelope_free(env);
             goto corrupt;
         }

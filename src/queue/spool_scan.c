@@ -16,6 +16,7 @@
 #include "../util/fs.h"
 #include "envelope_codec.h"
 #include "spool_internal.h"
+#include "../util/errbuf.h"
 
 /* ---------- ownership, as root ---------- */
 
