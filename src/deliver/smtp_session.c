@@ -27,9 +27,11 @@
 #include "mime7bit.h"
 #include "smtp_internal.h"
 #include "transport.h"
+#include "../util/base64.h"
 #include "../util/clock.h"
 #include "../util/errbuf.h"
 #include "../util/log.h"
+#include "../util/utf8.h"
 
 enum {
     ST_CONNECT, ST_WRAP_TLS, ST_GREETING, ST_EHLO, ST_HELO, ST_STARTTLS, ST_TLS, ST_AUTH,
@@ -386,9 +388,9 @@ static int auth_send_login(struct smtp_session *s)
         return job_fail(s, 0, "4.7.0", "SASL authentication failed: credentials for %s "
                         "disappeared", s->att->nexthop);
     const char *v = s->login_step == 0 ? user : pass;
-    size_t n = smtp_base64(v, strlen(v), b64, sizeof b64);
+    size_t n = base64_encode(v, strlen(v), b64, sizeof b64);
     OPENSSL_cleanse(pass, sizeof pass);
-    if (!n) {
+    if (n == 0 || n == (size_t)-1) {    /* empty is refused too */
         OPENSSL_cleanse(b64, sizeof b64);
         return job_fail(s, 0, "4.7.0", "SASL authentication failed: credentials too long");
     }
@@ -577,12 +579,14 @@ static int begin_transaction(struct smtp_session *s)
         } else {
             /* RFC 6531 3.4: UTF-8 addresses cannot go without SMTPUTF8; the
              * rest of the message goes without the flag */
-            int all = smtp_has_8bit(req->sender);
+            int all = utf8_has_8bit(req->sender, strlen(req->sender));
             errbuf_set(reason, sizeof reason, "SMTPUTF8 is required, but was not offered by "
                        "host %s[%s]", s->host, s->addr);
-            for (size_t k = 0; k < req->nrcpt; k++)
-                if (!att->final[k] && (all || smtp_has_8bit(req->rcpt[k].addr)))
+            for (size_t k = 0; k < req->nrcpt; k++) {
+                const char *a = req->rcpt[k].addr;
+                if (!att->final[k] && (all || utf8_has_8bit(a, strlen(a))))
                     smtp_attempt_result(att, k, DELIVER_BOUNCED, "5.6.7", reason);
+            }
         }
     }
     s->rcpts = calloc(req->nrcpt ? req->nrcpt : 1, sizeof *s->rcpts);
