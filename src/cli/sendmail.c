@@ -21,6 +21,7 @@
 
 #include "../config/config.h"
 #include "../util/base64.h"
+#include "../util/fs.h"
 #include "../util/sbuf.h"
 #include "../util/unixsock.h"
 #include "../util/utf8.h"
@@ -543,21 +544,6 @@ static int read_reply(struct client *c)
     }
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Exit status for a failure at `stage` (rc from read_reply, or a reply). */
 static int fail(struct client *c, int rc, const char *stage, int ex5xx)
 {
@@ -596,7 +582,7 @@ static int command(struct client *c, const char *fmt, ...)
     if (c->verbose)
         fprintf(stderr, ">>> %s\n", line);
     memcpy(line + n, "\r\n", 2);
-    if (write_all(c->fd, line, (size_t)n + 2) < 0)
+    if (fs_write_all(c->fd, line, (size_t)n + 2) < 0)
         return read_reply(c);            /* it may have said why it closed */
     return read_reply(c);
 }
@@ -632,7 +618,7 @@ static int relay_stdio(const char *path)
             ssize_t n = read(fd, b, sizeof b);
             if (n <= 0)
                 break;                    /* the daemon closed: done */
-            if (write_all(1, b, (size_t)n) < 0)
+            if (fs_write_all(1, b, (size_t)n) < 0)
                 break;
         }
         if (in_open && p[0].revents) {
@@ -640,7 +626,7 @@ static int relay_stdio(const char *path)
             if (n <= 0) {
                 in_open = 0;
                 shutdown(fd, SHUT_WR);
-            } else if (write_all(fd, b, (size_t)n) < 0) {
+            } else if (fs_write_all(fd, b, (size_t)n) < 0) {
                 in_open = 0;
             }
         }
@@ -692,7 +678,7 @@ static int submit(const struct config *cfg, const struct sm_opts *o, const char 
         fprintf(stderr, ">>> (%zu bytes of message)\n>>> .\n", m->size);
     sbuf_add(&m->wire, ".\r\n", 3);
     check_oom(&m->wire);
-    write_all(c.fd, m->wire.s, m->wire.len);   /* a failure shows in the reply */
+    fs_write_all(c.fd, m->wire.s, m->wire.len);   /* a failure shows in the reply */
     if ((rc = read_reply(&c)) != RP_OK || c.code != 250) {
         ex = fail(&c, rc, "message", EX_DATAERR);
         goto out;

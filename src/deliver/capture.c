@@ -15,6 +15,7 @@
 
 #include "transport.h"
 #include "../util/errbuf.h"
+#include "../util/fs.h"
 
 #define CAPTURE_BUFSZ (64 * 1024)
 
@@ -106,46 +107,6 @@ int capture_mailbox_name(const char *addr, char *out, size_t outlen)
     }
     free(enc);
     return rc;
-}
-
-/* mkdir -p, mode 0700 for what it creates. */
-static int mkdir_p(const char *path)
-{
-    size_t n = strlen(path);
-    if (n == 0) {
-        errno = ENOENT;
-        return -1;
-    }
-    char *p = malloc(n + 1);
-    if (!p)
-        return -1;
-    memcpy(p, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        if (p[i - 1] == '/')
-            continue;
-        char save = p[i];
-        p[i] = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            int e = errno;
-            free(p);
-            errno = e;
-            return -1;
-        }
-        p[i] = save;
-    }
-    free(p);
-    return 0;
-}
-
-static int sync_fd(int fd, int data_only)
-{
-    while ((data_only ? fdatasync(fd) : fsync(fd)) != 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return 0;
 }
 
 /* openat a subdirectory, creating it (0700) if missing. */
@@ -318,7 +279,7 @@ int capture_deliver(const char *capture_dir, const char *hostname,
         return -1;
     }
 
-    if (mkdir_p(capture_dir) != 0) {
+    if (fs_mkdir_p_parents(capture_dir, 0700, 0700) != 0) {
         errbuf_set(reason, reasonlen, "capture: mkdir %s: %s", capture_dir,
                    strerror(errno));
         return -1;
@@ -344,8 +305,8 @@ int capture_deliver(const char *capture_dir, const char *hostname,
         goto out;
     }
     /* new directories must survive a crash before a file in them counts */
-    if ((sub_created && sync_fd(mfd, 0) != 0) ||
-        (created && sync_fd(cfd, 0) != 0)) {
+    if ((sub_created && fs_sync(mfd) != 0) ||
+        (created && fs_sync(cfd) != 0)) {
         errbuf_set(reason, reasonlen, "capture: fsync mailbox %s: %s", mbox,
                    strerror(errno));
         goto out;
@@ -377,7 +338,7 @@ int capture_deliver(const char *capture_dir, const char *hostname,
                    name, strerror(w.err));
         goto out;
     }
-    if (sync_fd(fd, 1) != 0) {
+    if (fs_sync_data(fd) != 0) {
         errbuf_set(reason, reasonlen, "capture: fsync %s/tmp/%s: %s", mbox,
                    name, strerror(errno));
         goto out;
@@ -396,7 +357,7 @@ int capture_deliver(const char *capture_dir, const char *hostname,
         goto out;
     }
     in_tmp = 0;
-    if (sync_fd(nfd, 0) != 0) {
+    if (fs_sync(nfd) != 0) {
         errbuf_set(reason, reasonlen, "capture: fsync %s/new: %s", mbox,
                    strerror(errno));
         goto out;

@@ -38,6 +38,7 @@
 #include "envelope_codec.h"
 #include "spool_internal.h"
 #include "../util/errbuf.h"
+#include "../util/fs.h"
 
 
 void spool_close_keep_errno(int fd)
@@ -46,34 +47,6 @@ void spool_close_keep_errno(int fd)
     if (fd >= 0)
         close(fd);
     errno = saved;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (w == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int spool_fsync_dir(int fd)
-{
-    while (fsync(fd) != 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return 0;
 }
 
 /* rename that never replaces an existing target: a committed message must
@@ -170,7 +143,7 @@ static struct spool *open_spool(const char *dir, int create, char *err, size_t e
             goto fail;
         }
     }
-    if (created && spool_fsync_dir(sp->dirfd) != 0) {
+    if (created && fs_sync(sp->dirfd) != 0) {
         errbuf_set(err, errlen, "fsync %s: %s", dir, strerror(errno));
         goto fail;
     }
@@ -215,7 +188,7 @@ const char *spool_path(const struct spool *sp)
 
 static int msg_flush(struct spool_msg *m)
 {
-    if (m->blen && write_all(m->fd, m->buf, m->blen) != 0) {
+    if (m->blen && fs_write_all(m->fd, m->buf, m->blen) != 0) {
         m->err = errno ? errno : EIO;
         return -1;
     }
@@ -251,7 +224,7 @@ static int msg_append(struct spool_msg *m, const char *p, size_t n)
     if (msg_flush(m) != 0)
         return -1;
     if (n >= m->cap) {
-        if (write_all(m->fd, p, n) != 0) {
+        if (fs_write_all(m->fd, p, n) != 0) {
             m->err = errno ? errno : EIO;
             return -1;
         }
@@ -412,15 +385,6 @@ void spool_msg_abort(struct spool_msg *m)
 
 /* ---------- commit ---------- */
 
-static int sync_fd(int fd)
-{
-    while (fdatasync(fd) != 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return 0;
-}
-
 size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
                     int *ok)
 {
@@ -434,7 +398,7 @@ size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
         if (!m)
             continue;
         int g = !nomem && m->finished && !m->err && m->fd >= 0 &&
-                sync_fd(m->fd) == 0;
+                fs_sync_data(m->fd) == 0;
         if (m->fd >= 0) {
             if (close(m->fd) != 0 && errno != EINTR)
                 g = 0;
@@ -454,13 +418,13 @@ size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
     /* 2. one directory fsync makes every rename durable. If it fails, the
      * renames may not survive a crash and no client was told 250: take them
      * all back so the clients retry. */
-    if (committed > 0 && spool_fsync_dir(sp->queuefd) != 0) {
+    if (committed > 0 && fs_sync(sp->queuefd) != 0) {
         for (size_t i = 0; i < n; i++)
             if (good[i]) {
                 unlinkat(sp->queuefd, msgs[i]->qid, 0);
                 good[i] = 0;
             }
-        spool_fsync_dir(sp->queuefd);
+        fs_sync(sp->queuefd);
         committed = 0;
     }
 
@@ -679,10 +643,10 @@ int spool_state_write(struct spool *sp, const struct envelope *env)
         free(buf);
         return -1;
     }
-    int rc = write_all(fd, buf, n);
+    int rc = fs_write_all(fd, buf, n);
     free(buf);
     if (rc == 0)
-        rc = sync_fd(fd);
+        rc = fs_sync_data(fd);
     if (close(fd) != 0 && rc == 0 && errno != EINTR)
         rc = -1;
     if (rc == 0 && renameat(sp->tmpfd, tname, sp->statefd, env->qid) != 0)
@@ -693,7 +657,7 @@ int spool_state_write(struct spool *sp, const struct envelope *env)
         errno = e;
         return -1;
     }
-    return spool_fsync_dir(sp->statefd);
+    return fs_sync(sp->statefd);
 }
 
 /* durable == 0 skips the directory fsync when there is no state file (see
@@ -723,8 +687,8 @@ static int remove_msg(struct spool *sp, const char *qid, int durable)
      * same Maildir file; smtp writes a final state first). Skipping this
      * fsync saves one disk flush per message on the common path. */
     if (faccessat(sp->statefd, qid, F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
-        return durable ? spool_fsync_dir(dfd) : 0;
-    if (spool_fsync_dir(dfd) != 0)
+        return durable ? fs_sync(dfd) : 0;
+    if (fs_sync(dfd) != 0)
         return -1;
     if (unlinkat(sp->statefd, qid, 0) != 0) {
         if (errno != ENOENT)
@@ -733,7 +697,7 @@ static int remove_msg(struct spool *sp, const char *qid, int durable)
     }
     /* not strictly needed for safety (an orphan is cleaned at start-up) but
      * keeps the directory honest after a crash */
-    return spool_fsync_dir(sp->statefd);
+    return fs_sync(sp->statefd);
 }
 
 int spool_remove(struct spool *sp, const char *qid)
@@ -757,7 +721,7 @@ int spool_quarantine(struct spool *sp, const char *qid)
     int moved = 0;
     if (spool_quarantine_move(sp, sp->queuefd, qid, qid) == 0) {
         moved = 1;
-        if (spool_fsync_dir(sp->quarfd) != 0 || spool_fsync_dir(sp->queuefd) != 0)
+        if (fs_sync(sp->quarfd) != 0 || fs_sync(sp->queuefd) != 0)
             return -1;
     } else if (errno != ENOENT) {
         return -1;
@@ -766,7 +730,7 @@ int spool_quarantine(struct spool *sp, const char *qid)
     snprintf(base, sizeof base, "%.16s.state", qid);
     if (spool_quarantine_move(sp, sp->statefd, qid, base) == 0) {
         moved = 1;
-        if (spool_fsync_dir(sp->quarfd) != 0 || spool_fsync_dir(sp->statefd) != 0)
+        if (fs_sync(sp->quarfd) != 0 || fs_sync(sp->statefd) != 0)
             return -1;
     } else if (errno != ENOENT) {
         return -1;
@@ -805,7 +769,7 @@ int spool_notice_stage(struct spool *sp, struct spool_msg *m, const char *parent
         errno = m->err ? m->err : EINVAL;
         goto fail;
     }
-    if (sync_fd(m->fd) != 0)
+    if (fs_sync_data(m->fd) != 0)
         goto fail;
     if (close(m->fd) != 0 && errno != EINTR) {
         m->fd = -1;
@@ -816,7 +780,7 @@ int spool_notice_stage(struct spool *sp, struct spool_msg *m, const char *parent
     if (linkat(sp->tmpfd, m->qid, sp->tmpfd, name, 0) != 0)
         goto fail;
     /* the staged name must survive a crash that keeps the decision */
-    if (spool_fsync_dir(sp->tmpfd) != 0) {
+    if (fs_sync(sp->tmpfd) != 0) {
         int e = errno;
         unlinkat(sp->tmpfd, name, 0);
         errno = e;
@@ -851,7 +815,7 @@ int spool_notice_publish(struct spool *sp, const char *qid, const char *parent)
             return -1;
         }
     }
-    if (spool_fsync_dir(sp->queuefd) != 0)
+    if (fs_sync(sp->queuefd) != 0)
         return -1;
     /* tmp/<qid> only kept the id taken (a leftover goes at start-up) */
     unlinkat(sp->tmpfd, qid, 0);
@@ -888,7 +852,7 @@ static int move_between(int from, int to, const char *qid)
     }
     if (spool_rename_noreplace(from, qid, to, qid) != 0)
         return -1;
-    if (spool_fsync_dir(to) != 0 || spool_fsync_dir(from) != 0)
+    if (fs_sync(to) != 0 || fs_sync(from) != 0)
         return -1;
     return 0;
 }

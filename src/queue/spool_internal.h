@@ -38,7 +38,6 @@ struct spool_map {
 };
 
 void spool_close_keep_errno(int fd);
-int spool_fsync_dir(int fd);
 int spool_rename_noreplace(int ofd, const char *oname, int nfd, const char *nname);
 DIR *spool_open_dir(int parentfd, const char *name);
 int spool_dot_or_dotdot(const char *n);
