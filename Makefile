@@ -47,10 +47,53 @@ build/asan/postern: $(SOBJ)
 	@echo "  LD asan $@"
 	@$(CC) $(SAN) -o $@ $^ $(PKG_LDLIBS)
 
-build/asan/tests/%: tests/unit/%.c $(SLIBOBJ)
+# Unit tests link by layer: a test links the objects of its module and of
+# the modules that module may use (docs/architecture.md), never all of src/,
+# so a call against the layering fails to link. LAYER_m: what m may link.
+LAYER_util    := util
+LAYER_config  := config $(LAYER_util)
+LAYER_net     := net $(LAYER_config)
+LAYER_policy  := policy $(LAYER_net)
+LAYER_auth    := auth $(LAYER_net)
+LAYER_deliver := deliver $(LAYER_policy)
+LAYER_queue   := queue $(LAYER_deliver)
+LAYER_smtp    := smtp auth $(LAYER_queue)
+LAYER_daemon  := daemon $(LAYER_smtp)
+LAYER_cli     := cli $(LAYER_daemon)
+# The table: module -> its tests (tests/unit/test_NAME.c).
+UNIT_util     := base64 fbundle fs log sbuf term utf8 workq
+UNIT_config   := cidr config maps
+UNIT_net      := dns
+UNIT_policy   := policy restrict
+UNIT_auth     := auth dovecot ratelimit sasl saslauthd users \
+                 advice # config/advice.c checked against auth/sasl.c's mechanisms
+UNIT_deliver  := capture mime7bit rewrite route smtp_client smtp_reply transport
+UNIT_queue    := admin attempt bounce envelope outcome pending qid queue scheduler spool
+UNIT_smtp     := addrlist address command data reply server session trace
+UNIT_daemon   := control
+UNIT_cli      :=
+UNIT_MODULES  := util config net policy auth deliver queue smtp daemon cli
+# Helpers under tests/unit/ a test links besides its module's objects:
+# a configuration snapshot built without daemon/runtime.c.
+UNIT_HELPERS_session := fixture_runtime
+UNIT_HELPERS_attempt := fixture_runtime
+
+unit_module = $(strip $(foreach m,$(UNIT_MODULES),$(if $(filter $(1),$(UNIT_$(m))),$(m))))
+unit_objs   = $(foreach d,$(LAYER_$(call unit_module,$(1))),$(filter build/asan/src/$(d)/%,$(SLIBOBJ))) \
+              $(UNIT_HELPERS_$(1):%=build/asan/tests/%.o)
+
+build/asan/tests/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(shell find src -name '*.h')
 	@mkdir -p $(dir $@)
-	@echo "  LD test $@"
-	@$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -o $@ $< $(SLIBOBJ) $(PKG_LDLIBS) -lcmocka
+	@echo "  CC test $<"
+	@$(CC) $(WARN) $(DEFS) -O1 -g $(SAN) $(PKG_CFLAGS) -c -o $@ $<
+
+.SECONDARY: $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%.o) build/asan/tests/fixture_runtime.o
+.SECONDEXPANSION:
+build/asan/tests/test_%: build/asan/tests/test_%.o $$(call unit_objs,$$*)
+	@$(if $(call unit_module,$*),true,echo "tests/unit/test_$*.c: add $* to one UNIT_<module>" \
+	    "list in the Makefile (the module it tests)" >&2; false)
+	@echo "  LD test $@ ($(call unit_module,$*))"
+	@$(CC) $(SAN) -o $@ $^ $(PKG_LDLIBS) -lcmocka
 
 asan: build/asan/postern
 

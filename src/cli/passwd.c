@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,7 @@
 #include "../auth/sasl.h"
 #include "../auth/users.h"
 #include "../config/config.h"
+#include "../util/fs.h"
 
 static int usage(void)
 {
@@ -199,18 +199,6 @@ static int lock_file(const char *path, int create)
     return -1;
 }
 
-static int fsync_dir(const char *path)
-{
-    char copy[4096];
-    snprintf(copy, sizeof copy, "%s", path);
-    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return -1;
-    int rc = fsync(dfd);
-    close(dfd);
-    return rc;
-}
-
 /* Replace the file at path (locked as fd) by text, atomically, keeping its
  * mode and owner. 0, or EX_IOERR with a message printed. */
 static int replace_file(const char *path, int fd, const char *text, size_t len)
@@ -232,15 +220,8 @@ static int replace_file(const char *path, int fd, const char *text, size_t len)
         return EX_IOERR;
     }
     const char *what = "write";
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(t, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto fail;
-        off += (size_t)w;
-    }
+    if (fs_write_all(t, text, len) < 0)
+        goto fail;
     what = "set the owner of";
     if (fchown(t, st.st_uid, st.st_gid) < 0)
         goto fail;
@@ -248,13 +229,13 @@ static int replace_file(const char *path, int fd, const char *text, size_t len)
     if (fchmod(t, st.st_mode & 07777) < 0)
         goto fail;
     what = "fsync";
-    if (fsync(t) < 0)
+    if (fs_sync(t) < 0)
         goto fail;
     what = "rename";
     if (rename(tmp, path) < 0)
         goto fail;
     close(t);
-    if (fsync_dir(path) < 0) {
+    if (fs_sync_parent(path) < 0) {
         fprintf(stderr, "postern: %s: cannot fsync its directory: %s\n", path,
                 strerror(errno));
         return EX_IOERR;

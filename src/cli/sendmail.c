@@ -20,8 +20,11 @@
 #include <unistd.h>
 
 #include "../config/config.h"
+#include "../util/base64.h"
+#include "../util/fs.h"
 #include "../util/sbuf.h"
 #include "../util/unixsock.h"
+#include "../util/utf8.h"
 #include "../smtp/addrlist.h"
 
 /* Seconds to wait for each reply of the daemon. */
@@ -206,14 +209,6 @@ static void parse_address_list(const char *s, size_t len, struct addrs *out)
     }
 }
 
-static int has_8bit(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)p[i] >= 0x80)
-            return 1;
-    return 0;
-}
-
 /* "user" -> "user@myorigin"; "<a@b>" -> "a@b". Returns malloc'd. */
 static char *qualify(const char *addr, const char *myorigin)
 {
@@ -347,21 +342,6 @@ static int needs_quoting(const char *s)
     return 0;
 }
 
-static void b64(const unsigned char *in, size_t n, struct sbuf *out)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        char q[4] = { t[(v >> 18) & 63], t[(v >> 12) & 63],
-                      i + 1 < n ? t[(v >> 6) & 63] : '=', i + 2 < n ? t[v & 63] : '=' };
-        sbuf_add(out, q, 4);
-    }
-}
-
 /* A display name as a phrase: atoms as they are, else a quoted string;
  * non-ASCII as RFC 2047 encoded words (UTF-8, base64, at most 75 chars,
  * never splitting a character). */
@@ -374,7 +354,7 @@ static void add_phrase(struct sbuf *out, const char *name_in)
         if ((unsigned char)*q < 0x20 || *q == 0x7f)
             *q = ' ';
     size_t n = strlen(name);
-    if (has_8bit(name, n)) {
+    if (utf8_has_8bit(name, n)) {
         size_t i = 0;
         while (i < n) {
             size_t k = n - i > 45 ? 45 : n - i;
@@ -383,7 +363,7 @@ static void add_phrase(struct sbuf *out, const char *name_in)
             if (i > 0)
                 sbuf_str(out, "\r\n ");
             sbuf_str(out, "=?UTF-8?B?");
-            b64((const unsigned char *)name + i, k, out);
+            base64_append(out, name + i, k);
             sbuf_str(out, "?=");
             i += k;
         }
@@ -467,7 +447,7 @@ static void build_message(struct message *m, int extract, struct addrs *rcpts,
         }
         if (bcc)
             continue;                   /* blind copies stay blind */
-        if (has_8bit(p + h[i].start, h[i].end - h[i].start))
+        if (utf8_has_8bit(p + h[i].start, h[i].end - h[i].start))
             m->header_8bit = 1;
         wire_text(m, p + h[i].start, h[i].end - h[i].start);
     }
@@ -487,7 +467,7 @@ static void build_message(struct message *m, int extract, struct addrs *rcpts,
         sbuf_add(&m->wire, "\r\n", 2);
         check_oom(&m->wire);
         m->size += f.len + 2;
-        if (has_8bit(f.s, f.len))
+        if (utf8_has_8bit(f.s, f.len))
             m->header_8bit = 1;
         sbuf_free(&f);
     }
@@ -496,7 +476,7 @@ static void build_message(struct message *m, int extract, struct addrs *rcpts,
     check_oom(&m->wire);
     m->size += 2;
     wire_text(m, p + body, len - body);
-    m->eight_bit = has_8bit(m->wire.s, m->wire.len);
+    m->eight_bit = utf8_has_8bit(m->wire.s, m->wire.len);
     free(h);
 }
 
@@ -564,21 +544,6 @@ static int read_reply(struct client *c)
     }
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Exit status for a failure at `stage` (rc from read_reply, or a reply). */
 static int fail(struct client *c, int rc, const char *stage, int ex5xx)
 {
@@ -617,7 +582,7 @@ static int command(struct client *c, const char *fmt, ...)
     if (c->verbose)
         fprintf(stderr, ">>> %s\n", line);
     memcpy(line + n, "\r\n", 2);
-    if (write_all(c->fd, line, (size_t)n + 2) < 0)
+    if (fs_write_all(c->fd, line, (size_t)n + 2) < 0)
         return read_reply(c);            /* it may have said why it closed */
     return read_reply(c);
 }
@@ -653,7 +618,7 @@ static int relay_stdio(const char *path)
             ssize_t n = read(fd, b, sizeof b);
             if (n <= 0)
                 break;                    /* the daemon closed: done */
-            if (write_all(1, b, (size_t)n) < 0)
+            if (fs_write_all(1, b, (size_t)n) < 0)
                 break;
         }
         if (in_open && p[0].revents) {
@@ -661,7 +626,7 @@ static int relay_stdio(const char *path)
             if (n <= 0) {
                 in_open = 0;
                 shutdown(fd, SHUT_WR);
-            } else if (write_all(fd, b, (size_t)n) < 0) {
+            } else if (fs_write_all(fd, b, (size_t)n) < 0) {
                 in_open = 0;
             }
         }
@@ -673,9 +638,9 @@ static int relay_stdio(const char *path)
 static int submit(const struct config *cfg, const struct sm_opts *o, const char *sender,
                   struct addrs *rcpts, struct message *m)
 {
-    int smtputf8 = m->header_8bit || has_8bit(sender, strlen(sender));
+    int smtputf8 = m->header_8bit || utf8_has_8bit(sender, strlen(sender));
     for (size_t i = 0; i < rcpts->n; i++)
-        smtputf8 |= has_8bit(rcpts->v[i], strlen(rcpts->v[i]));
+        smtputf8 |= utf8_has_8bit(rcpts->v[i], strlen(rcpts->v[i]));
     struct client c;
     memset(&c, 0, sizeof c);
     c.verbose = o->verbose;
@@ -713,7 +678,7 @@ static int submit(const struct config *cfg, const struct sm_opts *o, const char 
         fprintf(stderr, ">>> (%zu bytes of message)\n>>> .\n", m->size);
     sbuf_add(&m->wire, ".\r\n", 3);
     check_oom(&m->wire);
-    write_all(c.fd, m->wire.s, m->wire.len);   /* a failure shows in the reply */
+    fs_write_all(c.fd, m->wire.s, m->wire.len);   /* a failure shows in the reply */
     if ((rc = read_reply(&c)) != RP_OK || c.code != 250) {
         ex = fail(&c, rc, "message", EX_DATAERR);
         goto out;

@@ -69,16 +69,7 @@ static int write_temp(const char *dir, const char *data, size_t len, mode_t mode
         fprintf(stderr, "postern: cannot create a file in %s: %s\n", dir, strerror(errno));
         return -1;
     }
-    size_t off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, data + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            break;
-        off += (size_t)w;
-    }
-    if (off < len || fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+    if (fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fs_sync(fd) < 0) {
         fprintf(stderr, "postern: cannot write %s: %s\n", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
@@ -195,11 +186,7 @@ static int selfsigned(int argc, char **argv)
             unlink(keyp);       /* ours, just made: no key without its certificate */
         goto out;
     }
-    int dfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    fs_sync_parent(keyp);       /* both renames, one directory */
     printf("wrote %s (private key, mode 0600)\n"
            "wrote %s (self-signed for %s, valid until %s)\n"
            "SHA-256 fingerprint: %s\n"

@@ -27,6 +27,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "../util/errbuf.h"
 #include "../util/sbuf.h"
 #include "../util/strdist.h"
 
@@ -92,16 +93,6 @@ static void *field(struct config *cfg, size_t i)
 static const void *cfield(const struct config *cfg, size_t i)
 {
     return (const char *)cfg + config_params[i].offset;
-}
-
-static void CFG_PRINTF(3, 4) seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 const char *config_quote(const char *s, char *buf, size_t buflen)
@@ -850,15 +841,15 @@ static struct config *load_strict(struct config *cfg, const struct config_errors
                                   char *err, size_t errlen)
 {
     if (cfg && errs->n == 0) {
-        seterr(err, errlen, "%s", "");
+        errbuf_set(err, errlen, "%s", "");
         return cfg;
     }
     config_free(cfg);
     if (errs->n > 1)
-        seterr(err, errlen, "%s (and %zu more error%s: \"postern check\" lists them)",
-               errs->msg[0], errs->n - 1, errs->n == 2 ? "" : "s");
+        errbuf_set(err, errlen, "%s (and %zu more error%s: \"postern check\" lists them)",
+                   errs->msg[0], errs->n - 1, errs->n == 2 ? "" : "s");
     else
-        seterr(err, errlen, "%s", errs->n ? errs->msg[0] : "internal error");
+        errbuf_set(err, errlen, "%s", errs->n ? errs->msg[0] : "internal error");
     return NULL;
 }
 

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../util/errbuf.h"
 #include "../util/sbuf.h"
 #include "cidr.h"
 
@@ -46,17 +47,6 @@ struct map {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-__attribute__((format(printf, 3, 4)))
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Error about a line of the table: "PATH:LINE: " then fmt. A MAP_SECRET
  * table may hold a password anywhere on a line, even where a key or a
  * pattern is expected when the line is malformed, so its errors use
@@ -68,14 +58,14 @@ static void line_err(const struct map *m, char *err, size_t errlen, const char *
     char msg[512];
     va_list ap;
     if (m->secret) {
-        seterr(err, errlen, "%s:%ld: %s (the line is not shown: the file holds "
-               "passwords)", path, lineno, secret_msg);
+        errbuf_set(err, errlen, "%s:%ld: %s (the line is not shown: the file holds "
+                   "passwords)", path, lineno, secret_msg);
         return;
     }
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    seterr(err, errlen, "%s:%ld: %s", path, lineno, msg);
+    errbuf_set(err, errlen, "%s:%ld: %s", path, lineno, msg);
 }
 
 static int is_ws(int c)
@@ -199,13 +189,13 @@ static int load_hash_line(struct map *m, const char *path, long lineno,
     if (!key || !val) {
         free(key);
         free(val);
-        seterr(err, errlen, "%s:%ld: out of memory", path, lineno);
+        errbuf_set(err, errlen, "%s:%ld: out of memory", path, lineno);
         return -1;
     }
     for (char *k = key; *k; k++)
         *k = lower(*k);
     if (hash_put(m, key, val) < 0) {
-        seterr(err, errlen, "%s:%ld: out of memory", path, lineno);
+        errbuf_set(err, errlen, "%s:%ld: out of memory", path, lineno);
         return -1;
     }
     return 0;
@@ -243,9 +233,9 @@ static int check_result(const struct map *m, const char *path, long lineno,
                    (*e >= 'A' && *e <= 'Z') || *e == '_')
                 e++;
             if (e == s) {
-                seterr(err, errlen, "%s:%ld: lone \"$\" in the result; "
-                       "write $$ for a literal $, or $1 for the first group",
-                       path, lineno);
+                errbuf_set(err, errlen, "%s:%ld: lone \"$\" in the result; "
+                           "write $$ for a literal $, or $1 for the first group",
+                           path, lineno);
                 return -1;
             }
             p = e - 1;
@@ -306,9 +296,9 @@ static int load_rule_line(struct map *m, const char *path, long lineno,
         kw++;
     if ((kw == 2 && strncmp(p, "if", 2) == 0) ||
         (kw == 5 && strncmp(p, "endif", 5) == 0)) {
-        seterr(err, errlen, "%s:%ld: if/endif blocks are not supported by "
-               "postern; write one /pattern/ result line per rule",
-               path, lineno);
+        errbuf_set(err, errlen, "%s:%ld: if/endif blocks are not supported by "
+                   "postern; write one /pattern/ result line per rule",
+                   path, lineno);
         return -1;
     }
     int negate = 0;
@@ -322,8 +312,8 @@ static int load_rule_line(struct map *m, const char *path, long lineno,
     if (delim == '\0' || delim == '\\' || is_ws((unsigned char)delim) ||
         (delim >= '0' && delim <= '9') || (delim >= 'a' && delim <= 'z') ||
         (delim >= 'A' && delim <= 'Z')) {
-        seterr(err, errlen, "%s:%ld: expected a /pattern/ at the start of the "
-               "line; write /pattern/flags result", path, lineno);
+        errbuf_set(err, errlen, "%s:%ld: expected a /pattern/ at the start of the "
+                   "line; write /pattern/flags result", path, lineno);
         return -1;
     }
     char *pat = ++p;
@@ -380,8 +370,8 @@ static int load_rule_line(struct map *m, const char *path, long lineno,
     while (is_ws((unsigned char)*p))
         p++;
     if (*p == '\0') {
-        seterr(err, errlen, "%s:%ld: no result after the pattern; write "
-               "/pattern/flags result", path, lineno);
+        errbuf_set(err, errlen, "%s:%ld: no result after the pattern; write "
+                   "/pattern/flags result", path, lineno);
         return -1;
     }
     char *res = p;
@@ -390,7 +380,7 @@ static int load_rule_line(struct map *m, const char *path, long lineno,
         size_t nc = m->rcap ? m->rcap * 2 : 8;
         struct rule *nr = realloc(m->rules, nc * sizeof *nr);
         if (!nr) {
-            seterr(err, errlen, "%s:%ld: out of memory", path, lineno);
+            errbuf_set(err, errlen, "%s:%ld: out of memory", path, lineno);
             return -1;
         }
         m->rules = nr;
@@ -436,7 +426,7 @@ static int load_rule_line(struct map *m, const char *path, long lineno,
         return -1;
     r->result = strdup(res);
     if (!r->result) {
-        seterr(err, errlen, "%s:%ld: out of memory", path, lineno);
+        errbuf_set(err, errlen, "%s:%ld: out of memory", path, lineno);
         return -1;
     }
     return 0;
@@ -450,7 +440,7 @@ static int load_line(struct map *m, const char *path, long lineno, char *line,
     if (m->type == MT_CIDR) {
         char why[400];
         if (cidr_table_add_line(m->cidr, line, lineno, why, sizeof why) < 0) {
-            seterr(err, errlen, "%s:%ld: %s", path, lineno, why);
+            errbuf_set(err, errlen, "%s:%ld: %s", path, lineno, why);
             return -1;
         }
         return 0;
@@ -473,8 +463,8 @@ static int load_text(struct map *m, const char *path, char *text, size_t len,
         long ln = 1;
         for (size_t i = 0; i < off; i++)
             ln += text[i] == '\n';
-        seterr(err, errlen, "%s:%ld: NUL byte in the file; is it a binary "
-               "(.db) file? point to the text file", path, ln);
+        errbuf_set(err, errlen, "%s:%ld: NUL byte in the file; is it a binary "
+                   "(.db) file? point to the text file", path, ln);
         return -1;
     }
     while (pos < len && rc == 0) {
@@ -493,9 +483,9 @@ static int load_text(struct map *m, const char *path, char *text, size_t len,
             continue;                       /* blank or comment */
         if (lead > 0) {                     /* continuation */
             if (!have) {
-                seterr(err, errlen, "%s:%ld: line starts with whitespace but "
-                       "there is no line before it to continue; remove the "
-                       "leading whitespace", path, lineno);
+                errbuf_set(err, errlen, "%s:%ld: line starts with whitespace but "
+                           "there is no line before it to continue; remove the "
+                           "leading whitespace", path, lineno);
                 rc = -1;
                 break;
             }
@@ -505,7 +495,7 @@ static int load_text(struct map *m, const char *path, char *text, size_t len,
         }
         if (have) {
             if (cur.oom) {
-                seterr(err, errlen, "%s:%ld: out of memory", path, curline);
+                errbuf_set(err, errlen, "%s:%ld: out of memory", path, curline);
                 rc = -1;
                 break;
             }
@@ -518,7 +508,7 @@ static int load_text(struct map *m, const char *path, char *text, size_t len,
     }
     if (rc == 0 && have) {
         if (cur.oom) {
-            seterr(err, errlen, "%s:%ld: out of memory", path, curline);
+            errbuf_set(err, errlen, "%s:%ld: out of memory", path, curline);
             rc = -1;
         } else {
             rc = load_line(m, path, curline, cur.s, err, errlen);
@@ -529,7 +519,7 @@ static int load_text(struct map *m, const char *path, char *text, size_t len,
         char why[200];
         long ifline = 0;
         if (cidr_table_finish(m->cidr, &ifline, why, sizeof why) < 0) {
-            seterr(err, errlen, "%s:%ld: %s", path, ifline, why);
+            errbuf_set(err, errlen, "%s:%ld: %s", path, ifline, why);
             rc = -1;
         }
     }
@@ -560,39 +550,39 @@ static int read_file(const char *path, enum map_type type, int flags,
                 free(db);
             }
             if (has_db) {
-                seterr(err, errlen, "%s: no such file, only %s.db: postern reads "
-                       "the text file that postmap was run on; put it back at %s",
-                       path, path, path);
+                errbuf_set(err, errlen, "%s: no such file, only %s.db: postern reads "
+                           "the text file that postmap was run on; put it back at %s",
+                           path, path, path);
                 return -1;
             }
         }
-        seterr(err, errlen, "%s: cannot open: %s", path, strerror(e));
+        errbuf_set(err, errlen, "%s: cannot open: %s", path, strerror(e));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        errbuf_set(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        seterr(err, errlen, "%s: not a regular file; point to the table's text file",
-               path);
+        errbuf_set(err, errlen, "%s: not a regular file; point to the table's text file",
+                   path);
         close(fd);
         return -1;
     }
     if ((flags & MAP_SECRET) && (st.st_mode & 077)) {
-        seterr(err, errlen, "%s is %s by group or others (mode %04o): chmod 600 "
-               "%s; it holds passwords", path,
-               (st.st_mode & 044) ? "readable" : "writable",
-               (unsigned)(st.st_mode & 07777), path);
+        errbuf_set(err, errlen, "%s is %s by group or others (mode %04o): chmod 600 "
+                   "%s; it holds passwords", path,
+                   (st.st_mode & 044) ? "readable" : "writable",
+                   (unsigned)(st.st_mode & 07777), path);
         close(fd);
         return -1;
     }
     size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
     char *buf = malloc(cap);
     if (!buf) {
-        seterr(err, errlen, "%s: out of memory", path);
+        errbuf_set(err, errlen, "%s: out of memory", path);
         close(fd);
         return -1;
     }
@@ -602,7 +592,7 @@ static int read_file(const char *path, enum map_type type, int flags,
             if (!nb) {
                 free(buf);
                 close(fd);
-                seterr(err, errlen, "%s: out of memory", path);
+                errbuf_set(err, errlen, "%s: out of memory", path);
                 return -1;
             }
             buf = nb;
@@ -612,7 +602,7 @@ static int read_file(const char *path, enum map_type type, int flags,
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            seterr(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+            errbuf_set(err, errlen, "%s: cannot read: %s", path, strerror(errno));
             free(buf);
             close(fd);
             return -1;
@@ -635,13 +625,13 @@ static int parse_spec(const char *spec, enum map_type *type, const char **path,
 {
     static const char supported[] = "texthash, hash, regexp, pcre, cidr";
     if (!spec) {
-        seterr(err, errlen, "no map given; write type:/path (types: %s)", supported);
+        errbuf_set(err, errlen, "no map given; write type:/path (types: %s)", supported);
         return -1;
     }
     const char *colon = strchr(spec, ':');
     if (!colon || colon == spec || colon[1] == '\0') {
-        seterr(err, errlen, "\"%s\": expected type:/path, e.g. "
-               "hash:/etc/postern/sasl_passwd (types: %s)", spec, supported);
+        errbuf_set(err, errlen, "\"%s\": expected type:/path, e.g. "
+                   "hash:/etc/postern/sasl_passwd (types: %s)", spec, supported);
         return -1;
     }
     size_t tl = (size_t)(colon - spec);
@@ -655,15 +645,15 @@ static int parse_spec(const char *spec, enum map_type *type, const char **path,
     else if (tl == 4 && strncmp(spec, "cidr", 4) == 0)
         *type = MT_CIDR;
     else {
-        seterr(err, errlen, "\"%s\": unknown map type \"%.*s\"; supported types "
-               "are %s", spec, (int)(tl > 40 ? 40 : tl), spec, supported);
+        errbuf_set(err, errlen, "\"%s\": unknown map type \"%.*s\"; supported types "
+                   "are %s", spec, (int)(tl > 40 ? 40 : tl), spec, supported);
         return -1;
     }
     *path = colon + 1;
     if (*type == MT_HASH && ends_with(*path, ".db")) {
-        seterr(err, errlen, "%s: postern reads the text file; point to it without "
-               ".db (%.*s:%.*s)", *path, (int)tl, spec,
-               (int)(strlen(*path) - 3), *path);
+        errbuf_set(err, errlen, "%s: postern reads the text file; point to it without "
+                   ".db (%.*s:%.*s)", *path, (int)tl, spec,
+                   (int)(strlen(*path) - 3), *path);
         return -1;
     }
     return 0;
@@ -697,7 +687,7 @@ struct map *map_open_text(const char *spec, int flags, const char *text, size_t 
     if (!m || !copy || !(m->spec = strdup(spec))) {
         free(m);
         free(copy);
-        seterr(err, errlen, "%s: out of memory", path);
+        errbuf_set(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     m->type = type;
@@ -705,7 +695,7 @@ struct map *map_open_text(const char *spec, int flags, const char *text, size_t 
     if (type == MT_CIDR && !(m->cidr = cidr_table_new())) {
         map_free(m);
         free(copy);
-        seterr(err, errlen, "%s: out of memory", path);
+        errbuf_set(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     /* load_text cuts lines in place */

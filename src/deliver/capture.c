@@ -14,23 +14,12 @@
 #include <openssl/evp.h>
 
 #include "transport.h"
+#include "../util/errbuf.h"
+#include "../util/fs.h"
 
 #define CAPTURE_BUFSZ (64 * 1024)
 
 _Static_assert(CAPTURE_MAILBOX_MAX <= NAME_MAX, "a mailbox name must fit a directory entry");
-
-static void set_reason(char *reason, size_t reasonlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_reason(char *reason, size_t reasonlen, const char *fmt, ...)
-{
-    if (!reason || reasonlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(reason, reasonlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The encoded form of addr[i] (at: the last '@'): 1 byte, or 3 for %XX. */
 static size_t encode_byte(const char *addr, size_t i, const char *at, char e[3])
@@ -118,46 +107,6 @@ int capture_mailbox_name(const char *addr, char *out, size_t outlen)
     }
     free(enc);
     return rc;
-}
-
-/* mkdir -p, mode 0700 for what it creates. */
-static int mkdir_p(const char *path)
-{
-    size_t n = strlen(path);
-    if (n == 0) {
-        errno = ENOENT;
-        return -1;
-    }
-    char *p = malloc(n + 1);
-    if (!p)
-        return -1;
-    memcpy(p, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        if (p[i - 1] == '/')
-            continue;
-        char save = p[i];
-        p[i] = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            int e = errno;
-            free(p);
-            errno = e;
-            return -1;
-        }
-        p[i] = save;
-    }
-    free(p);
-    return 0;
-}
-
-static int sync_fd(int fd, int data_only)
-{
-    while ((data_only ? fdatasync(fd) : fsync(fd)) != 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return 0;
 }
 
 /* openat a subdirectory, creating it (0700) if missing. */
@@ -304,18 +253,18 @@ int capture_deliver(const char *capture_dir, const char *hostname,
 
     if (!capture_dir || !*capture_dir || !req || k >= req->nrcpt || !req->rcpt ||
         (!req->content && req->content_len)) {
-        set_reason(reason, reasonlen, "capture: invalid arguments");
+        errbuf_set(reason, reasonlen, "capture: invalid arguments");
         return -1;
     }
     if (!id_ok(req->id)) {
-        set_reason(reason, reasonlen, "capture: invalid queue id");
+        errbuf_set(reason, reasonlen, "capture: invalid queue id");
         return -1;
     }
     const char *rcpt = req->rcpt[k].addr;
     const char *content = req->content;
     size_t len = req->content_len;
     if (capture_mailbox_name(rcpt, mbox, sizeof mbox) != 0) {
-        set_reason(reason, reasonlen, "capture: no mailbox name for recipient "
+        errbuf_set(reason, reasonlen, "capture: no mailbox name for recipient "
                    "(empty address, or out of memory)");
         return -1;
     }
@@ -326,24 +275,24 @@ int capture_deliver(const char *capture_dir, const char *hostname,
         hostname = hostbuf;
     }
     if (maildir_name(name, sizeof name, req, req->rcpt[k].index, hostname) != 0) {
-        set_reason(reason, reasonlen, "capture: file name too long");
+        errbuf_set(reason, reasonlen, "capture: file name too long");
         return -1;
     }
 
-    if (mkdir_p(capture_dir) != 0) {
-        set_reason(reason, reasonlen, "capture: mkdir %s: %s", capture_dir,
+    if (fs_mkdir_p_parents(capture_dir, 0700, 0700) != 0) {
+        errbuf_set(reason, reasonlen, "capture: mkdir %s: %s", capture_dir,
                    strerror(errno));
         return -1;
     }
     cfd = open(capture_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cfd < 0) {
-        set_reason(reason, reasonlen, "capture: open %s: %s", capture_dir,
+        errbuf_set(reason, reasonlen, "capture: open %s: %s", capture_dir,
                    strerror(errno));
         goto out;
     }
     mfd = subdir(cfd, mbox, &created);
     if (mfd < 0) {
-        set_reason(reason, reasonlen, "capture: mailbox %s: %s", mbox,
+        errbuf_set(reason, reasonlen, "capture: mailbox %s: %s", mbox,
                    strerror(errno));
         goto out;
     }
@@ -351,14 +300,14 @@ int capture_deliver(const char *capture_dir, const char *hostname,
     nfd = tfd >= 0 ? subdir(mfd, "new", &sub_created) : -1;
     cufd = nfd >= 0 ? subdir(mfd, "cur", &sub_created) : -1;
     if (cufd < 0) {
-        set_reason(reason, reasonlen, "capture: mailbox %s: %s", mbox,
+        errbuf_set(reason, reasonlen, "capture: mailbox %s: %s", mbox,
                    strerror(errno));
         goto out;
     }
     /* new directories must survive a crash before a file in them counts */
-    if ((sub_created && sync_fd(mfd, 0) != 0) ||
-        (created && sync_fd(cfd, 0) != 0)) {
-        set_reason(reason, reasonlen, "capture: fsync mailbox %s: %s", mbox,
+    if ((sub_created && fs_sync(mfd) != 0) ||
+        (created && fs_sync(cfd) != 0)) {
+        errbuf_set(reason, reasonlen, "capture: fsync mailbox %s: %s", mbox,
                    strerror(errno));
         goto out;
     }
@@ -366,7 +315,7 @@ int capture_deliver(const char *capture_dir, const char *hostname,
     const char *step = "create";
     fd = create_tmp(tfd, name, &step);
     if (fd < 0) {
-        set_reason(reason, reasonlen, "capture: %s %s/tmp/%s: %s", step, mbox,
+        errbuf_set(reason, reasonlen, "capture: %s %s/tmp/%s: %s", step, mbox,
                    name, strerror(errno));
         goto out;
     }
@@ -374,7 +323,7 @@ int capture_deliver(const char *capture_dir, const char *hostname,
     w.fd = fd;
     w.p = malloc(CAPTURE_BUFSZ);
     if (!w.p) {
-        set_reason(reason, reasonlen, "capture: out of memory");
+        errbuf_set(reason, reasonlen, "capture: out of memory");
         goto out;
     }
     wb_str(&w, "Return-Path: <");
@@ -385,31 +334,31 @@ int capture_deliver(const char *capture_dir, const char *hostname,
     wb_content(&w, content, len);
     wb_flush(&w);
     if (w.err) {
-        set_reason(reason, reasonlen, "capture: write %s/tmp/%s: %s", mbox,
+        errbuf_set(reason, reasonlen, "capture: write %s/tmp/%s: %s", mbox,
                    name, strerror(w.err));
         goto out;
     }
-    if (sync_fd(fd, 1) != 0) {
-        set_reason(reason, reasonlen, "capture: fsync %s/tmp/%s: %s", mbox,
+    if (fs_sync_data(fd) != 0) {
+        errbuf_set(reason, reasonlen, "capture: fsync %s/tmp/%s: %s", mbox,
                    name, strerror(errno));
         goto out;
     }
     int cr = close(fd);
     fd = -1;
     if (cr != 0 && errno != EINTR) {
-        set_reason(reason, reasonlen, "capture: close %s/tmp/%s: %s", mbox,
+        errbuf_set(reason, reasonlen, "capture: close %s/tmp/%s: %s", mbox,
                    name, strerror(errno));
         goto out;
     }
     /* replaces an earlier copy of the same (qid, index): exactly once */
     if (renameat(tfd, name, nfd, name) != 0) {
-        set_reason(reason, reasonlen, "capture: rename into %s/new: %s", mbox,
+        errbuf_set(reason, reasonlen, "capture: rename into %s/new: %s", mbox,
                    strerror(errno));
         goto out;
     }
     in_tmp = 0;
-    if (sync_fd(nfd, 0) != 0) {
-        set_reason(reason, reasonlen, "capture: fsync %s/new: %s", mbox,
+    if (fs_sync(nfd) != 0) {
+        errbuf_set(reason, reasonlen, "capture: fsync %s/new: %s", mbox,
                    strerror(errno));
         goto out;
     }

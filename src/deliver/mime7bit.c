@@ -5,18 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/base64.h"
+#include "../util/sbuf.h"
+#include "../util/utf8.h"
+
 #define VALUE_MAX 2048          /* bytes of a Content-Type value looked at */
 #define BOUNDARY_MAX 200        /* RFC 2046 allows 70; be lenient */
 #define QP_LINE 76
+#define B64_LINE_BYTES (QP_LINE / 4 * 3)    /* 76 characters of base64 */
 
 enum cte { CTE_ABSENT, CTE_7BIT, CTE_8BIT, CTE_BINARY, CTE_QP, CTE_BASE64, CTE_OTHER };
 enum ctype { CT_TEXT, CT_MULTIPART, CT_RFC822, CT_MESSAGE, CT_OTHER };
-
-struct out {
-    char *p;
-    size_t len, cap;
-    int oom;
-};
 
 /* One parsed header section. Offsets are relative to the entity. */
 struct ent {
@@ -32,51 +31,7 @@ struct ent {
     size_t blen;                /* 0: no boundary parameter */
 };
 
-/* ------------------------------------------------------------- output */
-
-static void put(struct out *o, const void *s, size_t n)
-{
-    if (o->oom || n == 0)
-        return;
-    if (n > SIZE_MAX - o->len - 1) {
-        o->oom = 1;
-        return;
-    }
-    if (o->len + n + 1 > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (cap < o->len + n + 1) {
-            if (cap > SIZE_MAX / 2) {
-                cap = o->len + n + 1;
-                break;
-            }
-            cap *= 2;
-        }
-        char *np = realloc(o->p, cap);
-        if (!np) {
-            o->oom = 1;
-            return;
-        }
-        o->p = np;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
-static void puts_(struct out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
 /* ------------------------------------------------------------ helpers */
-
-static int has_8bit(const unsigned char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i] >= 0x80)
-            return 1;
-    return 0;
-}
 
 static int lower(int c)
 {
@@ -309,7 +264,7 @@ static void parse_entity(const unsigned char *p, size_t n, struct ent *e, int di
  * replaced by cte (when not NULL; further ones dropped, one added at the
  * end if there was none), MIME-Version and Content-Type added on request. */
 static void emit_headers(const unsigned char *p, const struct ent *e, const char *cte,
-                         int add_mv, int add_ct, struct out *o)
+                         int add_mv, int add_ct, struct sbuf *o)
 {
     size_t i = 0;
     int done = 0;
@@ -320,26 +275,26 @@ static void emit_headers(const unsigned char *p, const struct ent *e, const char
             break;              /* cannot happen: parse_entity saw fields here */
         if (cte && ieq((const char *)p + i, namelen, "Content-Transfer-Encoding")) {
             if (!done) {
-                puts_(o, "Content-Transfer-Encoding: ");
-                puts_(o, cte);
-                puts_(o, "\r\n");
+                sbuf_str(o, "Content-Transfer-Encoding: ");
+                sbuf_str(o, cte);
+                sbuf_str(o, "\r\n");
                 done = 1;
             }
         } else {
-            put(o, p + i, end - i);
+            sbuf_add(o, p + i, end - i);
             if (p[end - 1] != '\n')
-                puts_(o, "\r\n");
+                sbuf_str(o, "\r\n");
         }
         i = end;
     }
     if (add_mv)
-        puts_(o, "MIME-Version: 1.0\r\n");
+        sbuf_str(o, "MIME-Version: 1.0\r\n");
     if (add_ct)
-        puts_(o, "Content-Type: text/plain; charset=utf-8\r\n");
+        sbuf_str(o, "Content-Type: text/plain; charset=utf-8\r\n");
     if (cte && !done) {
-        puts_(o, "Content-Transfer-Encoding: ");
-        puts_(o, cte);
-        puts_(o, "\r\n");
+        sbuf_str(o, "Content-Transfer-Encoding: ");
+        sbuf_str(o, cte);
+        sbuf_str(o, "\r\n");
     }
 }
 
@@ -348,13 +303,13 @@ static void emit_headers(const unsigned char *p, const struct ent *e, const char
 static const char hexd[] = "0123456789ABCDEF";
 
 /* Quoted-printable (RFC 2045 6.7); CRLF pairs are hard line breaks. */
-static void qp_encode(const unsigned char *p, size_t n, struct out *o)
+static void qp_encode(const unsigned char *p, size_t n, struct sbuf *o)
 {
     size_t col = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned c = p[i];
         if (c == '\r' && i + 1 < n && p[i + 1] == '\n') {
-            put(o, "\r\n", 2);
+            sbuf_add(o, "\r\n", 2);
             col = 0;
             i++;
             continue;
@@ -380,38 +335,25 @@ static void qp_encode(const unsigned char *p, size_t n, struct out *o)
             /* room for a soft break "=" after it, unless the line ends here */
             if (col + tl <= QP_LINE - 1 || (last && col + tl <= QP_LINE) || col == 0)
                 break;
-            put(o, "=\r\n", 3);
+            sbuf_add(o, "=\r\n", 3);
             col = 0;
         }
-        put(o, tok, tl);
+        sbuf_add(o, tok, tl);
         col += tl;
     }
 }
 
-static const char b64d[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Base64 in lines of 76; CRLF after the last line iff the body ended
- * with one (in a multipart the delimiter brings its own). */
-static void b64_encode(const unsigned char *p, size_t n, struct out *o)
+/* Base64 in lines of 76 (57 bytes each); CRLF after the last line iff the
+ * body ended with one (in a multipart the delimiter brings its own). */
+static void b64_encode(const unsigned char *p, size_t n, struct sbuf *o)
 {
-    size_t col = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < n)
-            v |= p[i + 2];
-        char q[4] = { b64d[(v >> 18) & 63], b64d[(v >> 12) & 63],
-                      i + 1 < n ? b64d[(v >> 6) & 63] : '=', i + 2 < n ? b64d[v & 63] : '=' };
-        if (col == QP_LINE) {
-            put(o, "\r\n", 2);
-            col = 0;
-        }
-        put(o, q, 4);
-        col += 4;
+    for (size_t i = 0; i < n; i += B64_LINE_BYTES) {
+        if (i > 0)
+            sbuf_add(o, "\r\n", 2);
+        base64_append(o, p + i, n - i < B64_LINE_BYTES ? n - i : B64_LINE_BYTES);
     }
     if (n >= 2 && p[n - 2] == '\r' && p[n - 1] == '\n')
-        put(o, "\r\n", 2);
+        sbuf_add(o, "\r\n", 2);
 }
 
 /* ---------------------------------------------------------------- walk */
@@ -449,7 +391,7 @@ static size_t find_delim(const unsigned char *p, size_t n, size_t from, const st
 }
 
 static int walk(const unsigned char *p, size_t n, int depth, int is_msg, int digest_default,
-                struct out *o, int *conv);
+                struct sbuf *o, int *conv);
 
 /* Multipart or message/rfc822 labelled 8bit/binary: 7bit after the walk. */
 static const char *relabel(const struct ent *e)
@@ -457,17 +399,17 @@ static const char *relabel(const struct ent *e)
     return e->cte == CTE_8BIT || e->cte == CTE_BINARY ? "7bit" : NULL;
 }
 
-static void emit_sep(const unsigned char *p, const struct ent *e, struct out *o)
+static void emit_sep(const unsigned char *p, const struct ent *e, struct sbuf *o)
 {
-    put(o, p + e->hdr_end, e->body - e->hdr_end);
+    sbuf_add(o, p + e->hdr_end, e->body - e->hdr_end);
 }
 
 static int walk_multipart(const unsigned char *p, size_t n, const struct ent *e, int close,
-                          size_t after, int depth, struct out *o, int *conv)
+                          size_t after, int depth, struct sbuf *o, int *conv)
 {
     emit_headers(p, e, relabel(e), 0, 0, o);
     emit_sep(p, e, o);
-    put(o, p + e->body, after - e->body);       /* preamble, first delimiter */
+    sbuf_add(o, p + e->body, after - e->body);       /* preamble, first delimiter */
     size_t pos = after;
     while (!close) {
         size_t next_after = n;
@@ -485,16 +427,16 @@ static int walk_multipart(const unsigned char *p, size_t n, const struct ent *e,
             return rc;
         if (next >= n)
             return 0;           /* no closing delimiter: the part ran to the end */
-        put(o, p + cend, next_after - cend);
+        sbuf_add(o, p + cend, next_after - cend);
         pos = next_after;
         close = next_close;
     }
-    put(o, p + pos, n - pos);   /* epilogue */
+    sbuf_add(o, p + pos, n - pos);   /* epilogue */
     return 0;
 }
 
 static int walk(const unsigned char *p, size_t n, int depth, int is_msg, int digest_default,
-                struct out *o, int *conv)
+                struct sbuf *o, int *conv)
 {
     struct ent e;
     parse_entity(p, n, &e, digest_default);
@@ -517,11 +459,11 @@ static int walk(const unsigned char *p, size_t n, int depth, int is_msg, int dig
     /* a leaf (or a multipart that cannot be walked: treated as text) */
     const unsigned char *body = p + e.body;
     size_t blen = n - e.body;
-    if (!has_8bit(body, blen) ||
+    if (!utf8_has_8bit(body, blen) ||
         !(e.cte == CTE_ABSENT || e.cte == CTE_7BIT || e.cte == CTE_8BIT)) {
-        if (e.cte == CTE_BINARY && has_8bit(body, blen))
+        if (e.cte == CTE_BINARY && utf8_has_8bit(body, blen))
             return MIME7BIT_BINARY;
-        put(o, p, n);
+        sbuf_add(o, p, n);
         return 0;
     }
     emit_headers(p, &e, text ? "quoted-printable" : "base64", is_msg && !e.has_mv,
@@ -529,7 +471,7 @@ static int walk(const unsigned char *p, size_t n, int depth, int is_msg, int dig
     if (e.has_sep)
         emit_sep(p, &e, o);
     else
-        put(o, "\r\n", 2);
+        sbuf_add(o, "\r\n", 2);
     if (text)
         qp_encode(body, blen, o);
     else
@@ -543,19 +485,18 @@ int mime_downgrade_7bit(const char *content, size_t len, char **out, size_t *out
     const unsigned char *p = (const unsigned char *)content;
     *out = NULL;
     *outlen = 0;
-    if (!p || !has_8bit(p, len))
+    if (!p || !utf8_has_8bit(p, len))
         return MIME7BIT_NOTHING;
-    struct out o = { 0 };
+    struct sbuf o = SBUF_INIT;
     int conv = 0;
     int rc = walk(p, len, 0, 1, 0, &o, &conv);
     if (rc == 0 && o.oom)
         rc = MIME7BIT_ENOMEM;
     if (rc < 0 || !conv) {
-        free(o.p);
+        sbuf_free(&o);
         return rc < 0 ? rc : MIME7BIT_NOTHING;
     }
-    o.p[o.len] = '\0';
-    *out = o.p;
-    *outlen = o.len;
+    if (!(*out = sbuf_take(&o, outlen)))
+        return MIME7BIT_ENOMEM;
     return MIME7BIT_CONVERTED;
 }

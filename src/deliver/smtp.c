@@ -26,6 +26,7 @@
 #include "smtp_internal.h"
 #include "../config/config.h"
 #include "../config/maps.h"
+#include "../util/errbuf.h"
 #include "../util/log.h"
 
 /* A DNS request outlives its attempt when the attempt ends first (the
@@ -88,12 +89,12 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
 {
     int level = smtp_tls_level_parse(cfg->smtp_tls_security_level);
     if (level < 0) {
-        smtp_fmt(err, errlen, "smtp_tls_security_level = %s: unknown level; use none, "
-                 "may, encrypt, verify or secure", cfg->smtp_tls_security_level);
+        errbuf_set(err, errlen, "smtp_tls_security_level = %s: unknown level; use none, "
+                   "may, encrypt, verify or secure", cfg->smtp_tls_security_level);
         return -1;
     }
     if (cfg->smtp_tls_CAfile[0] && access(cfg->smtp_tls_CAfile, R_OK) != 0) {
-        smtp_fmt(err, errlen, "smtp_tls_CAfile %s: %s", cfg->smtp_tls_CAfile, strerror(errno));
+        errbuf_set(err, errlen, "smtp_tls_CAfile %s: %s", cfg->smtp_tls_CAfile, strerror(errno));
         return -1;
     }
     int noplaintext = 0;
@@ -103,22 +104,22 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
             noplaintext = 1;
         else if (strcasecmp(o, "noanonymous") != 0 && strcasecmp(o, "noactive") != 0 &&
                  strcasecmp(o, "nodictionary") != 0 && strcasecmp(o, "mutual_auth") != 0) {
-            smtp_fmt(err, errlen, "smtp_sasl_security_options: unknown option \"%s\"; use "
-                     "noanonymous, noplaintext, noactive, nodictionary or mutual_auth", o);
+            errbuf_set(err, errlen, "smtp_sasl_security_options: unknown option \"%s\"; use "
+                       "noanonymous, noplaintext, noactive, nodictionary or mutual_auth", o);
             return -1;
         }
     }
     struct map *passwd = NULL;
     if (cfg->smtp_sasl_auth_enable && cfg->smtp_sasl_password_maps[0]) {
         if (!passwd_map || !*passwd_map) {
-            smtp_fmt(err, errlen, "smtp_sasl_password_maps: table not loaded");
+            errbuf_set(err, errlen, "smtp_sasl_password_maps: table not loaded");
             return -1;
         }
         passwd = *passwd_map;
     }
     struct smtp_settings *s = calloc(1, sizeof *s);
     if (!s) {
-        smtp_fmt(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return -1;
     }
     s->refs = 1;
@@ -250,7 +251,7 @@ void smtp_attempt_failure(struct smtp_attempt *att, const char *dsn, const char 
     va_start(ap, fmt);
     vsnprintf(att->reason, sizeof att->reason, fmt, ap);
     va_end(ap);
-    smtp_fmt(att->dsn, sizeof att->dsn, "%s", dsn);
+    errbuf_set(att->dsn, sizeof att->dsn, "%s", dsn);
     /* the reason can quote the remote server's reply */
     char clean[sizeof att->reason * 2];
     log_info("%s: %s", att->req->id,
@@ -262,7 +263,7 @@ void smtp_attempt_result(struct smtp_attempt *att, size_t k, enum deliver_status
 {
     struct deliver_result *r = &att->res[k];
     r->status = st;
-    smtp_fmt(r->dsn, sizeof r->dsn, "%s", dsn);
+    errbuf_set(r->dsn, sizeof r->dsn, "%s", dsn);
     free(att->res_reason[k]);
     att->res_reason[k] = xstrdup(reason);
     r->reason = att->res_reason[k];
@@ -288,7 +289,7 @@ int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
         return 0;
     n = smtp_sasl_keys(att->nexthop, keys);
     if (host && *host && strlen(host) < sizeof keys[0])
-        smtp_fmt(keys[n++], sizeof keys[0], "%s", host);
+        errbuf_set(keys[n++], sizeof keys[0], "%s", host);
     for (size_t i = 0; i < n; i++) {
         char *v = map_lookup(m, keys[i]);
         if (!v)
@@ -368,7 +369,7 @@ static void connect_next(struct smtp_attempt *att)
             inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
             port = ntohs(s6->sin6_port);
         }
-        smtp_fmt(att->relay, sizeof att->relay, "%s[%s]:%u", t->host, addr, port);
+        errbuf_set(att->relay, sizeof att->relay, "%s[%s]:%u", t->host, addr, port);
         att->s = smtp_session_connect(att, t);
         if (att->s)
             return;
@@ -389,7 +390,7 @@ static void add_target(struct smtp_attempt *att, const char *host,
     att->targets = t;
     t = &att->targets[att->ntargets++];
     memset(t, 0, sizeof *t);
-    smtp_fmt(t->host, sizeof t->host, "%s", host);
+    errbuf_set(t->host, sizeof t->host, "%s", host);
     t->sa = *sa;
     if (sa->ss_family == AF_INET) {
         ((struct sockaddr_in *)(void *)&t->sa)->sin_port = htons((uint16_t)att->nh.port);
@@ -424,14 +425,14 @@ static void on_dns(void *arg, const struct dns_result *res)
         return;
     case DNS_NULLMX:
         attempt_all(att, DELIVER_BOUNCED, "5.1.10", "Domain does not accept mail (nullMX)");
-        smtp_fmt(att->relay, sizeof att->relay, "none");
+        errbuf_set(att->relay, sizeof att->relay, "none");
         smtp_attempt_act(att, ACT_DONE);
         return;
     case DNS_NOTFOUND:
         if (att->by_domain) {
             char reason[512];
-            smtp_fmt(reason, sizeof reason, "Host or domain name not found. Name service "
-                     "error for name=%s type=%s: Host not found", att->nh.host, type);
+            errbuf_set(reason, sizeof reason, "Host or domain name not found. Name service "
+                       "error for name=%s type=%s: Host not found", att->nh.host, type);
             attempt_all(att, DELIVER_BOUNCED, "5.4.4", reason);
         } else {
             smtp_attempt_failure(att, "4.4.4", "Host or domain name not found. Name service "
@@ -540,7 +541,7 @@ void smtp_client_deliver(struct smtp_client *c, const struct deliver_request *re
         log_fatal("smtp: out of memory");
     const char *bad = NULL;
     if (req->nexthop && req->nexthop[0]) {
-        smtp_fmt(att->nexthop, sizeof att->nexthop, "%s", req->nexthop);
+        errbuf_set(att->nexthop, sizeof att->nexthop, "%s", req->nexthop);
         if (strlen(req->nexthop) >= sizeof att->nexthop ||
             smtp_nexthop_parse(att->nexthop, &att->nh) < 0)
             bad = "malformed nexthop";

@@ -105,10 +105,6 @@ int smtp_sasl_split(const char *value, char *user, size_t userlen,
 
 /* ---------------------------------------------------------- encodings */
 
-/* Base64 (no line breaks) of in into out; returns the length written or 0
- * if it does not fit (outlen must hold 4*ceil(n/3)+1). */
-size_t smtp_base64(const void *in, size_t inlen, char *out, size_t outlen);
-
 /* AUTH PLAIN initial response: base64("\0" user "\0" pass). 0 on failure. */
 size_t smtp_auth_plain(const char *user, const char *pass, char *out, size_t outlen);
 
@@ -149,12 +145,6 @@ size_t smtp_body_write(struct smtp_body *b, const char *in, size_t inlen, char *
  * the final ".\r\n". out must hold SMTP_BODY_END_MAX bytes. */
 size_t smtp_body_end(struct smtp_body *b, char *out);
 
-/* snprintf that truncates quietly (reasons and logs may be cut). */
-void smtp_fmt(char *out, size_t outlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* 1 if s holds a byte >= 0x80. */
-int smtp_has_8bit(const char *s);
 
 /* 1 for loopback addresses: 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104. */
 int smtp_addr_is_loopback(const struct sockaddr *sa);

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
+#include <openssl/crypto.h>
+
+#include "../util/base64.h"
 
 /* ---------------------------------------------------------------- replies */
 
@@ -382,14 +384,6 @@ int smtp_sasl_split(const char *value, char *user, size_t userlen,
 
 /* ---------------------------------------------------------- encodings */
 
-size_t smtp_base64(const void *in, size_t inlen, char *out, size_t outlen)
-{
-    if (inlen > (size_t)1 << 20 || outlen < 4 * ((inlen + 2) / 3) + 1)
-        return 0;
-    int n = EVP_EncodeBlock((unsigned char *)out, in, (int)inlen);
-    return n < 0 ? 0 : (size_t)n;
-}
-
 size_t smtp_auth_plain(const char *user, const char *pass, char *out, size_t outlen)
 {
     size_t ul = strlen(user), pl = strlen(pass);
@@ -400,9 +394,9 @@ size_t smtp_auth_plain(const char *user, const char *pass, char *out, size_t out
     memcpy(buf + 1, user, ul);
     buf[1 + ul] = '\0';
     memcpy(buf + 2 + ul, pass, pl);
-    size_t n = smtp_base64(buf, ul + pl + 2, out, outlen);
+    size_t n = base64_encode(buf, ul + pl + 2, out, outlen);
     OPENSSL_cleanse(buf, sizeof buf);
-    return n;
+    return n == (size_t)-1 ? 0 : n;
 }
 
 void smtp_body_init(struct smtp_body *b, size_t limit)
@@ -502,21 +496,6 @@ size_t smtp_body_end(struct smtp_body *b, char *out)
     return o + 3;
 }
 
-void smtp_fmt(char *out, size_t outlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(out, outlen, fmt, ap);
-    va_end(ap);
-}
-
-int smtp_has_8bit(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s >= 0x80)
-            return 1;
-    return 0;
-}
 
 int smtp_addr_is_loopback(const struct sockaddr *sa)
 {

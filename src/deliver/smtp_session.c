@@ -27,8 +27,11 @@
 #include "mime7bit.h"
 #include "smtp_internal.h"
 #include "transport.h"
+#include "../util/base64.h"
 #include "../util/clock.h"
+#include "../util/errbuf.h"
 #include "../util/log.h"
+#include "../util/utf8.h"
 
 enum {
     ST_CONNECT, ST_WRAP_TLS, ST_GREETING, ST_EHLO, ST_HELO, ST_STARTTLS, ST_TLS, ST_AUTH,
@@ -271,8 +274,8 @@ static void said(const struct smtp_session *s, const char *what, char *out, size
 {
     char one[800];
     reply_text(s, one, sizeof one);
-    smtp_fmt(out, outlen, "host %s[%s] said: %s (in reply to %s command)", s->host, s->addr,
-             one, what);
+    errbuf_set(out, outlen, "host %s[%s] said: %s (in reply to %s command)", s->host, s->addr,
+               one, what);
 }
 
 /* Result of a failure reply: 5xx bounced, anything else deferred (4.x.x). */
@@ -369,7 +372,7 @@ static void tls_up(struct smtp_session *s)
         set_state(s, ST_GREETING);
     } else {
         char line[300];
-        smtp_fmt(line, sizeof line, "EHLO %s", s->set->helo_name);
+        errbuf_set(line, sizeof line, "EHLO %s", s->set->helo_name);
         send_cmd(s, line, NULL);
         memset(&s->ext, 0, sizeof s->ext);
         set_state(s, ST_EHLO);
@@ -385,9 +388,9 @@ static int auth_send_login(struct smtp_session *s)
         return job_fail(s, 0, "4.7.0", "SASL authentication failed: credentials for %s "
                         "disappeared", s->att->nexthop);
     const char *v = s->login_step == 0 ? user : pass;
-    size_t n = smtp_base64(v, strlen(v), b64, sizeof b64);
+    size_t n = base64_encode(v, strlen(v), b64, sizeof b64);
     OPENSSL_cleanse(pass, sizeof pass);
-    if (!n) {
+    if (n == 0 || n == (size_t)-1) {    /* empty is refused too */
         OPENSSL_cleanse(b64, sizeof b64);
         return job_fail(s, 0, "4.7.0", "SASL authentication failed: credentials too long");
     }
@@ -428,7 +431,7 @@ static int auth_or_begin(struct smtp_session *s)
         OPENSSL_cleanse(pass, sizeof pass);
         if (!n)
             return job_fail(s, 0, "4.7.0", "SASL authentication failed: credentials too long");
-        smtp_fmt(line, sizeof line, "AUTH PLAIN %s", b64);
+        errbuf_set(line, sizeof line, "AUTH PLAIN %s", b64);
         send_cmd(s, line, "AUTH PLAIN <redacted>");
         OPENSSL_cleanse(b64, sizeof b64);
         OPENSSL_cleanse(line, sizeof line);
@@ -536,9 +539,9 @@ static int choose_content(struct smtp_session *s)
     }
     if (att->conv_rc == MIME7BIT_BINARY) {
         char reason[512];
-        smtp_fmt(reason, sizeof reason, "Conversion required and prohibited: message has "
-                 "binary content and host %s[%s] does not support 8BITMIME", s->host,
-                 s->addr);
+        errbuf_set(reason, sizeof reason, "Conversion required and prohibited: message has "
+                   "binary content and host %s[%s] does not support 8BITMIME", s->host,
+                   s->addr);
         for (size_t k = 0; k < req->nrcpt; k++)
             if (!att->final[k])
                 smtp_attempt_result(att, k, DELIVER_BOUNCED, "5.6.3", reason);
@@ -558,12 +561,12 @@ static int begin_transaction(struct smtp_session *s)
     char reason[512];
 
     txn_reset(s);
-    smtp_fmt(att->relay, sizeof att->relay, "%s[%s]:%u", s->host, s->addr, s->port);
+    errbuf_set(att->relay, sizeof att->relay, "%s[%s]:%u", s->host, s->addr, s->port);
     if (choose_content(s) < 0)
         return job_done(s, 1);
     if ((s->ext.flags & SMTP_EXT_SIZE) && s->ext.size && s->content_len > s->ext.size) {
-        smtp_fmt(reason, sizeof reason, "message size %zu exceeds size limit %llu of server "
-                 "%s[%s]", s->content_len, s->ext.size, s->host, s->addr);
+        errbuf_set(reason, sizeof reason, "message size %zu exceeds size limit %llu of server "
+                   "%s[%s]", s->content_len, s->ext.size, s->host, s->addr);
         for (size_t k = 0; k < req->nrcpt; k++)
             if (!att->final[k])
                 smtp_attempt_result(att, k, DELIVER_BOUNCED, "5.3.4", reason);
@@ -576,12 +579,14 @@ static int begin_transaction(struct smtp_session *s)
         } else {
             /* RFC 6531 3.4: UTF-8 addresses cannot go without SMTPUTF8; the
              * rest of the message goes without the flag */
-            int all = smtp_has_8bit(req->sender);
-            smtp_fmt(reason, sizeof reason, "SMTPUTF8 is required, but was not offered by "
-                     "host %s[%s]", s->host, s->addr);
-            for (size_t k = 0; k < req->nrcpt; k++)
-                if (!att->final[k] && (all || smtp_has_8bit(req->rcpt[k].addr)))
+            int all = utf8_has_8bit(req->sender, strlen(req->sender));
+            errbuf_set(reason, sizeof reason, "SMTPUTF8 is required, but was not offered by "
+                       "host %s[%s]", s->host, s->addr);
+            for (size_t k = 0; k < req->nrcpt; k++) {
+                const char *a = req->rcpt[k].addr;
+                if (!att->final[k] && (all || utf8_has_8bit(a, strlen(a))))
                     smtp_attempt_result(att, k, DELIVER_BOUNCED, "5.6.7", reason);
+            }
         }
     }
     s->rcpts = calloc(req->nrcpt ? req->nrcpt : 1, sizeof *s->rcpts);
@@ -598,7 +603,7 @@ static int begin_transaction(struct smtp_session *s)
      * 7-bit version (choose_content), which needs no BODY parameter */
     char *mail = NULL, size[32] = "";
     if (s->ext.flags & SMTP_EXT_SIZE)
-        smtp_fmt(size, sizeof size, " SIZE=%zu", s->content_len);
+        errbuf_set(size, sizeof size, " SIZE=%zu", s->content_len);
     if (asprintf(&mail, "MAIL FROM:<%s>%s%s%s", req->sender, size,
                  (req->flags & DELIVER_8BITMIME) && (s->ext.flags & SMTP_EXT_8BITMIME)
                      ? " BODY=8BITMIME" : "",
@@ -690,7 +695,7 @@ static int on_reply(struct smtp_session *s)
             return job_fail(s, 1, "4.4.2", "host %s[%s] refused to talk to me: %s", s->host,
                             s->addr, one);
         }
-        smtp_fmt(line, sizeof line, "EHLO %s", s->set->helo_name);
+        errbuf_set(line, sizeof line, "EHLO %s", s->set->helo_name);
         send_cmd(s, line, NULL);
         set_state(s, ST_EHLO);
         return 0;
@@ -704,7 +709,7 @@ static int on_reply(struct smtp_session *s)
             return after_hello(s);
         }
         if (code >= 500) {
-            smtp_fmt(line, sizeof line, "HELO %s", s->set->helo_name);
+            errbuf_set(line, sizeof line, "HELO %s", s->set->helo_name);
             send_cmd(s, line, NULL);
             set_state(s, ST_HELO);
             return 0;
@@ -966,7 +971,7 @@ struct smtp_session *smtp_session_connect(struct smtp_attempt *att, const struct
     s->set = att->set;
     s->set->refs++;
     s->att = att;
-    smtp_fmt(s->host, sizeof s->host, "%s", t->host);
+    errbuf_set(s->host, sizeof s->host, "%s", t->host);
     s->sa = t->sa;
     s->salen = t->salen;
     if (t->sa.ss_family == AF_INET) {

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "../util/errbuf.h"
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,18 +103,6 @@ static int ares_initialised;
 
 /* ------------------------------------------------------------------------ */
 /* helpers */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -649,7 +639,7 @@ struct dns *dns_new(struct event_base *base, char *const *servers, size_t nserve
     if (!ares_initialised) {
         int rc = ares_library_init(ARES_LIB_INIT_ALL);
         if (rc != ARES_SUCCESS) {
-            set_err(err, errlen, "c-ares initialisation: %s", ares_strerror(rc));
+            errbuf_set(err, errlen, "c-ares initialisation: %s", ares_strerror(rc));
             return NULL;
         }
         ares_initialised = 1;
@@ -659,13 +649,14 @@ struct dns *dns_new(struct event_base *base, char *const *servers, size_t nserve
     if (nservers > 0) {
         nodes = calloc(nservers, sizeof *nodes);
         if (!nodes) {
-            set_err(err, errlen, "DNS resolver: out of memory");
+            errbuf_set(err, errlen, "DNS resolver: out of memory");
             return NULL;
         }
         for (size_t i = 0; i < nservers; i++) {
             if (parse_server(servers[i], &nodes[i]) < 0) {
-                set_err(err, errlen, "invalid DNS server \"%s\" (expected ip, ip:port or [ipv6]:port)",
-                        servers[i]);
+                errbuf_set(err, errlen,
+                           "invalid DNS server \"%s\" (expected ip, ip:port or [ipv6]:port)",
+                           servers[i]);
                 free(nodes);
                 return NULL;
             }
@@ -676,7 +667,7 @@ struct dns *dns_new(struct event_base *base, char *const *servers, size_t nserve
     struct dns *d = calloc(1, sizeof *d);
     if (!d) {
         free(nodes);
-        set_err(err, errlen, "DNS resolver: out of memory");
+        errbuf_set(err, errlen, "DNS resolver: out of memory");
         return NULL;
     }
     d->base = base;
@@ -694,7 +685,7 @@ struct dns *dns_new(struct event_base *base, char *const *servers, size_t nserve
     int rc = ares_init_options(&d->ch, &opt,
                                ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB);
     if (rc != ARES_SUCCESS) {
-        set_err(err, errlen, "DNS resolver initialisation: %s", ares_strerror(rc));
+        errbuf_set(err, errlen, "DNS resolver initialisation: %s", ares_strerror(rc));
         free(nodes);
         free(d);
         return NULL;
@@ -703,7 +694,7 @@ struct dns *dns_new(struct event_base *base, char *const *servers, size_t nserve
         rc = ares_set_servers_ports(d->ch, nodes);
         free(nodes);
         if (rc != ARES_SUCCESS) {
-            set_err(err, errlen, "setting DNS servers: %s", ares_strerror(rc));
+            errbuf_set(err, errlen, "setting DNS servers: %s", ares_strerror(rc));
             ares_destroy(d->ch);
             free(d);
             return NULL;
@@ -711,7 +702,7 @@ struct dns *dns_new(struct event_base *base, char *const *servers, size_t nserve
     }
     d->timer = evtimer_new(base, timer_cb, d);
     if (!d->timer) {
-        set_err(err, errlen, "DNS resolver: cannot create timer");
+        errbuf_set(err, errlen, "DNS resolver: cannot create timer");
         ares_destroy(d->ch);
         free(d);
         return NULL;

@@ -71,6 +71,12 @@ struct restrict_settings {
     int sender_header_check;                /* smtpd_sender_header_check */
 };
 
+/* The settings of cfg (its smtpd_*_restrictions and the parameters they
+ * read), pointing into cfg: what a caller that loads a configuration
+ * passes to restrict_conf_new. */
+struct config;
+void restrict_settings_from_config(const struct config *cfg, struct restrict_settings *s);
+
 /* How restrict_conf_new opens tables and reports errors. open_map returns
  * the loaded table or NULL with err set (e.g. map_open, or the daemon's
  * reader that goes through the privileged parent). error is called once per

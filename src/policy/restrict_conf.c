@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "../util/strdist.h"
+#include "../config/config.h"
 #include "../config/maps.h"
 
 #define DNS_WHY "needs DNS lookups, which come in a later version of postern"
@@ -407,4 +408,35 @@ int restrict_strict_rfc821(const struct restrict_conf *rc)
 int restrict_wants_header_from(const struct restrict_conf *rc)
 {
     return rc && rc->sender_header_check && rc->login_maps;
+}
+
+void restrict_settings_from_config(const struct config *cfg, struct restrict_settings *s)
+{
+    const struct cfg_list *lists[RESTRICT_NLISTS] = {
+        [RESTRICT_CLIENT] = &cfg->smtpd_client_restrictions,
+        [RESTRICT_HELO] = &cfg->smtpd_helo_restrictions,
+        [RESTRICT_SENDER] = &cfg->smtpd_sender_restrictions,
+        [RESTRICT_RELAY] = &cfg->smtpd_relay_restrictions,
+        [RESTRICT_RECIPIENT] = &cfg->smtpd_recipient_restrictions,
+        [RESTRICT_DATA] = &cfg->smtpd_data_restrictions,
+    };
+    *s = (struct restrict_settings){
+        .mydestination = cfg->mydestination.v,
+        .nmydestination = cfg->mydestination.n,
+        .relay_domains = cfg->relay_domains.v,
+        .nrelay_domains = cfg->relay_domains.n,
+        .sender_login_maps = cfg->smtpd_sender_login_maps,
+        .local_recipient_maps = cfg->local_recipient_maps,
+        .relay_recipient_maps = cfg->relay_recipient_maps,
+        .allow_untrusted_routing = cfg->allow_untrusted_routing,
+        .helo_required = cfg->smtpd_helo_required,
+        .strict_rfc821_envelopes = cfg->strict_rfc821_envelopes,
+        .reject_unlisted_sender = cfg->smtpd_reject_unlisted_sender,
+        .reject_unlisted_recipient = cfg->smtpd_reject_unlisted_recipient,
+        .sender_header_check = cfg->smtpd_sender_header_check,
+    };
+    for (int l = 0; l < RESTRICT_NLISTS; l++) {
+        s->list[l] = lists[l]->v;
+        s->nlist[l] = lists[l]->n;
+    }
 }

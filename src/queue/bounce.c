@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "util/sbuf.h"
+#include "util/utf8.h"
 
 /* Longest line we write ourselves, CRLF excluded: well below RFC 5322's 998. */
 #define LINE_MAX_OCTETS 900
@@ -22,38 +23,6 @@
 #define SEED_MAX 24         /* of the seed in the boundary and Message-ID */
 
 /* ---------- text helpers ---------- */
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid
- * (overlong, surrogate, above U+10FFFF, truncated). */
-static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-        len = 2; v = c & 0x1f; min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3; v = c & 0x0f; min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4; v = c & 0x07; min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
 
 /* Append s made safe for one logical line: control characters (CR, LF, TAB,
  * NUL, ...) become spaces, runs of white space collapse to one, the ends are
@@ -82,7 +51,7 @@ static void put_clean(struct sbuf *b, const char *s, int ascii_only)
             continue;
         }
         uint32_t cp;
-        size_t l = utf8_seq(u + i, n - i, &cp);
+        size_t l = utf8_decode(u + i, n - i, &cp);
         if (l == 0) {
             sbuf_char(b, '?');
             i++;
@@ -102,22 +71,6 @@ static char *clean_dup(const char *s, int ascii_only)
     struct sbuf b = SBUF_INIT;
     put_clean(&b, s ? s : "", ascii_only);
     return sbuf_take(&b, NULL);
-}
-
-static int is_ascii(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s >= 0x80)
-            return 0;
-    return 1;
-}
-
-static int has_8bit(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] >= 0x80)
-            return 1;
-    return 0;
 }
 
 /* Write "<prefix><value>\r\n", folded before LINE_MAX_OCTETS. value is a
@@ -263,7 +216,7 @@ static void put_utf8_xtext(struct sbuf *b, const char *addr)
     size_t n = strlen(addr), i = 0;
     while (i < n) {
         uint32_t cp;
-        size_t l = utf8_seq(u + i, n - i, &cp);
+        size_t l = utf8_decode(u + i, n - i, &cp);
         if (l == 0) {
             cp = '?';
             l = 1;
@@ -409,7 +362,7 @@ static void part_status(struct sbuf *b, const struct envelope *env,
         const char *addr = r->addr ? r->addr : "";
         sbuf_str(b, "\r\n");
         struct sbuf v = SBUF_INIT;
-        if (is_ascii(addr)) {
+        if (!utf8_has_8bit(addr, strlen(addr))) {
             sbuf_str(&v, "rfc822; ");
             put_clean(&v, addr, 1);
         } else {
@@ -508,7 +461,7 @@ char *bounce_compose(const struct envelope *env, const char *content, size_t len
     else
         sbuf_str(&parts[2], "Content-Description: Undelivered Message Headers\r\n"
                            "Content-Type: text/rfc822-headers\r\n");
-    if (has_8bit(content, olen))
+    if (utf8_has_8bit(content, olen))
         sbuf_str(&parts[2], "Content-Transfer-Encoding: 8bit\r\n");
     sbuf_str(&parts[2], "\r\n");
     if (parts[0].oom || parts[1].oom || parts[2].oom)
@@ -593,7 +546,7 @@ char *bounce_compose(const struct envelope *env, const char *content, size_t len
     sbuf_printf(&out, "--%s\r\n", bnd.s);
     sbuf_str(&out, "Content-Description: Notification\r\n"
                   "Content-Type: text/plain; charset=utf-8\r\n");
-    if (has_8bit(parts[0].s, parts[0].len))
+    if (utf8_has_8bit(parts[0].s, parts[0].len))
         sbuf_str(&out, "Content-Transfer-Encoding: 8bit\r\n");
     sbuf_str(&out, "\r\n");
     sbuf_add(&out, parts[0].s, parts[0].len);

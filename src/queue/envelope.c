@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../util/errbuf.h"
 #include "../util/sbuf.h"
 
 #define QUEUE_MAGIC "POSTERN-QUEUE 1"
@@ -195,19 +196,6 @@ size_t envelope_encode_state(const struct envelope *env, char **out)
 }
 
 /* ---------- decoding helpers ---------- */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static char *dup_n(const char *s, size_t n)
 {
@@ -500,7 +488,7 @@ nomem:
     snprintf(e, sizeof e, "out of memory");
 fail:
     envelope_free(env);
-    set_err(err, errlen, "%s", e);
+    errbuf_set(err, errlen, "%s", e);
     return -1;
 }
 
@@ -689,7 +677,7 @@ fail:
             free(nr[i].reason);
     free(nr);
     free(seenr);
-    set_err(err, errlen, "%s", e);
+    errbuf_set(err, errlen, "%s", e);
     return -1;
 }
 

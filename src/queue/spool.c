@@ -37,17 +37,9 @@
 
 #include "envelope_codec.h"
 #include "spool_internal.h"
+#include "../util/errbuf.h"
+#include "../util/fs.h"
 
-
-void spool_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void spool_close_keep_errno(int fd)
 {
@@ -55,34 +47,6 @@ void spool_close_keep_errno(int fd)
     if (fd >= 0)
         close(fd);
     errno = saved;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (w == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-int spool_fsync_dir(int fd)
-{
-    while (fsync(fd) != 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return 0;
 }
 
 /* rename that never replaces an existing target: a committed message must
@@ -153,19 +117,19 @@ static struct spool *open_spool(const char *dir, int create, char *err, size_t e
     struct spool *sp = calloc(1, sizeof *sp);
     if (!sp || !(sp->path = strdup(dir))) {
         free(sp);
-        spool_set_err(err, errlen, "spool %s: out of memory", dir);
+        errbuf_set(err, errlen, "spool %s: out of memory", dir);
         return NULL;
     }
     sp->dirfd = sp->tmpfd = sp->queuefd = sp->statefd = sp->quarfd = -1;
     sp->holdfd = -1;
 
     if (create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        spool_set_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+        errbuf_set(err, errlen, "mkdir %s: %s", dir, strerror(errno));
         goto fail;
     }
     sp->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sp->dirfd < 0) {
-        spool_set_err(err, errlen, "open %s: %s", dir, strerror(errno));
+        errbuf_set(err, errlen, "open %s: %s", dir, strerror(errno));
         goto fail;
     }
     int *fds[SPOOL_NDIRS] = {&sp->tmpfd, &sp->queuefd, &sp->statefd, &sp->quarfd,
@@ -174,13 +138,13 @@ static struct spool *open_spool(const char *dir, int create, char *err, size_t e
     for (size_t i = 0; i < SPOOL_NDIRS; i++) {
         *fds[i] = open_subdir(sp->dirfd, spool_dir_names[i], &created);
         if (*fds[i] < 0) {
-            spool_set_err(err, errlen, "%s/%s: %s", dir, spool_dir_names[i],
-                          strerror(errno));
+            errbuf_set(err, errlen, "%s/%s: %s", dir, spool_dir_names[i],
+                       strerror(errno));
             goto fail;
         }
     }
-    if (created && spool_fsync_dir(sp->dirfd) != 0) {
-        spool_set_err(err, errlen, "fsync %s: %s", dir, strerror(errno));
+    if (created && fs_sync(sp->dirfd) != 0) {
+        errbuf_set(err, errlen, "fsync %s: %s", dir, strerror(errno));
         goto fail;
     }
     return sp;
@@ -224,7 +188,7 @@ const char *spool_path(const struct spool *sp)
 
 static int msg_flush(struct spool_msg *m)
 {
-    if (m->blen && write_all(m->fd, m->buf, m->blen) != 0) {
+    if (m->blen && fs_write_all(m->fd, m->buf, m->blen) != 0) {
         m->err = errno ? errno : EIO;
         return -1;
     }
@@ -260,7 +224,7 @@ static int msg_append(struct spool_msg *m, const char *p, size_t n)
     if (msg_flush(m) != 0)
         return -1;
     if (n >= m->cap) {
-        if (write_all(m->fd, p, n) != 0) {
+        if (fs_write_all(m->fd, p, n) != 0) {
             m->err = errno ? errno : EIO;
             return -1;
         }
@@ -308,7 +272,7 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
     char *hdr = NULL;
     if (!m || !(m->buf = malloc(SPOOL_BUFMIN))) {
         free(m);
-        spool_set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         return NULL;
     }
     m->sp = sp;
@@ -325,7 +289,7 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
         if (m->fd < 0) {
             if (errno == EEXIST || errno == EINTR)
                 continue;
-            spool_set_err(err, errlen, "create tmp/%s: %s", m->qid, strerror(errno));
+            errbuf_set(err, errlen, "create tmp/%s: %s", m->qid, strerror(errno));
             goto fail;
         }
         /* an id still in use anywhere (clock stepped back) is not reused */
@@ -338,7 +302,7 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
         break;
     }
     if (m->fd < 0) {
-        spool_set_err(err, errlen, "create tmp file: no free queue id");
+        errbuf_set(err, errlen, "create tmp file: no free queue id");
         goto fail;
     }
 
@@ -349,12 +313,12 @@ struct spool_msg *spool_msg_create(struct spool *sp, struct envelope *env,
     }
     size_t hlen = envelope_encode_header(env, &hdr);
     if (hlen == 0) {
-        spool_set_err(err, errlen, "%s: envelope cannot be encoded (no recipient,"
+        errbuf_set(err, errlen, "%s: envelope cannot be encoded (no recipient,"
                 " or CR/LF in a value)", m->qid);
         goto fail_unlink;
     }
     if (msg_append(m, hdr, hlen) != 0) {
-        spool_set_err(err, errlen, "write tmp/%s: %s", m->qid, strerror(errno));
+        errbuf_set(err, errlen, "write tmp/%s: %s", m->qid, strerror(errno));
         goto fail_unlink;
     }
     free(hdr);
@@ -421,15 +385,6 @@ void spool_msg_abort(struct spool_msg *m)
 
 /* ---------- commit ---------- */
 
-static int sync_fd(int fd)
-{
-    while (fdatasync(fd) != 0) {
-        if (errno != EINTR)
-            return -1;
-    }
-    return 0;
-}
-
 size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
                     int *ok)
 {
@@ -443,7 +398,7 @@ size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
         if (!m)
             continue;
         int g = !nomem && m->finished && !m->err && m->fd >= 0 &&
-                sync_fd(m->fd) == 0;
+                fs_sync_data(m->fd) == 0;
         if (m->fd >= 0) {
             if (close(m->fd) != 0 && errno != EINTR)
                 g = 0;
@@ -463,13 +418,13 @@ size_t spool_commit(struct spool *sp, struct spool_msg **msgs, size_t n,
     /* 2. one directory fsync makes every rename durable. If it fails, the
      * renames may not survive a crash and no client was told 250: take them
      * all back so the clients retry. */
-    if (committed > 0 && spool_fsync_dir(sp->queuefd) != 0) {
+    if (committed > 0 && fs_sync(sp->queuefd) != 0) {
         for (size_t i = 0; i < n; i++)
             if (good[i]) {
                 unlinkat(sp->queuefd, msgs[i]->qid, 0);
                 good[i] = 0;
             }
-        spool_fsync_dir(sp->queuefd);
+        fs_sync(sp->queuefd);
         committed = 0;
     }
 
@@ -547,14 +502,14 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     if (content)
         *content = NULL;
     if (!qid_valid(qid)) {
-        spool_set_err(err, errlen, "invalid queue id");
+        errbuf_set(err, errlen, "invalid queue id");
         errno = EINVAL;
         return NULL;
     }
     fd = openat(dfd, qid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         int e = errno;
-        spool_set_err(err, errlen, "open %s/%s: %s", dname, qid, strerror(e));
+        errbuf_set(err, errlen, "open %s/%s: %s", dname, qid, strerror(e));
         if (e == ELOOP)
             e = EBADMSG;                /* a symlink: not ours */
         errno = e;
@@ -563,14 +518,14 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        spool_set_err(err, errlen, "stat %s/%s: %s", dname, qid, strerror(e));
+        errbuf_set(err, errlen, "stat %s/%s: %s", dname, qid, strerror(e));
         close(fd);
         errno = e;
         return NULL;
     }
     if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
         (unsigned long long)st.st_size > (size_t)-1) {
-        spool_set_err(err, errlen, "%s/%s: %s", dname, qid,
+        errbuf_set(err, errlen, "%s/%s: %s", dname, qid,
                 S_ISREG(st.st_mode) ? (st.st_size == 0 ? "empty file (torn)"
                                                        : "file too large")
                                     : "not a regular file");
@@ -580,7 +535,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     }
     map = calloc(1, sizeof *map);
     if (!map) {
-        spool_set_err(err, errlen, "out of memory");
+        errbuf_set(err, errlen, "out of memory");
         close(fd);
         errno = ENOMEM;
         return NULL;
@@ -589,7 +544,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     map->addr = mmap(NULL, map->len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (map->addr == MAP_FAILED) {
         int e = errno;
-        spool_set_err(err, errlen, "mmap %s/%s: %s", dname, qid, strerror(e));
+        errbuf_set(err, errlen, "mmap %s/%s: %s", dname, qid, strerror(e));
         close(fd);
         free(map);
         errno = e;
@@ -599,11 +554,11 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
 
     size_t content_offset = 0;
     if (envelope_decode(map->addr, map->len, env, &content_offset, derr, sizeof derr) != 0) {
-        spool_set_err(err, errlen, "%s/%s: %s", dname, qid, derr);
+        errbuf_set(err, errlen, "%s/%s: %s", dname, qid, derr);
         goto corrupt;
     }
     if (strcmp(env->qid, qid) != 0) {
-        spool_set_err(err, errlen, "%s/%s: file holds id %s", dname, qid, env->qid);
+        errbuf_set(err, errlen, "%s/%s: file holds id %s", dname, qid, env->qid);
         envelope_free(env);
         goto corrupt;
     }
@@ -613,7 +568,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
     if (spool_read_small_file(sp->statefd, qid, &sbuf, &slen) != 0) {
         int e = errno;
         if (e != ENOENT) {
-            spool_set_err(err, errlen, "state/%s: %s", qid,
+            errbuf_set(err, errlen, "state/%s: %s", qid,
                     e == EBADMSG ? "not a regular file or too large"
                                  : strerror(e));
             envelope_free(env);
@@ -626,7 +581,7 @@ static struct spool_map *load_from(struct spool *sp, const char *dname,
         int r = envelope_decode_state(sbuf, slen, env, derr, sizeof derr);
         free(sbuf);
         if (r != 0) {
-            spool_set_err(err, errlen, "state/%s: %s", qid, derr);
+            errbuf_set(err, errlen, "state/%s: %s", qid, derr);
             envelope_free(env);
             goto corrupt;
         }
@@ -688,10 +643,10 @@ int spool_state_write(struct spool *sp, const struct envelope *env)
         free(buf);
         return -1;
     }
-    int rc = write_all(fd, buf, n);
+    int rc = fs_write_all(fd, buf, n);
     free(buf);
     if (rc == 0)
-        rc = sync_fd(fd);
+        rc = fs_sync_data(fd);
     if (close(fd) != 0 && rc == 0 && errno != EINTR)
         rc = -1;
     if (rc == 0 && renameat(sp->tmpfd, tname, sp->statefd, env->qid) != 0)
@@ -702,7 +657,7 @@ int spool_state_write(struct spool *sp, const struct envelope *env)
         errno = e;
         return -1;
     }
-    return spool_fsync_dir(sp->statefd);
+    return fs_sync(sp->statefd);
 }
 
 /* durable == 0 skips the directory fsync when there is no state file (see
@@ -732,8 +687,8 @@ static int remove_msg(struct spool *sp, const char *qid, int durable)
      * same Maildir file; smtp writes a final state first). Skipping this
      * fsync saves one disk flush per message on the common path. */
     if (faccessat(sp->statefd, qid, F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
-        return durable ? spool_fsync_dir(dfd) : 0;
-    if (spool_fsync_dir(dfd) != 0)
+        return durable ? fs_sync(dfd) : 0;
+    if (fs_sync(dfd) != 0)
         return -1;
     if (unlinkat(sp->statefd, qid, 0) != 0) {
         if (errno != ENOENT)
@@ -742,7 +697,7 @@ static int remove_msg(struct spool *sp, const char *qid, int durable)
     }
     /* not strictly needed for safety (an orphan is cleaned at start-up) but
      * keeps the directory honest after a crash */
-    return spool_fsync_dir(sp->statefd);
+    return fs_sync(sp->statefd);
 }
 
 int spool_remove(struct spool *sp, const char *qid)
@@ -766,7 +721,7 @@ int spool_quarantine(struct spool *sp, const char *qid)
     int moved = 0;
     if (spool_quarantine_move(sp, sp->queuefd, qid, qid) == 0) {
         moved = 1;
-        if (spool_fsync_dir(sp->quarfd) != 0 || spool_fsync_dir(sp->queuefd) != 0)
+        if (fs_sync(sp->quarfd) != 0 || fs_sync(sp->queuefd) != 0)
             return -1;
     } else if (errno != ENOENT) {
         return -1;
@@ -775,7 +730,7 @@ int spool_quarantine(struct spool *sp, const char *qid)
     snprintf(base, sizeof base, "%.16s.state", qid);
     if (spool_quarantine_move(sp, sp->statefd, qid, base) == 0) {
         moved = 1;
-        if (spool_fsync_dir(sp->quarfd) != 0 || spool_fsync_dir(sp->statefd) != 0)
+        if (fs_sync(sp->quarfd) != 0 || fs_sync(sp->statefd) != 0)
             return -1;
     } else if (errno != ENOENT) {
         return -1;
@@ -814,7 +769,7 @@ int spool_notice_stage(struct spool *sp, struct spool_msg *m, const char *parent
         errno = m->err ? m->err : EINVAL;
         goto fail;
     }
-    if (sync_fd(m->fd) != 0)
+    if (fs_sync_data(m->fd) != 0)
         goto fail;
     if (close(m->fd) != 0 && errno != EINTR) {
         m->fd = -1;
@@ -825,7 +780,7 @@ int spool_notice_stage(struct spool *sp, struct spool_msg *m, const char *parent
     if (linkat(sp->tmpfd, m->qid, sp->tmpfd, name, 0) != 0)
         goto fail;
     /* the staged name must survive a crash that keeps the decision */
-    if (spool_fsync_dir(sp->tmpfd) != 0) {
+    if (fs_sync(sp->tmpfd) != 0) {
         int e = errno;
         unlinkat(sp->tmpfd, name, 0);
         errno = e;
@@ -860,7 +815,7 @@ int spool_notice_publish(struct spool *sp, const char *qid, const char *parent)
             return -1;
         }
     }
-    if (spool_fsync_dir(sp->queuefd) != 0)
+    if (fs_sync(sp->queuefd) != 0)
         return -1;
     /* tmp/<qid> only kept the id taken (a leftover goes at start-up) */
     unlinkat(sp->tmpfd, qid, 0);
@@ -897,7 +852,7 @@ static int move_between(int from, int to, const char *qid)
     }
     if (spool_rename_noreplace(from, qid, to, qid) != 0)
         return -1;
-    if (spool_fsync_dir(to) != 0 || spool_fsync_dir(from) != 0)
+    if (fs_sync(to) != 0 || fs_sync(from) != 0)
         return -1;
     return 0;
 }

@@ -37,10 +37,7 @@ struct spool_map {
     size_t len;
 };
 
-void spool_set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 void spool_close_keep_errno(int fd);
-int spool_fsync_dir(int fd);
 int spool_rename_noreplace(int ofd, const char *oname, int nfd, const char *nname);
 DIR *spool_open_dir(int parentfd, const char *name);
 int spool_dot_or_dotdot(const char *n);

@@ -16,6 +16,7 @@
 #include "../util/fs.h"
 #include "envelope_codec.h"
 #include "spool_internal.h"
+#include "../util/errbuf.h"
 
 /* ---------- ownership, as root ---------- */
 
@@ -139,8 +140,8 @@ static long list_names(struct spool *sp, const char *dname, int dfd,
     }
     closedir(d);
     if (moved) {
-        spool_fsync_dir(sp->quarfd);
-        spool_fsync_dir(dfd);
+        fs_sync(sp->quarfd);
+        fs_sync(dfd);
     }
     if (l->n > 1)
         qsort(l->v, l->n, sizeof *l->v, qid_cmp);
@@ -187,7 +188,7 @@ static void clean_tmp(struct spool *sp)
     }
     closedir(d);
     if (published)
-        spool_fsync_dir(sp->queuefd);
+        fs_sync(sp->queuefd);
 }
 
 /* state/: names that are not qids go to quarantine; a state file without
@@ -224,9 +225,9 @@ static void clean_state(struct spool *sp, const struct qid_list *l,
     }
     closedir(d);
     if (moved)
-        spool_fsync_dir(sp->quarfd);
+        fs_sync(sp->quarfd);
     if (changed)
-        spool_fsync_dir(sp->statefd);
+        fs_sync(sp->statefd);
 }
 
 long spool_scan(struct spool *sp, void (*cb)(const char *qid, void *arg),

@@ -3,6 +3,8 @@
 
 #include <stdint.h>
 
+#include "sbuf.h"
+
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -79,4 +81,14 @@ size_t base64_decode(const char *in, size_t len, void *out, size_t outlen)
             o[n++] = (unsigned char)w;
     }
     return n;
+}
+
+void base64_append(struct sbuf *b, const void *in, size_t len)
+{
+    const unsigned char *p = in;
+    char q[BASE64_ENCODED_SIZE(48)];
+    for (size_t i = 0; i < len; i += 48) {     /* whole 3-byte groups: pieces join */
+        size_t k = len - i < 48 ? len - i : 48;
+        sbuf_add(b, q, base64_encode(p + i, k, q, sizeof q));
+    }
 }

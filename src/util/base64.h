@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+struct sbuf;
+
 /* Bytes base64_encode writes for n input bytes, the NUL included. */
 #define BASE64_ENCODED_SIZE(n) (((n) + 2) / 3 * 4 + 1)
 /* Upper bound of the bytes base64_decode writes for n characters. */
@@ -14,6 +16,11 @@
  * written (without the NUL), or (size_t)-1 when out is smaller than
  * BASE64_ENCODED_SIZE(len): nothing useful is written then. */
 size_t base64_encode(const void *in, size_t len, char *out, size_t outlen);
+
+/* Append the encoding of len bytes of in to b (no line breaks: callers
+ * that fold, such as MIME bodies and RFC 2047 words, pass one line's worth
+ * at a time). Running out of memory sets b->oom, as every sbuf append. */
+void base64_append(struct sbuf *b, const void *in, size_t len);
 
 /* Decode len characters of in into out. Strict: only the alphabet, a
  * length that is a multiple of 4, one or two '=' only at the very end, and

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,11 @@ static int mkdir_mode(const char *p, mode_t mode)
 
 int fs_mkdir_p(const char *path, mode_t mode)
 {
+    return fs_mkdir_p_parents(path, 0755, mode);
+}
+
+int fs_mkdir_p_parents(const char *path, mode_t parents, mode_t mode)
+{
     char buf[4096];
     size_t len = strlen(path);
     if (len == 0 || len >= sizeof buf) {
@@ -31,12 +37,65 @@ int fs_mkdir_p(const char *path, mode_t mode)
         if (*p != '/')
             continue;
         *p = '\0';
-        int rc = mkdir_mode(buf, 0755);
+        int rc = mkdir_mode(buf, parents);
         *p = '/';
         if (rc < 0)
             return -1;
     }
     return mkdir_mode(buf, mode);
+}
+
+int fs_write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int fs_sync(int fd)
+{
+    while (fsync(fd) != 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+int fs_sync_data(int fd)
+{
+    while (fdatasync(fd) != 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+int fs_sync_parent(const char *path)
+{
+    char copy[4096];
+    if (snprintf(copy, sizeof copy, "%s", path) >= (int)sizeof copy) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -1;
+    int rc = fs_sync(dfd);
+    int e = errno;
+    close(dfd);
+    errno = e;
+    return rc;
 }
 
 int fs_mkdir_p_mode(const char *path, mode_t mode, char *err, size_t errlen)

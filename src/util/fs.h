@@ -15,6 +15,22 @@ int fs_mkdir_p(const char *path, mode_t mode);
  * with errno and a message in err. */
 int fs_mkdir_p_mode(const char *path, mode_t mode, char *err, size_t errlen);
 
+/* fs_mkdir_p with the mode of the parents it creates given too (0700 for
+ * a tree only mail_owner may enter). */
+int fs_mkdir_p_parents(const char *path, mode_t parents, mode_t mode);
+
+/* write(2) all n bytes of p, again after EINTR. 0, or -1 with errno (EIO
+ * when write makes no progress). */
+int fs_write_all(int fd, const void *p, size_t n);
+
+/* fsync(2) / fdatasync(2), again after EINTR: 0 or -1 with errno. On a
+ * directory, fs_sync makes the renames and creations in it durable. */
+int fs_sync(int fd);
+int fs_sync_data(int fd);
+
+/* fs_sync of the directory that holds path (after a rename into it). */
+int fs_sync_parent(const char *path);
+
 /* Open the directory at path as root without trusting whoever owns parts
  * of it: every component is opened relative to the one before with
  * O_NOFOLLOW (a symbolic link anywhere is refused, so a swapped link can

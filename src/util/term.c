@@ -3,34 +3,7 @@
 
 #include <stdint.h>
 
-/* Length of the valid UTF-8 sequence at s (n bytes left) and its code point,
- * 0 when it is not one (overlong, surrogate, above U+10FFFF, truncated). */
-static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t v, min;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2; v = c & 0x1f; min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3; v = c & 0x0f; min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4; v = c & 0x07; min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
+#include "utf8.h"
 
 int term_write_escaped(FILE *fp, const char *s, size_t len)
 {
@@ -45,7 +18,7 @@ int term_write_escaped(FILE *fp, const char *s, size_t len)
             bad = (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f;
         } else {
             uint32_t cp = 0;
-            n = utf8_len(u + i, len - i, &cp);
+            n = utf8_decode(u + i, len - i, &cp);
             bad = n == 0 || cp <= 0x9f;     /* C1: U+0080..U+009F */
             if (n == 0)
                 n = 1;                      /* escape this byte, resync */

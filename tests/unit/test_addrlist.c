@@ -1,4 +1,4 @@
-/* Unit tests for cli/addrlist: address lists for `sendmail -t`. */
+/* Unit tests for smtp/addrlist: address lists for `sendmail -t`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

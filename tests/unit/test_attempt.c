@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "config/runtime.h"
-#include "daemon/runtime.h"
+#include "fixture_runtime.h"
 #include "queue/attempt.h"
 #include "queue/scheduler.h"
 #include "queue/spool.h"
@@ -207,10 +207,10 @@ static void child_attempt(const struct fx *f, long crash_at, int scan)
     struct attempt_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.base = event_base_new();
-    struct runtime *rt = runtime_load(f->cfg, &errs);
+    struct runtime *rt = fixture_runtime_load(f->cfg, &errs);
     if (!rt && errs.n)
         snprintf(err, sizeof err, "%s", errs.msg[0]);
-    struct cfg_source src = { rt, current_rt, runtime_ref, runtime_unref };
+    struct cfg_source src = { rt, current_rt, fixture_runtime_ref, fixture_runtime_unref };
     ctx.cfg = &src;
     ctx.spool = spool_open(f->spool, err, sizeof err);
     if (!ctx.base || !rt || !ctx.spool) {

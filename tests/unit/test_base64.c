@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "util/base64.h"
+#include "util/sbuf.h"
 
 static const struct { const char *plain, *b64; } vectors[] = {
     { "", "" },
@@ -91,6 +92,27 @@ static void test_buffer_limits(void **state)
     assert_int_equal(base64_encode("", 0, enc, 0), (size_t)-1);
 }
 
+/* base64_append encodes in pieces that join: the same text as one
+ * base64_encode of the whole, for every length around the piece size. */
+static void test_append(void **state)
+{
+    (void)state;
+    unsigned char in[200];
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (unsigned char)(i * 37 + 11);
+    for (size_t n = 0; n <= sizeof in; n++) {
+        char whole[BASE64_ENCODED_SIZE(sizeof in)];
+        size_t wl = base64_encode(in, n, whole, sizeof whole);
+        struct sbuf b = SBUF_INIT;
+        sbuf_str(&b, "x");
+        base64_append(&b, in, n);
+        assert_false(b.oom);
+        assert_int_equal(b.len, 1 + wl);
+        assert_memory_equal(b.s + 1, whole, wl);
+        sbuf_free(&b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -98,6 +120,7 @@ int main(void)
         cmocka_unit_test(test_binary_round_trip),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_buffer_limits),
+        cmocka_unit_test(test_append),
     };
     return cmocka_run_group_tests_name("base64", tests, NULL, NULL);
 }

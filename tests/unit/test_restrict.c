@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "config/maps.h"
 #include "policy/restrict.h"
 
@@ -811,6 +812,36 @@ static void test_seed001(void **state)
     restrict_conf_free(rc);
 }
 
+/* The settings restrict_conf_new gets are the configuration's parameters. */
+static void test_settings_from_config(void **state)
+{
+    (void)state;
+    char err[CONFIG_ERROR_MAX] = "";
+    struct config *cfg = config_load_text(
+        "mydestination = a.test, b.test\n"
+        "relay_domains = r.test\n"
+        "smtpd_helo_required = yes\n"
+        "smtpd_sender_login_maps = texthash:/etc/postern/logins\n"
+        "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination\n"
+        "smtpd_data_restrictions = reject_unauth_pipelining\n", "t.cf", err, sizeof err);
+    if (!cfg)
+        fail_msg("%s", err);
+    struct restrict_settings s;
+    restrict_settings_from_config(cfg, &s);
+    assert_int_equal(s.nmydestination, 2);
+    assert_string_equal(s.mydestination[1], "b.test");
+    assert_int_equal(s.nrelay_domains, 1);
+    assert_string_equal(s.relay_domains[0], "r.test");
+    assert_int_equal(s.helo_required, 1);
+    assert_string_equal(s.sender_login_maps, "texthash:/etc/postern/logins");
+    assert_int_equal(s.nlist[RESTRICT_RELAY], 2);
+    assert_string_equal(s.list[RESTRICT_RELAY][1], "reject_unauth_destination");
+    assert_int_equal(s.nlist[RESTRICT_DATA], 1);
+    assert_string_equal(s.list[RESTRICT_DATA][0], "reject_unauth_pipelining");
+    assert_int_equal(s.nlist[RESTRICT_CLIENT], 0);
+    config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -819,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_seed001),
+        cmocka_unit_test(test_settings_from_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

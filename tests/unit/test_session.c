@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "config/runtime.h"
-#include "daemon/runtime.h"
+#include "fixture_runtime.h"
 #include "queue/queue.h"
 #include "smtp/server.h"
 #include "smtp/session.h"
@@ -255,10 +255,10 @@ static int fx_setup(void **state)
     f->brk = event_new(f->base, -1, 0, on_break, f->base);
     assert_non_null(f->brk);
     struct config_errors errs = { 0 };
-    f->rt = runtime_load(path, &errs);
+    f->rt = fixture_runtime_load(path, &errs);
     if (!f->rt)
         fail_msg("config: %s", errs.n ? errs.msg[0] : "?");
-    f->src = (struct cfg_source){ f, fx_current, runtime_ref, runtime_unref };
+    f->src = (struct cfg_source){ f, fx_current, fixture_runtime_ref, fixture_runtime_unref };
     snprintf(path, sizeof path, "%s/spool", f->dir);
     f->queue = queue_open(f->base, path, &f->src, NULL, NULL, err, sizeof err);
     if (!f->queue)
@@ -296,7 +296,7 @@ static int fx_teardown(void **state)
     fx_settle(f);                        /* the pair is freed on the loop */
     server_free(f->srv);
     queue_free(f->queue);
-    runtime_unref(f->rt);
+    fixture_runtime_unref(f->rt);
     event_free(f->brk);
     event_base_free(f->base);
     nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
