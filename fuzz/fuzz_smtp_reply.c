@@ -68,8 +68,8 @@ static void check_complete(const struct smtp_reply *r)
     /* result and DSN */
     char dsn[16];
     smtp_reply_dsn(r, dsn);
-    enum rcpt_state st = smtp_reply_state(r->code);
-    int cls = st == RCPT_SENT ? '2' : st == RCPT_BOUNCED ? '5' : '4';
+    enum deliver_status st = smtp_reply_state(r->code);
+    int cls = st == DELIVER_SENT ? '2' : st == DELIVER_BOUNCED ? '5' : '4';
     check(dsn[0] == cls, "DSN class follows the result");
     char again[16];
     check(smtp_parse_dsn(dsn, strlen(dsn), again) == strlen(dsn), "DSN well-formed");
