@@ -220,7 +220,7 @@ def test_s_nail_smtp_auth_starttls(sub, test_ca, tmp_path):  # noqa: F811
     r = run([snail, "-n", "-#", "-S", "v15-compat=yes",
              "-S", f"mta=smtp://{USER}@localhost:{ports['submission']}",
              "-S", "smtp-use-starttls", "-S", "smtp-auth=plain",
-             "-S", f"password-{USER}@localhost={PASSWORD}",
+             "-S", f"password={PASSWORD}",
              "-S", f"tls-ca-file={test_ca.ca}", "-S", "tls-ca-no-defaults",
              "-S", "hostname=client.example", "-S", "nosave",
              "-S", f"DEAD={tmp_path}/dead.letter",
@@ -288,7 +288,7 @@ def test_relay_denied_without_auth_over_tls(sub, test_ca):  # noqa: F811
         s.quit()
     p.wait_log(r"NOQUEUE: reject: RCPT from unknown\[127\.0\.0\.2\]: 554 5\.7\.1 "
                rf"<{FOREIGN}>: Relay access denied; from=<{SENDER}> to=<{FOREIGN}> "
-               r"proto=ESMTP helo=<client\.example>")
+               r"proto=ESMTPS helo=<client\.example>")    # RFC 3848 name, as Received:
     assert_nothing_queued(p)
 
 
