@@ -4,12 +4,13 @@
 #include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "../util/errbuf.h"
 
 struct user {
     char *name;
@@ -28,16 +29,6 @@ struct users {
  * the file has no account (the crypt is the cost, the result never
  * matches). */
 #define DUMMY_SETTING "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const char *users_name_problem(const char *name)
 {
@@ -145,7 +136,7 @@ static int parse_line(struct user *e, char *line, const char *file, size_t linen
 {
     char *c1 = strchr(line, ':');
     if (!c1) {
-        seterr(err, errlen, "%s:%zu: no ':' after the name; write name:hash (the line is "
+        errbuf_set(err, errlen, "%s:%zu: no ':' after the name; write name:hash (the line is "
                "not shown: it may hold a password)", file, lineno);
         return -1;
     }
@@ -157,23 +148,23 @@ static int parse_line(struct user *e, char *line, const char *file, size_t linen
     }
     const char *why = users_name_problem(line);
     if (why) {
-        seterr(err, errlen, "%s:%zu: %s; a name has 1 to 255 bytes, no ':' and no control "
+        errbuf_set(err, errlen, "%s:%zu: %s; a name has 1 to 255 bytes, no ':' and no control "
                "character", file, lineno, why);
         return -1;
     }
     if ((why = hash_problem(hash))) {
-        seterr(err, errlen, "%s:%zu: %.*s: %s", file, lineno, 80, line, why);
+        errbuf_set(err, errlen, "%s:%zu: %.*s: %s", file, lineno, 80, line, why);
         return -1;
     }
     char word[48];
     if ((why = parse_options(e, opts, word, sizeof word))) {
-        seterr(err, errlen, "%s:%zu: %.*s: unknown option \"%s\"; the only one is disabled",
+        errbuf_set(err, errlen, "%s:%zu: %.*s: unknown option \"%s\"; the only one is disabled",
                file, lineno, 80, line, why);
         return -1;
     }
     if (!(e->name = strdup(line)) || !(e->hash = strdup(hash)) ||
         !(e->options = strdup(opts))) {
-        seterr(err, errlen, "%s: out of memory", file);
+        errbuf_set(err, errlen, "%s: out of memory", file);
         return -1;
     }
     return 0;
@@ -184,16 +175,16 @@ struct users *users_parse(const char *text, size_t len, const char *file, char *
 {
     struct users *u = calloc(1, sizeof *u);
     if (!u) {
-        seterr(err, errlen, "%s: out of memory", file);
+        errbuf_set(err, errlen, "%s: out of memory", file);
         return NULL;
     }
     if (len > USERS_FILE_MAX) {
-        seterr(err, errlen, "%s: larger than %u bytes; is it the right file?", file,
+        errbuf_set(err, errlen, "%s: larger than %u bytes; is it the right file?", file,
                USERS_FILE_MAX);
         goto fail;
     }
     if (memchr(text, '\0', len)) {
-        seterr(err, errlen, "%s: contains a NUL byte; is it the right file?", file);
+        errbuf_set(err, errlen, "%s: contains a NUL byte; is it the right file?", file);
         goto fail;
     }
     size_t cap = 0, lineno = 0;
@@ -203,7 +194,7 @@ struct users *users_parse(const char *text, size_t len, const char *file, char *
         size_t ll = (size_t)((nl ? nl : text + len) - (text + pos));
         lineno++;
         if (ll > USERS_LINE_MAX) {
-            seterr(err, errlen, "%s:%zu: line longer than %d bytes", file, lineno,
+            errbuf_set(err, errlen, "%s:%zu: line longer than %d bytes", file, lineno,
                    USERS_LINE_MAX);
             goto fail;
         }
@@ -219,7 +210,7 @@ struct users *users_parse(const char *text, size_t len, const char *file, char *
             size_t nc = cap ? cap * 2 : 16;
             struct user *nv = realloc(u->v, nc * sizeof *nv);
             if (!nv) {
-                seterr(err, errlen, "%s: out of memory", file);
+                errbuf_set(err, errlen, "%s: out of memory", file);
                 goto fail;
             }
             u->v = nv;
@@ -234,7 +225,7 @@ struct users *users_parse(const char *text, size_t len, const char *file, char *
             goto fail;
     }
     if (u->n && !(u->byname = malloc(u->n * sizeof *u->byname))) {
-        seterr(err, errlen, "%s: out of memory", file);
+        errbuf_set(err, errlen, "%s: out of memory", file);
         goto fail;
     }
     for (size_t i = 0; i < u->n; i++)
@@ -243,7 +234,7 @@ struct users *users_parse(const char *text, size_t len, const char *file, char *
         qsort(u->byname, u->n, sizeof *u->byname, cmp_byname);
     for (size_t i = 1; i < u->n; i++)
         if (strcmp(u->byname[i - 1]->name, u->byname[i]->name) == 0) {
-            seterr(err, errlen, "%s: %.*s has more than one line; keep one", file, 80,
+            errbuf_set(err, errlen, "%s: %.*s has more than one line; keep one", file, 80,
                    u->byname[i]->name);
             goto fail;
         }
@@ -259,13 +250,13 @@ int users_read_file(const char *path, int secret, char **text, size_t *len, char
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ELOOP)
-            seterr(err, errlen, "%s: is a symbolic link; point smtpd_sasl_users at the file "
+            errbuf_set(err, errlen, "%s: is a symbolic link; point smtpd_sasl_users at the file "
                    "itself", path);
         else if (errno == ENOENT)
-            seterr(err, errlen, "%s: no such file; create it with `postern passwd add "
+            errbuf_set(err, errlen, "%s: no such file; create it with `postern passwd add "
                    "NAME`", path);
         else
-            seterr(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+            errbuf_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     int rc = users_read_fd(fd, path, secret, text, len, err, errlen);
@@ -278,39 +269,39 @@ int users_read_fd(int fd, const char *path, int secret, char **text, size_t *len
 {
     struct stat st;
     if (fstat(fd, &st) < 0) {
-        seterr(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        errbuf_set(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        seterr(err, errlen, "%s: not a regular file", path);
+        errbuf_set(err, errlen, "%s: not a regular file", path);
         return -1;
     }
     if (secret && (st.st_mode & 077)) {
-        seterr(err, errlen, "%s is %s by group or others (mode %04o): chmod 600 %s; it holds "
+        errbuf_set(err, errlen, "%s is %s by group or others (mode %04o): chmod 600 %s; it holds "
                "password hashes", path, (st.st_mode & 044) ? "readable" : "writable",
                (unsigned)(st.st_mode & 07777), path);
         return -1;
     }
     if (st.st_size > (off_t)USERS_FILE_MAX) {
-        seterr(err, errlen, "%s: larger than %u bytes; is it the right file?", path,
+        errbuf_set(err, errlen, "%s: larger than %u bytes; is it the right file?", path,
                USERS_FILE_MAX);
         return -1;
     }
     size_t cap = (size_t)st.st_size + 1, n = 0;
     char *buf = malloc(cap);
     if (!buf) {
-        seterr(err, errlen, "%s: out of memory", path);
+        errbuf_set(err, errlen, "%s: out of memory", path);
         return -1;
     }
     for (;;) {
         if (n + 1 == cap) {     /* grew since fstat */
             if (cap > USERS_FILE_MAX) {
-                seterr(err, errlen, "%s: larger than %u bytes", path, USERS_FILE_MAX);
+                errbuf_set(err, errlen, "%s: larger than %u bytes", path, USERS_FILE_MAX);
                 break;
             }
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
-                seterr(err, errlen, "%s: out of memory", path);
+                errbuf_set(err, errlen, "%s: out of memory", path);
                 break;
             }
             buf = nb;
@@ -320,7 +311,7 @@ int users_read_fd(int fd, const char *path, int secret, char **text, size_t *len
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            seterr(err, errlen, "%s: read error: %s", path, strerror(errno));
+            errbuf_set(err, errlen, "%s: read error: %s", path, strerror(errno));
             break;
         }
         if (r == 0) {
@@ -375,7 +366,7 @@ enum users_result users_verify(const struct users *u, const char *name, const ch
     struct crypt_data *cd = calloc(1, sizeof *cd);
     if (!cd) {
         if (why)
-            seterr(why, whylen, "out of memory");
+            errbuf_set(why, whylen, "out of memory");
         return USERS_ERROR;
     }
     const char *out = crypt_rn(pass, against, cd, (int)sizeof *cd);
@@ -387,7 +378,7 @@ enum users_result users_verify(const struct users *u, const char *name, const ch
     const char *reason = !e ? "unknown user" : e->disabled ? "account disabled"
                          : match ? NULL : "wrong password";
     if (why)
-        seterr(why, whylen, "%s", reason ? reason : "");
+        errbuf_set(why, whylen, "%s", reason ? reason : "");
     return e && !e->disabled && match ? USERS_OK : USERS_FAIL;
 }
 

@@ -12,7 +12,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <stdint.h>
 #include <strings.h>
+
+#include "util/utf8.h"
 
 #define LABEL_MAX 63
 #define LITERAL_MAX 63   /* "IPv6:" + 45 chars of text is the longest legal */
@@ -38,38 +41,6 @@ static int is_letdig(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-/* Length of the well-formed UTF-8 sequence (RFC 3629, 2..4 bytes) at p, or
- * 0 if it is malformed: overlong, surrogate, above U+10FFFF, truncated or a
- * lone continuation byte. */
-static size_t utf8_seq(const unsigned char *p, size_t avail)
-{
-    unsigned char c = p[0];
-    size_t n, k;
-    unsigned char lo = 0x80, hi = 0xBF;     /* bounds for the second byte */
-
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0) lo = 0xA0;           /* overlong */
-        if (c == 0xED) hi = 0x9F;           /* surrogates D800..DFFF */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0) lo = 0x90;           /* overlong */
-        if (c == 0xF4) hi = 0x8F;           /* > U+10FFFF */
-    } else {
-        return 0;                           /* 80..C1, F5..FF */
-    }
-    if (avail < n)
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (k = 2; k < n; k++)
-        if (p[k] < 0x80 || p[k] > 0xBF)
-            return 0;
-    return n;
-}
-
 /* Error for a byte that is not allowed where it is: non-ASCII without
  * SMTPUTF8 is reported as such, everything else is a syntax error. */
 static enum addr_status bad_byte(const struct cur *c, size_t at)
@@ -86,8 +57,9 @@ static enum addr_status take_utf8(struct cur *c)
 
     if (!(c->flags & ADDR_ALLOW_UTF8))
         return ADDR_ERR_UTF8;
-    n = utf8_seq(c->s + c->i, c->len - c->i);
-    if (n == 0)
+    uint32_t cp;
+    n = utf8_decode(c->s + c->i, c->len - c->i, &cp);
+    if (n < 2)          /* malformed (an ASCII byte never gets here) */
         return ADDR_ERR_UTF8;
     c->i += n;
     c->utf8 = 1;
