@@ -173,6 +173,7 @@ static int parent_prepare(const struct config *cfg, const struct owner *o,
         int fd = server_bind(cfg->listen.v[i], &fds[*nfds].kind, err, errlen);
         if (fd < 0)
             goto fail;
+        fds[*nfds].url = cfg->listen.v[i];
         fds[(*nfds)++].fd = fd;
     }
     if (geteuid() == 0)
