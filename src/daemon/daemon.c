@@ -122,7 +122,8 @@ static void on_bundle(void *arg, struct fbundle *fb)
                     o->queue_directory);
     int listen_changed = o->listen.n != n->listen.n;
     for (size_t i = 0; !listen_changed && i < o->listen.n; i++)
-        listen_changed = strcmp(o->listen.v[i], n->listen.v[i]) != 0;
+        /* a query (the listener's overrides) is reloaded */
+        listen_changed = !server_listen_same(o->listen.v[i], n->listen.v[i]);
     if (listen_changed)
         log_warning("reload: listen changes need a restart; still listening on the old addresses");
     if (strcmp(o->submit_socket, n->submit_socket) != 0)

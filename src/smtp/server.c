@@ -207,6 +207,12 @@ int server_listen_overrides(const char *url, char *out, size_t outlen, char *err
     }
 }
 
+int server_listen_same(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "?"), lb = strcspn(b, "?");
+    return la == lb && strncmp(a, b, la) == 0;
+}
+
 struct event_base *server_base(const struct server *srv)
 {
     return srv->base;
@@ -221,9 +227,9 @@ struct runtime *server_config_ref(const struct server *srv, const char *url)
 {
     struct runtime *rt = srv->cfg->current(srv->cfg->arg);
     /* by URL, not position: a reload may have changed `listen` (the
-     * sockets stay the ones bound at start) */
+     * sockets stay the ones bound at start) or only a listener's query */
     for (size_t i = 0; url && rt->listeners && i < rt->cfg->listen.n; i++)
-        if (rt->listeners[i] && strcmp(rt->cfg->listen.v[i], url) == 0)
+        if (rt->listeners[i] && server_listen_same(rt->cfg->listen.v[i], url))
             return srv->cfg->ref(rt->listeners[i]);
     return srv->cfg->ref(rt);
 }

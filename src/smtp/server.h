@@ -75,6 +75,9 @@ int server_parse_listen(const char *url, enum listen_kind *kind, char *host,
     "smtpd_reject_unlisted_recipient"
 int server_listen_overrides(const char *url, char *out, size_t outlen, char *err,
                             size_t errlen);
+/* Whether two `listen` URLs are the same listener: equal but for their
+ * queries (a reload may change a listener's overrides, not its socket). */
+int server_listen_same(const char *a, const char *b);
 /* "smtp", "submission", "submissions". */
 const char *server_listen_scheme(enum listen_kind kind);
 

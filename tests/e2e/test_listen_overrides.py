@@ -80,6 +80,24 @@ def test_overrides_survive_a_reload(make_postern, tmp_path, test_ca, users):  # 
     p.wait_for_maildir(FOREIGN, 1)
 
 
+def test_reload_changes_the_overrides(make_postern, tmp_path, test_ca, users):  # noqa: F811
+    """A reload that changes a listener's query applies it to new sessions
+    on the socket bound at start (no restart needed)."""
+    p, sub = two_listeners(make_postern, tmp_path, test_ca, users)
+    p.settings["listen"] = p.settings["listen"].split("?")[0]
+    p.write_config()
+    os.kill(p.proc.pid, signal.SIGHUP)
+    p.wait_log(r"reload: configuration")
+    assert "need a restart" not in p.log()
+    with p.raw(port=sub) as r:
+        r.read_reply()
+        e = r.expect("EHLO client.example", 250)
+        assert not any("AUTH" in line for line in e.lines), e.lines
+        r.expect("MAIL FROM:<app@example.com>", 250)
+        r.expect(f"RCPT TO:<{FOREIGN}>", 250)       # from mynetworks: main.cf's lists
+        r.expect("QUIT", 221)
+
+
 def config_line(text, name):
     return next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith(name))
 

@@ -110,6 +110,11 @@ static void test_listen_overrides(void **state)
         if (!strstr(err, bad[i].err))
             fail_msg("%s: \"%s\" lacks \"%s\"", bad[i].url, err, bad[i].err);
     }
+    assert_true(server_listen_same("smtp://127.0.0.1:25?smtpd_sasl_auth_enable=yes",
+                                   "smtp://127.0.0.1:25"));
+    assert_true(server_listen_same("smtp://127.0.0.1:25", "smtp://127.0.0.1:25"));
+    assert_false(server_listen_same("smtp://127.0.0.1:25?a=b", "smtp://127.0.0.1:2525?a=b"));
+    assert_false(server_listen_same("submission://127.0.0.1:25", "smtp://127.0.0.1:25"));
     /* too long for out: refused, never cut */
     char small[20];
     assert_int_equal(server_listen_overrides("smtp://0.0.0.0:25?smtpd_sasl_auth_enable=yes",
