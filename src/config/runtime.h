@@ -40,6 +40,14 @@ struct runtime {
     struct auth *auth;             /* the worker's AUTH checker, or NULL */
     struct ratelimit *auth_ratelimit; /* failed AUTH per client: the daemon's,
                                     * one across reloads (borrowed), or NULL */
+    /* Per-listener overrides (`listen` URL queries): listeners[i] is the
+     * snapshot derived for cfg->listen.v[i] (the configuration with its
+     * overrides added), or NULL when that URL has none; NULL when no URL
+     * has any. A derived snapshot has `top`, the one that holds it, and
+     * shares its reference count: taking or dropping one of a derived
+     * snapshot takes or drops the top's, and the top frees them. */
+    struct runtime **listeners;
+    struct runtime *top;
     int refs;                      /* daemon/runtime.c's */
 };
 

@@ -122,7 +122,8 @@ static void on_bundle(void *arg, struct fbundle *fb)
                     o->queue_directory);
     int listen_changed = o->listen.n != n->listen.n;
     for (size_t i = 0; !listen_changed && i < o->listen.n; i++)
-        listen_changed = strcmp(o->listen.v[i], n->listen.v[i]) != 0;
+        /* a query (the listener's overrides) is reloaded */
+        listen_changed = !server_listen_same(o->listen.v[i], n->listen.v[i]);
     if (listen_changed)
         log_warning("reload: listen changes need a restart; still listening on the old addresses");
     if (strcmp(o->submit_socket, n->submit_socket) != 0)
@@ -173,6 +174,7 @@ static int parent_prepare(const struct config *cfg, const struct owner *o,
         int fd = server_bind(cfg->listen.v[i], &fds[*nfds].kind, err, errlen);
         if (fd < 0)
             goto fail;
+        fds[*nfds].url = cfg->listen.v[i];
         fds[(*nfds)++].fd = fd;
     }
     if (geteuid() == 0)

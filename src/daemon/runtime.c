@@ -186,6 +186,9 @@ static void load_sasl_users(struct runtime *rt, struct fbundle *fb, struct confi
 int runtime_auth_start(struct runtime *rt, struct event_base *base, struct ratelimit *rl,
                        char *err, size_t errlen)
 {
+    for (size_t i = 0; rt->listeners && i < rt->cfg->listen.n; i++)
+        if (rt->listeners[i] && runtime_auth_start(rt->listeners[i], base, rl, err, errlen) < 0)
+            return -1;
     rt->auth_ratelimit = rl;
     if (!rt->cfg->smtpd_sasl_auth_enable)
         return 0;
@@ -205,6 +208,121 @@ struct runtime *runtime_load(const char *path, struct config_errors *errs)
     return runtime_load_from(path, NULL, errs);
 }
 
+/* What rt holds of its own (a derived snapshot borrows the rest from its
+ * top). */
+static void runtime_free(struct runtime *rt)
+{
+    const struct runtime *top = rt->top;
+    if (!top) {
+        if (rt->mynetworks)
+            policy_netlist_free(rt->mynetworks);
+        free(rt->mynetworks);
+        map_free(rt->canonical);
+        map_free(rt->transport_map);
+        map_free(rt->passwd);
+    }
+    for (size_t i = 0; rt->listeners && i < rt->cfg->listen.n; i++)
+        if (rt->listeners[i])
+            runtime_free(rt->listeners[i]);
+    free(rt->listeners);
+    restrict_conf_free(rt->restrictions);
+    if (!top || rt->smtpd_tls != top->smtpd_tls)
+        tls_server_ctx_free(rt->smtpd_tls);
+    if (rt->auth)
+        auth_free(rt->auth);
+    if (rt->sasl_users) {
+        explicit_bzero(rt->sasl_users, rt->sasl_users_len);
+        free(rt->sasl_users);
+    }
+    config_free(rt->cfg);
+    free(rt);
+}
+
+/* The snapshot of the configuration text with the overrides of `listen`
+ * URL i added at its end (master.cf's -o): its own restriction lists, AUTH
+ * and TLS context (when its level differs); the tables and mynetworks are
+ * top's. Errors go to errs, naming the `listen` line. */
+static struct runtime *runtime_derive(struct runtime *top, const char *text, size_t len,
+                                      const char *name, const char *overrides, size_t i,
+                                      struct fbundle *fb, struct config_errors *errs)
+{
+    const struct config *tcfg = top->cfg;
+    char where[512];
+    config_param_where(tcfg, "listen", where, sizeof where);
+    size_t olen = strlen(overrides);
+    char *all = malloc(len + olen + 2);
+    if (!all) {
+        config_errors_add(errs, "out of memory");
+        return NULL;
+    }
+    memcpy(all, text, len);
+    all[len] = '\n';
+    memcpy(all + len + 1, overrides, olen + 1);
+    struct config_errors derr = { 0 };
+    struct config *cfg = config_load_buffer_collect(all, len + 1 + olen, name, &derr);
+    free(all);
+    struct runtime *rt = cfg ? calloc(1, sizeof *rt) : NULL;
+    if (rt) {
+        rt->cfg = cfg;
+        rt->top = top;
+        rt->mynetworks = top->mynetworks;
+        rt->canonical = top->canonical;
+        rt->transport_map = top->transport_map;
+        if (derr.n == 0)
+            rt->restrictions = runtime_restrictions(cfg, fb, &derr);
+        if (derr.n == 0)
+            load_sasl_users(rt, fb, &derr);
+        if (derr.n == 0)
+            rt->smtpd_tls = strcmp(cfg->smtpd_tls_security_level,
+                                   tcfg->smtpd_tls_security_level) == 0
+                                ? top->smtpd_tls
+                                : runtime_tls(cfg, fb, &derr);
+    } else if (cfg) {
+        config_free(cfg);
+        config_errors_add(&derr, "out of memory");
+    }
+    /* the override lines are past the file's end: name the URL instead */
+    size_t nl = strlen(name);
+    for (size_t k = 0; k < derr.n; k++) {
+        const char *m = derr.msg[k];
+        if (strncmp(m, name, nl) == 0 && m[nl] == ':' && m[nl + 1] >= '0' &&
+            m[nl + 1] <= '9') {
+            m += nl + 1;
+            while (*m >= '0' && *m <= '9')
+                m++;
+            m += strncmp(m, ": ", 2) == 0 ? 2 : 0;
+        }
+        config_errors_add(errs, "%s: listen \"%s\": %s", where, tcfg->listen.v[i], m);
+    }
+    if (derr.n > 0 && rt) {
+        runtime_free(rt);
+        rt = NULL;
+    }
+    return rt;
+}
+
+/* The derived snapshots of the `listen` URLs with overrides. */
+static void runtime_derive_all(struct runtime *rt, const char *text, size_t len,
+                               const char *name, struct fbundle *fb,
+                               struct config_errors *errs)
+{
+    const struct config *cfg = rt->cfg;
+    char where[512], err[1024], over[2048];
+    for (size_t i = 0; i < cfg->listen.n; i++) {
+        int n = server_listen_overrides(cfg->listen.v[i], over, sizeof over, err, sizeof err);
+        if (n < 0)
+            config_errors_add(errs, "%s: listen %s",
+                              config_param_where(cfg, "listen", where, sizeof where), err);
+        if (n <= 0)
+            continue;
+        if (!rt->listeners && !(rt->listeners = calloc(cfg->listen.n, sizeof *rt->listeners))) {
+            config_errors_add(errs, "out of memory");
+            return;
+        }
+        rt->listeners[i] = runtime_derive(rt, text, len, name, over, i, fb, errs);
+    }
+}
+
 /* Every error, the configuration's and those of mynetworks and the map
  * files, goes to errs: NULL when there is any. */
 struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
@@ -212,23 +330,26 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
 {
     struct config *cfg;
     char why[768] = "", where[512];
+    char *text = NULL;
+    size_t len = 0;
     if (path) {
-        size_t len = 0;
-        char *text = runtime_read(fb, RF_CONFIG, path, NULL, 0, &len, why, sizeof why, errs);
+        text = runtime_read(fb, RF_CONFIG, path, NULL, 0, &len, why, sizeof why, errs);
         if (!text) {
             if (errs->n == 0)       /* not a read error: those are in errs */
                 config_errors_add(errs, "%s", why);
             return NULL;
         }
         cfg = config_load_buffer_collect(text, len, path, errs);
-        free(text);
     } else {
         cfg = config_load_collect(NULL, errs);
     }
-    if (!cfg)
+    if (!cfg) {
+        free(text);
         return NULL;
+    }
     struct runtime *rt = calloc(1, sizeof *rt);
     if (!rt) {
+        free(text);
         config_free(cfg);
         config_errors_add(errs, "out of memory");
         return NULL;
@@ -236,6 +357,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     rt->cfg = cfg;
     rt->refs = 1;
     if (!(rt->mynetworks = calloc(1, sizeof *rt->mynetworks))) {
+        free(text);
         config_errors_add(errs, "out of memory");
         runtime_unref(rt);
         return NULL;
@@ -265,6 +387,12 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     load_sasl_users(rt, fb, errs);
     if (errs->n == 0)
         rt->smtpd_tls = runtime_tls(cfg, fb, errs);
+    /* after the rest, whose errors the derived ones would repeat */
+    if (errs->n == 0)
+        runtime_derive_all(rt, text ? text : config_default_text,
+                           text ? len : strlen(config_default_text), path ? path : "(default)",
+                           fb, errs);
+    free(text);
     if (errs->n > 0) {
         runtime_unref(rt);
         return NULL;
@@ -274,29 +402,15 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
 
 struct runtime *runtime_ref(struct runtime *rt)
 {
-    rt->refs++;
+    (rt->top ? rt->top : rt)->refs++;
     return rt;
 }
 
 void runtime_unref(struct runtime *rt)
 {
+    if (rt && rt->top)
+        rt = rt->top;
     if (!rt || --rt->refs > 0)
         return;
-    if (rt->mynetworks)
-        policy_netlist_free(rt->mynetworks);
-    free(rt->mynetworks);
-    map_free(rt->canonical);
-    map_free(rt->transport_map);
-    map_free(rt->passwd);
-    restrict_conf_free(rt->restrictions);
-    tls_server_ctx_free(rt->smtpd_tls);
-    if (rt->auth)
-        auth_free(rt->auth);
-    if (rt->sasl_users) {
-        explicit_bzero(rt->sasl_users, rt->sasl_users_len);
-        free(rt->sasl_users);
-    }
-    config_free(rt->cfg);
-    free(rt);
+    runtime_free(rt);
 }
-

@@ -46,6 +46,7 @@ struct listener {
     struct server *srv;
     struct evconnlistener *l;
     enum listen_kind kind;
+    char *url;                       /* its `listen` URL, or NULL */
 };
 
 /* A unix-domain listener; the socket file is removed at shutdown if it is
@@ -117,7 +118,12 @@ int server_parse_listen(const char *url, enum listen_kind *kind, char *host,
         hl = (size_t)(rb - h);
         colon = rb + 1;
     } else {
-        colon = strrchr(p, ':');
+        /* the query's values may hold ':' (hash:/etc/postern/access) */
+        const char *q = strchr(p, '?');
+        colon = NULL;
+        for (const char *c = p; *c && (!q || c < q); c++)
+            if (*c == ':')
+                colon = c;
         if (!colon) {
             snprintf(err, errlen, "\"%s\": missing :port (e.g. smtp://127.0.0.1:2525)", url);
             return -1;
@@ -134,12 +140,77 @@ int server_parse_listen(const char *url, enum listen_kind *kind, char *host,
     long v = strtol(colon + 1, &end, 10);
     while (*end == '/')
         end++;
-    if (colon[1] == '\0' || *end || v < 1 || v > 65535) {
+    if (colon[1] == '\0' || (*end && *end != '?') || v < 1 || v > 65535) {
         snprintf(err, errlen, "\"%s\": port must be 1..65535", url);
         return -1;
     }
     *port = (int)v;
     return 0;
+}
+
+static const char *const overridable[] = {
+    "smtpd_tls_security_level", "smtpd_sasl_auth_enable", "smtpd_tls_auth_only",
+    "smtpd_relay_restrictions", "smtpd_client_restrictions", "smtpd_recipient_restrictions",
+    "smtpd_reject_unlisted_recipient",
+};
+
+int server_listen_overrides(const char *url, char *out, size_t outlen, char *err,
+                            size_t errlen)
+{
+    const char *q = strchr(url, '?');
+    size_t used = 0;
+    int n = 0;
+    if (outlen)
+        out[0] = '\0';
+    if (!q)
+        return 0;
+    for (const char *p = q + 1;;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (!eq || eq == p || eq + 1 == p + len) {
+            snprintf(err, errlen, "\"%s\": expected ?name=value&name=value after the port",
+                     url);
+            return -1;
+        }
+        size_t nl = (size_t)(eq - p), i;
+        for (i = 0; i < sizeof overridable / sizeof overridable[0]; i++)
+            if (strlen(overridable[i]) == nl && strncmp(p, overridable[i], nl) == 0)
+                break;
+        if (i == sizeof overridable / sizeof overridable[0]) {
+            snprintf(err, errlen, "\"%s\": \"%.*s\" cannot be set per listener (allowed: "
+                     SERVER_LISTEN_OVERRIDES ")", url, (int)(nl > 100 ? 100 : nl), p);
+            return -1;
+        }
+        size_t vl = len - nl - 1;
+        /* "name = value\n" */
+        if (used + nl + 3 + vl + 2 > outlen) {
+            snprintf(err, errlen, "\"%s\": overrides too long", url);
+            return -1;
+        }
+        memcpy(out + used, p, nl);
+        used += nl;
+        memcpy(out + used, " = ", 3);
+        used += 3;
+        for (size_t k = 0; k < vl; k++) {
+            char c = eq[1 + k];
+            /* a list's items: '+' as in a form's query ("," ends the URL) */
+            out[used++] = c == '+' ? ' ' : c;
+        }
+        out[used++] = '\n';
+        out[used] = '\0';
+        n++;
+        p += len;
+        if (*p != '&')
+            return n;
+        p++;
+    }
+}
+
+int server_listen_same(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "?"), lb = strcspn(b, "?");
+    return la == lb && strncmp(a, b, la) == 0;
 }
 
 struct event_base *server_base(const struct server *srv)
@@ -152,9 +223,15 @@ struct queue *server_queue(const struct server *srv)
     return srv->queue;
 }
 
-struct runtime *server_config_ref(const struct server *srv)
+struct runtime *server_config_ref(const struct server *srv, const char *url)
 {
-    return srv->cfg->ref(srv->cfg->current(srv->cfg->arg));
+    struct runtime *rt = srv->cfg->current(srv->cfg->arg);
+    /* by URL, not position: a reload may have changed `listen` (the
+     * sockets stay the ones bound at start) or only a listener's query */
+    for (size_t i = 0; url && rt->listeners && i < rt->cfg->listen.n; i++)
+        if (rt->listeners[i] && server_listen_same(rt->cfg->listen.v[i], url))
+            return srv->cfg->ref(rt->listeners[i]);
+    return srv->cfg->ref(rt);
 }
 
 void server_config_unref(const struct server *srv, struct runtime *rt)
@@ -221,7 +298,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                          cfg->myhostname, addr);
         }
     }
-    struct session *s = session_new(srv, fd, li->kind, sa, (socklen_t)salen,
+    struct session *s = session_new(srv, fd, li->kind, li->url, sa, (socklen_t)salen,
                                     reject[0] ? reject : NULL);
     add_session(srv, s);
 }
@@ -248,7 +325,7 @@ static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
         sa = (struct sockaddr *)(void *)&local;
         salen = (int)sizeof(sa_family_t);
     }
-    struct session *s = session_new(srv, fd, LISTEN_SMTP, sa, (socklen_t)salen,
+    struct session *s = session_new(srv, fd, LISTEN_SMTP, NULL, sa, (socklen_t)salen,
                                     reject[0] ? reject : NULL);
     add_session(srv, s);
 }
@@ -409,11 +486,19 @@ struct server *server_new(struct event_base *base, struct queue *queue,
         struct listener *li = &srv->listeners[i];
         li->srv = srv;
         li->kind = fds[i].kind;
+        if (fds[i].url && !(li->url = strdup(fds[i].url))) {
+            snprintf(err, errlen, "out of memory");
+            for (size_t k = i; k < nfds; k++)
+                close(fds[k].fd);
+            server_free(srv);
+            return NULL;
+        }
         struct evconnlistener *l = evconnlistener_new(
             base, on_accept, li, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0,
             fds[i].fd);
         if (!l) {
             snprintf(err, errlen, "out of memory");
+            free(li->url);
             for (size_t k = i; k < nfds; k++)
                 close(fds[k].fd);
             server_free(srv);
@@ -444,8 +529,11 @@ static void close_listeners(struct server *srv)
 {
     if (srv->accept_resume)
         evtimer_del(srv->accept_resume);
-    for (size_t i = 0; i < srv->nlisteners; i++)
+    for (size_t i = 0; i < srv->nlisteners; i++) {
         evconnlistener_free(srv->listeners[i].l);
+        free(srv->listeners[i].url);
+        srv->listeners[i].url = NULL;
+    }
     srv->nlisteners = 0;
     local_close(&srv->submit);
 }

@@ -28,6 +28,7 @@ enum listen_kind { LISTEN_SMTP = 0, LISTEN_SUBMISSION, LISTEN_SUBMISSIONS };
 struct server_listen_fd {
     int fd;
     enum listen_kind kind;
+    const char *url;    /* its `listen` URL (copied by server_new), or NULL */
 };
 
 /* A listening TCP socket for one `listen` URL (non-blocking, close-on-exec;
@@ -59,17 +60,34 @@ void server_shutdown(struct server *srv);
 unsigned long server_session_count(const struct server *srv);
 
 /* Parse "SCHEME://host:port" / "SCHEME://[v6]:port" (SCHEME: smtp,
- * submission, submissions; none: smtp) into kind, host and port. Pure. */
+ * submission, submissions; none: smtp) into kind, host and port; a query
+ * part ("?name=value&...") is left to server_listen_overrides. Pure. */
 int server_parse_listen(const char *url, enum listen_kind *kind, char *host,
                         size_t hostlen, int *port, char *err, size_t errlen);
+/* The per-listener overrides of a `listen` URL (master.cf's -o): its query
+ * "?name=value&name=value", a list value's items joined by '+', written
+ * to out as main.cf lines ("name = value\n", '+' made a space). The names
+ * allowed are SERVER_LISTEN_OVERRIDES. Returns how many (0: no query), or
+ * -1 with err. Pure. */
+#define SERVER_LISTEN_OVERRIDES                                                           \
+    "smtpd_tls_security_level, smtpd_sasl_auth_enable, smtpd_tls_auth_only, "            \
+    "smtpd_relay_restrictions, smtpd_client_restrictions, smtpd_recipient_restrictions, " \
+    "smtpd_reject_unlisted_recipient"
+int server_listen_overrides(const char *url, char *out, size_t outlen, char *err,
+                            size_t errlen);
+/* Whether two `listen` URLs are the same listener: equal but for their
+ * queries (a reload may change a listener's overrides, not its socket). */
+int server_listen_same(const char *a, const char *b);
 /* "smtp", "submission", "submissions". */
 const char *server_listen_scheme(enum listen_kind kind);
 
 /* --- used by session.c --- */
 struct event_base *server_base(const struct server *srv);
 struct queue *server_queue(const struct server *srv);
-/* The configuration in force, with a reference for the session. */
-struct runtime *server_config_ref(const struct server *srv);
+/* The configuration in force, with a reference for the session: the
+ * snapshot derived for the listener with URL url when its URL has
+ * overrides (the reference is the snapshot's all the same). */
+struct runtime *server_config_ref(const struct server *srv, const char *url);
 void server_config_unref(const struct server *srv, struct runtime *rt);
 /* Queue a finished message for the next group commit; the session is told
  * the result through session_commit_done(). */

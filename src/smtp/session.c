@@ -529,11 +529,13 @@ static void tls_policy(struct session *s, enum listen_kind kind)
 /* ---------- life cycle ---------- */
 
 static struct session *session_create(struct server *srv, struct bufferevent *bev,
-                                      enum listen_kind kind, const struct sockaddr *sa,
-                                      socklen_t salen, const char *reject);
+                                      enum listen_kind kind, const char *url,
+                                      const struct sockaddr *sa, socklen_t salen,
+                                      const char *reject);
 
 struct session *session_new(struct server *srv, int fd, enum listen_kind kind,
-                            const struct sockaddr *sa, socklen_t salen, const char *reject)
+                            const char *url, const struct sockaddr *sa, socklen_t salen,
+                            const char *reject)
 {
     struct bufferevent *bev =
         bufferevent_socket_new(server_base(srv), fd, BEV_OPT_CLOSE_ON_FREE);
@@ -541,19 +543,20 @@ struct session *session_new(struct server *srv, int fd, enum listen_kind kind,
         evutil_closesocket(fd);
         return NULL;
     }
-    return session_create(srv, bev, kind, sa, salen, reject);
+    return session_create(srv, bev, kind, url, sa, salen, reject);
 }
 
 struct session *session_new_bev(struct server *srv, struct bufferevent *bev,
                                 const struct sockaddr *sa, socklen_t salen,
                                 const char *reject)
 {
-    return session_create(srv, bev, LISTEN_SMTP, sa, salen, reject);
+    return session_create(srv, bev, LISTEN_SMTP, NULL, sa, salen, reject);
 }
 
 static struct session *session_create(struct server *srv, struct bufferevent *bev,
-                                      enum listen_kind kind, const struct sockaddr *sa,
-                                      socklen_t salen, const char *reject)
+                                      enum listen_kind kind, const char *url,
+                                      const struct sockaddr *sa, socklen_t salen,
+                                      const char *reject)
 {
     struct session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -562,7 +565,7 @@ static struct session *session_create(struct server *srv, struct bufferevent *be
     }
     s->srv = srv;
     s->bev = bev;
-    s->rt = server_config_ref(srv);
+    s->rt = server_config_ref(srv, url);
     if ((size_t)salen > sizeof s->peer)
         salen = sizeof s->peer;
     memcpy(&s->peer, sa, (size_t)salen);

@@ -116,10 +116,11 @@ struct session {
     unsigned long nmsgs;
 };
 
-/* A session on the accepted socket fd, greeted, or refused with the
- * reply line reject (then closed). NULL when out of memory (fd closed). */
+/* A session on the accepted socket fd of the listener with URL url (NULL:
+ * none; its overrides apply), greeted, or refused with the reply line
+ * reject (then closed). NULL when out of memory (fd closed). */
 struct session *session_new(struct server *srv, int fd, enum listen_kind kind,
-                            const struct sockaddr *sa, socklen_t salen,
+                            const char *url, const struct sockaddr *sa, socklen_t salen,
                             const char *reject);
 /* The same over a bufferevent the session takes over (freed on failure):
  * a socket, a TLS filter later, a bufferevent pair in the unit tests. */

@@ -248,7 +248,9 @@ class Postern:
     def listen_endpoints(self, with_scheme=False):
         eps = []
         for url in re.split(r"[\s,]+", self.settings["listen"].strip()):
-            m = re.fullmatch(r"(smtp|submissions?)://\[?([0-9A-Fa-f:.]+?)\]?:(\d+)", url)
+            # a query ("?smtpd_sasl_auth_enable=yes") is the listener's overrides
+            m = re.fullmatch(r"(smtp|submissions?)://\[?([0-9A-Fa-f:.]+?)\]?:(\d+)/?(?:\?\S*)?",
+                             url)
             assert m, f"test bug: cannot parse listen URL {url!r}"
             ep = (m.group(2), int(m.group(3)))
             eps.append((m.group(1),) + ep if with_scheme else ep)

@@ -640,7 +640,7 @@ static void test_connection_reset_around_the_commit(void **state)
     struct sockaddr_un sun;
     memset(&sun, 0, sizeof sun);
     sun.sun_family = AF_UNIX;
-    struct session *s = session_new(f->srv, sv[0], LISTEN_SMTP, (struct sockaddr *)&sun,
+    struct session *s = session_new(f->srv, sv[0], LISTEN_SMTP, NULL, (struct sockaddr *)&sun,
                                     sizeof(sa_family_t), NULL);
     assert_non_null(s);
     unsigned long before = server_session_count(f->srv);
