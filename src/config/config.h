@@ -89,6 +89,7 @@ struct config {
     char *smtp_tls_CAfile;
     int smtp_sasl_auth_enable;
     char *smtp_sasl_password_maps;
+    int smtp_sender_dependent_authentication;
     struct cfg_list smtp_sasl_security_options;
     int smtp_sasl_allow_cleartext_loopback; /* postern */
     long long smtp_connect_timeout;
@@ -104,6 +105,7 @@ struct config {
     long long smtp_line_length_limit;   /* 0: no limit */
     long long default_destination_concurrency_limit;
     int smtputf8_enable;
+    char *sender_dependent_relayhost_maps;
     char *transport_maps;
     char *local_transport;             /* for mydestination domains */
     struct cfg_list dns_servers;        /* postern: "127.0.0.1:5353" */

@@ -219,6 +219,7 @@ static void runtime_free(struct runtime *rt)
         free(rt->mynetworks);
         map_free(rt->canonical);
         map_free(rt->transport_map);
+        map_free(rt->sender_relay);
         map_free(rt->passwd);
     }
     for (size_t i = 0; rt->listeners && i < rt->cfg->listen.n; i++)
@@ -268,6 +269,7 @@ static struct runtime *runtime_derive(struct runtime *top, const char *text, siz
         rt->mynetworks = top->mynetworks;
         rt->canonical = top->canonical;
         rt->transport_map = top->transport_map;
+        rt->sender_relay = top->sender_relay;
         if (derr.n == 0)
             rt->restrictions = runtime_restrictions(cfg, fb, &derr);
         if (derr.n == 0)
@@ -383,6 +385,10 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     if (cfg->transport_maps[0] &&
         !(rt->transport_map = runtime_map(fb, cfg->transport_maps, 0, why, sizeof why)))
         config_errors_add(errs, "transport_maps: %s", why);
+    if (cfg->sender_dependent_relayhost_maps[0] &&
+        !(rt->sender_relay = runtime_map(fb, cfg->sender_dependent_relayhost_maps, 0, why,
+                                         sizeof why)))
+        config_errors_add(errs, "sender_dependent_relayhost_maps: %s", why);
     rt->restrictions = runtime_restrictions(cfg, fb, errs);
     load_sasl_users(rt, fb, errs);
     if (errs->n == 0)

@@ -69,8 +69,21 @@ static char *table_lookup(const struct map *m, const char *rcpt, const char *dom
     return map_lookup(m, "*");
 }
 
+char *route_sender_relayhost(const struct map *m, const char *sender)
+{
+    if (!m || !sender)
+        return NULL;
+    char *v = *sender ? map_lookup_address(m, sender) : map_lookup(m, "<>");
+    if (v && (strcasecmp(v, "DUNNO") == 0 || strlen(v) >= sizeof ((struct route *)0)->nexthop)) {
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
 int route_for(const struct config *cfg, const struct map *transport_map,
-              const char *rcpt, struct route *out, char *err, size_t errlen)
+              const char *relayhost, const char *rcpt, struct route *out,
+              char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     lower_domain(rcpt, out->domain, sizeof out->domain);
@@ -102,7 +115,8 @@ int route_for(const struct config *cfg, const struct map *transport_map,
     }
     if (strcasecmp(cfg->default_transport, "smtp") == 0) {
         out->kind = ROUTE_SMTP;
-        snprintf(out->nexthop, sizeof out->nexthop, "%s", cfg->relayhost);
+        snprintf(out->nexthop, sizeof out->nexthop, "%s",
+                 relayhost ? relayhost : cfg->relayhost);
         return 0;
     }
     return route_parse(cfg->default_transport, out, err, errlen);

@@ -10,7 +10,9 @@
  *   error:text               bounce with text
  * Domains in mydestination go to local_transport (capture by default).
  * Otherwise default_transport decides: capture, or smtp to relayhost (or
- * to the MX hosts when relayhost is empty). */
+ * to the MX hosts when relayhost is empty); sender_dependent_relayhost_maps
+ * can replace relayhost for one sender (route_sender_relayhost), and only
+ * there, as in Postfix: transport_maps and local_transport win over it. */
 #ifndef POSTERN_DELIVER_ROUTE_H
 #define POSTERN_DELIVER_ROUTE_H
 
@@ -29,9 +31,18 @@ struct route {
 };
 
 /* 0 on success; -1 when the table entry is unusable (err says why: the
- * recipient is deferred, not bounced, so the admin can fix the table). */
+ * recipient is deferred, not bounced, so the admin can fix the table).
+ * relayhost: the sender's (route_sender_relayhost), or NULL for cfg's. */
 int route_for(const struct config *cfg, const struct map *transport_map,
-              const char *rcpt, struct route *out, char *err, size_t errlen);
+              const char *relayhost, const char *rcpt, struct route *out,
+              char *err, size_t errlen);
+
+/* sender_dependent_relayhost_maps: the relayhost for the envelope sender,
+ * looked up as the address, then "@domain" ("<>" for the null sender, as
+ * Postfix's empty_address_relayhost_maps_lookup_key). NULL when there is
+ * no entry, the entry is DUNNO, or it does not fit a next-hop; else a
+ * string for the caller to free. */
+char *route_sender_relayhost(const struct map *m, const char *sender);
 
 /* Recipients with equal routes travel in one delivery job. */
 int route_equal(const struct route *a, const struct route *b);

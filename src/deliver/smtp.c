@@ -128,6 +128,7 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     s->wrapper = cfg->smtp_tls_wrappermode;
     s->cafile = xstrdup(cfg->smtp_tls_CAfile);
     s->sasl_enable = cfg->smtp_sasl_auth_enable;
+    s->sender_auth = cfg->smtp_sender_dependent_authentication;
     s->passwd = passwd;
     if (passwd)
         *passwd_map = NULL;     /* the settings own it now */
@@ -141,7 +142,10 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     s->t_data_xfer = cfg->ms.smtp_data_xfer_timeout;
     s->t_data_done = cfg->ms.smtp_data_done_timeout;
     s->t_quit = cfg->ms.smtp_quit_timeout;
-    s->cache = cfg->smtp_connection_cache_on_demand;
+    /* a cached connection is logged in as one sender's account: Postfix
+     * too gives up caching with sender-dependent authentication */
+    s->cache = cfg->smtp_connection_cache_on_demand &&
+               !(cfg->smtp_sasl_auth_enable && cfg->smtp_sender_dependent_authentication);
     s->cache_time = cfg->ms.smtp_connection_cache_time_limit;
     s->dest_limit = cfg->default_destination_concurrency_limit > 0
                         ? (unsigned long)cfg->default_destination_concurrency_limit : 1;
@@ -287,6 +291,20 @@ int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
     size_t n;
     if (!m)
         return 0;
+    /* sender first (address, then @domain), then the next-hop, as Postfix */
+    if (att->set->sender_auth && att->req && att->req->sender && *att->req->sender) {
+        char *v = map_lookup_address(m, att->req->sender);
+        if (v) {
+            int rc = smtp_sasl_split(v, user, userlen, pass, passlen);
+            OPENSSL_cleanse(v, strlen(v));
+            free(v);
+            if (rc == 0)
+                return 1;
+            log_warning("smtp_sasl_password_maps: the value for the sender's entry is not "
+                        "user:password");
+            return 0;
+        }
+    }
     n = smtp_sasl_keys(att->nexthop, keys);
     if (host && *host && strlen(host) < sizeof keys[0])
         errbuf_set(keys[n++], sizeof keys[0], "%s", host);

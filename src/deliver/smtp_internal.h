@@ -200,6 +200,7 @@ struct smtp_settings {
     char *cafile;
     struct ssl_ctx_st *ctx;         /* created on first TLS use */
     int sasl_enable;
+    int sender_auth;                    /* smtp_sender_dependent_authentication */
     struct map *passwd;             /* NULL: no credentials */
     int noplaintext;
     int cleartext_loopback;

@@ -132,11 +132,11 @@ static struct deliver_group *plan_group(struct deliver_plan *p, const struct rou
 }
 
 int deliver_plan_add(struct deliver_plan *p, const struct config *cfg,
-                     const struct map *transport_map, const char *addr, size_t index,
-                     char *err, size_t errlen)
+                     const struct map *transport_map, const char *relayhost,
+                     const char *addr, size_t index, char *err, size_t errlen)
 {
     struct route rt;
-    if (route_for(cfg, transport_map, addr, &rt, err, errlen) < 0)
+    if (route_for(cfg, transport_map, relayhost, addr, &rt, err, errlen) < 0)
         return -1;
     struct deliver_group *g = plan_group(p, &rt);
     /* grows one by one: a message's recipients are few, and a group's

@@ -100,10 +100,10 @@ struct deliver_plan {
  * its route, a new one if no recipient had that route yet. 0, or -1 when
  * transport_maps gives no usable route (err says why; the caller defers the
  * recipient: a broken table is the admin's to fix, never a bounce). addr
- * must outlive the plan. */
+ * must outlive the plan. relayhost: the sender's, or NULL (route_for). */
 int deliver_plan_add(struct deliver_plan *p, const struct config *cfg,
-                     const struct map *transport_map, const char *addr, size_t index,
-                     char *err, size_t errlen);
+                     const struct map *transport_map, const char *relayhost,
+                     const char *addr, size_t index, char *err, size_t errlen);
 
 /* 1 when every group goes by an idempotent transport. */
 int deliver_plan_idempotent(const struct deliver_plan *p);

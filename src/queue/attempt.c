@@ -19,6 +19,7 @@
 
 #include "../config/runtime.h"
 #include "../deliver/rewrite.h"
+#include "../deliver/route.h"
 #include "../deliver/transport.h"
 #include "../util/clock.h"
 #include "../util/log.h"
@@ -527,13 +528,15 @@ void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char 
     if (!a->tried)
         log_fatal("scheduler: out of memory");
     attempt_rewrite(a);
+    /* after canonical rewriting, as Postfix's trivial-rewrite sees it */
+    char *relayhost = route_sender_relayhost(a->rt->sender_relay, a->env.sender);
 
     for (size_t i = 0; i < n; i++) {
         struct env_rcpt *r = &a->env.rcpt[i];
         if (r->state != RCPT_PENDING && r->state != RCPT_DEFERRED)
             continue;
-        if (deliver_plan_add(&a->plan, a->rt->cfg, a->rt->transport_map, r->addr, i,
-                             err, sizeof err) < 0) {
+        if (deliver_plan_add(&a->plan, a->rt->cfg, a->rt->transport_map, relayhost, r->addr,
+                             i, err, sizeof err) < 0) {
             /* a broken table is the admin's to fix: defer, don't bounce */
             r->state = RCPT_DEFERRED;
             snprintf(r->dsn, sizeof r->dsn, "4.3.5");
@@ -546,6 +549,7 @@ void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char 
         }
         a->tried[i] = 1;
     }
+    free(relayhost);
     if (a->plan.n == 0) {
         attempt_finish(a);
         return;

@@ -44,21 +44,21 @@ static void test_defaults(void **state)
     struct route r;
     char err[256];
     struct config *c = cfg_from("default_transport = capture\n");
-    assert_int_equal(route_for(c, NULL, "a@Example.COM", &r, err, sizeof err), 0);
+    assert_int_equal(route_for(c, NULL, NULL, "a@Example.COM", &r, err, sizeof err), 0);
     assert_int_equal(r.kind, ROUTE_CAPTURE);
     assert_string_equal(r.domain, "example.com");
     config_free(c);
 
     c = cfg_from("default_transport = smtp\nrelayhost = [smtp.example.com]:465\n");
-    assert_int_equal(route_for(c, NULL, "a@x.test", &r, err, sizeof err), 0);
+    assert_int_equal(route_for(c, NULL, NULL, "a@x.test", &r, err, sizeof err), 0);
     assert_int_equal(r.kind, ROUTE_SMTP);
     assert_string_equal(r.nexthop, "[smtp.example.com]:465");
     config_free(c);
 
     c = cfg_from("default_transport = smtp\nmydestination = Local.Test\n");
-    assert_int_equal(route_for(c, NULL, "a@local.test", &r, err, sizeof err), 0);
+    assert_int_equal(route_for(c, NULL, NULL, "a@local.test", &r, err, sizeof err), 0);
     assert_int_equal(r.kind, ROUTE_CAPTURE);        /* local_transport */
-    assert_int_equal(route_for(c, NULL, "a@x.test.", &r, err, sizeof err), 0);
+    assert_int_equal(route_for(c, NULL, NULL, "a@x.test.", &r, err, sizeof err), 0);
     assert_string_equal(r.nexthop, "");
     assert_string_equal(r.domain, "x.test");
     config_free(c);
@@ -76,22 +76,22 @@ static void test_table(void **state)
                              "fail.test error:\n", path, sizeof path);
     struct config *c = cfg_from("default_transport = smtp\nrelayhost = [r.test]:25\n");
     struct route r;
-    assert_int_equal(route_for(c, m, "special@x.test", &r, err, sizeof err), 0);
+    assert_int_equal(route_for(c, m, NULL, "special@x.test", &r, err, sizeof err), 0);
     assert_int_equal(r.kind, ROUTE_ERROR);
     assert_string_equal(r.error, "user gone");
-    assert_int_equal(route_for(c, m, "b@X.test", &r, err, sizeof err), 0);
+    assert_int_equal(route_for(c, m, NULL, "b@X.test", &r, err, sizeof err), 0);
     assert_int_equal(r.kind, ROUTE_SMTP);
     assert_string_equal(r.nexthop, "[10.1.1.1]:2525");
-    assert_int_equal(route_for(c, m, "b@a.b.inside.test", &r, err, sizeof err), 0);
+    assert_int_equal(route_for(c, m, NULL, "b@a.b.inside.test", &r, err, sizeof err), 0);
     assert_int_equal(r.kind, ROUTE_CAPTURE);
-    assert_int_equal(route_for(c, m, "b@inside.test", &r, err, sizeof err), 0);
+    assert_int_equal(route_for(c, m, NULL, "b@inside.test", &r, err, sizeof err), 0);
     assert_int_equal(r.kind, ROUTE_SMTP);           /* .inside.test is for subdomains */
     assert_string_equal(r.nexthop, "[r.test]:25");
-    assert_int_equal(route_for(c, m, "b@mx.test", &r, err, sizeof err), 0);
+    assert_int_equal(route_for(c, m, NULL, "b@mx.test", &r, err, sizeof err), 0);
     assert_string_equal(r.nexthop, "");
-    assert_int_equal(route_for(c, m, "b@bad.test", &r, err, sizeof err), -1);
+    assert_int_equal(route_for(c, m, NULL, "b@bad.test", &r, err, sizeof err), -1);
     assert_non_null(strstr(err, "unknown transport \"pigeon\""));
-    assert_int_equal(route_for(c, m, "b@fail.test", &r, err, sizeof err), 0);
+    assert_int_equal(route_for(c, m, NULL, "b@fail.test", &r, err, sizeof err), 0);
     assert_int_equal(r.kind, ROUTE_ERROR);
     assert_non_null(strstr(r.error, "not deliverable"));
     config_free(c);

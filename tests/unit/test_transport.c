@@ -84,7 +84,7 @@ static void test_plan_groups_by_route(void **state)
     };
     int rc[6];
     for (size_t i = 0; i < 6; i++)
-        rc[i] = deliver_plan_add(&p, c, m, rcpts[i], i, err, sizeof err);
+        rc[i] = deliver_plan_add(&p, c, m, NULL, rcpts[i], i, err, sizeof err);
     assert_int_equal(rc[3], -1);            /* the table's entry is unusable */
     assert_non_null(strstr(err, "pigeon"));
     for (size_t i = 0; i < 6; i++)
@@ -121,8 +121,8 @@ static void test_plan_groups_by_route(void **state)
     deliver_plan_free(&p);
 
     /* without smtp every transport may repeat a delivery */
-    assert_int_equal(deliver_plan_add(&p, c, m, "c@gone.test", 0, err, sizeof err), 0);
-    assert_int_equal(deliver_plan_add(&p, c, m, "a@local.test", 1, err, sizeof err), 0);
+    assert_int_equal(deliver_plan_add(&p, c, m, NULL, "c@gone.test", 0, err, sizeof err), 0);
+    assert_int_equal(deliver_plan_add(&p, c, m, NULL, "a@local.test", 1, err, sizeof err), 0);
     assert_int_equal(deliver_plan_idempotent(&p), 1);
     deliver_plan_free(&p);
     assert_int_equal(p.n, 0);
@@ -132,7 +132,7 @@ static void test_plan_groups_by_route(void **state)
     c = cfg_from("default_transport = smtp\n");
     static const char *const mx[] = {"x@a.test", "y@B.test", "z@A.TEST"};
     for (size_t i = 0; i < 3; i++)
-        assert_int_equal(deliver_plan_add(&p, c, NULL, mx[i], i, err, sizeof err), 0);
+        assert_int_equal(deliver_plan_add(&p, c, NULL, NULL, mx[i], i, err, sizeof err), 0);
     assert_int_equal(p.n, 2);
     assert_int_equal(p.g[0].nrcpt, 2);
     assert_int_equal(p.g[0].rcpt[1].index, 2);
@@ -151,8 +151,8 @@ static void test_error_transport(void **state)
     struct map *m = map_from("gone.test error:5.1.1 user gone\n", path, sizeof path);
     struct config *c = cfg_from("default_transport = capture\n");
     struct deliver_plan p = { 0 };
-    assert_int_equal(deliver_plan_add(&p, c, m, "a@gone.test", 0, err, sizeof err), 0);
-    assert_int_equal(deliver_plan_add(&p, c, m, "b@gone.test", 1, err, sizeof err), 0);
+    assert_int_equal(deliver_plan_add(&p, c, m, NULL, "a@gone.test", 0, err, sizeof err), 0);
+    assert_int_equal(deliver_plan_add(&p, c, m, NULL, "b@gone.test", 1, err, sizeof err), 0);
     const struct deliver_request msg = { .id = "6553F1001E240ABC", .sender = "" };
     struct deliver_request req;
     deliver_plan_request(&p, 0, &msg, &req);
@@ -201,8 +201,8 @@ static void test_capture_transport(void **state)
     fclose(f);
     struct deliver_plan plan = { 0 };
     char err[256];
-    assert_int_equal(deliver_plan_add(&plan, c, NULL, "a@x", 0, err, sizeof err), 0);
-    assert_int_equal(deliver_plan_add(&plan, c, NULL, "b@x", 2, err, sizeof err), 0);
+    assert_int_equal(deliver_plan_add(&plan, c, NULL, NULL, "a@x", 0, err, sizeof err), 0);
+    assert_int_equal(deliver_plan_add(&plan, c, NULL, NULL, "b@x", 2, err, sizeof err), 0);
     assert_int_equal(plan.n, 1);
     assert_string_equal(plan.g[0].t->name, "capture");
     const struct deliver_request msg = {
