@@ -106,6 +106,7 @@ struct config {
     long long default_destination_concurrency_limit;
     int smtputf8_enable;
     char *sender_dependent_relayhost_maps;
+    struct cfg_list smtp_fallback_relay;
     char *transport_maps;
     char *local_transport;             /* for mydestination domains */
     struct cfg_list dns_servers;        /* postern: "127.0.0.1:5353" */

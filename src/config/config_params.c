@@ -211,6 +211,8 @@ const struct cfg_param config_params[] = {
           "maximal parallel deliveries to the same destination"),
     P_BOOL(smtputf8_enable, "yes",
            "accept and relay SMTPUTF8 mail; towards a server without SMTPUTF8, UTF-8 addresses bounce"),
+    P_LIST(smtp_fallback_relay, "",
+           "SMTP client: next-hops tried at once, in the same attempt, when the chosen one is unreachable or fails temporarily before MAIL FROM"),
     P_STR(sender_dependent_relayhost_maps, "",
           "table choosing the relayhost by the envelope sender (address, then @domain); DUNNO: use relayhost"),
     P_STR(transport_maps, "",

@@ -109,6 +109,20 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
             return -1;
         }
     }
+    if (cfg->smtp_fallback_relay.n > SMTP_FALLBACK_MAX) {
+        errbuf_set(err, errlen, "smtp_fallback_relay: %zu next-hops; at most %d",
+                   cfg->smtp_fallback_relay.n, SMTP_FALLBACK_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->smtp_fallback_relay.n; i++) {
+        struct smtp_nexthop nh;
+        const char *f = cfg->smtp_fallback_relay.v[i];
+        if (strlen(f) >= 300 || smtp_nexthop_parse(f, &nh) < 0) {
+            errbuf_set(err, errlen, "smtp_fallback_relay: \"%.100s\" is not a next-hop; "
+                       "write [host]:port, host:port or host", f);
+            return -1;
+        }
+    }
     struct map *passwd = NULL;
     if (cfg->smtp_sasl_auth_enable && cfg->smtp_sasl_password_maps[0]) {
         if (!passwd_map || !*passwd_map) {
@@ -147,6 +161,9 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     s->cache = cfg->smtp_connection_cache_on_demand &&
                !(cfg->smtp_sasl_auth_enable && cfg->smtp_sender_dependent_authentication);
     s->cache_time = cfg->ms.smtp_connection_cache_time_limit;
+    for (size_t i = 0; i < cfg->smtp_fallback_relay.n; i++)
+        errbuf_set(s->fallback[s->nfallback++], sizeof s->fallback[0], "%s",
+                   cfg->smtp_fallback_relay.v[i]);
     s->dest_limit = cfg->default_destination_concurrency_limit > 0
                         ? (unsigned long)cfg->default_destination_concurrency_limit : 1;
     s->smtputf8 = cfg->smtputf8_enable;
@@ -507,6 +524,46 @@ static void resolve(struct smtp_attempt *att)
         dns_resolve_host(att->c->dns, att->nh.host, on_dns, req);
 }
 
+/* smtp_fallback_relay: the next-hop could not be reached or failed with a
+ * temporary error before any server got MAIL FROM (so no copy can have
+ * been accepted): go on with the next fallback at once, in this attempt.
+ * 1 when the attempt goes on. */
+static int attempt_fallback(struct smtp_attempt *att)
+{
+    if (!att->set || att->mail_sent || att->fi >= att->set->nfallback ||
+        att->c->freeing || att->dnsreq)
+        return 0;
+    int open = 0;
+    for (size_t k = 0; k < att->req->nrcpt; k++)
+        if (!att->final[k])
+            open = 1;
+    if (!open)
+        return 0;
+    const char *f = att->set->fallback[att->fi++];
+    struct smtp_nexthop nh;
+    if (smtp_nexthop_parse(f, &nh) < 0)
+        return 0;
+    if (att->s) {
+        struct smtp_session *s = att->s;
+        att->s = NULL;
+        s->att = NULL;
+        smtp_session_free(s);
+    }
+    log_info("%s: %s: %s; trying smtp_fallback_relay %s", att->req->id, att->nexthop,
+             att->reason[0] ? att->reason : "not reachable", f);
+    errbuf_set(att->nexthop, sizeof att->nexthop, "%s", f);
+    att->nh = nh;
+    att->by_domain = 0;
+    free(att->targets);
+    att->targets = NULL;
+    att->ntargets = att->ti = 0;
+    att->plaintext = 0;
+    att->dsn[0] = att->reason[0] = '\0';
+    att->action = ACT_NONE;     /* ACT_DONE would swallow the new steps */
+    resolve(att);
+    return 1;
+}
+
 static void attempt_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct smtp_attempt *att = arg;
@@ -532,7 +589,8 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg)
         connect_next(att);
         break;
     case ACT_DONE:
-        attempt_done(att);
+        if (!attempt_fallback(att))
+            attempt_done(att);
         break;
     case ACT_NONE:
         break;

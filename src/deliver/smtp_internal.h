@@ -81,6 +81,8 @@ void smtp_ehlo_parse(const struct smtp_reply *r, struct smtp_ext *ext);
 
 /* ------------------------------------------------------------- nexthop */
 
+#define SMTP_FALLBACK_MAX 8          /* smtp_fallback_relay entries */
+
 struct smtp_nexthop {
     char host[256];       /* without brackets; "::1" for "[::1]:25" */
     unsigned port;        /* 25 when not given */
@@ -207,6 +209,8 @@ struct smtp_settings {
     long long t_connect, t_helo, t_mail, t_rcpt, t_data_init, t_data_xfer,
               t_data_done, t_quit, cache_time;      /* milliseconds */
     int cache;
+    char fallback[SMTP_FALLBACK_MAX][300]; /* smtp_fallback_relay */
+    size_t nfallback;
     unsigned long dest_limit;
     int smtputf8;
     size_t line_limit;              /* smtp_line_length_limit; 0: none */
@@ -243,6 +247,8 @@ struct smtp_attempt {
     struct smtp_target *targets;
     size_t ntargets, ti;
     int plaintext;                      /* "may": this address without STARTTLS */
+    size_t fi;                          /* smtp_fallback_relay entries tried */
+    int mail_sent;                      /* a server got MAIL FROM: no fallback */
     struct smtp_session *s;
     enum smtp_action action;
     struct event *ev;

@@ -614,6 +614,7 @@ static int begin_transaction(struct smtp_session *s)
         log_fatal("smtp: out of memory");
     cmd(s, b, mail, NULL);
     free(mail);
+    s->att->mail_sent = 1;     /* from here on no smtp_fallback_relay */
     s->pipelining = (s->ext.flags & SMTP_EXT_PIPELINING) != 0;
     if (s->pipelining) {
         /* MAIL, every RCPT and DATA in one write; replies come in order */

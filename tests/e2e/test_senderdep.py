@@ -4,7 +4,8 @@ smtp_sender_dependent_authentication = yes the sasl_passwd table is searched
 by the sender (address, then @domain) before the next-hop, as in Postfix."""
 import pytest
 
-from test_relay import message, relay_settings
+from conftest import free_port
+from test_relay import SENDER, message, relay_settings, sent_line
 from upstream import (PASSWORD, UPSTREAM_WARNINGS, USER, password_map,  # noqa: F401
                       test_ca, upstream)
 
@@ -50,3 +51,27 @@ def test_each_app_through_its_upstream_with_its_account(make_postern, upstream, 
     log = p.log()
     for s in ("secret-a-1", "secret-b-2", PASSWORD, "wrong-pw-9"):
         assert s not in log
+
+
+def test_fallback_relay_in_the_first_attempt(make_postern, upstream, test_ca):
+    """relayhost refuses connections: the message goes through
+    smtp_fallback_relay at once, in the same attempt, with the fallback's
+    account; nothing is deferred."""
+    down = free_port()                                         # nobody listens
+    up = upstream(mode="starttls")
+    p = make_postern(start=False)
+    pw = password_map(p.base / "sasl_passwd", {hop(up): f"{USER}:{PASSWORD}"})
+    s = relay_settings(up, test_ca, pw, smtp_fallback_relay=f"[127.0.0.1]:{free_port()}, {hop(up)}")
+    s.update(relayhost=f"[127.0.0.1]:{down}",
+             # a backoff would exceed the wait: only the first attempt counts
+             minimal_backoff_time="300s", maximal_backoff_time="600s", queue_run_delay="300s")
+    p.settings.update(s)
+    p.start()
+    qid = p.send(SENDER, RCPT, message())
+    [m] = up.wait_messages(1, done=lambda: p.wait_removed(qid))
+    assert m["login"] == USER and m["rcpt_tos"] == [RCPT]
+    p.wait_log(sent_line(qid, RCPT, up))
+    log = p.log()
+    assert f"{qid}: [127.0.0.1]:{down}: connect to 127.0.0.1[127.0.0.1]:{down}" in log
+    assert "trying smtp_fallback_relay" in log
+    assert "status=deferred" not in log
