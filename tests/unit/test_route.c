@@ -113,12 +113,52 @@ static void test_equal(void **state)
     assert_false(route_equal(&a, &b));
 }
 
+/* sender_dependent_relayhost_maps: address, then @domain, <> for the null
+ * sender; DUNNO keeps relayhost; only relayhost is replaced. */
+static void test_sender_relayhost(void **state)
+{
+    (void)state;
+    char path[64], path2[64], err[256];
+    struct map *m = map_from("a@apps.test [up1.test]:587\n"
+                             "@apps.test [up2.test]:587\n"
+                             "quiet@apps.test DUNNO\n"
+                             "<> [bounces.test]:25\n", path, sizeof path);
+    char *v = route_sender_relayhost(m, "a@apps.test");
+    assert_string_equal(v, "[up1.test]:587");
+    free(v);
+    v = route_sender_relayhost(m, "b@Apps.Test");
+    assert_string_equal(v, "[up2.test]:587");
+    free(v);
+    v = route_sender_relayhost(m, "");
+    assert_string_equal(v, "[bounces.test]:25");
+    free(v);
+    assert_null(route_sender_relayhost(m, "quiet@apps.test"));
+    assert_null(route_sender_relayhost(m, "x@other.test"));
+    assert_null(route_sender_relayhost(NULL, "a@apps.test"));
+
+    struct map *t = map_from("local.test capture\n", path2, sizeof path2);
+    struct config *c = cfg_from("default_transport = smtp\nrelayhost = [r.test]:25\n");
+    struct route r;
+    assert_int_equal(route_for(c, t, "[up1.test]:587", "x@far.test", &r, err, sizeof err), 0);
+    assert_string_equal(r.nexthop, "[up1.test]:587");
+    assert_int_equal(route_for(c, t, "[up1.test]:587", "x@local.test", &r, err, sizeof err), 0);
+    assert_int_equal(r.kind, ROUTE_CAPTURE);       /* transport_maps wins */
+    assert_int_equal(route_for(c, t, NULL, "x@far.test", &r, err, sizeof err), 0);
+    assert_string_equal(r.nexthop, "[r.test]:25");
+    config_free(c);
+    map_free(t);
+    map_free(m);
+    unlink(path);
+    unlink(path2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_equal),
+        cmocka_unit_test(test_sender_relayhost),
     };
     return cmocka_run_group_tests_name("route", tests, NULL, NULL);
 }
