@@ -249,7 +249,7 @@ unsigned long server_session_count(const struct server *srv)
     return srv->nsessions;
 }
 
-static unsigned long count_client(const struct server *srv, const char *addr)
+unsigned long server_client_count(const struct server *srv, const char *addr)
 {
     unsigned long n = 0;
     for (const struct session *s = srv->sessions; s; s = s->next)
@@ -284,7 +284,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
         reply_format(reject, sizeof reject, REPLY_TOO_MANY_CONNECTIONS, 0,
                      cfg->myhostname, NULL);
     } else if (cfg->smtpd_client_connection_count_limit > 0 &&
-               !policy_netlist_match(rt->mynetworks, sa)) {
+               !policy_netlist_match(rt->mynetworks, sa) &&
+               !(cfg->smtpd_upstream_proxy_protocol[0] &&
+                 policy_netlist_match(rt->proxy_networks, sa))) {
+        /* behind a proxy, its address stands for every client: the
+         * session counts the real client once the header names it */
         char addr[64] = "";
         if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, addr,
@@ -292,7 +296,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
         else if (sa->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, addr,
                       sizeof addr);
-        if ((long long)count_client(srv, addr) >= cfg->smtpd_client_connection_count_limit) {
+        if ((long long)server_client_count(srv, addr) >= cfg->smtpd_client_connection_count_limit) {
             log_warning("Connection concurrency limit exceeded: %s", addr);
             reply_format(reject, sizeof reject, REPLY_TOO_MANY_FROM, 0,
                          cfg->myhostname, addr);

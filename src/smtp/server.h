@@ -58,6 +58,8 @@ int server_listen_submit(struct server *srv, const char *queue_directory,
  * finish their message first. on_idle runs once none is left. */
 void server_shutdown(struct server *srv);
 unsigned long server_session_count(const struct server *srv);
+/* Sessions whose client address is addr (smtpd_client_connection_count_limit). */
+unsigned long server_client_count(const struct server *srv, const char *addr);
 
 /* Parse "SCHEME://host:port" / "SCHEME://[v6]:port" (SCHEME: smtp,
  * submission, submissions; none: smtp) into kind, host and port; a query
