@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import RawSMTP, free_port, wait_until, LOCAL_DOMAIN
+from conftest import (RawSMTP, free_port, wait_until, LOCAL_DOMAIN, read_messages,
+                      wait_for_maildir)
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
@@ -119,7 +120,15 @@ def test_header_and_command_in_one_read(make_postern):
         c.expect(f"MAIL FROM:<a@{LOCAL_DOMAIN}>", 250)
         r = c.cmd("RCPT TO:<b@example.net>")
         assert r.code == 554, r
+        c.expect(f"RCPT TO:<b@{LOCAL_DOMAIN}>", 250)
+        c.expect("DATA", 354)
+        c.expect(b"Subject: proxied\r\n\r\nHello.\r\n.\r\n", 250)
+        c.cmd("QUIT")
     p.wait_log(r"connect from unknown\[127\.0\.0\.9\]")
+    wait_for_maildir(p.mail_dir, f"b@{LOCAL_DOMAIN}", 1)
+    (msg,) = read_messages(p.mail_dir, f"b@{LOCAL_DOMAIN}")
+    assert b"\nReceived: from x (unknown [127.0.0.9])" in msg, msg[:400]
+    assert b"127.0.0.1" not in msg.split(b"Subject:", 1)[0], msg[:400]
 
 
 def test_header_from_outside_proxy_networks_refused(make_postern):
