@@ -74,7 +74,8 @@ int server_parse_listen(const char *url, enum listen_kind *kind, char *host,
 #define SERVER_LISTEN_OVERRIDES                                                           \
     "smtpd_tls_security_level, smtpd_sasl_auth_enable, smtpd_tls_auth_only, "            \
     "smtpd_relay_restrictions, smtpd_client_restrictions, smtpd_recipient_restrictions, " \
-    "smtpd_reject_unlisted_recipient"
+    "smtpd_reject_unlisted_recipient, smtpd_upstream_proxy_protocol, "                    \
+    "smtpd_upstream_proxy_timeout"
 int server_listen_overrides(const char *url, char *out, size_t outlen, char *err,
                             size_t errlen);
 /* Whether two `listen` URLs are the same listener: equal but for their

@@ -164,3 +164,28 @@ def test_no_header_times_out(make_postern):
         assert c.wait_closed(5)
         assert c.buf == b"", c.buf
     p.wait_log(r"haproxy read: timeout error from unknown\[127\.0\.0\.1\]")
+
+
+def test_proxy_on_one_listener_only(make_postern):
+    """listen query: the PROXY protocol on one listener; the other greets."""
+    plain, proxied = free_port(), free_port()
+    p = make_postern(start=False,
+                     listen=f"smtp://127.0.0.1:{plain} "
+                            f"smtp://127.0.0.1:{proxied}?smtpd_upstream_proxy_protocol=haproxy",
+                     mynetworks="127.0.0.1/32", smtpd_upstream_proxy_networks="127.0.0.1/32")
+    p.start(wait=False)
+    p.wait_log(r"daemon started")
+    with RawSMTP("127.0.0.1", plain, source_address=("127.0.0.2", 0)) as c:
+        assert c.read_reply().code == 220
+        c.cmd("QUIT")
+    p.wait_log(r"connect from unknown\[127\.0\.0\.2\]")
+    with RawSMTP("127.0.0.1", proxied) as c:
+        c.send(b"PROXY TCP4 127.0.0.8 127.0.0.1 40000 25\r\n")
+        assert c.read_reply().code == 220
+        c.cmd("QUIT")
+    p.wait_log(r"connect from unknown\[127\.0\.0\.8\]")
+    with RawSMTP("127.0.0.1", proxied) as c:
+        c.send(b"EHLO x\r\n")
+        assert c.wait_closed(5)
+        assert c.buf == b"", c.buf
+    p.wait_log(r"haproxy read: no PROXY protocol header from unknown\[127\.0\.0\.1\]")
