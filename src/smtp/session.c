@@ -732,6 +732,8 @@ static void session_greet(struct session *s, enum listen_kind kind, const char *
 void session_shutdown(struct session *s)
 {
     s->shutdown_requested = 1;
+    if (s->state == SS_PROXY)
+        session_close(s);  /* nothing said yet; no reason to wait for the header */
     if (s->state == SS_CMD)
         session_reply(s, REPLY_SHUTDOWN, session_cfg(s)->myhostname, NULL);
 }

@@ -189,3 +189,16 @@ def test_proxy_on_one_listener_only(make_postern):
         assert c.wait_closed(5)
         assert c.buf == b"", c.buf
     p.wait_log(r"haproxy read: no PROXY protocol header from unknown\[127\.0\.0\.1\]")
+
+
+def test_stop_does_not_wait_for_a_header(make_postern):
+    """SIGTERM: a connection still waiting for its header is closed at once
+    (smtpd_upstream_proxy_timeout is long here)."""
+    p = start_proxied(make_postern, smtpd_upstream_proxy_timeout="1h")
+    with RawSMTP("127.0.0.1", p.port) as c:
+        c.send(b"PROXY TCP4 127.0.0.1")
+        t0 = time.monotonic()
+        p.stop(timeout=10)
+        assert time.monotonic() - t0 < 5
+        assert c.wait_closed(5)
+        assert c.buf == b"", c.buf
