@@ -5,7 +5,7 @@ PREFIX ?= /usr/local
 CONFIG ?=
 
 RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libpcre2-dev
-TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dkim \
+TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dkim haproxy \
              swaks msmtp curl s-nail openssl dnsmasq-base \
              sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl
 
@@ -69,7 +69,7 @@ UNIT_auth     := auth dovecot ratelimit sasl saslauthd users \
                  advice # config/advice.c checked against auth/sasl.c's mechanisms
 UNIT_deliver  := capture mime7bit rewrite route smtp_client smtp_reply transport
 UNIT_queue    := admin attempt bounce envelope outcome pending qid queue scheduler spool
-UNIT_smtp     := addrlist address command data reply server session trace
+UNIT_smtp     := addrlist address command data proxy reply server session trace
 UNIT_daemon   := control
 UNIT_cli      :=
 UNIT_MODULES  := util config net policy auth deliver queue smtp daemon cli

@@ -66,6 +66,9 @@ struct config {
     long long smtpd_junk_command_limit;
     long long smtpd_client_connection_count_limit;
     long long smtpd_max_connections;    /* postern: total concurrent sessions */
+    char *smtpd_upstream_proxy_protocol;   /* "" or "haproxy" */
+    long long smtpd_upstream_proxy_timeout; /* seconds */
+    struct cfg_list smtpd_upstream_proxy_networks; /* CIDR strings */
     long long hopcount_limit;           /* Received: headers before 5.4.6 */
     /* smtpd SASL (AUTH) */
     int smtpd_sasl_auth_enable;

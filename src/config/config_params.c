@@ -136,6 +136,12 @@ const struct cfg_param config_params[] = {
           "maximal simultaneous connections from one client address outside mynetworks; 0: no limit"),
     P_INT(smtpd_max_connections, "1000", 1, 100000,
           "postern: maximal simultaneous SMTP sessions in total"),
+    P_STR(smtpd_upstream_proxy_protocol, "",
+          "SMTP server: the protocol of the proxy in front of it: empty (none) or haproxy (PROXY v1/v2)"),
+    P_TIME(smtpd_upstream_proxy_timeout, "5s", SEC(1), SEC(3600),
+           "SMTP server: time to wait for the proxy's PROXY header"),
+    P_LIST(smtpd_upstream_proxy_networks, "",
+           "postern: addresses allowed to send a PROXY header (CIDR list); empty: every connection is refused while smtpd_upstream_proxy_protocol is set"),
     P_INT(hopcount_limit, "50", 1, 1000,
           "maximal number of Received: headers; more means a mail loop (554 5.4.6)"),
     /* smtpd SASL (AUTH) */

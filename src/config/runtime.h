@@ -25,6 +25,7 @@ struct ratelimit;   /* auth/ratelimit.h */
 struct runtime {
     struct config *cfg;
     struct netlist *mynetworks;
+    struct netlist *proxy_networks; /* smtpd_upstream_proxy_networks, parsed */
     struct map *canonical;         /* sender_canonical_maps, or NULL */
     struct map *transport_map;     /* transport_maps, or NULL */
     struct map *sender_relay;      /* sender_dependent_relayhost_maps, or NULL */

@@ -128,6 +128,15 @@ void config_validate(const struct config *cfg, const unsigned char *failed,
                                              sizeof where),
                           config_quote(cfg->smtpd_tls_security_level, q, sizeof q));
 
+    static const char *const proxies[] = { "", "haproxy" };
+    if (checkable(failed, "smtpd_upstream_proxy_protocol") &&
+        !one_of(cfg->smtpd_upstream_proxy_protocol, proxies, N(proxies), 0))
+        config_errors_add(errs, "%s: smtpd_upstream_proxy_protocol = %s: use haproxy, or "
+                          "leave it empty when no proxy is in front of postern",
+                          config_param_where(cfg, "smtpd_upstream_proxy_protocol", where,
+                                             sizeof where),
+                          config_quote(cfg->smtpd_upstream_proxy_protocol, q, sizeof q));
+
     static const char *const classes[] = { "envelope_sender", "header_sender" };
     if (checkable(failed, "sender_canonical_classes"))
         for (size_t i = 0; i < cfg->sender_canonical_classes.n; i++)

@@ -217,6 +217,9 @@ static void runtime_free(struct runtime *rt)
         if (rt->mynetworks)
             policy_netlist_free(rt->mynetworks);
         free(rt->mynetworks);
+        if (rt->proxy_networks)
+            policy_netlist_free(rt->proxy_networks);
+        free(rt->proxy_networks);
         map_free(rt->canonical);
         map_free(rt->transport_map);
         map_free(rt->sender_relay);
@@ -267,6 +270,7 @@ static struct runtime *runtime_derive(struct runtime *top, const char *text, siz
         rt->cfg = cfg;
         rt->top = top;
         rt->mynetworks = top->mynetworks;
+        rt->proxy_networks = top->proxy_networks;
         rt->canonical = top->canonical;
         rt->transport_map = top->transport_map;
         rt->sender_relay = top->sender_relay;
@@ -375,6 +379,13 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                           "Internet, which would make postern an open relay; list only "
                           "your own networks (e.g. 10.0.0.0/8, 192.168.0.0/16)",
                           where, cfg->mynetworks.v[wide]);
+    if (!(rt->proxy_networks = calloc(1, sizeof *rt->proxy_networks)))
+        config_errors_add(errs, "out of memory");
+    else if (policy_netlist_parse(rt->proxy_networks, cfg->smtpd_upstream_proxy_networks.v,
+                                  cfg->smtpd_upstream_proxy_networks.n, why, sizeof why) < 0)
+        config_errors_add(errs, "%s: smtpd_upstream_proxy_networks: %s",
+                          config_param_where(cfg, "smtpd_upstream_proxy_networks", where,
+                                             sizeof where), why);
     if (cfg->sender_canonical_maps[0] &&
         !(rt->canonical = runtime_map(fb, cfg->sender_canonical_maps, 0, why, sizeof why)))
         config_errors_add(errs, "sender_canonical_maps: %s", why);

@@ -151,7 +151,8 @@ int server_parse_listen(const char *url, enum listen_kind *kind, char *host,
 static const char *const overridable[] = {
     "smtpd_tls_security_level", "smtpd_sasl_auth_enable", "smtpd_tls_auth_only",
     "smtpd_relay_restrictions", "smtpd_client_restrictions", "smtpd_recipient_restrictions",
-    "smtpd_reject_unlisted_recipient",
+    "smtpd_reject_unlisted_recipient", "smtpd_upstream_proxy_protocol",
+    "smtpd_upstream_proxy_timeout",
 };
 
 int server_listen_overrides(const char *url, char *out, size_t outlen, char *err,
@@ -249,7 +250,7 @@ unsigned long server_session_count(const struct server *srv)
     return srv->nsessions;
 }
 
-static unsigned long count_client(const struct server *srv, const char *addr)
+unsigned long server_client_count(const struct server *srv, const char *addr)
 {
     unsigned long n = 0;
     for (const struct session *s = srv->sessions; s; s = s->next)
@@ -280,11 +281,18 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     char reject[256] = "";
+    /* the proxy protocol may be on for this listener only (its overrides) */
+    struct runtime *lrt = server_config_ref(srv, li->url);
+    int proxied = lrt->cfg->smtpd_upstream_proxy_protocol[0] &&
+                  policy_netlist_match(rt->proxy_networks, sa);
+    server_config_unref(srv, lrt);
     if ((long long)srv->nsessions >= cfg->smtpd_max_connections) {
         reply_format(reject, sizeof reject, REPLY_TOO_MANY_CONNECTIONS, 0,
                      cfg->myhostname, NULL);
     } else if (cfg->smtpd_client_connection_count_limit > 0 &&
-               !policy_netlist_match(rt->mynetworks, sa)) {
+               !policy_netlist_match(rt->mynetworks, sa) && !proxied) {
+        /* behind a proxy, its address stands for every client: the
+         * session counts the real client once the header names it */
         char addr[64] = "";
         if (sa->sa_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, addr,
@@ -292,7 +300,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
         else if (sa->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, addr,
                       sizeof addr);
-        if ((long long)count_client(srv, addr) >= cfg->smtpd_client_connection_count_limit) {
+        if ((long long)server_client_count(srv, addr) >= cfg->smtpd_client_connection_count_limit) {
             log_warning("Connection concurrency limit exceeded: %s", addr);
             reply_format(reject, sizeof reject, REPLY_TOO_MANY_FROM, 0,
                          cfg->myhostname, addr);

@@ -58,6 +58,8 @@ int server_listen_submit(struct server *srv, const char *queue_directory,
  * finish their message first. on_idle runs once none is left. */
 void server_shutdown(struct server *srv);
 unsigned long server_session_count(const struct server *srv);
+/* Sessions whose client address is addr (smtpd_client_connection_count_limit). */
+unsigned long server_client_count(const struct server *srv, const char *addr);
 
 /* Parse "SCHEME://host:port" / "SCHEME://[v6]:port" (SCHEME: smtp,
  * submission, submissions; none: smtp) into kind, host and port; a query
@@ -72,7 +74,8 @@ int server_parse_listen(const char *url, enum listen_kind *kind, char *host,
 #define SERVER_LISTEN_OVERRIDES                                                           \
     "smtpd_tls_security_level, smtpd_sasl_auth_enable, smtpd_tls_auth_only, "            \
     "smtpd_relay_restrictions, smtpd_client_restrictions, smtpd_recipient_restrictions, " \
-    "smtpd_reject_unlisted_recipient"
+    "smtpd_reject_unlisted_recipient, smtpd_upstream_proxy_protocol, "                    \
+    "smtpd_upstream_proxy_timeout"
 int server_listen_overrides(const char *url, char *out, size_t outlen, char *err,
                             size_t errlen);
 /* Whether two `listen` URLs are the same listener: equal but for their

@@ -23,6 +23,8 @@
 #include "../queue/queue.h"
 #include "../queue/spool.h"
 #include "../util/log.h"
+#include "proxy.h"
+#include "reply.h"
 #include "server.h"
 #include "session_cmd.h"
 #include "session_internal.h"
@@ -262,6 +264,47 @@ static int process_command_line(struct session *s, struct evbuffer *in)
 /* Work through the input as far as the state allows. Commands are taken
  * one at a time; a pipelined group ends at a SCF_LAST command, and the
  * next command waits until the group's replies are written (on_write). */
+static void session_greet(struct session *s, enum listen_kind kind, const char *reject);
+static void proxy_start(struct session *s, enum listen_kind kind);
+static void peer_set(struct session *s, const struct sockaddr *sa, socklen_t salen);
+
+/* SS_PROXY: the upstream proxy's header, before anything else. What
+ * follows it in the same read stays in `in` for the SMTP session. */
+static void process_proxy(struct session *s, struct evbuffer *in)
+{
+    size_t n = evbuffer_get_length(in);
+    if (n > PROXY_V2_MAX)
+        n = PROXY_V2_MAX;
+    const unsigned char *p = n ? evbuffer_pullup(in, (ev_ssize_t)n) : NULL;
+    struct proxy_header h;
+    char why[128];
+    enum proxy_result r = proxy_parse(p, n, &h, why, sizeof why);
+    if (r == PROXY_MORE && !s->input_eof)
+        return;
+    if (r != PROXY_OK) {
+        /* no greeting: whoever this is did not speak the proxy's protocol */
+        log_warning("haproxy read: %s from %s; closed without greeting",
+                    r == PROXY_MORE ? "lost connection" : why, s->peer_label);
+        s->state = SS_CLOSED;
+        return;
+    }
+    evbuffer_drain(in, h.len);
+    evtimer_del(s->timer);
+    if (!h.local)
+        peer_set(s, (const struct sockaddr *)(const void *)&h.src, h.srclen);
+    /* the per-client limit server.c skipped for the proxy's own address */
+    const struct config *cfg = session_cfg(s);
+    char reject[256] = "";
+    if (!h.local && cfg->smtpd_client_connection_count_limit > 0 && !s->in_mynetworks &&
+        (long long)server_client_count(s->srv, s->client_addr) >
+            cfg->smtpd_client_connection_count_limit) {
+        log_warning("Connection concurrency limit exceeded: %s", s->client_addr);
+        reply_format(reject, sizeof reject, REPLY_TOO_MANY_FROM, 0, cfg->myhostname,
+                     s->client_addr);
+    }
+    session_greet(s, s->listen_kind, reject[0] ? reject : NULL);
+}
+
 static void session_process(struct session *s)
 {
     for (;;) {
@@ -283,6 +326,11 @@ static void session_process(struct session *s)
                 return;
             commit_finish(s);
             continue;
+        case SS_PROXY:
+            process_proxy(s, in);
+            if (s->state != SS_PROXY)
+                continue;
+            return;
         case SS_CMD:
         case SS_AUTH:
             break;
@@ -449,6 +497,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         session_auth_abort(s);
         session_reply(s, REPLY_TIMEOUT, session_cfg(s)->myhostname, NULL);
         break;
+    case SS_PROXY:
+        log_warning("haproxy read: timeout error from %s; closed without greeting",
+                    s->peer_label);
+        s->state = SS_CLOSED;
+        break;
     case SS_AUTH_WAIT:      /* the backend's own timeout bounds it */
     case SS_COMMIT:
     case SS_CLOSED:
@@ -566,22 +619,8 @@ static struct session *session_create(struct server *srv, struct bufferevent *be
     s->srv = srv;
     s->bev = bev;
     s->rt = server_config_ref(srv, url);
-    if ((size_t)salen > sizeof s->peer)
-        salen = sizeof s->peer;
-    memcpy(&s->peer, sa, (size_t)salen);
     s->local_uid = -1;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-                  s->client_addr, sizeof s->client_addr);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-                  s->client_addr, sizeof s->client_addr);
-    else
-        snprintf(s->client_addr, sizeof s->client_addr, "unknown");
-    /* reverse DNS comes with the c-ares resolver; until then, like Postfix
-     * with smtpd_peername_lookup = no */
-    snprintf(s->client_name, sizeof s->client_name, "unknown");
-    s->in_mynetworks = policy_netlist_match(s->rt->mynetworks, sa);
+    peer_set(s, sa, salen);
     if (sa->sa_family == AF_UNIX) {
         /* the local submission socket (`postern sendmail`): trusted like
          * mynetworks; the kernel tells who the peer is */
@@ -594,9 +633,6 @@ static struct session *session_create(struct server *srv, struct bufferevent *be
         snprintf(s->client_name, sizeof s->client_name, "localhost");
         snprintf(s->peer_label, sizeof s->peer_label, "local[uid=%ld]", s->local_uid);
         s->in_mynetworks = 1;
-    } else {
-        snprintf(s->peer_label, sizeof s->peer_label, "%s[%s]", s->client_name,
-                 s->client_addr);
     }
     s->timer = evtimer_new(server_base(srv), on_timer, s);
     s->wakeup = event_new(server_base(srv), -1, 0, on_wakeup, s);
@@ -614,28 +650,90 @@ static struct session *session_create(struct server *srv, struct bufferevent *be
     bufferevent_setwatermark(s->bev, EV_READ, 0, SESSION_INPUT_MAX);
     bufferevent_enable(s->bev, EV_READ | EV_WRITE);
     s->state = SS_CMD;
-    log_info("connect from %s", s->peer_label);
     if (sa->sa_family != AF_UNIX)
         tls_policy(s, kind);
+    if (sa->sa_family != AF_UNIX && session_cfg(s)->smtpd_upstream_proxy_protocol[0] &&
+        !reject) {
+        proxy_start(s, kind);
+        return s;
+    }
+    session_greet(s, kind, reject);
+    return s;
+}
+
+/* The client as the connection, or the proxy's header, names it. */
+static void peer_set(struct session *s, const struct sockaddr *sa, socklen_t salen)
+{
+    if ((size_t)salen > sizeof s->peer)
+        salen = sizeof s->peer;
+    memset(&s->peer, 0, sizeof s->peer);
+    memcpy(&s->peer, sa, (size_t)salen);
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                  s->client_addr, sizeof s->client_addr);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                  s->client_addr, sizeof s->client_addr);
+    else
+        snprintf(s->client_addr, sizeof s->client_addr, "unknown");
+    /* reverse DNS comes with the c-ares resolver; until then, like Postfix
+     * with smtpd_peername_lookup = no */
+    snprintf(s->client_name, sizeof s->client_name, "unknown");
+    s->in_mynetworks = policy_netlist_match(s->rt->mynetworks, sa);
+    snprintf(s->peer_label, sizeof s->peer_label, "%s[%s]", s->client_name, s->client_addr);
+}
+
+/* smtpd_upstream_proxy_protocol: only a listed proxy may name the client
+ * (anyone else could claim an address in mynetworks), and nothing is said
+ * before its header is in (SS_PROXY). */
+static void proxy_start(struct session *s, enum listen_kind kind)
+{
+    if (!policy_netlist_match(s->rt->proxy_networks,
+                              (const struct sockaddr *)(const void *)&s->peer)) {
+        log_warning("connect from %s: not in smtpd_upstream_proxy_networks; closed without "
+                    "greeting", s->peer_label);
+        session_close(s);
+        return;
+    }
+    if (kind == LISTEN_SUBMISSIONS) {
+        /* the TLS handshake would have to start on the bytes after the
+         * header; not done yet */
+        log_warning("connect from %s: smtpd_upstream_proxy_protocol is not supported on a "
+                    "smtps listener; closed", s->peer_label);
+        session_close(s);
+        return;
+    }
+    s->state = SS_PROXY;
+    session_timer_arm(s, session_cfg(s)->smtpd_upstream_proxy_timeout);
+}
+
+/* The connection (and, behind a proxy, the header) is in: log it, and
+ * greet or refuse. */
+static void session_greet(struct session *s, enum listen_kind kind, const char *reject)
+{
+    s->state = SS_CMD;
+    s->announced = 1;
+    log_info("connect from %s", s->peer_label);
     if (kind == LISTEN_SUBMISSIONS) {
         /* RFC 8314: the handshake first, then the greeting (or refusal) */
         session_tls_begin(s);
         if (s->state != SS_CMD)
-            return s;
+            return;
     }
     if (reject) {
         session_reply_raw(s, reject);
         session_close(s);
-        return s;
+        return;
     }
     session_reply(s, REPLY_GREETING, session_cfg(s)->smtpd_banner, NULL);
     session_timer_arm(s, session_cfg(s)->smtpd_timeout);
-    return s;
 }
 
 void session_shutdown(struct session *s)
 {
     s->shutdown_requested = 1;
+    if (s->state == SS_PROXY)
+        session_close(s);  /* nothing said yet; no reason to wait for the header */
     if (s->state == SS_CMD)
         session_reply(s, REPLY_SHUTDOWN, session_cfg(s)->myhostname, NULL);
 }
@@ -650,7 +748,8 @@ static void session_free(struct session *s)
 {
     session_commit_cancel(s);
     session_auth_free(s);
-    log_info("disconnect from %s", s->peer_label);
+    if (s->announced)
+        log_info("disconnect from %s", s->peer_label);
     session_tx_reset(s);
     free(s->pending_reply);
     event_free(s->timer);

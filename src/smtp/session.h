@@ -22,6 +22,8 @@ struct sasl_exchange;
 struct auth_request;
 
 enum session_state {
+    SS_PROXY,        /* waiting for the upstream proxy's PROXY header; no
+                      * greeting yet */
     SS_CMD,          /* reading commands */
     SS_DATA,         /* reading message content after 354 */
     SS_COMMIT,       /* content complete, waiting for the group commit */
@@ -73,6 +75,7 @@ struct session {
     char client_addr[64];
     char client_name[256];
     char peer_label[336];                 /* for logs: "name[addr]", "local[uid=N]" */
+    int announced;                        /* "connect from" logged: "disconnect from" too */
     long local_uid;                       /* local submission socket peer, else -1 */
     int in_mynetworks;
     int shutdown_requested;

@@ -115,7 +115,8 @@ def test_check_refuses_an_override_not_allowed(tmp_path):
                      r"set per listener \(allowed: smtpd_tls_security_level, "
                      r"smtpd_sasl_auth_enable, smtpd_tls_auth_only, smtpd_relay_restrictions, "
                      r"smtpd_client_restrictions, smtpd_recipient_restrictions, "
-                     r"smtpd_reject_unlisted_recipient\)", out), out
+                     r"smtpd_reject_unlisted_recipient, smtpd_upstream_proxy_protocol, "
+                     r"smtpd_upstream_proxy_timeout\)", out), out
 
 
 def test_check_refuses_a_bad_override_value(tmp_path):

@@ -665,6 +665,10 @@ static void test_type_errors(void **state)
           { "t.cf:1: ", "smtpd_max_connections", "between 1 and 100000", NULL } },
         { "smtpd_client_connection_count_limit = -1",
           { "t.cf:1: ", "smtpd_client_connection_count_limit", "between 0 and", NULL } },
+        { "smtpd_upstream_proxy_protocol = nginx",
+          { "t.cf:1: ", "smtpd_upstream_proxy_protocol", "use haproxy", NULL } },
+        { "smtpd_upstream_proxy_timeout = 2h",
+          { "t.cf:1: ", "smtpd_upstream_proxy_timeout", "between 1s and 1h", NULL } },
         { "always_add_missing_headers = maybe",
           { "t.cf:1: always_add_missing_headers = \"maybe\": not a boolean "
             "(use yes or no)", NULL } },
