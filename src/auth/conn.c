@@ -24,34 +24,9 @@ int conn_open(struct conn *c, const char *path, int timeout_ms)
     memset(c, 0, sizeof *c);
     c->fd = -1;
     c->deadline = now_ms() + timeout_ms;
-    struct sockaddr_un sun;
-    int dirfd;
-    if (unixsock_addr(path, &sun, &dirfd) < 0)
+    int fd = unixsock_connect_timeout(path, timeout_ms);
+    if (fd < 0)
         return -1;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        int e = errno;
-        if (dirfd >= 0)
-            close(dirfd);
-        errno = e;
-        return -1;
-    }
-    /* a unix connect blocks while the listener's backlog is full: the send
-     * timeout bounds it (Linux applies SO_SNDTIMEO to connect) */
-    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    int rc;
-    do
-        rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
-    while (rc < 0 && errno == EINTR && now_ms() < c->deadline);
-    int e = errno;
-    if (dirfd >= 0)
-        close(dirfd);
-    if (rc < 0) {
-        close(fd);
-        errno = e == EAGAIN || e == EINPROGRESS ? ETIMEDOUT : e;
-        return -1;
-    }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     c->fd = fd;
     return 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 int unixsock_addr(const char *path, struct sockaddr_un *sun, int *dirfd)
@@ -45,6 +46,11 @@ int unixsock_addr(const char *path, struct sockaddr_un *sun, int *dirfd)
 
 int unixsock_connect(const char *path)
 {
+    return unixsock_connect_timeout(path, 0);
+}
+
+int unixsock_connect_timeout(const char *path, int timeout_ms)
+{
     struct sockaddr_un sun;
     int dirfd;
     if (unixsock_addr(path, &sun, &dirfd) < 0)
@@ -57,6 +63,12 @@ int unixsock_connect(const char *path)
         errno = e;
         return -1;
     }
+    if (timeout_ms > 0) {
+        /* a unix connect blocks while the listener's backlog is full: the
+         * send timeout bounds it (Linux applies SO_SNDTIMEO to connect) */
+        struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
     int rc;
     do
         rc = connect(fd, (struct sockaddr *)&sun, sizeof sun);
@@ -64,6 +76,8 @@ int unixsock_connect(const char *path)
     int e = errno;
     if (dirfd >= 0)
         close(dirfd);
+    if (rc < 0 && timeout_ms > 0 && (e == EAGAIN || e == EINPROGRESS))
+        e = ETIMEDOUT;
     if (rc < 0) {
         close(fd);
         errno = e;

@@ -17,6 +17,10 @@ int unixsock_addr(const char *path, struct sockaddr_un *sun, int *dirfd);
  * (ENOENT: no socket; ECONNREFUSED: nobody listens). */
 int unixsock_connect(const char *path);
 
+/* The same, the connect bounded by timeout_ms (> 0; ETIMEDOUT when a full
+ * backlog holds it longer). The descriptor stays blocking. */
+int unixsock_connect_timeout(const char *path, int timeout_ms);
+
 /* Which file a listening socket is (dev, inode), to remove only our own. */
 struct unixsock_id {
     dev_t dev;
