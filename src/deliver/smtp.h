@@ -11,7 +11,9 @@
  * Per job: connect (smtp_connect_timeout; next MX host or address on
  * connection failure or 4xx greeting), TLS (smtp_tls_wrappermode, or
  * STARTTLS by smtp_tls_security_level), EHLO (HELO fallback), AUTH PLAIN or
- * LOGIN when smtp_sasl_auth_enable (never over cleartext unless
+ * LOGIN when smtp_sasl_auth_enable (credentials: smtp_client_account's
+ * order; with smtp_sender_dependent_authentication the request's login or
+ * sender first) (never over cleartext unless
  * smtp_sasl_allow_cleartext_loopback and the peer is loopback), MAIL,
  * RCPT..., DATA pipelined when the server offers PIPELINING, content with
  * dot-stuffing sent in large writes, final dot. Per recipient: 2xx → SENT,
