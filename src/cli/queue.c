@@ -275,6 +275,8 @@ static int queue_show(const char *config_given, const char *qid, int raw)
     printf("arrival: %s\n", when);
     printf("size: %zu\n", env.content_len);
     put_field("sender", env.sender[0] ? env.sender : "<>", raw);
+    if (env.sasl_username)
+        put_field("sasl_username", env.sasl_username, raw);
     printf("client: ");
     put_str(env.client_addr, raw);
     putchar(' ');

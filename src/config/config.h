@@ -109,6 +109,7 @@ struct config {
     long long default_destination_concurrency_limit;
     int smtputf8_enable;
     char *sender_dependent_relayhost_maps;
+    char *smtpd_sasl_login_relayhost_maps;  /* postern */
     struct cfg_list smtp_fallback_relay;
     char *transport_maps;
     char *local_transport;             /* for mydestination domains */

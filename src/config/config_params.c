@@ -221,6 +221,8 @@ const struct cfg_param config_params[] = {
            "SMTP client: next-hops tried at once, in the same attempt, when the chosen one is unreachable or fails temporarily before MAIL FROM"),
     P_STR(sender_dependent_relayhost_maps, "",
           "table choosing the relayhost by the envelope sender (address, then @domain); DUNNO: use relayhost"),
+    P_STR(smtpd_sasl_login_relayhost_maps, "",
+          "postern: table choosing the relayhost by the SMTP AUTH login the message was submitted with; before sender_dependent_relayhost_maps; DUNNO: go on"),
     P_STR(transport_maps, "",
           "table routing a domain to a transport: capture, smtp:[host]:port, error:reason"),
     P_STR(local_transport, "capture",

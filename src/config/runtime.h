@@ -29,6 +29,7 @@ struct runtime {
     struct map *canonical;         /* sender_canonical_maps, or NULL */
     struct map *transport_map;     /* transport_maps, or NULL */
     struct map *sender_relay;      /* sender_dependent_relayhost_maps, or NULL */
+    struct map *login_relay;       /* smtpd_sasl_login_relayhost_maps, or NULL */
     struct map *passwd;            /* smtp_sasl_password_maps until the smtp
                                     * client takes it, or NULL */
     struct restrict_conf *restrictions; /* the smtpd_*_restrictions, loaded */

@@ -223,6 +223,7 @@ static void runtime_free(struct runtime *rt)
         map_free(rt->canonical);
         map_free(rt->transport_map);
         map_free(rt->sender_relay);
+        map_free(rt->login_relay);
         map_free(rt->passwd);
     }
     for (size_t i = 0; rt->listeners && i < rt->cfg->listen.n; i++)
@@ -274,6 +275,7 @@ static struct runtime *runtime_derive(struct runtime *top, const char *text, siz
         rt->canonical = top->canonical;
         rt->transport_map = top->transport_map;
         rt->sender_relay = top->sender_relay;
+        rt->login_relay = top->login_relay;
         if (derr.n == 0)
             rt->restrictions = runtime_restrictions(cfg, fb, &derr);
         if (derr.n == 0)
@@ -400,6 +402,10 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
         !(rt->sender_relay = runtime_map(fb, cfg->sender_dependent_relayhost_maps, 0, why,
                                          sizeof why)))
         config_errors_add(errs, "sender_dependent_relayhost_maps: %s", why);
+    if (cfg->smtpd_sasl_login_relayhost_maps[0] &&
+        !(rt->login_relay = runtime_map(fb, cfg->smtpd_sasl_login_relayhost_maps, 0, why,
+                                        sizeof why)))
+        config_errors_add(errs, "smtpd_sasl_login_relayhost_maps: %s", why);
     rt->restrictions = runtime_restrictions(cfg, fb, errs);
     load_sasl_users(rt, fb, errs);
     if (errs->n == 0)

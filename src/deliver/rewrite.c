@@ -29,6 +29,14 @@ static int result_ok(const char *r)
     return 1;
 }
 
+char *rewrite_envelope_sender_to(const char *account, const char *sender)
+{
+    if (!account || !result_ok(account) || !sender || !*sender ||
+        strcmp(account, sender) == 0)
+        return NULL;
+    return strdup(account);
+}
+
 char *rewrite_envelope_sender(const struct map *m, const char *sender)
 {
     if (!m || !sender || !*sender)
@@ -193,6 +201,7 @@ static char *addr_text(const char *s, size_t n)
 
 struct ctx {
     const struct map *m;
+    const char *to;         /* every address becomes this one (m unused) */
     const char *content;
     struct edits *ed;
     int changed;
@@ -205,7 +214,9 @@ static void rewrite_span(struct ctx *c, size_t s, size_t e)
     char *a = addr_text(c->content + s, e - s);
     if (!a)
         return;
-    char *r = map_lookup_address(c->m, a);
+    char *r = c->to ? strdup(c->to) : map_lookup_address(c->m, a);
+    if (!r && c->to)
+        c->oom = 1;
     if (r && result_ok(r) && strcmp(r, a) != 0) {
         if (edits_push(c->ed, s, e, r) < 0) {
             free(r);
@@ -388,15 +399,15 @@ static void add_reply_to_field(struct obuf *o, const char *v, size_t vs,
     ob_add(o, eol, eoll);
 }
 
-int rewrite_header_senders(const struct map *m, int add_reply_to,
-                           const char *content, size_t len,
-                           char **out, size_t *outlen)
+/* rewrite_header_senders and _to: by the map m, or everything to "to". */
+static int header_senders(const struct map *m, const char *to, int add_reply_to,
+                          const char *content, size_t len, char **out, size_t *outlen)
 {
-    if (!m || !content || len == 0)
+    if ((!m && !to) || !content || len == 0)
         return 0;
 
     struct edits ed = {0};
-    struct ctx c = { m, content, &ed, 0, 0 };
+    struct ctx c = { m, to, content, &ed, 0, 0 };
     int has_reply_to = 0;
     size_t from_vs = 0, from_ve = 0, from_fe = 0;   /* first changed From: */
     int from_changed = 0;
@@ -495,4 +506,20 @@ int rewrite_header_senders(const struct map *m, int add_reply_to,
     *out = o.p;
     *outlen = o.len;
     return 1;
+}
+
+int rewrite_header_senders(const struct map *m, int add_reply_to,
+                           const char *content, size_t len,
+                           char **out, size_t *outlen)
+{
+    return header_senders(m, NULL, add_reply_to, content, len, out, outlen);
+}
+
+int rewrite_header_senders_to(const char *account, int add_reply_to,
+                              const char *content, size_t len,
+                              char **out, size_t *outlen)
+{
+    if (!account || !result_ok(account))
+        return 0;
+    return header_senders(NULL, account, add_reply_to, content, len, out, outlen);
 }

@@ -81,6 +81,18 @@ char *route_sender_relayhost(const struct map *m, const char *sender)
     return v;
 }
 
+char *route_login_relayhost(const struct map *m, const char *login)
+{
+    if (!m || !login || !*login)
+        return NULL;
+    char *v = map_lookup(m, login);
+    if (v && (strcasecmp(v, "DUNNO") == 0 || strlen(v) >= sizeof ((struct route *)0)->nexthop)) {
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
 int route_for(const struct config *cfg, const struct map *transport_map,
               const char *relayhost, const char *rcpt, struct route *out,
               char *err, size_t errlen)

@@ -300,29 +300,37 @@ static void attempt_all(struct smtp_attempt *att, enum deliver_status st, const 
             smtp_attempt_result(att, k, st, dsn, reason);
 }
 
-int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
-                             char *user, size_t userlen, char *pass, size_t passlen)
+/* The smtp_sasl_password_maps entry for a message, split into user and
+ * pass. With smtp_sender_dependent_authentication the message's own key
+ * comes first: its login when the login chose the upstream (the sender
+ * was then rewritten to that account, so it is not searched), else its
+ * sender (address, then @domain), as Postfix; then the next-hop's keys
+ * ("[host]:port", "[host]", "host") and the host connected to. */
+static enum smtp_account passwd_find(const struct smtp_settings *set, const char *login,
+                                     const char *sender, const char *nexthop,
+                                     const char *host, char *user, size_t userlen,
+                                     char *pass, size_t passlen)
 {
-    const struct map *m = att->set->passwd;
+    const struct map *m = set->passwd;
     char keys[4][300];
     size_t n;
     if (!m)
-        return 0;
-    /* sender first (address, then @domain), then the next-hop, as Postfix */
-    if (att->set->sender_auth && att->req && att->req->sender && *att->req->sender) {
-        char *v = map_lookup_address(m, att->req->sender);
+        return SMTP_ACCOUNT_NONE;
+    if (set->sender_auth && ((login && *login) || (sender && *sender))) {
+        int by_login = login && *login;
+        char *v = by_login ? map_lookup(m, login) : map_lookup_address(m, sender);
         if (v) {
             int rc = smtp_sasl_split(v, user, userlen, pass, passlen);
             OPENSSL_cleanse(v, strlen(v));
             free(v);
             if (rc == 0)
-                return 1;
-            log_warning("smtp_sasl_password_maps: the value for the sender's entry is not "
-                        "user:password");
-            return 0;
+                return by_login ? SMTP_ACCOUNT_LOGIN : SMTP_ACCOUNT_SENDER;
+            log_warning("smtp_sasl_password_maps: the value for the %s's entry is not "
+                        "user:password", by_login ? "login" : "sender");
+            return SMTP_ACCOUNT_NONE;
         }
     }
-    n = smtp_sasl_keys(att->nexthop, keys);
+    n = nexthop ? smtp_sasl_keys(nexthop, keys) : 0;
     if (host && *host && strlen(host) < sizeof keys[0])
         errbuf_set(keys[n++], sizeof keys[0], "%s", host);
     for (size_t i = 0; i < n; i++) {
@@ -333,12 +341,32 @@ int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
         OPENSSL_cleanse(v, strlen(v));
         free(v);
         if (rc == 0)
-            return 1;
+            return SMTP_ACCOUNT_NEXTHOP;
         log_warning("smtp_sasl_password_maps: the value for \"%s\" is not user:password",
                     keys[i]);
-        return 0;
+        return SMTP_ACCOUNT_NONE;
     }
-    return 0;
+    return SMTP_ACCOUNT_NONE;
+}
+
+int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
+                             char *user, size_t userlen, char *pass, size_t passlen)
+{
+    const struct deliver_request *req = att->req;
+    return passwd_find(att->set, req ? req->sasl_username : NULL, req ? req->sender : NULL,
+                       att->nexthop, host, user, userlen, pass, passlen) != SMTP_ACCOUNT_NONE;
+}
+
+enum smtp_account smtp_client_account(const struct smtp_client *c, const char *login,
+                                      const char *nexthop, char *user, size_t userlen)
+{
+    char pass[512];
+    if (!c->set || !c->set->sasl_enable)
+        return SMTP_ACCOUNT_NONE;
+    enum smtp_account r = passwd_find(c->set, login, NULL, nexthop, NULL, user, userlen,
+                                      pass, sizeof pass);
+    OPENSSL_cleanse(pass, sizeof pass);
+    return r;
 }
 
 static void attempt_free(struct smtp_attempt *att)

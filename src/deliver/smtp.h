@@ -11,7 +11,9 @@
  * Per job: connect (smtp_connect_timeout; next MX host or address on
  * connection failure or 4xx greeting), TLS (smtp_tls_wrappermode, or
  * STARTTLS by smtp_tls_security_level), EHLO (HELO fallback), AUTH PLAIN or
- * LOGIN when smtp_sasl_auth_enable (never over cleartext unless
+ * LOGIN when smtp_sasl_auth_enable (credentials: smtp_client_account's
+ * order; with smtp_sender_dependent_authentication the request's login or
+ * sender first) (never over cleartext unless
  * smtp_sasl_allow_cleartext_loopback and the peer is loopback), MAIL,
  * RCPT..., DATA pipelined when the server offers PIPELINING, content with
  * dot-stuffing sent in large writes, final dot. Per recipient: 2xx → SENT,
@@ -52,6 +54,23 @@ void smtp_client_deliver(struct smtp_client *c, const struct deliver_request *re
                          void (*done)(void *arg, const struct deliver_result *res,
                                       const char *relay),
                          void *arg);
+
+/* Which smtp_sasl_password_maps entry a message logs in with. */
+enum smtp_account {
+    SMTP_ACCOUNT_NONE = 0,      /* none: no AUTH (or smtp_sasl_auth_enable = no) */
+    SMTP_ACCOUNT_LOGIN,         /* keyed by its SMTP AUTH login */
+    SMTP_ACCOUNT_SENDER,        /* keyed by its sender */
+    SMTP_ACCOUNT_NEXTHOP,       /* keyed by the next-hop */
+};
+
+/* The upstream account (the user name of the smtp_sasl_password_maps entry)
+ * a message submitted with login would log in with through nexthop (NULL:
+ * only the login's own entry counts): the login's entry when
+ * smtp_sender_dependent_authentication = yes, else the next-hop's
+ * ("[host]:port", "[host]", "host"). For the sender rewriting, before the
+ * message is routed; never the password. */
+enum smtp_account smtp_client_account(const struct smtp_client *c, const char *login,
+                                      const char *nexthop, char *user, size_t userlen);
 
 /* Number of open connections (busy + cached), for tests and logs. */
 unsigned smtp_client_connections(const struct smtp_client *c);

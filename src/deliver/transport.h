@@ -39,6 +39,11 @@ struct deliver_request {
     const char *id;                 /* the message's queue id: logs, Maildir file names */
     long long arrival_sec;          /* unix time: Maildir file names */
     const char *sender;             /* "" for the null sender */
+    const char *sasl_username;      /* the SMTP AUTH login when it chose the
+                                     * upstream (smtpd_sasl_login_relayhost_maps,
+                                     * or its own smtp_sasl_password_maps entry),
+                                     * else NULL: smtp looks its credential up
+                                     * by it, not by the sender (smtp.h) */
     const struct deliver_rcpt *rcpt;
     size_t nrcpt;
     const char *content;            /* CRLF line ends */

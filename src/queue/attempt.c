@@ -20,6 +20,7 @@
 #include "../config/runtime.h"
 #include "../deliver/rewrite.h"
 #include "../deliver/route.h"
+#include "../deliver/smtp.h"
 #include "../deliver/transport.h"
 #include "../util/clock.h"
 #include "../util/log.h"
@@ -452,8 +453,10 @@ static void sub_done(void *arg, const struct deliver_result *res, const char *re
 
 /* ---------- starting an attempt ---------- */
 
-/* Sender rewriting happens once per attempt, before any transport. */
-static void attempt_rewrite(struct attempt *a)
+/* Sender rewriting happens once per attempt, before any transport:
+ * by sender_canonical_maps, or, for a message whose login chose its
+ * upstream, to that upstream's account (account non-NULL). */
+static void attempt_rewrite(struct attempt *a, const char *account)
 {
     const struct runtime *rt = a->rt;
     const struct config *cfg = rt->cfg;
@@ -467,7 +470,8 @@ static void attempt_rewrite(struct attempt *a)
             hdr_class = 1;
     }
     if (env_class) {
-        char *ns = rewrite_envelope_sender(rt->canonical, a->env.sender);
+        char *ns = account ? rewrite_envelope_sender_to(account, a->env.sender)
+                           : rewrite_envelope_sender(rt->canonical, a->env.sender);
         if (ns) {
             char old_l[LOG_ADDR_SIZE], new_l[LOG_ADDR_SIZE];
             log_info("%s: sender <%s> rewritten to <%s>", a->env.qid,
@@ -480,8 +484,11 @@ static void attempt_rewrite(struct attempt *a)
     if (hdr_class) {
         char *out = NULL;
         size_t outlen = 0;
-        int rc = rewrite_header_senders(rt->canonical, cfg->sender_rewrite_reply_to,
-                                        a->content, a->content_len, &out, &outlen);
+        int rc = account
+                     ? rewrite_header_senders_to(account, cfg->sender_rewrite_reply_to,
+                                                 a->content, a->content_len, &out, &outlen)
+                     : rewrite_header_senders(rt->canonical, cfg->sender_rewrite_reply_to,
+                                              a->content, a->content_len, &out, &outlen);
         if (rc == 1) {
             a->rewritten = out;
             a->content = out;
@@ -490,6 +497,41 @@ static void attempt_rewrite(struct attempt *a)
             log_warning("%s: header rewriting failed: out of memory", a->env.qid);
         }
     }
+}
+
+/* The upstream of a message submitted with SMTP AUTH (docs/delivery.md):
+ * smtpd_sasl_login_relayhost_maps may choose its relayhost, and
+ * smtp_sasl_password_maps (with smtp_sender_dependent_authentication) its
+ * account, by the login. When either does, the login chooses: the sender
+ * is rewritten to the account of that upstream (when sender_canonical_maps
+ * asks for rewriting at all and the account is an address) and the
+ * credential is looked up by the login. Otherwise the message goes by its
+ * sender, as one without a login: canonical rewriting, then
+ * sender_dependent_relayhost_maps, then relayhost. Returns the relayhost
+ * (for the caller to free; NULL: relayhost's) and sets *by_login. */
+static char *attempt_upstream(struct attempt *a, int *by_login)
+{
+    const char *login = a->env.sasl_username;
+    char *relayhost = route_login_relayhost(a->rt->login_relay, login);
+    char account[256] = "";
+    enum smtp_account acct = SMTP_ACCOUNT_NONE;
+    if (login && a->d->smtp)
+        acct = smtp_client_account(a->d->smtp, login, relayhost, account, sizeof account);
+    *by_login = relayhost || acct == SMTP_ACCOUNT_LOGIN;
+    attempt_rewrite(a, *by_login && acct != SMTP_ACCOUNT_NONE && strchr(account, '@')
+                           ? account : NULL);
+    if (!relayhost)
+        /* after canonical rewriting, as Postfix's trivial-rewrite sees it */
+        relayhost = route_sender_relayhost(a->rt->sender_relay, a->env.sender);
+    if (*by_login) {
+        char user_l[LOG_ADDR_SIZE], acct_l[LOG_ADDR_SIZE];
+        const char *hop = relayhost ? relayhost : a->rt->cfg->relayhost;
+        log_info("%s: sasl_username=%s, relayhost=%s, account=%s", a->env.qid,
+                 log_addr(login, user_l, sizeof user_l), *hop ? hop : "(MX)",
+                 acct != SMTP_ACCOUNT_NONE ? log_addr(account, acct_l, sizeof acct_l)
+                                           : "(none)");
+    }
+    return relayhost;
 }
 
 void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char *qid)
@@ -527,9 +569,8 @@ void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char 
     a->tried = calloc(n ? n : 1, 1);
     if (!a->tried)
         log_fatal("scheduler: out of memory");
-    attempt_rewrite(a);
-    /* after canonical rewriting, as Postfix's trivial-rewrite sees it */
-    char *relayhost = route_sender_relayhost(a->rt->sender_relay, a->env.sender);
+    int by_login;
+    char *relayhost = attempt_upstream(a, &by_login);
 
     for (size_t i = 0; i < n; i++) {
         struct env_rcpt *r = &a->env.rcpt[i];
@@ -565,6 +606,7 @@ void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char 
         .id = a->env.qid,
         .arrival_sec = a->env.arrival_sec,
         .sender = a->env.sender,
+        .sasl_username = by_login ? a->env.sasl_username : NULL,
         .content = a->content,
         .content_len = a->content_len,
         .flags = (a->env.body_8bit ? DELIVER_8BITMIME : 0) |

@@ -70,7 +70,7 @@ size_t envelope_encode_header(const struct envelope *env, char **out)
         return 0;
     if (!value_ok(env->sender) || !value_ok(env->client_addr) ||
         !value_ok(env->client_name) || !value_ok(env->helo) ||
-        !value_ok(env->protocol))
+        !value_ok(env->protocol) || !value_ok(env->sasl_username))
         return 0;
     /* the client address is a token: the name is the rest of the line */
     if (env->client_addr && strchr(env->client_addr, ' '))
@@ -98,6 +98,10 @@ size_t envelope_encode_header(const struct envelope *env, char **out)
     sb_kv(&sb, "protocol", env->protocol);
     sb_kv(&sb, "body", env->body_8bit ? "8BITMIME" : "7BIT");
     sb_kv(&sb, "smtputf8", env->smtputf8 ? "1" : "0");
+    /* x-: a version that does not know it skips the line and routes the
+     * message by its sender, as before logins chose upstreams */
+    if (env->sasl_username && *env->sasl_username)
+        sb_kv(&sb, "x-sasl_username", env->sasl_username);
     for (size_t i = 0; i < env->nrcpt; i++)
         sb_kv(&sb, "rcpt", env->rcpt[i].addr);
     sbuf_str(&sb, "content\n");
@@ -264,6 +268,7 @@ void envelope_free(struct envelope *env)
     free(env->client_name);
     free(env->helo);
     free(env->protocol);
+    free(env->sasl_username);
     for (size_t i = 0; i < env->nrcpt; i++) {
         free(env->rcpt[i].addr);
         free(env->rcpt[i].reason);
@@ -277,7 +282,7 @@ void envelope_free(struct envelope *env)
 enum {
     K_ID = 1 << 0, K_ARRIVAL = 1 << 1, K_SENDER = 1 << 2, K_CLIENT = 1 << 3,
     K_HELO = 1 << 4, K_PROTOCOL = 1 << 5, K_BODY = 1 << 6,
-    K_SMTPUTF8 = 1 << 7,
+    K_SMTPUTF8 = 1 << 7, K_SASL_USERNAME = 1 << 8,
 };
 
 static int set_str(char **dst, const char *s, size_t n)
@@ -443,6 +448,14 @@ int envelope_decode(const char *buf, size_t len, struct envelope *env,
             if (!r->addr)
                 goto nomem;
             env->nrcpt++;
+        } else if (keyeq(ln.key, ln.klen, "x-sasl_username")) {
+            bit = K_SASL_USERNAME;
+            if (ln.vlen == 0) {
+                snprintf(e, sizeof e, "empty x-sasl_username");
+                goto fail;
+            }
+            if (set_str(&env->sasl_username, ln.val, ln.vlen) != 0)
+                goto nomem;
         } else if (ln.klen >= 2 && memcmp(ln.key, "x-", 2) == 0) {
             /* extension: ignored by this version */
         } else {

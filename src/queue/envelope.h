@@ -29,6 +29,9 @@ struct envelope {
     char *client_name;         /* reverse name or "unknown" */
     char *helo;                /* HELO/EHLO argument, may be "" */
     char *protocol;            /* "SMTP", "ESMTP", "ESMTPS", ... */
+    char *sasl_username;       /* the SMTP AUTH login the message was
+                                * submitted with; NULL without AUTH (and in
+                                * files written before it was recorded) */
     int body_8bit;             /* BODY=8BITMIME */
     int smtputf8;              /* SMTPUTF8 */
     size_t nrcpt;

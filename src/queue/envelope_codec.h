@@ -6,7 +6,8 @@
  *
  * A queue file is immutable once committed:
  *   POSTERN-QUEUE 1\n
- *   <key> <value>\n ...         envelope lines (see docs/queue.md)
+ *   <key> <value>\n ...         envelope lines (see docs/queue.md);
+ *                               x-sasl_username <login>\n only with AUTH
  *   content\n                   the message content follows
  *   <N bytes: Received: + message, CRLF line ends, dot-unstuffed>
  *   END <N>\n                   end marker with the content length:

@@ -348,9 +348,13 @@ static void cmd_data(struct session *s, const struct smtp_command *c)
     tx->env.client_name = s->client_name;
     tx->env.helo = s->helo;
     tx->env.protocol = (char *)proto_name(s);
+    /* kept with the message: the login may choose its upstream
+     * (smtpd_sasl_login_relayhost_maps) when it leaves the queue */
+    tx->env.sasl_username = s->sasl_username[0] ? s->sasl_username : NULL;
     tx->msg = queue_msg_create(server_queue(s->srv), &tx->env, err, sizeof err);
     /* borrowed pointers: the envelope does not own them in a session */
     tx->env.client_addr = tx->env.client_name = tx->env.helo = tx->env.protocol = NULL;
+    tx->env.sasl_username = NULL;
     if (!tx->msg) {
         log_warning("cannot create queue file: %s", err);
         session_reply(s, REPLY_QUEUE_WRITE, NULL, NULL);

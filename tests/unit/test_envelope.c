@@ -200,6 +200,63 @@ static void test_roundtrip_null_sender(void **state)
     envelope_free(&out);
 }
 
+/* The AUTH login: written as x-sasl_username only when there is one; a
+ * file without it (written before it existed) reads as "no login"; a
+ * value that could break the line is refused. */
+static void test_sasl_username(void **state)
+{
+    (void)state;
+    static const char *const rcpts[] = {"boss@customer.test"};
+    struct envelope in, out;
+    char err[128];
+    make_env(&in, "noreply@sentry.local", rcpts, 1);
+    in.sasl_username = xstrdup("sentry app");
+    size_t len;
+    char *buf = make_file(&in, "x\r\n", 3, &len);
+    static const char want[] = "\nsmtputf8 0\nx-sasl_username sentry app\nrcpt ";
+    assert_non_null(memmem(buf, len, want, sizeof want - 1));
+    assert_int_equal(decode_exact(buf, len, &out, err, sizeof err), 0);
+    assert_env_equal(&in, &out);
+    assert_string_equal(out.sasl_username, "sentry app");
+    envelope_free(&out);
+    free(buf);
+
+    /* without a login: no line, reads back as NULL */
+    free(in.sasl_username);
+    in.sasl_username = NULL;
+    buf = make_file(&in, "x\r\n", 3, &len);
+    assert_null(memmem(buf, len, "sasl_username", 13));
+    assert_int_equal(decode_exact(buf, len, &out, err, sizeof err), 0);
+    assert_null(out.sasl_username);
+    envelope_free(&out);
+    free(buf);
+
+    /* a file of an older version, byte for byte as it wrote them */
+    const char *old = "POSTERN-QUEUE 1\nid " QID "\narrival 1700000000.000123\n"
+                      "sender a@b.test\nclient 127.0.0.1 localhost\nhelo h\n"
+                      "protocol ESMTPSA\nbody 7BIT\nsmtputf8 0\nrcpt c@d.test\n"
+                      "content\nhi\r\nEND 4\n";
+    assert_int_equal(decode_exact(old, strlen(old), &out, err, sizeof err), 0);
+    assert_null(out.sasl_username);
+    envelope_free(&out);
+
+    /* twice, or empty: corrupt */
+    const char *twice = "POSTERN-QUEUE 1\nid " QID "\narrival 1.000000\nsender\n"
+                        "x-sasl_username a\nx-sasl_username b\nrcpt c@d\ncontent\nEND 0\n";
+    assert_int_equal(decode_exact(twice, strlen(twice), &out, err, sizeof err), -1);
+    assert_string_equal(err, "duplicate key in header");
+    const char *empty = "POSTERN-QUEUE 1\nid " QID "\narrival 1.000000\nsender\n"
+                        "x-sasl_username\nrcpt c@d\ncontent\nEND 0\n";
+    assert_int_equal(decode_exact(empty, strlen(empty), &out, err, sizeof err), -1);
+
+    /* a login that would start a new line is never written */
+    in.sasl_username = xstrdup("evil\nrcpt injected@x");
+    char *hdr = (char *)1;
+    assert_int_equal(envelope_encode_header(&in, &hdr), 0);
+    assert_null(hdr);
+    envelope_free(&in);
+}
+
 static void test_content_edge(void **state)
 {
     (void)state;
@@ -692,6 +749,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_roundtrip_null_sender),
+        cmocka_unit_test(test_sasl_username),
         cmocka_unit_test(test_content_edge),
         cmocka_unit_test(test_encode_refuses),
         cmocka_unit_test(test_decode_rejects),

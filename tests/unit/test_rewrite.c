@@ -317,6 +317,53 @@ static void test_binary_body(void **state)
                                             &outlen), 0);
 }
 
+/* The _to variants: every sender address becomes the account, exactly as
+ * the map /.*\/ account would make it (same bytes, same Reply-To). */
+static void test_to_account(void **state)
+{
+    (void)state;
+    static const char in[] =
+        "From: \"Sentry\" <noreply@sentry.local>\r\n"
+        "Sender: bot@sentry.local\r\n"
+        "To: ops@example.com\r\n"
+        "\r\nFrom: not a header\r\n";
+    char *a = NULL, *b = NULL;
+    size_t al = 0, bl = 0;
+    assert_int_equal(rewrite_header_senders_to("acct@163.com", 1, in, sizeof in - 1, &a, &al), 1);
+    assert_int_equal(rewrite_header_senders(g_all, 1, in, sizeof in - 1, &b, &bl), 1);
+    assert_int_equal(al, bl);
+    assert_memory_equal(a, b, al);
+    static const char want[] =
+        "From: \"Sentry\" <acct@163.com>\r\n"
+        "Reply-To: \"Sentry\" <noreply@sentry.local>\r\n"
+        "Sender: acct@163.com\r\n"
+        "To: ops@example.com\r\n"
+        "\r\nFrom: not a header\r\n";
+    assert_int_equal(al, sizeof want - 1);
+    assert_memory_equal(a, want, al);
+    free(a);
+    free(b);
+
+    /* nothing to change, or an account that could break a header */
+    static const char same[] = "From: acct@163.com\r\n\r\n";
+    char *out = (char *)0x1;
+    size_t outlen = 7;
+    assert_int_equal(rewrite_header_senders_to("acct@163.com", 1, same, sizeof same - 1,
+                                               &out, &outlen), 0);
+    assert_int_equal(rewrite_header_senders_to("a@b>\r\nBcc: x@y", 1, in, sizeof in - 1,
+                                               &out, &outlen), 0);
+    assert_int_equal(rewrite_header_senders_to(NULL, 1, in, sizeof in - 1, &out, &outlen), 0);
+    assert_true(out == (char *)0x1 && outlen == 7);
+
+    char *e = rewrite_envelope_sender_to("acct@163.com", "noreply@sentry.local");
+    assert_string_equal(e, "acct@163.com");
+    free(e);
+    assert_null(rewrite_envelope_sender_to("acct@163.com", "acct@163.com"));
+    assert_null(rewrite_envelope_sender_to("acct@163.com", ""));     /* null sender */
+    assert_null(rewrite_envelope_sender_to("<a@b>", "x@y"));
+    assert_null(rewrite_envelope_sender_to(NULL, "x@y"));
+}
+
 /* A From: line much longer than any fixed buffer; the unfolded Reply-To
  * would pass 998 octets, so it keeps the original folding. */
 static void test_long_header(void **state)
@@ -372,6 +419,7 @@ int main(void)
         cmocka_unit_test(test_headers),
         cmocka_unit_test(test_binary_body),
         cmocka_unit_test(test_long_header),
+        cmocka_unit_test(test_to_account),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

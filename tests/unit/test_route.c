@@ -152,6 +152,34 @@ static void test_sender_relayhost(void **state)
     unlink(path2);
 }
 
+/* smtpd_sasl_login_relayhost_maps: the login as it is (no @domain or
+ * partial keys); DUNNO and no entry leave the choice to the sender. */
+static void test_login_relayhost(void **state)
+{
+    (void)state;
+    char path[64];
+    struct map *m = map_from("sentry [up1.test]:465\n"
+                             "gitlab@apps.test [up2.test]:587\n"
+                             "quiet DUNNO\n", path, sizeof path);
+    char *v = route_login_relayhost(m, "sentry");
+    assert_string_equal(v, "[up1.test]:465");
+    free(v);
+    v = route_login_relayhost(m, "SENTRY");
+    assert_string_equal(v, "[up1.test]:465");
+    free(v);
+    v = route_login_relayhost(m, "gitlab@apps.test");
+    assert_string_equal(v, "[up2.test]:587");
+    free(v);
+    assert_null(route_login_relayhost(m, "other@apps.test"));   /* no @domain key */
+    assert_null(route_login_relayhost(m, "quiet"));
+    assert_null(route_login_relayhost(m, "nobody"));
+    assert_null(route_login_relayhost(m, ""));
+    assert_null(route_login_relayhost(m, NULL));
+    assert_null(route_login_relayhost(NULL, "sentry"));
+    map_free(m);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_equal),
         cmocka_unit_test(test_sender_relayhost),
+        cmocka_unit_test(test_login_relayhost),
     };
     return cmocka_run_group_tests_name("route", tests, NULL, NULL);
 }
