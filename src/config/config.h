@@ -69,6 +69,7 @@ struct config {
     long long smtpd_client_message_rate_limit;
     long long smtpd_client_recipient_rate_limit;
     long long smtpd_client_auth_rate_limit;         /* postern: failed AUTH */
+    long long smtpd_client_new_tls_session_rate_limit;
     struct cfg_list smtpd_client_event_limit_exceptions; /* CIDR strings */
     long long anvil_rate_time_unit;                 /* seconds */
     long long smtpd_max_connections;    /* postern: total concurrent sessions */

@@ -142,6 +142,8 @@ const struct cfg_param config_params[] = {
           "maximal RCPT TO commands one client may send per anvil_rate_time_unit (450 4.7.1); 0: no limit"),
     P_INT(smtpd_client_auth_rate_limit, "10", 0, 1000000,
           "maximal failed AUTH attempts from one client per anvil_rate_time_unit; then AUTH is refused (450 4.7.1) for the rest of it; 0: no limit"),
+    P_INT(smtpd_client_new_tls_session_rate_limit, "0", 0, 1000000,
+          "maximal new (not resumed) TLS sessions one client may negotiate per anvil_rate_time_unit; 0: no limit"),
     P_LIST(smtpd_client_event_limit_exceptions, "$mynetworks",
            "clients (CIDR list) exempt from the smtpd_client_*_rate_limit and _count_limit limits"),
     P_TIME(anvil_rate_time_unit, "60s", SEC(1), DAYS(1),

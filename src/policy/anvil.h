@@ -31,6 +31,7 @@ enum anvil_event {
     ANVIL_MAIL,         /* smtpd_client_message_rate_limit; accounts: messages queued */
     ANVIL_RCPT,         /* smtpd_client_recipient_rate_limit */
     ANVIL_AUTH,         /* smtpd_client_auth_rate_limit: failed AUTH */
+    ANVIL_NEWTLS,       /* smtpd_client_new_tls_session_rate_limit */
     ANVIL_EVENTS
 };
 

@@ -51,6 +51,10 @@ static const struct reply_def replies[REPLY_COUNT] = {
                           { "<addr>", NULL } },
     [REPLY_ACCOUNT_RATE] = { 450, "4.7.1", "Error: too much mail from %s: rate=%s reached, "
                              "try again later", 0, { "<login>", "<N>/<window>" } },
+    [REPLY_NEWTLS_REFUSED] = { 454, "4.7.0", "Error: too many new TLS sessions from %s", 0,
+                               { "<name>[<addr>]", NULL } },
+    [REPLY_NEWTLS_RATE] = { 421, "4.7.0", "%s Error: too many new TLS sessions from %s", 0,
+                            { "<host>", "<name>[<addr>]" } },
 
     [REPLY_UNKNOWN] = { 500, "5.5.2", "Error: command not recognized", E, { 0 } },
     [REPLY_LINE_TOO_LONG] = { 500, "5.5.2", "Error: line too long", E, { 0 } },

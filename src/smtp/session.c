@@ -432,6 +432,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if ((what & BEV_EVENT_CONNECTED) && s->tls_handshake) {
         tls_established(s);
+        if (session_limit_tls_done(s, SSL_session_reused(bufferevent_openssl_get_ssl(s->bev))))
+            session_run(s);
         return;
     }
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
@@ -725,6 +727,10 @@ static void session_greet(struct session *s, enum listen_kind kind, const char *
     log_info("connect from %s", s->peer_label);
     if (kind == LISTEN_SUBMISSIONS) {
         /* RFC 8314: the handshake first, then the greeting (or refusal) */
+        if (!reject && session_limit_tls_start(s)) {
+            session_close(s);
+            return;
+        }
         session_tls_begin(s);
         if (s->state != SS_CMD)
             return;

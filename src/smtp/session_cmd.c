@@ -401,6 +401,8 @@ static void cmd_starttls(struct session *s, const struct smtp_command *c)
         session_reply(s, REPLY_NOT_IMPLEMENTED, NULL, NULL);
         return;
     }
+    if (session_limit_tls_start(s))
+        return;
     session_reply(s, REPLY_STARTTLS, NULL, NULL);
     session_tx_reset(s);
     s->helo[0] = '\0';

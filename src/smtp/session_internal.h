@@ -75,6 +75,12 @@ int session_limit_connect(struct session *s, char *reject, size_t rejectlen);
 int session_limit_mail(struct session *s);
 int session_limit_rcpt(struct session *s);
 int session_limit_auth(struct session *s);
+/* smtpd_client_new_tls_session_rate_limit. Before a handshake: 1 when
+ * the client is already over (STARTTLS answered 454; on submissions://,
+ * nothing: close). After it: 1 when this new session is one too many (421
+ * sent, the session closes). */
+int session_limit_tls_start(struct session *s);
+int session_limit_tls_done(struct session *s, int resumed);
 /* Count a failed AUTH; a message queued for the logged-in account. */
 void session_limit_auth_failed(struct session *s);
 void session_limit_queued(struct session *s);

@@ -4,7 +4,8 @@
  * Per client address, outside smtpd_client_event_limit_exceptions and
  * never for the local submission socket: connections when the session is
  * greeted (behind a proxy, the address its header names), MAIL FROM and
- * RCPT TO commands, failed AUTH attempts. Replies and warnings are
+ * RCPT TO commands, failed AUTH attempts, new (not resumed) TLS sessions.
+ * Replies and warnings are
  * Postfix's smtpd's, so that log watchers and administrators recognise
  * them. Per account (the users file's rate=N/W): messages queued for the
  * login, asked at MAIL FROM, counted at "250 queued" -- a message cut off
@@ -151,4 +152,44 @@ void session_limit_queued(struct session *s)
     anvil_key_account(s->rt->anvil, s->sasl_username, &k);
     anvil_count(s->rt->anvil, &k, ANVIL_MAIL, s->account_window_ms, clock_monotonic_ms(),
                 NULL);
+}
+
+/* Postfix's two checks: before a handshake, refuse a client already over
+ * the limit (it costs the server a private-key operation); after one,
+ * count it unless it resumed a session, and close when that made too
+ * many. */
+int session_limit_tls_start(struct session *s)
+{
+    long long limit = session_cfg(s)->smtpd_client_new_tls_session_rate_limit;
+    struct anvil_key k;
+    if (limit <= 0 || !client_key(s, &k))
+        return 0;
+    if ((long long)anvil_peek(s->rt->anvil, &k, ANVIL_NEWTLS, unit_ms(s),
+                              clock_monotonic_ms(), NULL) <= limit)
+        return 0;
+    if (s->listen_kind == LISTEN_SUBMISSIONS) {
+        log_warning("Refusing TLS service request from %s for service %s", s->peer_label,
+                    service(s));
+    } else {
+        log_warning("Refusing STARTTLS request from %s for service %s", s->peer_label,
+                    service(s));
+        session_reply(s, REPLY_NEWTLS_REFUSED, s->peer_label, NULL);
+    }
+    return 1;
+}
+
+int session_limit_tls_done(struct session *s, int resumed)
+{
+    long long limit = session_cfg(s)->smtpd_client_new_tls_session_rate_limit;
+    struct anvil_key k;
+    if (resumed || limit <= 0 || !client_key(s, &k))
+        return 0;
+    unsigned long n = anvil_count(s->rt->anvil, &k, ANVIL_NEWTLS, unit_ms(s),
+                                  clock_monotonic_ms(), NULL);
+    if ((long long)n <= limit)
+        return 0;
+    log_warning("New TLS session rate limit exceeded: %lu from %s for service %s", n,
+                s->peer_label, service(s));
+    session_reply(s, REPLY_NEWTLS_RATE, session_cfg(s)->myhostname, s->peer_label);
+    return 1;
 }

@@ -17,8 +17,10 @@ from conftest import LOCAL_DOMAIN, RawSMTP, run_check, wait_until
 from test_auth import base, ok  # noqa: F401 (fixtures)
 from test_auth import postern as postern_cli
 from test_proxy import haproxy, start_proxied  # noqa: F401 (fixture)
-from test_submission_auth import (USER, PASSWORD, PLAIN_IR, auth_daemon, assert_no_secret,
-                                  b64, send_data)
+from test_submission_auth import (USER, PASSWORD, auth_daemon, assert_no_secret, b64,
+                                  send_data)
+from test_tls_server import client_ctx, tls_postern  # noqa: F401 (fixture)
+from upstream import test_ca  # noqa: F401 (fixture)
 
 OUTSIDER = "127.0.0.2"          # outside mynetworks = 127.0.0.1/32
 OTHER = "127.0.0.3"             # outside too, and never limited by the tests
@@ -287,3 +289,72 @@ def test_limits_key_on_the_real_client(make_postern, haproxy):  # noqa: F811
     assert first_reply(OTHER).code == 220
     # and HAProxy's address (127.0.0.1, in mynetworks) exempts nobody behind it
     assert first_reply(OTHER).code == 421
+
+
+# ---------------------------------------------------------------------------
+# smtpd_client_new_tls_session_rate_limit
+
+
+def starttls(port, ctx, source, session=None):
+    """STARTTLS from source, then EHLO through TLS: (the STARTTLS reply or
+    the first line through TLS, the TLS socket or None)."""
+    c = RawSMTP("127.0.0.1", port, source_address=(source, 0))
+    c.read_reply()
+    c.expect("EHLO client.example", 250)
+    r = c.cmd("STARTTLS")
+    if r.code != 220:
+        c.close()
+        return r.last, None
+    tls = ctx.wrap_socket(c.sock, server_hostname="localhost", session=session)
+    tls.settimeout(10)
+    tls.sendall(b"EHLO client.example\r\n")
+    data = b""
+    while b"\r\n" not in data:
+        d = tls.recv(4096)
+        if not d:
+            break
+        data += d
+    return data.split(b"\r\n")[0].decode(), tls
+
+
+def test_new_tls_session_rate_limit(tls_postern, test_ca):  # noqa: F811
+    p, ports = tls_postern(mynetworks="127.0.0.1/32", anvil_rate_time_unit="3s",
+                           smtpd_client_new_tls_session_rate_limit="1")
+    ctx = client_ctx(test_ca)
+    t0 = time.monotonic()
+    first, tls = starttls(ports["smtp"], ctx, OUTSIDER)
+    assert first == "250-mx.postern.test", first
+    tls.sendall(b"QUIT\r\n")
+    while tls.recv(4096):       # the 221 and the close, after the session ticket
+        pass
+    session = tls.session
+    tls.close()
+    # a resumed session is not a new one
+    first, tls = starttls(ports["smtp"], ctx, OUTSIDER, session=session)
+    assert first == "250-mx.postern.test", first
+    assert tls.session_reused
+    tls.close()
+    # a second new one is one too many: 421 through TLS, then closed
+    first, tls = starttls(ports["smtp"], ctx, OUTSIDER)
+    assert first == (f"421 4.7.0 {HOST} Error: too many new TLS sessions from "
+                     f"unknown[{OUTSIDER}]"), first
+    tls.close()
+    p.wait_log(r"warning: New TLS session rate limit exceeded: 2 from unknown\[127\.0\.0\.2\] "
+               r"for service smtp$", flags=re.M)
+    # now refused before the handshake
+    first, _ = starttls(ports["submission"], ctx, OUTSIDER)
+    assert first == f"454 4.7.0 Error: too many new TLS sessions from unknown[{OUTSIDER}]"
+    p.wait_log(r"warning: Refusing STARTTLS request from unknown\[127\.0\.0\.2\] for service "
+               r"submission$", flags=re.M)
+    with RawSMTP("127.0.0.1", ports["submissions"], source_address=(OUTSIDER, 0)) as c:
+        assert c.wait_closed(5) and c.buf == b""
+    p.wait_log(r"warning: Refusing TLS service request from unknown\[127\.0\.0\.2\] for "
+               r"service submissions$", flags=re.M)
+    # another client is not concerned
+    first, tls = starttls(ports["smtp"], ctx, OTHER)
+    assert first == "250-mx.postern.test", first
+    tls.close()
+    # and the window moves
+    wait_until(lambda: starttls(ports["smtp"], ctx, OUTSIDER)[0] == "250-mx.postern.test",
+               "STARTTLS again after the window", 10)
+    assert time.monotonic() - t0 >= 2.9
