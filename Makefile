@@ -7,7 +7,8 @@ CONFIG ?=
 RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libpcre2-dev
 TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dkim haproxy \
              swaks msmtp curl s-nail openssl dnsmasq-base \
-             sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl
+             sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl \
+             fail2ban
 
 PKG_LIBS  := libevent libevent_openssl openssl libcares libpcre2-8
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2
@@ -64,8 +65,8 @@ LAYER_cli     := cli $(LAYER_daemon)
 UNIT_util     := base64 fbundle fs log sbuf term utf8 workq
 UNIT_config   := cidr config maps
 UNIT_net      := dns
-UNIT_policy   := policy restrict
-UNIT_auth     := auth dovecot ratelimit sasl saslauthd users \
+UNIT_policy   := anvil policy restrict
+UNIT_auth     := auth dovecot sasl saslauthd users \
                  advice # config/advice.c checked against auth/sasl.c's mechanisms
 UNIT_deliver  := capture mime7bit rewrite route smtp_client smtp_reply transport
 UNIT_queue    := admin attempt bounce envelope outcome pending qid queue scheduler spool

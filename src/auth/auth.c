@@ -105,7 +105,10 @@ static void run_check(void *arg)
     switch (a->backend) {
     case BACKEND_POSTERN:
         switch (users_verify(a->users, r->user, r->pass, r->v.why, sizeof r->v.why)) {
-        case USERS_OK: r->v.result = AUTH_OK; break;
+        case USERS_OK:
+            r->v.result = AUTH_OK;
+            users_rate(a->users, r->user, &r->v.rate, &r->v.rate_window_ms);
+            break;
         case USERS_FAIL: r->v.result = AUTH_FAIL; break;
         case USERS_ERROR: r->v.result = AUTH_TEMP; break;
         }

@@ -22,7 +22,7 @@
  *   }
  *   (session freed early: if (s->auth_req) auth_verify_cancel(s->auth_req);)
  *
- * The session also asks the rate limiter (ratelimit.h) before an exchange
+ * The session also asks the rate table (policy/anvil.h) before an exchange
  * and tells it about each AUTH_FAIL. */
 #ifndef POSTERN_AUTH_AUTH_H
 #define POSTERN_AUTH_AUTH_H
@@ -54,6 +54,9 @@ struct auth_verdict {
                                      * user=, else the name given) */
     char why[512];                  /* for the log: what the backend said, or why it could
                                      * not; printable ASCII, never a password */
+    unsigned long rate;             /* AUTH_OK: the account's users-file rate=N/W, N (0:
+                                     * none, and always with saslauthd or Dovecot) */
+    long long rate_window_ms;       /* ... W */
 };
 
 typedef void auth_done_fn(void *arg, const struct auth_verdict *v);

@@ -17,6 +17,8 @@ struct user {
     char *hash;
     char *options;
     int disabled;
+    unsigned long rate;         /* rate=N/W: N messages (0: no limit) */
+    long long rate_window_ms;   /* ... per W */
 };
 
 struct users {
@@ -112,15 +114,72 @@ void users_free(struct users *u)
     free(u);
 }
 
-/* Parse "disabled,..." into e. NULL, or the unknown word (in buf). */
+const char *users_rate_parse(const char *s, size_t n, unsigned long *count,
+                             long long *window_ms)
+{
+    static const char fix[] = "write rate=N/W: N messages (1 to 1000000000) per W, a time "
+                              "such as 30s, 10m, 1h or 1d (at most 31d)";
+    size_t i = 0;
+    unsigned long long c = 0, w = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9' && c <= 1000000000ull)
+        c = c * 10 + (unsigned)(s[i++] - '0');
+    if (i == 0 || c == 0 || c > 1000000000ull || i >= n || s[i] != '/')
+        return fix;
+    size_t d = ++i;
+    while (i < n && s[i] >= '0' && s[i] <= '9' && w <= 31ull * 86400)
+        w = w * 10 + (unsigned)(s[i++] - '0');
+    if (i == d)
+        w = 1;          /* "200/h" */
+    if (i + 1 != n)
+        return fix;
+    unsigned long long unit;
+    switch (s[i]) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return fix;
+    }
+    if (w == 0 || w > 31ull * 86400 || w * unit > 31ull * 86400)
+        return fix;
+    *count = (unsigned long)c;
+    *window_ms = (long long)(w * unit * 1000);
+    return NULL;
+}
+
+void users_rate_format(unsigned long count, long long window_ms, char *out, size_t outlen)
+{
+    long long sec = window_ms / 1000;
+    const char *u = "s";
+    if (sec % 86400 == 0) {
+        sec /= 86400;
+        u = "d";
+    } else if (sec % 3600 == 0) {
+        sec /= 3600;
+        u = "h";
+    } else if (sec % 60 == 0) {
+        sec /= 60;
+        u = "m";
+    }
+    snprintf(out, outlen, "%lu/%lld%s", count, sec, u);
+}
+
+/* Parse "disabled,rate=N/W,..." into e. NULL, or what is wrong (in buf). */
 static const char *parse_options(struct user *e, const char *s, char *buf, size_t buflen)
 {
     while (*s) {
         size_t wl = strcspn(s, ",");
+        const char *why;
         if (wl == 8 && strncmp(s, "disabled", 8) == 0)
             e->disabled = 1;
-        else if (wl > 0) {
-            snprintf(buf, buflen, "%.*s", (int)(wl > 40 ? 40 : wl), s);
+        else if (wl > 5 && strncmp(s, "rate=", 5) == 0) {
+            if ((why = users_rate_parse(s + 5, wl - 5, &e->rate, &e->rate_window_ms))) {
+                snprintf(buf, buflen, "\"%.*s\": %s", (int)(wl > 40 ? 40 : wl), s, why);
+                return buf;
+            }
+        } else if (wl > 0) {
+            snprintf(buf, buflen, "unknown option \"%.*s\"; the options are disabled and "
+                     "rate=N/W (e.g. rate=200/1h)", (int)(wl > 40 ? 40 : wl), s);
             return buf;
         }
         s += wl;
@@ -156,10 +215,9 @@ static int parse_line(struct user *e, char *line, const char *file, size_t linen
         errbuf_set(err, errlen, "%s:%zu: %.*s: %s", file, lineno, 80, line, why);
         return -1;
     }
-    char word[48];
+    char word[256];
     if ((why = parse_options(e, opts, word, sizeof word))) {
-        errbuf_set(err, errlen, "%s:%zu: %.*s: unknown option \"%s\"; the only one is disabled",
-               file, lineno, 80, line, why);
+        errbuf_set(err, errlen, "%s:%zu: %.*s: %s", file, lineno, 80, line, why);
         return -1;
     }
     if (!(e->name = strdup(line)) || !(e->hash = strdup(hash)) ||
@@ -380,6 +438,17 @@ enum users_result users_verify(const struct users *u, const char *name, const ch
     if (why)
         errbuf_set(why, whylen, "%s", reason ? reason : "");
     return e && !e->disabled && match ? USERS_OK : USERS_FAIL;
+}
+
+int users_rate(const struct users *u, const char *name, unsigned long *count,
+               long long *window_ms)
+{
+    const struct user *e = lookup(u, name);
+    if (!e || !e->rate)
+        return 0;
+    *count = e->rate;
+    *window_ms = e->rate_window_ms;
+    return 1;
 }
 
 int users_hash(const char *pass, const char *prefix, char *out, size_t outlen)

@@ -8,7 +8,9 @@
  * verifies from a modern family: yescrypt ($y$, what `postern passwd`
  * writes), bcrypt ($2b$, $2y$ as `htpasswd -B` writes, $2a$), sha512-crypt
  * ($6$), sha256-crypt ($5$), scrypt ($7$), gost-yescrypt ($gy$). Options:
- * a comma-separated list; `disabled` refuses the account but keeps it.
+ * a comma-separated list; `disabled` refuses the account but keeps it;
+ * `rate=N/W` lets the account send N messages per window W (s, m, h or d:
+ * rate=200/1h), counted by the SMTP server (policy/anvil.h).
  * Names: 1 to 255 bytes, no ':' or control byte, no blank at either end.
  * Blank lines and lines starting with '#' are comments.
  *
@@ -59,6 +61,16 @@ enum users_result { USERS_OK, USERS_FAIL, USERS_ERROR };
  * "unknown user", "wrong password", "account disabled". Blocking. */
 enum users_result users_verify(const struct users *u, const char *name, const char *pass,
                                char *why, size_t whylen);
+
+/* Parse the value of rate= (n bytes: "200/1h", "30/90s", "5/m"): NULL, or
+ * what is wrong and how to write it. Pure. */
+const char *users_rate_parse(const char *s, size_t n, unsigned long *count,
+                             long long *window_ms);
+/* "200/1h": the largest unit that divides the window. */
+void users_rate_format(unsigned long count, long long window_ms, char *out, size_t outlen);
+/* name's rate= (1), or 0 when it has none (or no line). */
+int users_rate(const struct users *u, const char *name, unsigned long *count,
+               long long *window_ms);
 
 /* A hash of pass for a new entry: prefix "$y$" (yescrypt) or another
  * crypt_gensalt prefix, default cost, random salt. 0, or -1 (errno). */

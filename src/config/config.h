@@ -65,6 +65,13 @@ struct config {
     long long smtpd_hard_error_limit;
     long long smtpd_junk_command_limit;
     long long smtpd_client_connection_count_limit;
+    long long smtpd_client_connection_rate_limit;   /* per anvil_rate_time_unit */
+    long long smtpd_client_message_rate_limit;
+    long long smtpd_client_recipient_rate_limit;
+    long long smtpd_client_auth_rate_limit;         /* postern: failed AUTH */
+    long long smtpd_client_new_tls_session_rate_limit;
+    struct cfg_list smtpd_client_event_limit_exceptions; /* CIDR strings */
+    long long anvil_rate_time_unit;                 /* seconds */
     long long smtpd_max_connections;    /* postern: total concurrent sessions */
     char *smtpd_upstream_proxy_protocol;   /* "" or "haproxy" */
     long long smtpd_upstream_proxy_timeout; /* seconds */

@@ -20,12 +20,13 @@ struct map;         /* config/maps.h */
 struct restrict_conf; /* policy/restrict.h */
 struct ssl_ctx_st;  /* OpenSSL's SSL_CTX */
 struct auth;        /* auth/auth.h */
-struct ratelimit;   /* auth/ratelimit.h */
+struct anvil;       /* policy/anvil.h */
 
 struct runtime {
     struct config *cfg;
     struct netlist *mynetworks;
     struct netlist *proxy_networks; /* smtpd_upstream_proxy_networks, parsed */
+    struct netlist *event_exceptions; /* smtpd_client_event_limit_exceptions, parsed */
     struct map *canonical;         /* sender_canonical_maps, or NULL */
     struct map *transport_map;     /* transport_maps, or NULL */
     struct map *sender_relay;      /* sender_dependent_relayhost_maps, or NULL */
@@ -41,8 +42,10 @@ struct runtime {
     char *sasl_users;
     size_t sasl_users_len;
     struct auth *auth;             /* the worker's AUTH checker, or NULL */
-    struct ratelimit *auth_ratelimit; /* failed AUTH per client: the daemon's,
-                                    * one across reloads (borrowed), or NULL */
+    struct anvil *anvil;           /* event rates per client and per account
+                                    * (smtpd_client_*_rate_limit, users-file
+                                    * rate=): the daemon's, one across reloads
+                                    * (borrowed), or NULL */
     /* Per-listener overrides (`listen` URL queries): listeners[i] is the
      * snapshot derived for cfg->listen.v[i] (the configuration with its
      * overrides added), or NULL when that URL has none; NULL when no URL

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../auth/ratelimit.h"
+#include "../policy/anvil.h"
 #include "../net/dns.h"
 #include "../deliver/smtp.h"
 #include "../queue/queue.h"
@@ -47,7 +47,8 @@ struct daemon {
     struct smtp_client *smtp;
     struct workq *workq;           /* Maildir writes off the event loop */
     struct privsep_channel *parent; /* to the privileged parent: reloads */
-    struct ratelimit *auth_ratelimit; /* failed AUTH per client, across reloads */
+    struct anvil *anvil;           /* event rates per client and account, across
+                                    * reloads */
     int shutting_down;
     struct event *sig_term, *sig_int, *sig_hup, *grace;
 };
@@ -111,7 +112,7 @@ static void on_bundle(void *arg, struct fbundle *fb)
         return;
     }
     if (smtp_client_configure(d->smtp, rt->cfg, &rt->passwd, err, sizeof err) < 0 ||
-        runtime_auth_start(rt, d->base, d->auth_ratelimit, err, sizeof err) < 0) {
+        runtime_auth_start(rt, d->base, d->anvil, err, sizeof err) < 0) {
         log_warning("reload failed, keeping the running configuration: %s", err);
         runtime_unref(rt);
         return;
@@ -238,11 +239,10 @@ static int worker_run(struct daemon *d, const struct owner *owner,
         goto out;
     }
     /* after dropping privileges: the threads are born unprivileged */
-    d->auth_ratelimit = ratelimit_new(RATELIMIT_DEFAULT_LIMIT, RATELIMIT_DEFAULT_WINDOW,
-                                      RATELIMIT_DEFAULT_SLOTS);
-    if (!d->auth_ratelimit)
+    d->anvil = anvil_new(ANVIL_DEFAULT_SLOTS);
+    if (!d->anvil)
         log_fatal("out of memory");
-    if (runtime_auth_start(d->rt, d->base, d->auth_ratelimit, err, sizeof err) < 0) {
+    if (runtime_auth_start(d->rt, d->base, d->anvil, err, sizeof err) < 0) {
         log_info("fatal: smtpd_sasl: %s", err);
         goto out;
     }
@@ -314,8 +314,7 @@ out:
     privsep_channel_free(d->parent);
     runtime_unref(d->rt);
     /* after the last snapshot that lends it */
-    if (d->auth_ratelimit)
-        ratelimit_free(d->auth_ratelimit);
+    anvil_free(d->anvil);
     event_base_free(d->base);
     return rc;
 }

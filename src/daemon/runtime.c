@@ -183,13 +183,14 @@ static void load_sasl_users(struct runtime *rt, struct fbundle *fb, struct confi
     rt->sasl_users_len = len;
 }
 
-int runtime_auth_start(struct runtime *rt, struct event_base *base, struct ratelimit *rl,
+int runtime_auth_start(struct runtime *rt, struct event_base *base, struct anvil *anvil,
                        char *err, size_t errlen)
 {
     for (size_t i = 0; rt->listeners && i < rt->cfg->listen.n; i++)
-        if (rt->listeners[i] && runtime_auth_start(rt->listeners[i], base, rl, err, errlen) < 0)
+        if (rt->listeners[i] &&
+            runtime_auth_start(rt->listeners[i], base, anvil, err, errlen) < 0)
             return -1;
-    rt->auth_ratelimit = rl;
+    rt->anvil = anvil;
     if (!rt->cfg->smtpd_sasl_auth_enable)
         return 0;
     rt->auth = auth_new(rt->cfg, base, rt->sasl_users ? rt->sasl_users : "",
@@ -220,6 +221,9 @@ static void runtime_free(struct runtime *rt)
         if (rt->proxy_networks)
             policy_netlist_free(rt->proxy_networks);
         free(rt->proxy_networks);
+        if (rt->event_exceptions)
+            policy_netlist_free(rt->event_exceptions);
+        free(rt->event_exceptions);
         map_free(rt->canonical);
         map_free(rt->transport_map);
         map_free(rt->sender_relay);
@@ -272,6 +276,7 @@ static struct runtime *runtime_derive(struct runtime *top, const char *text, siz
         rt->top = top;
         rt->mynetworks = top->mynetworks;
         rt->proxy_networks = top->proxy_networks;
+        rt->event_exceptions = top->event_exceptions;
         rt->canonical = top->canonical;
         rt->transport_map = top->transport_map;
         rt->sender_relay = top->sender_relay;
@@ -388,6 +393,15 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
         config_errors_add(errs, "%s: smtpd_upstream_proxy_networks: %s",
                           config_param_where(cfg, "smtpd_upstream_proxy_networks", where,
                                              sizeof where), why);
+    if (!(rt->event_exceptions = calloc(1, sizeof *rt->event_exceptions)))
+        config_errors_add(errs, "out of memory");
+    else if (policy_netlist_parse(rt->event_exceptions,
+                                  cfg->smtpd_client_event_limit_exceptions.v,
+                                  cfg->smtpd_client_event_limit_exceptions.n, why,
+                                  sizeof why) < 0)
+        config_errors_add(errs, "%s: smtpd_client_event_limit_exceptions: %s",
+                          config_param_where(cfg, "smtpd_client_event_limit_exceptions",
+                                             where, sizeof where), why);
     if (cfg->sender_canonical_maps[0] &&
         !(rt->canonical = runtime_map(fb, cfg->sender_canonical_maps, 0, why, sizeof why)))
         config_errors_add(errs, "sender_canonical_maps: %s", why);

@@ -11,7 +11,7 @@ struct fbundle;
 struct map;
 struct restrict_conf;
 struct event_base;
-struct ratelimit;
+struct anvil;
 
 /* Load the configuration at path (NULL: embedded default) and every table
  * it names; NULL when there is any error: each is in errs. runtime_load
@@ -25,9 +25,9 @@ struct runtime *runtime_ref(struct runtime *rt);
 void runtime_unref(struct runtime *rt);
 
 /* In the worker: build rt's AUTH checker on base from the users text the
- * parent read (then wiped), and give it the daemon's rate limiter rl
+ * parent read (then wiped), and give it the daemon's rate table anvil
  * (kept across reloads). 0, or -1 with err. */
-int runtime_auth_start(struct runtime *rt, struct event_base *base, struct ratelimit *rl,
+int runtime_auth_start(struct runtime *rt, struct event_base *base, struct anvil *anvil,
                        char *err, size_t errlen);
 
 /* Open the table "type:/path" as runtime_load_from does (from the bundle

@@ -42,6 +42,19 @@ static const struct reply_def replies[REPLY_COUNT] = {
     [REPLY_TOO_MANY_FROM] = { 421, "4.7.0", "%s Error: too many connections from %s", 0,
                               { "<host>", "<addr>" } },
     [REPLY_AUTH_TEMP] = { 454, "4.7.0", "Temporary authentication failure", 0, { 0 } },
+    /* anvil: Postfix's words (Postfix also counts them as errors; postern
+     * counts 5xx only) */
+    [REPLY_MAIL_RATE] = { 450, "4.7.1", "Error: too much mail from %s", 0, { "<addr>", NULL } },
+    [REPLY_RCPT_RATE] = { 450, "4.7.1", "Error: too many recipients from %s", 0,
+                          { "<addr>", NULL } },
+    [REPLY_AUTH_RATE] = { 450, "4.7.1", "Error: too many AUTH commands from %s", 0,
+                          { "<addr>", NULL } },
+    [REPLY_ACCOUNT_RATE] = { 450, "4.7.1", "Error: too much mail from %s: rate=%s reached, "
+                             "try again later", 0, { "<login>", "<N>/<window>" } },
+    [REPLY_NEWTLS_REFUSED] = { 454, "4.7.0", "Error: too many new TLS sessions from %s", 0,
+                               { "<name>[<addr>]", NULL } },
+    [REPLY_NEWTLS_RATE] = { 421, "4.7.0", "%s Error: too many new TLS sessions from %s", 0,
+                            { "<host>", "<name>[<addr>]" } },
 
     [REPLY_UNKNOWN] = { 500, "5.5.2", "Error: command not recognized", E, { 0 } },
     [REPLY_LINE_TOO_LONG] = { 500, "5.5.2", "Error: line too long", E, { 0 } },

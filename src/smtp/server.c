@@ -250,6 +250,15 @@ unsigned long server_session_count(const struct server *srv)
     return srv->nsessions;
 }
 
+const char *server_kind_service(enum listen_kind kind)
+{
+    switch (kind) {
+    case LISTEN_SUBMISSION: return "submission";
+    case LISTEN_SUBMISSIONS: return "submissions";
+    default: return "smtp";
+    }
+}
+
 unsigned long server_client_count(const struct server *srv, const char *addr)
 {
     unsigned long n = 0;
@@ -290,7 +299,8 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
         reply_format(reject, sizeof reject, REPLY_TOO_MANY_CONNECTIONS, 0,
                      cfg->myhostname, NULL);
     } else if (cfg->smtpd_client_connection_count_limit > 0 &&
-               !policy_netlist_match(rt->mynetworks, sa) && !proxied) {
+               !(rt->event_exceptions && policy_netlist_match(rt->event_exceptions, sa)) &&
+               !proxied) {
         /* behind a proxy, its address stands for every client: the
          * session counts the real client once the header names it */
         char addr[64] = "";
@@ -300,8 +310,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
         else if (sa->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, addr,
                       sizeof addr);
-        if ((long long)server_client_count(srv, addr) >= cfg->smtpd_client_connection_count_limit) {
-            log_warning("Connection concurrency limit exceeded: %s", addr);
+        unsigned long n = server_client_count(srv, addr) + 1;
+        if ((long long)n > cfg->smtpd_client_connection_count_limit) {
+            log_warning("Connection concurrency limit exceeded: %lu from unknown[%s] for "
+                        "service %s", n, addr, server_kind_service(li->kind));
             reply_format(reject, sizeof reject, REPLY_TOO_MANY_FROM, 0,
                          cfg->myhostname, addr);
         }

@@ -58,6 +58,10 @@ int server_listen_submit(struct server *srv, const char *queue_directory,
  * finish their message first. on_idle runs once none is left. */
 void server_shutdown(struct server *srv);
 unsigned long server_session_count(const struct server *srv);
+/* The service name of a listener kind in Postfix-shaped warnings
+ * ("... for service smtp"): smtp, submission, submissions. */
+const char *server_kind_service(enum listen_kind kind);
+
 /* Sessions whose client address is addr (smtpd_client_connection_count_limit). */
 unsigned long server_client_count(const struct server *srv, const char *addr);
 

@@ -178,6 +178,7 @@ static void commit_finish(struct session *s)
 {
     if (s->commit == SC_DONE) {
         session_reply(s, REPLY_QUEUED, s->tx.env.qid, NULL);
+        session_limit_queued(s);
         s->errors = 0;
         s->junk = 0;
         s->nmsgs++;
@@ -292,16 +293,21 @@ static void process_proxy(struct session *s, struct evbuffer *in)
     evtimer_del(s->timer);
     if (!h.local)
         peer_set(s, (const struct sockaddr *)(const void *)&h.src, h.srclen);
-    /* the per-client limit server.c skipped for the proxy's own address */
+    /* the per-client limits server.c skipped for the proxy's own address
+     * (a LOCAL header -- the proxy's health check -- names no client) */
     const struct config *cfg = session_cfg(s);
     char reject[256] = "";
-    if (!h.local && cfg->smtpd_client_connection_count_limit > 0 && !s->in_mynetworks &&
+    if (!h.local && cfg->smtpd_client_connection_count_limit > 0 && !session_limit_exempt(s) &&
         (long long)server_client_count(s->srv, s->client_addr) >
             cfg->smtpd_client_connection_count_limit) {
-        log_warning("Connection concurrency limit exceeded: %s", s->client_addr);
+        log_warning("Connection concurrency limit exceeded: %lu from %s for service %s",
+                    server_client_count(s->srv, s->client_addr), s->peer_label,
+                    server_kind_service(s->listen_kind));
         reply_format(reject, sizeof reject, REPLY_TOO_MANY_FROM, 0, cfg->myhostname,
                      s->client_addr);
     }
+    if (!h.local && !reject[0])
+        session_limit_connect(s, reject, sizeof reject);
     session_greet(s, s->listen_kind, reject[0] ? reject : NULL);
 }
 
@@ -426,6 +432,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     (void)bev;
     if ((what & BEV_EVENT_CONNECTED) && s->tls_handshake) {
         tls_established(s);
+        if (session_limit_tls_done(s, SSL_session_reused(bufferevent_openssl_get_ssl(s->bev))))
+            session_run(s);
         return;
     }
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
@@ -657,6 +665,9 @@ static struct session *session_create(struct server *srv, struct bufferevent *be
         proxy_start(s, kind);
         return s;
     }
+    char rate_reject[256];
+    if (!reject && session_limit_connect(s, rate_reject, sizeof rate_reject))
+        reject = rate_reject;
     session_greet(s, kind, reject);
     return s;
 }
@@ -716,6 +727,10 @@ static void session_greet(struct session *s, enum listen_kind kind, const char *
     log_info("connect from %s", s->peer_label);
     if (kind == LISTEN_SUBMISSIONS) {
         /* RFC 8314: the handshake first, then the greeting (or refusal) */
+        if (!reject && session_limit_tls_start(s)) {
+            session_close(s);
+            return;
+        }
         session_tls_begin(s);
         if (s->state != SS_CMD)
             return;

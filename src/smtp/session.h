@@ -110,6 +110,8 @@ struct session {
     struct auth_request *auth_req;        /* the check under way (SS_AUTH_WAIT) */
     const char *sasl_method;              /* "PLAIN", "LOGIN" once logged in */
     char sasl_username[256];              /* the login; "" before AUTH */
+    unsigned long account_rate;           /* its users-file rate=N/W: N (0: none) */
+    long long account_window_ms;          /* ... and W */
     int errors;
     long long junk;                       /* NOOP, RSET, VRFY, HELP, HELO, EHLO
                                            * since the last accepted message */

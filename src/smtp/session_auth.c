@@ -5,25 +5,17 @@
  *
  * The client's responses are never parsed as commands and never logged;
  * the buffers that held them are wiped (the line by session.c, the
- * exchange here). Failed attempts go to the per-address rate limiter,
- * which is asked before each exchange, and count as errors (tarpit). */
+ * exchange here). Failed attempts go to the per-address limit
+ * (smtpd_client_auth_rate_limit, session_limits.c), which is asked before
+ * each exchange, and count as errors (tarpit). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../auth/auth.h"
-#include "../auth/ratelimit.h"
 #include "../auth/sasl.h"
 #include "../util/log.h"
 #include "command.h"
 #include "session_internal.h"
-
-static long long mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec;
-}
 
 unsigned session_auth_mechs(const struct session *s)
 {
@@ -62,15 +54,15 @@ void session_auth_free(struct session *s)
     exchange_free(s);
 }
 
-/* A failed attempt: Postfix's warning (what fail2ban and friends watch),
- * and one more for the rate limiter. why is for the log, never a secret. */
+/* A failed attempt: Postfix's warning (what fail2ban's postfix[mode=auth]
+ * filter reads: keep its shape), and one more for the per-client limit.
+ * why is for the log, never a secret. */
 static void auth_failed(struct session *s, const char *mech, const char *why)
 {
     char why_l[600];
     log_warning("%s: SASL %s authentication failed: %s", s->peer_label, mech,
                 log_sanitize(why, strlen(why), why_l, sizeof why_l));
-    if (s->rt->auth_ratelimit)
-        ratelimit_fail(s->rt->auth_ratelimit, s->client_addr, mono_now());
+    session_limit_auth_failed(s);
 }
 
 static void on_auth(void *arg, const struct auth_verdict *v)
@@ -84,6 +76,8 @@ static void on_auth(void *arg, const struct auth_verdict *v)
     switch (v->result) {
     case AUTH_OK:
         snprintf(s->sasl_username, sizeof s->sasl_username, "%s", v->user);
+        s->account_rate = v->rate;
+        s->account_window_ms = v->rate_window_ms;
         session_reply(s, REPLY_AUTH_OK, NULL, NULL);
         break;
     case AUTH_FAIL:
@@ -160,14 +154,8 @@ void session_cmd_auth(struct session *s, const struct smtp_command *c)
         session_reply(s, REPLY_AUTH_IN_TX, NULL, NULL);
         return;
     }
-    long long wait;
-    if (s->rt->auth_ratelimit &&
-        (wait = ratelimit_check(s->rt->auth_ratelimit, s->client_addr, mono_now())) > 0) {
-        log_warning("%s: AUTH refused for %lld seconds: too many failed attempts",
-                    s->peer_label, wait);
-        session_reply_line(s, RATELIMIT_REPLY);
+    if (session_limit_auth(s))
         return;
-    }
     if (!(s->sasl = calloc(1, sizeof *s->sasl))) {
         session_reply(s, REPLY_NOMEM, NULL, NULL);
         return;

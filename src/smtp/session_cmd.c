@@ -227,6 +227,8 @@ static void cmd_ehlo(struct session *s, const struct smtp_command *c)
 static void cmd_mail(struct session *s, const struct smtp_command *c)
 {
     const struct config *cfg = session_cfg(s);
+    if (session_limit_mail(s))
+        return;
     if (c->size >= 0 && cfg->message_size_limit > 0 && c->size > cfg->message_size_limit) {
         session_reply(s, REPLY_SIZE, NULL, NULL);
         return;
@@ -258,6 +260,8 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
 {
     const struct config *cfg = session_cfg(s);
     struct session_tx *tx = &s->tx;
+    if (session_limit_rcpt(s))
+        return;
     if ((long long)tx->env.nrcpt >= cfg->smtpd_recipient_limit) {
         session_reply(s, REPLY_TOO_MANY_RCPT, NULL, NULL);
         return;
@@ -401,6 +405,8 @@ static void cmd_starttls(struct session *s, const struct smtp_command *c)
         session_reply(s, REPLY_NOT_IMPLEMENTED, NULL, NULL);
         return;
     }
+    if (session_limit_tls_start(s))
+        return;
     session_reply(s, REPLY_STARTTLS, NULL, NULL);
     session_tx_reset(s);
     s->helo[0] = '\0';

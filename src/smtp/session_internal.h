@@ -61,6 +61,30 @@ void session_auth_abort(struct session *s);
 /* The session ends: cancel the check under way, wipe the exchange. */
 void session_auth_free(struct session *s);
 
+/* --- session_limits.c (policy/anvil.h) --- */
+
+/* Is the client exempt from the per-client limits (the local socket,
+ * smtpd_client_event_limit_exceptions)? */
+int session_limit_exempt(const struct session *s);
+/* A connection, once the client's address is known: 1 with the 421
+ * reply in reject when it is over smtpd_client_connection_rate_limit. */
+int session_limit_connect(struct session *s, char *reject, size_t rejectlen);
+/* MAIL FROM (the account's rate=, smtpd_client_message_rate_limit), RCPT
+ * TO, AUTH (failed ones over smtpd_client_auth_rate_limit): 1 when refused,
+ * the reply sent. */
+int session_limit_mail(struct session *s);
+int session_limit_rcpt(struct session *s);
+int session_limit_auth(struct session *s);
+/* smtpd_client_new_tls_session_rate_limit. Before a handshake: 1 when
+ * the client is already over (STARTTLS answered 454; on submissions://,
+ * nothing: close). After it: 1 when this new session is one too many (421
+ * sent, the session closes). */
+int session_limit_tls_start(struct session *s);
+int session_limit_tls_done(struct session *s, int resumed);
+/* Count a failed AUTH; a message queued for the logged-in account. */
+void session_limit_auth_failed(struct session *s);
+void session_limit_queued(struct session *s);
+
 /* --- session_cmd.c --- */
 
 /* End the transaction: the one reset (see struct session_tx). */

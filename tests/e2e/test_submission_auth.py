@@ -188,7 +188,8 @@ def test_auth_exchange_replies(make_postern, users):
 
 def test_auth_failures_count_and_are_rate_limited(make_postern, users):
     """A failure is an error (smtpd_hard_error_limit); after 10 failures from
-    one address, AUTH is refused with 454 even with the right password."""
+    one address (smtpd_client_auth_rate_limit's default), AUTH is refused with
+    Postfix's 450 4.7.1 even with the right password."""
     p = auth_daemon(make_postern, users, smtpd_hard_error_limit="3")
     with p.raw(source_address=OUTSIDER) as r:
         r.read_reply()
@@ -204,7 +205,8 @@ def test_auth_failures_count_and_are_rate_limited(make_postern, users):
         r.expect("EHLO c", 250)
         for _ in range(10):
             r.expect("AUTH PLAIN " + b64(f"\0{USER}\0wrong"), 535)
-        r.expect("AUTH PLAIN " + PLAIN_IR, 454, "4.7.0")
+        r.expect("AUTH PLAIN " + PLAIN_IR, 450, "4.7.1",
+                 "450 4.7.1 Error: too many AUTH commands from 127.0.0.2")
     # another address is not limited
     with p2.raw() as r:
         r.read_reply()

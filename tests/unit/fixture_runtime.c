@@ -59,6 +59,13 @@ struct runtime *fixture_runtime_load(const char *path, struct config_errors *err
     if (policy_netlist_parse(rt->mynetworks, cfg->mynetworks.v, cfg->mynetworks.n,
                              why, sizeof why) < 0)
         config_errors_add(errs, "mynetworks: %s", why);
+    if (!(rt->event_exceptions = calloc(1, sizeof *rt->event_exceptions)))
+        config_errors_add(errs, "out of memory");
+    else if (policy_netlist_parse(rt->event_exceptions,
+                                  cfg->smtpd_client_event_limit_exceptions.v,
+                                  cfg->smtpd_client_event_limit_exceptions.n, why,
+                                  sizeof why) < 0)
+        config_errors_add(errs, "smtpd_client_event_limit_exceptions: %s", why);
     open_map(&rt->canonical, "sender_canonical_maps", cfg->sender_canonical_maps, 0, errs);
     if (cfg->smtp_sasl_auth_enable)
         open_map(&rt->passwd, "smtp_sasl_password_maps", cfg->smtp_sasl_password_maps,
@@ -84,6 +91,9 @@ void fixture_runtime_unref(struct runtime *rt)
         return;
     policy_netlist_free(rt->mynetworks);
     free(rt->mynetworks);
+    if (rt->event_exceptions)
+        policy_netlist_free(rt->event_exceptions);
+    free(rt->event_exceptions);
     map_free(rt->canonical);
     map_free(rt->transport_map);
     map_free(rt->passwd);

@@ -136,6 +136,10 @@ static void test_parse_refused(void **state)
         { "app1:$2y$05$vy7pehfwE5BDVgEiV3Jt9e\n", "malformed or truncated", "vy7peh" },
         { "app1:" H_YES " \n", "the hash contains a blank", NULL },
         { "app1:" H_YES ":enabled\n", "users:1: app1: unknown option \"enabled\"", NULL },
+        { "app1:" H_YES ":rate=200\n", "users:1: app1: \"rate=200\": write rate=N/W", NULL },
+        { "app1:" H_YES ":disabled,rate=0/1h\n", "users:1: app1: \"rate=0/1h\"", NULL },
+        { "\napp1:" H_YES ":rate=5/1w\n", "users:2: app1: \"rate=5/1w\": write rate=N/W: N "
+          "messages (1 to 1000000000) per W, a time such as 30s, 10m, 1h or 1d", NULL },
         { "app1:" H_YES "\napp2:" H_YES "\napp1:" H_BCRYPT "\n",
           "users: app1 has more than one line", NULL },
     };
@@ -159,6 +163,62 @@ static void test_parse_refused(void **state)
     assert_null(users_parse(big, strlen(big), "users", err, sizeof err));
     assert_non_null(strstr(err, "users:1: line longer than"));
     free(big);
+}
+
+static void test_rate(void **state)
+{
+    (void)state;
+    static const struct { const char *in; unsigned long n; long long ms; } ok[] = {
+        { "200/1h", 200, 3600000 }, { "200/h", 200, 3600000 }, { "30/90s", 30, 90000 },
+        { "5/m", 5, 60000 }, { "1/1s", 1, 1000 }, { "500/1d", 500, 86400000 },
+        { "1000000000/31d", 1000000000, 31LL * 86400000 }, { "7/120m", 7, 7200000 },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        unsigned long n = 0;
+        long long ms = 0;
+        const char *why = users_rate_parse(ok[i].in, strlen(ok[i].in), &n, &ms);
+        if (why)
+            fail_msg("%s: %s", ok[i].in, why);
+        assert_int_equal(n, ok[i].n);
+        assert_int_equal(ms, ok[i].ms);
+    }
+    static const char *const bad[] = { "", "200", "/1h", "0/1h", "200/", "200/0h", "200/1",
+                                       "200/1x", "200/1hh", "-1/1h", "200/-1h", "1000000001/1h",
+                                       "200/32d", "200/745h", "99999999999999999999/1h",
+                                       "200/99999999999999999999s", "2 00/1h", "200/1h " };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        unsigned long n = 7;
+        long long ms = 7;
+        if (!users_rate_parse(bad[i], strlen(bad[i]), &n, &ms))
+            fail_msg("\"%s\" accepted", bad[i]);
+        assert_int_equal(n, 7);
+        assert_int_equal(ms, 7);
+    }
+    char buf[32];
+    users_rate_format(200, 3600000, buf, sizeof buf);
+    assert_string_equal(buf, "200/1h");
+    users_rate_format(30, 90000, buf, sizeof buf);
+    assert_string_equal(buf, "30/90s");
+    users_rate_format(7, 7200000, buf, sizeof buf);
+    assert_string_equal(buf, "7/2h");
+    users_rate_format(1, 172800000, buf, sizeof buf);
+    assert_string_equal(buf, "1/2d");
+    users_rate_format(3, 120000, buf, sizeof buf);
+    assert_string_equal(buf, "3/2m");
+    /* from the file, by name */
+    struct users *u = parse_ok("sentry:" H_YES ":rate=200/1h\n"
+                               "gitlab:" H_YES ":disabled,rate=5/m\n"
+                               "other:" H_YES "\n");
+    unsigned long n = 0;
+    long long ms = 0;
+    assert_int_equal(users_rate(u, "sentry", &n, &ms), 1);
+    assert_int_equal(n, 200);
+    assert_int_equal(ms, 3600000);
+    assert_int_equal(users_rate(u, "gitlab", &n, &ms), 1);
+    assert_int_equal(n, 5);
+    assert_int_equal(users_rate(u, "other", &n, &ms), 0);
+    assert_int_equal(users_rate(u, "nobody", &n, &ms), 0);
+    users_free(u);
 }
 
 static void test_name_problems(void **state)
@@ -254,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_hash_new),
         cmocka_unit_test(test_parse_refused),
         cmocka_unit_test(test_name_problems),
+        cmocka_unit_test(test_rate),
         cmocka_unit_test(test_edit),
         cmocka_unit_test(test_read_file),
     };
