@@ -53,6 +53,14 @@ void smtp_client_deliver(struct smtp_client *c, const struct deliver_request *re
                                       const char *relay),
                          void *arg);
 
+/* The SASL user the client would log in to nexthop as for sender
+ * (smtp_sasl_password_maps: the sender's entry first with
+ * smtp_sender_dependent_authentication, then the next-hop's; the resolved
+ * host's name, which an MX delivery may also try, is not known yet): 1 with
+ * user set, 0 when none (no AUTH). The password is never handed out. */
+int smtp_client_account(const struct smtp_client *c, const char *sender,
+                        const char *nexthop, char *user, size_t userlen);
+
 /* Number of open connections (busy + cached), for tests and logs. */
 unsigned smtp_client_connections(const struct smtp_client *c);
 

@@ -20,11 +20,13 @@
 #include "../config/runtime.h"
 #include "../deliver/rewrite.h"
 #include "../deliver/route.h"
+#include "../deliver/smtp.h"
 #include "../deliver/transport.h"
 #include "../util/clock.h"
 #include "../util/log.h"
 #include "bounce.h"
 #include "outcome.h"
+#include "quota.h"
 #include "scheduler.h"
 #include "spool.h"
 
@@ -38,6 +40,7 @@ struct attempt;
 struct sub_job {
     struct attempt *a;
     struct deliver_request req;      /* the transport's, until sub_done */
+    const struct quota_rule *quota;  /* the upstream quota it holds a place of */
 };
 
 /* A notice staged by this attempt, published once its state is durable. */
@@ -63,6 +66,8 @@ struct attempt {
     struct sub_job *subs;            /* one per group of the plan */
     size_t pending;
     int non_idempotent;
+    long long quota_next;            /* a quota held recipients back until then */
+    size_t handed;                   /* groups handed to a transport */
     struct event *retry;
     /* finishing (attempt_commit), possibly over several retries */
     struct notice notices[ENV_NOTICES_MAX];
@@ -381,6 +386,8 @@ static void attempt_finish(struct attempt *a)
         .warned = env->warned,
         .now = scheduler_now_ms(a->s),
         .run_base = scheduler_run_base(a->s),
+        .quota_next = a->quota_next,
+        .quota_only = a->quota_next > 0 && a->handed == 0,
     };
     outcome_limits_from(a->rt->cfg, &in.limits);
     struct outcome out = { .expire = masks, .bounce = masks + m, .warn = masks + 2 * m };
@@ -422,6 +429,101 @@ static void attempt_finish(struct attempt *a)
         attempt_end(a);
 }
 
+/* ---------- upstream quotas (relayhost_rate_limits) ---------- */
+
+/* Write the sends down (queue/quota.h), so that a restart still sees the
+ * windows full; a failure only loses counts, so it is logged, not fatal. */
+static void quota_save(const struct attempt *a)
+{
+    struct quota_state *qs = a->d->quota;
+    quota_state_prune(qs, a->rt->quota, scheduler_now_ms(a->s));
+    size_t len = 0;
+    char *buf = quota_state_encode(qs, &len);
+    if (!buf || spool_side_write(a->d->spool, "quota", buf, len) < 0)
+        log_warning_errno("%s: cannot record the upstream quota counts", a->env.qid);
+    free(buf);
+}
+
+/* The group went to its upstream: one message counts once, when the
+ * upstream accepted it (250 to the final dot: a recipient sent), whatever
+ * the number of recipients; otherwise its place is free again. */
+static void attempt_quota_end(struct attempt *a, struct sub_job *sj,
+                              const struct deliver_result *res)
+{
+    int sent = 0;
+    for (size_t k = 0; k < sj->req.nrcpt; k++)
+        if (res[k].status == DELIVER_SENT)
+            sent = 1;
+    if (sent) {
+        quota_commit(a->d->quota, sj->quota, scheduler_now_ms(a->s));
+        quota_save(a);
+    } else {
+        quota_release(a->d->quota, sj->quota);
+    }
+    sj->quota = NULL;
+}
+
+/* The rule for group g's upstream account: "user@dest" when the client
+ * logs in there as user (smtp_sasl_password_maps, by sender first with
+ * smtp_sender_dependent_authentication), then "dest"; dest is the next-hop
+ * as routed ("[smtp.example.com]:465": relayhost, the sender's relayhost,
+ * a transport_maps next-hop) or the recipient domain for MX delivery. */
+static const struct quota_rule *attempt_quota_rule(const struct attempt *a,
+                                                   const struct deliver_group *g)
+{
+    const struct quota_conf *qc = a->rt->quota;
+    if (!qc || !a->d->quota || g->route.kind != ROUTE_SMTP)
+        return NULL;
+    const char *dest = g->route.nexthop[0] ? g->route.nexthop : g->route.domain;
+    char user[256], key[QUOTA_KEY_MAX];
+    if (smtp_client_account(a->d->smtp, a->env.sender, dest, user, sizeof user) &&
+        (size_t)snprintf(key, sizeof key, "%s@%s", user, dest) < sizeof key) {
+        const struct quota_rule *r = quota_conf_find(qc, key);
+        if (r)
+            return r;
+    }
+    return quota_conf_find(qc, dest);
+}
+
+static void sub_done(void *arg, const struct deliver_result *res, const char *relay);
+
+/* Hand group g to its transport, unless its upstream quota is full: then
+ * its recipients are deferred with the slot time, and the scheduler tries
+ * the message again then. */
+static void attempt_deliver_group(struct attempt *a, size_t g)
+{
+    struct sub_job *sj = &a->subs[g];
+    const struct quota_rule *r = attempt_quota_rule(a, &a->plan.g[g]);
+    if (r) {
+        long long now = scheduler_now_ms(a->s), slot = 0;
+        const struct quota_window *w = NULL;
+        int rc = quota_reserve(a->d->quota, r, now, &slot, &w);
+        if (rc == 0) {
+            char why[160];
+            quota_reason(why, sizeof why, w, slot, now);
+            if (a->quota_next == 0 || slot < a->quota_next)
+                a->quota_next = slot;
+            size_t n = sj->req.nrcpt ? sj->req.nrcpt : 1;
+            struct deliver_result *res = calloc(n, sizeof *res);
+            if (!res)
+                log_fatal("scheduler: out of memory");
+            for (size_t k = 0; k < sj->req.nrcpt; k++) {
+                res[k].status = DELIVER_DEFERRED;
+                snprintf(res[k].dsn, sizeof res[k].dsn, "4.7.0");
+                res[k].reason = why;
+            }
+            sub_done(sj, res, "none");
+            free(res);
+            return;
+        }
+        if (rc == 1)
+            sj->quota = r;
+        /* out of memory: it goes uncounted rather than stays */
+    }
+    a->handed++;
+    transport_deliver(a->plan.g[g].t, &a->ctx, &sj->req, sub_done, sj);
+}
+
 /* A transport's results: recorded in the envelope (the transports never
  * write it), each logged. */
 static void sub_done(void *arg, const struct deliver_result *res, const char *relay)
@@ -446,6 +548,8 @@ static void sub_done(void *arg, const struct deliver_result *res, const char *re
                  relay ? relay : "none", delay, r->dsn[0] ? r->dsn : "4.0.0",
                  status, log_sanitize(reason, strlen(reason), why, sizeof why));
     }
+    if (sj->quota)
+        attempt_quota_end(a, sj, res);
     if (--a->pending == 0)
         attempt_finish(a);
 }
@@ -577,6 +681,6 @@ void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char 
         struct sub_job *sj = &a->subs[g];
         sj->a = a;
         deliver_plan_request(&a->plan, g, &msg, &sj->req);
-        transport_deliver(a->plan.g[g].t, &a->ctx, &sj->req, sub_done, sj);
+        attempt_deliver_group(a, g);
     }
 }
