@@ -402,8 +402,10 @@ void quota_state_prune(struct quota_state *s, const struct quota_conf *c, long l
             size_t max = (size_t)rule_max_limit(r);
             if (k->n - drop > max)
                 drop = k->n - max;
-            memmove(k->t, k->t + drop, (k->n - drop) * sizeof *k->t);
-            k->n -= drop;
+            if (drop) {
+                memmove(k->t, k->t + drop, (k->n - drop) * sizeof *k->t);
+                k->n -= drop;
+            }
         } else {
             k->n = 0;
         }

@@ -186,6 +186,9 @@ static void test_quota_slot(void **state)
     in.quota_next = NOW + 2 * H;        /* the backoff (1200s, then a tick) is sooner */
     outcome_decide(&in, &out);
     assert_int_equal(out.next, NOW - 7 * S + 1500 * S);
+    in.quota_only = 1;                  /* ...but only the quota held it back */
+    outcome_decide(&in, &out);
+    assert_int_equal(out.next, NOW + 2 * H);
     in.arrival = NOW - 5 * D;           /* expired: bounced, quota or not */
     outcome_decide(&in, &out);
     assert_int_equal(out.action, OUTCOME_REMOVE);
