@@ -114,6 +114,10 @@ struct config {
     long long smtp_connection_cache_time_limit;
     long long smtp_line_length_limit;   /* 0: no limit */
     long long default_destination_concurrency_limit;
+    long long smtp_destination_concurrency_limit;
+    long long default_destination_rate_delay;
+    long long smtp_destination_rate_delay;
+    char *relayhost_rate_limits;        /* postern: upstream quotas */
     int smtputf8_enable;
     char *sender_dependent_relayhost_maps;
     char *smtpd_sasl_login_relayhost_maps;  /* postern */
@@ -156,6 +160,8 @@ struct config {
         long long smtp_data_done_timeout;
         long long smtp_quit_timeout;
         long long smtp_connection_cache_time_limit;
+        long long default_destination_rate_delay;
+        long long smtp_destination_rate_delay;
         long long bounce_queue_lifetime;
         long long delay_warning_time;
     } ms;

@@ -21,6 +21,7 @@ struct restrict_conf; /* policy/restrict.h */
 struct ssl_ctx_st;  /* OpenSSL's SSL_CTX */
 struct auth;        /* auth/auth.h */
 struct anvil;       /* policy/anvil.h */
+struct quota_conf;  /* queue/quota.h */
 
 struct runtime {
     struct config *cfg;
@@ -31,6 +32,7 @@ struct runtime {
     struct map *transport_map;     /* transport_maps, or NULL */
     struct map *sender_relay;      /* sender_dependent_relayhost_maps, or NULL */
     struct map *login_relay;       /* smtpd_sasl_login_relayhost_maps, or NULL */
+    struct quota_conf *quota;      /* relayhost_rate_limits, or NULL */
     struct map *passwd;            /* smtp_sasl_password_maps until the smtp
                                     * client takes it, or NULL */
     struct restrict_conf *restrictions; /* the smtpd_*_restrictions, loaded */

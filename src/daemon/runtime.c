@@ -16,6 +16,7 @@
 #include "../smtp/tls.h"
 #include "../auth/auth.h"
 #include "../auth/users.h"
+#include "../queue/quota.h"
 #include "../util/fbundle.h"
 #include "../util/fs.h"
 
@@ -154,6 +155,35 @@ static struct ssl_ctx_st *runtime_tls(const struct config *cfg, struct fbundle *
     return ctx;
 }
 
+/* relayhost_rate_limits: a texthash:/hash: file read by the privileged
+ * parent (as the other tables), parsed here so that a bad line fails the
+ * start or the reload, naming the file and line. */
+static void load_quota(struct runtime *rt, struct fbundle *fb, struct config_errors *errs)
+{
+    const struct config *cfg = rt->cfg;
+    const char *spec = cfg->relayhost_rate_limits;
+    char err[1024], where[512];
+    if (!spec[0])
+        return;
+    config_param_where(cfg, "relayhost_rate_limits", where, sizeof where);
+    const char *path = map_spec_path(spec);
+    if (!path || (strncmp(spec, "texthash:", 9) != 0 && strncmp(spec, "hash:", 5) != 0)) {
+        config_errors_add(errs, "%s: relayhost_rate_limits = %s: use texthash:/path (lines "
+                          "\"[smtp.example.com]:465 500/1d 60/1m\")", where, spec);
+        return;
+    }
+    size_t len = 0;
+    char *text = runtime_read(fb, RF_MAP, path, spec, 0, &len, err, sizeof err, NULL);
+    if (!text) {
+        config_errors_add(errs, "%s: relayhost_rate_limits: %s", where, err);
+        return;
+    }
+    rt->quota = quota_conf_parse(text, len, path, err, sizeof err);
+    free(text);
+    if (!rt->quota)
+        config_errors_add(errs, "relayhost_rate_limits: %s", err);
+}
+
 /* smtpd_sasl_users, read (by the privileged parent) and checked now so
  * that a broken file fails the start or the reload, not each AUTH. */
 static void load_sasl_users(struct runtime *rt, struct fbundle *fb, struct config_errors *errs)
@@ -229,6 +259,7 @@ static void runtime_free(struct runtime *rt)
         map_free(rt->sender_relay);
         map_free(rt->login_relay);
         map_free(rt->passwd);
+        quota_conf_free(rt->quota);
     }
     for (size_t i = 0; rt->listeners && i < rt->cfg->listen.n; i++)
         if (rt->listeners[i])
@@ -281,6 +312,7 @@ static struct runtime *runtime_derive(struct runtime *top, const char *text, siz
         rt->transport_map = top->transport_map;
         rt->sender_relay = top->sender_relay;
         rt->login_relay = top->login_relay;
+        rt->quota = top->quota;
         if (derr.n == 0)
             rt->restrictions = runtime_restrictions(cfg, fb, &derr);
         if (derr.n == 0)
@@ -420,6 +452,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
         !(rt->login_relay = runtime_map(fb, cfg->smtpd_sasl_login_relayhost_maps, 0, why,
                                         sizeof why)))
         config_errors_add(errs, "smtpd_sasl_login_relayhost_maps: %s", why);
+    load_quota(rt, fb, errs);
     rt->restrictions = runtime_restrictions(cfg, fb, errs);
     load_sasl_users(rt, fb, errs);
     if (errs->n == 0)

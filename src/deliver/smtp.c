@@ -26,6 +26,7 @@
 #include "smtp_internal.h"
 #include "../config/config.h"
 #include "../config/maps.h"
+#include "../util/clock.h"
 #include "../util/errbuf.h"
 #include "../util/log.h"
 
@@ -164,8 +165,9 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     for (size_t i = 0; i < cfg->smtp_fallback_relay.n; i++)
         errbuf_set(s->fallback[s->nfallback++], sizeof s->fallback[0], "%s",
                    cfg->smtp_fallback_relay.v[i]);
-    s->dest_limit = cfg->default_destination_concurrency_limit > 0
-                        ? (unsigned long)cfg->default_destination_concurrency_limit : 1;
+    s->dest_limit = cfg->smtp_destination_concurrency_limit > 0
+                        ? (unsigned long)cfg->smtp_destination_concurrency_limit : 1;
+    s->rate_delay = cfg->ms.smtp_destination_rate_delay;
     s->smtputf8 = cfg->smtputf8_enable;
     s->line_limit = cfg->smtp_line_length_limit > 0
                         ? (size_t)cfg->smtp_line_length_limit : 0;
@@ -202,14 +204,66 @@ static struct smtp_dest *dest_get(struct smtp_client *c, const char *key)
     return d;
 }
 
+static void dest_free(struct smtp_dest *d)
+{
+    if (d->pace)
+        event_free(d->pace);
+    free(d->key);
+    free(d);
+}
+
+static void dest_pace_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Wake dest_pace_cb at d->next_start. */
+static void dest_pace_arm(struct smtp_dest *d, long long now)
+{
+    if (!d->pace && !(d->pace = evtimer_new(d->c->base, dest_pace_cb, d)))
+        log_fatal("smtp: out of memory");
+    struct timeval tv = clock_timeval(d->next_start - now);
+    evtimer_add(d->pace, &tv);
+}
+
 static void dest_maybe_free(struct smtp_dest *d)
 {
     if (d->c->freeing || d->slots || !TAILQ_EMPTY(&d->waiting) ||
         !TAILQ_EMPTY(&d->running) || !TAILQ_EMPTY(&d->sessions))
         return;
+    /* the pause after the last delivery outlives it: kept until it ends */
+    long long now = clock_now_ms(NULL);
+    if (d->next_start > now) {
+        dest_pace_arm(d, now);
+        return;
+    }
     TAILQ_REMOVE(&d->c->dests, d, link);
-    free(d->key);
-    free(d);
+    dest_free(d);
+}
+
+static void dest_dispatch(struct smtp_dest *d);
+
+static void dest_pace_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtp_dest *d = arg;
+    (void)fd;
+    (void)what;
+    dest_dispatch(d);
+    dest_maybe_free(d);
+}
+
+/* smtp_destination_rate_delay: one delivery at a time, each starting no
+ * sooner than the delay after the end of the one before (Postfix's
+ * qmgr pauses the destination the same way). 1 when att may start now,
+ * else the timer is set for when it may. */
+static int dest_paced(struct smtp_dest *d, long long delay)
+{
+    if (delay <= 0)
+        return 1;
+    if (!TAILQ_EMPTY(&d->running))
+        return 0;
+    long long now = clock_now_ms(NULL);
+    if (now >= d->next_start)
+        return 1;
+    dest_pace_arm(d, now);
+    return 0;
 }
 
 static void dest_dispatch(struct smtp_dest *d)
@@ -219,7 +273,8 @@ static void dest_dispatch(struct smtp_dest *d)
     if (c->freeing)
         return;
     unsigned long limit = c->set ? c->set->dest_limit : 1;
-    while ((att = TAILQ_FIRST(&d->waiting)) != NULL) {
+    long long delay = c->set ? c->set->rate_delay : 0;
+    while ((att = TAILQ_FIRST(&d->waiting)) != NULL && dest_paced(d, delay)) {
         struct smtp_session *s = TAILQ_FIRST(&d->idle);
         if (s) {
             TAILQ_REMOVE(&d->idle, s, idle_link);
@@ -358,12 +413,13 @@ int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
 }
 
 enum smtp_account smtp_client_account(const struct smtp_client *c, const char *login,
-                                      const char *nexthop, char *user, size_t userlen)
+                                      const char *sender, const char *nexthop, char *user,
+                                      size_t userlen)
 {
     char pass[512];
-    if (!c->set || !c->set->sasl_enable)
+    if (!c || !c->set || !c->set->sasl_enable || (nexthop && strlen(nexthop) >= 300))
         return SMTP_ACCOUNT_NONE;
-    enum smtp_account r = passwd_find(c->set, login, NULL, nexthop, NULL, user, userlen,
+    enum smtp_account r = passwd_find(c->set, login, sender, nexthop, NULL, user, userlen,
                                       pass, sizeof pass);
     OPENSSL_cleanse(pass, sizeof pass);
     return r;
@@ -408,6 +464,8 @@ static void attempt_done(struct smtp_attempt *att)
     att->has_slot = 0;
     if (slot)
         d->slots--;
+    if (att->running && att->set && att->set->rate_delay > 0)
+        d->next_start = clock_now_ms(NULL) + att->set->rate_delay;
     /* the results and the relay point into att: free it only after done */
     att->done(att->done_arg, att->res, att->relay[0] ? att->relay : "none");
     attempt_free(att);
@@ -710,8 +768,7 @@ void smtp_client_free(struct smtp_client *c)
             attempt_done(att);
         }
         TAILQ_REMOVE(&c->dests, d, link);
-        free(d->key);
-        free(d);
+        dest_free(d);
     }
     smtp_settings_unref(c->set);
     free(c);

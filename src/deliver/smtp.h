@@ -64,13 +64,17 @@ enum smtp_account {
 };
 
 /* The upstream account (the user name of the smtp_sasl_password_maps entry)
- * a message submitted with login would log in with through nexthop (NULL:
- * only the login's own entry counts): the login's entry when
- * smtp_sender_dependent_authentication = yes, else the next-hop's
- * ("[host]:port", "[host]", "host"). For the sender rewriting, before the
- * message is routed; never the password. */
+ * a message would log in with through nexthop: with
+ * smtp_sender_dependent_authentication = yes the entry of its login when
+ * given (the login chose the upstream; the sender is then not searched),
+ * else of its sender (address, then @domain); then the next-hop's
+ * ("[host]:port", "[host]", "host"; NULL: none). The resolved host's name,
+ * which an MX delivery may also try, is not known yet. For the sender
+ * rewriting and the upstream quotas, before the message is routed; never
+ * the password. */
 enum smtp_account smtp_client_account(const struct smtp_client *c, const char *login,
-                                      const char *nexthop, char *user, size_t userlen);
+                                      const char *sender, const char *nexthop, char *user,
+                                      size_t userlen);
 
 /* Number of open connections (busy + cached), for tests and logs. */
 unsigned smtp_client_connections(const struct smtp_client *c);

@@ -211,7 +211,8 @@ struct smtp_settings {
     int cache;
     char fallback[SMTP_FALLBACK_MAX][300]; /* smtp_fallback_relay */
     size_t nfallback;
-    unsigned long dest_limit;
+    unsigned long dest_limit;       /* smtp_destination_concurrency_limit */
+    long long rate_delay;           /* smtp_destination_rate_delay, ms; 0: none */
     int smtputf8;
     size_t line_limit;              /* smtp_line_length_limit; 0: none */
 };
@@ -307,6 +308,8 @@ struct smtp_dest {
     struct smtp_client *c;
     char *key;
     unsigned long slots;                /* running attempts + sessions holding one */
+    long long next_start;               /* rate delay: no attempt starts before (ms) */
+    struct event *pace;                 /* rate delay: wakes dest_dispatch */
     TAILQ_HEAD(, smtp_attempt) waiting;
     TAILQ_HEAD(, smtp_attempt) running;
     TAILQ_HEAD(, smtp_session) sessions;

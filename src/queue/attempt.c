@@ -26,6 +26,7 @@
 #include "../util/log.h"
 #include "bounce.h"
 #include "outcome.h"
+#include "quota.h"
 #include "scheduler.h"
 #include "spool.h"
 
@@ -39,6 +40,7 @@ struct attempt;
 struct sub_job {
     struct attempt *a;
     struct deliver_request req;      /* the transport's, until sub_done */
+    const struct quota_rule *quota;  /* the upstream quota it holds a place of */
 };
 
 /* A notice staged by this attempt, published once its state is durable. */
@@ -64,6 +66,9 @@ struct attempt {
     struct sub_job *subs;            /* one per group of the plan */
     size_t pending;
     int non_idempotent;
+    long long quota_next;            /* a quota held recipients back until then */
+    int by_login;                    /* its SMTP AUTH login chose the upstream */
+    size_t handed;                   /* groups handed to a transport */
     struct event *retry;
     /* finishing (attempt_commit), possibly over several retries */
     struct notice notices[ENV_NOTICES_MAX];
@@ -382,6 +387,8 @@ static void attempt_finish(struct attempt *a)
         .warned = env->warned,
         .now = scheduler_now_ms(a->s),
         .run_base = scheduler_run_base(a->s),
+        .quota_next = a->quota_next,
+        .quota_only = a->quota_next > 0 && a->handed == 0,
     };
     outcome_limits_from(a->rt->cfg, &in.limits);
     struct outcome out = { .expire = masks, .bounce = masks + m, .warn = masks + 2 * m };
@@ -423,6 +430,102 @@ static void attempt_finish(struct attempt *a)
         attempt_end(a);
 }
 
+/* ---------- upstream quotas (relayhost_rate_limits) ---------- */
+
+/* Write the sends down (queue/quota.h), so that a restart still sees the
+ * windows full; a failure only loses counts, so it is logged, not fatal. */
+static void quota_save(const struct attempt *a)
+{
+    struct quota_state *qs = a->d->quota;
+    quota_state_prune(qs, a->rt->quota, scheduler_now_ms(a->s));
+    size_t len = 0;
+    char *buf = quota_state_encode(qs, &len);
+    if (!buf || spool_side_write(a->d->spool, "quota", buf, len) < 0)
+        log_warning_errno("%s: cannot record the upstream quota counts", a->env.qid);
+    free(buf);
+}
+
+/* The group went to its upstream: one message counts once, when the
+ * upstream accepted it (250 to the final dot: a recipient sent), whatever
+ * the number of recipients; otherwise its place is free again. */
+static void attempt_quota_end(struct attempt *a, struct sub_job *sj,
+                              const struct deliver_result *res)
+{
+    int sent = 0;
+    for (size_t k = 0; k < sj->req.nrcpt; k++)
+        if (res[k].status == DELIVER_SENT)
+            sent = 1;
+    if (sent) {
+        quota_commit(a->d->quota, sj->quota, scheduler_now_ms(a->s));
+        quota_save(a);
+    } else {
+        quota_release(a->d->quota, sj->quota);
+    }
+    sj->quota = NULL;
+}
+
+/* The rule for group g's upstream account: "user@dest" when the client
+ * logs in there as user (smtp_sasl_password_maps, by login or sender first
+ * with smtp_sender_dependent_authentication), then "dest"; dest is the next-hop
+ * as routed ("[smtp.example.com]:465": relayhost, the sender's relayhost,
+ * a transport_maps next-hop) or the recipient domain for MX delivery. */
+static const struct quota_rule *attempt_quota_rule(const struct attempt *a,
+                                                   const struct deliver_group *g)
+{
+    const struct quota_conf *qc = a->rt->quota;
+    if (!qc || !a->d->quota || g->route.kind != ROUTE_SMTP)
+        return NULL;
+    const char *dest = g->route.nexthop[0] ? g->route.nexthop : g->route.domain;
+    char user[256], key[QUOTA_KEY_MAX];
+    if (smtp_client_account(a->d->smtp, a->by_login ? a->env.sasl_username : NULL,
+                            a->env.sender, dest, user, sizeof user) != SMTP_ACCOUNT_NONE &&
+        (size_t)snprintf(key, sizeof key, "%s@%s", user, dest) < sizeof key) {
+        const struct quota_rule *r = quota_conf_find(qc, key);
+        if (r)
+            return r;
+    }
+    return quota_conf_find(qc, dest);
+}
+
+static void sub_done(void *arg, const struct deliver_result *res, const char *relay);
+
+/* Hand group g to its transport, unless its upstream quota is full: then
+ * its recipients are deferred with the slot time, and the scheduler tries
+ * the message again then. */
+static void attempt_deliver_group(struct attempt *a, size_t g)
+{
+    struct sub_job *sj = &a->subs[g];
+    const struct quota_rule *r = attempt_quota_rule(a, &a->plan.g[g]);
+    if (r) {
+        long long now = scheduler_now_ms(a->s), slot = 0;
+        const struct quota_window *w = NULL;
+        int rc = quota_reserve(a->d->quota, r, now, &slot, &w);
+        if (rc == 0) {
+            char why[160];
+            quota_reason(why, sizeof why, w, slot, now);
+            if (a->quota_next == 0 || slot < a->quota_next)
+                a->quota_next = slot;
+            size_t n = sj->req.nrcpt ? sj->req.nrcpt : 1;
+            struct deliver_result *res = calloc(n, sizeof *res);
+            if (!res)
+                log_fatal("scheduler: out of memory");
+            for (size_t k = 0; k < sj->req.nrcpt; k++) {
+                res[k].status = DELIVER_DEFERRED;
+                snprintf(res[k].dsn, sizeof res[k].dsn, "4.7.0");
+                res[k].reason = why;
+            }
+            sub_done(sj, res, "none");
+            free(res);
+            return;
+        }
+        if (rc == 1)
+            sj->quota = r;
+        /* out of memory: it goes uncounted rather than stays */
+    }
+    a->handed++;
+    transport_deliver(a->plan.g[g].t, &a->ctx, &sj->req, sub_done, sj);
+}
+
 /* A transport's results: recorded in the envelope (the transports never
  * write it), each logged. */
 static void sub_done(void *arg, const struct deliver_result *res, const char *relay)
@@ -447,6 +550,8 @@ static void sub_done(void *arg, const struct deliver_result *res, const char *re
                  relay ? relay : "none", delay, r->dsn[0] ? r->dsn : "4.0.0",
                  status, log_sanitize(reason, strlen(reason), why, sizeof why));
     }
+    if (sj->quota)
+        attempt_quota_end(a, sj, res);
     if (--a->pending == 0)
         attempt_finish(a);
 }
@@ -516,7 +621,7 @@ static char *attempt_upstream(struct attempt *a, int *by_login)
     char account[256] = "";
     enum smtp_account acct = SMTP_ACCOUNT_NONE;
     if (login && a->d->smtp)
-        acct = smtp_client_account(a->d->smtp, login, relayhost, account, sizeof account);
+        acct = smtp_client_account(a->d->smtp, login, NULL, relayhost, account, sizeof account);
     *by_login = relayhost || acct == SMTP_ACCOUNT_LOGIN;
     attempt_rewrite(a, *by_login && acct != SMTP_ACCOUNT_NONE && strchr(account, '@')
                            ? account : NULL);
@@ -569,8 +674,7 @@ void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char 
     a->tried = calloc(n ? n : 1, 1);
     if (!a->tried)
         log_fatal("scheduler: out of memory");
-    int by_login;
-    char *relayhost = attempt_upstream(a, &by_login);
+    char *relayhost = attempt_upstream(a, &a->by_login);
 
     for (size_t i = 0; i < n; i++) {
         struct env_rcpt *r = &a->env.rcpt[i];
@@ -606,7 +710,7 @@ void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char 
         .id = a->env.qid,
         .arrival_sec = a->env.arrival_sec,
         .sender = a->env.sender,
-        .sasl_username = by_login ? a->env.sasl_username : NULL,
+        .sasl_username = a->by_login ? a->env.sasl_username : NULL,
         .content = a->content,
         .content_len = a->content_len,
         .flags = (a->env.body_8bit ? DELIVER_8BITMIME : 0) |
@@ -619,6 +723,6 @@ void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char 
         struct sub_job *sj = &a->subs[g];
         sj->a = a;
         deliver_plan_request(&a->plan, g, &msg, &sj->req);
-        transport_deliver(a->plan.g[g].t, &a->ctx, &sj->req, sub_done, sj);
+        attempt_deliver_group(a, g);
     }
 }

@@ -4,6 +4,7 @@
 
 struct cfg_source;
 struct event_base;
+struct quota_state;
 struct scheduler;
 struct smtp_client;
 struct spool;
@@ -17,6 +18,7 @@ struct attempt_ctx {
     const struct cfg_source *cfg;  /* each attempt keeps the snapshot it starts with */
     struct smtp_client *smtp;      /* smtp transport */
     struct workq *workq;           /* capture transport: worker threads, NULL = inline */
+    struct quota_state *quota;     /* relayhost_rate_limits: the sends, or NULL */
 };
 
 /* Load qid and hand its due recipients to their transports. When the

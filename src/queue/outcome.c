@@ -31,7 +31,7 @@ void outcome_decide(const struct outcome_in *in, struct outcome *out)
     memset(out->bounce, 0, n);
     memset(out->warn, 0, n);
     out->nbounce = out->nwarn = 0;
-    out->attempts = in->attempts + 1;
+    out->attempts = in->quota_only ? in->attempts : in->attempts + 1;
     out->age = in->now - in->arrival;
     out->next = 0;
 
@@ -70,4 +70,8 @@ void outcome_decide(const struct outcome_in *in, struct outcome *out)
     out->action = OUTCOME_RETRY;
     long long wait = scheduler_backoff(out->attempts, l->min_backoff, l->max_backoff);
     out->next = scheduler_next_run(in->run_base, l->run_delay, in->now + wait);
+    /* a quota slot is exact (no queue_run_delay tick); held back by the
+     * quota alone, nothing sooner could go */
+    if (in->quota_next > 0 && (in->quota_only || in->quota_next < out->next))
+        out->next = in->quota_next;
 }

@@ -11,7 +11,9 @@
  *     deferred recipients;
  *   - remove the message (nobody left) or back off: the next attempt at the
  *     first queue_run_delay tick after the backoff (doubling from
- *     minimal_backoff_time up to maximal_backoff_time, as Postfix).
+ *     minimal_backoff_time up to maximal_backoff_time, as Postfix), or
+ *     when the upstream quota that held recipients back has a free slot. A quota deferral still ages the message: it
+ *     expires (bounces) after maximal_queue_lifetime like any other.
  * queue/attempt.c records and carries out the decision (texts, notices,
  * state file). All times are milliseconds. */
 #ifndef POSTERN_QUEUE_OUTCOME_H
@@ -50,6 +52,14 @@ struct outcome_in {
     int bounce_failed;
     long long now;
     long long run_base;             /* the scheduler's first queue_run_delay tick */
+    /* relayhost_rate_limits: recipients were deferred because their
+     * upstream quota is full; quota_next is when its next slot opens (0:
+     * none). quota_only: nothing went to a transport: the retry comes at
+     * quota_next, and the attempt is not counted (the backoff does not
+     * grow). Otherwise the retry comes at quota_next or after the backoff,
+     * whichever is sooner. */
+    long long quota_next;
+    int quota_only;
     struct outcome_limits limits;
 };
 

@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../config/runtime.h"
+#include "../util/clock.h"
 #include "../util/log.h"
 #include "admin.h"
 #include "attempt.h"
 #include "qid.h"
+#include "quota.h"
 #include "scheduler.h"
 #include "spool.h"
 
@@ -90,7 +93,12 @@ struct queue *queue_open(struct event_base *base, const char *dir,
         queue_free(q);
         return NULL;
     }
-    q->attempts = (struct attempt_ctx){ base, q->spool, cfg, smtp, workq };
+    q->attempts = (struct attempt_ctx){ base, q->spool, cfg, smtp, workq, quota_state_new() };
+    if (!q->attempts.quota) {
+        snprintf(err, errlen, "out of memory");
+        queue_free(q);
+        return NULL;
+    }
     q->admin = (struct admin){ q->spool, q->sched, 1 };
     return q;
 }
@@ -104,6 +112,7 @@ void queue_free(struct queue *q)
     if (q->commit_ev)
         event_free(q->commit_ev);
     scheduler_free(q->sched);
+    quota_state_free(q->attempts.quota);
     spool_close(q->spool);
     free(q);
 }
@@ -114,8 +123,33 @@ static void recover_one(const char *qid, void *arg)
     scheduler_enqueue(q->sched, qid, 0);
 }
 
+/* The upstream quota counts of the last run (queue/quota.h): without them
+ * a restart would open every full window at once. */
+static void quota_load(struct queue *q)
+{
+    char *buf = NULL, err[256];
+    size_t len = 0;
+    if (spool_side_read(q->spool, "quota", QUOTA_FILE_MAX, &buf, &len) < 0) {
+        if (errno != ENOENT)
+            log_warning_errno("%s/quota: cannot read the upstream quota counts; "
+                              "starting from none", spool_path(q->spool));
+        return;
+    }
+    long long now = clock_now_ms(NULL);
+    if (quota_state_decode(q->attempts.quota, buf, len, now, err, sizeof err) < 0)
+        log_warning("%s/quota: %s; the upstream quota counts start from none",
+                    spool_path(q->spool), err);
+    free(buf);
+    const struct cfg_source *cfg = q->attempts.cfg;
+    if (cfg && cfg->current) {
+        const struct runtime *rt = cfg->current(cfg->arg);
+        quota_state_prune(q->attempts.quota, rt ? rt->quota : NULL, now);
+    }
+}
+
 long queue_recover(struct queue *q)
 {
+    quota_load(q);
     return spool_scan(q->spool, recover_one, q);
 }
 

@@ -178,4 +178,15 @@ int spool_quarantine(struct spool *sp, const char *qid);
 int spool_hold(struct spool *sp, const char *qid);
 int spool_release(struct spool *sp, const char *qid);
 
+/* ---------- the queue's own small files (spool_side.c) ---------- */
+
+/* Replace the file `name` (lower-case letters and '_') beside the messages
+ * with buf, atomically and durably: after a crash, the old content or the
+ * new. 0, or -1 with errno. */
+int spool_side_write(struct spool *sp, const char *name, const void *buf, size_t len);
+/* Read it (a regular file of at most max bytes) into a malloc'd,
+ * NUL-terminated *buf. 0, or -1 with errno (ENOENT: none yet; EFBIG: too
+ * large). */
+int spool_side_read(struct spool *sp, const char *name, size_t max, char **buf, size_t *len);
+
 #endif

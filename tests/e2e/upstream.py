@@ -15,7 +15,8 @@ Modes:
   only after TLS (``auth_require_tls``), AUTH required before MAIL;
 - ``implicit``: TLS from the first byte (port 465 style), AUTH required;
 - ``plain``: no TLS at all; AUTH offered in cleartext and required.
-``auth=False`` turns AUTH off (any client may send); ``auth_exclude``
+``auth=False`` turns AUTH off (any client may send); ``users``
+({login: password}) accepts several accounts instead of user/password; ``auth_exclude``
 hides mechanisms (["PLAIN"]: LOGIN only); ``ehlo=False`` answers EHLO with
 502 (HELO clients only); ``idle_timeout`` (seconds) closes idle
 connections with a 421; ``require_tls=False``
@@ -28,7 +29,8 @@ serves pipelined clients as they are).  ``eightbitmime=False`` leaves
 
 What it saw: ``messages`` (dicts: mail_from ("<>" for the null sender), mail_options, rcpt_tos,
 content bytes as received, dot-unstuffed, CRLF; login: the AUTH user or
-None; tls: True/False), ``auths`` (mechanism, login, accepted).  Behaviour a
+None; tls: True/False; at: time.monotonic() when the final dot came),
+``auths`` (mechanism, login, accepted).  Behaviour a
 test can change while it runs: ``rcpt_replies`` {address: "451 4.3.0 ..."}
 answers RCPT for that address; ``rcpt_delay`` (seconds) before every RCPT
 reply; ``drop_data`` (count): close the connection instead of answering the
@@ -137,13 +139,14 @@ class Upstream:
     def __init__(self, ca, mode="starttls", auth=True, user=USER, password=PASSWORD,
                  pipelining=False, port=None, data_size_limit=2 ** 25, smtputf8=True,
                  require_tls=True, tls_max=None, auth_exclude=(), ehlo=True,
-                 idle_timeout=300, eightbitmime=True):
+                 idle_timeout=300, eightbitmime=True, users=None):
         assert mode in ("starttls", "implicit", "plain"), mode
         self.ca = ca
         self.mode = mode
         self.auth = auth
         self.user = user
         self.password = password
+        self.users = dict(users or {})
         self.pipelining = pipelining
         self.data_size_limit = data_size_limit
         self.smtputf8 = smtputf8
@@ -173,8 +176,8 @@ class Upstream:
     def _authenticator(self, server, session, envelope, mechanism, auth_data):
         from aiosmtpd.smtp import AuthResult
         login = auth_data.login.decode("utf-8", "replace")
-        ok = (login == self.user and
-              auth_data.password.decode("utf-8", "replace") == self.password)
+        accounts = self.users or {self.user: self.password}
+        ok = accounts.get(login) == auth_data.password.decode("utf-8", "replace")
         with self.lock:
             self.auths.append((mechanism, login, ok))
         if ok:
@@ -219,6 +222,7 @@ class Upstream:
                 "content": envelope.original_content or envelope.content,
                 "login": session.auth_data if session.authenticated else None,
                 "tls": server.transport.get_extra_info("ssl_object") is not None,
+                "at": time.monotonic(),
             })
         return f"250 2.0.0 Ok: queued as UP{n:04d}"
 

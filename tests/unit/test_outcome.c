@@ -160,6 +160,42 @@ static void test_table(void **state)
     }
 }
 
+/* relayhost_rate_limits: a quota deferral retries at the slot, not after
+ * the backoff (nor on a queue_run_delay tick); the backoff wins when it is
+ * sooner; a deferral by quota alone is not counted as an attempt; and the
+ * message still expires after maximal_queue_lifetime. */
+static void test_quota_slot(void **state)
+{
+    (void)state;
+    enum rcpt_state st[2] = { RCPT_DEFERRED, RCPT_SENT };
+    unsigned char tried[2] = { 1, 1 }, m[6];
+    struct outcome_in in = {
+        .n = 2, .state = st, .tried = tried, .arrival = NOW - 10 * S, .attempts = 2,
+        .now = NOW, .run_base = NOW - 7 * S, .limits = DEFAULTS,
+        .quota_next = NOW + 90 * S, .quota_only = 1,
+    };
+    struct outcome out = { .expire = m, .bounce = m + 2, .warn = m + 4 };
+    outcome_decide(&in, &out);
+    assert_int_equal(out.action, OUTCOME_RETRY);
+    assert_int_equal(out.next, NOW + 90 * S);
+    assert_int_equal(out.attempts, 2);
+    in.quota_only = 0;                  /* something was tried too */
+    outcome_decide(&in, &out);
+    assert_int_equal(out.attempts, 3);
+    assert_int_equal(out.next, NOW + 90 * S);
+    in.quota_next = NOW + 2 * H;        /* the backoff (1200s, then a tick) is sooner */
+    outcome_decide(&in, &out);
+    assert_int_equal(out.next, NOW - 7 * S + 1500 * S);
+    in.quota_only = 1;                  /* ...but only the quota held it back */
+    outcome_decide(&in, &out);
+    assert_int_equal(out.next, NOW + 2 * H);
+    in.arrival = NOW - 5 * D;           /* expired: bounced, quota or not */
+    outcome_decide(&in, &out);
+    assert_int_equal(out.action, OUTCOME_REMOVE);
+    assert_int_equal(out.expired, 1);
+    assert_int_equal(out.nbounce, 1);
+}
+
 /* The limits come from the configuration's millisecond values. */
 static void test_limits_from_config(void **state)
 {
@@ -188,6 +224,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
+        cmocka_unit_test(test_quota_slot),
         cmocka_unit_test(test_limits_from_config),
     };
     return cmocka_run_group_tests_name("outcome", tests, NULL, NULL);
