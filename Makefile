@@ -55,7 +55,8 @@ LAYER_config  := config $(LAYER_util)
 LAYER_net     := net $(LAYER_config)
 LAYER_policy  := policy $(LAYER_net)
 LAYER_auth    := auth $(LAYER_net)
-LAYER_deliver := deliver $(LAYER_policy)
+LAYER_dkim    := dkim $(LAYER_net)
+LAYER_deliver := deliver dkim $(LAYER_policy)
 LAYER_queue   := queue $(LAYER_deliver)
 LAYER_smtp    := smtp auth $(LAYER_queue)
 LAYER_daemon  := daemon $(LAYER_smtp)
@@ -67,12 +68,13 @@ UNIT_net      := dns
 UNIT_policy   := policy restrict
 UNIT_auth     := auth dovecot ratelimit sasl saslauthd users \
                  advice # config/advice.c checked against auth/sasl.c's mechanisms
+UNIT_dkim     := dkim_key
 UNIT_deliver  := capture mime7bit rewrite route smtp_client smtp_reply transport
 UNIT_queue    := admin attempt bounce envelope outcome pending qid queue scheduler spool
 UNIT_smtp     := addrlist address command data proxy reply server session trace
 UNIT_daemon   := control
 UNIT_cli      :=
-UNIT_MODULES  := util config net policy auth deliver queue smtp daemon cli
+UNIT_MODULES  := util config net policy auth dkim deliver queue smtp daemon cli
 # Helpers under tests/unit/ a test links besides its module's objects:
 # a configuration snapshot built without daemon/runtime.c.
 UNIT_HELPERS_session := fixture_runtime
