@@ -68,7 +68,7 @@ UNIT_net      := dns
 UNIT_policy   := policy restrict
 UNIT_auth     := auth dovecot ratelimit sasl saslauthd users \
                  advice # config/advice.c checked against auth/sasl.c's mechanisms
-UNIT_dkim     := canon dkim_key
+UNIT_dkim     := canon dkim_key dkim_sign
 UNIT_deliver  := capture mime7bit rewrite route smtp_client smtp_reply transport
 UNIT_queue    := admin attempt bounce envelope outcome pending qid queue scheduler spool
 UNIT_smtp     := addrlist address command data proxy reply server session trace
