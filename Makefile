@@ -6,6 +6,7 @@ CONFIG ?=
 
 RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libpcre2-dev
 TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dkim haproxy \
+             libmail-dkim-perl opendkim-tools \
              swaks msmtp curl s-nail openssl dnsmasq-base \
              sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl
 
