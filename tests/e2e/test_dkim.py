@@ -193,13 +193,16 @@ def test_simple_simple_lf_input_from_sendmail(make_postern, upstream, keys, dns)
     up = upstream(mode="plain", auth=False)
     p = relay_postern(make_postern, up, keys, dkim_domain=DOMAIN, dkim_selector="mail",
                       dkim_private_key=keys.rsa, dkim_canonicalization="simple/simple")
-    lf = (message(LONG_SUBJECT, b"line one  \r\n\r\n.dot line\r\ntrailing\t \r\n\r\n\r\n")
-          .replace(b"\r\n", b"\n"))
+    # a 1500-byte line: smtp_line_length_limit (998) breaks it, and what is
+    # signed is what is sent
+    lf = (message(LONG_SUBJECT, b"line one  \r\n\r\n.dot line\r\n" + b"x" * 1500 +
+                  b"\r\ntrailing\t \r\n\r\n\r\n").replace(b"\r\n", b"\n"))
     r = subprocess.run([POSTERN_BIN, "sendmail", "-C", str(p.config_path), "-f", SENDER, RCPT],
                        input=lf, capture_output=True, timeout=30, env=binary_env())
     assert r.returncode == 0, r.stderr
     got = relayed(p, up)
     assert b"c=simple/simple" in got and b"\r\n.dot line\r\n" in got
+    assert b"x" * 998 + b"\r\n x" in got
     verify_all(got, keys, dns, ["mail"])
     tamper_checks(got, keys, dns, ["mail"])
 
