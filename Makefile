@@ -6,6 +6,7 @@ CONFIG ?=
 
 RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libpcre2-dev
 TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dkim haproxy \
+             libmail-dkim-perl opendkim-tools \
              swaks msmtp curl s-nail openssl dnsmasq-base \
              sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl \
              fail2ban
@@ -56,7 +57,8 @@ LAYER_config  := config $(LAYER_util)
 LAYER_net     := net $(LAYER_config)
 LAYER_policy  := policy $(LAYER_net)
 LAYER_auth    := auth $(LAYER_net)
-LAYER_deliver := deliver $(LAYER_policy)
+LAYER_dkim    := dkim $(LAYER_net)
+LAYER_deliver := deliver dkim $(LAYER_policy)
 LAYER_queue   := queue $(LAYER_deliver)
 LAYER_smtp    := smtp auth $(LAYER_queue)
 LAYER_daemon  := daemon $(LAYER_smtp)
@@ -68,12 +70,13 @@ UNIT_net      := dns
 UNIT_policy   := anvil policy restrict
 UNIT_auth     := auth dovecot sasl saslauthd users \
                  advice # config/advice.c checked against auth/sasl.c's mechanisms
+UNIT_dkim     := canon dkim_key dkim_sign
 UNIT_deliver  := capture mime7bit rewrite route smtp_client smtp_reply transport
 UNIT_queue    := admin attempt bounce envelope outcome pending qid queue quota scheduler spool
 UNIT_smtp     := addrlist address command data proxy reply server session trace
 UNIT_daemon   := control
 UNIT_cli      :=
-UNIT_MODULES  := util config net policy auth deliver queue smtp daemon cli
+UNIT_MODULES  := util config net policy auth dkim deliver queue smtp daemon cli
 # Helpers under tests/unit/ a test links besides its module's objects:
 # a configuration snapshot built without daemon/runtime.c.
 UNIT_HELPERS_session := fixture_runtime

@@ -129,6 +129,14 @@ struct config {
     char *sender_canonical_maps;
     struct cfg_list sender_canonical_classes;
     int sender_rewrite_reply_to;        /* postern */
+    /* DKIM signing (docs/dkim.md) */
+    char *dkim_sign;                    /* mx | yes | no */
+    char *dkim_domain;
+    char *dkim_selector;
+    char *dkim_private_key;
+    char *dkim_key_table;               /* texthash:FILE */
+    char *dkim_canonicalization;        /* header/body: relaxed/relaxed */
+    struct cfg_list dkim_signed_headers;
     /* bounces */
     long long bounce_size_limit;
     long long bounce_queue_lifetime;

@@ -35,6 +35,11 @@
 /* For Postfix names that are not C identifiers (2bounce_notice_recipient). */
 #define P_STR_NAMED(name, f, def, doc) { name, CFG_STR, def, 0, 0, CFG_FIELD(f, char *), doc, 0 }
 
+/* dkim/dkim.h's DKIM_DEFAULT_HEADERS (config/ may not include dkim/) */
+#define DKIM_DEFAULT_HEADERS_TEXT \
+    "From, To, Cc, Subject, Date, Message-ID, Reply-To, MIME-Version, Content-Type, " \
+    "Content-Transfer-Encoding, In-Reply-To, References"
+
 #define MS(n) ((long long)(n))
 #define SEC(n) ((long long)(n) * 1000)
 #define DAYS(n) ((long long)(n) * 86400 * 1000)
@@ -258,6 +263,21 @@ const struct cfg_param config_params[] = {
            "what sender_canonical_maps rewrites: envelope_sender, header_sender"),
     P_BOOL(sender_rewrite_reply_to, "yes",
            "postern: when From: is rewritten and there is no Reply-To:, put the original From in Reply-To:"),
+    /* DKIM signing */
+    P_STR(dkim_sign, "mx",
+          "postern: which smtp deliveries are DKIM-signed: mx (straight to the recipients' MX hosts, not through a relayhost), yes (all), no"),
+    P_STR(dkim_domain, "",
+          "postern: the domain of dkim_private_key (d=); mail whose From: domain is this one is signed"),
+    P_STR(dkim_selector, "",
+          "postern: the selector of dkim_private_key (s=): its public key is at SELECTOR._domainkey.DOMAIN"),
+    P_STR(dkim_private_key, "",
+          "postern: PEM private key file (RSA of at least 1024 bits, or Ed25519; mode 600) for dkim_domain"),
+    P_STR(dkim_key_table, "",
+          "postern: texthash:FILE of \"domain selector keyfile\" lines (OpenDKIM KeyTable shape); several lines for one domain sign once per key"),
+    P_STR(dkim_canonicalization, "relaxed/relaxed",
+          "postern: DKIM canonicalization header/body: relaxed or simple each"),
+    P_LIST(dkim_signed_headers, DKIM_DEFAULT_HEADERS_TEXT,
+           "postern: header fields DKIM signs (each instance present; From once more, over-signed)"),
     /* bounces */
     P_SIZE(bounce_size_limit, "50000", 0, LLONG_MAX,
            "maximal amount of the original message returned in a bounce"),

@@ -22,6 +22,7 @@ struct ssl_ctx_st;  /* OpenSSL's SSL_CTX */
 struct auth;        /* auth/auth.h */
 struct anvil;       /* policy/anvil.h */
 struct quota_conf;  /* queue/quota.h */
+struct dkim_signer; /* dkim/dkim.h */
 
 struct runtime {
     struct config *cfg;
@@ -35,6 +36,9 @@ struct runtime {
     struct quota_conf *quota;      /* relayhost_rate_limits, or NULL */
     struct map *passwd;            /* smtp_sasl_password_maps until the smtp
                                     * client takes it, or NULL */
+    struct dkim_signer *dkim;      /* the DKIM keys (read by the privileged
+                                    * parent) until the smtp client takes
+                                    * them, or NULL: no signing */
     struct restrict_conf *restrictions; /* the smtpd_*_restrictions, loaded */
     struct ssl_ctx_st *smtpd_tls;  /* the SMTP server's TLS context (smtp/tls.h),
                                     * NULL when no listener needs TLS */

@@ -183,4 +183,42 @@ void config_validate(const struct config *cfg, const unsigned char *failed,
                               "(users file), saslauthd or dovecot", where,
                               config_quote(cfg->smtpd_sasl_type, q, sizeof q));
     }
+
+    static const char *const dkim_modes[] = { "mx", "yes", "no" };
+    if (checkable(failed, "dkim_sign") && !one_of(cfg->dkim_sign, dkim_modes, N(dkim_modes), 0))
+        config_errors_add(errs, "%s: dkim_sign = %s: use mx (sign mail sent straight to the "
+                          "recipients' MX hosts), yes (all smtp deliveries) or no",
+                          config_param_where(cfg, "dkim_sign", where, sizeof where),
+                          config_quote(cfg->dkim_sign, q, sizeof q));
+    static const char *const canons[] = { "relaxed/relaxed", "relaxed/simple",
+                                          "simple/relaxed", "simple/simple", "relaxed",
+                                          "simple" };
+    if (checkable(failed, "dkim_canonicalization") &&
+        !one_of(cfg->dkim_canonicalization, canons, N(canons), 1))
+        config_errors_add(errs, "%s: dkim_canonicalization = %s: use header/body with "
+                          "relaxed or simple each (relaxed/relaxed, simple/simple...)",
+                          config_param_where(cfg, "dkim_canonicalization", where,
+                                             sizeof where),
+                          config_quote(cfg->dkim_canonicalization, q, sizeof q));
+    /* one domain: the three go together */
+    int nset = !!cfg->dkim_domain[0] + !!cfg->dkim_selector[0] + !!cfg->dkim_private_key[0];
+    if (checkable(failed, "dkim_domain") && checkable(failed, "dkim_selector") &&
+        checkable(failed, "dkim_private_key") && nset > 0 && nset < 3) {
+        const char *missing = !cfg->dkim_domain[0]     ? "dkim_domain"
+                              : !cfg->dkim_selector[0] ? "dkim_selector"
+                                                       : "dkim_private_key";
+        const char *given = cfg->dkim_domain[0]     ? "dkim_domain"
+                            : cfg->dkim_selector[0] ? "dkim_selector"
+                                                    : "dkim_private_key";
+        config_errors_add(errs, "%s: %s is set but %s is not: DKIM signing for one domain "
+                          "needs dkim_domain, dkim_selector and dkim_private_key (or use "
+                          "dkim_key_table)",
+                          config_param_where(cfg, given, where, sizeof where), given, missing);
+    }
+    if (checkable(failed, "dkim_key_table") && cfg->dkim_key_table[0] &&
+        strncmp(cfg->dkim_key_table, "texthash:", 9) != 0)
+        config_errors_add(errs, "%s: dkim_key_table = %s: write texthash:/path/to/file (lines "
+                          "of \"domain selector keyfile\")",
+                          config_param_where(cfg, "dkim_key_table", where, sizeof where),
+                          config_quote(cfg->dkim_key_table, q, sizeof q));
 }

@@ -111,7 +111,8 @@ static void on_bundle(void *arg, struct fbundle *fb)
         config_errors_each(&errs, reload_say, NULL);
         return;
     }
-    if (smtp_client_configure(d->smtp, rt->cfg, &rt->passwd, err, sizeof err) < 0 ||
+    if (smtp_client_configure(d->smtp, rt->cfg, &rt->passwd, &rt->dkim, err, sizeof err) <
+            0 ||
         runtime_auth_start(rt, d->base, d->anvil, err, sizeof err) < 0) {
         log_warning("reload failed, keeping the running configuration: %s", err);
         runtime_unref(rt);
@@ -234,7 +235,8 @@ static int worker_run(struct daemon *d, const struct owner *owner,
     d->smtp = smtp_client_new(d->base, d->dns);
     if (!d->smtp)
         log_fatal("out of memory");
-    if (smtp_client_configure(d->smtp, cfg, &d->rt->passwd, err, sizeof err) < 0) {
+    if (smtp_client_configure(d->smtp, cfg, &d->rt->passwd, &d->rt->dkim, err,
+                              sizeof err) < 0) {
         log_info("fatal: %s", err);
         goto out;
     }

@@ -17,6 +17,8 @@
 #include "../auth/auth.h"
 #include "../auth/users.h"
 #include "../queue/quota.h"
+#include "../dkim/dkim.h"
+#include "../dkim/dkim_key.h"
 #include "../util/fbundle.h"
 #include "../util/fs.h"
 
@@ -213,6 +215,89 @@ static void load_sasl_users(struct runtime *rt, struct fbundle *fb, struct confi
     rt->sasl_users_len = len;
 }
 
+/* ---------- DKIM keys ---------- */
+
+struct dkim_load {
+    struct runtime *rt;
+    struct fbundle *fb;
+    struct config_errors *errs;
+    const char *param;          /* for messages: dkim_private_key, dkim_key_table */
+};
+
+/* Read one key file as a secret (mode 600, root's) and add it. */
+static int dkim_load_key(void *arg, const char *domain, const char *selector,
+                         const char *keyfile, size_t line, char *err, size_t errlen)
+{
+    struct dkim_load *l = arg;
+    const struct config *cfg = l->rt->cfg;
+    char why[1024], where[512], at[600] = "";
+    size_t len = 0;
+    (void)err;
+    (void)errlen;
+    config_param_where(cfg, l->param, where, sizeof where);
+    if (line)
+        snprintf(at, sizeof at, " (%s line %zu)", map_spec_path(cfg->dkim_key_table), line);
+    char *pem = runtime_read(l->fb, RF_PEM, keyfile, NULL, MAP_SECRET, &len, why, sizeof why,
+                             NULL);
+    EVP_PKEY *key = pem ? dkim_key_parse(pem, len, keyfile, why, sizeof why) : NULL;
+    wipe_free(pem, len);
+    if (!key) {
+        config_errors_add(l->errs, "%s: %s%s: %s", where, l->param, at, why);
+        return 0;       /* go on: report every bad key at once */
+    }
+    if (dkim_signer_add(l->rt->dkim, domain, selector, key, why, sizeof why) < 0)
+        config_errors_add(l->errs, "%s: %s%s: %s", where, l->param, at, why);
+    return 0;
+}
+
+/* dkim_private_key and the keys of dkim_key_table, read by the privileged
+ * parent and checked now: a bad key fails the start, the reload and
+ * `postern check`, naming the file and the fix. */
+static void load_dkim(struct runtime *rt, struct fbundle *fb, struct config_errors *errs)
+{
+    const struct config *cfg = rt->cfg;
+    char where[512], why[1024];
+    if (!cfg->dkim_private_key[0] && !cfg->dkim_key_table[0])
+        return;
+    /* header/body; one word is the header's, the body simple (RFC 6376 3.5 c=) */
+    const char *c = cfg->dkim_canonicalization, *slash = strchr(c, '/');
+    int hc = canon_parse(c, slash ? (size_t)(slash - c) : strlen(c));
+    int bc = slash ? canon_parse(slash + 1, strlen(slash + 1)) : DKIM_CANON_SIMPLE;
+    if (hc < 0 || bc < 0)
+        return;         /* config_validate has said so */
+    rt->dkim = dkim_signer_new((enum dkim_canon)hc, (enum dkim_canon)bc,
+                               (const char *const *)cfg->dkim_signed_headers.v,
+                               cfg->dkim_signed_headers.n, why, sizeof why);
+    if (!rt->dkim) {
+        config_errors_add(errs, "%s: %s",
+                          config_param_where(cfg, "dkim_signed_headers", where, sizeof where),
+                          why);
+        return;
+    }
+    struct dkim_load l = { rt, fb, errs, "dkim_private_key" };
+    if (cfg->dkim_private_key[0] && cfg->dkim_domain[0] && cfg->dkim_selector[0])
+        dkim_load_key(&l, cfg->dkim_domain, cfg->dkim_selector, cfg->dkim_private_key, 0,
+                      why, sizeof why);
+    const char *path = cfg->dkim_key_table[0] ? map_spec_path(cfg->dkim_key_table) : NULL;
+    if (path) {
+        size_t len = 0;
+        l.param = "dkim_key_table";
+        char *text = runtime_read(fb, RF_MAP, path, cfg->dkim_key_table, 0, &len, why,
+                                  sizeof why, NULL);
+        if (!text || dkim_keytable_parse(text, len, path, dkim_load_key, &l, why,
+                                         sizeof why) < 0)
+            config_errors_add(errs, "%s: dkim_key_table: %s",
+                              config_param_where(cfg, "dkim_key_table", where, sizeof where),
+                              why);
+        else if (dkim_signer_nkeys(rt->dkim) == 0 && !cfg->dkim_private_key[0])
+            config_errors_add(errs, "%s: dkim_key_table: %s has no keys; add lines of "
+                              "\"domain selector keyfile\" or leave dkim_key_table empty",
+                              config_param_where(cfg, "dkim_key_table", where, sizeof where),
+                              path);
+        free(text);
+    }
+}
+
 int runtime_auth_start(struct runtime *rt, struct event_base *base, struct anvil *anvil,
                        char *err, size_t errlen)
 {
@@ -260,6 +345,7 @@ static void runtime_free(struct runtime *rt)
         map_free(rt->login_relay);
         map_free(rt->passwd);
         quota_conf_free(rt->quota);
+        dkim_signer_free(rt->dkim);
     }
     for (size_t i = 0; rt->listeners && i < rt->cfg->listen.n; i++)
         if (rt->listeners[i])
@@ -455,6 +541,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     load_quota(rt, fb, errs);
     rt->restrictions = runtime_restrictions(cfg, fb, errs);
     load_sasl_users(rt, fb, errs);
+    load_dkim(rt, fb, errs);
     if (errs->n == 0)
         rt->smtpd_tls = runtime_tls(cfg, fb, errs);
     /* after the rest, whose errors the derived ones would repeat */

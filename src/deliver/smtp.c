@@ -27,6 +27,7 @@
 #include "../config/config.h"
 #include "../config/maps.h"
 #include "../util/clock.h"
+#include "../dkim/dkim.h"
 #include "../util/errbuf.h"
 #include "../util/log.h"
 
@@ -49,6 +50,7 @@ void smtp_settings_unref(struct smtp_settings *s)
         map_free(s->passwd);
     if (s->ctx)
         SSL_CTX_free(s->ctx);
+    dkim_signer_free(s->dkim);
     free(s);
 }
 
@@ -86,7 +88,8 @@ unsigned smtp_client_connections(const struct smtp_client *c)
 }
 
 int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
-                          struct map **passwd_map, char *err, size_t errlen)
+                          struct map **passwd_map, struct dkim_signer **dkim, char *err,
+                          size_t errlen)
 {
     int level = smtp_tls_level_parse(cfg->smtp_tls_security_level);
     if (level < 0) {
@@ -171,6 +174,12 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     s->smtputf8 = cfg->smtputf8_enable;
     s->line_limit = cfg->smtp_line_length_limit > 0
                         ? (size_t)cfg->smtp_line_length_limit : 0;
+    s->dkim_mode = strcmp(cfg->dkim_sign, "yes") == 0 ? SMTP_DKIM_YES
+                   : strcmp(cfg->dkim_sign, "no") == 0 ? SMTP_DKIM_NO : SMTP_DKIM_MX;
+    if (dkim && *dkim) {
+        s->dkim = *dkim;        /* the settings own it now */
+        *dkim = NULL;
+    }
     smtp_settings_unref(c->set);
     c->set = s;
     /* cached connections were made with the old settings */
@@ -441,6 +450,8 @@ static void attempt_free(struct smtp_attempt *att)
     free(att->res_reason);
     free(att->res);
     free(att->conv);
+    free(att->dkim[0].hdr);
+    free(att->dkim[1].hdr);
     free(att);
 }
 

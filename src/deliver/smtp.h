@@ -33,17 +33,20 @@ struct deliver_request;
 struct deliver_result;
 struct smtp_client;
 struct map;
+struct dkim_signer;
 
 struct smtp_client *smtp_client_new(struct event_base *base, struct dns *dns);
 void smtp_client_free(struct smtp_client *c);
 
 /* Apply a (re)loaded configuration. *passwd_map is the loaded
- * smtp_sasl_password_maps table (the daemon's privileged parent read it):
- * on success the client takes it and sets *passwd_map to NULL. Checks
+ * smtp_sasl_password_maps table and *dkim the DKIM keys (dkim/dkim.h;
+ * NULL or *dkim NULL: no signing), both read by the daemon's privileged
+ * parent: on success the client takes them and sets them to NULL. Checks
  * smtp_tls_CAfile. On error returns -1 with err and keeps the old settings
- * (and *passwd_map stays the caller's). */
+ * (and the tables stay the caller's). */
 int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
-                          struct map **passwd_map, char *err, size_t errlen);
+                          struct map **passwd_map, struct dkim_signer **dkim, char *err,
+                          size_t errlen);
 
 /* Deliver req's recipients to req->nexthop: "[host]:port" (no MX lookup),
  * "host:port" (MX lookup of host), or "" (MX lookup of the recipients'

@@ -125,6 +125,8 @@ size_t smtp_auth_plain(const char *user, const char *pass, char *out, size_t out
  *   content may be fed in pieces cut anywhere. */
 struct smtp_body {
     size_t limit;           /* 0: no limit; else at least 2 */
+    int nostuff;            /* no dot-stuffing: the content as the server
+                             * stores it (what DKIM signs) */
     size_t col;             /* bytes on the current output line */
     int bol;                /* the next content byte starts a line */
     int cr;                 /* a CR is held back */
@@ -190,6 +192,8 @@ struct event;
 struct bufferevent;
 struct dns;
 struct map;
+struct dkim_signer;
+struct dkim_sign;
 
 /* An immutable snapshot of the smtp_* parameters, taken by
  * smtp_client_configure; attempts and sessions hold a reference so a
@@ -215,7 +219,11 @@ struct smtp_settings {
     long long rate_delay;           /* smtp_destination_rate_delay, ms; 0: none */
     int smtputf8;
     size_t line_limit;              /* smtp_line_length_limit; 0: none */
+    struct dkim_signer *dkim;       /* the DKIM keys, or NULL: no signing */
+    int dkim_mode;                  /* SMTP_DKIM_* (dkim_sign) */
 };
+
+enum { SMTP_DKIM_NO, SMTP_DKIM_MX, SMTP_DKIM_YES };
 
 struct smtp_target {
     char host[256];
@@ -266,6 +274,14 @@ struct smtp_attempt {
     int conv_rc;                        /* MIME7BIT_* (never ENOMEM) */
     char *conv;                         /* MIME7BIT_CONVERTED: the content */
     size_t conv_len;
+    /* the DKIM-Signature fields of the content as queued [0] and of its
+     * 7-bit version [1], made on first need (smtp_content.c): hdr NULL
+     * when the message is not signed */
+    struct {
+        int done;
+        char *hdr;
+        size_t len;
+    } dkim[2];
 };
 
 struct smtp_session {
@@ -297,6 +313,16 @@ struct smtp_session {
     int aborting;                       /* pipelined MAIL failed: drain replies */
     const char *content;                /* what DATA sends: req->content or att->conv */
     size_t content_len;
+    const char *prefix;                 /* sent before it: the DKIM-Signature
+                                         * fields (att->dkim[].hdr), or NULL */
+    size_t prefix_len;
+    /* DKIM: the content being hashed in slices, off the reply path */
+    struct dkim_sign *sign;
+    struct event *sign_ev;
+    size_t sign_pos;
+    int sign_v;                         /* att->dkim[] index it is for */
+    struct smtp_body sign_body;         /* line breaking as DATA will do */
+    char *sign_buf;
     size_t pos;
     struct smtp_body body;              /* the DATA writer's state */
     int dot_sent;
@@ -340,7 +366,16 @@ void smtp_dest_park(struct smtp_session *s);      /* session became idle */
 void smtp_dest_session_gone(struct smtp_dest *d, int slot);
 void smtp_settings_unref(struct smtp_settings *s);
 
+/* smtp_content.c: the content of a transaction (as queued or 7-bit) and
+ * its DKIM signature. 0: s->content and s->prefix are set; 1: signing
+ * goes on in slices from an event of its own, which calls
+ * smtp_session_resume when done; -1: the recipients' results are recorded
+ * (binary content bounced, or a temporary failure). */
+int smtp_content_choose(struct smtp_session *s);
+void smtp_content_free(struct smtp_session *s);     /* signing state */
+
 /* smtp_session.c */
+void smtp_session_resume(struct smtp_session *s);  /* after smtp_content_choose's 1 */
 struct smtp_session *smtp_session_connect(struct smtp_attempt *att, const struct smtp_target *t);
 void smtp_session_begin(struct smtp_session *s);  /* cached session: next transaction */
 void smtp_session_quit(struct smtp_session *s);   /* idle: QUIT and close */

@@ -428,7 +428,7 @@ static size_t body_text(struct smtp_body *b, const char *p, size_t n, char *out)
             b->breaks++;
         }
         if (b->bol) {
-            if (*p == '.')
+            if (*p == '.' && !b->nostuff)
                 out[o++] = '.';
             b->bol = 0;
         }

@@ -24,7 +24,6 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "mime7bit.h"
 #include "smtp_internal.h"
 #include "transport.h"
 #include "../util/base64.h"
@@ -35,7 +34,7 @@
 
 enum {
     ST_CONNECT, ST_WRAP_TLS, ST_GREETING, ST_EHLO, ST_HELO, ST_STARTTLS, ST_TLS, ST_AUTH,
-    ST_MAIL, ST_RCPT, ST_DATA, ST_XFER, ST_DOT, ST_RSET, ST_IDLE, ST_QUIT
+    ST_MAIL, ST_RCPT, ST_DATA, ST_XFER, ST_DOT, ST_RSET, ST_IDLE, ST_QUIT, ST_SIGN
 };
 
 /* what we were doing, for "timed out while ..." / "lost connection ... while ..." */
@@ -56,6 +55,7 @@ static const char *const st_doing[] = {
     [ST_RSET] = "sending RSET",
     [ST_IDLE] = "waiting in the connection cache",
     [ST_QUIT] = "sending QUIT",
+    [ST_SIGN] = "signing the message (DKIM)",
 };
 
 #define XFER_CHUNK (64 * 1024)          /* content bytes stuffed per step */
@@ -80,6 +80,7 @@ static long long st_timeout(const struct smtp_session *s, int st)
     case ST_RCPT: return t->t_rcpt;
     case ST_DATA: return t->t_data_init;
     case ST_XFER: return t->t_data_xfer;
+    case ST_SIGN: return t->t_data_xfer;
     case ST_DOT: return t->t_data_done;
     case ST_IDLE: return t->cache_time;
     case ST_QUIT: return t->t_quit;
@@ -140,6 +141,8 @@ static void txn_reset(struct smtp_session *s)
     s->aborting = 0;
     s->content = NULL;
     s->content_len = 0;
+    s->prefix = NULL;
+    s->prefix_len = 0;
     s->pos = 0;
     smtp_body_init(&s->body, s->set->line_limit);
     s->dot_sent = 0;
@@ -159,6 +162,7 @@ void smtp_session_free(struct smtp_session *s)
     if (s->bev)
         bufferevent_free(s->bev);
     event_free(s->timer);
+    smtp_content_free(s);
     smtp_reply_free(&s->reply);
     txn_reset(s);
     smtp_settings_unref(s->set);
@@ -509,51 +513,6 @@ static void rcpt_line(struct smtp_session *s, struct evbuffer *b, size_t k)
     free(line);
 }
 
-/* The content for this server: as queued, or (no 8BITMIME, 8-bit body
- * parts) downgraded to 7-bit like Postfix does (RFC 6152 3), once per
- * attempt. Returns 0, or -1 after recording the recipients' results
- * (binary content: 5.6.3 bounce; out of memory: deferred). */
-static int choose_content(struct smtp_session *s)
-{
-    struct smtp_attempt *att = s->att;
-    const struct deliver_request *req = att->req;
-    s->content = req->content;
-    s->content_len = req->content_len;
-    if (s->ext.flags & SMTP_EXT_8BITMIME)
-        return 0;
-    if (!att->conv_done) {
-        int rc = mime_downgrade_7bit(req->content, req->content_len, &att->conv,
-                                     &att->conv_len);
-        if (rc == MIME7BIT_ENOMEM) {
-            smtp_attempt_failure(att, "4.3.0", "cannot convert the message to 7-bit for "
-                                 "host %s[%s], which does not support 8BITMIME: out of "
-                                 "memory", s->host, s->addr);
-            return -1;
-        }
-        att->conv_done = 1;
-        att->conv_rc = rc;
-        if (rc == MIME7BIT_CONVERTED)
-            log_info("%s: 8-bit content converted to 7-bit for %s[%s]:%u (no 8BITMIME), "
-                     "size %zu -> %zu", req->id, s->host, s->addr, s->port,
-                     req->content_len, att->conv_len);
-    }
-    if (att->conv_rc == MIME7BIT_BINARY) {
-        char reason[512];
-        errbuf_set(reason, sizeof reason, "Conversion required and prohibited: message has "
-                   "binary content and host %s[%s] does not support 8BITMIME", s->host,
-                   s->addr);
-        for (size_t k = 0; k < req->nrcpt; k++)
-            if (!att->final[k])
-                smtp_attempt_result(att, k, DELIVER_BOUNCED, "5.6.3", reason);
-        return -1;
-    }
-    if (att->conv_rc == MIME7BIT_CONVERTED) {
-        s->content = att->conv;
-        s->content_len = att->conv_len;
-    }
-    return 0;
-}
-
 static int begin_transaction(struct smtp_session *s)
 {
     struct smtp_attempt *att = s->att;
@@ -562,11 +521,17 @@ static int begin_transaction(struct smtp_session *s)
 
     txn_reset(s);
     errbuf_set(att->relay, sizeof att->relay, "%s[%s]:%u", s->host, s->addr, s->port);
-    if (choose_content(s) < 0)
+    int rc = smtp_content_choose(s);
+    if (rc < 0)
         return job_done(s, 1);
-    if ((s->ext.flags & SMTP_EXT_SIZE) && s->ext.size && s->content_len > s->ext.size) {
+    if (rc > 0) {
+        set_state(s, ST_SIGN);  /* smtp_session_resume comes back here */
+        return 1;
+    }
+    size_t size_sent = s->prefix_len + s->content_len;
+    if ((s->ext.flags & SMTP_EXT_SIZE) && s->ext.size && size_sent > s->ext.size) {
         errbuf_set(reason, sizeof reason, "message size %zu exceeds size limit %llu of server "
-                   "%s[%s]", s->content_len, s->ext.size, s->host, s->addr);
+                   "%s[%s]", size_sent, s->ext.size, s->host, s->addr);
         for (size_t k = 0; k < req->nrcpt; k++)
             if (!att->final[k])
                 smtp_attempt_result(att, k, DELIVER_BOUNCED, "5.3.4", reason);
@@ -603,7 +568,7 @@ static int begin_transaction(struct smtp_session *s)
      * 7-bit version (choose_content), which needs no BODY parameter */
     char *mail = NULL, size[32] = "";
     if (s->ext.flags & SMTP_EXT_SIZE)
-        errbuf_set(size, sizeof size, " SIZE=%zu", s->content_len);
+        errbuf_set(size, sizeof size, " SIZE=%zu", size_sent);
     if (asprintf(&mail, "MAIL FROM:<%s>%s%s%s", req->sender, size,
                  (req->flags & DELIVER_8BITMIME) && (s->ext.flags & SMTP_EXT_8BITMIME)
                      ? " BODY=8BITMIME" : "",
@@ -626,6 +591,11 @@ static int begin_transaction(struct smtp_session *s)
     evbuffer_free(b);
     set_state(s, ST_MAIL);
     return 0;
+}
+
+void smtp_session_resume(struct smtp_session *s)
+{
+    begin_transaction(s);
 }
 
 void smtp_session_begin(struct smtp_session *s)
@@ -817,6 +787,17 @@ static int on_reply(struct smtp_session *s)
             if (!s->content) {      /* cannot happen: set by begin_transaction */
                 s->content = s->att->req->content;
                 s->content_len = s->att->req->content_len;
+            }
+            if (s->prefix_len) {
+                /* the DKIM-Signature fields, before the header section */
+                struct evbuffer *out = bufferevent_get_output(s->bev);
+                struct evbuffer_iovec v;
+                if (evbuffer_reserve_space(out, (ev_ssize_t)smtp_body_max(&s->body,
+                                                                          s->prefix_len),
+                                           &v, 1) < 1)
+                    log_fatal("smtp: out of memory");
+                v.iov_len = smtp_body_write(&s->body, s->prefix, s->prefix_len, v.iov_base);
+                evbuffer_commit_space(out, &v, 1);
             }
             xfer_fill(s);
             return 0;
