@@ -211,6 +211,26 @@ size_t dnsrec_txt_append(struct sbuf *b, const char *value, size_t max, const ch
     return count;
 }
 
+void dnsrec_zone_append(struct sbuf *b, const struct dnsrec *r)
+{
+    const char *c = r->in_zone ? "" : "; ";
+    sbuf_printf(b, "%s%s\tIN\t%s\t", c, r->name, r->type);
+    if (strcmp(r->type, "TXT") != 0) {
+        sbuf_printf(b, "%s\n", r->value);
+        return;
+    }
+    if (strlen(r->value) <= DNSREC_TXT_STRING_MAX) {
+        dnsrec_txt_append(b, r->value, DNSREC_TXT_STRING_MAX, "");
+        sbuf_char(b, '\n');
+        return;
+    }
+    char sep[16];
+    snprintf(sep, sizeof sep, "\n%s\t", c);
+    sbuf_str(b, "( ");
+    dnsrec_txt_append(b, r->value, DNSREC_TXT_STRING_MAX, sep);
+    sbuf_str(b, " )\n");
+}
+
 static int lower_copy(const char *in, char *out, size_t outlen)
 {
     size_t n = strlen(in);

@@ -91,4 +91,10 @@ void dnsrec_spf_value(const struct dnsrec_input *in, struct sbuf *b, const char 
  * bytes outside printable ASCII as \DDD. Returns the number of strings. */
 size_t dnsrec_txt_append(struct sbuf *b, const char *value, size_t max, const char *sep);
 
+/* Append r as zone-file text: "NAME<TAB>IN<TAB>TYPE<TAB>VALUE\n", a long TXT
+ * value as strings in parentheses, one a line; a record that is not
+ * in_zone has every line commented out ("; "), for the operator to pass
+ * on rather than paste. */
+void dnsrec_zone_append(struct sbuf *b, const struct dnsrec *r);
+
 #endif
