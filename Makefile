@@ -7,7 +7,8 @@ CONFIG ?=
 RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libpcre2-dev
 TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dkim haproxy \
              swaks msmtp curl s-nail openssl dnsmasq-base \
-             sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl
+             sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl \
+             opendkim-tools bind9-utils
 
 PKG_LIBS  := libevent libevent_openssl openssl libcares libpcre2-8
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2

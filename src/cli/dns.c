@@ -8,6 +8,7 @@
  * arguments. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,8 @@ int cli_dns(int argc, char **argv)
     size_t dl = strlen(domain);
     if (dl && domain[dl - 1] == '.')
         domain[dl - 1] = '\0';
+    for (char *p = domain; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
 
     const char *path = cli_config_path(cpath);
     char err[1200];
