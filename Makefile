@@ -72,7 +72,7 @@ UNIT_deliver  := capture mime7bit rewrite route smtp_client smtp_reply transport
 UNIT_queue    := admin attempt bounce envelope outcome pending qid queue scheduler spool
 UNIT_smtp     := addrlist address command data proxy reply server session trace
 UNIT_daemon   := control
-UNIT_cli      :=
+UNIT_cli      := dkimkey
 UNIT_MODULES  := util config net policy auth deliver queue smtp daemon cli
 # Helpers under tests/unit/ a test links besides its module's objects:
 # a configuration snapshot built without daemon/runtime.c.
