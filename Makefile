@@ -9,7 +9,7 @@ TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd p
              libmail-dkim-perl opendkim-tools \
              swaks msmtp curl s-nail openssl dnsmasq-base \
              sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl \
-             fail2ban
+             fail2ban bind9-utils
 
 PKG_LIBS  := libevent libevent_openssl openssl libcares libpcre2-8
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2
@@ -66,7 +66,7 @@ LAYER_cli     := cli $(LAYER_daemon)
 # The table: module -> its tests (tests/unit/test_NAME.c).
 UNIT_util     := base64 fbundle fs log sbuf term utf8 workq
 UNIT_config   := cidr config maps
-UNIT_net      := dns
+UNIT_net      := dns dnsrec
 UNIT_policy   := anvil policy restrict
 UNIT_auth     := auth dovecot sasl saslauthd users \
                  advice # config/advice.c checked against auth/sasl.c's mechanisms
@@ -75,7 +75,7 @@ UNIT_deliver  := capture mime7bit rewrite route smtp_client smtp_reply transport
 UNIT_queue    := admin attempt bounce envelope outcome pending qid queue quota scheduler spool
 UNIT_smtp     := addrlist address command data proxy reply server session trace
 UNIT_daemon   := control
-UNIT_cli      :=
+UNIT_cli      := dkimkey
 UNIT_MODULES  := util config net policy auth dkim deliver queue smtp daemon cli
 # Helpers under tests/unit/ a test links besides its module's objects:
 # a configuration snapshot built without daemon/runtime.c.

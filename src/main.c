@@ -19,6 +19,14 @@ static void usage(FILE *f)
             "                         inspect and manage the queue (`mailq` = queue list)\n"
             "  tls selfsigned --host NAME [--days N] [--out DIR] [-f]\n"
             "                         write NAME.key and a self-signed NAME.crt for the SMTP server\n"
+            "  dkim keygen --domain D --selector S [--type rsa|ed25519] [--bits N] [--out DIR]\n"
+            "                         write a DKIM key (S.private, S.txt) and print its record\n"
+            "  dkim record --key FILE --domain D [--selector S]\n"
+            "                         print the DKIM record of an existing private key\n"
+            "  dns records [-c FILE] --domain D --ip ADDR [--ipv6 ADDR] [--key FILE]\n"
+            "                         [--selector S] [--report-to ADDR] [--json]\n"
+            "                         print the MX, A/AAAA, SPF, DKIM, DMARC and PTR records\n"
+            "                         to publish for D\n"
             "  passwd add|del|list|check [NAME] [-f FILE]\n"
             "                         manage the AUTH users file (smtpd_sasl_users); the\n"
             "                         password comes from the terminal or stdin, never argv\n"
@@ -53,6 +61,10 @@ int main(int argc, char **argv)
         return cli_mailq(argc - 1, argv + 1);
     if (strcmp(cmd, "tls") == 0)
         return cli_tls(argc - 1, argv + 1);
+    if (strcmp(cmd, "dkim") == 0)
+        return cli_dkim(argc - 1, argv + 1);
+    if (strcmp(cmd, "dns") == 0)
+        return cli_dns(argc - 1, argv + 1);
     if (strcmp(cmd, "passwd") == 0)
         return cli_passwd(argc - 1, argv + 1);
     if (strcmp(cmd, "sasl") == 0)

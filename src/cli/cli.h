@@ -23,6 +23,16 @@ int cli_passwd(int argc, char **argv);
 /* `postern sasl check NAME`: a password through the configured backend. */
 int cli_sasl(int argc, char **argv);
 
+/* `postern dkim keygen|record`: DKIM keys and their DNS record. */
+int cli_dkim(int argc, char **argv);
+/* `postern dns records`: the DNS records to publish for a domain. */
+int cli_dns(int argc, char **argv);
+/* The DKIM selector of the key file at path: given (--selector) or the
+ * file's name (SELECTOR.private, .key, .pem), checked as a DNS label under
+ * domain. 0, or -1 with a message printed. */
+int cli_dkim_selector_for(const char *path, const char *given, const char *domain,
+                          char *out, size_t outlen);
+
 /* A password from the terminal without echo (twice when twice is set, and
  * both must match) or else stdin's first line, into out (outlen bytes, so
  * at most outlen - 1 of password). 0, or -1 with a message printed. */

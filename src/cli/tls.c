@@ -58,47 +58,6 @@ static int host_ok(const char *h)
     return h[len - 1] != '-';
 }
 
-/* Write data to a new temporary file in dir with mode, synced; its name in
- * tmp. 0 or -1 (message printed). */
-static int write_temp(const char *dir, const char *data, size_t len, mode_t mode,
-                      char *tmp, size_t tmplen)
-{
-    snprintf(tmp, tmplen, "%s/.postern-tls-XXXXXX", dir);
-    int fd = mkstemp(tmp);      /* O_EXCL, mode 0600 from the start */
-    if (fd < 0) {
-        fprintf(stderr, "postern: cannot create a file in %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    if (fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fs_sync(fd) < 0) {
-        fprintf(stderr, "postern: cannot write %s: %s\n", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    if (close(fd) < 0) {
-        fprintf(stderr, "postern: cannot write %s: %s\n", tmp, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* Rename tmp to path: over an existing file only when force. */
-static int put_in_place(const char *tmp, const char *path, int force)
-{
-    int rc = force ? rename(tmp, path)
-                   : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
-    if (rc < 0) {
-        if (errno == EEXIST)
-            fprintf(stderr, "postern: %s exists; use -f to replace it\n", path);
-        else
-            fprintf(stderr, "postern: cannot create %s: %s\n", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 static int selfsigned(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -171,20 +130,22 @@ static int selfsigned(int argc, char **argv)
     }
     char ktmp[PATH_MAX + 40], ctmp[PATH_MAX + 40];
     int rc = 1;
-    if (write_temp(real, ss.key_pem, ss.key_len, 0600, ktmp, sizeof ktmp) < 0)
-        goto out;
-    if (write_temp(real, ss.cert_pem, ss.cert_len, 0644, ctmp, sizeof ctmp) < 0) {
+    if (fs_write_temp(real, ss.key_pem, ss.key_len, 0600, ktmp, sizeof ktmp, err,
+                      sizeof err) < 0)
+        goto fail;
+    if (fs_write_temp(real, ss.cert_pem, ss.cert_len, 0644, ctmp, sizeof ctmp, err,
+                      sizeof err) < 0) {
         unlink(ktmp);
-        goto out;
+        goto fail;
     }
-    if (put_in_place(ktmp, keyp, force) < 0) {
+    if (fs_rename_new(ktmp, keyp, force, err, sizeof err) < 0) {
         unlink(ctmp);
-        goto out;
+        goto fail;
     }
-    if (put_in_place(ctmp, crtp, force) < 0) {
+    if (fs_rename_new(ctmp, crtp, force, err, sizeof err) < 0) {
         if (!force)
             unlink(keyp);       /* ours, just made: no key without its certificate */
-        goto out;
+        goto fail;
     }
     fs_sync_parent(keyp);       /* both renames, one directory */
     printf("wrote %s (private key, mode 0600)\n"
@@ -195,6 +156,9 @@ static int selfsigned(int argc, char **argv)
            "    smtpd_tls_key_file = %s\n",
            keyp, crtp, host, ss.not_after, ss.fingerprint, crtp, keyp);
     rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "postern: %s\n", err);
 out:
     selfsigned_free(&ss);
     return rc;

@@ -81,6 +81,47 @@ int fs_sync_data(int fd)
     return 0;
 }
 
+int fs_write_temp(const char *dir, const void *data, size_t len, mode_t mode, char *tmp,
+                  size_t tmplen, char *err, size_t errlen)
+{
+    if ((size_t)snprintf(tmp, tmplen, "%s/.postern-XXXXXX", dir) >= tmplen) {
+        snprintf(err, errlen, "%s: path too long", dir);
+        return -1;
+    }
+    int fd = mkstemp(tmp);      /* O_EXCL, mode 0600 from the start */
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create a file in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (fs_write_all(fd, data, len) < 0 || fchmod(fd, mode) < 0 || fs_sync(fd) < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (close(fd) < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int fs_rename_new(const char *tmp, const char *path, int replace, char *err, size_t errlen)
+{
+    int rc = replace ? rename(tmp, path)
+                     : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+    if (rc < 0) {
+        if (errno == EEXIST)
+            snprintf(err, errlen, "%s exists; use -f to replace it", path);
+        else
+            snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 int fs_sync_parent(const char *path)
 {
     char copy[4096];

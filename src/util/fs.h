@@ -52,6 +52,19 @@ int fs_subdir_open_safe(int dirfd, const char *dirpath, const char *name, uid_t 
 int fs_own_dir(int fd, const char *shown, uid_t uid, gid_t gid, mode_t keep, char *err,
                size_t errlen);
 
+/* A new file in dir holding len bytes of data with mode, synced, under a
+ * temporary name (".postern-XXXXXX", made with O_EXCL and mode 0600 from
+ * the start, so a secret is never readable by others on the way), written
+ * into tmp (tmplen bytes). 0, or -1 with err (nothing left behind). Put it
+ * in place with fs_rename_new. */
+int fs_write_temp(const char *dir, const void *data, size_t len, mode_t mode, char *tmp,
+                  size_t tmplen, char *err, size_t errlen);
+
+/* Rename tmp to path; over an existing file only when replace is set
+ * (else EEXIST: "PATH exists; use -f to replace it"). On failure tmp is
+ * removed. 0, or -1 with err. */
+int fs_rename_new(const char *tmp, const char *path, int replace, char *err, size_t errlen);
+
 /* fs_read_file flags */
 #define FS_READ_SECRET 0x1  /* a private key: refused unless owned by root (or
                              * by us) and unreadable by group and others */
