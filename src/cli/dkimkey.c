@@ -11,10 +11,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "../util/base64.h"
-#include "../util/fs.h"
-
-#define KEY_FILE_MAX (64 * 1024)    /* a 4096-bit RSA PEM is about 3.3 kB */
+#include "../dkim/dkim_key.h"
 
 const char *dkimkey_type_name(enum dkimkey_type type)
 {
@@ -33,54 +30,22 @@ static const char *ssl_reason(char *buf, size_t len)
     return buf;
 }
 
-/* Fill out->type, bits and record from the public half of pkey. */
+/* Fill out->type, bits and record from the public half of pkey: the
+ * signer's record (dkim/dkim_key.h), so what we print is what it signs
+ * with. */
 static int record_from(EVP_PKEY *pkey, struct dkimkey *out, char *err, size_t errlen)
 {
-    unsigned char raw[32], *der = NULL;
-    const unsigned char *pub;
-    size_t publen;
-    int id = EVP_PKEY_get_base_id(pkey);
-    if (id == EVP_PKEY_RSA) {
-        out->type = DKIMKEY_RSA;
-        out->bits = EVP_PKEY_get_bits(pkey);
-        if (out->bits < DKIMKEY_RSA_MIN) {
-            snprintf(err, errlen, "an RSA key of %d bits is too short for DKIM: verifiers "
-                     "ignore keys below %d bits (RFC 8301); make a new one of %d bits",
-                     out->bits, DKIMKEY_RSA_MIN, DKIMKEY_RSA_DEFAULT);
-            return -1;
-        }
-        int n = i2d_PUBKEY(pkey, &der);    /* SubjectPublicKeyInfo */
-        if (n <= 0) {
-            snprintf(err, errlen, "cannot encode the public key");
-            return -1;
-        }
-        pub = der;
-        publen = (size_t)n;
-    } else if (id == EVP_PKEY_ED25519) {
-        out->type = DKIMKEY_ED25519;
-        out->bits = 256;
-        publen = sizeof raw;
-        if (EVP_PKEY_get_raw_public_key(pkey, raw, &publen) != 1 || publen != sizeof raw) {
-            snprintf(err, errlen, "cannot read the Ed25519 public key");
-            return -1;
-        }
-        pub = raw;
-    } else {
-        snprintf(err, errlen, "a %s key: DKIM keys are RSA or Ed25519",
-                 OBJ_nid2sn(id) ? OBJ_nid2sn(id) : "unknown");
+    const char *type = dkim_key_type(pkey);
+    if (!type) {
+        snprintf(err, errlen, "cannot use the key: DKIM keys are RSA or Ed25519");
         return -1;
     }
-    size_t cap = sizeof "v=DKIM1; k=ed25519; p=" + BASE64_ENCODED_SIZE(publen);
-    char *rec = malloc(cap);
-    if (!rec) {
-        OPENSSL_free(der);
-        snprintf(err, errlen, "out of memory");
+    out->type = strcmp(type, "rsa") == 0 ? DKIMKEY_RSA : DKIMKEY_ED25519;
+    out->bits = out->type == DKIMKEY_RSA ? EVP_PKEY_get_bits(pkey) : 256;
+    if (!(out->record = dkim_pubkey_record(pkey))) {
+        snprintf(err, errlen, "cannot encode the public key: out of memory");
         return -1;
     }
-    int w = snprintf(rec, cap, "v=DKIM1; k=%s; p=", dkimkey_type_name(out->type));
-    base64_encode(pub, publen, rec + w, cap - (size_t)w);
-    OPENSSL_free(der);
-    out->record = rec;
     return 0;
 }
 
@@ -131,39 +96,14 @@ out:
     return rc;
 }
 
-/* A passphrase prompt that never asks: a key for a daemon cannot be
- * encrypted (nobody is there to type the passphrase). */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
-
 int dkimkey_load(const char *path, struct dkimkey *out, char *err, size_t errlen)
 {
-    char *text, why[256], inner[512];
-    size_t len;
     memset(out, 0, sizeof *out);
-    if (fs_read_file(path, FS_READ_SECRET, KEY_FILE_MAX, &text, &len, err, errlen) < 0)
+    EVP_PKEY *pkey = dkim_key_load(path, err, errlen);
+    if (!pkey)
         return -1;
-    BIO *bio = BIO_new_mem_buf(text, (int)len);
-    EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
-    BIO_free(bio);
-    OPENSSL_cleanse(text, len);
-    free(text);
-    if (!pkey) {
-        snprintf(err, errlen, "%s: not a private key in PEM (\"BEGIN PRIVATE KEY\" or "
-                 "\"BEGIN RSA PRIVATE KEY\", unencrypted): %s", path,
-                 ssl_reason(why, sizeof why));
-        return -1;
-    }
-    int rc = record_from(pkey, out, inner, sizeof inner);
+    int rc = record_from(pkey, out, err, errlen);
     EVP_PKEY_free(pkey);
-    if (rc < 0)
-        snprintf(err, errlen, "%s: %s", path, inner);
     return rc;
 }
 

@@ -5,9 +5,9 @@
  * SubjectPublicKeyInfo DER>" (RFC 6376 3.6.1) or "v=DKIM1; k=ed25519;
  * p=<base64 of the raw 32-byte key>" (RFC 8463 4).
  *
- * Kept narrow on purpose: the signer's key loading (src/dkim/) does the
- * same reading; the two are to be merged there, this file then becoming
- * calls into it. No OpenSSL type in the interface. */
+ * Reading a key and deriving its record are the signer's own
+ * (dkim/dkim_key.h), so the record printed is the one the signer's key
+ * needs; this file adds making keys. No OpenSSL type in the interface. */
 #ifndef POSTERN_CLI_DKIMKEY_H
 #define POSTERN_CLI_DKIMKEY_H
 

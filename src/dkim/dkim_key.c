@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -51,14 +52,17 @@ EVP_PKEY *dkim_key_parse(const char *pem, size_t len, const char *name, char *er
     EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
     BIO_free(bio);
     if (!key) {
-        snprintf(err, errlen, "%s: no unencrypted PEM private key in the file; make one "
-                 "with `postern dkim keygen` (or opendkim-genkey)", name);
+        snprintf(err, errlen, "%s: not a private key in PEM (no unencrypted \"BEGIN PRIVATE "
+                 "KEY\" or \"BEGIN RSA PRIVATE KEY\"); make one with `postern dkim keygen` "
+                 "(or opendkim-genkey)", name);
         return NULL;
     }
     const char *type = dkim_key_type(key);
     if (!type) {
-        snprintf(err, errlen, "%s: the key is neither RSA nor Ed25519, the two DKIM "
-                 "signing algorithms (RFC 6376, RFC 8463)", name);
+        int id = EVP_PKEY_get_base_id(key);
+        snprintf(err, errlen, "%s: a %s key, neither RSA nor Ed25519: DKIM keys are RSA or "
+                 "Ed25519 (RFC 6376, RFC 8463)", name,
+                 OBJ_nid2sn(id) ? OBJ_nid2sn(id) : "unknown");
         EVP_PKEY_free(key);
         return NULL;
     }

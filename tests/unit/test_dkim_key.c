@@ -135,7 +135,7 @@ static void test_bad_keys(void **state)
     EVP_PKEY_free(small);
     /* not a key, a missing file, a public key, another key type */
     assert_null(dkim_key_parse("hello", 5, "k.pem", err, sizeof err));
-    assert_non_null(strstr(err, "k.pem: no unencrypted PEM private key"));
+    assert_non_null(strstr(err, "k.pem: not a private key in PEM"));
     assert_null(dkim_key_load("/nonexistent/dkim.pem", err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/dkim.pem"));
     EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
