@@ -13,9 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../config/config.h"
+#include "../config/maps.h"
+#include "../dkim/dkim.h"
 #include "../net/dnsrec.h"
+#include "../util/fs.h"
 #include "../util/sbuf.h"
 #include "dkimkey.h"
 
@@ -28,7 +32,8 @@ static void dns_usage(FILE *f)
             "  print the DNS records to publish for DOMAIN: MX and A/AAAA of myhostname,\n"
             "  SPF (the relayhost's provider when one is set), DKIM of each --key\n"
             "  (selector from --selector or the file name; --selector alone reads\n"
-            "  SELECTOR.private in the current directory), DMARC (reports to --report-to,\n"
+            "  SELECTOR.private in the current directory; neither: DOMAIN's keys in the\n"
+            "  configuration, dkim_private_key and dkim_key_table), DMARC (reports to --report-to,\n"
             "  default postmaster@DOMAIN) and the PTR to ask your hosting provider for\n");
 }
 
@@ -36,6 +41,54 @@ static const char *role_name(enum dnsrec_role r)
 {
     static const char *const names[] = { "mx", "address", "spf", "dkim", "dmarc", "ptr" };
     return names[r];
+}
+
+/* The keys of domain in the configuration: dkim_private_key when
+ * dkim_domain is domain, then the dkim_key_table lines for domain. */
+struct cfg_keys {
+    const char *domain;
+    size_t n;
+    char sel[DNSREC_MAX_DKIM][256], path[DNSREC_MAX_DKIM][300];
+};
+
+static int cfg_key_add(void *arg, const char *domain, const char *selector,
+                       const char *keyfile, size_t line, char *err, size_t errlen)
+{
+    struct cfg_keys *k = arg;
+    (void)line;
+    if (strcasecmp(domain, k->domain) != 0)
+        return 0;
+    if (k->n == DNSREC_MAX_DKIM) {
+        snprintf(err, errlen, "more than %d DKIM keys for %s", DNSREC_MAX_DKIM, k->domain);
+        return -1;
+    }
+    if ((size_t)snprintf(k->sel[k->n], sizeof k->sel[0], "%s", selector) >= sizeof k->sel[0] ||
+        (size_t)snprintf(k->path[k->n], sizeof k->path[0], "%s", keyfile) >=
+            sizeof k->path[0]) {
+        snprintf(err, errlen, "%s: selector or key file name too long", k->domain);
+        return -1;
+    }
+    k->n++;
+    return 0;
+}
+
+static int cfg_keys_find(const struct config *cfg, struct cfg_keys *k, char *err,
+                         size_t errlen)
+{
+    if (cfg->dkim_private_key[0] && cfg->dkim_selector[0] &&
+        cfg_key_add(k, cfg->dkim_domain, cfg->dkim_selector, cfg->dkim_private_key, 0, err,
+                    errlen) < 0)
+        return -1;
+    if (!cfg->dkim_key_table[0])
+        return 0;
+    const char *path = map_spec_path(cfg->dkim_key_table);
+    char *text;
+    size_t len;
+    if (fs_read_file(path, 0, 1 << 20, &text, &len, err, errlen) < 0)
+        return -1;
+    int rc = dkim_keytable_parse(text, len, path, cfg_key_add, k, err, errlen);
+    free(text);
+    return rc;
 }
 
 /* text as "; " comment lines of at most about 78 columns. */
@@ -221,11 +274,22 @@ int cli_dns(int argc, char **argv)
     }
     in.myhostname = cfg->myhostname;
     in.relayhost = cfg->relayhost;
+    /* no key on the command line: the domain's keys in the configuration */
+    struct cfg_keys ck = { .domain = domain };
+    if (nk == 0) {
+        if (cfg_keys_find(cfg, &ck, err, sizeof err) < 0) {
+            fprintf(stderr, "postern: %s\n", err);
+            goto out;
+        }
+        nk = ck.n;
+    }
     for (size_t i = 0; i < nk; i++) {
-        const char *kp = nkeys ? keys[i] : pathbuf[i];
-        if (!nkeys)
+        const char *kp = nkeys ? keys[i] : ck.n ? ck.path[i] : pathbuf[i];
+        if (ck.n)
+            sels[i] = ck.sel[i];
+        else if (!nkeys)
             snprintf(pathbuf[i], sizeof pathbuf[i], "%s.private", sels[i]);
-        if (cli_dkim_selector_for(kp, nsels ? sels[i] : NULL, domain, selbuf[i],
+        if (cli_dkim_selector_for(kp, nsels || ck.n ? sels[i] : NULL, domain, selbuf[i],
                                   sizeof selbuf[i]) < 0) {
             rc = 2;
             goto out;

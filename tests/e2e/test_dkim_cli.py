@@ -319,6 +319,31 @@ def test_dns_records_json(tmp_path):
     assert by_role["ptr"][0]["name"] == "5.113.0.203.in-addr.arpa."
 
 
+def test_dns_records_takes_the_keys_of_the_configuration(tmp_path):
+    # the keys the signer uses (dkim_private_key, dkim_key_table): no --key
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for sel, typ in (("mail", "rsa"), ("ed", "ed25519"), ("other", "rsa")):
+        r = postern("dkim", "keygen", "--domain", DOMAIN, "--selector", sel, "--type", typ,
+                    "--out", str(keys))
+        assert r.returncode == 0, r.stderr
+    table = tmp_path / "keytable"
+    table.write_text(f"example.com ed {keys / 'ed.private'}\n"
+                     f"example.net other {keys / 'other.private'}\n")
+    cf = config(tmp_path, f"dkim_domain = example.com\ndkim_selector = mail\n"
+                          f"dkim_private_key = {keys / 'mail.private'}\n"
+                          f"dkim_key_table = texthash:{table}\n")
+    r = postern("dns", "records", "-c", str(cf), "--domain", DOMAIN, "--ip", "203.0.113.5",
+                "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    dkim = {rec["name"]: rec["value"] for rec in json.loads(r.stdout)["records"]
+            if rec["role"] == "dkim"}
+    assert set(dkim) == {"mail._domainkey.example.com.", "ed._domainkey.example.com."}
+    p = tags(dkim["mail._domainkey.example.com."])["p"]
+    assert base64.b64decode(p) == spki_der(keys / "mail.private")
+    assert tags(dkim["ed._domainkey.example.com."])["k"] == "ed25519"
+
+
 @pytest.mark.parametrize("args,rc,message", [
     (["--ip", "203.0.113"], 2, "not an IPv4 address"),
     (["--ip", "2001:db8::1"], 2, "not an IPv4 address"),
