@@ -3,8 +3,8 @@
  * The lists (smtpd_client_, _helo_, _sender_, _relay_, _recipient_ and
  * _data_restrictions) are parsed once, when the configuration is loaded:
  * restrict_conf_new checks every name (an unknown one is an error that
- * names the closest valid one; one that needs DNS is an error that says
- * it comes in a later version), opens every table and reports every
+ * names the closest valid one; one postern does not implement is an error
+ * that says so), opens every table and reports every
  * problem, not just the first. The session then asks at each stage,
  * passing a snapshot of what it knows, and gets Postfix's decision and
  * Postfix's words: "554 5.7.1 <u@example.net>: Relay access denied".

@@ -42,6 +42,7 @@ static const struct reply_def replies[REPLY_COUNT] = {
     [REPLY_TOO_MANY_FROM] = { 421, "4.7.0", "%s Error: too many connections from %s", 0,
                               { "<host>", "<addr>" } },
     [REPLY_AUTH_TEMP] = { 454, "4.7.0", "Temporary authentication failure", 0, { 0 } },
+    [REPLY_SERVER_CONFIG] = { 451, "4.3.5", "Server configuration error", 0, { 0 } },
 
     [REPLY_UNKNOWN] = { 500, "5.5.2", "Error: command not recognized", E, { 0 } },
     [REPLY_LINE_TOO_LONG] = { 500, "5.5.2", "Error: line too long", E, { 0 } },
