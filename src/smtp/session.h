@@ -135,8 +135,8 @@ struct session {
     size_t cur_len;
     int dns_replay;                       /* running dns_line again */
     int dns_rounds;                       /* lookups for the command so far */
-    struct session_dns_fact *facts;       /* answers so far (a ring) */
-    size_t nfacts, next_fact;
+    struct session_dns_fact *facts;       /* answers so far (a ring once full) */
+    size_t nfacts, cap_facts, next_fact;
     struct session_tx tx;
     unsigned long nmsgs;
 };

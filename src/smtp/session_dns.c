@@ -20,7 +20,7 @@
 #include "session_cmd.h"
 #include "session_internal.h"
 
-#define FACTS_MAX 64            /* answers kept per session (oldest go first) */
+#define FACTS_MAX 64            /* answers kept per session (then the oldest go) */
 
 struct session_dns_fact {
     enum dns_check_kind kind;
@@ -82,15 +82,26 @@ int session_dns_peer(struct session *s, enum listen_kind kind)
 static void fact_store(struct session *s, enum dns_check_kind kind, const char *name,
                        const struct dns_check_result *res)
 {
-    if (!s->facts) {
-        s->facts = calloc(FACTS_MAX, sizeof *s->facts);
-        if (!s->facts)
-            return;     /* asked again next time: slower, still right */
+    if (s->nfacts == s->cap_facts && s->cap_facts < FACTS_MAX) {
+        /* most sessions need a few answers: grow on demand */
+        size_t cap = s->cap_facts ? s->cap_facts * 2 : 4;
+        if (cap > FACTS_MAX)
+            cap = FACTS_MAX;
+        struct session_dns_fact *v = realloc(s->facts, cap * sizeof *v);
+        if (v) {
+            s->facts = v;
+            s->cap_facts = cap;
+        }
     }
-    struct session_dns_fact *f = &s->facts[s->next_fact];
-    s->next_fact = (s->next_fact + 1) % FACTS_MAX;
-    if (s->nfacts < FACTS_MAX)
-        s->nfacts++;
+    if (s->cap_facts == 0)
+        return;         /* no memory: asked again next time, slower, still right */
+    struct session_dns_fact *f;
+    if (s->nfacts < s->cap_facts) {
+        f = &s->facts[s->nfacts++];
+    } else {
+        f = &s->facts[s->next_fact];        /* full: the oldest goes */
+        s->next_fact = (s->next_fact + 1) % s->nfacts;
+    }
     f->kind = kind;
     snprintf(f->name, sizeof f->name, "%s", name);
     f->res = *res;
@@ -114,6 +125,9 @@ static void replay(struct session *s)
     size_t len = s->dns_line_len;
     s->dns_line = NULL;
     s->state = SS_CMD;
+    /* the command's deadline may have passed while DNS was asked (the
+     * timer ignores SS_DNS_WAIT): the client gets its full time again */
+    session_timer_arm(s, session_cfg(s)->smtpd_timeout);
     if (line) {
         s->dns_replay = 1;
         session_command(s, line, len);
@@ -177,5 +191,5 @@ void session_dns_free(struct session *s)
     s->dns_line = NULL;
     free(s->facts);
     s->facts = NULL;
-    s->nfacts = s->next_fact = 0;
+    s->nfacts = s->next_fact = s->cap_facts = 0;
 }

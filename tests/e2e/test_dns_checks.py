@@ -264,3 +264,21 @@ def test_dns_timeout_defer_if_permit_loses_to_a_reject(make_postern, blackhole):
                      smtpd_sender_restrictions="reject_unknown_sender_domain, reject")
     r = rcpt_reply(p, "127.0.0.1", sender="a@slow.test")
     assert full(r) == "554 5.7.1 <a@slow.test>: Sender address rejected: Access denied", r
+
+
+def test_dns_wait_longer_than_smtpd_timeout(make_postern, blackhole):
+    """The command deadline does not end a session that waits for DNS, and
+    is armed again once the answer is in: an idle client still times out."""
+    p = make_postern(dns_servers=blackhole.server, smtpd_dns_timeout="2s", smtpd_timeout="1s",
+                     smtpd_sender_restrictions="reject_unknown_sender_domain")
+    c = p.raw(source_address=("127.0.0.1", 0), timeout=10)
+    c.read_reply()
+    c.expect("EHLO helo.test", 250)
+    c.expect("MAIL FROM:<a@slow.test>", 250)
+    r = c.cmd(f"RCPT TO:<{RCPT}>", timeout=10)
+    assert r.code == 450, r
+    # idle now: the deadline runs from the reply, not from the RCPT line
+    r = c.read_reply(timeout=10)
+    assert r.code == 421 and "timeout exceeded" in r.last, r
+    p.wait_log(r"timeout after command from unknown\[127\.0\.0\.1\]")
+    c.sock.close()
