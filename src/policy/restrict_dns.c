@@ -158,7 +158,7 @@ static int reject_unknown_helo(struct reval *e)
     if (!helo)
         return R_DUNNO;
     if (helo[0] == '[')
-        return R_DUNNO;     /* address literals: reject_invalid_helo_hostname's job */
+        return rreject_invalid_hostaddr(e, helo, RN_HELO);     /* as Postfix */
     char name[256];
     drop_dot(helo, name, sizeof name);
     const struct dns_check_result *r = fact(e, DNS_CHECK_HOST, name);

@@ -206,7 +206,7 @@ char *raddr_find(const struct restrict_conf *rc, const struct map *m, const char
 
 /* ---- the restrictions --------------------------------------------------- */
 
-static int reject_invalid_hostaddr(struct reval *e, const char *addr, const char *class)
+int rreject_invalid_hostaddr(struct reval *e, const char *addr, const char *class)
 {
     char test[600];
     size_t len = strlen(addr);
@@ -431,12 +431,12 @@ static int eval_item(struct reval *e, const struct ritem *it, const char *reply_
     case K_REJECT_INVALID_HELO:
         if (!s->helo)
             return R_DUNNO;
-        return s->helo[0] == '[' ? reject_invalid_hostaddr(e, s->helo, RN_HELO)
+        return s->helo[0] == '[' ? rreject_invalid_hostaddr(e, s->helo, RN_HELO)
                                  : reject_invalid_hostname(e, s->helo, RN_HELO);
     case K_REJECT_NON_FQDN_HELO:
         if (!s->helo)
             return R_DUNNO;
-        return s->helo[0] == '[' ? reject_invalid_hostaddr(e, s->helo, RN_HELO)
+        return s->helo[0] == '[' ? rreject_invalid_hostaddr(e, s->helo, RN_HELO)
                                  : reject_non_fqdn_hostname(e, s->helo, RN_HELO);
     case K_REJECT_NON_FQDN_SENDER:
         return s->sender && *s->sender ? reject_non_fqdn_address(e, s->sender, RN_SENDER)

@@ -168,6 +168,10 @@ int rdomain_relay(const struct restrict_conf *rc, const char *domain);
  * server receives or relays for. */
 int rpermit_auth_destination(struct reval *e, const char *rcpt);
 
+/* Postfix's reject_invalid_hostaddr: addr ("[192.0.2.1]", "[IPv6:...]")
+ * must be a valid address literal. */
+int rreject_invalid_hostaddr(struct reval *e, const char *addr, const char *class);
+
 /* Postfix's valid_hostname and valid_hostaddr (DONT_GRIPE). utf8: accept
  * non-ASCII labels (SMTPUTF8 transactions). */
 int rvalid_hostname(const char *name, int utf8);

@@ -1003,6 +1003,8 @@ static const struct xcase xcases[] = {
       .want = "550 5.7.1 <nx.example>: Helo command rejected: Host not found" },
     { "smtpd_helo_restrictions = reject_unknown_helo_hostname", .helo = "[192.0.2.1]",
       .want = "" },
+    { "smtpd_helo_restrictions = reject_unknown_helo_hostname", .helo = "[192.0.2.300]",
+      .want = "501 5.5.2 <[192.0.2.300]>: Helo command rejected: invalid ip address" },
     { "smtpd_helo_restrictions = reject_unknown_helo_hostname\n"
       "unknown_hostname_reject_code = 550", .helo = "slow.example",
       .want = "450 4.7.1 <slow.example>: Helo command rejected: Host not found" },
