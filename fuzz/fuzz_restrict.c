@@ -15,7 +15,11 @@
  *     every message starts with its parameter's name;
  *   - a decision is 0 or a code 400..599 whose reply starts with that code,
  *     a space and an enhanced status code of the same class, is at most 510
- *     bytes and holds no control byte. */
+ *     bytes and holds no control byte;
+ *   - a decision that asks for a DNS answer (need) has no code.
+ * The DNS restrictions get answers made up from the name asked (every
+ * status, A records 127.0.0.x, a long TXT); a name answered "missing"
+ * stays missing, so the need path runs too. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,8 +66,33 @@ static void on_error(void *arg, const char *param, const char *msg)
     check(strncmp(msg, param, strlen(param)) == 0, "error does not start with its param");
 }
 
+static struct dns_check_result fact_res;
+
+static const struct dns_check_result *fake_fact(void *arg, enum dns_check_kind kind,
+                                                const char *name)
+{
+    (void)arg;
+    unsigned h = (unsigned)kind * 31u;
+    for (const char *p = name; *p; p++)
+        h = h * 33u + (unsigned char)*p;
+    if (h % 7 == 0)
+        return NULL;        /* not asked yet */
+    memset(&fact_res, 0, sizeof fact_res);
+    fact_res.status = (enum dns_status)(h % 4);
+    fact_res.naddr = 1 + h % 3;
+    for (size_t i = 0; i < fact_res.naddr; i++) {
+        fact_res.addr[i][0] = 127;
+        fact_res.addr[i][3] = (unsigned char)(h >> (i * 3));
+    }
+    memset(fact_res.txt, h % 2 ? 'x' : '\t', sizeof fact_res.txt - 1);
+    snprintf(fact_res.error, sizeof fact_res.error, "%s: made up", name);
+    return &fact_res;
+}
+
 static void check_result(const struct restrict_result *r)
 {
+    if (r->need[0])
+        check(r->code == 0, "a code while asking for DNS");
     if (r->code == 0)
         return;
     check(r->code >= 400 && r->code <= 599, "code out of range");
@@ -131,7 +160,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct restrict_snapshot snap = {
         .client_addr = "192.0.2.1", .client_name = "mx.client.example", .sasl_enabled = 1,
         .helo = "mx.client.example", .sender = "alice@example.com",
-        .recipient = "bob@other.example", .rcpt_count = 1,
+        .recipient = "bob@other.example", .rcpt_count = 1, .dns_fact = fake_fact,
+        .client_name_status = (enum dns_peer)(size % 4),
+        .reverse_name_status = (enum dns_peer)(size % 3),
     };
     struct restrict_result r;
     for (int pass = 0; pass < 2; pass++) {

@@ -45,6 +45,16 @@ struct config {
     int smtpd_reject_unlisted_recipient;
     char *local_recipient_maps;
     char *relay_recipient_maps;
+    /* DNS restrictions and the client name */
+    int smtpd_peername_lookup;
+    long long smtpd_dns_timeout;        /* postern; seconds */
+    long long unknown_client_reject_code;
+    long long unknown_hostname_reject_code;
+    long long unknown_address_reject_code;
+    long long maps_rbl_reject_code;
+    char *reject_tempfail_action;       /* defer | defer_if_permit */
+    char *unknown_address_tempfail_action;
+    char *unknown_helo_hostname_tempfail_action;
     /* queue and transports */
     char *queue_directory;
     char *default_transport;     /* "capture" (smtp in a later issue) */

@@ -264,6 +264,7 @@ static int worker_run(struct daemon *d, const struct owner *owner,
         log_info("fatal: %s", err);
         goto out;
     }
+    server_set_dns(d->server, d->dns);
     /* control and local submission sockets, made as mail_owner; refused
      * if another daemon serves this queue (before queue_recover cleans up) */
     d->control = control_new(d->base, queue_admin(d->queue));

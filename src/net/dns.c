@@ -15,6 +15,7 @@
  * runs every callback still owed, with DNS_TEMPFAIL "resolver shut down"
  * unless the result was already complete. */
 #include "net/dns.h"
+#include "net/dns_int.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
@@ -39,13 +40,6 @@
 #define DNS_TRIES 2
 
 enum req_kind { REQ_MX, REQ_HOST };
-
-struct dns_sock {
-    struct dns_sock *next;
-    ares_socket_t fd;
-    short what;
-    struct event *ev;
-};
 
 struct dns_lookup;
 
@@ -85,16 +79,6 @@ struct dns_lookup {
     struct dns_result res;
 };
 
-struct dns {
-    struct event_base *base;
-    ares_channel ch;
-    struct event *timer;
-    struct dns_sock *socks;
-    struct dns_lookup *reqs;
-    int closing;
-    uint64_t rng;
-};
-
 /* ares_library_init() is process-global in c-ares < 1.23 (and a no-op on
  * Linux): call it once. This static flag is the only mutable global of the
  * module; it is written once and never reset (no ares_library_cleanup(),
@@ -104,7 +88,7 @@ static int ares_initialised;
 /* ------------------------------------------------------------------------ */
 /* helpers */
 
-static void *xcalloc(size_t n, size_t size)
+void *dns_xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n, size);
     if (!p)
@@ -122,8 +106,7 @@ static unsigned dns_rnd(void *arg)
     return (unsigned)((d->rng * 2685821657736338717ULL) >> 32);
 }
 
-/* Temporary failures: anything but "this name/type does not exist". */
-static int status_is_temp(int st)
+int dns_status_is_temp(int st)
 {
     return st != ARES_SUCCESS && st != ARES_ENOTFOUND && st != ARES_ENODATA &&
            st != ARES_EBADNAME;
@@ -204,7 +187,7 @@ enum dns_status dns_sort_mx(struct dns_mx *mx, size_t n, unsigned (*rnd)(void *)
 /* ------------------------------------------------------------------------ */
 /* libevent <-> c-ares */
 
-static void update_timer(struct dns *d)
+void dns_timer_update(struct dns *d)
 {
     if (d->closing)
         return;
@@ -220,7 +203,7 @@ static void sock_cb(evutil_socket_t fd, short what, void *arg)
     struct dns *d = arg;
     ares_process_fd(d->ch, (what & EV_READ) ? (ares_socket_t)fd : ARES_SOCKET_BAD,
                     (what & EV_WRITE) ? (ares_socket_t)fd : ARES_SOCKET_BAD);
-    update_timer(d);
+    dns_timer_update(d);
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -229,7 +212,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct dns *d = arg;
     ares_process_fd(d->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-    update_timer(d);
+    dns_timer_update(d);
 }
 
 static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
@@ -250,7 +233,7 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable, int writab
     if (s && s->what == what)
         return;
     if (!s) {
-        s = xcalloc(1, sizeof *s);
+        s = dns_xcalloc(1, sizeof *s);
         s->fd = fd;
         s->next = d->socks;
         d->socks = s;
@@ -272,7 +255,7 @@ static void done_cb(evutil_socket_t fd, short what, void *arg);
 static struct dns_lookup *req_new(struct dns *d, enum req_kind kind, const char *name,
                                dns_cb cb, void *arg)
 {
-    struct dns_lookup *r = xcalloc(1, sizeof *r);
+    struct dns_lookup *r = dns_xcalloc(1, sizeof *r);
     r->d = d;
     r->cb = cb;
     r->arg = arg;
@@ -373,10 +356,10 @@ static void hosts_done(struct dns_lookup *r)
             continue;
         }
         /* this host is dropped; remember why */
-        int st = status_is_temp(q->st4) ? q->st4 : status_is_temp(q->st6) ? q->st6
+        int st = dns_status_is_temp(q->st4) ? q->st4 : dns_status_is_temp(q->st6) ? q->st6
                  : (q->st4 == ARES_ENOTFOUND || q->st6 == ARES_ENOTFOUND) ? ARES_ENOTFOUND
                  : ARES_ENODATA;
-        if (status_is_temp(st)) {
+        if (dns_status_is_temp(st)) {
             if (!any_temp) {
                 fail_name = q->name;
                 fail_st = st;
@@ -481,7 +464,7 @@ static void start_hosts(struct dns_lookup *r)
         ares_query(d->ch, q->name, C_IN, T_A, host_cb, &q->q4);
         ares_query(d->ch, q->name, C_IN, T_AAAA, host_cb, &q->q6);
     }
-    update_timer(d);
+    dns_timer_update(d);
     query_done(r);
 }
 
@@ -725,6 +708,7 @@ void dns_free(struct dns *d)
         free(s);
     }
     event_free(d->timer);
+    dns_checks_shutdown(d);
     /* a callback may start a new request on d: it lands on this list,
      * already finished with "resolver shut down" */
     while (d->reqs) {
@@ -797,5 +781,5 @@ void dns_resolve_mx(struct dns *d, const char *domain, dns_cb cb, void *arg)
     }
     r->pending = 1;
     ares_query(d->ch, r->domain, C_IN, T_MX, mx_cb, r);
-    update_timer(d);
+    dns_timer_update(d);
 }

@@ -3,8 +3,8 @@
  * The lists (smtpd_client_, _helo_, _sender_, _relay_, _recipient_ and
  * _data_restrictions) are parsed once, when the configuration is loaded:
  * restrict_conf_new checks every name (an unknown one is an error that
- * names the closest valid one; one that needs DNS is an error that says
- * it comes in a later version), opens every table and reports every
+ * names the closest valid one; one postern does not implement is an error
+ * that says so), opens every table and reports every
  * problem, not just the first. The session then asks at each stage,
  * passing a snapshot of what it knows, and gets Postfix's decision and
  * Postfix's words: "554 5.7.1 <u@example.net>: Relay access denied".
@@ -27,12 +27,19 @@
  * and strict_rfc821_envelopes (restrict_strict_rfc821) decides whether a
  * MAIL/RCPT path without <> is a 501.
  *
+ * The DNS restrictions (reject_rbl_client, reject_unknown_sender_domain,
+ * ...) read what the session found out in DNS through the snapshot; when
+ * an answer is missing the decision says which lookup it needs (see
+ * restrict_result) and the session asks again once it has it.
+ *
  * Everything here is a pure function of the loaded configuration, its
  * tables and the snapshot. */
 #ifndef POSTERN_POLICY_RESTRICT_H
 #define POSTERN_POLICY_RESTRICT_H
 
 #include <stddef.h>
+
+#include "../net/dns.h"
 
 struct map;
 struct restrict_conf;
@@ -69,6 +76,14 @@ struct restrict_settings {
     int reject_unlisted_sender;             /* smtpd_reject_unlisted_sender */
     int reject_unlisted_recipient;          /* smtpd_reject_unlisted_recipient */
     int sender_header_check;                /* smtpd_sender_header_check */
+    /* the DNS restrictions' reply codes and temporary-failure actions
+     * ("defer" or "defer_if_permit"), Postfix's parameters */
+    int unknown_client_reject_code;
+    int unknown_hostname_reject_code;
+    int unknown_address_reject_code;
+    int maps_rbl_reject_code;
+    const char *unknown_address_tempfail_action;
+    const char *unknown_helo_hostname_tempfail_action;
 };
 
 /* The settings of cfg (its smtpd_*_restrictions and the parameters they
@@ -109,6 +124,16 @@ struct restrict_snapshot {
                                  * "postmaster"); at DATA the only recipient,
                                  * NULL when there are several */
     size_t rcpt_count;          /* recipients accepted so far */
+    /* The client name lookup (smtpd_peername_lookup): forward-confirmed
+     * (client_name_status) and PTR alone (reverse_name). Zero: OK. */
+    enum dns_peer client_name_status;
+    enum dns_peer reverse_name_status;
+    const char *reverse_name;   /* the PTR name, or "unknown"; NULL: client_name */
+    /* What the session has found out in DNS so far (see restrict_result's
+     * need): the answer for (kind, name), or NULL when not asked yet. */
+    const struct dns_check_result *(*dns_fact)(void *arg, enum dns_check_kind kind,
+                                               const char *name);
+    void *dns_arg;
 };
 
 #define RESTRICT_REPLY_MAX 512  /* a reply line, as Postfix: at most 510 + NUL */
@@ -116,12 +141,22 @@ struct restrict_snapshot {
 /* The decision. code 0: go on (permitted or nothing objected). Otherwise
  * reply is the whole line to send ("450 4.7.1 ...": 4xx is temporary, 5xx
  * permanent), and the caller logs it as Postfix's "reject:" line. warning,
- * when not empty, is a configuration problem met while deciding (an access
- * table result postern cannot act on): log it as a warning. */
+ * when not empty, is a problem met while deciding (an access table result
+ * postern cannot act on, a DNS list that did not answer): log it as a
+ * warning.
+ *
+ * need (not empty, code 0): undecided until DNS answers: look up
+ * (need_kind, need) with dns_lookup_check, make the answer available
+ * through the snapshot's dns_fact and ask again. The restrictions are
+ * evaluated in order, as Postfix does, so a lookup is only asked for when
+ * the restriction that needs it is reached (permit_mynetworks before
+ * reject_rbl_client spares the lookup). */
 struct restrict_result {
     int code;
     char reply[RESTRICT_REPLY_MAX];
     char warning[RESTRICT_REPLY_MAX];
+    enum dns_check_kind need_kind;
+    char need[256];
 };
 
 /* MAIL FROM: smtpd_helo_required ("503 5.5.1 Error: send HELO/EHLO first"). */

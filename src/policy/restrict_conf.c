@@ -13,7 +13,7 @@
 #include "../config/config.h"
 #include "../config/maps.h"
 
-#define DNS_WHY "needs DNS lookups, which come in a later version of postern"
+#define DNS_WHY "is a DNS restriction postern does not implement yet"
 
 static const struct rname rnames[] = {
     /* generic */
@@ -48,24 +48,24 @@ static const struct rname rnames[] = {
     { "reject_non_fqdn_recipient", K_REJECT_NON_FQDN_RCPT, RC_OK, RA_NONE },
     { "reject_unlisted_recipient", K_REJECT_UNLISTED_RCPT, RC_OK, RA_NONE },
     { "check_recipient_maps", K_REJECT_UNLISTED_RCPT, RC_OK, RA_NONE },
-    /* need DNS */
-    { "reject_unknown_client_hostname", K_NONE, RC_DNS, RA_NONE },
-    { "reject_unknown_client", K_NONE, RC_DNS, RA_NONE },
-    { "reject_unknown_reverse_client_hostname", K_NONE, RC_DNS, RA_NONE },
+    /* DNS (restrict_dns.c) */
+    { "reject_unknown_client_hostname", K_REJECT_UNKNOWN_CLIENT, RC_OK, RA_NONE },
+    { "reject_unknown_client", K_REJECT_UNKNOWN_CLIENT, RC_OK, RA_NONE },
+    { "reject_unknown_reverse_client_hostname", K_REJECT_UNKNOWN_REVERSE, RC_OK, RA_NONE },
     { "reject_unknown_forward_client_hostname", K_NONE, RC_DNS, RA_NONE },
-    { "reject_unknown_helo_hostname", K_NONE, RC_DNS, RA_NONE },
-    { "reject_unknown_hostname", K_NONE, RC_DNS, RA_NONE },
-    { "reject_unknown_sender_domain", K_NONE, RC_DNS, RA_NONE },
-    { "reject_unknown_recipient_domain", K_NONE, RC_DNS, RA_NONE },
-    { "reject_rbl_client", K_NONE, RC_DNS, RA_WORD },
-    { "reject_rbl", K_NONE, RC_DNS, RA_WORD },
-    { "reject_rhsbl_client", K_NONE, RC_DNS, RA_WORD },
-    { "reject_rhsbl_reverse_client", K_NONE, RC_DNS, RA_WORD },
-    { "reject_rhsbl_helo", K_NONE, RC_DNS, RA_WORD },
-    { "reject_rhsbl_sender", K_NONE, RC_DNS, RA_WORD },
-    { "reject_rhsbl_recipient", K_NONE, RC_DNS, RA_WORD },
-    { "permit_dnswl_client", K_NONE, RC_DNS, RA_WORD },
-    { "permit_rhswl_client", K_NONE, RC_DNS, RA_WORD },
+    { "reject_unknown_helo_hostname", K_REJECT_UNKNOWN_HELO, RC_OK, RA_NONE },
+    { "reject_unknown_hostname", K_REJECT_UNKNOWN_HELO, RC_OK, RA_NONE },
+    { "reject_unknown_sender_domain", K_REJECT_UNKNOWN_SENDER_DOMAIN, RC_OK, RA_NONE },
+    { "reject_unknown_recipient_domain", K_REJECT_UNKNOWN_RCPT_DOMAIN, RC_OK, RA_NONE },
+    { "reject_rbl_client", K_REJECT_RBL_CLIENT, RC_OK, RA_WORD },
+    { "reject_rbl", K_REJECT_RBL_CLIENT, RC_OK, RA_WORD },
+    { "reject_rhsbl_client", K_REJECT_RHSBL_CLIENT, RC_OK, RA_WORD },
+    { "reject_rhsbl_reverse_client", K_REJECT_RHSBL_REVERSE, RC_OK, RA_WORD },
+    { "reject_rhsbl_helo", K_REJECT_RHSBL_HELO, RC_OK, RA_WORD },
+    { "reject_rhsbl_sender", K_REJECT_RHSBL_SENDER, RC_OK, RA_WORD },
+    { "reject_rhsbl_recipient", K_REJECT_RHSBL_RCPT, RC_OK, RA_WORD },
+    { "permit_dnswl_client", K_PERMIT_DNSWL_CLIENT, RC_OK, RA_WORD },
+    { "permit_rhswl_client", K_PERMIT_RHSWL_CLIENT, RC_OK, RA_WORD },
     { "reject_maps_rbl", K_NONE, RC_DNS, RA_NONE },
     { "permit_mx_backup", K_NONE, RC_DNS, RA_NONE },
     { "check_reverse_client_access", K_NONE, RC_DNS, RA_TABLE },
@@ -213,16 +213,23 @@ static void unknown_name(struct builder *b, const char *param, const char *tok)
 }
 
 static int push_item(struct builder *b, struct rlist *l, enum rkind kind,
-                     const struct map *m, const char *param)
+                     const struct map *m, const char *arg, const char *param)
 {
+    char *a = NULL;
+    if (arg && !(a = strdup(arg))) {
+        report(b, param, "%s: out of memory", param);
+        return -1;
+    }
     struct ritem *v = realloc(l->v, (l->n + 1) * sizeof *v);
     if (!v) {
+        free(a);
         report(b, param, "%s: out of memory", param);
         return -1;
     }
     l->v = v;
     l->v[l->n].kind = kind;
     l->v[l->n].map = m;
+    l->v[l->n].arg = a;
     l->n++;
     return 0;
 }
@@ -247,7 +254,7 @@ static void parse_list(struct builder *b, enum restrict_list which)
             }
             const struct map *m = open_table(b, param, "table", tok[i]);
             if (m)
-                push_item(b, l, default_access[which], m, param);
+                push_item(b, l, default_access[which], m, NULL, param);
             continue;
         }
         if (!rn) {
@@ -258,7 +265,11 @@ static void parse_list(struct builder *b, enum restrict_list which)
         if (rn->arg != RA_NONE) {
             if (i + 1 < n && (rn->arg == RA_WORD || strchr(tok[i + 1], ':')))
                 arg = tok[++i];
-            else if (rn->cls == RC_OK) {
+            else if (rn->cls == RC_OK && rn->arg == RA_WORD) {
+                report(b, param, "%s: %s needs a DNS list zone: %s zone.example[=127.0.0.2]",
+                       param, rn->name, rn->name);
+                continue;
+            } else if (rn->cls == RC_OK) {
                 report(b, param, "%s: %s needs a table: %s type:/path, e.g. %s "
                        "cidr:/etc/postern/%s", param, rn->name, rn->name, rn->name,
                        rn->kind == K_CHECK_CLIENT ? "client_access" : "access");
@@ -277,6 +288,12 @@ static void parse_list(struct builder *b, enum restrict_list which)
         const struct map *m = NULL;
         if (rn->arg == RA_TABLE && !(m = open_table(b, param, rn->name, arg)))
             continue;
+        if (rn->arg == RA_WORD && rdnsxl_arg_ok(arg) < 0) {
+            report(b, param, "%s: %s \"%s\": expected a DNS zone, optionally with the "
+                   "answer to match, e.g. %s zen.spamhaus.org or %s list.example=127.0.0.2",
+                   param, rn->name, q(arg, qt, sizeof qt), rn->name, rn->name);
+            continue;
+        }
         if ((rn->kind == K_REJECT_LOGIN || rn->kind == K_REJECT_AUTH_LOGIN ||
              rn->kind == K_REJECT_UNAUTH_LOGIN || rn->kind == K_REJECT_KNOWN_LOGIN) &&
             !b->s->sender_login_maps[0]) {
@@ -284,7 +301,7 @@ static void parse_list(struct builder *b, enum restrict_list which)
                    "SASL logins own which sender addresses", param, rn->name);
             continue;
         }
-        push_item(b, l, rn->kind, m, param);
+        push_item(b, l, rn->kind, m, rn->arg == RA_WORD ? arg : NULL, param);
     }
 }
 
@@ -329,6 +346,20 @@ static const struct map *open_param_table(struct builder *b, const char *param,
     return open_table(b, param, "table", spec);
 }
 
+/* Postfix's *_tempfail_action: 1 for defer (at once), 0 for
+ * defer_if_permit (the default: unless something else rejects). */
+static int tempfail_action(struct builder *b, const char *param, const char *v)
+{
+    char qv[100];
+    if (!v || !*v || strcmp(v, "defer_if_permit") == 0)
+        return 0;
+    if (strcmp(v, "defer") == 0)
+        return 1;
+    report(b, param, "%s = %s: use defer_if_permit (defer unless another restriction "
+           "rejects) or defer", param, q(v, qv, sizeof qv));
+    return 0;
+}
+
 struct restrict_conf *restrict_conf_new(const struct restrict_settings *s,
                                         const struct restrict_io *io)
 {
@@ -344,6 +375,14 @@ struct restrict_conf *restrict_conf_new(const struct restrict_settings *s,
     rc->reject_unlisted_sender = s->reject_unlisted_sender;
     rc->reject_unlisted_recipient = s->reject_unlisted_recipient;
     rc->sender_header_check = s->sender_header_check;
+    rc->unk_client_code = s->unknown_client_reject_code ? s->unknown_client_reject_code : 450;
+    rc->unk_name_code = s->unknown_hostname_reject_code ? s->unknown_hostname_reject_code : 450;
+    rc->unk_addr_code = s->unknown_address_reject_code ? s->unknown_address_reject_code : 450;
+    rc->rbl_code = s->maps_rbl_reject_code ? s->maps_rbl_reject_code : 554;
+    rc->unk_addr_defer = tempfail_action(&b, "unknown_address_tempfail_action",
+                                         s->unknown_address_tempfail_action);
+    rc->unk_name_defer = tempfail_action(&b, "unknown_helo_hostname_tempfail_action",
+                                         s->unknown_helo_hostname_tempfail_action);
     rc->nmydest = s->nmydestination;
     rc->nrelay = s->nrelay_domains;
     if (!(rc->mydest = copy_strings(s->mydestination, s->nmydestination)) ||
@@ -386,8 +425,11 @@ void restrict_conf_free(struct restrict_conf *rc)
 {
     if (!rc)
         return;
-    for (int l = 0; l < RESTRICT_NLISTS; l++)
+    for (int l = 0; l < RESTRICT_NLISTS; l++) {
+        for (size_t i = 0; i < rc->list[l].n; i++)
+            free(rc->list[l].v[i].arg);
         free(rc->list[l].v);
+    }
     for (size_t i = 0; i < rc->nmaps; i++)
         map_free(rc->maps[i]);
     free(rc->maps);
@@ -434,6 +476,12 @@ void restrict_settings_from_config(const struct config *cfg, struct restrict_set
         .reject_unlisted_sender = cfg->smtpd_reject_unlisted_sender,
         .reject_unlisted_recipient = cfg->smtpd_reject_unlisted_recipient,
         .sender_header_check = cfg->smtpd_sender_header_check,
+        .unknown_client_reject_code = (int)cfg->unknown_client_reject_code,
+        .unknown_hostname_reject_code = (int)cfg->unknown_hostname_reject_code,
+        .unknown_address_reject_code = (int)cfg->unknown_address_reject_code,
+        .maps_rbl_reject_code = (int)cfg->maps_rbl_reject_code,
+        .unknown_address_tempfail_action = cfg->unknown_address_tempfail_action,
+        .unknown_helo_hostname_tempfail_action = cfg->unknown_helo_hostname_tempfail_action,
     };
     for (int l = 0; l < RESTRICT_NLISTS; l++) {
         s->list[l] = lists[l]->v;

@@ -49,7 +49,54 @@ int reval_reject(struct reval *e, int code, const char *dsn, const char *fmt, ..
         if ((unsigned char)r[i] < 0x20 || r[i] == 0x7f)
             r[i] = ' ';
     e->res->code = code;
+    if (code >= 500 && e->dir_code) {
+        /* an earlier temporary failure may have hidden a permit: defer */
+        snprintf(r, RESTRICT_REPLY_MAX, "%s", e->dir);
+        e->res->code = e->dir_code;
+        e->dir_code = 0;
+    }
     return R_REJECT;
+}
+
+static void defer_if(char *buf, int *codep, int code, const char *dsn, const char *fmt,
+                     va_list ap)
+{
+    if (*codep)
+        return;             /* the first reason is kept, as Postfix */
+    char text[RESTRICT_REPLY_MAX];
+    vsnprintf(text, sizeof text, fmt, ap);
+    if (code < 400 || code > 499)
+        code = 450;
+    int n = snprintf(buf, RESTRICT_REPLY_MAX, "%d %.20s ", code, dsn);
+    if (n > 0 && n < RESTRICT_REPLY_MAX) {
+        size_t tl = strlen(text), room = RESTRICT_REPLY_MAX - 1 - (size_t)n;
+        memcpy(buf + n, text, tl < room ? tl : room);
+        buf[n + (int)(tl < room ? tl : room)] = '\0';
+    }
+    buf[510] = '\0';
+    buf[4] = buf[0];
+    for (char *p = buf; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    *codep = code;
+}
+
+int reval_defer_if_permit(struct reval *e, int code, const char *dsn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    defer_if(e->dip, &e->dip_code, code, dsn, fmt, ap);
+    va_end(ap);
+    return R_DUNNO;
+}
+
+int reval_defer_if_reject(struct reval *e, int code, const char *dsn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    defer_if(e->dir, &e->dir_code, code, dsn, fmt, ap);
+    va_end(ap);
+    return R_DUNNO;
 }
 
 void reval_warn(struct reval *e, const char *fmt, ...)
@@ -159,7 +206,7 @@ char *raddr_find(const struct restrict_conf *rc, const struct map *m, const char
 
 /* ---- the restrictions --------------------------------------------------- */
 
-static int reject_invalid_hostaddr(struct reval *e, const char *addr, const char *class)
+int rreject_invalid_hostaddr(struct reval *e, const char *addr, const char *class)
 {
     char test[600];
     size_t len = strlen(addr);
@@ -210,7 +257,7 @@ static int reject_non_fqdn_address(struct reval *e, const char *addr, const char
     return R_DUNNO;
 }
 
-static int permit_auth_destination(struct reval *e, const char *rcpt)
+int rpermit_auth_destination(struct reval *e, const char *rcpt)
 {
     const char *at = strrchr(rcpt, '@');
     char local[1100];
@@ -233,7 +280,7 @@ static int permit_auth_destination(struct reval *e, const char *rcpt)
 static int reject_unauth_destination(struct reval *e, const char *rcpt, int code,
                                      const char *dsn)
 {
-    if (permit_auth_destination(e, rcpt) == R_OK)
+    if (rpermit_auth_destination(e, rcpt) == R_OK)
         return R_DUNNO;
     return reval_reject(e, code, dsn, "<%s>: Relay access denied", rcpt);
 }
@@ -384,12 +431,12 @@ static int eval_item(struct reval *e, const struct ritem *it, const char *reply_
     case K_REJECT_INVALID_HELO:
         if (!s->helo)
             return R_DUNNO;
-        return s->helo[0] == '[' ? reject_invalid_hostaddr(e, s->helo, RN_HELO)
+        return s->helo[0] == '[' ? rreject_invalid_hostaddr(e, s->helo, RN_HELO)
                                  : reject_invalid_hostname(e, s->helo, RN_HELO);
     case K_REJECT_NON_FQDN_HELO:
         if (!s->helo)
             return R_DUNNO;
-        return s->helo[0] == '[' ? reject_invalid_hostaddr(e, s->helo, RN_HELO)
+        return s->helo[0] == '[' ? rreject_invalid_hostaddr(e, s->helo, RN_HELO)
                                  : reject_non_fqdn_hostname(e, s->helo, RN_HELO);
     case K_REJECT_NON_FQDN_SENDER:
         return s->sender && *s->sender ? reject_non_fqdn_address(e, s->sender, RN_SENDER)
@@ -400,7 +447,7 @@ static int eval_item(struct reval *e, const struct ritem *it, const char *reply_
     case K_REJECT_LOGIN:
         return login_check(e, it->kind);
     case K_PERMIT_AUTH_DEST:
-        return s->recipient ? permit_auth_destination(e, s->recipient) : R_DUNNO;
+        return s->recipient ? rpermit_auth_destination(e, s->recipient) : R_DUNNO;
     case K_REJECT_UNAUTH_DEST:
         return s->recipient ? reject_unauth_destination(e, s->recipient, CODE_RELAY,
                                                         "5.7.1") : R_DUNNO;
@@ -412,6 +459,12 @@ static int eval_item(struct reval *e, const struct ritem *it, const char *reply_
                             : R_DUNNO;
     case K_REJECT_UNLISTED_RCPT:
         return s->recipient && *s->recipient ? check_recipient_rcpt_maps(e) : R_DUNNO;
+    case K_REJECT_UNKNOWN_CLIENT: case K_REJECT_UNKNOWN_REVERSE: case K_REJECT_UNKNOWN_HELO:
+    case K_REJECT_UNKNOWN_SENDER_DOMAIN: case K_REJECT_UNKNOWN_RCPT_DOMAIN:
+    case K_REJECT_RBL_CLIENT: case K_PERMIT_DNSWL_CLIENT: case K_REJECT_RHSBL_CLIENT:
+    case K_REJECT_RHSBL_REVERSE: case K_REJECT_RHSBL_HELO: case K_REJECT_RHSBL_SENDER:
+    case K_REJECT_RHSBL_RCPT: case K_PERMIT_RHSWL_CLIENT:
+        return rdns_eval(e, it, reply_class);
     case K_NONE:
         break;
     }
@@ -448,6 +501,27 @@ static int run(struct reval *e, enum restrict_list l, const char *name, const ch
     return reval_list(e, rl->v, rl->n, name, class);
 }
 
+/* Neither rejected nor waiting for DNS: the next list runs. */
+static int goes_on(int st)
+{
+    return st != R_REJECT && st != R_NEED;
+}
+
+/* The end of a stage: undecided (a lookup is needed), or the deferral a
+ * temporary failure left when nothing rejected (defer_if_permit). */
+static void stage_end(struct reval *e, int st)
+{
+    if (st == R_NEED) {
+        e->res->code = 0;
+        e->res->reply[0] = '\0';
+        return;
+    }
+    if (st != R_REJECT && e->dip_code) {
+        e->res->code = e->dip_code;
+        snprintf(e->res->reply, RESTRICT_REPLY_MAX, "%s", e->dip);
+    }
+}
+
 void restrict_check_mail(const struct restrict_conf *rc, const struct restrict_snapshot *s,
                          struct restrict_result *res)
 {
@@ -465,19 +539,20 @@ void restrict_check_rcpt(const struct restrict_conf *rc, const struct restrict_s
     if (!s->recipient || strcasecmp(s->recipient, "postmaster") == 0)
         return;
     int st = run(&e, RESTRICT_CLIENT, e.namaddr, RN_CLIENT);
-    if (st != R_REJECT && s->helo)
+    if (goes_on(st) && s->helo)
         st = run(&e, RESTRICT_HELO, s->helo, RN_HELO);
-    if (st != R_REJECT && s->sender) {
+    if (goes_on(st) && s->sender) {
         st = run(&e, RESTRICT_SENDER, s->sender, RN_SENDER);
-        if (st != R_REJECT && rc->reject_unlisted_sender && *s->sender)
+        if (goes_on(st) && rc->reject_unlisted_sender && *s->sender)
             st = check_sender_rcpt_maps(&e);
     }
-    if (st != R_REJECT)
+    if (goes_on(st))
         st = run(&e, RESTRICT_RELAY, s->recipient, RN_RECIPIENT);
-    if (st != R_REJECT)
+    if (goes_on(st))
         st = run(&e, RESTRICT_RECIPIENT, s->recipient, RN_RECIPIENT);
-    if (st != R_REJECT && rc->reject_unlisted_recipient)
-        check_recipient_rcpt_maps(&e);
+    if (goes_on(st) && rc->reject_unlisted_recipient)
+        st = check_recipient_rcpt_maps(&e);
+    stage_end(&e, st);
 }
 
 void restrict_check_data(const struct restrict_conf *rc, const struct restrict_snapshot *s,
@@ -485,7 +560,7 @@ void restrict_check_data(const struct restrict_conf *rc, const struct restrict_s
 {
     struct reval e;
     reval_init(&e, rc, s, res);
-    run(&e, RESTRICT_DATA, "DATA", RN_DATA);
+    stage_end(&e, run(&e, RESTRICT_DATA, "DATA", RN_DATA));
 }
 
 void restrict_check_header_from(const struct restrict_conf *rc,

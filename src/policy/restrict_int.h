@@ -18,13 +18,19 @@ enum rkind {
     K_REJECT_LOGIN,         /* reject_sender_login_mismatch: AUTH then UNAUTH */
     K_PERMIT_AUTH_DEST, K_REJECT_UNAUTH_DEST, K_DEFER_UNAUTH_DEST,
     K_REJECT_NON_FQDN_RCPT, K_REJECT_UNLISTED_RCPT,
+    /* DNS (restrict_dns.c) */
+    K_REJECT_UNKNOWN_CLIENT, K_REJECT_UNKNOWN_REVERSE, K_REJECT_UNKNOWN_HELO,
+    K_REJECT_UNKNOWN_SENDER_DOMAIN, K_REJECT_UNKNOWN_RCPT_DOMAIN,
+    K_REJECT_RBL_CLIENT, K_PERMIT_DNSWL_CLIENT,
+    K_REJECT_RHSBL_CLIENT, K_REJECT_RHSBL_REVERSE, K_REJECT_RHSBL_HELO,
+    K_REJECT_RHSBL_SENDER, K_REJECT_RHSBL_RCPT, K_PERMIT_RHSWL_CLIENT,
     K_NONE                  /* not a restriction postern evaluates */
 };
 
 /* How a name is known. */
 enum rclass {
     RC_OK,                  /* implemented */
-    RC_DNS,                 /* needs DNS: a later version */
+    RC_DNS,                 /* a DNS restriction postern does not have yet */
     RC_UNSUPPORTED,         /* a Postfix restriction postern does not have */
 };
 
@@ -44,6 +50,7 @@ const struct rname *restrict_name_find(const char *name);
 struct ritem {
     enum rkind kind;
     const struct map *map;  /* K_CHECK_*: owned by the conf */
+    char *arg;              /* RA_WORD: the DNS list "zone[=filter]", owned */
 };
 
 struct rlist {
@@ -62,10 +69,13 @@ struct restrict_conf {
     size_t nrelay;
     int allow_untrusted_routing, helo_required, strict_rfc821;
     int reject_unlisted_sender, reject_unlisted_recipient, sender_header_check;
+    int unk_client_code, unk_name_code, unk_addr_code, rbl_code;
+    int unk_addr_defer, unk_name_defer;     /* tempfail action "defer": at once */
 };
 
 /* Check results, as Postfix's SMTPD_CHECK_*. */
-enum { R_DUNNO = 0, R_OK = 1, R_REJECT = 2 };
+enum { R_DUNNO = 0, R_OK = 1, R_REJECT = 2,
+       R_NEED = 3 };        /* a DNS answer is missing: res->need says which */
 
 /* One evaluation: what is being decided, and the answer so far. */
 struct reval {
@@ -75,6 +85,10 @@ struct reval {
     char namaddr[300];      /* "name[addr]", Postfix's client reply name */
     int sender_checked;     /* reject_unlisted_sender already ran */
     int recipient_checked;  /* reject_unlisted_recipient already ran */
+    /* Postfix's defer_if_permit and defer_if_reject: a temporary DNS
+     * failure that turns the final permit (or a later 5xx) into this 4xx */
+    int dip_code, dir_code;
+    char dip[RESTRICT_REPLY_MAX], dir[RESTRICT_REPLY_MAX];
 };
 
 /* Evaluate list v (n items), Postfix's generic_checks: the first item
@@ -93,6 +107,30 @@ int reval_reject(struct reval *e, int code, const char *dsn, const char *fmt, ..
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
+
+/* Postfix's DEFER_IF_PERMIT / DEFER_IF_REJECT: remember the first reply
+ * ("code dsn text") for the end of the check. Return R_DUNNO. */
+int reval_defer_if_permit(struct reval *e, int code, const char *dsn, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+int reval_defer_if_reject(struct reval *e, int code, const char *dsn, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+/* The DNS restrictions (restrict_dns.c): item it in the list whose reply
+ * names are reply_name / reply_class. */
+int rdns_eval(struct reval *e, const struct ritem *it, const char *reply_class);
+
+/* A DNS list argument "zone" or "zone=filter": 0 when valid. The filter
+ * is Postfix's: an IPv4 address whose octets may be [n..m] or [a;b]
+ * lists, e.g. 127.0.0.2 or 127.0.[0..255].[2;4]. */
+int rdnsxl_arg_ok(const char *arg);
+/* Does the answer addr (4 bytes) match filter (NULL or "": any)? */
+int rdnsxl_match(const char *filter, const unsigned char *addr);
 
 /* Record a configuration problem for the caller's log (the first wins). */
 void reval_warn(struct reval *e, const char *fmt, ...)
@@ -125,6 +163,14 @@ char *raddr_find(const struct restrict_conf *rc, const struct map *m, const char
 int rdomain_local(const struct restrict_conf *rc, const char *domain);
 /* ... or in relay_domains (a name there covers its subdomains)? */
 int rdomain_relay(const struct restrict_conf *rc, const char *domain);
+
+/* Postfix's permit_auth_destination: R_OK when rcpt is in a domain this
+ * server receives or relays for. */
+int rpermit_auth_destination(struct reval *e, const char *rcpt);
+
+/* Postfix's reject_invalid_hostaddr: addr ("[192.0.2.1]", "[IPv6:...]")
+ * must be a valid address literal. */
+int rreject_invalid_hostaddr(struct reval *e, const char *addr, const char *class);
 
 /* Postfix's valid_hostname and valid_hostaddr (DONT_GRIPE). utf8: accept
  * non-ASCII labels (SMTPUTF8 transactions). */

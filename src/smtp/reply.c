@@ -55,6 +55,7 @@ static const struct reply_def replies[REPLY_COUNT] = {
                                { "<name>[<addr>]", NULL } },
     [REPLY_NEWTLS_RATE] = { 421, "4.7.0", "%s Error: too many new TLS sessions from %s", 0,
                             { "<host>", "<name>[<addr>]" } },
+    [REPLY_SERVER_CONFIG] = { 451, "4.3.5", "Server configuration error", 0, { 0 } },
 
     [REPLY_UNKNOWN] = { 500, "5.5.2", "Error: command not recognized", E, { 0 } },
     [REPLY_LINE_TOO_LONG] = { 500, "5.5.2", "Error: line too long", E, { 0 } },

@@ -61,6 +61,7 @@ struct local_sock {
 struct server {
     struct event_base *base;
     struct queue *queue;
+    struct dns *dns;                 /* the client name and DNS restrictions */
     const struct cfg_source *cfg;
     server_idle_fn *on_idle;
     void *idle_arg;
@@ -222,6 +223,16 @@ struct event_base *server_base(const struct server *srv)
 struct queue *server_queue(const struct server *srv)
 {
     return srv->queue;
+}
+
+void server_set_dns(struct server *srv, struct dns *dns)
+{
+    srv->dns = dns;
+}
+
+struct dns *server_dns(const struct server *srv)
+{
+    return srv->dns;
 }
 
 struct runtime *server_config_ref(const struct server *srv, const char *url)

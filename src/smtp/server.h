@@ -91,6 +91,12 @@ const char *server_listen_scheme(enum listen_kind kind);
 /* --- used by session.c --- */
 struct event_base *server_base(const struct server *srv);
 struct queue *server_queue(const struct server *srv);
+/* The resolver the sessions ask (client name, DNS restrictions); NULL (the
+ * unit tests): no lookups, the client is "unknown" and a DNS restriction
+ * meets a temporary failure. */
+struct dns;
+void server_set_dns(struct server *srv, struct dns *dns);
+struct dns *server_dns(const struct server *srv);
 /* The configuration in force, with a reference for the session: the
  * snapshot derived for the listener with URL url when its URL has
  * overrides (the reference is the snapshot's all the same). */

@@ -265,7 +265,6 @@ static int process_command_line(struct session *s, struct evbuffer *in)
 /* Work through the input as far as the state allows. Commands are taken
  * one at a time; a pipelined group ends at a SCF_LAST command, and the
  * next command waits until the group's replies are written (on_write). */
-static void session_greet(struct session *s, enum listen_kind kind, const char *reject);
 static void proxy_start(struct session *s, enum listen_kind kind);
 static void peer_set(struct session *s, const struct sockaddr *sa, socklen_t salen);
 
@@ -342,6 +341,9 @@ static void session_process(struct session *s)
             break;
         case SS_AUTH_WAIT:
             /* the credentials are being checked: on_auth resumes */
+            return;
+        case SS_DNS_WAIT:
+            /* session_dns.c's callbacks resume */
             return;
         case SS_CLOSING:
             if (output_pending(s) == 0)
@@ -511,6 +513,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         s->state = SS_CLOSED;
         break;
     case SS_AUTH_WAIT:      /* the backend's own timeout bounds it */
+    case SS_DNS_WAIT:       /* smtpd_dns_timeout bounds it */
     case SS_COMMIT:
     case SS_CLOSED:
         break;
@@ -639,6 +642,7 @@ static struct session *session_create(struct server *srv, struct bufferevent *be
                            ? (long)cred.uid : 65534L;
         snprintf(s->client_addr, sizeof s->client_addr, "local");
         snprintf(s->client_name, sizeof s->client_name, "localhost");
+        snprintf(s->reverse_name, sizeof s->reverse_name, "localhost");
         snprintf(s->peer_label, sizeof s->peer_label, "local[uid=%ld]", s->local_uid);
         s->in_mynetworks = 1;
     }
@@ -687,9 +691,9 @@ static void peer_set(struct session *s, const struct sockaddr *sa, socklen_t sal
                   s->client_addr, sizeof s->client_addr);
     else
         snprintf(s->client_addr, sizeof s->client_addr, "unknown");
-    /* reverse DNS comes with the c-ares resolver; until then, like Postfix
-     * with smtpd_peername_lookup = no */
+    /* until the lookup in session_greet (smtpd_peername_lookup) */
     snprintf(s->client_name, sizeof s->client_name, "unknown");
+    snprintf(s->reverse_name, sizeof s->reverse_name, "unknown");
     s->in_mynetworks = policy_netlist_match(s->rt->mynetworks, sa);
     snprintf(s->peer_label, sizeof s->peer_label, "%s[%s]", s->client_name, s->client_addr);
 }
@@ -718,10 +722,16 @@ static void proxy_start(struct session *s, enum listen_kind kind)
     session_timer_arm(s, session_cfg(s)->smtpd_upstream_proxy_timeout);
 }
 
-/* The connection (and, behind a proxy, the header) is in: log it, and
- * greet or refuse. */
-static void session_greet(struct session *s, enum listen_kind kind, const char *reject)
+/* The connection (and, behind a proxy, the header) is in: look up the
+ * client's name (smtpd_peername_lookup; not for a client refused anyway),
+ * then log it, and greet or refuse. */
+void session_greet(struct session *s, enum listen_kind kind, const char *reject)
 {
+    if (s->dns_greet == 0) {
+        s->dns_greet = 2;
+        if (!reject && session_dns_peer(s, kind))
+            return;
+    }
     s->state = SS_CMD;
     s->announced = 1;
     log_info("connect from %s", s->peer_label);
@@ -763,6 +773,7 @@ static void session_free(struct session *s)
 {
     session_commit_cancel(s);
     session_auth_free(s);
+    session_dns_free(s);
     if (s->announced)
         log_info("disconnect from %s", s->peer_label);
     session_tx_reset(s);

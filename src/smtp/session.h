@@ -20,6 +20,8 @@ struct evbuffer_cb_entry;
 struct spool_msg;
 struct sasl_exchange;
 struct auth_request;
+struct dns_req;
+struct session_dns_fact;
 
 enum session_state {
     SS_PROXY,        /* waiting for the upstream proxy's PROXY header; no
@@ -30,6 +32,9 @@ enum session_state {
     SS_AUTH,         /* AUTH: reading the client's SASL responses */
     SS_AUTH_WAIT,    /* AUTH: the backend is checking the credentials;
                       * nothing is read meanwhile */
+    SS_DNS_WAIT,     /* a DNS lookup is under way (the client's name before
+                      * the greeting, or what a restriction needs); nothing
+                      * is read meanwhile, the command waits to run again */
     SS_SLEEP,        /* error reply delayed by smtpd_error_sleep_time */
     SS_CLOSING,      /* final reply queued, closing once it is written */
     SS_CLOSED,       /* over: freed as the callback that got here returns */
@@ -73,7 +78,10 @@ struct session {
     enum session_state state;
     struct sockaddr_storage peer;
     char client_addr[64];
-    char client_name[256];
+    char client_name[256];                /* verified, or "unknown" */
+    char reverse_name[256];               /* the PTR name, or "unknown" */
+    int client_name_status;               /* enum dns_peer */
+    int reverse_name_status;
     char peer_label[336];                 /* for logs: "name[addr]", "local[uid=N]" */
     int announced;                        /* "connect from" logged: "disconnect from" too */
     long local_uid;                       /* local submission socket peer, else -1 */
@@ -117,6 +125,20 @@ struct session {
                                            * since the last accepted message */
     int junk_pending;                     /* the next reply counts as an error */
     char *pending_reply;                  /* held during SS_SLEEP */
+    /* DNS (session_dns.c): the lookup under way, and what it is for */
+    struct dns_req *dns_req;
+    int dns_greet;                        /* 0: the client's name not asked yet */
+    enum listen_kind greet_kind;
+    int dns_kind;                         /* what it looks up (dns_check_kind) */
+    char dns_name[256];
+    char *dns_line;                       /* the command to run again */
+    size_t dns_line_len;
+    const char *cur_line;                 /* the command being run (borrowed) */
+    size_t cur_len;
+    int dns_replay;                       /* running dns_line again */
+    int dns_rounds;                       /* lookups for the command so far */
+    struct session_dns_fact *facts;       /* answers so far (a ring once full) */
+    size_t nfacts, cap_facts, next_fact;
     struct session_tx tx;
     unsigned long nmsgs;
 };

@@ -105,6 +105,11 @@ static void restrict_snap(const struct session *s, const char *rcpt,
         .sender = s->tx.env.sender,
         .recipient = rcpt,
         .rcpt_count = s->tx.env.nrcpt,
+        .client_name_status = (enum dns_peer)s->client_name_status,
+        .reverse_name_status = (enum dns_peer)s->reverse_name_status,
+        .reverse_name = s->reverse_name,
+        .dns_fact = session_dns_fact,
+        .dns_arg = (void *)s,
     };
 }
 
@@ -276,6 +281,10 @@ static void cmd_rcpt(struct session *s, const struct smtp_command *c)
         struct restrict_result res;
         restrict_snap(s, c->addr.full, &q);
         restrict_check_rcpt(s->rt->restrictions, &q, &res);
+        if (res.need[0]) {
+            session_dns_need(s, (int)res.need_kind, res.need);
+            return;
+        }
         restrict_warn(s, &res);
         if (res.code) {
             restrict_refuse(s, "RCPT", &res, c->addr.full);
@@ -338,6 +347,10 @@ static void cmd_data(struct session *s, const struct smtp_command *c)
         struct restrict_result res;
         restrict_snap(s, tx->env.nrcpt == 1 ? tx->env.rcpt[0].addr : NULL, &q);
         restrict_check_data(s->rt->restrictions, &q, &res);
+        if (res.need[0]) {
+            session_dns_need(s, (int)res.need_kind, res.need);
+            return;
+        }
         restrict_warn(s, &res);
         if (res.code) {
             restrict_refuse(s, "DATA", &res, NULL);
@@ -691,8 +704,14 @@ static void trace_command(struct session *s, const char *line, size_t len)
 
 void session_command(struct session *s, const char *line, size_t len)
 {
-    if (log_verbose())
-        trace_command(s, line, len);
+    if (!s->dns_replay) {
+        s->dns_rounds = 0;
+        if (log_verbose())
+            trace_command(s, line, len);
+    }
+    /* kept for session_dns_need: a command that waits for DNS runs again */
+    s->cur_line = line;
+    s->cur_len = len;
     if (forbidden_command(line, len)) {
         log_warning("non-SMTP command from %s", s->peer_label);
         session_reply(s, REPLY_FORBIDDEN, NULL, NULL);
@@ -727,4 +746,5 @@ void session_command(struct session *s, const char *line, size_t len)
      * for this reply, and gets it before anything that follows is read */
     if (cmd->flags & SCF_LAST)
         s->group_wait = 1;
+    s->cur_line = NULL;
 }

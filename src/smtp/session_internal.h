@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "../config/runtime.h"
+#include "../net/dns.h"
 #include "data.h"
 #include "reply.h"
 #include "session.h"
@@ -44,6 +45,26 @@ void session_tls_begin(struct session *s);
  * verdict): processes what the client sent meanwhile, frees a session
  * that is over. */
 void session_resume(struct session *s);
+
+/* The connection is in (and the client's name, when looked up): log it,
+ * and greet or refuse (reply line reject). */
+void session_greet(struct session *s, enum listen_kind kind, const char *reject);
+
+/* --- session_dns.c --- */
+
+/* smtpd_peername_lookup: start the client name lookup (SS_DNS_WAIT; the
+ * greeting follows from its callback). 0 when nothing was started: the
+ * name is set as it will stay (lookup off, the local socket, no resolver). */
+int session_dns_peer(struct session *s, enum listen_kind kind);
+/* A restriction needs (kind, name): look it up, keep the command being run
+ * (s->cur_line) and run it again once the answer is in. */
+struct restrict_snapshot;
+void session_dns_need(struct session *s, int kind, const char *name);
+/* The snapshot's dns_fact, over the session's answers. */
+const struct dns_check_result *session_dns_fact(void *arg, enum dns_check_kind kind,
+                                                const char *name);
+/* The session ends: cancel the lookup, forget the answers. */
+void session_dns_free(struct session *s);
 
 /* --- session_auth.c --- */
 

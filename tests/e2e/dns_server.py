@@ -15,7 +15,15 @@ the real DNS.
 Records:
 - ``mx``: {domain: [(preference, host), ...]}; a null MX (RFC 7505) is
   ``[(0, ".")]``.
-- ``hosts``: {name: address or [addresses]} (A and AAAA records).
+- ``hosts``: {name: address or [addresses]} (A and AAAA records, and the
+  PTR records of the addresses, as dnsmasq's --host-record makes them).
+- ``ptr``: {address: name}, a PTR record alone (no A record of the name).
+- ``txt``: {name: text}.
+- ``addresses``: {name: IPv4 address}: an A record without a PTR record
+  (DNS list entries: ``{"2.0.0.127.rbl.test": "127.0.0.2"}``).
+- ``zones``: more domains to answer for (NXDOMAIN for unknown names), e.g.
+  ``["0.0.127.in-addr.arpa"]`` so that an address without a PTR record is
+  "not found" rather than refused.
 
 dnsmasq answers authoritatively for the top-level domains of the names
 given (``--local=/test/``): a name it has no record for is NXDOMAIN, a known
@@ -93,8 +101,13 @@ T_A, T_MX, T_AAAA = 1, 15, 28
 class DnsServer:
     """dnsmasq serving the given records on 127.0.0.1:port."""
 
-    def __init__(self, mx=None, hosts=None, extra_args=()):
+    def __init__(self, mx=None, hosts=None, extra_args=(), ptr=None, txt=None,
+                 addresses=None, zones=()):
         self.mx = dict(mx or {})
+        self.ptr = dict(ptr or {})
+        self.txt = dict(txt or {})
+        self.addresses = dict(addresses or {})
+        self.zones = list(zones)
         self.hosts = {k: ([v] if isinstance(v, str) else list(v))
                       for k, v in (hosts or {}).items()}
         self.extra_args = list(extra_args)
@@ -115,7 +128,16 @@ class DnsServer:
         for name, addrs in self.hosts.items():
             tlds.add(name.rstrip(".").rsplit(".", 1)[-1])
             a.append(f"--host-record={name}," + ",".join(addrs))
-        for tld in sorted(tlds):
+        for addr, name in self.ptr.items():
+            rev = ".".join(reversed(addr.split("."))) + ".in-addr.arpa"
+            a.append(f"--ptr-record={rev},{name}")
+        for name, text in self.txt.items():
+            tlds.add(name.rstrip(".").rsplit(".", 1)[-1])
+            a.append(f"--txt-record={name},{text}")
+        for name, addr in self.addresses.items():
+            tlds.add(name.rstrip(".").rsplit(".", 1)[-1])
+            a.append(f"--address=/{name}/{addr}")
+        for tld in sorted(tlds) + self.zones:
             a.append(f"--local=/{tld}/")
         return a + self.extra_args
 
@@ -194,8 +216,8 @@ def dns_server():
     stopped at teardown.  Import it into a test module to use it."""
     servers = []
 
-    def factory(mx=None, hosts=None, extra_args=()):
-        s = DnsServer(mx=mx, hosts=hosts, extra_args=extra_args)
+    def factory(mx=None, hosts=None, extra_args=(), **records):
+        s = DnsServer(mx=mx, hosts=hosts, extra_args=extra_args, **records)
         servers.append(s)
         s.start()
         return s

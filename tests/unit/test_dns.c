@@ -317,6 +317,13 @@ static int start_dnsmasq_once(struct dnsmasq *dm)
         "--host-record=many.test,127.0.1.7",
         "--host-record=many.test,127.0.1.8",
         "--host-record=many.test,127.0.1.9,::9",
+        /* the SMTP server's checks: a DNS list entry, a PTR that does not
+         * lead back (implicit.test's own PTR comes with its host-record) */
+        "--address=/2.0.0.127.rbl.test/127.0.0.2",
+        "--txt-record=2.0.0.127.rbl.test,Listed for testing",
+        "--txt-record=2.0.0.127.rbl.test,see example",
+        "--ptr-record=6.0.0.127.in-addr.arpa,mx1.a.test",
+        "--local=/0.0.127.in-addr.arpa/",
     };
     size_t argc = 0;
     while (argv[argc])
@@ -954,6 +961,190 @@ static void test_bad_servers(void **state)
     event_base_free(base);
 }
 
+/* ======================================================================== */
+/* the SMTP server's checks (dns_check.c) */
+
+static void test_reverse_name(void **state)
+{
+    (void)state;
+    char q[300];
+    assert_int_equal(dns_reverse_name("127.0.0.2", "zen.example", q, sizeof q), 0);
+    assert_string_equal(q, "2.0.0.127.zen.example");
+    assert_int_equal(dns_reverse_name("192.0.2.10", "in-addr.arpa", q, sizeof q), 0);
+    assert_string_equal(q, "10.2.0.192.in-addr.arpa");
+    assert_int_equal(dns_reverse_name("2001:db8::1", "ip6.arpa", q, sizeof q), 0);
+    assert_string_equal(q, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2."
+                           "ip6.arpa");
+    assert_int_equal(dns_reverse_name("::ffff:192.0.2.1", "l.example", q, sizeof q), 0);
+    assert_non_null(strstr(q, "1.0.2.0.0.0.0.c.f.f.f.f.0.0.0.0"));
+    /* not an address, or no room */
+    assert_int_equal(dns_reverse_name("mx.example", "l.example", q, sizeof q), -1);
+    assert_int_equal(dns_reverse_name("192.0.2.1/24", "l.example", q, sizeof q), -1);
+    assert_int_equal(dns_reverse_name("", "l.example", q, sizeof q), -1);
+    char small[12];
+    assert_int_equal(dns_reverse_name("192.0.2.10", "zen.example", small, sizeof small), -1);
+    assert_int_equal(dns_reverse_name("2001:db8::1", "x", small, sizeof small), -1);
+}
+
+struct canswer {
+    int done;
+    struct timespec at;     /* when the callback ran */
+    struct dns_check_result res;
+    struct dns_peer_result peer;
+    int *remaining;
+};
+
+static void on_check(void *arg, const struct dns_check_result *res)
+{
+    struct canswer *a = arg;
+    a->done++;
+    clock_gettime(CLOCK_MONOTONIC, &a->at);
+    a->res = *res;
+    (*a->remaining)--;
+}
+
+static void on_peer(void *arg, const struct dns_peer_result *res)
+{
+    struct canswer *a = arg;
+    a->done++;
+    a->peer = *res;
+    (*a->remaining)--;
+}
+
+static struct dns_req *check(struct loop *l, struct canswer *a, enum dns_check_kind kind,
+                             const char *name, long long timeout_ms)
+{
+    memset(a, 0, sizeof *a);
+    a->remaining = &l->remaining;
+    l->remaining++;
+    struct dns_req *r = dns_lookup_check(l->dns, kind, name, timeout_ms, on_check, a);
+    assert_int_equal(a->done, 0);           /* never inline */
+    return r;
+}
+
+static void peer(struct loop *l, struct canswer *a, const char *addr)
+{
+    struct sockaddr_in sin = { .sin_family = AF_INET };
+    assert_int_equal(inet_pton(AF_INET, addr, &sin.sin_addr), 1);
+    memset(a, 0, sizeof *a);
+    a->remaining = &l->remaining;
+    l->remaining++;
+    dns_lookup_peer(l->dns, (struct sockaddr *)&sin, 5000, on_peer, a);
+    assert_int_equal(a->done, 0);
+}
+
+static void test_live_checks(void **state)
+{
+    (void)state;
+    char srv[64];
+    server_arg(srv, sizeof srv, g_dm.port);
+    const char *servers[] = { srv };
+    struct loop l;
+    loop_init(&l, servers, 1);
+    struct canswer h1, h2, h3, d1, d2, d3, d4, d5, x1, x2;
+    check(&l, &h1, DNS_CHECK_HOST, "mx1.a.test", 5000);
+    check(&l, &h2, DNS_CHECK_HOST, "a.test", 5000);          /* MX only */
+    check(&l, &h3, DNS_CHECK_HOST, "nothing.test", 5000);
+    check(&l, &d1, DNS_CHECK_DOMAIN, "a.test", 5000);
+    check(&l, &d2, DNS_CHECK_DOMAIN, "nullmx.test", 5000);
+    check(&l, &d3, DNS_CHECK_DOMAIN, "v6only.test.", 5000);  /* AAAA, final dot */
+    check(&l, &d4, DNS_CHECK_DOMAIN, "nothing.test", 5000);
+    check(&l, &d5, DNS_CHECK_DOMAIN, "outside.example", 5000); /* REFUSED */
+    check(&l, &x1, DNS_CHECK_DNSXL, "2.0.0.127.rbl.test", 5000);
+    check(&l, &x2, DNS_CHECK_DNSXL, "3.0.0.127.rbl.test", 5000);
+    run(&l, 20);
+    assert_int_equal(h1.res.status, DNS_OK);
+    assert_int_equal(h2.res.status, DNS_OK);
+    assert_int_equal(h3.res.status, DNS_NOTFOUND);
+    assert_int_equal(d1.res.status, DNS_OK);
+    assert_int_equal(d2.res.status, DNS_NULLMX);
+    assert_int_equal(d3.res.status, DNS_OK);
+    assert_int_equal(d4.res.status, DNS_NOTFOUND);
+    assert_int_equal(d5.res.status, DNS_TEMPFAIL);
+    assert_non_null(strstr(d5.res.error, "outside.example: "));
+    assert_int_equal(x1.res.status, DNS_OK);
+    assert_int_equal(x1.res.naddr, 1);
+    assert_memory_equal(x1.res.addr[0], "\x7f\x00\x00\x02", 4);
+    /* both TXT records, in either order */
+    assert_non_null(strstr(x1.res.txt, "Listed for testing"));
+    assert_non_null(strstr(x1.res.txt, " / "));
+    assert_non_null(strstr(x1.res.txt, "see example"));
+    assert_int_equal(x2.res.status, DNS_NOTFOUND);
+    assert_int_equal(x2.res.naddr, 0);
+    loop_free(&l);
+}
+
+static void test_live_peer(void **state)
+{
+    (void)state;
+    char srv[64];
+    server_arg(srv, sizeof srv, g_dm.port);
+    const char *servers[] = { srv };
+    struct loop l;
+    loop_init(&l, servers, 1);
+    struct canswer ok, forged, none, local;
+    peer(&l, &ok, "127.0.0.4");         /* implicit.test, and back */
+    peer(&l, &forged, "127.0.0.6");     /* mx1.a.test, which is 127.0.0.2 */
+    peer(&l, &none, "127.0.0.9");       /* no PTR */
+    peer(&l, &local, "127.0.0.1");      /* the hosts file */
+    run(&l, 20);
+    assert_int_equal(ok.peer.name_status, DNS_PEER_OK);
+    assert_string_equal(ok.peer.name, "implicit.test");
+    assert_string_equal(ok.peer.warning, "");
+    assert_int_equal(forged.peer.name_status, DNS_PEER_FORGED);
+    assert_int_equal(forged.peer.reverse_status, DNS_PEER_OK);
+    assert_string_equal(forged.peer.name, "unknown");
+    assert_string_equal(forged.peer.reverse_name, "mx1.a.test");
+    assert_string_equal(forged.peer.warning,
+                        "hostname mx1.a.test does not resolve to address 127.0.0.6");
+    assert_int_equal(none.peer.name_status, DNS_PEER_PERM);
+    assert_int_equal(none.peer.reverse_status, DNS_PEER_PERM);
+    assert_string_equal(none.peer.name, "unknown");
+    assert_int_equal(local.peer.name_status, DNS_PEER_OK);
+    assert_string_equal(local.peer.name, "localhost");
+    loop_free(&l);
+}
+
+/* A server that never answers: the deadline answers, a cancelled check
+ * never does, and dns_free answers what is left. */
+static void test_live_check_deadline_cancel_free(void **state)
+{
+    (void)state;
+    char srv[64];
+    server_arg(srv, sizeof srv, g_silent_port);
+    const char *servers[] = { srv };
+    struct loop l;
+    loop_init(&l, servers, 1);
+    struct canswer t, c, f;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    check(&l, &t, DNS_CHECK_DNSXL, "2.0.0.127.rbl.test", 300);
+    struct dns_req *r = check(&l, &c, DNS_CHECK_DOMAIN, "a.test", 300);
+    dns_cancel(r);
+    l.remaining--;                      /* c never answers */
+    run(&l, 10);
+    t1 = t.at;
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_int_equal(t.done, 1);
+    assert_int_equal(t.res.status, DNS_TEMPFAIL);
+    assert_non_null(strstr(t.res.error, "timed out"));
+    assert_true(ms >= 250 && ms < 2000);
+    assert_int_equal(c.done, 0);
+    /* pending without a deadline: answered by dns_free */
+    check(&l, &f, DNS_CHECK_HOST, "a.test", 0);
+    struct timeval tv = { 0, 50000 };
+    event_base_loopexit(l.base, &tv);
+    event_base_dispatch(l.base);
+    assert_int_equal(f.done, 0);
+    dns_free(l.dns);
+    l.dns = NULL;
+    assert_int_equal(f.done, 1);
+    assert_int_equal(f.res.status, DNS_TEMPFAIL);
+    assert_non_null(strstr(f.res.error, "resolver shut down"));
+    assert_int_equal(c.done, 0);
+    event_base_free(l.base);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -965,6 +1156,7 @@ int main(void)
         cmocka_unit_test(test_sort_same_rnd_same_order),
         cmocka_unit_test(test_null_mx),
         cmocka_unit_test(test_bad_servers),
+        cmocka_unit_test(test_reverse_name),
     };
     const struct CMUnitTest live[] = {
         cmocka_unit_test(test_live_mx),
@@ -978,6 +1170,9 @@ int main(void)
         cmocka_unit_test(test_free_pending),
         cmocka_unit_test(test_callback_resolves_again),
         cmocka_unit_test(test_callback_frees),
+        cmocka_unit_test(test_live_checks),
+        cmocka_unit_test(test_live_peer),
+        cmocka_unit_test(test_live_check_deadline_cancel_free),
     };
     int rc = cmocka_run_group_tests_name("dns (pure)", pure, NULL, NULL);
     rc |= cmocka_run_group_tests_name("dns (dnsmasq)", live, live_setup, live_teardown);
