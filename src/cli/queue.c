@@ -341,7 +341,7 @@ static int act_directly(const struct config *cfg, enum admin_verb verb, const ch
         fprintf(stderr, "postern queue: error %s: no such message in the queue\n", arg);
         return 1;
     }
-    struct admin a = { sp, NULL, 0 };
+    struct admin a = { sp, NULL, 0, NULL };
     char ans[1024];
     rc = admin_execute(&a, verb, arg, ans, sizeof ans);
     spool_close(sp);

@@ -8,6 +8,7 @@
 
 #include "../util/log.h"
 #include "qid.h"
+#include "quota.h"
 #include "scheduler.h"
 #include "spool.h"
 
@@ -79,11 +80,14 @@ static int in_flight(const struct admin *a, const char *qid)
     return a->sched && scheduler_in_flight(a->sched, qid);
 }
 
-/* Take qid out of the schedule before it is held or deleted. */
+/* Take qid out of the schedule, and out of any quota line (it must not
+ * keep younger messages back), before it is held or deleted. */
 static void unschedule(const struct admin *a, const char *qid)
 {
     if (a->sched)
         scheduler_remove(a->sched, qid);
+    if (a->quota)
+        quota_forget(a->quota, qid);
 }
 
 /* An action that failed may have left the message queued: keep it

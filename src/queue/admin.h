@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 
+struct quota_state;
 struct scheduler;
 struct spool;
 
@@ -25,6 +26,7 @@ struct admin {
     struct spool *spool;
     struct scheduler *sched;     /* the daemon's, or NULL: no daemon runs */
     int log;                     /* log each message acted on (the daemon) */
+    struct quota_state *quota;   /* the daemon's quota lines (queue/quota.h), or NULL */
 };
 
 /* Act on qid: a valid queue id, "ALL", or "" (flush only: every scheduled

@@ -25,6 +25,7 @@
 #include "../util/clock.h"
 #include "../util/log.h"
 #include "bounce.h"
+#include "envelope_codec.h"
 #include "outcome.h"
 #include "quota.h"
 #include "scheduler.h"
@@ -67,6 +68,9 @@ struct attempt {
     size_t pending;
     int non_idempotent;
     long long quota_next;            /* a quota held recipients back until then */
+    char *state0;                    /* the state as loaded (envelope_codec.h) */
+    size_t state0_len;
+    int rescheduled;                 /* the next attempt is in the schedule */
     int by_login;                    /* its SMTP AUTH login chose the upstream */
     size_t handed;                   /* groups handed to a transport */
     struct event *retry;
@@ -99,6 +103,7 @@ static void attempt_free(struct attempt *a)
     deliver_plan_free(&a->plan);
     free(a->tried);
     free(a->rewritten);
+    free(a->state0);
     spool_unload(a->map);
     envelope_free(&a->env);
     if (a->rt)
@@ -114,6 +119,10 @@ static void attempt_end(struct attempt *a)
     /* a hold or delete asked for during this attempt and not applied (the
      * message was done and removed) must not outlive it */
     scheduler_pending_take(s, qid);
+    /* out of the quota lines unless a quota holds it back and it comes
+     * again: removed, held, deleted, or deferred for something else */
+    if (a->d->quota && !(a->rescheduled && a->quota_next > 0))
+        quota_forget(a->d->quota, qid);
     attempt_free(a);
     scheduler_attempt_finished(s, qid);
 }
@@ -269,6 +278,7 @@ static void attempt_reschedule(struct attempt *a)
         break;
     }
     scheduler_enqueue(a->s, qid, a->next_ms);
+    a->rescheduled = 1;
 }
 
 static void attempt_commit_retry(evutil_socket_t fd, short what, void *arg)
@@ -294,6 +304,20 @@ static int attempt_retry_later(struct attempt *a)
     return -1;
 }
 
+/* A deferral by a quota alone that leaves the state as it was loaded
+ * (same slot second, same reasons, attempts not counted) is durable
+ * already: no write (and no fsync) for it. */
+static int attempt_state_unchanged(const struct attempt *a)
+{
+    if (a->done || a->nnotices > 0 || !(a->quota_next > 0 && a->handed == 0) || !a->state0)
+        return 0;
+    char *buf = NULL;
+    size_t n = envelope_encode_state(&a->env, &buf);
+    int same = n > 0 && n == a->state0_len && memcmp(buf, a->state0, n) == 0;
+    free(buf);
+    return same;
+}
+
 /* Make the results of this attempt durable, in the order that sends each
  * notice exactly once: the state, which names the staged notices (the
  * decision), then the notices, then the removal or the next attempt.
@@ -307,6 +331,8 @@ static int attempt_commit(struct attempt *a)
         /* a finished message needs a state only to decide notices, or when
          * a crash before the unlink must not deliver again */
         int need = !a->done || a->nnotices > 0 || a->non_idempotent;
+        if (need && attempt_state_unchanged(a))
+            need = 0;
         if (need && spool_state_write(sp, env) < 0) {
             if (!a->done || a->nnotices > 0) {
                 log_warning_errno("%s: cannot record delivery state; retrying in %ds",
@@ -460,6 +486,12 @@ static void attempt_quota_end(struct attempt *a, struct sub_job *sj,
         quota_save(a);
     } else {
         quota_release(a->d->quota, sj->quota);
+        /* the place is free again: the oldest waiter's, not the next
+         * message's to come by */
+        const char *first = quota_first_waiter(a->d->quota, sj->quota->key,
+                                               scheduler_now_ms(a->s));
+        if (first)
+            scheduler_flush(a->s, first);
     }
     sj->quota = NULL;
 }
@@ -499,10 +531,18 @@ static void attempt_deliver_group(struct attempt *a, size_t g)
     if (r) {
         long long now = scheduler_now_ms(a->s), slot = 0;
         const struct quota_window *w = NULL;
-        int rc = quota_reserve(a->d->quota, r, now, &slot, &w);
+        int rc = quota_reserve(a->d->quota, r, a->env.qid, now, &slot, &w);
         if (rc == 0) {
             char why[160];
-            quota_reason(why, sizeof why, w, slot, now);
+            /* waiters whose slots fall in one second are woken together,
+             * and started in queue id order: one timer, not one per ms;
+             * the state keeps seconds anyway */
+            slot = clock_ms_to_sec_ceil(slot) * 1000;
+            quota_reason(why, sizeof why, r, w, slot, now);
+            const char *first = w ? NULL : quota_first_waiter(a->d->quota, r->key, now);
+            if (first)
+                /* room, and an older waiter asleep past it: its turn now */
+                scheduler_flush(a->s, first);
             if (a->quota_next == 0 || slot < a->quota_next)
                 a->quota_next = slot;
             size_t n = sj->req.nrcpt ? sj->req.nrcpt : 1;
@@ -667,6 +707,8 @@ void attempt_start(struct scheduler *s, const struct attempt_ctx *d, const char 
     /* notices an earlier attempt decided are in queue/ by now (published,
      * or by spool_scan): this attempt's state names only its own */
     a->env.nnotice = 0;
+    if (d->quota)
+        a->state0_len = envelope_encode_state(&a->env, &a->state0);
     a->orig_content = content;
     a->content = content;
     a->content_len = a->env.content_len;

@@ -99,7 +99,7 @@ struct queue *queue_open(struct event_base *base, const char *dir,
         queue_free(q);
         return NULL;
     }
-    q->admin = (struct admin){ q->spool, q->sched, 1 };
+    q->admin = (struct admin){ q->spool, q->sched, 1, q->attempts.quota };
     return q;
 }
 

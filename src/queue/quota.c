@@ -9,15 +9,25 @@
 #include <strings.h>
 #include <time.h>
 
+#include "qid.h"
+
 #define SEC_MS 1000LL
 #define DAY_MS (86400LL * SEC_MS)
 #define WINDOW_MAX_MS (366 * DAY_MS)
+
+/* A message deferred for a key's quota, in the line for its next place. */
+struct quota_waiter {
+    char qid[QID_LEN + 1];
+    long long slot;                  /* when it was told to come back */
+};
 
 struct quota_key {
     char *key;
     long long *t;                    /* accepted sends, ascending */
     size_t n, cap;
     size_t reserved;                 /* on their way */
+    struct quota_waiter *wait;       /* the line, ascending qid (= arrival) */
+    size_t nwait, capwait;
 };
 
 struct quota_state {
@@ -267,6 +277,7 @@ void quota_state_free(struct quota_state *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].key);
         free(s->v[i].t);
+        free(s->v[i].wait);
     }
     free(s->v);
     free(s);
@@ -310,29 +321,127 @@ static long rule_max_limit(const struct quota_rule *r)
     return m;
 }
 
-int quota_reserve(struct quota_state *s, const struct quota_rule *r, long long now,
-                  long long *slot, const struct quota_window **full)
+/* ---------- the line of waiting messages ---------- */
+
+/* A waiter not back within its slot and this is gone (deleted, held or
+ * routed elsewhere by a path that did not say so): it no longer keeps
+ * younger messages back. */
+static int waiter_live(const struct quota_waiter *w, long long now)
+{
+    return now <= w->slot + QUOTA_WAIT_GRACE_MS;
+}
+
+static size_t waiter_pos(const struct quota_key *k, const char *qid, int *found)
+{
+    size_t lo = 0, hi = k->nwait;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strncmp(k->wait[mid].qid, qid, QID_LEN) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = lo < k->nwait && strncmp(k->wait[lo].qid, qid, QID_LEN) == 0;
+    return lo;
+}
+
+static void waiter_drop(struct quota_key *k, const char *qid)
+{
+    int found;
+    size_t i = waiter_pos(k, qid, &found);
+    if (!found)
+        return;
+    memmove(k->wait + i, k->wait + i + 1, (k->nwait - i - 1) * sizeof *k->wait);
+    k->nwait--;
+}
+
+/* Enter or move qid in the line; out of memory, it stays out (it only
+ * loses its turn). */
+static void waiter_put(struct quota_key *k, const char *qid, long long slot)
+{
+    int found;
+    size_t i = waiter_pos(k, qid, &found);
+    if (!found) {
+        if (k->nwait == k->capwait) {
+            size_t nc = k->capwait ? k->capwait * 2 : 8;
+            struct quota_waiter *nw = realloc(k->wait, nc * sizeof *nw);
+            if (!nw)
+                return;
+            k->wait = nw;
+            k->capwait = nc;
+        }
+        memmove(k->wait + i + 1, k->wait + i, (k->nwait - i) * sizeof *k->wait);
+        k->nwait++;
+        snprintf(k->wait[i].qid, sizeof k->wait[i].qid, "%.*s", QID_LEN, qid);
+    }
+    k->wait[i].slot = slot;
+}
+
+static void waiters_age(struct quota_key *k, long long now)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < k->nwait; i++)
+        if (waiter_live(&k->wait[i], now))
+            k->wait[j++] = k->wait[i];
+    k->nwait = j;
+}
+
+int quota_reserve(struct quota_state *s, const struct quota_rule *r, const char *qid,
+                  long long now, long long *slot, const struct quota_window **full)
 {
     struct quota_key *k = key_get(s, r->key);
     if (!k)
         return -1;
+    waiters_age(k, now);
+    int self;
+    size_t older = waiter_pos(k, qid, &self);
     long long best = 0;
     const struct quota_window *bw = NULL;
-    /* each window only empties as time passes: the slot is the latest */
+    /* the older messages in the line take the free places first: count
+     * them as on their way. Each window only empties as time passes: the
+     * slot is the latest */
     for (size_t i = 0; i < r->nw; i++) {
-        long long at = quota_window_slot(k->t, k->n, k->reserved, &r->w[i], now);
+        long long at = quota_window_slot(k->t, k->n, k->reserved + older, &r->w[i], now);
         if (at > best) {
             best = at;
             bw = &r->w[i];
         }
     }
-    if (bw) {
+    if (!bw && older > 0) {
+        /* room for them all, but they have not come yet (woken later than
+         * a place freed): after them */
+        best = now + QUOTA_WAIT_STEP_MS;
+    }
+    if (best) {
+        waiter_put(k, qid, best);
         *slot = best;
         *full = bw;
         return 0;
     }
+    waiter_drop(k, qid);
     k->reserved++;
     return 1;
+}
+
+const char *quota_first_waiter(const struct quota_state *s, const char *key, long long now)
+{
+    const struct quota_key *k = key_find(s, key);
+    for (size_t i = 0; k && i < k->nwait; i++)
+        if (waiter_live(&k->wait[i], now))
+            return k->wait[i].qid;
+    return NULL;
+}
+
+size_t quota_waiting(const struct quota_state *s, const char *key)
+{
+    const struct quota_key *k = key_find(s, key);
+    return k ? k->nwait : 0;
+}
+
+void quota_forget(struct quota_state *s, const char *qid)
+{
+    for (size_t i = 0; i < s->n; i++)
+        waiter_drop(&s->v[i], qid);
 }
 
 /* Insert at in order (a clock stepped back may put it before the last),
@@ -408,10 +517,13 @@ void quota_state_prune(struct quota_state *s, const struct quota_conf *c, long l
             }
         } else {
             k->n = 0;
+            k->nwait = 0;            /* no rule: nobody waits for it */
         }
-        if (k->n == 0 && k->reserved == 0) {
+        waiters_age(k, now);
+        if (k->n == 0 && k->reserved == 0 && k->nwait == 0) {
             free(k->key);
             free(k->t);
+            free(k->wait);
             s->v[i] = s->v[--s->n];
             continue;
         }
@@ -450,6 +562,7 @@ static void state_clear(struct quota_state *s)
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i].key);
         free(s->v[i].t);
+        free(s->v[i].wait);
     }
     s->n = 0;
 }
@@ -535,19 +648,24 @@ fail:
     return -1;
 }
 
-void quota_reason(char *buf, size_t n, const struct quota_window *w, long long slot,
-                  long long now)
+void quota_reason(char *buf, size_t n, const struct quota_rule *r,
+                  const struct quota_window *w, long long slot, long long now)
 {
+    const struct quota_window *fmt = w ? w : &r->w[0];
     time_t t = (time_t)(slot / 1000);
     struct tm tm;
     char when[64] = "?";
     if (localtime_r(&t, &tm)) {
         if (slot - now > DAY_MS)
             strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
-        else if (w->len_ms < 3600 * SEC_MS)
+        else if (!w || fmt->len_ms < 3600 * SEC_MS)
             strftime(when, sizeof when, "%H:%M:%S", &tm);
         else
             strftime(when, sizeof when, "%H:%M", &tm);
     }
-    snprintf(buf, n, "upstream quota %s reached; next slot at %s", w->text, when);
+    if (w)
+        snprintf(buf, n, "upstream quota %s reached; next slot at %s", w->text, when);
+    else
+        snprintf(buf, n, "upstream quota %s: older messages go first; next try at %s",
+                 fmt->text, when);
 }

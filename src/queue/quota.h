@@ -12,6 +12,17 @@
  * count as sends; a reservation that ends without a 250 to the final dot
  * is given back.
  *
+ * The line: a message refused for a key's quota waits in that key's line,
+ * ordered by queue id (= arrival). A freed place goes to the oldest
+ * waiting message: a younger one may reserve only when no older live
+ * waiter is left, and its slot is counted as if the older waiters had
+ * taken the free places first (so it is not woken before its turn). A
+ * waiter leaves the line when it reserves or when quota_forget says it
+ * left the queue; one not back within its slot and QUOTA_WAIT_GRACE_MS
+ * is dropped, so a message gone by a path that did not say so cannot
+ * hold the key for long. The line is not written down: after a restart
+ * it is rebuilt as the recovered messages are tried, in queue id order.
+ *
  * Nothing here waits or touches the disk: queue/attempt.c reserves,
  * commits and releases, the scheduler wakes the deferred messages at the
  * slot time, queue/spool.c stores the encoded state. Times are ms since the
@@ -26,6 +37,8 @@
 #define QUOTA_RULES_MAX 1000         /* keys in the table */
 #define QUOTA_KEY_MAX 600            /* "user@[host]:port" */
 #define QUOTA_FILE_MAX (16 * 1024 * 1024) /* the state file, read at most */
+#define QUOTA_WAIT_GRACE_MS 60000    /* a waiter not back by its slot + this is gone */
+#define QUOTA_WAIT_STEP_MS 1000      /* room, but older waiters not back yet: retry */
 
 struct quota_window {
     long limit;                      /* N */
@@ -70,12 +83,24 @@ struct quota_state;
 struct quota_state *quota_state_new(void);
 void quota_state_free(struct quota_state *s);
 
-/* May one more message go through r's key now? 1: yes, and a reservation
- * is taken (end it with quota_commit or quota_release). 0: no; *slot is
- * when the next one may, *full the window that decides it. -1: out of
- * memory. */
-int quota_reserve(struct quota_state *s, const struct quota_rule *r, long long now,
-                  long long *slot, const struct quota_window **full);
+/* May message qid (a queue id: ids sort by arrival) go through r's key
+ * now? 1: yes, a reservation is taken (end it with quota_commit or
+ * quota_release) and qid leaves the line. 0: no, and qid is in the line;
+ * *slot is when its turn may come: *full is the window that decides it,
+ * or NULL when there is room but older waiters go first (*slot is then
+ * QUOTA_WAIT_STEP_MS away; wake quota_first_waiter). -1: out of memory. */
+int quota_reserve(struct quota_state *s, const struct quota_rule *r, const char *qid,
+                  long long now, long long *slot, const struct quota_window **full);
+
+/* The oldest live waiter of key, or NULL (valid until s changes). */
+const char *quota_first_waiter(const struct quota_state *s, const char *key, long long now);
+
+/* qid is no longer waiting for any key (it left the queue, was held, or
+ * its attempt was not held back by a quota). */
+void quota_forget(struct quota_state *s, const char *qid);
+
+/* Number of messages in key's line, live or not (for tests). */
+size_t quota_waiting(const struct quota_state *s, const char *key);
 
 /* The reserved message was accepted (250 to the final dot) at now: it
  * counts from now. */
@@ -87,9 +112,9 @@ void quota_release(struct quota_state *s, const struct quota_rule *r);
 /* Number of sends recorded for key (for tests and logs). */
 size_t quota_sends(const struct quota_state *s, const char *key);
 
-/* Forget what no rule of c keeps: keys without a rule (c NULL: all),
- * sends older than the longest window of their rule, more than its largest
- * N. Reservations stay. */
+/* Forget what no rule of c keeps: keys without a rule (c NULL: all) and
+ * their lines, sends older than the longest window of their rule, more
+ * than its largest N, waiters past their grace. Reservations stay. */
 void quota_state_prune(struct quota_state *s, const struct quota_conf *c, long long now);
 
 /* The state file:
@@ -108,8 +133,11 @@ int quota_state_decode(struct quota_state *s, const char *buf, size_t len, long 
 
 /* "upstream quota 500/1d reached; next slot at 02:00" in local time:
  * HH:MM:SS when the window is shorter than an hour, HH:MM otherwise, with
- * the date (YYYY-MM-DD HH:MM) when the slot is more than a day away. */
-void quota_reason(char *buf, size_t n, const struct quota_window *w, long long slot,
-                  long long now);
+ * the date (YYYY-MM-DD HH:MM) when the slot is more than a day away. w
+ * NULL (quota_reserve's room behind older waiters): "upstream quota
+ * 500/1d: older messages go first; next try at HH:MM:SS", r's first
+ * window named. */
+void quota_reason(char *buf, size_t n, const struct quota_rule *r,
+                  const struct quota_window *w, long long slot, long long now);
 
 #endif

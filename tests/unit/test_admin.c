@@ -109,7 +109,7 @@ static const char *run(const struct admin *a, enum admin_verb v, const char *qid
 static void test_without_daemon(void **state)
 {
     struct fx *f = *state;
-    struct admin a = { f->sp, NULL, 0 };
+    struct admin a = { f->sp, NULL, 0, NULL };
     char q1[QID_LEN + 1], q2[QID_LEN + 1], want[256];
     queue_one(f, q1);
     queue_one(f, q2);
@@ -151,7 +151,7 @@ static void test_without_daemon(void **state)
 static void test_with_scheduler(void **state)
 {
     struct fx *f = *state;
-    struct admin a = { f->sp, f->sched, 0 };
+    struct admin a = { f->sp, f->sched, 0, NULL };
     char busy[QID_LEN + 1], idle[QID_LEN + 1], want[256];
     queue_one(f, busy);
     queue_one(f, idle);
