@@ -3,6 +3,7 @@
 #ifndef POSTERN_CLI_H
 #define POSTERN_CLI_H
 
+#include <limits.h>
 #include <stddef.h>
 
 int cli_serve(int argc, char **argv);
@@ -37,6 +38,14 @@ int cli_dkim_selector_for(const char *path, const char *given, const char *domai
  * both must match) or else stdin's first line, into out (outlen bytes, so
  * at most outlen - 1 of password). 0, or -1 with a message printed. */
 int cli_read_password(int twice, char *out, size_t outlen);
+
+/* The two files a key-making command writes, DIR/NAME.EXT_A and
+ * DIR/NAME.EXT_B (DIR created and made absolute: real), refused when one exists
+ * and !force (replace_note is added to that message). 0, or the exit status
+ * after saying why on stderr. */
+int cli_key_paths(const char *dir, const char *name, const char *ext_a, const char *ext_b,
+                  int force, const char *replace_note, char real[PATH_MAX],
+                  char path_a[PATH_MAX + 300], char path_b[PATH_MAX + 300]);
 
 /* Shared by queue, mailq and sendmail -bp / -q; config_given as for
  * cli_config_path. They return exit statuses (sysexits.h). */

@@ -173,27 +173,12 @@ static int keygen(int argc, char **argv)
     }
     if (domain_arg(darg, domain, sizeof domain) < 0 || !selector_ok(sel, domain))
         return 2;
-    if (fs_mkdir_p(dir, 0755) < 0) {
-        fprintf(stderr, "postern: cannot create %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    char real[PATH_MAX];
-    if (!realpath(dir, real)) {
-        fprintf(stderr, "postern: %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    char keyp[PATH_MAX + 300], txtp[PATH_MAX + 300];
-    snprintf(keyp, sizeof keyp, "%s/%s.private", real, sel);
-    snprintf(txtp, sizeof txtp, "%s/%s.txt", real, sel);
-    struct stat st;
-    if (!force) {
-        const char *exists = lstat(keyp, &st) == 0 ? keyp : lstat(txtp, &st) == 0 ? txtp : NULL;
-        if (exists) {
-            fprintf(stderr, "postern: %s exists; use -f to replace it (the old key's "
-                    "signatures fail once its record is replaced)\n", exists);
-            return 1;
-        }
-    }
+    char real[PATH_MAX], keyp[PATH_MAX + 300], txtp[PATH_MAX + 300];
+    int rc = cli_key_paths(dir, sel, ".private", ".txt", force,
+                           " (the old key's signatures fail once its record is replaced)",
+                           real, keyp, txtp);
+    if (rc)
+        return rc;
     struct dkimkey k;
     char err[600];
     if (dkimkey_generate(type, bits ? (int)bits : DKIMKEY_RSA_DEFAULT, &k, err,
@@ -204,7 +189,7 @@ static int keygen(int argc, char **argv)
     struct sbuf txt = SBUF_INIT;
     zone_text(&txt, domain, sel, k.record);
     char ktmp[PATH_MAX + 40], ttmp[PATH_MAX + 40];
-    int rc = 1;
+    rc = 1;
     if (txt.oom) {
         snprintf(err, sizeof err, "out of memory");
         goto fail;

@@ -30,6 +30,30 @@ static void tls_usage(FILE *f)
                "  -f replaces existing files\n", DAYS_DEFAULT);
 }
 
+int cli_key_paths(const char *dir, const char *name, const char *ext_a, const char *ext_b,
+                  int force, const char *replace_note, char real[PATH_MAX],
+                  char path_a[PATH_MAX + 300], char path_b[PATH_MAX + 300])
+{
+    if (fs_mkdir_p(dir, 0755) < 0) {
+        fprintf(stderr, "postern: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    if (!realpath(dir, real)) {
+        fprintf(stderr, "postern: %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    snprintf(path_a, PATH_MAX + 300, "%s/%s%s", real, name, ext_a);
+    snprintf(path_b, PATH_MAX + 300, "%s/%s%s", real, name, ext_b);
+    struct stat st;
+    const char *exists = lstat(path_a, &st) == 0 ? path_a
+                       : lstat(path_b, &st) == 0 ? path_b : NULL;
+    if (!force && exists) {
+        fprintf(stderr, "postern: %s exists; use -f to replace it%s\n", exists, replace_note);
+        return 1;
+    }
+    return 0;
+}
+
 /* A DNS name (letters, digits, '-', '.'; labels 1..63, no '-' at their
  * ends) or an IP address: it becomes the file names and the SAN. */
 static int host_ok(const char *h)
@@ -102,26 +126,10 @@ static int selfsigned(int argc, char **argv)
         fprintf(stderr, "postern: --host %s: not a host name or an IP address\n", host);
         return 2;
     }
-    if (fs_mkdir_p(dir, 0755) < 0) {
-        fprintf(stderr, "postern: cannot create %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    char real[PATH_MAX];
-    if (!realpath(dir, real)) {
-        fprintf(stderr, "postern: %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
-    char keyp[PATH_MAX + 300], crtp[PATH_MAX + 300];
-    snprintf(keyp, sizeof keyp, "%s/%s.key", real, host);
-    snprintf(crtp, sizeof crtp, "%s/%s.crt", real, host);
-    struct stat st;
-    if (!force) {
-        const char *exists = lstat(keyp, &st) == 0 ? keyp : lstat(crtp, &st) == 0 ? crtp : NULL;
-        if (exists) {
-            fprintf(stderr, "postern: %s exists; use -f to replace it\n", exists);
-            return 1;
-        }
-    }
+    char real[PATH_MAX], keyp[PATH_MAX + 300], crtp[PATH_MAX + 300];
+    int rc = cli_key_paths(dir, host, ".key", ".crt", force, "", real, keyp, crtp);
+    if (rc)
+        return rc;
     struct selfsigned ss;
     char err[400];
     if (selfsigned_make(host, (int)days, &ss, err, sizeof err) < 0) {
@@ -129,7 +137,7 @@ static int selfsigned(int argc, char **argv)
         return 1;
     }
     char ktmp[PATH_MAX + 40], ctmp[PATH_MAX + 40];
-    int rc = 1;
+    rc = 1;
     if (fs_write_temp(real, ss.key_pem, ss.key_len, 0600, ktmp, sizeof ktmp, err,
                       sizeof err) < 0)
         goto fail;
