@@ -172,6 +172,15 @@ install: build/postern $(MANPAGES)
 	    echo "installed; start it with: systemctl enable --now postern"; \
 	else echo "DESTDIR install: at install time, create the user (scripts/add-mail-owner postern)"; fi
 
+# The container image, built with podman from the Dockerfile and run (the
+# seed-000 relay, non-root, volume, HEALTHCHECK): tests/e2e/test_container.py.
+# Over a minute (the image build), so not part of `make test`; skips, saying
+# why, where this machine cannot run containers.
+CONTAINER_DEPS := podman runc debootstrap
+test-container: test-deps
+	@./scripts/install-deps $(CONTAINER_DEPS)
+	POSTERN_CONTAINER_TEST=1 /usr/bin/python3 -m pytest -q -rs $(PYTEST_ARGS) tests/e2e/test_container.py
+
 # Coverage-guided fuzzing of the parsers of untrusted input (needs clang;
 # fuzz/README.md). src/ is built once with the fuzzer's coverage into an
 # archive: each harness links from it only the objects its parser needs.

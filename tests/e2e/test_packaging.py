@@ -289,3 +289,75 @@ def test_unit_capabilities_each_needed(make_postern, cap):
     wait_until(lambda: p.proc.poll() is not None, "the daemon to give up", timeout=20)
     assert p.proc.returncode == 1
     assert re.search(WITHOUT[cap], p.log()), p.log()
+
+
+# -- the Dockerfile, without building it (test_container.py builds and runs it) --
+
+def dockerfile_stages():
+    """[(FROM line, [instructions])], continuation lines joined."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    stages = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("FROM "):
+            stages.append((line, []))
+        elif stages:
+            stages[-1][1].append(re.sub(r"\s+", " ", line))
+    return stages
+
+
+def test_dockerfile_installs_with_make_install():
+    """The image gets exactly what `make install` puts in DESTDIR, and the
+    user from the same script as on a host."""
+    (build_from, build), (run_from, run) = dockerfile_stages()
+    assert "debian:12-slim" in (ROOT / "Dockerfile").read_text()
+    assert build_from.endswith(" AS build")
+    assert any("make install DESTDIR=/out PREFIX=/usr" in i for i in build if i.startswith("RUN "))
+    copies = [i for i in run if i.startswith("COPY --from=build")]
+    assert copies == ["COPY --from=build /out/ /"], copies
+    assert any("add-mail-owner postern" in i for i in run)
+
+
+def test_dockerfile_runtime_libraries_cover_the_binary():
+    """Every library build/postern links comes from a package the run
+    stage installs (or from the base image's essential ones)."""
+    binary = ROOT / "build" / "postern"
+    if not binary.exists():
+        pytest.skip("build/postern not built (make build/postern)")
+    ldd = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True)
+    needed = set()
+    for m in re.finditer(r"=> (/\S+)", ldd.stdout):
+        for path in {m.group(1), os.path.realpath(m.group(1))}:
+            r = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True)
+            if r.returncode == 0:
+                needed.add(r.stdout.split(":")[0])
+    assert needed, ldd.stdout
+    base = {"libc6", "libcrypt1", "libgcc-s1"}     # in debian:12-slim (Essential)
+    (_, _), (_, run) = dockerfile_stages()
+    apt = " ".join(i for i in run if "apt-get install" in i).split()
+    missing = sorted(needed - base - set(apt))
+    assert not missing, f"the run stage lacks {missing}"
+
+
+def test_dockerfile_runs_unprivileged_from_files():
+    (_, _), (_, run) = dockerfile_stages()
+    [user] = [i for i in run if i.startswith("USER ")]
+    assert user == "USER ${POSTERN_UID}:${POSTERN_UID}" and "ARG POSTERN_UID=2525" in run
+    assert 'VOLUME ["/var/spool/postern"]' in run
+    [health] = [i for i in run if i.startswith("HEALTHCHECK ")]
+    assert "/usr/lib/postern/healthcheck" in health
+    assert not [i for i in run if i.startswith("ENV ")], "configuration comes from files"
+    assert "build" in (ROOT / ".dockerignore").read_text().split()
+    r = subprocess.run(["bash", "-n", str(ROOT / "docker" / "healthcheck")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_container_default_config_is_valid():
+    require_binary()
+    r = subprocess.run([POSTERN_BIN, "check", "-c", str(ROOT / "docker" / "postern.cf")],
+                       capture_output=True, text=True, env=binary_env(), timeout=20)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert "listen = smtp://0.0.0.0:2525" in r.stdout
