@@ -234,7 +234,7 @@ def test_unit_command_line_runs_with_the_units_capabilities(make_postern):
     argv = shlex.split(start)
     assert argv[1:] == ["serve", "-c", "/etc/postern/postern.cf"], start
     assert unit_settings("Type") == ["exec"]
-    assert unit_settings("ExecReload") == ["/bin/kill -HUP $MAINPID"]
+    assert unit_settings("ExecReload") == ["/bin/sh -c 'kill -HUP $MAINPID'"]
     assert unit_settings("KillMode") == ["mixed"]
     port = free_low_port()
     p = make_postern(start=False, listen=f"smtp://127.0.0.1:{port}", mail_owner="postern")
