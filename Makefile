@@ -140,6 +140,9 @@ MANDIR     ?= $(PREFIX)/share/man
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 CONFDIR    ?= /etc/postern
 SPOOLDIR   ?= /var/spool/postern
+# the sample's capture_directory: under ProtectSystem=strict the daemon
+# cannot make it in /var/mail itself
+CAPTUREDIR ?= /var/mail/postern
 INSTALL_SENDMAIL ?= auto
 MANPAGES   := build/man/postern.8 build/man/postern.cf.5
 
@@ -154,12 +157,13 @@ build/man/postern.8: docs/postern.8
 install: build/postern $(MANPAGES)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR)
-	install -d -m 0700 $(DESTDIR)$(SPOOLDIR)
+	install -d -m 0700 $(DESTDIR)$(SPOOLDIR) $(DESTDIR)$(CAPTUREDIR)
 	install -m 0755 build/postern $(DESTDIR)$(SBINDIR)/postern
 	install -m 0644 build/man/postern.8 $(DESTDIR)$(MANDIR)/man8/postern.8
 	install -m 0644 build/man/postern.cf.5 $(DESTDIR)$(MANDIR)/man5/postern.cf.5
-	@# the unit names the binary and the spool where this install puts them
-	sed 's|/usr/sbin/postern|$(SBINDIR)/postern|g; s|/var/spool/postern|$(SPOOLDIR)|g' \
+	@# the unit names the binary, files and directories where this install puts them
+	sed -e 's|/usr/sbin/postern|$(SBINDIR)/postern|g' -e 's|/var/spool/postern|$(SPOOLDIR)|g' \
+	    -e 's|/var/mail/postern|$(CAPTUREDIR)|g' -e 's|/etc/postern|$(CONFDIR)|g' \
 	    docs/postern.service > $(DESTDIR)$(UNITDIR)/postern.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/postern.service
 	@if [ -e $(DESTDIR)$(CONFDIR)/postern.cf ]; then \

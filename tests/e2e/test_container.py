@@ -232,12 +232,13 @@ def test_container_healthcheck_fails_when_smtp_does_not_answer(container, tmp_pa
 #
 # systemd is not PID 1 on this machine, but it can be in a container: this
 # boots Debian's systemd in one, installs `make install`'s tree into it and
-# runs postern.service for real -- the seccomp filter, ProtectSystem,
-# the capability bounding set, KillMode, ExecReload. Two container limits,
-# said here because the unit cannot help them: podman's default bounding
-# set lacks CAP_DAC_READ_SEARCH (added), and the container may not make IPC
-# or UTS namespaces (systemd logs that it skips PrivateIPC= and
-# ProtectHostname=).
+# runs postern.service for real, with the installed sample postern.cf (its
+# port aside) -- the seccomp filter, ProtectSystem and the other mount
+# namespace settings, the capability bounding set, KillMode, ExecReload.
+# The container gets CAP_SYS_ADMIN, or systemd silently skips every mount
+# namespace setting, and CAP_DAC_READ_SEARCH, which podman's default
+# bounding set lacks; it may still not make IPC or UTS namespaces (systemd
+# logs that it skips PrivateIPC= and ProtectHostname=).
 
 def runtime_packages():
     """The run stage's apt-get packages: the systemd image gets the same."""
@@ -282,17 +283,13 @@ def test_systemd_unit_runs_confined(systemd_image, tmp_path):
                        timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     port = low_port()
-    (out / "etc/postern/postern.cf").write_text(
-        f"listen = smtp://127.0.0.1:{port}\n"
-        "mynetworks = 127.0.0.0/8\n"
-        "mydestination = localhost\n"
-        "queue_directory = /var/spool/postern\n"
-        "mail_owner = postern\n"
-        "syslog_name = postern\n"          # the sample's: stderr and syslog both
-        "default_transport = capture\n"
-        "capture_directory = /var/mail/postern\n")
+    conf = out / "etc/postern/postern.cf"
+    sample = conf.read_text()
+    assert "syslog_name = postern" in sample          # stderr and syslog both
+    conf.write_text(re.sub(r"(?m)^listen = .*$", f"listen = smtp://127.0.0.1:{port}", sample))
     name = f"postern-systemd-{uuid.uuid4().hex[:8]}"
-    podman("run", "-d", "--name", name, "--systemd=always", "--cap-add", "DAC_READ_SEARCH",
+    podman("run", "-d", "--name", name, "--systemd=always",
+           "--cap-add", "DAC_READ_SEARCH,SYS_ADMIN",
            *run_flags(), systemd_image, "/sbin/init")
     try:
         wait_until(lambda: sh(name, "systemctl is-system-running", check=False).stdout.strip()
@@ -318,6 +315,15 @@ def test_systemd_unit_runs_confined(systemd_image, tmp_path):
                                                   "cap_kill,cap_setgid,cap_setuid,"
                                                   "cap_net_bind_service"), caps
         assert fields["Uid"].split()[0] == "0"        # the parent
+        # ProtectSystem=strict: / read-only, the spool and the Maildirs not;
+        # ProtectHome=, PrivateTmp=: other file systems over those
+        mounts = {}
+        for line in sh(name, f"cat /proc/{main}/mountinfo").stdout.splitlines():
+            f = line.split()
+            mounts[f[4]] = f[5].split(",")[0]
+        assert mounts["/"] == "ro", mounts
+        assert mounts["/var/spool/postern"] == "rw" and mounts["/var/mail/postern"] == "rw"
+        assert "/home" in mounts and "/tmp" in mounts, mounts
         worker = sh(name, f"cat /proc/{main}/task/{main}/children").stdout.split()
         assert len(worker) == 1
         wst = dict(re.findall(r"^(\w+):\s+(.*)$",

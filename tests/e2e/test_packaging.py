@@ -55,6 +55,9 @@ def test_install_debian_layout(tmp_path):
     assert (d / "usr/share/man/man8/postern.8").is_file()
     assert (d / "usr/share/man/man5/postern.cf.5").is_file()
     assert (d / "var/spool/postern").stat().st_mode & 0o777 == 0o700
+    # the sample's capture_directory: ProtectSystem=strict keeps the daemon
+    # from making it in /var/mail
+    assert (d / "var/mail/postern").stat().st_mode & 0o777 == 0o700
     conf = d / "etc/postern/postern.cf"
     assert conf.read_text() == (ROOT / "docs/postern.cf.sample").read_text()
     unit = (d / "usr/lib/systemd/system/postern.service").read_text()
