@@ -9,7 +9,7 @@ TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd p
              libmail-dkim-perl opendkim-tools \
              swaks msmtp curl s-nail openssl dnsmasq-base \
              sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl \
-             fail2ban bind9-utils
+             fail2ban bind9-utils groff-base man-db systemd util-linux
 
 PKG_LIBS  := libevent libevent_openssl openssl libcares libpcre2-8
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2
@@ -28,8 +28,8 @@ SOBJ      := $(SRC:%.c=build/asan/%.o)
 SLIBOBJ   := $(LIBSRC:%.c=build/asan/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all deps test-deps run test unit e2e install clean asan fuzz fuzz-smoke bench
-all: build/postern
+.PHONY: all deps test-deps run test unit e2e install clean asan fuzz fuzz-smoke bench test-container
+all: build/postern build/man/postern.cf.5
 
 build/postern: $(OBJ)
 	@echo "  LD      $@"
@@ -65,7 +65,7 @@ LAYER_daemon  := daemon $(LAYER_smtp)
 LAYER_cli     := cli $(LAYER_daemon)
 # The table: module -> its tests (tests/unit/test_NAME.c).
 UNIT_util     := base64 fbundle fs log sbuf term utf8 workq
-UNIT_config   := cidr config maps
+UNIT_config   := cidr config config_man maps
 UNIT_net      := dns dnsrec
 UNIT_policy   := anvil policy restrict
 UNIT_auth     := auth dovecot sasl saslauthd users \
@@ -125,16 +125,65 @@ test: test-deps
 	$(MAKE) fuzz-smoke
 	$(MAKE) e2e
 
-install: build/postern
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)/etc/postern $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 build/postern $(DESTDIR)$(PREFIX)/sbin/postern
-	install -m 0644 docs/postern.8 $(DESTDIR)$(PREFIX)/share/man/man8/postern.8
-	ln -sf postern $(DESTDIR)$(PREFIX)/sbin/sendmail
-	ln -sf postern $(DESTDIR)$(PREFIX)/sbin/mailq
-	[ -e $(DESTDIR)/etc/postern/postern.cf ] || install -m 0644 docs/postern.cf.sample $(DESTDIR)/etc/postern/postern.cf
-	install -d $(DESTDIR)/etc/systemd/system
-	[ -e $(DESTDIR)/etc/systemd/system/postern.service ] || sed 's|/usr/local/sbin|$(PREFIX)/sbin|' docs/postern.service > $(DESTDIR)/etc/systemd/system/postern.service
-	./scripts/add-mail-owner postern
+# make install: Debian's layout under PREFIX (/usr/local by default, as for
+# software built from source; PREFIX=/usr for a package or the container).
+# The configuration and the spool are the system's: /etc/postern and
+# /var/spool/postern whatever PREFIX is. An existing postern.cf is never
+# replaced. sendmail and mailq become links to postern only where no other
+# mail system has them (INSTALL_SENDMAIL=yes replaces theirs, =no never
+# links). With DESTDIR (packaging, the Dockerfile) nothing is done to the
+# running system: no user, no ownership; scripts/add-mail-owner does that
+# at install time. docs/install.md says what each step is for.
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+CONFDIR    ?= /etc/postern
+SPOOLDIR   ?= /var/spool/postern
+# the sample's capture_directory: under ProtectSystem=strict the daemon
+# cannot make it in /var/mail itself
+CAPTUREDIR ?= /var/mail/postern
+INSTALL_SENDMAIL ?= auto
+MANPAGES   := build/man/postern.8 build/man/postern.cf.5
+
+build/man/postern.cf.5: build/postern
+	@mkdir -p $(dir $@)
+	@echo "  MAN     $@"
+	@build/postern check -m > $@.tmp && mv $@.tmp $@
+build/man/postern.8: docs/postern.8
+	@mkdir -p $(dir $@)
+	@cp $< $@
+
+install: build/postern $(MANPAGES)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR)
+	install -d -m 0700 $(DESTDIR)$(SPOOLDIR) $(DESTDIR)$(CAPTUREDIR)
+	install -m 0755 build/postern $(DESTDIR)$(SBINDIR)/postern
+	install -m 0644 build/man/postern.8 $(DESTDIR)$(MANDIR)/man8/postern.8
+	install -m 0644 build/man/postern.cf.5 $(DESTDIR)$(MANDIR)/man5/postern.cf.5
+	@# the unit names the binary, files and directories where this install puts them
+	sed -e 's|/usr/sbin/postern|$(SBINDIR)/postern|g' -e 's|/var/spool/postern|$(SPOOLDIR)|g' \
+	    -e 's|/var/mail/postern|$(CAPTUREDIR)|g' -e 's|/etc/postern|$(CONFDIR)|g' \
+	    docs/postern.service > $(DESTDIR)$(UNITDIR)/postern.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/postern.service
+	@if [ -e $(DESTDIR)$(CONFDIR)/postern.cf ]; then \
+	    echo "keeping $(DESTDIR)$(CONFDIR)/postern.cf (the new sample: docs/postern.cf.sample)"; \
+	else install -m 0644 docs/postern.cf.sample $(DESTDIR)$(CONFDIR)/postern.cf; fi
+	@./scripts/install-sendmail-links "$(DESTDIR)" "$(SBINDIR)" "$(BINDIR)" "$(INSTALL_SENDMAIL)"
+	@if [ -z "$(DESTDIR)" ]; then \
+	    ./scripts/add-mail-owner postern && \
+	    if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	    echo "installed; start it with: systemctl enable --now postern"; \
+	else echo "DESTDIR install: at install time, create the user (scripts/add-mail-owner postern)"; fi
+
+# The container image, built with podman from the Dockerfile and run (the
+# seed-000 relay, non-root, volume, HEALTHCHECK): tests/e2e/test_container.py.
+# Over a minute (the image build), so not part of `make test`; skips, saying
+# why, where this machine cannot run containers.
+CONTAINER_DEPS := podman runc debootstrap
+test-container: test-deps
+	@./scripts/install-deps $(CONTAINER_DEPS)
+	POSTERN_CONTAINER_TEST=1 /usr/bin/python3 -m pytest -q -rs $(PYTEST_ARGS) tests/e2e/test_container.py
 
 # Coverage-guided fuzzing of the parsers of untrusted input (needs clang;
 # fuzz/README.md). src/ is built once with the fuzzer's coverage into an

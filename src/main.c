@@ -10,8 +10,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: postern COMMAND [options]\n"
             "  serve [-c FILE] [-v]   run the SMTP relay in the foreground\n"
-            "  check [-c FILE] [-a|-d] validate the config, print non-default (-a: all) settings;\n"
-            "                         -d: list every parameter with its meaning\n"
+            "  check [-c FILE] [-a|-d|-m] validate the config, print non-default (-a: all) settings;\n"
+            "                         -d: list every parameter with its meaning;\n"
+            "                         -m: print the postern.cf(5) manual page\n"
             "  sendmail [options] [rcpt...]\n"
             "                         submit a message from stdin (Sendmail options: -t -i\n"
             "                         -f sender -F name -C FILE -v -bp -bs -q); also as `sendmail`\n"

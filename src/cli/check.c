@@ -1,5 +1,7 @@
-/* `postern check [-c FILE] [-a]`: validate the configuration and print
- * the non-default settings (postconf -n), or all with -a (postconf). Every
+/* `postern check [-c FILE] [-a | -d | -m]`: validate the configuration and
+ * print the non-default settings (postconf -n), or all with -a (postconf);
+ * -d lists every parameter with its meaning, -m prints the postern.cf(5)
+ * manual page made from the same table. Every
  * error is reported, not just the first; exit 1 if there is any. With
  * AUTH on the users file, the users file is checked too. */
 #include "cli.h"
@@ -61,17 +63,25 @@ static int check_users_file(const struct config *cfg)
 int cli_check(int argc, char **argv)
 {
     const char *cpath = NULL;
-    int all = 0, doc = 0, c;
+    int all = 0, doc = 0, man = 0, c;
     optind = 1;
-    while ((c = getopt(argc, argv, "c:ad")) != -1) {
+    while ((c = getopt(argc, argv, "c:adm")) != -1) {
         switch (c) {
         case 'c': cpath = optarg; break;
         case 'a': all = 1; break;
         case 'd': doc = 1; break;
+        case 'm': man = 1; break;
         default:
-            fprintf(stderr, "usage: postern check [-c FILE] [-a | -d]\n");
+            fprintf(stderr, "usage: postern check [-c FILE] [-a | -d | -m]\n");
             return 2;
         }
+    }
+    if (man) {
+        if (config_print_man(stdout, POSTERN_VERSION) < 0 || fflush(stdout) != 0) {
+            perror("postern: check -m");
+            return 1;
+        }
+        return 0;
     }
     if (doc) {
         for (const struct cfg_param *p = config_params; p->name; p++)

@@ -116,7 +116,7 @@ const char *config_quote(const char *s, char *buf, size_t buflen)
 
 /* A time in ms as the largest unit that divides it exactly: 300000 ->
  * "5m", 1500 -> "1500ms", 0 -> "0s". */
-static void fmt_time(long long ms, char *buf, size_t len)
+void config_format_time(long long ms, char *buf, size_t len)
 {
     static const struct { long long sec; char unit; } units[] = {
         { 604800, 'w' }, { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
@@ -567,7 +567,7 @@ static int parse_number(const char *s, enum cfg_type type, int ms_ok, long long 
 static void fmt_bound(const struct cfg_param *p, long long v, char *buf, size_t len)
 {
     if (p->type == CFG_TIME)
-        fmt_time(v, buf, len);
+        config_format_time(v, buf, len);
     else
         snprintf(buf, len, "%lld", v);
 }
@@ -686,8 +686,8 @@ static int check_relations(struct loader *L)
         char lo[32], hi[32];
         /* report at whichever of the two the file set last */
         size_t at = c->line[j] > c->line[i] ? (size_t)j : (size_t)i;
-        fmt_time(c->ms.minimal_backoff_time, lo, sizeof lo);
-        fmt_time(c->ms.maximal_backoff_time, hi, sizeof hi);
+        config_format_time(c->ms.minimal_backoff_time, lo, sizeof lo);
+        config_format_time(c->ms.maximal_backoff_time, hi, sizeof hi);
         L->shown = NULL;
         param_err(L, at, "minimal_backoff_time (%s) must not exceed "
                   "maximal_backoff_time (%s)", lo, hi);
@@ -926,7 +926,7 @@ void config_print_all(const struct config *cfg, FILE *out)
             fprintf(out, " %lld", *(const long long *)f);
             break;
         case CFG_TIME:
-            fmt_time(time_ms(cfg, i), tbuf, sizeof tbuf);
+            config_format_time(time_ms(cfg, i), tbuf, sizeof tbuf);
             fprintf(out, " %s", tbuf);
             break;
         case CFG_BOOL:

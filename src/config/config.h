@@ -276,6 +276,12 @@ void config_print_nondefault(const struct config *cfg, FILE *out);
 /* Print every parameter with its effective value (like `postconf`). */
 void config_print_all(const struct config *cfg, FILE *out);
 
+/* Write the postern.cf(5) manual page (roff) from the parameter table:
+ * every parameter, alphabetically, with its type, default, bounds and
+ * description. version goes into the page's footer. 0, or -1 when
+ * memory runs out or out has an error. */
+int config_print_man(FILE *out, const char *version);
+
 /* For a Postfix parameter postern does not implement: what to do instead
  * (e.g. "use listen = smtp://ADDRESS:PORT"); NULL for any other name. */
 const char *config_postfix_hint(const char *name);

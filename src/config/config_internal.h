@@ -13,6 +13,10 @@
  * long text is cut (at a UTF-8 character boundary) and ends in "...". */
 const char *config_quote(const char *s, char *buf, size_t buflen);
 
+/* A time in ms as the largest unit that divides it exactly: 300000 ->
+ * "5m", 1500 -> "1500ms", 0 -> "0s". */
+void config_format_time(long long ms, char *buf, size_t len);
+
 /* Index of the parameter in config_params[], or -1. */
 long config_param_index(const char *name);
 

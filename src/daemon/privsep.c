@@ -175,8 +175,12 @@ static void parent_on_signal(evutil_socket_t sig, short what, void *arg)
         break;
     case SIGTERM:
     case SIGINT:
-        if (!p->worker_gone)
-            kill(p->worker, (int)sig);
+        /* EPERM: a capability bounding set without CAP_KILL (the worker
+         * is mail_owner's); say so, or the stop would hang unexplained */
+        if (!p->worker_gone && kill(p->worker, (int)sig) < 0)
+            log_warning("cannot pass signal %d on to the worker process %ld: %s%s",
+                        (int)sig, (long)p->worker, strerror(errno),
+                        errno == EPERM ? " (the parent needs CAP_KILL)" : "");
         break;
     case SIGCHLD:
         parent_reap(p, 0);

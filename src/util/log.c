@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,12 +15,27 @@ static struct {
     const char *ident;
     int use_syslog;
     int verbose;
-} log_ctx = { "postern", 0, 0 };
+    int journal;            /* stderr is systemd's journal stream */
+} log_ctx = { "postern", 0, 0, 0 };
+
+/* Under systemd, stderr is a journal stream when JOURNAL_STREAM names its
+ * device and inode (systemd.exec(5)); a child that redirected stderr
+ * elsewhere keeps the variable but not the stream. */
+static int stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+        return 0;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *ident, const char *syslog_name, int verbose)
 {
     log_ctx.ident = ident ? ident : "postern";
     log_ctx.verbose = verbose;
+    log_ctx.journal = stderr_is_journal();
     if (log_ctx.use_syslog) {
         closelog();
         log_ctx.use_syslog = 0;
@@ -42,14 +58,22 @@ static void log_emit(int prio, const char *tag, const char *fmt, va_list ap,
         size_t l = strlen(msg);
         snprintf(msg + l, sizeof msg - l, ": %s", strerror(saved));
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    localtime_r(&ts.tv_sec, &tm);
-    char tbuf[32];
-    strftime(tbuf, sizeof tbuf, "%b %e %H:%M:%S", &tm);
-    fprintf(stderr, "%s %s[%ld]: %s%s\n", tbuf, log_ctx.ident, (long)getpid(),
-            tag, msg);
+    if (log_ctx.journal) {
+        /* the journal stamps time, name and pid itself and reads the
+         * priority from a "<N>" prefix; with syslog on, the line already
+         * reaches it through /dev/log: once is enough */
+        if (!log_ctx.use_syslog)
+            fprintf(stderr, "<%d>%s%s\n", prio, tag, msg);
+    } else {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        struct tm tm;
+        localtime_r(&ts.tv_sec, &tm);
+        char tbuf[32];
+        strftime(tbuf, sizeof tbuf, "%b %e %H:%M:%S", &tm);
+        fprintf(stderr, "%s %s[%ld]: %s%s\n", tbuf, log_ctx.ident, (long)getpid(),
+                tag, msg);
+    }
     if (log_ctx.use_syslog)
         syslog(prio, "%s%s", tag, msg);
     errno = saved;

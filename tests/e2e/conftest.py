@@ -225,8 +225,10 @@ class Postern:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, wait=True, verbose=None, preexec_fn=None):
-        """preexec_fn: run in the child before exec (e.g. lower a limit)."""
+    def start(self, wait=True, verbose=None, preexec_fn=None, wrap=()):
+        """preexec_fn: run in the child before exec (e.g. lower a limit);
+        wrap: a command line that runs the daemon's (it must exec it, so
+        the process started is the daemon's parent: setpriv, unshare)."""
         require_binary()
         assert not self.running, "already running"
         self.write_config()
@@ -234,7 +236,7 @@ class Postern:
         errp = self.base / f"stderr.{self.starts}.log"
         outp = self.base / f"stdout.{self.starts}.log"
         self.stderr_paths.append(errp)
-        argv = [POSTERN_BIN, "serve", "-c", str(self.config_path)]
+        argv = list(wrap) + [POSTERN_BIN, "serve", "-c", str(self.config_path)]
         if self.verbose if verbose is None else verbose:
             argv.append("-v")
         with open(errp, "wb") as ef, open(outp, "wb") as of:

@@ -6,7 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/log.h"
 
@@ -88,12 +91,68 @@ static void test_addr(void **state)
     assert_field_safe(out);
 }
 
+/* The lines written to stderr by log_warning/log_info after log_init with
+ * JOURNAL_STREAM set to journal (NULL: unset), in buf. */
+static void log_to_file(const char *journal_of, char *buf, size_t len)
+{
+    char path[] = "/tmp/postern-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(dup2(fd, STDERR_FILENO) >= 0);
+    char js[64];
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    if (journal_of && strcmp(journal_of, "stderr") == 0)
+        snprintf(js, sizeof js, "%llu:%llu", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino);
+    else if (journal_of)
+        snprintf(js, sizeof js, "%s", journal_of);
+    if (journal_of)
+        setenv("JOURNAL_STREAM", js, 1);
+    else
+        unsetenv("JOURNAL_STREAM");
+    log_init("postern", NULL, 0);
+    log_warning("disk %d%% full", 91);
+    log_info("daemon started");
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    unsetenv("JOURNAL_STREAM");
+    log_init("postern", NULL, 0);
+    ssize_t n = pread(fd, buf, len - 1, 0);
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    close(fd);
+    unlink(path);
+}
+
+/* Under systemd (stderr is the journal stream): no time stamp or name of
+ * our own, the syslog priority as "<N>" for journald; elsewhere the usual
+ * "Mon DD HH:MM:SS postern[pid]: " lines. */
+static void test_journal_stream(void **state)
+{
+    (void)state;
+    char buf[512];
+    log_to_file("stderr", buf, sizeof buf);
+    assert_string_equal(buf, "<4>warning: disk 91% full\n<6>daemon started\n");
+    /* the variable of a stream that is not our stderr: plain lines */
+    log_to_file("1:2", buf, sizeof buf);
+    assert_non_null(strstr(buf, " postern["));
+    assert_non_null(strstr(buf, "]: warning: disk 91% full\n"));
+    log_to_file(NULL, buf, sizeof buf);
+    assert_non_null(strstr(buf, "]: daemon started\n"));
+    assert_null(strchr(buf, '<'));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sanitize),
         cmocka_unit_test(test_sanitize_truncates),
         cmocka_unit_test(test_addr),
+        cmocka_unit_test(test_journal_stream),
     };
     return cmocka_run_group_tests_name("log", tests, NULL, NULL);
 }
