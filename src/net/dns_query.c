@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #define TXT_MAX 4096                    /* bytes kept of one TXT record */
@@ -227,7 +228,8 @@ static int parse(struct dns_query *q, const unsigned char *abuf, int alen)
         if (h->h_name)
             oom |= add_name(a, h->h_name, -1);
         for (char **al = h->h_aliases; al && *al; al++)
-            oom |= add_name(a, *al, -1);
+            if (!h->h_name || strcasecmp(*al, h->h_name) != 0)
+                oom |= add_name(a, *al, -1);
         ares_free_hostent(h);
         break;
     }
