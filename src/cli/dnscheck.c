@@ -467,15 +467,17 @@ static void check_dmarc(struct chk *c, struct item *it)
                     c->spf_ok ? "" : " but SPF does not pass");
     if (dkim_al || spf_al) {
         it->status = C_OK;
-        sbuf_printf(&it->detail, "p=%s", d.p);
     } else {
         it->status = C_MISMATCH;
         sbuf_printf(&it->detail, "mail From: %s fails DMARC: neither DKIM nor SPF passes "
-                    "aligned (p=%s)", c->domain, d.p);
+                    "aligned; ", c->domain);
     }
     if (strcmp(d.p, "none") == 0)
-        sbuf_str(&it->detail, "; p=none only asks for reports: when they show your mail "
+        sbuf_str(&it->detail, "p=none only asks for reports: when they show your mail "
                  "passing aligned for a few weeks, move to p=quarantine, then p=reject");
+    else
+        sbuf_printf(&it->detail, "p=%s%s", d.p, d.pct < 100 ? " (on part of the mail: pct=)"
+                                                           : "");
     if (d.warning[0])
         sbuf_printf(&it->detail, "; %s", d.warning);
 }
@@ -484,7 +486,7 @@ static void check_dmarc(struct chk *c, struct item *it)
 /* output */
 
 static void print_text(struct sbuf *b, struct item *it, size_t n, const struct chk *c,
-                       int bad, int temp)
+                       int bad, int temp, const char *warning)
 {
     sbuf_printf(b, "DNS check of %s (myhostname %s%s%s)\n\n", c->domain, c->host,
                 c->relay ? ", relayhost " : "", c->relay ? c->cfg->relayhost : "");
@@ -495,7 +497,7 @@ static void print_text(struct sbuf *b, struct item *it, size_t n, const struct c
         if (r->status != C_OK)
             for (char *p = st; *p; p++)
                 *p = (char)(*p - 'a' + 'A');
-        sbuf_printf(b, "%-9s %-5s %-6s %s%s\n", st, r->type, r->role, r->name,
+        sbuf_printf(b, "%-9s %-5s %-8s%s%s\n", st, r->type, r->role, r->name,
                     r->required ? "" : "  (informational)");
         if (r->status != C_OK)
             sbuf_printf(b, "          expected: %s\n", r->expected);
@@ -512,6 +514,8 @@ static void print_text(struct sbuf *b, struct item *it, size_t n, const struct c
         if (r->detail.len)
             sbuf_printf(b, "          %s\n", r->detail.s);
     }
+    if (warning)
+        sbuf_printf(b, "\nwarning: %s\n", warning);
     if (!bad && !temp)
         sbuf_printf(b, "\nall %zu records ok\n", n);
     else
@@ -520,7 +524,7 @@ static void print_text(struct sbuf *b, struct item *it, size_t n, const struct c
 }
 
 static void print_json(struct sbuf *b, struct item *it, size_t n, const struct chk *c,
-                       int ok)
+                       int ok, const char *warning)
 {
     sbuf_str(b, "{\"domain\": ");
     sbuf_json(b, c->domain);
@@ -553,6 +557,9 @@ static void print_json(struct sbuf *b, struct item *it, size_t n, const struct c
             sbuf_printf(b, ", \"spf\": %s", r->spf.s);
         sbuf_char(b, '}');
     }
+    sbuf_str(b, "],\n \"warnings\": [");
+    if (warning)
+        sbuf_json(b, warning);
     sbuf_str(b, "]}\n");
 }
 
@@ -668,11 +675,16 @@ int dnscheck_run(const struct config *cfg, struct dnsrec_input *in,
         bad += items[i].status != C_OK && items[i].status != C_TEMPFAIL;
         temp += items[i].status == C_TEMPFAIL;
     }
+    char nokey[800] = "";
+    if (in->ndkim == 0)
+        snprintf(nokey, sizeof nokey, "DKIM: no key for %s (--key, or dkim_private_key / "
+                 "dkim_key_table in the configuration): mail is not signed; make one with "
+                 "`postern dkim keygen --domain %s --selector mail`", c.domain, c.domain);
     struct sbuf b = SBUF_INIT;
     if (json)
-        print_json(&b, items, n, &c, !bad && !temp);
+        print_json(&b, items, n, &c, !bad && !temp, *nokey ? nokey : NULL);
     else
-        print_text(&b, items, n, &c, bad, temp);
+        print_text(&b, items, n, &c, bad, temp, *nokey ? nokey : NULL);
     if (b.oom) {
         fprintf(stderr, "postern: out of memory\n");
     } else {

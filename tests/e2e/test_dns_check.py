@@ -93,7 +93,7 @@ def test_all_records_ok(tmp_path, dns_server):
     r = postern("dns", "check", "-c", str(cf), "--domain", DOMAIN)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.rstrip().endswith("all 8 records ok")
-    assert "\nok        TXT   spf    example.com\n" in r.stdout
+    assert "\nok        TXT   spf     example.com\n" in r.stdout
 
 
 def test_missing_records(tmp_path, dns_server):
@@ -111,7 +111,7 @@ def test_missing_records(tmp_path, dns_server):
     r = postern("dns", "check", "-c", str(cf), "--domain", DOMAIN, "--ip", IP4,
                 "--key", str(key))
     assert r.returncode == 1
-    assert "\nMISSING   TXT   dmarc  _dmarc.example.com\n" in r.stdout
+    assert "\nMISSING   TXT   dmarc   _dmarc.example.com\n" in r.stdout
     assert f"          expected: {DMARC}\n" in r.stdout
     assert "5 of 6 records to fix" in r.stdout
 
