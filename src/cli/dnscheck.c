@@ -115,9 +115,11 @@ static const struct cached *ask(struct chk *c, const char *name, enum dns_qtype 
     c->cache[c->ncache++] = e;
     dns_query(c->dns, name, type, QUERY_TIMEOUT_MS, got_answer, e);
     /* the query's deadline is an event: the loop always has one pending */
-    while (!e->done)
-        if (event_base_loop(c->base, EVLOOP_ONCE) < 0)
+    while (!e->done) {
+        int r = event_base_loop(c->base, EVLOOP_ONCE);
+        if (r < 0 || (r == 1 && !e->done))     /* failed, or nothing left to wait for */
             break;
+    }
     if (!e->done) {
         e->done = 1;
         e->status = DNS_TEMPFAIL;
