@@ -66,7 +66,7 @@ LAYER_cli     := cli $(LAYER_daemon)
 # The table: module -> its tests (tests/unit/test_NAME.c).
 UNIT_util     := base64 fbundle fs log sbuf term utf8 workq
 UNIT_config   := cidr config config_man maps
-UNIT_net      := dns dnsrec
+UNIT_net      := authrec dns dnsrec spf
 UNIT_policy   := anvil policy restrict
 UNIT_auth     := auth dovecot sasl saslauthd users \
                  advice # config/advice.c checked against auth/sasl.c's mechanisms

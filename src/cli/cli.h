@@ -26,7 +26,8 @@ int cli_sasl(int argc, char **argv);
 
 /* `postern dkim keygen|record`: DKIM keys and their DNS record. */
 int cli_dkim(int argc, char **argv);
-/* `postern dns records`: the DNS records to publish for a domain. */
+/* `postern dns records|check`: the DNS records to publish for a domain,
+ * and whether they are published. */
 int cli_dns(int argc, char **argv);
 /* The DKIM selector of the key file at path: given (--selector) or the
  * file's name (SELECTOR.private, .key, .pem), checked as a DNS label under

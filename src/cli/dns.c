@@ -5,7 +5,8 @@
  * JSON. myhostname and relayhost come from the configuration; the
  * records themselves from net/dnsrec (pure, shared with a later check).
  * Exit 0, 1 when the configuration or a key cannot be used, 2 for bad
- * arguments. */
+ * arguments. `postern dns check` takes the same arguments (the addresses
+ * optional) and hands them to cli/dnscheck.c, which looks the records up. */
 #include "cli.h"
 
 #include <ctype.h>
@@ -22,6 +23,7 @@
 #include "../util/fs.h"
 #include "../util/sbuf.h"
 #include "dkimkey.h"
+#include "dnscheck.h"
 
 static void dns_usage(FILE *f)
 {
@@ -34,7 +36,13 @@ static void dns_usage(FILE *f)
             "  (selector from --selector or the file name; --selector alone reads\n"
             "  SELECTOR.private in the current directory; neither: DOMAIN's keys in the\n"
             "  configuration, dkim_private_key and dkim_key_table), DMARC (reports to --report-to,\n"
-            "  default postmaster@DOMAIN) and the PTR to ask your hosting provider for\n");
+            "  default postmaster@DOMAIN) and the PTR to ask your hosting provider for\n"
+            "usage: postern dns check [-c FILE] --domain DOMAIN [--ip IPV4] [--ipv6 IPV6]\n"
+            "                         [--key FILE] [--selector SELECTOR] [--json]\n"
+            "  resolve those records (dns_servers) and report each one ok, missing,\n"
+            "  mismatch, invalid or tempfail; SPF evaluated for the relay's address\n"
+            "  (--ip, else myhostname's) or the relayhost's provider; exit 0 when all\n"
+            "  are ok, 1 when one is not, 75 when only DNS failed temporarily\n");
 }
 
 static const char *role_name(enum dnsrec_role r)
@@ -113,21 +121,6 @@ static void comment(struct sbuf *b, const char *text)
     }
 }
 
-static void json_str(struct sbuf *b, const char *s)
-{
-    sbuf_char(b, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            sbuf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            sbuf_printf(b, "\\u%04x", c);
-        else
-            sbuf_char(b, (char)c);
-    }
-    sbuf_char(b, '"');
-}
-
 static void print_zone(struct sbuf *b, const struct dnsrec_list *l, const char *domain,
                        const char *myhostname, const char *cfgname, const char *nokey)
 {
@@ -155,28 +148,28 @@ static void print_json(struct sbuf *b, const struct dnsrec_list *l, const char *
                        const char *myhostname, const char *nokey)
 {
     sbuf_str(b, "{\"domain\": ");
-    json_str(b, domain);
+    sbuf_json(b, domain);
     sbuf_str(b, ", \"myhostname\": ");
-    json_str(b, myhostname);
+    sbuf_json(b, myhostname);
     sbuf_str(b, ", \"records\": [");
     for (size_t i = 0; i < l->n; i++) {
         const struct dnsrec *r = &l->v[i];
         sbuf_str(b, i ? ",\n  {" : "\n  {");
         sbuf_printf(b, "\"role\": \"%s\", \"type\": \"%s\", \"name\": ", role_name(r->role),
                     r->type);
-        json_str(b, r->name);
+        sbuf_json(b, r->name);
         sbuf_str(b, ", \"value\": ");
-        json_str(b, r->value);
+        sbuf_json(b, r->value);
         sbuf_printf(b, ", \"in_zone\": %s, \"note\": ", r->in_zone ? "true" : "false");
         if (r->note)
-            json_str(b, r->note);
+            sbuf_json(b, r->note);
         else
             sbuf_str(b, "null");
         sbuf_char(b, '}');
     }
     sbuf_str(b, "],\n \"warnings\": [");
     if (nokey)
-        json_str(b, nokey);
+        sbuf_json(b, nokey);
     sbuf_str(b, "]}\n");
 }
 
@@ -198,7 +191,8 @@ int cli_dns(int argc, char **argv)
         dns_usage(stdout);
         return 0;
     }
-    if (argc < 2 || strcmp(argv[1], "records") != 0) {
+    int check = argc >= 2 && strcmp(argv[1], "check") == 0;
+    if (argc < 2 || (strcmp(argv[1], "records") != 0 && !check)) {
         dns_usage(stderr);
         return 2;
     }
@@ -232,9 +226,10 @@ int cli_dns(int argc, char **argv)
         default: dns_usage(stderr); return 2;
         }
     }
-    if (optind < argc || !in.domain || (!in.ipv4 && !in.ipv6)) {
+    if (optind < argc || !in.domain || (!check && !in.ipv4 && !in.ipv6)) {
         if (optind >= argc)
-            fprintf(stderr, "postern: dns records needs --domain and the relay's public "
+            fprintf(stderr, check ? "postern: dns check needs --domain\n"
+                    : "postern: dns records needs --domain and the relay's public "
                     "address (--ip, --ipv6 or both)\n");
         dns_usage(stderr);
         return 2;
@@ -262,6 +257,7 @@ int cli_dns(int argc, char **argv)
     const char *cfgname = path ? path : "the default configuration";
     int rc = 1;
     struct dkimkey dk[DNSREC_MAX_DKIM];
+    const char *kpaths[DNSREC_MAX_DKIM];
     char selbuf[DNSREC_MAX_DKIM][256], pathbuf[DNSREC_MAX_DKIM][300];
     size_t nk = nkeys ? nkeys : nsels, loaded = 0;
     struct dnsrec_list l = { 0, NULL };
@@ -299,10 +295,15 @@ int cli_dns(int argc, char **argv)
             goto out;
         }
         loaded++;
+        kpaths[i] = kp;
         in.dkim[i].selector = selbuf[i];
         in.dkim[i].value = dk[i].record;
     }
     in.ndkim = nk;
+    if (check) {
+        rc = dnscheck_run(cfg, &in, kpaths, json);
+        goto out;
+    }
     if (dnsrec_build(&in, &l, err, sizeof err) < 0) {
         fprintf(stderr, "postern: %s\n", err);
         rc = 2;

@@ -709,6 +709,7 @@ void dns_free(struct dns *d)
     }
     event_free(d->timer);
     dns_checks_shutdown(d);
+    dns_queries_shutdown(d);
     /* a callback may start a new request on d: it lands on this list,
      * already finished with "resolver shut down" */
     while (d->reqs) {

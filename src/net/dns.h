@@ -10,6 +10,9 @@
  * DNS_NOTFOUND. Callbacks always run from the event loop, never inside
  * the resolve call.
  *
+ * dns_query (dns_query.c): the records of one type as text, for the
+ * command line's checks of what a domain publishes.
+ *
  * dns_lookup_peer and dns_lookup_check (dns_check.c): what the SMTP
  * server's restrictions need to know about a client, as Postfix's smtpd
  * finds it out: the client's verified name, whether a name or domain
@@ -98,6 +101,33 @@ struct dns_req *dns_lookup_check(struct dns *d, enum dns_check_kind kind, const 
 
 /* The callback will not run; the lookup's memory goes when its queries end. */
 void dns_cancel(struct dns_req *r);
+
+/* ---- records as data (dns_query.c), for `postern dns check` ---- */
+
+enum dns_qtype { DNS_Q_A, DNS_Q_AAAA, DNS_Q_MX, DNS_Q_TXT, DNS_Q_PTR };
+
+#define DNS_ANSWER_MAX 64           /* records kept of one answer */
+
+struct dns_answer {
+    enum dns_status status;         /* OK (n > 0), NOTFOUND, TEMPFAIL */
+    int nxdomain;                   /* NOTFOUND: the name does not exist at all */
+    char error[320];                /* why, when not OK */
+    size_t n;
+    /* each record as text: A/AAAA the address, MX "PREF HOST", TXT its
+     * strings joined (a NUL byte becomes '?'), PTR the name; host names
+     * without the trailing dot */
+    char *rr[DNS_ANSWER_MAX];
+};
+typedef void (*dns_answer_cb)(void *arg, const struct dns_answer *a);
+struct dns_query;
+
+/* Ask for the records of one type at name. The callback runs once, from
+ * the event loop; a is valid only during it. timeout_ms > 0: by then at
+ * the latest (TEMPFAIL "timed out"). */
+struct dns_query *dns_query(struct dns *d, const char *name, enum dns_qtype type,
+                            long long timeout_ms, dns_answer_cb cb, void *arg);
+/* The callback will not run. */
+void dns_query_cancel(struct dns_query *q);
 
 /* Pure: the DNS-list query for an address: "2.0.0.127.zone" for
  * 127.0.0.2, 32 reversed nibbles for IPv6 ("...ip6.arpa" style); with

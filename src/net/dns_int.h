@@ -27,6 +27,7 @@ struct dns {
     struct dns_sock *socks;
     struct dns_lookup *reqs;            /* dns.c's requests */
     struct dns_req *checks;             /* dns_check.c's requests */
+    struct dns_query *queries;          /* dns_query.c's requests */
     int closing;
     uint64_t rng;
 };
@@ -40,5 +41,7 @@ int dns_status_is_temp(int st);
 /* dns_free, after the channel is gone: answer every check still owed
  * ("resolver shut down") and free them all. */
 void dns_checks_shutdown(struct dns *d);
+/* Likewise for dns_query.c's queries. */
+void dns_queries_shutdown(struct dns *d);
 
 #endif

@@ -119,3 +119,18 @@ void sbuf_free(struct sbuf *b)
     free(b->s);
     *b = (struct sbuf)SBUF_INIT;
 }
+
+void sbuf_json(struct sbuf *b, const char *s)
+{
+    sbuf_char(b, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            sbuf_printf(b, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            sbuf_printf(b, "\\u%04x", c);
+        else
+            sbuf_char(b, (char)c);
+    }
+    sbuf_char(b, '"');
+}

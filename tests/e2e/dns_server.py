@@ -18,7 +18,10 @@ Records:
 - ``hosts``: {name: address or [addresses]} (A and AAAA records, and the
   PTR records of the addresses, as dnsmasq's --host-record makes them).
 - ``ptr``: {address: name}, a PTR record alone (no A record of the name).
-- ``txt``: {name: text}.
+- ``txt``: {name: text}; text is given to dnsmasq as it is (one record);
+  or a list of records at that name, each a text as it is or a tuple of
+  character-strings (one record of several <=255-byte strings, as a long
+  DKIM key needs; without commas, which separate them for dnsmasq).
 - ``addresses``: {name: IPv4 address}: an A record without a PTR record
   (DNS list entries: ``{"2.0.0.127.rbl.test": "127.0.0.2"}``).
 - ``zones``: more domains to answer for (NXDOMAIN for unknown names), e.g.
@@ -133,7 +136,13 @@ class DnsServer:
             a.append(f"--ptr-record={rev},{name}")
         for name, text in self.txt.items():
             tlds.add(name.rstrip(".").rsplit(".", 1)[-1])
-            a.append(f"--txt-record={name},{text}")
+            for rec in (text if isinstance(text, list) else [text]):
+                if isinstance(rec, tuple):
+                    # on dnsmasq's command line quotes are literal: a comma
+                    # separates the strings, and cannot be in one
+                    assert not any("," in p for p in rec), rec
+                    rec = ",".join(rec)
+                a.append(f"--txt-record={name},{rec}")
         for name, addr in self.addresses.items():
             tlds.add(name.rstrip(".").rsplit(".", 1)[-1])
             a.append(f"--address=/{name}/{addr}")
