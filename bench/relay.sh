@@ -10,6 +10,7 @@ RELAY_MSGS=${RELAY_MSGS:-2000}
 RELAY_SIZE=${RELAY_SIZE:-2048}
 RELAY_IDLE=${RELAY_IDLE:-10000}            # idle connections held open
 RELAY_DELIVER_TIMEOUT=${RELAY_DELIVER_TIMEOUT:-30}
+RELAY_LOAD_TIMEOUT=${RELAY_LOAD_TIMEOUT:-40}   # per load run: a slow server sends fewer messages
 PF_SMTPD_MAXPROC=${BENCH_PF_MAXPROC:-2000} # Postfix: one smtpd process per connection (see README)
 CEIL_MSGS=${CEIL_MSGS:-20000}
 LOGBATCH_SECS=${LOGBATCH_SECS:-5}
@@ -269,7 +270,7 @@ relay_run() {
     t0=$(now)
     # shellcheck disable=SC2086
     line=$("$WORK/smtpload" -p "$SRV_PORT" -s "$sess" $conn -m "$RELAY_MSGS" -l "$RELAY_SIZE" \
-        -L "$WORK/$tag.lat" -t "$LOAD_TIMEOUT" 2>&1 | tail -1) || true
+        -L "$WORK/$tag.lat" -t "$RELAY_LOAD_TIMEOUT" 2>&1 | tail -1) || true
     t1=$(now)
     sent=$(sed -n 's/^sent=\([0-9]*\).*/\1/p' <<<"$line")
     local err el

@@ -177,8 +177,9 @@ def metric_rows(res):
             r = res.runs.get((s, scen, sink))
             if r and key == "e2e_rate" and not r.get("all_delivered"):
                 notes[s] = "only %s of %s by the deadline" % (r.get("delivered"), r.get("sent"))
-            if r and r.get("error") and key == "accept_rate":
-                notes[s] = str(r["error"])[:80]
+            if r and key == "accept_rate" and r.get("msgs") and r.get("sent") != r.get("msgs"):
+                notes[s] = "only %s of %s messages got a 2xx by the load deadline (%s)" % (
+                    r.get("sent"), r.get("msgs"), str(r.get("error", ""))[:80])
         rows.append((label, unit, better, vals, notes))
 
     run_metric("durable acceptance, sink stopped, 20 sessions", "msgs/s", "higher", "reuse20", "down", "accept_rate")
