@@ -11,6 +11,10 @@ TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd p
              sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl \
              fail2ban bind9-utils groff-base man-db systemd util-linux
 
+# What `make bench` needs besides RUN_DEPS (bench/run installs postfix itself, with debconf's
+# "No configuration", and downloads OpenSMTPD without installing it).
+BENCH_DEPS := python3 python3-matplotlib python3-pytest
+
 PKG_LIBS  := libevent libevent_openssl openssl libcares libpcre2-8
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2
 DEFS      := -pthread -Isrc -D_GNU_SOURCE -DPOSTERN_VERSION=\"$(shell cat VERSION 2>/dev/null || echo 0.1.0)\"
@@ -28,7 +32,7 @@ SOBJ      := $(SRC:%.c=build/asan/%.o)
 SLIBOBJ   := $(LIBSRC:%.c=build/asan/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all deps test-deps run test unit e2e install clean asan fuzz fuzz-smoke bench test-container
+.PHONY: all deps test-deps run test unit e2e install clean asan fuzz fuzz-smoke bench bench-deps bench-unit test-container
 all: build/postern build/man/postern.cf.5
 
 build/postern: $(OBJ)
@@ -122,6 +126,7 @@ e2e: build/asan/postern
 test: test-deps
 	$(MAKE) build/postern
 	$(MAKE) unit
+	$(MAKE) bench-unit
 	$(MAKE) fuzz-smoke
 	$(MAKE) e2e
 
@@ -235,8 +240,14 @@ fuzz-smoke:
 
 # Side-by-side intake + delivery benchmark against Postfix (root; installs
 # postfix if missing). BENCH_ARGS: see bench/README.md.
-bench: deps
+bench: deps bench-deps
 	./bench/run $(BENCH_ARGS)
+bench-deps:
+	@./scripts/install-deps $(BENCH_DEPS)
+
+# The bench scripts' own tests (no timing, a few seconds): load generator, report arithmetic.
+bench-unit:
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider bench/tests
 
 clean:
 	rm -rf build
