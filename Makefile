@@ -64,7 +64,7 @@ LAYER_smtp    := smtp auth $(LAYER_queue)
 LAYER_daemon  := daemon $(LAYER_smtp)
 LAYER_cli     := cli $(LAYER_daemon)
 # The table: module -> its tests (tests/unit/test_NAME.c).
-UNIT_util     := base64 fbundle fs log sbuf term utf8 workq
+UNIT_util     := base64 fbundle fs log metrics sbuf term utf8 workq
 UNIT_config   := cidr config maps
 UNIT_net      := dns dnsrec
 UNIT_policy   := anvil policy restrict
