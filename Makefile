@@ -61,7 +61,8 @@ LAYER_dkim    := dkim $(LAYER_net)
 LAYER_deliver := deliver dkim $(LAYER_policy)
 LAYER_queue   := queue $(LAYER_deliver)
 LAYER_smtp    := smtp auth $(LAYER_queue)
-LAYER_daemon  := daemon $(LAYER_smtp)
+LAYER_http    := http $(LAYER_net)
+LAYER_daemon  := daemon http $(LAYER_smtp)
 LAYER_cli     := cli $(LAYER_daemon)
 # The table: module -> its tests (tests/unit/test_NAME.c).
 UNIT_util     := base64 fbundle fs log metrics sbuf term utf8 workq
@@ -76,7 +77,8 @@ UNIT_queue    := admin attempt bounce envelope outcome pending qid queue quota s
 UNIT_smtp     := addrlist address command data proxy reply server session trace
 UNIT_daemon   := control
 UNIT_cli      := dkimkey
-UNIT_MODULES  := util config net policy auth dkim deliver queue smtp daemon cli
+UNIT_http     :=
+UNIT_MODULES  := util config net policy auth dkim deliver queue smtp http daemon cli
 # Helpers under tests/unit/ a test links besides its module's objects:
 # a configuration snapshot built without daemon/runtime.c.
 UNIT_HELPERS_session := fixture_runtime
