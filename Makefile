@@ -9,7 +9,7 @@ TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd p
              libmail-dkim-perl opendkim-tools \
              swaks msmtp curl s-nail openssl dnsmasq-base \
              sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl \
-             fail2ban bind9-utils
+             fail2ban bind9-utils python3-prometheus-client
 
 PKG_LIBS  := libevent libevent_openssl openssl libcares libpcre2-8
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2

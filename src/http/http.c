@@ -34,7 +34,9 @@ struct route {
 struct conn {
     LIST_ENTRY(conn) link;
     struct http_server *h;
-    struct bufferevent *bev;         /* the filter evhttp owns */
+    struct bufferevent *bev;         /* evhttp's, and one reference ours */
+    SSL *ssl;                        /* http_tls: freed with our reference */
+    int served;                      /* a request came: evhttp's timeouts rule */
     struct event *check;             /* first pass: access and the cap */
     struct event *deadline;          /* HTTP_REQUEST_DEADLINE */
 };
@@ -133,7 +135,17 @@ int http_bind(const char *listen_s, char *err, size_t errlen)
     return fd;
 }
 
-/* ---------- connections ---------- */
+/* ---------- connections ----------
+ *
+ * evhttp frees a connection's bufferevent when it is done with it, and
+ * tells nobody. So each bufferevent made here carries a reference of ours
+ * (bufferevent_incref): evhttp's bufferevent_free then only clears its
+ * callbacks and evhttp closes the socket itself (no BEV_OPT_CLOSE_ON_FREE),
+ * while the struct stays valid for us to see that it was released
+ * (conn_released) and drop our reference (conn_sweep). The socket is
+ * touched only while evhttp still holds it. (A bufferevent filter's free
+ * hook would say it directly, but a filter lets evhttp free the
+ * connection before the filtered bytes are flushed: replies got lost.) */
 
 static void peer_text(const struct sockaddr *sa, char *out, size_t outlen)
 {
@@ -143,10 +155,42 @@ static void peer_text(const struct sockaddr *sa, char *out, size_t outlen)
         snprintf(out, outlen, "unknown");
 }
 
+static int conn_released(const struct conn *c)
+{
+    bufferevent_data_cb rd = NULL;
+    bufferevent_getcb(c->bev, &rd, NULL, NULL, NULL);
+    return rd == NULL;
+}
+
+static void conn_drop(struct conn *c)
+{
+    struct http_server *h = c->h;
+    LIST_REMOVE(c, link);
+    h->nconns--;
+    event_free(c->check);
+    event_free(c->deadline);
+    SSL *ssl = c->ssl;
+    bufferevent_decref(c->bev);
+    if (ssl)
+        SSL_free(ssl);
+    free(c);
+}
+
+/* Drop the connections evhttp is done with. */
+static void conn_sweep(struct http_server *h)
+{
+    struct conn *c = LIST_FIRST(&h->conns), *next;
+    for (; c; c = next) {
+        next = LIST_NEXT(c, link);
+        if (conn_released(c))
+            conn_drop(c);
+    }
+}
+
 /* Shut the socket: evhttp reads the end of it and frees the connection. */
 static void conn_cut(struct conn *c)
 {
-    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    evutil_socket_t fd = conn_released(c) ? -1 : bufferevent_getfd(c->bev);
     if (fd >= 0)
         shutdown(fd, SHUT_RDWR);
 }
@@ -157,6 +201,8 @@ static void conn_check(evutil_socket_t fd_unused, short what, void *arg)
     struct http_server *h = c->h;
     (void)fd_unused;
     (void)what;
+    if (conn_released(c))
+        return;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     evutil_socket_t fd = bufferevent_getfd(c->bev);
@@ -184,26 +230,26 @@ static void conn_deadline(evutil_socket_t fd, short what, void *arg)
     struct conn *c = arg;
     (void)fd;
     (void)what;
+    if (conn_released(c)) {
+        conn_drop(c);
+        return;
+    }
+    if (c->served) {
+        /* look again later, to drop it once evhttp is done */
+        struct timeval tv = { HTTP_REQUEST_DEADLINE, 0 };
+        evtimer_add(c->deadline, &tv);
+        return;
+    }
     log_info("http: request not complete after %d seconds: connection closed",
              HTTP_REQUEST_DEADLINE);
     conn_cut(c);
 }
 
-/* The filter's free hook: evhttp freed the connection. */
-static void conn_gone(void *arg)
-{
-    struct conn *c = arg;
-    LIST_REMOVE(c, link);
-    c->h->nconns--;
-    event_free(c->check);
-    event_free(c->deadline);
-    free(c);
-}
-
 static struct bufferevent *conn_new(struct event_base *base, void *arg)
 {
     struct http_server *h = arg;
-    struct bufferevent *under = NULL, *bev = NULL;
+    struct bufferevent *bev = NULL;
+    conn_sweep(h);
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         goto fail;
@@ -213,21 +259,15 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
     if (!c->check || !c->deadline)
         goto fail;
     if (h->tls) {
-        SSL *ssl = SSL_new(h->tls);
-        if (!ssl)
+        if (!(c->ssl = SSL_new(h->tls)))
             goto fail;
-        under = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                               BEV_OPT_CLOSE_ON_FREE);
-        if (!under)
-            SSL_free(ssl);
+        bev = bufferevent_openssl_socket_new(base, -1, c->ssl, BUFFEREVENT_SSL_ACCEPTING, 0);
     } else {
-        under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+        bev = bufferevent_socket_new(base, -1, 0);
     }
-    if (!under)
-        goto fail;
-    bev = bufferevent_filter_new(under, NULL, NULL, BEV_OPT_CLOSE_ON_FREE, conn_gone, c);
     if (!bev)
         goto fail;
+    bufferevent_incref(bev);
     c->bev = bev;
     LIST_INSERT_HEAD(&h->conns, c, link);
     h->nconns++;
@@ -237,16 +277,16 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
     evtimer_add(c->deadline, &tv);
     return bev;
 fail:
-    /* evhttp makes a plain bufferevent of its own: the connection is
-     * served unchecked, so close it instead when it comes */
+    /* evhttp then makes a plain bufferevent of its own, which on_request
+     * does not know and refuses */
     log_warning("http: out of memory for a connection");
-    if (under)
-        bufferevent_free(under);
     if (c) {
         if (c->check)
             event_free(c->check);
         if (c->deadline)
             event_free(c->deadline);
+        if (c->ssl)
+            SSL_free(c->ssl);
         free(c);
     }
     return NULL;
@@ -303,7 +343,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 503, "Service Unavailable");
         return;
     }
-    evtimer_del(c->deadline);
+    c->served = 1;
     struct http_request r = { .req = req, .h = h };
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     r.path = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -441,8 +481,10 @@ void http_free(struct http_server *h)
 {
     if (!h)
         return;
-    /* frees every connection (conn_gone runs for each) and the listener */
+    /* frees every connection and the listener; then our references */
     evhttp_free(h->http);
+    while (!LIST_EMPTY(&h->conns))
+        conn_drop(LIST_FIRST(&h->conns));
     for (size_t i = 0; i < h->nroutes; i++)
         free(h->routes[i].path);
     if (h->tls)
