@@ -77,7 +77,7 @@ UNIT_queue    := admin attempt bounce envelope outcome pending qid queue quota s
 UNIT_smtp     := addrlist address command data proxy reply server session trace
 UNIT_daemon   := control
 UNIT_cli      := dkimkey
-UNIT_http     :=
+UNIT_http     := http
 UNIT_MODULES  := util config net policy auth dkim deliver queue smtp http daemon cli
 # Helpers under tests/unit/ a test links besides its module's objects:
 # a configuration snapshot built without daemon/runtime.c.
