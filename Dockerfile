@@ -44,11 +44,9 @@ VOLUME ["/var/spool/postern"]
 WORKDIR /var/spool/postern
 USER ${POSTERN_UID}:${POSTERN_UID}
 EXPOSE 2525
-# The first smtp:// or submission:// listener of the configuration answers
-# with its 220 greeting (docker/healthcheck). Once the HTTP endpoint is
-# merged (http_listen; issue 15), check readiness instead: set
-# `http_listen = 127.0.0.1:9025` in docker/postern.cf, add curl above, and
-#   HEALTHCHECK CMD ["curl", "-fsS", "http://127.0.0.1:9025/readyz"]
+# /readyz of http_listen answers 200 (queue has room, the relayhost login
+# works); a configuration without http_listen: the first smtp:// or
+# submission:// listener answers with its 220 greeting (docker/healthcheck)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["/usr/lib/postern/healthcheck"]
 # SIGTERM: sessions in DATA get 30 s; give the container 40 (--stop-timeout 40 / -t 40)

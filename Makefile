@@ -9,7 +9,7 @@ TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd p
              libmail-dkim-perl opendkim-tools \
              swaks msmtp curl s-nail openssl dnsmasq-base \
              sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl \
-             fail2ban bind9-utils groff-base man-db systemd util-linux
+             fail2ban bind9-utils groff-base man-db systemd util-linux python3-prometheus-client
 
 # What `make bench` needs besides RUN_DEPS (bench/run installs postfix itself, with debconf's
 # "No configuration", and downloads OpenSMTPD without installing it).
@@ -65,10 +65,11 @@ LAYER_dkim    := dkim $(LAYER_net)
 LAYER_deliver := deliver dkim $(LAYER_policy)
 LAYER_queue   := queue $(LAYER_deliver)
 LAYER_smtp    := smtp auth $(LAYER_queue)
-LAYER_daemon  := daemon $(LAYER_smtp)
+LAYER_http    := http $(LAYER_net)
+LAYER_daemon  := daemon http $(LAYER_smtp)
 LAYER_cli     := cli $(LAYER_daemon)
 # The table: module -> its tests (tests/unit/test_NAME.c).
-UNIT_util     := base64 fbundle fs log sbuf term utf8 workq
+UNIT_util     := base64 fbundle fs log metrics sbuf term utf8 workq
 UNIT_config   := cidr config config_man maps
 UNIT_net      := authrec dns dnsrec spf
 UNIT_policy   := anvil policy restrict
@@ -80,7 +81,8 @@ UNIT_queue    := admin attempt bounce envelope outcome pending qid queue quota s
 UNIT_smtp     := addrlist address command data proxy reply server session trace
 UNIT_daemon   := control
 UNIT_cli      := dkimkey
-UNIT_MODULES  := util config net policy auth dkim deliver queue smtp daemon cli
+UNIT_http     := http
+UNIT_MODULES  := util config net policy auth dkim deliver queue smtp http daemon cli
 # Helpers under tests/unit/ a test links besides its module's objects:
 # a configuration snapshot built without daemon/runtime.c.
 UNIT_HELPERS_session := fixture_runtime

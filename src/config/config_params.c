@@ -308,6 +308,17 @@ const struct cfg_param config_params[] = {
                 "where undeliverable bounces go; empty: dropped with a log line"),
     P_STR(submit_socket, "$queue_directory/public/submit",
           "postern: local submission socket used by postern sendmail"),
+    P_SIZE(queue_minfree, "0", 0, LLONG_MAX,
+           "free space in bytes the queue file system needs to accept mail (MAIL FROM gets 452 4.3.1 below it; /readyz fails); 0: only a full disk"),
+    /* the HTTP endpoint */
+    P_STR(http_listen, "",
+          "postern: host:port of the HTTP endpoint (/metrics, /healthz, /readyz), e.g. 127.0.0.1:9025; empty: off"),
+    P_LIST(http_allowed_networks, "127.0.0.0/8 [::1]/128",
+           "postern: client networks (CIDR) the HTTP endpoint answers; others are disconnected"),
+    P_BOOL(http_tls, "no",
+           "postern: serve the HTTP endpoint over TLS with smtpd_tls_cert_file and smtpd_tls_key_file"),
+    P_TIME(readiness_check_interval, "60s", SEC(1), DAYS(1),
+           "postern: how often /readyz's background probe logs in to the relayhost; a probe older than twice this fails /readyz"),
     { NULL, CFG_STR, NULL, 0, 0, 0, NULL, 0 }
 };
 

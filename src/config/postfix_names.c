@@ -49,7 +49,6 @@ static const struct pf_hint pf_hints[] = {
     { "newaliases_path", NOOP },
     { "qmgr_message_active_limit", NOOP },
     { "qmgr_message_recipient_limit", "see smtpd_recipient_limit" },
-    { "queue_minfree", NOOP },
     { "readme_directory", NOOP },
     { "recipient_canonical_maps", "recipient rewriting is not implemented" },
     { "recipient_delimiter", NOOP },

@@ -29,6 +29,7 @@ struct runtime {
     struct netlist *mynetworks;
     struct netlist *proxy_networks; /* smtpd_upstream_proxy_networks, parsed */
     struct netlist *event_exceptions; /* smtpd_client_event_limit_exceptions, parsed */
+    struct netlist *http_networks; /* http_allowed_networks, parsed */
     struct map *canonical;         /* sender_canonical_maps, or NULL */
     struct map *transport_map;     /* transport_maps, or NULL */
     struct map *sender_relay;      /* sender_dependent_relayhost_maps, or NULL */

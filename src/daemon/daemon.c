@@ -16,12 +16,15 @@
 #include "../net/dns.h"
 #include "../deliver/smtp.h"
 #include "../queue/queue.h"
+#include "../http/http.h"
 #include "../smtp/server.h"
 #include "../util/fbundle.h"
 #include "../util/fs.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "../util/workq.h"
 #include "control.h"
+#include "ops.h"
 #include "owner.h"
 #include "privsep.h"
 #include "runtime.h"
@@ -49,6 +52,8 @@ struct daemon {
     struct privsep_channel *parent; /* to the privileged parent: reloads */
     struct anvil *anvil;           /* event rates per client and account, across
                                     * reloads */
+    struct metrics *metrics;       /* what /metrics shows; NULL: http_listen off */
+    struct ops *ops;               /* the HTTP endpoint, or NULL */
     int shutting_down;
     struct event *sig_term, *sig_int, *sig_hup, *grace;
 };
@@ -137,8 +142,12 @@ static void on_bundle(void *arg, struct fbundle *fb)
     if (strcmp(o->mail_owner, n->mail_owner) != 0)
         log_warning("reload: mail_owner changes need a restart; still running as %s",
                     o->mail_owner);
+    if (strcmp(o->http_listen, n->http_listen) != 0)
+        log_warning("reload: http_listen changes need a restart; still using \"%s\"",
+                    o->http_listen);
     runtime_unref(d->rt);
     d->rt = rt;
+    ops_reload(d->ops);
     log_init("postern", n->syslog_name, log_verbose());
     log_info("reload: configuration %s", d->config_path ? d->config_path : "(default)");
 }
@@ -168,10 +177,13 @@ static void raise_fd_limit(void)
 /* What the parent does as root before the worker exists: the listening
  * sockets, and the directories made mail_owner's. */
 static int parent_prepare(const struct config *cfg, const struct owner *o,
-                          struct server_listen_fd *fds, size_t *nfds, char *err,
-                          size_t errlen)
+                          struct server_listen_fd *fds, size_t *nfds, int *http_fd,
+                          char *err, size_t errlen)
 {
     *nfds = 0;
+    *http_fd = -1;
+    if (cfg->http_listen[0] && (*http_fd = http_bind(cfg->http_listen, err, errlen)) < 0)
+        return -1;
     for (size_t i = 0; i < cfg->listen.n; i++) {
         int fd = server_bind(cfg->listen.v[i], &fds[*nfds].kind, err, errlen);
         if (fd < 0)
@@ -179,8 +191,11 @@ static int parent_prepare(const struct config *cfg, const struct owner *o,
         fds[*nfds].url = cfg->listen.v[i];
         fds[(*nfds)++].fd = fd;
     }
-    if (geteuid() == 0)
-        return owner_prepare_dirs(cfg, o, err, errlen);
+    if (geteuid() == 0) {
+        if (owner_prepare_dirs(cfg, o, err, errlen) == 0)
+            return 0;
+        goto fail;
+    }
     if (fs_mkdir_p(cfg->queue_directory, 0700) < 0 ||
         fs_mkdir_p(cfg->capture_directory, 0700) < 0) {
         snprintf(err, errlen, "cannot create %s or %s: %s", cfg->queue_directory,
@@ -191,6 +206,9 @@ static int parent_prepare(const struct config *cfg, const struct owner *o,
 fail:
     while (*nfds > 0)
         close(fds[--*nfds].fd);
+    if (*http_fd >= 0)
+        close(*http_fd);
+    *http_fd = -1;
     return -1;
 }
 
@@ -209,7 +227,7 @@ static void serve_say(void *arg, const char *msg)
 /* The worker, from its change of user to its exit: builds the modules,
  * hands each its narrow handles, runs the loop. Returns the exit status. */
 static int worker_run(struct daemon *d, const struct owner *owner,
-                      struct server_listen_fd *lfds, size_t nlfds, int pfd)
+                      struct server_listen_fd *lfds, size_t nlfds, int http_fd, int pfd)
 {
     char err[1024];
     const struct config *cfg = d->rt->cfg;
@@ -265,6 +283,21 @@ static int worker_run(struct daemon *d, const struct owner *owner,
         goto out;
     }
     server_set_dns(d->server, d->dns);
+    if (http_fd >= 0) {
+        /* counted only when someone can read it */
+        d->metrics = metrics_new();
+        if (!d->metrics || server_set_metrics(d->server, d->metrics) < 0 ||
+            queue_set_metrics(d->queue, d->metrics) < 0 ||
+            smtp_client_set_metrics(d->smtp, d->metrics) < 0)
+            log_fatal("out of memory");
+        d->ops = ops_new(d->base, http_fd, &d->cfg, d->metrics, d->queue, d->smtp, err,
+                         sizeof err);
+        http_fd = -1;              /* ops's now, even on failure */
+        if (!d->ops) {
+            log_info("fatal: %s", err);
+            goto out;
+        }
+    }
     /* control and local submission sockets, made as mail_owner; refused
      * if another daemon serves this queue (before queue_recover cleans up) */
     d->control = control_new(d->base, queue_admin(d->queue));
@@ -299,11 +332,16 @@ static int worker_run(struct daemon *d, const struct owner *owner,
 out:
     for (size_t i = 0; i < nlfds; i++)
         close(lfds[i].fd);
+    if (http_fd >= 0)
+        close(http_fd);
+    ops_stop(d->ops);
     control_free(d->control);
     server_free(d->server);
     /* fails waiting deliveries back to the scheduler (deferred) */
     if (d->smtp)
         smtp_client_free(d->smtp);
+    /* a probe in flight has reported (smtp_client_free) */
+    ops_free(d->ops);
     /* finishes the Maildir writes in flight and reports them */
     workq_free(d->workq);
     /* commits what finished DATA, then closes the spool */
@@ -318,6 +356,7 @@ out:
     runtime_unref(d->rt);
     /* after the last snapshot that lends it */
     anvil_free(d->anvil);
+    metrics_free(d->metrics);
     event_base_free(d->base);
     return rc;
 }
@@ -348,6 +387,7 @@ int daemon_run(const char *config_path, int verbose)
     struct owner owner = { 0, 0, "" };
     struct server_listen_fd lfds[64];
     size_t nlfds = 0;
+    int http_fd = -1;
     if (cfg->listen.n > sizeof lfds / sizeof lfds[0]) {
         log_info("fatal: %zu listen addresses; at most %zu", cfg->listen.n,
                  sizeof lfds / sizeof lfds[0]);
@@ -355,7 +395,7 @@ int daemon_run(const char *config_path, int verbose)
         return 1;
     }
     if ((geteuid() == 0 && owner_lookup(cfg, &owner, err, sizeof err) < 0) ||
-        parent_prepare(cfg, &owner, lfds, &nlfds, err, sizeof err) < 0) {
+        parent_prepare(cfg, &owner, lfds, &nlfds, &http_fd, err, sizeof err) < 0) {
         log_info("fatal: %s", err);
         runtime_unref(d.rt);
         return 1;
@@ -366,6 +406,8 @@ int daemon_run(const char *config_path, int verbose)
         log_info("fatal: cannot start the worker process: %s", strerror(errno));
         for (size_t i = 0; i < nlfds; i++)
             close(lfds[i].fd);
+        if (http_fd >= 0)
+            close(http_fd);
         runtime_unref(d.rt);
         return 1;
     }
@@ -374,8 +416,10 @@ int daemon_run(const char *config_path, int verbose)
          * a socket that reads the network */
         for (size_t i = 0; i < nlfds; i++)
             close(lfds[i].fd);
+        if (http_fd >= 0)
+            close(http_fd);
         runtime_unref(d.rt);
         return privsep_parent_run(d.config_path, worker, pfd);
     }
-    return worker_run(&d, &owner, lfds, nlfds, pfd);
+    return worker_run(&d, &owner, lfds, nlfds, http_fd, pfd);
 }

@@ -12,6 +12,7 @@
 #include "../config/maps.h"
 #include "../policy/policy.h"
 #include "../policy/restrict.h"
+#include "../http/http.h"
 #include "../smtp/server.h"
 #include "../smtp/tls.h"
 #include "../auth/auth.h"
@@ -110,10 +111,18 @@ static struct ssl_ctx_st *runtime_tls(const struct config *cfg, struct fbundle *
             kind != LISTEN_SMTP)
             needs = cfg->listen.v[i];
     }
-    if (!by_level && !needs)
+    int by_http = !by_level && !needs && cfg->http_tls && cfg->http_listen[0];
+    if (!by_level && !needs && !by_http)
         return NULL;
     if (!cfg->smtpd_tls_cert_file[0] || !cfg->smtpd_tls_key_file[0]) {
         char what[400];
+        if (by_http) {
+            config_param_where(cfg, "http_tls", where, sizeof where);
+            config_errors_add(errs, "%s: http_tls = yes needs a certificate: set "
+                              "smtpd_tls_cert_file (and smtpd_tls_key_file, if the key is "
+                              "in a file of its own)", where);
+            return NULL;
+        }
         if (by_level)
             snprintf(what, sizeof what, "smtpd_tls_security_level = %s",
                      cfg->smtpd_tls_security_level);
@@ -339,6 +348,9 @@ static void runtime_free(struct runtime *rt)
         if (rt->event_exceptions)
             policy_netlist_free(rt->event_exceptions);
         free(rt->event_exceptions);
+        if (rt->http_networks)
+            policy_netlist_free(rt->http_networks);
+        free(rt->http_networks);
         map_free(rt->canonical);
         map_free(rt->transport_map);
         map_free(rt->sender_relay);
@@ -394,6 +406,7 @@ static struct runtime *runtime_derive(struct runtime *top, const char *text, siz
         rt->mynetworks = top->mynetworks;
         rt->proxy_networks = top->proxy_networks;
         rt->event_exceptions = top->event_exceptions;
+        rt->http_networks = top->http_networks;
         rt->canonical = top->canonical;
         rt->transport_map = top->transport_map;
         rt->sender_relay = top->sender_relay;
@@ -511,6 +524,13 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
         config_errors_add(errs, "%s: smtpd_upstream_proxy_networks: %s",
                           config_param_where(cfg, "smtpd_upstream_proxy_networks", where,
                                              sizeof where), why);
+    if (!(rt->http_networks = calloc(1, sizeof *rt->http_networks)))
+        config_errors_add(errs, "out of memory");
+    else if (policy_netlist_parse(rt->http_networks, cfg->http_allowed_networks.v,
+                                  cfg->http_allowed_networks.n, why, sizeof why) < 0)
+        config_errors_add(errs, "%s: http_allowed_networks: %s",
+                          config_param_where(cfg, "http_allowed_networks", where,
+                                             sizeof where), why);
     if (!(rt->event_exceptions = calloc(1, sizeof *rt->event_exceptions)))
         config_errors_add(errs, "out of memory");
     else if (policy_netlist_parse(rt->event_exceptions,
@@ -539,6 +559,14 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                                         sizeof why)))
         config_errors_add(errs, "smtpd_sasl_login_relayhost_maps: %s", why);
     load_quota(rt, fb, errs);
+    if (cfg->http_listen[0]) {
+        char host[256];
+        int port;
+        if (http_parse_listen(cfg->http_listen, host, sizeof host, &port, why, sizeof why) < 0)
+            config_errors_add(errs, "%s: http_listen %s",
+                              config_param_where(cfg, "http_listen", where, sizeof where),
+                              why);
+    }
     rt->restrictions = runtime_restrictions(cfg, fb, errs);
     load_sasl_users(rt, fb, errs);
     load_dkim(rt, fb, errs);

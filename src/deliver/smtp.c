@@ -30,6 +30,7 @@
 #include "../dkim/dkim.h"
 #include "../util/errbuf.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 
 /* A DNS request outlives its attempt when the attempt ends first (the
  * resolver has no cancel): the attempt clears req->att, the callback frees
@@ -284,7 +285,9 @@ static void dest_dispatch(struct smtp_dest *d)
     unsigned long limit = c->set ? c->set->dest_limit : 1;
     long long delay = c->set ? c->set->rate_delay : 0;
     while ((att = TAILQ_FIRST(&d->waiting)) != NULL && dest_paced(d, delay)) {
-        struct smtp_session *s = TAILQ_FIRST(&d->idle);
+        /* a probe proves a login now: never a cached connection */
+        struct smtp_session *s =
+            (att->req->flags & DELIVER_PROBE) ? NULL : TAILQ_FIRST(&d->idle);
         if (s) {
             TAILQ_REMOVE(&d->idle, s, idle_link);
             s->idle = 0;
@@ -783,4 +786,19 @@ void smtp_client_free(struct smtp_client *c)
     }
     smtp_settings_unref(c->set);
     free(c);
+}
+
+int smtp_client_set_metrics(struct smtp_client *c, struct metrics *m)
+{
+    static const double b[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
+    size_t nb = sizeof b / sizeof b[0];
+    c->m_connect = metrics_family(m, METRIC_HISTOGRAM, "postern_upstream_connect_seconds",
+                                  "Time to establish the TCP connection to an upstream SMTP "
+                                  "server (relayhost or MX).", NULL, 0, b, nb);
+    c->m_login = metrics_family(m, METRIC_HISTOGRAM, "postern_upstream_login_seconds",
+                                "Time from AUTH to the upstream's 235.", NULL, 0, b, nb);
+    c->m_delivery = metrics_family(m, METRIC_HISTOGRAM, "postern_upstream_delivery_seconds",
+                                   "Time of one upstream transaction, MAIL FROM to the reply "
+                                   "to the final dot (successful ones).", NULL, 0, b, nb);
+    return c->m_connect && c->m_login && c->m_delivery ? 0 : -1;
 }

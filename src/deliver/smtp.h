@@ -79,6 +79,19 @@ enum smtp_account smtp_client_account(const struct smtp_client *c, const char *l
                                       const char *sender, const char *nexthop, char *user,
                                       size_t userlen);
 
+/* A request with DELIVER_PROBE sends no mail: a fresh connection (never a
+ * cached one) to its nexthop, TLS as smtp_tls_security_level says, EHLO,
+ * AUTH with the credential a message would use, then QUIT. Its first
+ * recipient (any address: it is never sent) gets DELIVER_SENT when the
+ * login was accepted (or the server asks for none), else the failure as
+ * a delivery would report it. For /readyz (daemon/ops.c). */
+
+/* Register the client's latency histograms in m (util/metrics.h):
+ * connect (TCP), login (AUTH to 235), delivery (MAIL to the reply to the
+ * final dot). No label names a host. 0, or -1 (no memory). */
+struct metrics;
+int smtp_client_set_metrics(struct smtp_client *c, struct metrics *m);
+
 /* Number of open connections (busy + cached), for tests and logs. */
 unsigned smtp_client_connections(const struct smtp_client *c);
 

@@ -194,6 +194,7 @@ struct dns;
 struct map;
 struct dkim_signer;
 struct dkim_sign;
+struct metric_family;
 
 /* An immutable snapshot of the smtp_* parameters, taken by
  * smtp_client_configure; attempts and sessions hold a reference so a
@@ -327,6 +328,7 @@ struct smtp_session {
     struct smtp_body body;              /* the DATA writer's state */
     int dot_sent;
     int break_logged;                   /* "breaking line" logged this transaction */
+    long long t_connect, t_login, t_txn; /* monotonic us: phase starts (metrics) */
 };
 
 struct smtp_dest {
@@ -343,6 +345,7 @@ struct smtp_dest {
 };
 
 struct smtp_client {
+    struct metric_family *m_connect, *m_login, *m_delivery;  /* NULL: none */
     struct event_base *base;
     struct dns *dns;
     struct smtp_settings *set;

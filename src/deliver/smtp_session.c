@@ -30,6 +30,7 @@
 #include "../util/clock.h"
 #include "../util/errbuf.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "../util/utf8.h"
 
 enum {
@@ -67,6 +68,13 @@ static const char *const st_doing[] = {
  * alive), -1 session freed */
 
 static int begin_transaction(struct smtp_session *s);
+
+/* A latency since the phase start t0 (microseconds), into histogram f. */
+static void observe(struct metric_family *f, long long t0)
+{
+    if (f && t0 > 0)
+        metrics_observe(metrics_series(f, NULL), (double)(clock_monotonic_us() - t0) / 1e6);
+}
 static void on_read(struct bufferevent *bev, void *arg);
 static void on_write(struct bufferevent *bev, void *arg);
 static void on_event(struct bufferevent *bev, short what, void *arg);
@@ -175,6 +183,7 @@ void smtp_session_free(struct smtp_session *s)
 static int job_done(struct smtp_session *s, int healthy)
 {
     struct smtp_attempt *att = s->att;
+    int probe = att && att->req && (att->req->flags & DELIVER_PROBE);
     if (att) {
         detach(s);
         if (att->has_slot && healthy) {
@@ -189,7 +198,7 @@ static int job_done(struct smtp_session *s, int healthy)
         smtp_session_free(s);
         return -1;
     }
-    if (s->set->cache && s->set == s->c->set && !s->c->freeing) {
+    if (s->set->cache && s->set == s->c->set && !s->c->freeing && !probe) {
         send_cmd(s, "RSET", NULL);
         set_state(s, ST_RSET);
     } else {
@@ -436,6 +445,7 @@ static int auth_or_begin(struct smtp_session *s)
         if (!n)
             return job_fail(s, 0, "4.7.0", "SASL authentication failed: credentials too long");
         errbuf_set(line, sizeof line, "AUTH PLAIN %s", b64);
+        s->t_login = clock_monotonic_us();
         send_cmd(s, line, "AUTH PLAIN <redacted>");
         OPENSSL_cleanse(b64, sizeof b64);
         OPENSSL_cleanse(line, sizeof line);
@@ -444,6 +454,7 @@ static int auth_or_begin(struct smtp_session *s)
         return 0;
     }
     if (s->ext.auth & SMTP_AUTH_LOGIN) {
+        s->t_login = clock_monotonic_us();
         send_cmd(s, "AUTH LOGIN", NULL);
         s->login_step = 0;
         set_state(s, ST_AUTH);
@@ -521,6 +532,14 @@ static int begin_transaction(struct smtp_session *s)
 
     txn_reset(s);
     errbuf_set(att->relay, sizeof att->relay, "%s[%s]:%u", s->host, s->addr, s->port);
+    if (req->flags & DELIVER_PROBE) {
+        /* the login went through (or none was needed): that is all */
+        for (size_t k = 0; k < req->nrcpt; k++)
+            smtp_attempt_result(att, k, DELIVER_SENT, "2.0.0",
+                                s->t_login ? "login accepted" : "connected");
+        return job_done(s, 1);
+    }
+    s->t_txn = s->c->m_delivery ? clock_monotonic_us() : 0;
     int rc = smtp_content_choose(s);
     if (rc < 0)
         return job_done(s, 1);
@@ -710,8 +729,10 @@ static int on_reply(struct smtp_session *s)
     case ST_AUTH:
         if (code == 334 && s->login_step < 2)
             return auth_send_login(s);
-        if (code == 235)
+        if (code == 235) {
+            observe(s->c->m_login, s->t_login);
             return begin_transaction(s);
+        }
         {
             char dsn[16];
             fail_state(r, dsn);
@@ -823,6 +844,8 @@ static int on_reply(struct smtp_session *s)
                     result_reply(s, s->rcpts[k], "end of DATA");
             }
         }
+        if (code / 100 == 2 && in_sync && !s->aborting)
+            observe(s->c->m_delivery, s->t_txn);
         return job_done(s, in_sync);
     }
     default:
@@ -889,6 +912,7 @@ static void on_connected(struct smtp_session *s)
     evutil_socket_t fd = bufferevent_getfd(s->bev);
     if (fd >= 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    observe(s->c->m_connect, s->t_connect);
     if (s->set->wrapper)
         start_tls(s, ST_WRAP_TLS);
     else
@@ -966,6 +990,7 @@ struct smtp_session *smtp_session_connect(struct smtp_attempt *att, const struct
         s->port = ntohs(s6->sin6_port);
     }
     s->timer = evtimer_new(c->base, on_timer, s);
+    s->t_connect = c->m_connect ? clock_monotonic_us() : 0;
     s->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!s->timer || !s->bev)
         log_fatal("smtp: out of memory");

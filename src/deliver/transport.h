@@ -29,6 +29,7 @@ enum deliver_status { DELIVER_SENT, DELIVER_DEFERRED, DELIVER_BOUNCED };
 /* deliver_request.flags */
 #define DELIVER_8BITMIME 0x01       /* the content is 8-bit (BODY=8BITMIME) */
 #define DELIVER_SMTPUTF8 0x02       /* the envelope needs SMTPUTF8 */
+#define DELIVER_PROBE    0x04       /* smtp: no mail; stop after the login (smtp.h) */
 
 struct deliver_rcpt {
     const char *addr;               /* "user@example.com" */

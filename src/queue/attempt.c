@@ -24,6 +24,7 @@
 #include "../deliver/transport.h"
 #include "../util/clock.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "bounce.h"
 #include "envelope_codec.h"
 #include "outcome.h"
@@ -549,6 +550,9 @@ static void attempt_deliver_group(struct attempt *a, size_t g)
             struct deliver_result *res = calloc(n, sizeof *res);
             if (!res)
                 log_fatal("scheduler: out of memory");
+            if (a->d->metrics)
+                metrics_add(metrics_series1(a->d->metrics->quota_deferrals, r->key),
+                            (double)sj->req.nrcpt);
             for (size_t k = 0; k < sj->req.nrcpt; k++) {
                 res[k].status = DELIVER_DEFERRED;
                 snprintf(res[k].dsn, sizeof res[k].dsn, "4.7.0");
@@ -583,6 +587,11 @@ static void sub_done(void *arg, const struct deliver_result *res, const char *re
         r->reason = strdup(res[k].reason ? res[k].reason : "");
         const char *status = r->state == RCPT_SENT ? "sent"
                            : r->state == RCPT_BOUNCED ? "bounced" : "deferred";
+        if (a->d->metrics) {
+            const struct transport *t = a->plan.g[sj - a->subs].t;
+            const char *lv[2] = { t && t->name ? t->name : "none", status };
+            metrics_inc(metrics_series(a->d->metrics->deliveries, lv));
+        }
         char to_l[LOG_ADDR_SIZE], why[1024];
         const char *reason = r->reason ? r->reason : "";
         log_info("%s: to=<%s>, relay=%s, delay=%.2f, dsn=%s, status=%s (%s)",

@@ -9,6 +9,15 @@ struct scheduler;
 struct smtp_client;
 struct spool;
 struct workq;
+struct metric_family;
+
+/* The queue's counters (util/metrics.h); NULL families count nothing. */
+struct queue_metrics {
+    struct metric_family *deliveries;       /* {transport, status} per recipient */
+    struct metric_family *quota_deferrals;  /* {upstream}: the relayhost_rate_limits key */
+    struct metric_family *commit_batch;     /* histogram: messages per group commit */
+    struct metric_family *commit_seconds;   /* histogram: one group commit's fsync round */
+};
 
 /* What an attempt works with; queue.c sets it up (the transports' handles
  * come from the daemon). */
@@ -19,6 +28,7 @@ struct attempt_ctx {
     struct smtp_client *smtp;      /* smtp transport */
     struct workq *workq;           /* capture transport: worker threads, NULL = inline */
     struct quota_state *quota;     /* relayhost_rate_limits: the sends, or NULL */
+    const struct queue_metrics *metrics; /* never NULL once queue_open made it */
 };
 
 /* Load qid and hand its due recipients to their transports. When the

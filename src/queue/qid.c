@@ -39,3 +39,16 @@ int qid_valid(const char *s)
     }
     return s[QID_LEN] == '\0';
 }
+
+long long qid_time_ms(const char *s)
+{
+    if (!qid_valid(s))
+        return -1;
+    unsigned long long v[2] = { 0, 0 };
+    for (int i = 0; i < 13; i++) {
+        char c = s[i];
+        unsigned d = c >= 'A' ? (unsigned)(c - 'A' + 10) : (unsigned)(c - '0');
+        v[i >= 8] = v[i >= 8] * 16 + d;
+    }
+    return (long long)v[0] * 1000 + (long long)(v[1] / 1000);
+}

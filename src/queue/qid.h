@@ -15,4 +15,8 @@ void qid_make(char *out, long long sec, long usec, uint32_t rnd);
 /* 1 when s is exactly QID_LEN upper-case hex digits, else 0. */
 int qid_valid(const char *s);
 
+/* The arrival time a valid qid carries, in milliseconds since the epoch;
+ * -1 when s is not a valid qid. */
+long long qid_time_ms(const char *s);
+
 #endif

@@ -11,6 +11,7 @@
 #include "../config/runtime.h"
 #include "../util/clock.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "admin.h"
 #include "attempt.h"
 #include "qid.h"
@@ -34,6 +35,8 @@ struct queue {
     struct commit_req *pending;
     size_t npending, cappending;
     struct event *commit_ev;
+    struct queue_metrics metrics;   /* families: NULL until queue_set_metrics */
+    struct metric_family *messages, *oldest;
 };
 
 static void start_attempt(void *arg, const char *qid)
@@ -59,7 +62,13 @@ static void on_commit(evutil_socket_t fd, short what, void *arg)
         log_fatal("group commit: out of memory");
     for (size_t i = 0; i < n; i++)
         msgs[i] = reqs[i].msg;
+    long long t0 = q->metrics.commit_seconds ? clock_monotonic_us() : 0;
     spool_commit(q->spool, msgs, n, ok);
+    if (q->metrics.commit_seconds) {
+        metrics_observe(metrics_series(q->metrics.commit_seconds, NULL),
+                        (double)(clock_monotonic_us() - t0) / 1e6);
+        metrics_observe(metrics_series(q->metrics.commit_batch, NULL), (double)n);
+    }
     /* scheduled before any writer hears of it: an acknowledged message
      * is never left unscheduled */
     for (size_t i = 0; i < n; i++)
@@ -93,7 +102,8 @@ struct queue *queue_open(struct event_base *base, const char *dir,
         queue_free(q);
         return NULL;
     }
-    q->attempts = (struct attempt_ctx){ base, q->spool, cfg, smtp, workq, quota_state_new() };
+    q->attempts = (struct attempt_ctx){ base, q->spool, cfg, smtp, workq, quota_state_new(),
+                                        &q->metrics };
     if (!q->attempts.quota) {
         snprintf(err, errlen, "out of memory");
         queue_free(q);
@@ -191,4 +201,74 @@ void queue_commit_cancel(struct queue *q, const void *arg)
 const struct admin *queue_admin(const struct queue *q)
 {
     return &q->admin;
+}
+
+/* ---------- metrics ---------- */
+
+static void count_one(const char *qid, void *arg)
+{
+    (void)qid;
+    ++*(unsigned long *)arg;
+}
+
+void queue_stats(const struct queue *q, struct queue_stats *st)
+{
+    char oldest[QID_LEN + 1];
+    unsigned long all = scheduler_count(q->sched);
+    st->active = scheduler_in_flight_count(q->sched);
+    st->deferred = all - st->active;
+    st->hold = 0;
+    if (spool_list_held(q->spool, count_one, &st->hold) < 0)
+        st->hold = 0;
+    long long t = scheduler_oldest(q->sched, oldest) == 0 ? qid_time_ms(oldest) : -1;
+    st->oldest_ms = t > 0 ? t : 0;
+}
+
+static void collect(void *arg, struct metrics *m)
+{
+    struct queue *q = arg;
+    struct queue_stats st;
+    (void)m;
+    queue_stats(q, &st);
+    metrics_set(metrics_series1(q->messages, "active"), (double)st.active);
+    metrics_set(metrics_series1(q->messages, "deferred"), (double)st.deferred);
+    metrics_set(metrics_series1(q->messages, "hold"), (double)st.hold);
+    long long now = clock_now_ms(NULL);
+    metrics_set(metrics_series(q->oldest, NULL),
+                st.oldest_ms && now > st.oldest_ms ? (double)(now - st.oldest_ms) / 1000 : 0);
+}
+
+int queue_set_metrics(struct queue *q, struct metrics *m)
+{
+    static const double batch[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256 };
+    static const double secs[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                   0.1, 0.25, 0.5, 1, 2.5 };
+    const char *state[] = { "state" }, *dl[] = { "transport", "status" },
+               *up[] = { "upstream" };
+    q->messages = metrics_family(m, METRIC_GAUGE, "postern_queue_messages",
+                                 "Messages in the queue by state: active (being delivered), "
+                                 "deferred (waiting for an attempt), hold.", state, 1, NULL, 0);
+    q->oldest = metrics_family(m, METRIC_GAUGE, "postern_queue_oldest_message_age_seconds",
+                               "Age of the oldest active or deferred message; 0 when none.",
+                               NULL, 0, NULL, 0);
+    q->metrics.deliveries = metrics_family(
+        m, METRIC_COUNTER, "postern_deliveries_total",
+        "Delivery results per recipient, by transport and status (sent, deferred, bounced).",
+        dl, 2, NULL, 0);
+    q->metrics.quota_deferrals = metrics_family(
+        m, METRIC_COUNTER, "postern_quota_deferrals_total",
+        "Recipients deferred because an upstream quota (relayhost_rate_limits) was full, by "
+        "its key.", up, 1, NULL, 0);
+    q->metrics.commit_batch = metrics_family(
+        m, METRIC_HISTOGRAM, "postern_queue_commit_batch_size",
+        "Messages made durable by one group commit.", NULL, 0, batch,
+        sizeof batch / sizeof batch[0]);
+    q->metrics.commit_seconds = metrics_family(
+        m, METRIC_HISTOGRAM, "postern_queue_commit_fsync_seconds",
+        "Duration of one group commit's fsync round (files, renames, directory).", NULL, 0,
+        secs, sizeof secs / sizeof secs[0]);
+    if (!q->messages || !q->oldest || !q->metrics.deliveries || !q->metrics.quota_deferrals ||
+        !q->metrics.commit_batch || !q->metrics.commit_seconds)
+        return -1;
+    return metrics_on_collect(m, collect, q);
 }

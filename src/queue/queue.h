@@ -64,4 +64,24 @@ void queue_commit_cancel(struct queue *q, const void *arg);
 /* Hold, release, delete, flush with the daemon's schedule (admin.h). */
 const struct admin *queue_admin(const struct queue *q);
 
+/* Register the queue's metrics in m (util/metrics.h): the deliveries per
+ * transport and status, the quota deferrals per upstream, the group
+ * commit's batch size and fsync round, and (a collector) the messages by
+ * state and the age of the oldest. Counting is an increment on the loop.
+ * 0, or -1 (no memory). */
+struct metrics;
+int queue_set_metrics(struct queue *q, struct metrics *m);
+
+/* The queue right now, for metrics and health. */
+struct queue_stats {
+    unsigned long active;        /* an attempt is delivering it */
+    unsigned long deferred;      /* waiting: for a retry, a quota slot, its first try */
+    unsigned long hold;          /* on hold (spool_hold) */
+    long long oldest_ms;         /* arrival of the oldest active or deferred
+                                  * message (ms since the epoch), 0: none */
+};
+/* hold counts the hold directory (a directory read): a scrape's cost,
+ * never a message's. */
+void queue_stats(const struct queue *q, struct queue_stats *st);
+
 #endif

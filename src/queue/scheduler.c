@@ -299,6 +299,26 @@ unsigned long scheduler_count(const struct scheduler *s)
     return (unsigned long)s->n + s->inflight.n;
 }
 
+unsigned long scheduler_in_flight_count(const struct scheduler *s)
+{
+    return (unsigned long)s->inflight.n;
+}
+
+int scheduler_oldest(const struct scheduler *s, char *out)
+{
+    const char *min = NULL;
+    for (size_t i = 0; i < s->n; i++)
+        if (!min || strcmp(s->heap[i].qid, min) < 0)
+            min = s->heap[i].qid;
+    for (size_t i = 0; i < s->inflight.cap; i++)
+        if (s->inflight.v[i].state == SLOT_USED && (!min || strcmp(s->inflight.v[i].qid, min) < 0))
+            min = s->inflight.v[i].qid;
+    if (!min)
+        return -1;
+    memcpy(out, min, QID_LEN + 1);
+    return 0;
+}
+
 /* ---------- administration: flush, remove ---------- */
 
 static void heap_sift_down(struct scheduler *s, size_t i)

@@ -49,6 +49,12 @@ int scheduler_in_flight(const struct scheduler *s, const char *qid);
 
 /* Number of messages known to the scheduler (queued or in flight). */
 unsigned long scheduler_count(const struct scheduler *s);
+/* Of them, the ones in flight (an attempt runs). */
+unsigned long scheduler_in_flight_count(const struct scheduler *s);
+/* The smallest (oldest: qids sort by arrival) qid known to the scheduler,
+ * copied to out (QID_LEN + 1 bytes); 0, or -1 when it knows none. O(n):
+ * for a scrape, not for every message. */
+int scheduler_oldest(const struct scheduler *s, char *out);
 
 /* Time to wait after the attempts-th failed attempt: doubles from
  * min_backoff, capped at max_backoff (Postfix minimal/maximal_backoff_time),

@@ -32,6 +32,7 @@ static const struct reply_def replies[REPLY_COUNT] = {
     [REPLY_TOO_MANY_RCPT] = { 452, "4.5.3", "Too many recipients", 0, { 0 } },
     [REPLY_NOMEM] = { 451, "4.3.0", "Error: out of memory", 0, { 0 } },
     [REPLY_QUEUE_WRITE] = { 451, "4.3.0", "Error: queue file write error", 0, { 0 } },
+    [REPLY_NO_STORAGE] = { 452, "4.3.1", "Insufficient system storage", 0, { 0 } },
     [REPLY_NOMEM_CLOSE] = { 421, "4.3.0", "%s Error: out of memory", 0, HOST },
     [REPLY_TOO_MANY_ERRORS] = { 421, "4.7.0", "%s Error: too many errors", 0, HOST },
     [REPLY_TIMEOUT] = { 421, "4.4.2", "%s Error: timeout exceeded", 0, HOST },

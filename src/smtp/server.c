@@ -25,6 +25,7 @@
 #include "../queue/queue.h"
 #include "../util/fs.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "../util/unixsock.h"
 #include "reply.h"
 #include "session.h"
@@ -75,6 +76,7 @@ struct server {
     struct event *accept_resume;  /* re-enables the paused listeners */
     long accept_pause_ms;         /* next pause; 0 after an accept worked */
     long long accept_failed_at;   /* monotonic seconds of the last failure, 0 none */
+    struct smtpd_metrics metrics;
 };
 
 static const char *const schemes[] = {
@@ -225,6 +227,43 @@ struct queue *server_queue(const struct server *srv)
     return srv->queue;
 }
 
+const struct smtpd_metrics *server_metrics(const struct server *srv)
+{
+    return &srv->metrics;
+}
+
+static void collect(void *arg, struct metrics *m)
+{
+    struct server *srv = arg;
+    (void)m;
+    metrics_set(metrics_series(srv->metrics.open, NULL), (double)srv->nsessions);
+}
+
+int server_set_metrics(struct server *srv, struct metrics *m)
+{
+    const char *li[] = { "listener" }, *rj[] = { "code", "dsn" },
+               *au[] = { "mechanism", "result" };
+    struct smtpd_metrics *x = &srv->metrics;
+    x->sessions = metrics_family(m, METRIC_COUNTER, "postern_smtpd_sessions_total",
+                                 "SMTP sessions accepted, by listener kind (smtp, submission, "
+                                 "submissions; local: the submit socket).", li, 1, NULL, 0);
+    x->open = metrics_family(m, METRIC_GAUGE, "postern_smtpd_sessions_open",
+                             "SMTP sessions open now.", NULL, 0, NULL, 0);
+    x->accepted = metrics_family(m, METRIC_COUNTER, "postern_smtpd_messages_accepted_total",
+                                 "Messages queued (250 after DATA or BDAT LAST).", NULL, 0,
+                                 NULL, 0);
+    x->rejects = metrics_family(m, METRIC_COUNTER, "postern_smtpd_rejects_total",
+                                "4xx and 5xx replies of the SMTP server, by reply code and "
+                                "enhanced status code (\"\" when the reply has none).",
+                                rj, 2, NULL, 0);
+    x->auth = metrics_family(m, METRIC_COUNTER, "postern_smtpd_auth_total",
+                             "SMTP AUTH attempts by mechanism and result (success, failure: "
+                             "535; error: a temporary failure).", au, 2, NULL, 0);
+    if (!x->sessions || !x->open || !x->accepted || !x->rejects || !x->auth)
+        return -1;
+    return metrics_on_collect(m, collect, srv);
+}
+
 void server_set_dns(struct server *srv, struct dns *dns)
 {
     srv->dns = dns;
@@ -329,6 +368,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                          cfg->myhostname, addr);
         }
     }
+    metrics_inc1(srv->metrics.sessions, server_listen_scheme(li->kind));
     struct session *s = session_new(srv, fd, li->kind, li->url, sa, (socklen_t)salen,
                                     reject[0] ? reject : NULL);
     add_session(srv, s);
@@ -356,6 +396,7 @@ static void on_accept_local(struct evconnlistener *l, evutil_socket_t fd,
         sa = (struct sockaddr *)(void *)&local;
         salen = (int)sizeof(sa_family_t);
     }
+    metrics_inc1(srv->metrics.sessions, "local");
     struct session *s = session_new(srv, fd, LISTEN_SMTP, NULL, sa, (socklen_t)salen,
                                     reject[0] ? reject : NULL);
     add_session(srv, s);

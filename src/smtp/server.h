@@ -88,7 +88,24 @@ int server_listen_same(const char *a, const char *b);
 /* "smtp", "submission", "submissions". */
 const char *server_listen_scheme(enum listen_kind kind);
 
+/* Register the SMTP server's metrics in m (util/metrics.h): sessions by
+ * listener kind ("local": submit_socket), messages accepted, 4xx/5xx
+ * replies by code and enhanced code, AUTH results by mechanism, and (a
+ * collector) the sessions open. 0, or -1 (no memory). */
+struct metrics;
+struct metric_family;
+int server_set_metrics(struct server *srv, struct metrics *m);
+struct smtpd_metrics {
+    struct metric_family *sessions;   /* {listener} */
+    struct metric_family *accepted;   /* messages queued (250 after DATA) */
+    struct metric_family *rejects;    /* {code, dsn} */
+    struct metric_family *auth;       /* {mechanism, result} */
+    struct metric_family *open;       /* gauge */
+};
+
 /* --- used by session.c --- */
+/* The families (NULL ones count nothing). */
+const struct smtpd_metrics *server_metrics(const struct server *srv);
 struct event_base *server_base(const struct server *srv);
 struct queue *server_queue(const struct server *srv);
 /* The resolver the sessions ask (client name, DNS restrictions); NULL (the

@@ -23,6 +23,7 @@
 #include "../queue/queue.h"
 #include "../queue/spool.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "proxy.h"
 #include "reply.h"
 #include "server.h"
@@ -84,9 +85,33 @@ static void session_close(struct session *s)
  * here. An error reply (REPLY_F_ERROR) counts towards the soft and hard
  * limits (Postfix smtpd_soft_error_limit / smtpd_hard_error_limit); a 221
  * or 421 reply closes the session, as in Postfix's smtpd_chat_reply. */
+/* A 4xx or 5xx reply, counted by its code and enhanced code ("554",
+ * "5.7.1"): both come from postern's reply table or the configuration,
+ * a bounded set (util/metrics.h caps it anyway). */
+static void count_reject(struct session *s, const char *line)
+{
+    if ((line[0] != '4' && line[0] != '5') || !(line[1] >= '0' && line[1] <= '9') ||
+        !(line[2] >= '0' && line[2] <= '9'))
+        return;
+    char code[4] = { line[0], line[1], line[2], 0 }, dsn[16] = "";
+    const char *p = line + 3;
+    if (*p == ' ' || *p == '-') {
+        p++;
+        size_t n = strspn(p, "0123456789.");
+        if (n >= 5 && n < sizeof dsn && p[0] == line[0] && p[1] == '.' &&
+            (p[n] == ' ' || p[n] == '\0' || p[n] == '\r')) {
+            memcpy(dsn, p, n);
+            dsn[n] = '\0';
+        }
+    }
+    const char *v[2] = { code, dsn };
+    metrics_inc(metrics_series(server_metrics(s->srv)->rejects, v));
+}
+
 static void reply_send(struct session *s, const char *line, int error, int closes)
 {
     const struct config *cfg = session_cfg(s);
+    count_reject(s, line);
     /* past smtpd_junk_command_limit, every junk command counts as an error
      * (Postfix): a client cannot hold a connection slot with NOOP for ever */
     int junk_error = s->junk_pending;
@@ -178,6 +203,7 @@ static void commit_finish(struct session *s)
 {
     if (s->commit == SC_DONE) {
         session_reply(s, REPLY_QUEUED, s->tx.env.qid, NULL);
+        metrics_inc(metrics_series(server_metrics(s->srv)->accepted, NULL));
         session_limit_queued(s);
         s->errors = 0;
         s->junk = 0;

@@ -14,6 +14,7 @@
 #include "../auth/auth.h"
 #include "../auth/sasl.h"
 #include "../util/log.h"
+#include "../util/metrics.h"
 #include "command.h"
 #include "session_internal.h"
 
@@ -57,9 +58,16 @@ void session_auth_free(struct session *s)
 /* A failed attempt: Postfix's warning (what fail2ban's postfix[mode=auth]
  * filter reads: keep its shape), and one more for the per-client limit.
  * why is for the log, never a secret. */
+static void auth_count(struct session *s, const char *mech, const char *result)
+{
+    const char *v[2] = { mech ? mech : "", result };
+    metrics_inc(metrics_series(server_metrics(s->srv)->auth, v));
+}
+
 static void auth_failed(struct session *s, const char *mech, const char *why)
 {
     char why_l[600];
+    auth_count(s, mech, "failure");
     log_warning("%s: SASL %s authentication failed: %s", s->peer_label, mech,
                 log_sanitize(why, strlen(why), why_l, sizeof why_l));
     session_limit_auth_failed(s);
@@ -78,6 +86,7 @@ static void on_auth(void *arg, const struct auth_verdict *v)
         snprintf(s->sasl_username, sizeof s->sasl_username, "%s", v->user);
         s->account_rate = v->rate;
         s->account_window_ms = v->rate_window_ms;
+        auth_count(s, s->sasl_method, "success");
         session_reply(s, REPLY_AUTH_OK, NULL, NULL);
         break;
     case AUTH_FAIL:
@@ -87,6 +96,7 @@ static void on_auth(void *arg, const struct auth_verdict *v)
         break;
     case AUTH_TEMP: {
         char why_l[600];
+        auth_count(s, s->sasl_method, "error");
         log_warning("%s: SASL %s authentication failure: %s", s->peer_label,
                     s->sasl_method, log_sanitize(v->why, strlen(v->why), why_l, sizeof why_l));
         s->sasl_method = NULL;

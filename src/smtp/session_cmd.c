@@ -16,6 +16,7 @@
 #include "../auth/sasl.h"
 #include "../queue/queue.h"
 #include "../queue/spool.h"
+#include "../util/fs.h"
 #include "../util/log.h"
 #include "addrlist.h"
 #include "server.h"
@@ -236,6 +237,19 @@ static void cmd_mail(struct session *s, const struct smtp_command *c)
         return;
     if (c->size >= 0 && cfg->message_size_limit > 0 && c->size > cfg->message_size_limit) {
         session_reply(s, REPLY_SIZE, NULL, NULL);
+        return;
+    }
+    /* Postfix's check: the queue's file system keeps queue_minfree free
+     * after this message (its SIZE, when announced) */
+    unsigned long long free_bytes = 0;
+    int ro = 0;
+    if (fs_free_bytes(cfg->queue_directory, &free_bytes, &ro) == 0 &&
+        (ro || free_bytes < (unsigned long long)cfg->queue_minfree +
+                                 (c->size > 0 ? (unsigned long long)c->size : 0))) {
+        log_warning("not enough free space in mail queue: %llu bytes < queue_minfree %lld + "
+                    "message size %lld%s", free_bytes, cfg->queue_minfree,
+                    c->size > 0 ? c->size : 0LL, ro ? " (read-only file system)" : "");
+        session_reply(s, REPLY_NO_STORAGE, NULL, NULL);
         return;
     }
     s->tx.env.sender = strdup(c->addr.is_null ? "" : c->addr.full);

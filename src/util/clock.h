@@ -21,6 +21,8 @@ long long clock_now_ms(const struct clock *c);
 /* Milliseconds of CLOCK_MONOTONIC: for windows and intervals that a
  * change of the wall clock must not stretch or cut. */
 long long clock_monotonic_ms(void);
+/* The same in microseconds: for latencies (metrics). */
+long long clock_monotonic_us(void);
 
 /* A relative timeout of ms milliseconds (negative: 0) for libevent. */
 struct timeval clock_timeval(long long ms);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static int mkdir_mode(const char *p, mode_t mode)
@@ -353,5 +354,15 @@ int fs_read_file(const char *path, int flags, size_t max, char **text, size_t *l
     buf[n] = '\0';
     *text = buf;
     *len = n;
+    return 0;
+}
+
+int fs_free_bytes(const char *path, unsigned long long *free_bytes, int *readonly)
+{
+    struct statvfs sv;
+    if (statvfs(path, &sv) < 0)
+        return -1;
+    *free_bytes = (unsigned long long)sv.f_bavail * (unsigned long long)sv.f_frsize;
+    *readonly = (sv.f_flag & ST_RDONLY) != 0;
     return 0;
 }

@@ -28,6 +28,11 @@ int fs_write_all(int fd, const void *p, size_t n);
 int fs_sync(int fd);
 int fs_sync_data(int fd);
 
+/* Bytes an unprivileged writer may still use in the file system of path
+ * (statvfs: f_bavail * f_frsize) into *free_bytes; 0, or -1 with errno.
+ * *readonly: 1 when that file system is mounted read-only. */
+int fs_free_bytes(const char *path, unsigned long long *free_bytes, int *readonly);
+
 /* fs_sync of the directory that holds path (after a rename into it). */
 int fs_sync_parent(const char *path);
 

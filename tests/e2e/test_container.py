@@ -136,7 +136,7 @@ def wait_greeting(port, c, timeout=30):
     wait_until(greets, f"the container's SMTP greeting on port {port}", timeout=timeout)
 
 
-def seed_files(conf, port, up, ca):
+def seed_files(conf, port, up, ca, http_port=None):
     """/etc/postern for the seed-000 relay: the blog post's settings, files
     only; the secret is mode 600 and belongs to the container's user."""
     conf.mkdir(mode=0o755)
@@ -159,15 +159,17 @@ def seed_files(conf, port, up, ca):
         "smtp_sasl_security_options = noanonymous\n"
         "sender_canonical_maps = regexp:/etc/postern/sender_canonical\n"
         "smtp_tls_CAfile = /etc/postern/ca.pem\n"
-        "smtp_tls_security_level = verify\n")
+        "smtp_tls_security_level = verify\n"
+        + (f"http_listen = 127.0.0.1:{http_port}\nreadiness_check_interval = 1s\n"
+           if http_port else ""))
     os.chmod(conf / "postern.cf", 0o644)
 
 
 def test_container_relays_seed000(container, upstream, test_ca, tmp_path):
     up = upstream(mode="implicit")
-    port = free_port()
+    port, http_port = free_port(), free_port()
     conf = tmp_path / "etc-postern"
-    seed_files(conf, port, up, test_ca)
+    seed_files(conf, port, up, test_ca, http_port)
     volume = f"postern-spool-{uuid.uuid4().hex[:8]}"
     c = container("-v", f"{conf}:/etc/postern:ro", "-v", f"{volume}:/var/spool/postern")
     try:
@@ -191,9 +193,15 @@ def test_container_relays_seed000(container, upstream, test_ca, tmp_path):
         mount = podman("volume", "inspect", "--format", "{{.Mountpoint}}", volume).stdout.strip()
         st = os.stat(os.path.join(mount, "queue"))
         assert st.st_uid == UID
-        # the image's HEALTHCHECK, run now (podman has no systemd timer here)
+        # the image's HEALTHCHECK, run now (podman has no systemd timer here):
+        # /readyz, which needs the upstream's login to work
         h = podman("healthcheck", "run", c.name, check=False)
         assert h.returncode == 0, h.stdout + h.stderr
+        up.stop()
+        deadline = time.monotonic() + 30
+        while podman("healthcheck", "run", c.name, check=False).returncode == 0:
+            assert time.monotonic() < deadline, "healthy with the upstream gone"
+            time.sleep(0.5)
 
         podman("stop", "-t", "40", c.name, timeout=60)
         code = podman("inspect", "--format", "{{.State.ExitCode}}", c.name).stdout.strip()
