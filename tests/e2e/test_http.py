@@ -201,7 +201,10 @@ def raw_http(p, data, source=None, timeout=5):
     s = socket.create_connection(("127.0.0.1", p.http_port), timeout=timeout,
                                  source_address=source)
     try:
-        s.sendall(data)
+        try:
+            s.sendall(data)
+        except (ConnectionResetError, BrokenPipeError):
+            return b""      # closed before it read it all: refused, as wanted
         got = b""
         while True:
             try:
