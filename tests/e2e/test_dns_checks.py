@@ -269,7 +269,7 @@ def test_dns_timeout_defer_if_permit_loses_to_a_reject(make_postern, blackhole):
 def test_dns_wait_longer_than_smtpd_timeout(make_postern, blackhole):
     """The command deadline does not end a session that waits for DNS, and
     is armed again once the answer is in: an idle client still times out."""
-    p = make_postern(dns_servers=blackhole.server, smtpd_dns_timeout="2s", smtpd_timeout="1s",
+    p = make_postern(dns_servers=blackhole.server, smtpd_dns_timeout="4s", smtpd_timeout="2s",
                      smtpd_sender_restrictions="reject_unknown_sender_domain")
     c = p.raw(source_address=("127.0.0.1", 0), timeout=10)
     c.read_reply()
