@@ -9,7 +9,8 @@ TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd p
              libmail-dkim-perl opendkim-tools \
              swaks msmtp curl s-nail openssl dnsmasq-base \
              sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl \
-             fail2ban bind9-utils groff-base man-db systemd util-linux python3-prometheus-client
+             fail2ban bind9-utils groff-base man-db systemd util-linux python3-prometheus-client \
+             chromium chromium-driver
 
 # What `make bench` needs besides RUN_DEPS (bench/run installs postfix itself, with debconf's
 # "No configuration", and downloads OpenSMTPD without installing it).

@@ -305,7 +305,8 @@ static void page_reply(struct queue_api *a, struct http_request *r, const char *
     queue_list_free(&l);
     http_reply_header(r, "Content-Security-Policy", QUEUE_PAGE_CSP);
     http_reply_header(r, "X-Frame-Options", "DENY");
-    http_reply_header(r, "Referrer-Policy", "no-referrer");
+    /* not no-referrer: with it a browser sends "Origin: null" on the page's own forms */
+    http_reply_header(r, "Referrer-Policy", "same-origin");
     reply_sbuf(r, 200, "text/html; charset=utf-8", &b);
 }
 

@@ -158,11 +158,15 @@ static void peer_text(const struct sockaddr *sa, char *out, size_t outlen)
         snprintf(out, outlen, "unknown");
 }
 
+/* bufferevent_free clears every callback; evhttp clears only the read
+ * callback while it writes a reply (a keep-alive connection in that state
+ * is not released: dropping it made its next request a 503). */
 static int conn_released(const struct conn *c)
 {
-    bufferevent_data_cb rd = NULL;
-    bufferevent_getcb(c->bev, &rd, NULL, NULL, NULL);
-    return rd == NULL;
+    bufferevent_data_cb rd = NULL, wr = NULL;
+    bufferevent_event_cb ev = NULL;
+    bufferevent_getcb(c->bev, &rd, &wr, &ev, NULL);
+    return rd == NULL && wr == NULL && ev == NULL;
 }
 
 static void conn_drop(struct conn *c)
