@@ -211,6 +211,14 @@ def test_auth_and_same_origin(make_postern, base):  # noqa: F811
     status, j = api(p, f"/api/queue/{a}/release", "POST", headers={"Origin": origin})
     assert status == 200 and j["ok"]
 
+    # password checks are paced (each is a yescrypt on the event loop): a burst
+    # of wrong passwords gets 429 (with Retry-After); a remembered good login
+    # still gets in without a check
+    codes = [request(p, "GET", "/api/queue", auth=auth_header(password=f"guess{i}"))[0]
+             for i in range(12)]
+    assert 429 in codes and set(codes) <= {401, 429}, codes
+    assert request(p, "GET", "/api/queue")[0] == 200
+
 
 def test_read_only_by_default(make_postern, base):  # noqa: F811
     p = queue_daemon(make_postern, base, http_queue_actions=None)
