@@ -9,7 +9,8 @@ TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd p
              libmail-dkim-perl opendkim-tools \
              swaks msmtp curl s-nail openssl dnsmasq-base \
              sasl2-bin dovecot-core apache2-utils libnet-ssleay-perl libio-socket-ssl-perl \
-             fail2ban bind9-utils groff-base man-db systemd util-linux python3-prometheus-client
+             fail2ban bind9-utils groff-base man-db systemd util-linux python3-prometheus-client \
+             chromium chromium-driver
 
 # What `make bench` needs besides RUN_DEPS (bench/run installs postfix itself, with debconf's
 # "No configuration", and downloads OpenSMTPD without installing it).
@@ -79,7 +80,7 @@ UNIT_dkim     := canon dkim_key dkim_sign
 UNIT_deliver  := capture mime7bit rewrite route smtp_client smtp_reply transport
 UNIT_queue    := admin attempt bounce envelope outcome pending qid queue quota scheduler spool
 UNIT_smtp     := addrlist address command data proxy reply server session trace
-UNIT_daemon   := control
+UNIT_daemon   := control queue_view
 UNIT_cli      := dkimkey
 UNIT_http     := http
 UNIT_MODULES  := util config net policy auth dkim deliver queue smtp http daemon cli

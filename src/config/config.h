@@ -154,10 +154,12 @@ struct config {
     char *twobounce_notice_recipient;   /* "2bounce_notice_recipient" */
     char *submit_socket;                /* postern: local submission socket */
     long long queue_minfree;            /* bytes free in the queue's file system; 0: none */
-    /* the HTTP endpoint (daemon/http_routes.c) */
+    /* the HTTP endpoint (daemon/ops.c, daemon/queue_api.c) */
     char *http_listen;                  /* "127.0.0.1:9025"; empty: off */
     struct cfg_list http_allowed_networks;
     int http_tls;                       /* with smtpd_tls_cert_file/key_file */
+    char *http_users;                   /* users file of /api/queue, /queue; empty: off */
+    int http_queue_actions;             /* POST actions allowed */
     long long readiness_check_interval; /* seconds */
 
     /* Private to config.c (for config_print_nondefault and error messages);

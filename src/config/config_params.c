@@ -317,6 +317,10 @@ const struct cfg_param config_params[] = {
            "postern: client networks (CIDR) the HTTP endpoint answers; others are disconnected"),
     P_BOOL(http_tls, "no",
            "postern: serve the HTTP endpoint over TLS with smtpd_tls_cert_file and smtpd_tls_key_file"),
+    P_STR(http_users, "",
+          "postern: users file (name:hash, as smtpd_sasl_users; postern passwd -f) of the /api/queue and /queue pages; empty: those pages are off"),
+    P_BOOL(http_queue_actions, "no",
+           "postern: let http_users hold, release, delete and flush messages over HTTP; no: the queue API and page are read-only"),
     P_TIME(readiness_check_interval, "60s", SEC(1), DAYS(1),
            "postern: how often /readyz's background probe logs in to the relayhost; a probe older than twice this fails /readyz"),
     { NULL, CFG_STR, NULL, 0, 0, 0, NULL, 0 }

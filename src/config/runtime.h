@@ -23,6 +23,7 @@ struct auth;        /* auth/auth.h */
 struct anvil;       /* policy/anvil.h */
 struct quota_conf;  /* queue/quota.h */
 struct dkim_signer; /* dkim/dkim.h */
+struct users;       /* auth/users.h */
 
 struct runtime {
     struct config *cfg;
@@ -30,6 +31,8 @@ struct runtime {
     struct netlist *proxy_networks; /* smtpd_upstream_proxy_networks, parsed */
     struct netlist *event_exceptions; /* smtpd_client_event_limit_exceptions, parsed */
     struct netlist *http_networks; /* http_allowed_networks, parsed */
+    struct users *http_users;      /* the http_users file, parsed (immutable), or
+                                    * NULL: the queue API and page are off */
     struct map *canonical;         /* sender_canonical_maps, or NULL */
     struct map *transport_map;     /* transport_maps, or NULL */
     struct map *sender_relay;      /* sender_dependent_relayhost_maps, or NULL */

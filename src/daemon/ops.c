@@ -19,6 +19,7 @@
 #include "../util/log.h"
 #include "../util/metrics.h"
 #include "../util/sbuf.h"
+#include "queue_api.h"
 
 /* The background login to the relayhost. */
 struct probe {
@@ -42,6 +43,7 @@ struct ops {
     struct smtp_client *smtp;
     struct probe probe;
     struct metric_family *ready;     /* gauge {check} */
+    struct queue_api *api;           /* /api/queue, /queue */
 };
 
 static const struct runtime *cur(const struct ops *o)
@@ -261,6 +263,10 @@ struct ops *ops_new(struct event_base *base, int fd, const struct cfg_source *cf
         ops_free(o);
         return NULL;
     }
+    if (!(o->api = queue_api_new(o->http, cfg, q, err, errlen))) {
+        ops_free(o);
+        return NULL;
+    }
     /* the first probe at once: readiness should not wait an interval */
     event_active(o->probe.timer, EV_TIMEOUT, 0);
     return o;
@@ -273,6 +279,7 @@ void ops_reload(struct ops *o)
     const struct runtime *rt = cur(o);
     if (o->http)
         http_set_tls(o->http, rt->cfg->http_tls ? rt->smtpd_tls : NULL);
+    queue_api_reload(o->api);
     /* a new relayhost or interval: probe now, then at the new pace */
     if (!o->probe.running)
         event_active(o->probe.timer, EV_TIMEOUT, 0);
@@ -295,5 +302,6 @@ void ops_free(struct ops *o)
     ops_stop(o);
     if (o->probe.timer)
         event_free(o->probe.timer);
+    queue_api_free(o->api);
     free(o);
 }

@@ -224,6 +224,30 @@ static void load_sasl_users(struct runtime *rt, struct fbundle *fb, struct confi
     rt->sasl_users_len = len;
 }
 
+/* http_users: read by the privileged parent like smtpd_sasl_users (mode
+ * 600, no link), parsed once; the worker verifies against it on the event
+ * loop (daemon/http_auth.c bounds that). Only with http_listen set. */
+static void load_http_users(struct runtime *rt, struct fbundle *fb, struct config_errors *errs)
+{
+    const struct config *cfg = rt->cfg;
+    char err[1024], where[512];
+    if (!cfg->http_listen[0] || !cfg->http_users[0])
+        return;
+    size_t len = 0;
+    char *text = runtime_read(fb, RF_USERS, cfg->http_users, NULL, 0, &len, err, sizeof err,
+                              NULL);
+    if (!text) {
+        config_errors_add(errs, "%s: http_users: %s",
+                          config_param_where(cfg, "http_users", where, sizeof where), err);
+        return;
+    }
+    rt->http_users = users_parse(text, len, cfg->http_users, err, sizeof err);
+    explicit_bzero(text, len);
+    free(text);
+    if (!rt->http_users)
+        config_errors_add(errs, "http_users: %s", err);
+}
+
 /* ---------- DKIM keys ---------- */
 
 struct dkim_load {
@@ -351,6 +375,7 @@ static void runtime_free(struct runtime *rt)
         if (rt->http_networks)
             policy_netlist_free(rt->http_networks);
         free(rt->http_networks);
+        users_free(rt->http_users);
         map_free(rt->canonical);
         map_free(rt->transport_map);
         map_free(rt->sender_relay);
@@ -407,6 +432,7 @@ static struct runtime *runtime_derive(struct runtime *top, const char *text, siz
         rt->proxy_networks = top->proxy_networks;
         rt->event_exceptions = top->event_exceptions;
         rt->http_networks = top->http_networks;
+        rt->http_users = top->http_users;
         rt->canonical = top->canonical;
         rt->transport_map = top->transport_map;
         rt->sender_relay = top->sender_relay;
@@ -559,6 +585,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                                         sizeof why)))
         config_errors_add(errs, "smtpd_sasl_login_relayhost_maps: %s", why);
     load_quota(rt, fb, errs);
+    load_http_users(rt, fb, errs);
     if (cfg->http_listen[0]) {
         char host[256];
         int port;

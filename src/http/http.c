@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -60,6 +61,8 @@ struct http_request {
     struct http_server *h;
     const char *path, *query;
     char peer[64];
+    char user[256];                  /* set by the auth hook */
+    int tls;
     int replied;
 };
 
@@ -155,11 +158,15 @@ static void peer_text(const struct sockaddr *sa, char *out, size_t outlen)
         snprintf(out, outlen, "unknown");
 }
 
+/* bufferevent_free clears every callback; evhttp clears only the read
+ * callback while it writes a reply (a keep-alive connection in that state
+ * is not released: dropping it made its next request a 503). */
 static int conn_released(const struct conn *c)
 {
-    bufferevent_data_cb rd = NULL;
-    bufferevent_getcb(c->bev, &rd, NULL, NULL, NULL);
-    return rd == NULL;
+    bufferevent_data_cb rd = NULL, wr = NULL;
+    bufferevent_event_cb ev = NULL;
+    bufferevent_getcb(c->bev, &rd, &wr, &ev, NULL);
+    return rd == NULL && wr == NULL && ev == NULL;
 }
 
 static void conn_drop(struct conn *c)
@@ -356,10 +363,21 @@ static void on_request(struct evhttp_request *req, void *arg)
     evhttp_connection_get_peer(evcon, &addr, &port);
     snprintf(r.peer, sizeof r.peer, "%s", addr ? addr : "unknown");
 
+    r.tls = c->ssl != NULL;
     const struct route *rt = NULL;
-    for (size_t i = 0; i < h->nroutes; i++)
-        if (strcmp(h->routes[i].path, r.path) == 0)
+    size_t best = 0;
+    for (size_t i = 0; i < h->nroutes && !(rt && !best); i++) {
+        const char *p = h->routes[i].path;
+        size_t pl = strlen(p);
+        if (strcmp(p, r.path) == 0) {
             rt = &h->routes[i];
+            best = 0;                          /* exact: wins */
+        } else if (pl > 1 && p[pl - 1] == '/' && pl > best &&
+                   strncmp(p, r.path, pl) == 0 && r.path[pl]) {
+            rt = &h->routes[i];
+            best = pl;                         /* the longest prefix */
+        }
+    }
     unsigned m = method_of(req);
     if (!rt) {
         reply_text(&r, 404, "not found\n");
@@ -405,6 +423,32 @@ const char *http_request_peer(const struct http_request *r)
     return r->peer;
 }
 
+int http_request_tls(const struct http_request *r)
+{
+    return r->tls;
+}
+
+const char *http_request_body(struct http_request *r, size_t *len)
+{
+    struct evbuffer *b = evhttp_request_get_input_buffer(r->req);
+    *len = b ? evbuffer_get_length(b) : 0;
+    /* one byte more for a NUL: a body is text for its parsers */
+    if (!b || evbuffer_add(b, "", 1) < 0)
+        return NULL;
+    const char *p = (const char *)evbuffer_pullup(b, -1);
+    return p;
+}
+
+void http_request_set_user(struct http_request *r, const char *name)
+{
+    snprintf(r->user, sizeof r->user, "%s", name);
+}
+
+const char *http_request_user(const struct http_request *r)
+{
+    return r->user;
+}
+
 void http_reply_header(struct http_request *r, const char *name, const char *value)
 {
     evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
@@ -428,12 +472,70 @@ void http_reply(struct http_request *r, int status, const char *ctype, const voi
         evhttp_send_error(r->req, 500, "Internal Server Error");
         return;
     }
-    const char *reason = status == 200 ? "OK" : status == 401 ? "Unauthorized"
+    const char *reason = status == 200 ? "OK" : status == 303 ? "See Other"
+                       : status == 400 ? "Bad Request" : status == 409 ? "Conflict"
+                       : status == 429 ? "Too Many Requests" : status == 401 ? "Unauthorized"
                        : status == 403 ? "Forbidden" : status == 404 ? "Not Found"
                        : status == 405 ? "Method Not Allowed"
                        : status == 503 ? "Service Unavailable" : NULL;
     evhttp_send_reply(r->req, status, reason, b);
     evbuffer_free(b);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int http_form_get(const char *text, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    const char *p = text;
+    while (p && *p) {
+        const char *end = strchr(p, '&');
+        size_t fl = end ? (size_t)(end - p) : strlen(p);
+        if (fl > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t o = 0;
+            for (size_t i = nl + 1; i < fl; i++) {
+                char c = p[i];
+                if (c == '+') {
+                    c = ' ';
+                } else if (c == '%') {
+                    int hi = i + 2 < fl ? hexval(p[i + 1]) : -1;
+                    int lo = i + 2 < fl ? hexval(p[i + 2]) : -1;
+                    if (hi < 0 || lo < 0)
+                        return -1;
+                    c = (char)(hi * 16 + lo);
+                    i += 2;
+                    if (c == '\0')
+                        return -1;
+                }
+                if (o + 1 >= outlen)
+                    return -1;
+                out[o++] = c;
+            }
+            out[o] = '\0';
+            return 1;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+int http_same_origin(const char *origin, const char *fetch_site, const char *host, int tls)
+{
+    if (origin) {
+        const char *scheme = tls ? "https://" : "http://";
+        size_t sl = strlen(scheme);
+        if (!host || !*host || strncmp(origin, scheme, sl) != 0)
+            return 0;
+        /* exact, case-insensitively: hosts are; no path, no trailing dot games */
+        return strcasecmp(origin + sl, host) == 0;
+    }
+    if (fetch_site)
+        return strcmp(fetch_site, "same-origin") == 0 || strcmp(fetch_site, "none") == 0;
+    return -1;
 }
 
 /* ---------- the server ---------- */

@@ -21,7 +21,10 @@
  * connection out), and a refused connection is shut down, which evhttp
  * then frees.
  *
- * Routes: exact paths; a known path with a method it does not take gets
+ * Routes: exact paths, or a prefix: a route path ending in '/' (not "/"
+ * itself) takes every longer path under it ("/api/queue/" takes
+ * "/api/queue/ABC/hold"); an exact route wins over a prefix, the longest
+ * prefix over a shorter one. A known path with a method it does not take gets
  * 405 with Allow, an unknown path 404, HEAD is answered as GET without the
  * body. A route flagged HTTP_AUTH first passes the auth hook (none set:
  * 403 — a route that needs a user is never open by mistake). */
@@ -86,6 +89,29 @@ const char *http_request_query(const struct http_request *r); /* NULL: none */
 const char *http_request_header(const struct http_request *r, const char *name);
 /* The peer as "addr" (for logs). */
 const char *http_request_peer(const struct http_request *r);
+
+/* The connection speaks TLS (for an https origin). */
+int http_request_tls(const struct http_request *r);
+/* The request body (at most HTTP_MAX_BODY bytes), NUL-terminated, length
+ * in *len; NULL when out of memory. */
+const char *http_request_body(struct http_request *r, size_t *len);
+/* The authenticated user, set by the auth hook for the handler ("" when
+ * none). */
+void http_request_set_user(struct http_request *r, const char *name);
+const char *http_request_user(const struct http_request *r);
+
+/* The value of field name in a query string or an
+ * application/x-www-form-urlencoded body ("a=1&b=x%20y"): decoded ('+'
+ * and %XX) into out. 1 found, 0 absent, -1 malformed (a bad escape, a NUL)
+ * or longer than outlen - 1. The first occurrence wins. Pure. */
+int http_form_get(const char *text, const char *name, char *out, size_t outlen);
+
+/* Cross-site request forgery: did a browser send this request from a page
+ * of this server? Origin, when sent, must be http(s)://Host exactly
+ * (scheme by tls); without Origin, Sec-Fetch-Site, when sent, must be
+ * same-origin or none. 1: same origin; 0: another (or "null"); -1: neither
+ * header (not a browser, or a very old one: the caller decides). Pure. */
+int http_same_origin(const char *origin, const char *fetch_site, const char *host, int tls);
 
 /* Answer: status, content type, body (copied). Once per request. */
 void http_reply(struct http_request *r, int status, const char *ctype, const void *body,

@@ -61,7 +61,7 @@ enum { ACT_FAILED = -1, ACT_DONE = 0, ACT_LATER = 1 };
 /* Record a hold or delete of a message in flight, to be applied by
  * attempt.c when the attempt ends. */
 static int act_later(const struct admin *a, enum sched_action act, const char *qid,
-                     char *why, size_t whylen)
+                     const char *by, char *why, size_t whylen)
 {
     enum sched_action now = scheduler_pending_add(a->sched, qid, act);
     if (now == SCHED_ACT_NONE) {
@@ -72,6 +72,9 @@ static int act_later(const struct admin *a, enum sched_action act, const char *q
     scheduler_remove(a->sched, qid);
     snprintf(why, whylen, "%s will be %s when its delivery attempt ends", qid,
              now == SCHED_ACT_DELETE ? "deleted" : "held");
+    if (a->log && by)
+        log_info("%s: %s requested by %s (when its delivery attempt ends)", qid,
+                 act == SCHED_ACT_DELETE ? "delete" : "hold", by);
     return ACT_LATER;
 }
 
@@ -111,8 +114,8 @@ static int act_failed(const struct admin *a, const char *qid, const char *what, 
 /* One message. ACT_DONE or ACT_LATER (a message in flight: the action is
  * pending on its attempt) with the answer text in why, or ACT_FAILED with
  * the reason in why. */
-static int act_one(const struct admin *a, enum admin_verb verb, const char *qid, char *why,
-                   size_t whylen)
+static int act_one(const struct admin *a, enum admin_verb verb, const char *qid,
+                   const char *by, char *why, size_t whylen)
 {
     int where = spool_where(a->spool, qid);
     if (where < 0) {
@@ -140,10 +143,12 @@ static int act_one(const struct admin *a, enum admin_verb verb, const char *qid,
         }
         if (scheduler_flush(a->sched, qid) == 0)
             scheduler_enqueue(a->sched, qid, 0);   /* lost track of it: take it */
+        if (a->log && by)
+            log_info("%s: flushed by %s", qid, by);
         return ACT_DONE;
     case ADMIN_DELETE:
         if (in_flight(a, qid))
-            return act_later(a, SCHED_ACT_DELETE, qid, why, whylen);
+            return act_later(a, SCHED_ACT_DELETE, qid, by, why, whylen);
         unschedule(a, qid);
         if (spool_remove(a->spool, qid) < 0) {
             act_failed(a, qid, "remove", why, whylen);
@@ -151,20 +156,22 @@ static int act_one(const struct admin *a, enum admin_verb verb, const char *qid,
             return ACT_FAILED;
         }
         if (a->log)
-            log_info("%s: removed (deleted by postern queue)", qid);
+            log_info("%s: removed (deleted by %s)", qid, by ? by : "postern queue");
         return ACT_DONE;
     case ADMIN_HOLD:
         if (where == SPOOL_HELD)
             return ACT_DONE;
         if (in_flight(a, qid))
-            return act_later(a, SCHED_ACT_HOLD, qid, why, whylen);
+            return act_later(a, SCHED_ACT_HOLD, qid, by, why, whylen);
         unschedule(a, qid);
         if (spool_hold(a->spool, qid) < 0) {
             act_failed(a, qid, "hold", why, whylen);
             reschedule_if_queued(a, qid);
             return ACT_FAILED;
         }
-        if (a->log)
+        if (a->log && by)
+            log_info("%s: held by %s", qid, by);
+        else if (a->log)
             log_info("%s: held (postern queue hold)", qid);
         return ACT_DONE;
     case ADMIN_RELEASE:
@@ -175,7 +182,8 @@ static int act_one(const struct admin *a, enum admin_verb verb, const char *qid,
                 /* in flight with a hold pending: cancel the hold */
                 scheduler_pending_take(a->sched, qid);
                 if (a->log)
-                    log_info("%s: pending hold cancelled (released by admin request)", qid);
+                    log_info("%s: pending hold cancelled (released by %s)", qid,
+                             by ? by : "admin request");
                 snprintf(why, whylen, "%s released (pending hold cancelled)", qid);
                 return ACT_DONE;
             }
@@ -187,7 +195,7 @@ static int act_one(const struct admin *a, enum admin_verb verb, const char *qid,
         if (spool_release(a->spool, qid) < 0)
             return act_failed(a, qid, "release", why, whylen);
         if (a->log)
-            log_info("%s: released from hold", qid);
+            log_info("%s: released from hold%s%s", qid, by ? " by " : "", by ? by : "");
         if (a->sched)
             scheduler_enqueue(a->sched, qid, 0);
         return ACT_DONE;
@@ -197,7 +205,8 @@ static int act_one(const struct admin *a, enum admin_verb verb, const char *qid,
 
 /* Every message the verb applies to: taken first, then each acted on by
  * itself; the ones in flight get the action when their attempt ends. */
-static int act_all(const struct admin *a, enum admin_verb verb, char *out, size_t outlen)
+static int act_all(const struct admin *a, enum admin_verb verb, const char *by, char *out,
+                   size_t outlen)
 {
     struct qids q = { 0 };
     long rc = 0;
@@ -217,7 +226,7 @@ static int act_all(const struct admin *a, enum admin_verb verb, char *out, size_
     char why[256] = "";
     for (size_t i = 0; i < q.n; i++) {
         char w[256];
-        int r = act_one(a, verb, q.v[i], w, sizeof w);
+        int r = act_one(a, verb, q.v[i], by, w, sizeof w);
         if (r == ACT_DONE)
             done++;
         else if (r == ACT_LATER)
@@ -244,6 +253,12 @@ static int act_all(const struct admin *a, enum admin_verb verb, char *out, size_
 int admin_execute(const struct admin *a, enum admin_verb verb, const char *qid, char *out,
                   size_t outlen)
 {
+    return admin_execute_by(a, verb, qid, NULL, out, outlen);
+}
+
+int admin_execute_by(const struct admin *a, enum admin_verb verb, const char *qid,
+                     const char *by, char *out, size_t outlen)
+{
     char why[256];
     if (verb == ADMIN_FLUSH && qid[0] == '\0') {
         if (!a->sched) {
@@ -251,17 +266,19 @@ int admin_execute(const struct admin *a, enum admin_verb verb, const char *qid, 
             return -1;
         }
         unsigned long n = scheduler_flush(a->sched, NULL);
+        if (a->log && by)
+            log_info("queue flush (%lu message%s) by %s", n, n == 1 ? "" : "s", by);
         snprintf(out, outlen, "ok %lu message%s scheduled for delivery now", n,
                  n == 1 ? "" : "s");
         return 0;
     }
     if (strcmp(qid, "ALL") == 0)
-        return act_all(a, verb, out, outlen);
+        return act_all(a, verb, by, out, outlen);
     if (!qid_valid(qid)) {
         snprintf(out, outlen, "error invalid queue id");
         return -1;
     }
-    int r = act_one(a, verb, qid, why, sizeof why);
+    int r = act_one(a, verb, qid, by, why, sizeof why);
     snprintf(out, outlen, "%s %s", r == ACT_FAILED ? "error" : "ok", why);
     return r == ACT_FAILED ? -1 : 0;
 }

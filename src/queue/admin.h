@@ -35,6 +35,11 @@ struct admin {
 int admin_execute(const struct admin *a, enum admin_verb verb, const char *qid, char *out,
                   size_t outlen);
 
+/* The same, done by someone the log names (a daemon log line per message,
+ * e.g. "QID: held by http user alice"); by NULL: admin_execute. */
+int admin_execute_by(const struct admin *a, enum admin_verb verb, const char *qid,
+                     const char *by, char *out, size_t outlen);
+
 /* "flush", "delete", "hold", "release". */
 const char *admin_verb_name(enum admin_verb verb);
 

@@ -120,6 +120,25 @@ void sbuf_free(struct sbuf *b)
     *b = (struct sbuf)SBUF_INIT;
 }
 
+void sbuf_html(struct sbuf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '&': sbuf_str(b, "&amp;"); break;
+        case '<': sbuf_str(b, "&lt;"); break;
+        case '>': sbuf_str(b, "&gt;"); break;
+        case '"': sbuf_str(b, "&quot;"); break;
+        case '\'': sbuf_str(b, "&#39;"); break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                sbuf_printf(b, "\\x%02x", c);
+            else
+                sbuf_char(b, (char)c);
+        }
+    }
+}
+
 void sbuf_json(struct sbuf *b, const char *s)
 {
     sbuf_char(b, '"');

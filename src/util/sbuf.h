@@ -49,6 +49,10 @@ void sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap) SBUF_PRINTF(2, 0)
 /* Append s as a JSON string: quoted, '"' and '\\' escaped, control
  * bytes as \u00XX (other bytes as they are: the text is UTF-8 or ASCII). */
 void sbuf_json(struct sbuf *b, const char *s);
+/* Append s as HTML text (an element's content or a quoted attribute
+ * value): & < > " ' as character references, control bytes as "\xNN"
+ * (visible, never markup). */
+void sbuf_html(struct sbuf *b, const char *s);
 /* Shorten to len bytes (no-op when len >= b->len); oom stays as it is. */
 void sbuf_truncate(struct sbuf *b, size_t len);
 

@@ -47,8 +47,49 @@ static void test_parse_listen(void **state)
                                        sizeof err), -1);
 }
 
+static void test_same_origin(void **state)
+{
+    (void)state;
+    const char *h = "127.0.0.1:9025";
+    assert_int_equal(http_same_origin("http://127.0.0.1:9025", NULL, h, 0), 1);
+    assert_int_equal(http_same_origin("HTTP://127.0.0.1:9025", NULL, h, 0), 0);
+    assert_int_equal(http_same_origin("https://127.0.0.1:9025", NULL, h, 0), 0);
+    assert_int_equal(http_same_origin("https://127.0.0.1:9025", NULL, h, 1), 1);
+    assert_int_equal(http_same_origin("http://127.0.0.1:9026", NULL, h, 0), 0);
+    assert_int_equal(http_same_origin("http://127.0.0.1:9025.evil.example", NULL, h, 0), 0);
+    assert_int_equal(http_same_origin("http://evil.example", "same-origin", h, 0), 0);
+    assert_int_equal(http_same_origin("null", NULL, h, 0), 0);
+    assert_int_equal(http_same_origin("http://127.0.0.1:9025", NULL, NULL, 0), 0);
+    assert_int_equal(http_same_origin(NULL, "same-origin", h, 0), 1);
+    assert_int_equal(http_same_origin(NULL, "none", h, 0), 1);
+    assert_int_equal(http_same_origin(NULL, "cross-site", h, 0), 0);
+    assert_int_equal(http_same_origin(NULL, "same-site", h, 0), 0);
+    assert_int_equal(http_same_origin(NULL, NULL, h, 0), -1);
+}
+
+static void test_form_get(void **state)
+{
+    (void)state;
+    char v[16];
+    assert_int_equal(http_form_get("qid=ABC&action=hold", "action", v, sizeof v), 1);
+    assert_string_equal(v, "hold");
+    assert_int_equal(http_form_get("xqid=1&qid=a+b%3Cc", "qid", v, sizeof v), 1);
+    assert_string_equal(v, "a b<c");
+    assert_int_equal(http_form_get("qid=", "qid", v, sizeof v), 1);
+    assert_string_equal(v, "");
+    assert_int_equal(http_form_get("qid", "qid", v, sizeof v), 0);
+    assert_int_equal(http_form_get("", "qid", v, sizeof v), 0);
+    assert_int_equal(http_form_get("qid=%4", "qid", v, sizeof v), -1);
+    assert_int_equal(http_form_get("qid=%zz", "qid", v, sizeof v), -1);
+    assert_int_equal(http_form_get("qid=%00", "qid", v, sizeof v), -1);
+    assert_int_equal(http_form_get("qid=0123456789abcdef", "qid", v, sizeof v), -1);
+    assert_int_equal(http_form_get("qid=0123456789abcde", "qid", v, sizeof v), 1);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = { cmocka_unit_test(test_parse_listen) };
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_parse_listen),
+                                        cmocka_unit_test(test_same_origin),
+                                        cmocka_unit_test(test_form_get) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

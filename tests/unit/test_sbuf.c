@@ -266,6 +266,17 @@ static void test_oom_alloc(void **state)
     assert_int_equal(c.oom, 0);
 }
 
+static void test_html(void **state)
+{
+    (void)state;
+    struct sbuf b = SBUF_INIT;
+    sbuf_html(&b, "<script>alert('x')</script>&\"a\x07\xc3\xa9");
+    char *t = sbuf_take(&b, NULL);
+    assert_non_null(t);
+    assert_string_equal(t, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;a\\x07\xc3\xa9");
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_printf_long),
         cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_take),
+        cmocka_unit_test(test_html),
         cmocka_unit_test(test_oom_overflow),
         cmocka_unit_test(test_oom_alloc),
     };
