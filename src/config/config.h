@@ -159,6 +159,12 @@ struct config {
     struct cfg_list http_allowed_networks;
     int http_tls;                       /* with smtpd_tls_cert_file/key_file */
     long long readiness_check_interval; /* seconds */
+    /* webhooks (src/notify/) */
+    struct cfg_list notify_url;
+    char *notify_secret;                /* "/file" or the key itself */
+    char *notify_format;                /* json | slack */
+    struct cfg_list notify_events;
+    char *notify_tls_CAfile;
 
     /* Private to config.c (for config_print_nondefault and error messages);
      * indexed like config_params[]. */
