@@ -44,6 +44,7 @@ struct job {
     char *body;
     size_t bodylen;
     char event[24];                 /* the kind's name, for logs */
+    char who[48];                   /* "QID: " (logs: the queue id first), or "" */
     char ts[24];
     char sig[NOTIFY_SIG_SIZE];
     int tries;
@@ -212,7 +213,7 @@ static void job_finished(struct job *j, CURLcode cc)
     origin(j, o, sizeof o);
     if (cc == CURLE_OK && status >= 200 && status < 300) {
         metrics_inc1(n->m_sent, j->event);
-        log_info("notify: %s sent to %s (HTTP %ld, try %d)", j->event, o, status, j->tries);
+        log_info("%snotify: %s sent to %s (HTTP %ld, try %d)", j->who, j->event, o, status, j->tries);
         job_free(j);
         return;
     }
@@ -223,16 +224,16 @@ static void job_finished(struct job *j, CURLcode cc)
         snprintf(why, sizeof why, "HTTP %ld", status);
     metrics_inc1(n->m_failed, j->event);
     if (j->tries >= NOTIFY_TRIES) {
-        log_warning("notify: %s to %s failed (%s); given up after %d tries", j->event, o, why,
+        log_warning("%snotify: %s to %s failed (%s); given up after %d tries", j->who, j->event, o, why,
                     j->tries);
         job_free(j);
         return;
     }
     int wait = 1 << (j->tries - 1);     /* 1, 2, 4, 8 s */
-    log_warning("notify: %s to %s failed (%s); trying again in %ds", j->event, o, why, wait);
+    log_warning("%snotify: %s to %s failed (%s); trying again in %ds", j->who, j->event, o, why, wait);
     struct timeval tv = { wait, 0 };
     if (!(j->retry = evtimer_new(n->base, on_retry, j)) || evtimer_add(j->retry, &tv) < 0) {
-        log_warning("notify: %s to %s dropped: out of memory", j->event, o);
+        log_warning("%snotify: %s to %s dropped: out of memory", j->who, j->event, o);
         job_free(j);
         return;
     }
@@ -356,7 +357,7 @@ static void job_start(struct notify *n, struct job *j)
         n->nrunning--;
         char o[256];
         origin(j, o, sizeof o);
-        log_warning("notify: %s to %s dropped: cannot start a transfer", j->event, o);
+        log_warning("%snotify: %s to %s dropped: cannot start a transfer", j->who, j->event, o);
         job_free(j);
     }
 }
@@ -444,7 +445,7 @@ static void make_room(struct notify *n)
         char o[256];
         origin(j, o, sizeof o);
         metrics_inc1(n->m_dropped, j->event);
-        log_warning("notify: %s to %s dropped: more than %d webhooks waiting", j->event, o,
+        log_warning("%snotify: %s to %s dropped: more than %d webhooks waiting", j->who, j->event, o,
                     NOTIFY_QUEUE_MAX);
         job_free(j);
     }
@@ -487,6 +488,8 @@ void notify_emit(struct notify *n, const struct notify_event *ev)
         j->body = copy;
         j->bodylen = len;
         snprintf(j->event, sizeof j->event, "%s", notify_kind_name(ev->kind));
+        if (ev->queue_id && *ev->queue_id)
+            snprintf(j->who, sizeof j->who, "%.40s: ", ev->queue_id);
         memcpy(j->ts, ts, sizeof ts);
         memcpy(j->sig, sig, sizeof sig);
         j->anext = n->all;

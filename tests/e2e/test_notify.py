@@ -17,6 +17,7 @@ import hmac
 import http.server
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -267,3 +268,40 @@ def test_https_receiver_is_verified(make_postern, upstream, test_ca, receiver):
     p.wait_log(r"notify: bounce to https://127\.0\.0\.1:\d+ failed \(SSL peer certificate "
                r"or SSH remote key was not OK\); trying again in 1s", timeout=15)
     assert rec.events == []
+
+
+@pytest.mark.parametrize("settings, expect", [
+    (dict(notify_url="ftp://127.0.0.1/x", notify_secret=KEY),
+     r"main\.cf:\d+: notify_url: ftp://127\.0\.0\.1/x: use an http:// or https:// URL"),
+    (dict(notify_url="http://127.0.0.1:9/x"),
+     r"main\.cf:\d+: notify_url is set but notify_secret is not: set notify_secret = "),
+    (dict(notify_url="http://127.0.0.1:9/x", notify_secret=KEY, notify_events="bounce, boom"),
+     r"main\.cf:\d+: notify_events: boom is no event; use bounce, delayed, "),
+    (dict(notify_url="http://127.0.0.1:9/x", notify_secret=KEY, notify_format="teams"),
+     r"main\.cf:\d+: notify_format = teams: use json .* or slack"),
+    (dict(notify_url="http://127.0.0.1:9/x", notify_secret="/nonexistent/notify.key"),
+     r"main\.cf:\d+: notify_secret: /nonexistent/notify\.key: "),
+])
+def test_config_errors_name_the_line_and_the_fix(make_postern, settings, expect):
+    from conftest import run_check
+    p = make_postern(start=False)
+    p.settings.update(settings)
+    p.write_config()
+    r = run_check(p.config_path)
+    assert r.returncode != 0
+    assert re.search(expect.replace(r"main\.cf", re.escape(p.config_path.name)),
+                     r.stdout + r.stderr), r.stdout + r.stderr
+    assert KEY not in r.stdout + r.stderr
+
+
+def test_secret_file_must_be_private(make_postern):
+    from conftest import run_check
+    p = make_postern(start=False)
+    path = p.base / "notify.key"
+    path.write_text(KEY + "\n")
+    os.chmod(path, 0o644)
+    p.settings.update(notify_url="http://127.0.0.1:9/x", notify_secret=str(path))
+    p.write_config()
+    r = run_check(p.config_path)
+    assert r.returncode != 0 and "notify_secret" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert KEY not in r.stdout + r.stderr
