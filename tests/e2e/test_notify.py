@@ -305,3 +305,26 @@ def test_secret_file_must_be_private(make_postern):
     r = run_check(p.config_path)
     assert r.returncode != 0 and "notify_secret" in r.stdout + r.stderr, r.stdout + r.stderr
     assert KEY not in r.stdout + r.stderr
+
+
+def test_reload_takes_new_urls_and_key(make_postern, upstream, test_ca, receiver):
+    """SIGHUP: the new notify_url and the new key in the secret file (read
+    again by the privileged parent) apply to the next events."""
+    import signal
+    up = upstream(mode="starttls", auth=False)
+    up.rcpt_replies = {"gone@customer.test": "550 5.1.1 no such user"}
+    old, new = receiver(), receiver(key="rotated-" + KEY)
+    p = daemon(make_postern, up, test_ca, [old.url])
+    p.send(SENDER, ["gone@customer.test"], message(rcpt="gone@customer.test"))
+    old.wait("bounce")
+    secret_file(p, key="rotated-" + KEY)
+    p.settings["notify_url"] = new.url
+    p.write_config()
+    os.kill(p.proc.pid, signal.SIGHUP)
+    p.wait_log(r"reload: configuration")
+    q = p.send(SENDER, ["gone@customer.test"], message(rcpt="gone@customer.test"))
+    assert new.wait("bounce")[0]["queue_id"] == q
+    wait_until(lambda: p.log_count(rf"{q}: notify: bounce sent") == 1, "the POST logged")
+    assert len(old.of("bounce")) == 1 and len(new.of("bounce")) == 1
+    assert_clean(old, p)
+    assert_clean(new, p)
