@@ -436,17 +436,27 @@ static int already_told(struct notify *n, const struct notify_event *ev)
     return 0;
 }
 
-/* Room for one more: the oldest waiting transfer goes. */
+/* Room for one more: the oldest job that is not running goes (waiting,
+ * or backing off before its next try). New jobs go to the front of
+ * n->all, so the oldest is the last one there. */
 static void make_room(struct notify *n)
 {
-    while (n->nwaiting + n->nrunning + n->nbackoff >= NOTIFY_QUEUE_MAX && n->head) {
-        struct job *j = n->head;
-        list_unlink(n, j);
+    while (n->nwaiting + n->nrunning + n->nbackoff >= NOTIFY_QUEUE_MAX) {
+        struct job *j = NULL;
+        for (struct job *k = n->all; k; k = k->anext)
+            if (!k->easy)
+                j = k;
+        if (!j)
+            return;             /* all running: the limit is theirs */
+        if (j->retry)
+            n->nbackoff--;
+        else
+            list_unlink(n, j);
         char o[256];
         origin(j, o, sizeof o);
         metrics_inc1(n->m_dropped, j->event);
-        log_warning("%snotify: %s to %s dropped: more than %d webhooks waiting", j->who, j->event, o,
-                    NOTIFY_QUEUE_MAX);
+        log_warning("%snotify: %s to %s dropped: more than %d webhooks waiting", j->who,
+                    j->event, o, NOTIFY_QUEUE_MAX);
         job_free(j);
     }
 }

@@ -2,7 +2,9 @@
  * Slack bodies of each event (escaping of addresses with quotes, control
  * bytes and Slack's reserved characters), the HMAC-SHA256 signature
  * against a value computed by Python's hmac module, and URL origins for
- * logs (no path, no userinfo). */
+ * logs (no path, no userinfo). And notify.c's bookkeeping, against a
+ * loopback listener that never accepts (so nothing completes): the bound
+ * on waiting webhooks, and "once" for login failures and full quotas. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
 #include "notify/notify.h"
 #include "util/sbuf.h"
 
@@ -105,12 +115,114 @@ static void test_kinds_and_origin(void **state)
     assert_string_equal(o, "http://127.0.0.1:9");
 }
 
+/* A loopback port that takes connections into its backlog and never answers. */
+static int blackhole(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 64), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+struct rig {
+    struct event_base *base;
+    struct notify *n;
+    int fd;
+    char url[64];
+    char *urlv[1], *evv[4];
+    struct config cfg;
+};
+
+static void rig_up(struct rig *r)
+{
+    int port;
+    memset(r, 0, sizeof *r);
+    r->fd = blackhole(&port);
+    snprintf(r->url, sizeof r->url, "http://127.0.0.1:%d/h", port);
+    r->base = event_base_new();
+    char err[128];
+    r->n = notify_new(r->base, NULL, err, sizeof err);
+    assert_non_null(r->n);
+    r->urlv[0] = r->url;
+    r->evv[0] = "bounce";
+    r->evv[1] = "upstream_login_failed";
+    r->evv[2] = "quota_deferred";
+    r->cfg.notify_url = (struct cfg_list){ 1, r->urlv };
+    r->cfg.notify_events = (struct cfg_list){ 3, r->evv };
+    r->cfg.notify_format = "json";
+    r->cfg.notify_tls_CAfile = "";
+    assert_int_equal(notify_configure(r->n, &r->cfg, "k", 1), 0);
+}
+
+static void rig_down(struct rig *r)
+{
+    notify_free(r->n);
+    event_base_free(r->base);
+    close(r->fd);
+}
+
+static void test_queue_is_bounded(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_up(&r);
+    struct notify_event ev = { .kind = NOTIFY_BOUNCE, .time = 1, .queue_id = "Q" };
+    for (int i = 0; i < NOTIFY_QUEUE_MAX + 5; i++)
+        notify_emit(r.n, &ev);
+    assert_int_equal(notify_pending(r.n), NOTIFY_QUEUE_MAX);
+    /* an event not in notify_events is not queued */
+    struct notify_event d = { .kind = NOTIFY_DELAYED, .time = 1 };
+    notify_emit(r.n, &d);
+    assert_int_equal(notify_pending(r.n), NOTIFY_QUEUE_MAX);
+    rig_down(&r);
+}
+
+static void test_once(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_up(&r);
+    struct notify_event l = { .kind = NOTIFY_LOGIN_FAILED, .time = 1, .relayhost = "a:587" };
+    notify_emit(r.n, &l);
+    notify_emit(r.n, &l);
+    assert_int_equal(notify_pending(r.n), 1);
+    l.relayhost = "b:587";
+    notify_emit(r.n, &l);
+    assert_int_equal(notify_pending(r.n), 2);
+    notify_login_ok(r.n, "a:587");
+    l.relayhost = "a:587";
+    notify_emit(r.n, &l);
+    assert_int_equal(notify_pending(r.n), 3);
+
+    long long now = (long long)time(NULL);
+    struct notify_event q = { .kind = NOTIFY_QUOTA_DEFERRED, .time = now, .key = "k",
+                              .window = "1/1h", .next_slot = now + 3600 };
+    notify_emit(r.n, &q);
+    notify_emit(r.n, &q);
+    assert_int_equal(notify_pending(r.n), 4);
+    /* a window that has opened again and is full again: news */
+    struct notify_event q2 = q;
+    q2.next_slot = now - 1;
+    rig_down(&r);
+    rig_up(&r);
+    notify_emit(r.n, &q2);
+    notify_emit(r.n, &q2);
+    assert_int_equal(notify_pending(r.n), 2);
+    rig_down(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounce_json_escaping), cmocka_unit_test(test_other_events_json),
         cmocka_unit_test(test_slack), cmocka_unit_test(test_sign),
-        cmocka_unit_test(test_kinds_and_origin),
+        cmocka_unit_test(test_kinds_and_origin), cmocka_unit_test(test_queue_is_bounded),
+        cmocka_unit_test(test_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
