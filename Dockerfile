@@ -14,7 +14,7 @@ FROM ${DEBIAN} AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         gcc make pkg-config libc6-dev libevent-dev libssl-dev libc-ares-dev \
-        libcrypt-dev libpcre2-dev \
+        libcrypt-dev libpcre2-dev libcurl4-openssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -28,7 +28,7 @@ FROM ${DEBIAN}
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libevent-2.1-7 libevent-core-2.1-7 libevent-openssl-2.1-7 libssl3 libc-ares2 \
-        libpcre2-8-0 ca-certificates \
+        libpcre2-8-0 libcurl4 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 # a fixed uid, so that files mounted from the host can be given to it
 # (the secrets: chown 2525 sasl_passwd; chmod 600 sasl_passwd)

@@ -4,7 +4,8 @@ CC ?= cc
 PREFIX ?= /usr/local
 CONFIG ?=
 
-RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libpcre2-dev
+RUN_DEPS  := gcc make pkg-config libevent-dev libssl-dev libc-ares-dev libcrypt-dev libpcre2-dev \
+             libcurl4-openssl-dev
 TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd python3-dkim haproxy \
              libmail-dkim-perl opendkim-tools \
              swaks msmtp curl s-nail openssl dnsmasq-base \
@@ -16,7 +17,7 @@ TEST_DEPS := $(RUN_DEPS) libcmocka-dev python3 python3-pytest python3-aiosmtpd p
 # "No configuration", and downloads OpenSMTPD without installing it).
 BENCH_DEPS := python3 python3-matplotlib python3-pytest
 
-PKG_LIBS  := libevent libevent_openssl openssl libcares libpcre2-8
+PKG_LIBS  := libevent libevent_openssl openssl libcares libpcre2-8 libcurl
 WARN      := -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2
 DEFS      := -pthread -Isrc -D_GNU_SOURCE -DPOSTERN_VERSION=\"$(shell cat VERSION 2>/dev/null || echo 0.1.0)\"
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
@@ -67,7 +68,8 @@ LAYER_deliver := deliver dkim $(LAYER_policy)
 LAYER_queue   := queue $(LAYER_deliver)
 LAYER_smtp    := smtp auth $(LAYER_queue)
 LAYER_http    := http $(LAYER_net)
-LAYER_daemon  := daemon http $(LAYER_smtp)
+LAYER_notify  := notify $(LAYER_net)
+LAYER_daemon  := daemon http notify $(LAYER_smtp)
 LAYER_cli     := cli $(LAYER_daemon)
 # The table: module -> its tests (tests/unit/test_NAME.c).
 UNIT_util     := base64 fbundle fs log metrics sbuf term utf8 workq
@@ -83,7 +85,8 @@ UNIT_smtp     := addrlist address command data proxy reply server session trace
 UNIT_daemon   := control queue_view
 UNIT_cli      := dkimkey
 UNIT_http     := http
-UNIT_MODULES  := util config net policy auth dkim deliver queue smtp http daemon cli
+UNIT_notify   := notify
+UNIT_MODULES  := util config net policy auth dkim deliver queue smtp http notify daemon cli
 # Helpers under tests/unit/ a test links besides its module's objects:
 # a configuration snapshot built without daemon/runtime.c.
 UNIT_HELPERS_session := fixture_runtime

@@ -161,6 +161,12 @@ struct config {
     char *http_users;                   /* users file of /api/queue, /queue; empty: off */
     int http_queue_actions;             /* POST actions allowed */
     long long readiness_check_interval; /* seconds */
+    /* webhooks (src/notify/) */
+    struct cfg_list notify_url;
+    char *notify_secret;                /* "/file" or the key itself */
+    char *notify_format;                /* json | slack */
+    struct cfg_list notify_events;
+    char *notify_tls_CAfile;
 
     /* Private to config.c (for config_print_nondefault and error messages);
      * indexed like config_params[]. */

@@ -323,6 +323,17 @@ const struct cfg_param config_params[] = {
            "postern: let http_users hold, release, delete and flush messages over HTTP; no: the queue API and page are read-only"),
     P_TIME(readiness_check_interval, "60s", SEC(1), DAYS(1),
            "postern: how often /readyz's background probe logs in to the relayhost; a probe older than twice this fails /readyz"),
+    /* webhooks (src/notify/, docs/operations.md "Webhooks") */
+    P_LIST(notify_url, "",
+           "postern: http:// or https:// URLs that get a signed JSON POST on a bounce, a delay warning, an upstream login failure or a quota deferral; empty: off"),
+    P_STR(notify_secret, "",
+          "postern: the webhooks' HMAC-SHA256 key: a file (a value starting with /, read as a secret) or the key itself"),
+    P_STR(notify_format, "json",
+          "postern: webhook payload: json (the event) or slack (a Slack/Mattermost {\"text\": ...} message)"),
+    P_LIST(notify_events, "bounce delayed upstream_login_failed quota_deferred",
+           "postern: the events the webhooks get"),
+    P_STR(notify_tls_CAfile, "",
+          "postern: CA certificates (PEM) that verify https:// webhook servers; empty: the system's"),
     { NULL, CFG_STR, NULL, 0, 0, 0, NULL, 0 }
 };
 

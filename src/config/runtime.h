@@ -51,6 +51,11 @@ struct runtime {
      * wiped. NULL when AUTH is off or another backend is used. */
     char *sasl_users;
     size_t sasl_users_len;
+    /* notify_secret: the webhooks' key (the file's text when the value
+     * names a file, read by the privileged parent), or NULL when
+     * notify_url is empty. Wiped when freed. */
+    char *notify_secret;
+    size_t notify_secret_len;
     struct auth *auth;             /* the worker's AUTH checker, or NULL */
     struct anvil *anvil;           /* event rates per client and per account
                                     * (smtpd_client_*_rate_limit, users-file

@@ -200,6 +200,35 @@ void config_validate(const struct config *cfg, const unsigned char *failed,
                           config_param_where(cfg, "dkim_canonicalization", where,
                                              sizeof where),
                           config_quote(cfg->dkim_canonicalization, q, sizeof q));
+    static const char *const nformats[] = { "json", "slack" };
+    if (checkable(failed, "notify_format") &&
+        !one_of(cfg->notify_format, nformats, N(nformats), 0))
+        config_errors_add(errs, "%s: notify_format = %s: use json (the event as JSON) or "
+                          "slack (a Slack/Mattermost {\"text\": ...} message)",
+                          config_param_where(cfg, "notify_format", where, sizeof where),
+                          config_quote(cfg->notify_format, q, sizeof q));
+    static const char *const nevents[] = { "bounce", "delayed", "upstream_login_failed",
+                                           "quota_deferred" };
+    if (checkable(failed, "notify_events"))
+        for (size_t i = 0; i < cfg->notify_events.n; i++)
+            if (!one_of(cfg->notify_events.v[i], nevents, N(nevents), 0))
+                config_errors_add(errs, "%s: notify_events: %s is no event; use bounce, "
+                                  "delayed, upstream_login_failed or quota_deferred",
+                                  config_param_where(cfg, "notify_events", where, sizeof where),
+                                  config_quote(cfg->notify_events.v[i], q, sizeof q));
+    if (checkable(failed, "notify_url"))
+        for (size_t i = 0; i < cfg->notify_url.n; i++)
+            if (strncmp(cfg->notify_url.v[i], "http://", 7) != 0 &&
+                strncmp(cfg->notify_url.v[i], "https://", 8) != 0)
+                config_errors_add(errs, "%s: notify_url: %s: use an http:// or https:// URL",
+                                  config_param_where(cfg, "notify_url", where, sizeof where),
+                                  config_quote(cfg->notify_url.v[i], q, sizeof q));
+    if (checkable(failed, "notify_url") && checkable(failed, "notify_secret") &&
+        cfg->notify_url.n > 0 && !cfg->notify_secret[0])
+        config_errors_add(errs, "%s: notify_url is set but notify_secret is not: set "
+                          "notify_secret = /etc/postern/notify.key (a file, mode 600) so that "
+                          "the receivers can verify the signature",
+                          config_param_where(cfg, "notify_url", where, sizeof where));
     /* one domain: the three go together */
     int nset = !!cfg->dkim_domain[0] + !!cfg->dkim_selector[0] + !!cfg->dkim_private_key[0];
     if (checkable(failed, "dkim_domain") && checkable(failed, "dkim_selector") &&

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../policy/anvil.h"
@@ -17,6 +18,7 @@
 #include "../deliver/smtp.h"
 #include "../queue/queue.h"
 #include "../http/http.h"
+#include "../notify/notify.h"
 #include "../smtp/server.h"
 #include "../util/fbundle.h"
 #include "../util/fs.h"
@@ -54,6 +56,7 @@ struct daemon {
                                     * reloads */
     struct metrics *metrics;       /* what /metrics shows; NULL: http_listen off */
     struct ops *ops;               /* the HTTP endpoint, or NULL */
+    struct notify *notify;         /* webhooks (idle without notify_url) */
     int shutting_down;
     struct event *sig_term, *sig_int, *sig_hup, *grace;
 };
@@ -62,6 +65,50 @@ static struct runtime *daemon_current(void *arg)
 {
     struct daemon *d = arg;
     return d->rt;
+}
+
+/* ---------- webhooks: the queue's and the SMTP client's news ---------- */
+
+static void on_queue_event(void *arg, const struct queue_event *q)
+{
+    struct daemon *d = arg;
+    static const enum notify_kind kinds[] = {
+        [QUEUE_EV_BOUNCE] = NOTIFY_BOUNCE,
+        [QUEUE_EV_DELAYED] = NOTIFY_DELAYED,
+        [QUEUE_EV_QUOTA] = NOTIFY_QUOTA_DEFERRED,
+    };
+    struct notify_event ev = {
+        .kind = kinds[q->kind], .time = q->time / 1000, .reason = q->reason,
+        .next_slot = q->next_slot / 1000, .key = q->key, .window = q->window,
+    };
+    if (q->kind != QUEUE_EV_QUOTA) {
+        ev.queue_id = q->qid;
+        ev.sender = q->sender;
+        ev.recipient = q->recipient;
+        ev.recipients = q->recipients;
+        ev.nrecipients = q->nrecipients;
+        ev.dsn = q->dsn;
+        ev.delay = q->delay / 1000;
+    }
+    notify_emit(d->notify, &ev);
+}
+
+static void on_upstream_login(void *arg, const char *upstream, int ok, const char *reason)
+{
+    struct daemon *d = arg;
+    if (ok) {
+        notify_login_ok(d->notify, upstream);
+        return;
+    }
+    struct notify_event ev = { .kind = NOTIFY_LOGIN_FAILED, .time = (long long)time(NULL),
+                               .relayhost = upstream, .reason = reason };
+    notify_emit(d->notify, &ev);
+}
+
+static void daemon_configure_notify(struct daemon *d, const struct runtime *rt)
+{
+    if (notify_configure(d->notify, rt->cfg, rt->notify_secret, rt->notify_secret_len) < 0)
+        log_warning("webhooks: out of memory; keeping the previous settings");
 }
 
 /* The last session ended after SIGTERM. */
@@ -148,6 +195,7 @@ static void on_bundle(void *arg, struct fbundle *fb)
     runtime_unref(d->rt);
     d->rt = rt;
     ops_reload(d->ops);
+    daemon_configure_notify(d, rt);
     log_init("postern", n->syslog_name, log_verbose());
     log_info("reload: configuration %s", d->config_path ? d->config_path : "(default)");
 }
@@ -298,6 +346,14 @@ static int worker_run(struct daemon *d, const struct owner *owner,
             goto out;
         }
     }
+    d->notify = notify_new(d->base, d->metrics, err, sizeof err);
+    if (!d->notify) {
+        log_info("fatal: %s", err);
+        goto out;
+    }
+    daemon_configure_notify(d, d->rt);
+    queue_set_notify(d->queue, on_queue_event, d);
+    smtp_client_on_login(d->smtp, on_upstream_login, d);
     /* control and local submission sockets, made as mail_owner; refused
      * if another daemon serves this queue (before queue_recover cleans up) */
     d->control = control_new(d->base, queue_admin(d->queue));
@@ -356,6 +412,7 @@ out:
     runtime_unref(d->rt);
     /* after the last snapshot that lends it */
     anvil_free(d->anvil);
+    notify_free(d->notify);
     metrics_free(d->metrics);
     event_base_free(d->base);
     return rc;

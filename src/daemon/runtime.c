@@ -248,6 +248,44 @@ static void load_http_users(struct runtime *rt, struct fbundle *fb, struct confi
         config_errors_add(errs, "http_users: %s", err);
 }
 
+/* notify_secret: a value starting with / is a file, read (by the
+ * privileged parent) as a secret; a final newline is not part of the key. */
+static void load_notify_secret(struct runtime *rt, struct fbundle *fb,
+                               struct config_errors *errs)
+{
+    const struct config *cfg = rt->cfg;
+    char err[1024], where[512];
+    if (cfg->notify_url.n == 0 || !cfg->notify_secret[0])
+        return;
+    size_t len = strlen(cfg->notify_secret);
+    char *key;
+    if (cfg->notify_secret[0] == '/') {
+        key = runtime_read(fb, RF_PEM, cfg->notify_secret, NULL, MAP_SECRET, &len, err,
+                           sizeof err, NULL);
+        if (!key) {
+            config_errors_add(errs, "%s: notify_secret: %s",
+                              config_param_where(cfg, "notify_secret", where, sizeof where),
+                              err);
+            return;
+        }
+        while (len > 0 && (key[len - 1] == '\n' || key[len - 1] == '\r'))
+            key[--len] = '\0';
+        if (len == 0) {
+            free(key);
+            config_errors_add(errs, "%s: notify_secret: %s is empty; put the key in it "
+                              "(e.g. openssl rand -hex 32 > %s)",
+                              config_param_where(cfg, "notify_secret", where, sizeof where),
+                              cfg->notify_secret, cfg->notify_secret);
+            return;
+        }
+    } else if (!(key = strdup(cfg->notify_secret))) {
+        config_errors_add(errs, "notify_secret: out of memory");
+        return;
+    }
+    rt->notify_secret = key;
+    rt->notify_secret_len = len;
+}
+
 /* ---------- DKIM keys ---------- */
 
 struct dkim_load {
@@ -396,6 +434,10 @@ static void runtime_free(struct runtime *rt)
     if (rt->sasl_users) {
         explicit_bzero(rt->sasl_users, rt->sasl_users_len);
         free(rt->sasl_users);
+    }
+    if (rt->notify_secret) {
+        explicit_bzero(rt->notify_secret, rt->notify_secret_len);
+        free(rt->notify_secret);
     }
     config_free(rt->cfg);
     free(rt);
@@ -597,6 +639,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     rt->restrictions = runtime_restrictions(cfg, fb, errs);
     load_sasl_users(rt, fb, errs);
     load_dkim(rt, fb, errs);
+    load_notify_secret(rt, fb, errs);
     if (errs->n == 0)
         rt->smtpd_tls = runtime_tls(cfg, fb, errs);
     /* after the rest, whose errors the derived ones would repeat */

@@ -788,6 +788,12 @@ void smtp_client_free(struct smtp_client *c)
     free(c);
 }
 
+void smtp_client_on_login(struct smtp_client *c, smtp_login_fn *fn, void *arg)
+{
+    c->on_login = fn;
+    c->on_login_arg = arg;
+}
+
 int smtp_client_set_metrics(struct smtp_client *c, struct metrics *m)
 {
     static const double b[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };

@@ -92,6 +92,12 @@ enum smtp_account smtp_client_account(const struct smtp_client *c, const char *l
 struct metrics;
 int smtp_client_set_metrics(struct smtp_client *c, struct metrics *m);
 
+/* Tell fn(arg, upstream, ok, reason) the result of each AUTH: upstream
+ * "host:port" (the nexthop name, never an address), ok 1 on 235, else 0
+ * with the server's reply (never the credential). On the event loop. */
+typedef void smtp_login_fn(void *arg, const char *upstream, int ok, const char *reason);
+void smtp_client_on_login(struct smtp_client *c, smtp_login_fn *fn, void *arg);
+
 /* Number of open connections (busy + cached), for tests and logs. */
 unsigned smtp_client_connections(const struct smtp_client *c);
 

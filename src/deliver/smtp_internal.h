@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "smtp.h"
 #include "transport.h"
 
 /* ---------------------------------------------------------------- replies */
@@ -346,6 +347,8 @@ struct smtp_dest {
 
 struct smtp_client {
     struct metric_family *m_connect, *m_login, *m_delivery;  /* NULL: none */
+    smtp_login_fn *on_login;            /* NULL: nobody listens */
+    void *on_login_arg;
     struct event_base *base;
     struct dns *dns;
     struct smtp_settings *set;

@@ -394,6 +394,16 @@ static void tls_up(struct smtp_session *s)
 
 /* --------------------------------------------------------------- AUTH */
 
+/* The login's result for the daemon (webhooks). */
+static void tell_login(struct smtp_session *s, int ok, const char *reason)
+{
+    if (!s->c->on_login)
+        return;
+    char up[300];
+    snprintf(up, sizeof up, "%s:%u", s->host, s->port);
+    s->c->on_login(s->c->on_login_arg, up, ok, reason);
+}
+
 static int auth_send_login(struct smtp_session *s)
 {
     char user[256], pass[512], b64[1024];
@@ -731,6 +741,7 @@ static int on_reply(struct smtp_session *s)
             return auth_send_login(s);
         if (code == 235) {
             observe(s->c->m_login, s->t_login);
+            tell_login(s, 1, "");
             return begin_transaction(s);
         }
         {
@@ -738,6 +749,7 @@ static int on_reply(struct smtp_session *s)
             fail_state(r, dsn);
             dsn[0] = '4';   /* Postfix defers on authentication failure */
             reply_text(s, one, sizeof one);
+            tell_login(s, 0, one);
             return job_fail(s, 0, dsn, "SASL authentication failed; server %s[%s] said: %s",
                             s->host, s->addr, one);
         }

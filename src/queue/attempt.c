@@ -381,6 +381,43 @@ static void attempt_expire(struct env_rcpt *r, long long age_ms)
         snprintf(r->dsn, sizeof r->dsn, "4.4.7");
 }
 
+/* Tell the daemon (webhooks) of the recipients in mask: each bounced one,
+ * or the message's delay warning. */
+static void attempt_tell(struct attempt *a, enum queue_event_kind kind,
+                         const unsigned char *mask, long long age)
+{
+    const struct queue_notify *qn = a->d->notify;
+    struct envelope *env = &a->env;
+    if (!qn || !qn->fn)
+        return;
+    struct queue_event ev = { .kind = kind, .time = scheduler_now_ms(a->s), .qid = env->qid,
+                              .sender = env->sender, .delay = age };
+    if (kind == QUEUE_EV_BOUNCE) {
+        for (size_t i = 0; i < env->nrcpt; i++)
+            if (mask[i]) {
+                ev.recipient = env->rcpt[i].addr;
+                ev.dsn = env->rcpt[i].dsn;
+                ev.reason = env->rcpt[i].reason;
+                qn->fn(qn->arg, &ev);
+            }
+        return;
+    }
+    const char **r = calloc(env->nrcpt ? env->nrcpt : 1, sizeof *r);
+    if (!r)
+        return;
+    for (size_t i = 0; i < env->nrcpt; i++)
+        if (mask[i]) {
+            if (!ev.nrecipients) {
+                ev.dsn = env->rcpt[i].dsn;
+                ev.reason = env->rcpt[i].reason;
+            }
+            r[ev.nrecipients++] = env->rcpt[i].addr;
+        }
+    ev.recipients = r;
+    qn->fn(qn->arg, &ev);
+    free(r);
+}
+
 /* Decide what the attempt leads to (queue/outcome.c) and carry it out. */
 static void attempt_finish(struct attempt *a)
 {
@@ -441,9 +478,13 @@ static void attempt_finish(struct attempt *a)
                     "be queued", env->qid, out.nbounce, out.nbounce == 1 ? "" : "s");
         in.bounce_failed = 1;
         outcome_decide(&in, &out);      /* the warning and the retry, without it */
+    } else if (out.nbounce) {
+        attempt_tell(a, QUEUE_EV_BOUNCE, out.bounce, out.age);
     }
-    if (out.nwarn && notify_sender(a, BOUNCE_DELAYED, out.warn) == 0)
+    if (out.nwarn && notify_sender(a, BOUNCE_DELAYED, out.warn) == 0) {
         env->warned = 1;
+        attempt_tell(a, QUEUE_EV_DELAYED, out.warn, out.age);
+    }
 
     a->done = out.action == OUTCOME_REMOVE;
     if (!a->done) {
@@ -553,6 +594,15 @@ static void attempt_deliver_group(struct attempt *a, size_t g)
             if (a->d->metrics)
                 metrics_add(metrics_series1(a->d->metrics->quota_deferrals, r->key),
                             (double)sj->req.nrcpt);
+            const struct queue_notify *qn = a->d->notify;
+            if (w && qn && qn->fn) {
+                /* a full window (not the fairness wait behind older ones) */
+                struct queue_event ev = { .kind = QUEUE_EV_QUOTA, .time = now,
+                                          .qid = a->env.qid, .sender = a->env.sender,
+                                          .reason = why, .key = r->key, .window = w->text,
+                                          .next_slot = slot };
+                qn->fn(qn->arg, &ev);
+            }
             for (size_t k = 0; k < sj->req.nrcpt; k++) {
                 res[k].status = DELIVER_DEFERRED;
                 snprintf(res[k].dsn, sizeof res[k].dsn, "4.7.0");

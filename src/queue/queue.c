@@ -36,6 +36,7 @@ struct queue {
     size_t npending, cappending;
     struct event *commit_ev;
     struct queue_metrics metrics;   /* families: NULL until queue_set_metrics */
+    struct queue_notify notify;     /* fn NULL until queue_set_notify */
     struct metric_family *messages, *oldest;
 };
 
@@ -103,7 +104,7 @@ struct queue *queue_open(struct event_base *base, const char *dir,
         return NULL;
     }
     q->attempts = (struct attempt_ctx){ base, q->spool, cfg, smtp, workq, quota_state_new(),
-                                        &q->metrics };
+                                        &q->metrics, &q->notify };
     if (!q->attempts.quota) {
         snprintf(err, errlen, "out of memory");
         queue_free(q);
@@ -236,6 +237,11 @@ static void collect(void *arg, struct metrics *m)
     long long now = clock_now_ms(NULL);
     metrics_set(metrics_series(q->oldest, NULL),
                 st.oldest_ms && now > st.oldest_ms ? (double)(now - st.oldest_ms) / 1000 : 0);
+}
+
+void queue_set_notify(struct queue *q, queue_event_fn *fn, void *arg)
+{
+    q->notify = (struct queue_notify){ fn, arg };
 }
 
 int queue_set_metrics(struct queue *q, struct metrics *m)

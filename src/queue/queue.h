@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "attempt.h"
 #include "envelope.h"
 
 struct admin;
@@ -71,6 +72,10 @@ const struct admin *queue_admin(const struct queue *q);
  * 0, or -1 (no memory). */
 struct metrics;
 int queue_set_metrics(struct queue *q, struct metrics *m);
+
+/* Tell fn(arg, ev) of bounces, delay warnings and quota deferrals
+ * (struct queue_event, queue/attempt.h), on the event loop. */
+void queue_set_notify(struct queue *q, queue_event_fn *fn, void *arg);
 
 /* The queue right now, for metrics and health. */
 struct queue_stats {
