@@ -308,11 +308,10 @@ int users_read_file(const char *path, int secret, char **text, size_t *len, char
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         if (errno == ELOOP)
-            errbuf_set(err, errlen, "%s: is a symbolic link; point smtpd_sasl_users at the file "
-                   "itself", path);
+            errbuf_set(err, errlen, "%s: is a symbolic link; name the file itself", path);
         else if (errno == ENOENT)
             errbuf_set(err, errlen, "%s: no such file; create it with `postern passwd add "
-                   "NAME`", path);
+                   "NAME -f %s`", path, path);
         else
             errbuf_set(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;

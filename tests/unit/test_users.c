@@ -283,7 +283,7 @@ static void test_read_file(void **state)
     char *text;
     size_t len;
     assert_int_equal(users_read_file(path, 1, &text, &len, err, sizeof err), -1);
-    assert_non_null(strstr(err, "no such file; create it with `postern passwd add NAME`"));
+    assert_non_null(strstr(err, "no such file; create it with `postern passwd add NAME -f "));
     FILE *f = fopen(path, "w");
     fputs(good, f);
     fclose(f);
