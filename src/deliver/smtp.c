@@ -172,6 +172,8 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     s->dest_limit = cfg->smtp_destination_concurrency_limit > 0
                         ? (unsigned long)cfg->smtp_destination_concurrency_limit : 1;
     s->rate_delay = cfg->ms.smtp_destination_rate_delay;
+    s->cohort_limit = cfg->smtp_destination_concurrency_failed_cohort_limit;
+    s->dead_time = cfg->ms.minimal_backoff_time;
     s->smtputf8 = cfg->smtputf8_enable;
     s->line_limit = cfg->smtp_line_length_limit > 0
                         ? (size_t)cfg->smtp_line_length_limit : 0;
@@ -224,12 +226,12 @@ static void dest_free(struct smtp_dest *d)
 
 static void dest_pace_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Wake dest_pace_cb at d->next_start. */
-static void dest_pace_arm(struct smtp_dest *d, long long now)
+/* Wake dest_pace_cb at time at (ms). */
+static void dest_pace_arm(struct smtp_dest *d, long long at, long long now)
 {
     if (!d->pace && !(d->pace = evtimer_new(d->c->base, dest_pace_cb, d)))
         log_fatal("smtp: out of memory");
-    struct timeval tv = clock_timeval(d->next_start - now);
+    struct timeval tv = clock_timeval(at - now);
     evtimer_add(d->pace, &tv);
 }
 
@@ -238,10 +240,19 @@ static void dest_maybe_free(struct smtp_dest *d)
     if (d->c->freeing || d->slots || !TAILQ_EMPTY(&d->waiting) ||
         !TAILQ_EMPTY(&d->running) || !TAILQ_EMPTY(&d->sessions))
         return;
-    /* the pause after the last delivery outlives it: kept until it ends */
+    /* the pause after the last delivery outlives it: kept until it ends;
+     * a dead destination is kept through its dead time and one more, so
+     * the retries that come after it meet one probe, not a stampede */
     long long now = clock_now_ms(NULL);
-    if (d->next_start > now) {
-        dest_pace_arm(d, now);
+    long long wake = d->next_start;
+    if (d->dead.dead && d->c->set) {
+        long long forget = d->dead.until + d->c->set->dead_time;
+        long long at = now < d->dead.until ? d->dead.until : forget;
+        if (now < forget && at > wake)
+            wake = at;
+    }
+    if (wake > now) {
+        dest_pace_arm(d, wake, now);
         return;
     }
     TAILQ_REMOVE(&d->c->dests, d, link);
@@ -272,8 +283,18 @@ static int dest_paced(struct smtp_dest *d, long long delay)
     long long now = clock_now_ms(NULL);
     if (now >= d->next_start)
         return 1;
-    dest_pace_arm(d, now);
+    dest_pace_arm(d, d->next_start, now);
     return 0;
+}
+
+/* The destination is dead: att is deferred with the reason it died of,
+ * as Postfix's qmgr_defer_recipient words it (relay=none). */
+static void dest_suspend(struct smtp_dest *d, struct smtp_attempt *att)
+{
+    att->suspended = 1;
+    errbuf_set(att->dsn, sizeof att->dsn, "%s", d->dead_dsn[0] ? d->dead_dsn : "4.4.1");
+    errbuf_set(att->reason, sizeof att->reason, "delivery temporarily suspended: %s",
+               d->dead_reason);
 }
 
 static void dest_dispatch(struct smtp_dest *d)
@@ -284,10 +305,30 @@ static void dest_dispatch(struct smtp_dest *d)
         return;
     unsigned long limit = c->set ? c->set->dest_limit : 1;
     long long delay = c->set ? c->set->rate_delay : 0;
-    while ((att = TAILQ_FIRST(&d->waiting)) != NULL && dest_paced(d, delay)) {
-        /* a probe proves a login now: never a cached connection */
-        struct smtp_session *s =
-            (att->req->flags & DELIVER_PROBE) ? NULL : TAILQ_FIRST(&d->idle);
+    while ((att = TAILQ_FIRST(&d->waiting)) != NULL) {
+        /* /readyz's login probe asks the next hop itself: never suspended */
+        enum deadhop_verdict v = (att->req->flags & DELIVER_PROBE)
+                                     ? DEADHOP_GO : deadhop_check(&d->dead, clock_now_ms(NULL));
+        if (v == DEADHOP_WAIT)
+            break;
+        if (v == DEADHOP_DEFER) {
+            dest_suspend(d, att);
+            if (!att->set || att->set->nfallback == 0) {
+                /* no connection, so no slot and no pause */
+                TAILQ_REMOVE(&d->waiting, att, link);
+                TAILQ_INSERT_TAIL(&d->running, att, link);
+                att->running = 1;
+                smtp_attempt_act(att, ACT_DONE);
+                continue;
+            }
+            /* else straight to smtp_fallback_relay, in a slot as usual */
+        }
+        if (!dest_paced(d, delay))
+            break;
+        /* a probe proves a login now: never a cached connection; nor
+         * does a suspended attempt use one of the dead destination's */
+        struct smtp_session *s = (att->req->flags & DELIVER_PROBE) || att->suspended
+                                     ? NULL : TAILQ_FIRST(&d->idle);
         if (s) {
             TAILQ_REMOVE(&d->idle, s, idle_link);
             s->idle = 0;
@@ -300,6 +341,10 @@ static void dest_dispatch(struct smtp_dest *d)
             break;
         }
         att->has_slot = 1;
+        if (v == DEADHOP_PROBE) {
+            deadhop_probe_start(&d->dead);
+            att->probe = 1;
+        }
         TAILQ_REMOVE(&d->waiting, att, link);
         TAILQ_INSERT_TAIL(&d->running, att, link);
         att->running = 1;
@@ -313,6 +358,37 @@ void smtp_dest_session_gone(struct smtp_dest *d, int slot)
         d->slots--;
     dest_dispatch(d);
     dest_maybe_free(d);
+}
+
+void smtp_dest_connected(struct smtp_attempt *att)
+{
+    struct smtp_dest *d = att->dest;
+    att->connected = 1;
+    if (att->fi > 0)            /* a smtp_fallback_relay: not this destination */
+        return;
+    att->probe = 0;
+    if (deadhop_ok(&d->dead)) {
+        log_info("%s: next hop %s is reachable again", att->req->id, d->key);
+        dest_dispatch(d);
+    }
+}
+
+/* att could connect to none of its next hop's addresses. */
+static void dest_connect_failed(struct smtp_attempt *att)
+{
+    struct smtp_dest *d = att->dest;
+    unsigned long inflight = 0;
+    struct smtp_attempt *a;
+    TAILQ_FOREACH(a, &d->running, link)
+        inflight++;
+    att->probe = 0;
+    if (!deadhop_fail(&d->dead, clock_now_ms(NULL), inflight, att->set->cohort_limit,
+                      att->set->dead_time))
+        return;
+    errbuf_set(d->dead_dsn, sizeof d->dead_dsn, "%s", att->dsn[0] ? att->dsn : "4.4.1");
+    errbuf_set(d->dead_reason, sizeof d->dead_reason, "%s", att->reason);
+    log_info("%s: next hop %s is dead for %lld ms: %s", att->req->id, d->key,
+             att->set->dead_time, att->reason);
 }
 
 void smtp_dest_park(struct smtp_session *s)
@@ -478,7 +554,9 @@ static void attempt_done(struct smtp_attempt *att)
     att->has_slot = 0;
     if (slot)
         d->slots--;
-    if (att->running && att->set && att->set->rate_delay > 0)
+    if (att->probe && d->dead.probing)     /* ended before any connection */
+        deadhop_probe_end(&d->dead);
+    if (att->running && !att->suspended && att->set && att->set->rate_delay > 0)
         d->next_start = clock_now_ms(NULL) + att->set->rate_delay;
     /* the results and the relay point into att: free it only after done */
     att->done(att->done_arg, att->res, att->relay[0] ? att->relay : "none");
@@ -513,6 +591,8 @@ static void connect_next(struct smtp_attempt *att)
     }
     if (!att->reason[0])
         smtp_attempt_failure(att, "4.4.1", "no address to connect to for %s", att->nexthop);
+    else if (att->ntargets && !att->connected && att->fi == 0 && !att->suspended && att->set)
+        dest_connect_failed(att);   /* every address refused or timed out */
     smtp_attempt_act(att, ACT_DONE);
 }
 
@@ -674,7 +754,10 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg)
         att->action = ACT_NONE;
     switch (a) {
     case ACT_START:
-        if (att->s)
+        if (att->suspended && !att->s) {        /* dead: to the fallback */
+            if (!attempt_fallback(att))
+                attempt_done(att);
+        } else if (att->s)
             smtp_session_begin(att->s);
         else
             resolve(att);
