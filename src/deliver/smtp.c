@@ -325,10 +325,12 @@ static void dest_dispatch(struct smtp_dest *d)
         }
         if (!dest_paced(d, delay))
             break;
-        /* a probe proves a login now: never a cached connection; nor
-         * does a suspended attempt use one of the dead destination's */
-        struct smtp_session *s = (att->req->flags & DELIVER_PROBE) || att->suspended
-                                     ? NULL : TAILQ_FIRST(&d->idle);
+        /* a probe proves a login now: never a cached connection; nor do
+         * a dead destination's probe (its connection is the proof) and its
+         * suspended attempts */
+        struct smtp_session *s =
+            (att->req->flags & DELIVER_PROBE) || att->suspended || v == DEADHOP_PROBE
+                ? NULL : TAILQ_FIRST(&d->idle);
         if (s) {
             TAILQ_REMOVE(&d->idle, s, idle_link);
             s->idle = 0;
