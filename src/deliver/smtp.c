@@ -311,6 +311,11 @@ static void dest_dispatch(struct smtp_dest *d)
                                      ? DEADHOP_GO : deadhop_check(&d->dead, clock_now_ms(NULL));
         if (v == DEADHOP_WAIT)
             break;
+        if (att->suspended && v != DEADHOP_DEFER) {
+            /* waited for the rate delay past the dead time: a normal one */
+            att->suspended = 0;
+            att->dsn[0] = att->reason[0] = '\0';
+        }
         if (v == DEADHOP_DEFER) {
             dest_suspend(d, att);
             if (!att->set || att->set->nfallback == 0) {
