@@ -1,7 +1,8 @@
-/* smtp — the outbound SMTP client: settings, destinations (concurrency
- * limit, FIFO of waiting jobs, cached idle connections) and attempts (one
- * per request: resolve, walk the addresses, record results, call done).
- * The conversation itself is in smtp_session.c.
+/* smtp — the outbound SMTP client: settings and attempts (one per
+ * request: resolve, walk the addresses, record results, call done). The
+ * destinations (concurrency limit, FIFO of waiting jobs, cached idle
+ * connections, rate delay, dead state) are in smtp_dest.c, the
+ * conversation itself in smtp_session.c.
  *
  * Every step of an attempt runs from its own event (smtp_attempt_act), so
  * done is never called from inside smtp_client_deliver or from deep inside
@@ -195,217 +196,6 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     return 0;
 }
 
-/* -------------------------------------------------------- destinations */
-
-static struct smtp_dest *dest_get(struct smtp_client *c, const char *key)
-{
-    struct smtp_dest *d;
-    TAILQ_FOREACH(d, &c->dests, link)
-        if (strcmp(d->key, key) == 0)
-            return d;
-    d = calloc(1, sizeof *d);
-    if (!d)
-        log_fatal("smtp: out of memory");
-    d->c = c;
-    d->key = xstrdup(key);
-    TAILQ_INIT(&d->waiting);
-    TAILQ_INIT(&d->running);
-    TAILQ_INIT(&d->sessions);
-    TAILQ_INIT(&d->idle);
-    TAILQ_INSERT_TAIL(&c->dests, d, link);
-    return d;
-}
-
-static void dest_free(struct smtp_dest *d)
-{
-    if (d->pace)
-        event_free(d->pace);
-    free(d->key);
-    free(d);
-}
-
-static void dest_pace_cb(evutil_socket_t fd, short what, void *arg);
-
-/* Wake dest_pace_cb at time at (ms). */
-static void dest_pace_arm(struct smtp_dest *d, long long at, long long now)
-{
-    if (!d->pace && !(d->pace = evtimer_new(d->c->base, dest_pace_cb, d)))
-        log_fatal("smtp: out of memory");
-    struct timeval tv = clock_timeval(at - now);
-    evtimer_add(d->pace, &tv);
-}
-
-static void dest_maybe_free(struct smtp_dest *d)
-{
-    if (d->c->freeing || d->slots || !TAILQ_EMPTY(&d->waiting) ||
-        !TAILQ_EMPTY(&d->running) || !TAILQ_EMPTY(&d->sessions))
-        return;
-    /* the pause after the last delivery outlives it: kept until it ends;
-     * a dead destination is kept through its dead time and one more, so
-     * the retries that come after it meet one probe, not a stampede */
-    long long now = clock_now_ms(NULL);
-    long long wake = d->next_start;
-    if (d->dead.dead && d->c->set) {
-        long long forget = d->dead.until + d->c->set->dead_time;
-        long long at = now < d->dead.until ? d->dead.until : forget;
-        if (now < forget && at > wake)
-            wake = at;
-    }
-    if (wake > now) {
-        dest_pace_arm(d, wake, now);
-        return;
-    }
-    TAILQ_REMOVE(&d->c->dests, d, link);
-    dest_free(d);
-}
-
-static void dest_dispatch(struct smtp_dest *d);
-
-static void dest_pace_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct smtp_dest *d = arg;
-    (void)fd;
-    (void)what;
-    dest_dispatch(d);
-    dest_maybe_free(d);
-}
-
-/* smtp_destination_rate_delay: one delivery at a time, each starting no
- * sooner than the delay after the end of the one before (Postfix's
- * qmgr pauses the destination the same way). 1 when att may start now,
- * else the timer is set for when it may. */
-static int dest_paced(struct smtp_dest *d, long long delay)
-{
-    if (delay <= 0)
-        return 1;
-    if (!TAILQ_EMPTY(&d->running))
-        return 0;
-    long long now = clock_now_ms(NULL);
-    if (now >= d->next_start)
-        return 1;
-    dest_pace_arm(d, d->next_start, now);
-    return 0;
-}
-
-/* The destination is dead: att is deferred with the reason it died of,
- * as Postfix's qmgr_defer_recipient words it (relay=none). */
-static void dest_suspend(struct smtp_dest *d, struct smtp_attempt *att)
-{
-    att->suspended = 1;
-    errbuf_set(att->dsn, sizeof att->dsn, "%s", d->dead_dsn[0] ? d->dead_dsn : "4.4.1");
-    errbuf_set(att->reason, sizeof att->reason, "delivery temporarily suspended: %s",
-               d->dead_reason);
-}
-
-static void dest_dispatch(struct smtp_dest *d)
-{
-    struct smtp_client *c = d->c;
-    struct smtp_attempt *att;
-    if (c->freeing)
-        return;
-    unsigned long limit = c->set ? c->set->dest_limit : 1;
-    long long delay = c->set ? c->set->rate_delay : 0;
-    while ((att = TAILQ_FIRST(&d->waiting)) != NULL) {
-        /* /readyz's login probe asks the next hop itself: never suspended */
-        enum deadhop_verdict v = (att->req->flags & DELIVER_PROBE)
-                                     ? DEADHOP_GO : deadhop_check(&d->dead, clock_now_ms(NULL));
-        if (v == DEADHOP_WAIT)
-            break;
-        if (att->suspended && v != DEADHOP_DEFER) {
-            /* waited for the rate delay past the dead time: a normal one */
-            att->suspended = 0;
-            att->dsn[0] = att->reason[0] = '\0';
-        }
-        if (v == DEADHOP_DEFER) {
-            dest_suspend(d, att);
-            if (!att->set || att->set->nfallback == 0) {
-                /* no connection, so no slot and no pause */
-                TAILQ_REMOVE(&d->waiting, att, link);
-                TAILQ_INSERT_TAIL(&d->running, att, link);
-                att->running = 1;
-                smtp_attempt_act(att, ACT_DONE);
-                continue;
-            }
-            /* else straight to smtp_fallback_relay, in a slot as usual */
-        }
-        if (!dest_paced(d, delay))
-            break;
-        /* a probe proves a login now: never a cached connection; nor do
-         * a dead destination's probe (its connection is the proof) and its
-         * suspended attempts */
-        struct smtp_session *s =
-            (att->req->flags & DELIVER_PROBE) || att->suspended || v == DEADHOP_PROBE
-                ? NULL : TAILQ_FIRST(&d->idle);
-        if (s) {
-            TAILQ_REMOVE(&d->idle, s, idle_link);
-            s->idle = 0;
-            s->att = att;
-            att->s = s;
-            s->has_slot = 0;        /* the slot moves to the attempt */
-        } else if (d->slots < limit) {
-            d->slots++;
-        } else {
-            break;
-        }
-        att->has_slot = 1;
-        if (v == DEADHOP_PROBE) {
-            deadhop_probe_start(&d->dead);
-            att->probe = 1;
-        }
-        TAILQ_REMOVE(&d->waiting, att, link);
-        TAILQ_INSERT_TAIL(&d->running, att, link);
-        att->running = 1;
-        smtp_attempt_act(att, ACT_START);
-    }
-}
-
-void smtp_dest_session_gone(struct smtp_dest *d, int slot)
-{
-    if (slot)
-        d->slots--;
-    dest_dispatch(d);
-    dest_maybe_free(d);
-}
-
-void smtp_dest_connected(struct smtp_attempt *att)
-{
-    struct smtp_dest *d = att->dest;
-    att->connected = 1;
-    if (att->fi > 0)            /* a smtp_fallback_relay: not this destination */
-        return;
-    att->probe = 0;
-    if (deadhop_ok(&d->dead)) {
-        log_info("%s: next hop %s is reachable again", att->req->id, d->key);
-        dest_dispatch(d);
-    }
-}
-
-/* att could connect to none of its next hop's addresses. */
-static void dest_connect_failed(struct smtp_attempt *att)
-{
-    struct smtp_dest *d = att->dest;
-    unsigned long inflight = 0;
-    struct smtp_attempt *a;
-    TAILQ_FOREACH(a, &d->running, link)
-        inflight++;
-    att->probe = 0;
-    if (!deadhop_fail(&d->dead, clock_now_ms(NULL), inflight, att->set->cohort_limit,
-                      att->set->dead_time))
-        return;
-    errbuf_set(d->dead_dsn, sizeof d->dead_dsn, "%s", att->dsn[0] ? att->dsn : "4.4.1");
-    errbuf_set(d->dead_reason, sizeof d->dead_reason, "%s", att->reason);
-    log_info("%s: next hop %s is dead for %lld ms: %s", att->req->id, d->key,
-             att->set->dead_time, att->reason);
-}
-
-void smtp_dest_park(struct smtp_session *s)
-{
-    struct smtp_dest *d = s->dest;
-    s->idle = 1;
-    TAILQ_INSERT_TAIL(&d->idle, s, idle_link);
-    dest_dispatch(d);
-}
-
 /* ------------------------------------------------------------- attempts */
 
 void smtp_attempt_act(struct smtp_attempt *att, enum smtp_action a)
@@ -569,8 +359,8 @@ static void attempt_done(struct smtp_attempt *att)
     att->done(att->done_arg, att->res, att->relay[0] ? att->relay : "none");
     attempt_free(att);
     if (!d->c->freeing) {
-        dest_dispatch(d);
-        dest_maybe_free(d);
+        smtp_dest_dispatch(d);
+        smtp_dest_maybe_free(d);
     }
 }
 
@@ -599,7 +389,7 @@ static void connect_next(struct smtp_attempt *att)
     if (!att->reason[0])
         smtp_attempt_failure(att, "4.4.1", "no address to connect to for %s", att->nexthop);
     else if (att->ntargets && !att->connected && att->fi == 0 && !att->suspended && att->set)
-        dest_connect_failed(att);   /* every address refused or timed out */
+        smtp_dest_connect_failed(att);   /* every address refused or timed out */
     smtp_attempt_act(att, ACT_DONE);
 }
 
@@ -830,7 +620,7 @@ void smtp_client_deliver(struct smtp_client *c, const struct deliver_request *re
         if (!bad && smtp_nexthop_parse(att->nexthop, &att->nh) < 0)
             bad = "malformed recipient domain";
     }
-    struct smtp_dest *d = dest_get(c, att->nexthop);
+    struct smtp_dest *d = smtp_dest_get(c, att->nexthop);
     att->dest = d;
     if (c->freeing || !c->set || bad) {
         if (c->freeing)
@@ -847,7 +637,7 @@ void smtp_client_deliver(struct smtp_client *c, const struct deliver_request *re
     c->set->refs++;
     att->set = c->set;
     TAILQ_INSERT_TAIL(&d->waiting, att, link);
-    dest_dispatch(d);
+    smtp_dest_dispatch(d);
 }
 
 void smtp_client_free(struct smtp_client *c)
@@ -872,7 +662,7 @@ void smtp_client_free(struct smtp_client *c)
             attempt_done(att);
         }
         TAILQ_REMOVE(&c->dests, d, link);
-        dest_free(d);
+        smtp_dest_free(d);
     }
     smtp_settings_unref(c->set);
     free(c);

@@ -183,7 +183,8 @@ struct ssl_st *smtp_tls_ssl_new(struct ssl_ctx_st *ctx, int level, const char *s
 void smtp_tls_failure_reason(struct ssl_st *ssl, unsigned long sslerr, char *out, size_t outlen);
 
 /* ------------------------------------------------- client and sessions
- * (smtp.c: client, destinations, concurrency, cache, attempts;
+ * (smtp.c: client, attempts; smtp_dest.c: destinations, concurrency,
+ *  cache, rate delay, dead state;
  *  smtp_session.c: one connection's protocol state machine) */
 
 #include <sys/queue.h>
@@ -364,6 +365,17 @@ struct smtp_client {
     unsigned nconn;
     int freeing;
 };
+
+/* smtp_dest.c, for the attempts */
+struct smtp_dest *smtp_dest_get(struct smtp_client *c, const char *key);
+void smtp_dest_free(struct smtp_dest *d);
+/* Free d when nothing uses it and no timer (rate delay, dead time) needs
+ * it; else keep it, the timer armed. */
+void smtp_dest_maybe_free(struct smtp_dest *d);
+/* Start the waiting attempts that may start: slots, rate delay, dead state. */
+void smtp_dest_dispatch(struct smtp_dest *d);
+/* att could connect to none of its next-hop's addresses: a failed cohort. */
+void smtp_dest_connect_failed(struct smtp_attempt *att);
 
 /* smtp.c, for the session */
 void smtp_attempt_act(struct smtp_attempt *att, enum smtp_action a);
