@@ -79,7 +79,7 @@ UNIT_policy   := anvil policy restrict
 UNIT_auth     := auth dovecot sasl saslauthd users \
                  advice # config/advice.c checked against auth/sasl.c's mechanisms
 UNIT_dkim     := canon dkim_key dkim_sign
-UNIT_deliver  := capture mime7bit rewrite route smtp_client smtp_reply transport
+UNIT_deliver  := capture deadhop mime7bit rewrite route smtp_client smtp_reply transport
 UNIT_queue    := admin attempt bounce envelope outcome pending qid queue quota scheduler spool
 UNIT_smtp     := addrlist address command data proxy reply server session trace
 UNIT_daemon   := control queue_view

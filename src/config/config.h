@@ -125,6 +125,7 @@ struct config {
     long long smtp_line_length_limit;   /* 0: no limit */
     long long default_destination_concurrency_limit;
     long long smtp_destination_concurrency_limit;
+    long long smtp_destination_concurrency_failed_cohort_limit;  /* 0: never dead */
     long long default_destination_rate_delay;
     long long smtp_destination_rate_delay;
     char *relayhost_rate_limits;        /* postern: upstream quotas */

@@ -255,6 +255,8 @@ const struct cfg_param config_params[] = {
           "maximal parallel deliveries to the same destination"),
     P_INT(smtp_destination_concurrency_limit, "$default_destination_concurrency_limit", 1, 1000,
           "SMTP client: maximal parallel deliveries to the same destination (the relayhost, or the recipient domain for MX delivery)"),
+    P_INT(smtp_destination_concurrency_failed_cohort_limit, "1", 0, 100,
+          "SMTP client: failed connection cohorts after which a destination is marked dead for $minimal_backoff_time (its mail deferred without connecting); 0: never"),
     P_TIME_MS(default_destination_rate_delay, "0s", MS(0), DAYS(1),
               "pause between two deliveries to the same destination; 0: none; not 0: concurrency 1"),
     P_TIME_MS(smtp_destination_rate_delay, "$default_destination_rate_delay", MS(0), DAYS(1),

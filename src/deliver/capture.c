@@ -242,11 +242,15 @@ static int maildir_name(char *out, size_t outlen, const struct deliver_request *
     return 0;
 }
 
-int capture_deliver(const char *capture_dir, const char *hostname,
-                    const struct deliver_request *req, size_t k,
-                    char *reason, size_t reasonlen)
+/* Write the copy of req->rcpt[k] to tmp/, fdatasync it and rename it into
+ * new/. 0 with *nfd_out the mailbox's new/ directory, still open: the
+ * rename is durable only once the caller has fsynced it; mbox gets the
+ * mailbox name (for reasons). -1 with a reason. */
+static int copy_place(const char *capture_dir, const char *hostname,
+                      const struct deliver_request *req, size_t k, int *nfd_out,
+                      char mbox[CAPTURE_MAILBOX_MAX + 1], char *reason, size_t reasonlen)
 {
-    char mbox[CAPTURE_MAILBOX_MAX + 1], name[NAME_MAX + 1], hostbuf[256];
+    char name[NAME_MAX + 1], hostbuf[256];
     int cfd = -1, mfd = -1, tfd = -1, nfd = -1, cufd = -1, fd = -1;
     int rc = -1, created = 0, sub_created = 0, in_tmp = 0;
     struct wbuf w = {-1, NULL, 0, 0};
@@ -263,7 +267,7 @@ int capture_deliver(const char *capture_dir, const char *hostname,
     const char *rcpt = req->rcpt[k].addr;
     const char *content = req->content;
     size_t len = req->content_len;
-    if (capture_mailbox_name(rcpt, mbox, sizeof mbox) != 0) {
+    if (capture_mailbox_name(rcpt, mbox, CAPTURE_MAILBOX_MAX + 1) != 0) {
         errbuf_set(reason, reasonlen, "capture: no mailbox name for recipient "
                    "(empty address, or out of memory)");
         return -1;
@@ -357,11 +361,8 @@ int capture_deliver(const char *capture_dir, const char *hostname,
         goto out;
     }
     in_tmp = 0;
-    if (fs_sync(nfd) != 0) {
-        errbuf_set(reason, reasonlen, "capture: fsync %s/new: %s", mbox,
-                   strerror(errno));
-        goto out;
-    }
+    *nfd_out = nfd;         /* the caller fsyncs it, once for the batch */
+    nfd = -1;
     rc = 0;
 
 out:
@@ -375,4 +376,69 @@ out:
         if (fds[i] >= 0)
             close(fds[i]);
     return rc;
+}
+
+void capture_deliver_batch(struct capture_item *it, size_t n)
+{
+    struct placed {
+        int nfd;            /* new/, open in the first item of its mailbox */
+        size_t owner;       /* the item whose nfd stands for this one's */
+        dev_t dev;
+        ino_t ino;
+        char mbox[CAPTURE_MAILBOX_MAX + 1];
+    } *pl = calloc(n ? n : 1, sizeof *pl);
+    if (!pl) {
+        for (size_t i = 0; i < n; i++) {
+            it[i].rc = -1;
+            errbuf_set(it[i].reason, sizeof it[i].reason, "capture: out of memory");
+        }
+        return;
+    }
+    /* every copy written, fdatasynced and renamed into new/ ... */
+    for (size_t i = 0; i < n; i++) {
+        struct stat st;
+        pl[i].nfd = -1;
+        pl[i].owner = i;
+        it[i].rc = copy_place(it[i].capture_dir, it[i].hostname, it[i].req, it[i].k,
+                              &pl[i].nfd, pl[i].mbox, it[i].reason, sizeof it[i].reason);
+        if (it[i].rc != 0 || fstat(pl[i].nfd, &st) != 0)
+            continue;
+        pl[i].dev = st.st_dev;
+        pl[i].ino = st.st_ino;
+        for (size_t j = 0; j < i; j++)
+            if (pl[j].nfd >= 0 && pl[j].dev == st.st_dev && pl[j].ino == st.st_ino) {
+                close(pl[i].nfd);
+                pl[i].nfd = -1;
+                pl[i].owner = j;
+                break;
+            }
+    }
+    /* ... then one fsync per new/ directory makes the renames durable; a
+     * copy counts only after its directory's */
+    for (size_t i = 0; i < n; i++) {
+        if (pl[i].nfd < 0)
+            continue;
+        if (fs_sync(pl[i].nfd) != 0) {
+            int e = errno;
+            for (size_t j = i; j < n; j++)
+                if (it[j].rc == 0 && pl[j].owner == i) {
+                    it[j].rc = -1;
+                    errbuf_set(it[j].reason, sizeof it[j].reason,
+                               "capture: fsync %s/new: %s", pl[i].mbox, strerror(e));
+                }
+        }
+        close(pl[i].nfd);
+    }
+    free(pl);
+}
+
+int capture_deliver(const char *capture_dir, const char *hostname,
+                    const struct deliver_request *req, size_t k,
+                    char *reason, size_t reasonlen)
+{
+    struct capture_item it = { capture_dir, hostname, req, k, -1, "" };
+    capture_deliver_batch(&it, 1);
+    if (it.rc != 0)
+        errbuf_set(reason, reasonlen, "%s", it.reason);
+    return it.rc;
 }

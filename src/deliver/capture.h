@@ -8,7 +8,9 @@
  * stay as they are: 张三@例子.测试 is a readable directory name. A name
  * longer than 255 bytes (NAME_MAX) becomes <prefix>%~<sha256>, see
  * CAPTURE_MAILBOX_MAX below.
- * Each copy is written to tmp/, fsynced, renamed to new/ and new/ fsynced.
+ * Each copy is written to tmp/, fdatasynced, renamed to new/ and new/
+ * fsynced; a batch (capture_deliver_batch) fsyncs each new/ once, after
+ * all its renames.
  * The file name is deterministic per (queue id, recipient index):
  *   <arrival-sec>.<qid>_<index>.<hostname>
  * so a retry after a crash replaces the same file: exactly once in new/.
@@ -35,6 +37,24 @@ struct deliver_request;
 int capture_deliver(const char *capture_dir, const char *hostname,
                     const struct deliver_request *req, size_t k,
                     char *reason, size_t reasonlen);
+
+/* One copy of a batch: in capture_dir, hostname, req, k (as
+ * capture_deliver's); out rc (0: durable in new/) and reason. */
+struct capture_item {
+    const char *capture_dir;
+    const char *hostname;
+    const struct deliver_request *req;
+    size_t k;
+    int rc;
+    char reason[256];
+};
+
+/* Write n copies: each to tmp/, fdatasync, rename into new/; then one
+ * fsync per distinct new/ directory (same device and inode), so a batch
+ * costs one data sync per copy plus one directory sync per mailbox
+ * instead of two syncs per copy. Every item's rc is set only after its
+ * directory's fsync: 0 means the copy survives a crash. */
+void capture_deliver_batch(struct capture_item *items, size_t n);
 
 /* A mailbox name is at most CAPTURE_MAILBOX_MAX bytes (Linux NAME_MAX, fixed
  * so that a name does not depend on the file system). Past it the name is

@@ -1,7 +1,8 @@
-/* smtp — the outbound SMTP client: settings, destinations (concurrency
- * limit, FIFO of waiting jobs, cached idle connections) and attempts (one
- * per request: resolve, walk the addresses, record results, call done).
- * The conversation itself is in smtp_session.c.
+/* smtp — the outbound SMTP client: settings and attempts (one per
+ * request: resolve, walk the addresses, record results, call done). The
+ * destinations (concurrency limit, FIFO of waiting jobs, cached idle
+ * connections, rate delay, dead state) are in smtp_dest.c, the
+ * conversation itself in smtp_session.c.
  *
  * Every step of an attempt runs from its own event (smtp_attempt_act), so
  * done is never called from inside smtp_client_deliver or from deep inside
@@ -172,6 +173,8 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
     s->dest_limit = cfg->smtp_destination_concurrency_limit > 0
                         ? (unsigned long)cfg->smtp_destination_concurrency_limit : 1;
     s->rate_delay = cfg->ms.smtp_destination_rate_delay;
+    s->cohort_limit = cfg->smtp_destination_concurrency_failed_cohort_limit;
+    s->dead_time = cfg->ms.minimal_backoff_time;
     s->smtputf8 = cfg->smtputf8_enable;
     s->line_limit = cfg->smtp_line_length_limit > 0
                         ? (size_t)cfg->smtp_line_length_limit : 0;
@@ -191,136 +194,6 @@ int smtp_client_configure(struct smtp_client *c, const struct config *cfg,
             smtp_session_quit(ss);
     }
     return 0;
-}
-
-/* -------------------------------------------------------- destinations */
-
-static struct smtp_dest *dest_get(struct smtp_client *c, const char *key)
-{
-    struct smtp_dest *d;
-    TAILQ_FOREACH(d, &c->dests, link)
-        if (strcmp(d->key, key) == 0)
-            return d;
-    d = calloc(1, sizeof *d);
-    if (!d)
-        log_fatal("smtp: out of memory");
-    d->c = c;
-    d->key = xstrdup(key);
-    TAILQ_INIT(&d->waiting);
-    TAILQ_INIT(&d->running);
-    TAILQ_INIT(&d->sessions);
-    TAILQ_INIT(&d->idle);
-    TAILQ_INSERT_TAIL(&c->dests, d, link);
-    return d;
-}
-
-static void dest_free(struct smtp_dest *d)
-{
-    if (d->pace)
-        event_free(d->pace);
-    free(d->key);
-    free(d);
-}
-
-static void dest_pace_cb(evutil_socket_t fd, short what, void *arg);
-
-/* Wake dest_pace_cb at d->next_start. */
-static void dest_pace_arm(struct smtp_dest *d, long long now)
-{
-    if (!d->pace && !(d->pace = evtimer_new(d->c->base, dest_pace_cb, d)))
-        log_fatal("smtp: out of memory");
-    struct timeval tv = clock_timeval(d->next_start - now);
-    evtimer_add(d->pace, &tv);
-}
-
-static void dest_maybe_free(struct smtp_dest *d)
-{
-    if (d->c->freeing || d->slots || !TAILQ_EMPTY(&d->waiting) ||
-        !TAILQ_EMPTY(&d->running) || !TAILQ_EMPTY(&d->sessions))
-        return;
-    /* the pause after the last delivery outlives it: kept until it ends */
-    long long now = clock_now_ms(NULL);
-    if (d->next_start > now) {
-        dest_pace_arm(d, now);
-        return;
-    }
-    TAILQ_REMOVE(&d->c->dests, d, link);
-    dest_free(d);
-}
-
-static void dest_dispatch(struct smtp_dest *d);
-
-static void dest_pace_cb(evutil_socket_t fd, short what, void *arg)
-{
-    struct smtp_dest *d = arg;
-    (void)fd;
-    (void)what;
-    dest_dispatch(d);
-    dest_maybe_free(d);
-}
-
-/* smtp_destination_rate_delay: one delivery at a time, each starting no
- * sooner than the delay after the end of the one before (Postfix's
- * qmgr pauses the destination the same way). 1 when att may start now,
- * else the timer is set for when it may. */
-static int dest_paced(struct smtp_dest *d, long long delay)
-{
-    if (delay <= 0)
-        return 1;
-    if (!TAILQ_EMPTY(&d->running))
-        return 0;
-    long long now = clock_now_ms(NULL);
-    if (now >= d->next_start)
-        return 1;
-    dest_pace_arm(d, now);
-    return 0;
-}
-
-static void dest_dispatch(struct smtp_dest *d)
-{
-    struct smtp_client *c = d->c;
-    struct smtp_attempt *att;
-    if (c->freeing)
-        return;
-    unsigned long limit = c->set ? c->set->dest_limit : 1;
-    long long delay = c->set ? c->set->rate_delay : 0;
-    while ((att = TAILQ_FIRST(&d->waiting)) != NULL && dest_paced(d, delay)) {
-        /* a probe proves a login now: never a cached connection */
-        struct smtp_session *s =
-            (att->req->flags & DELIVER_PROBE) ? NULL : TAILQ_FIRST(&d->idle);
-        if (s) {
-            TAILQ_REMOVE(&d->idle, s, idle_link);
-            s->idle = 0;
-            s->att = att;
-            att->s = s;
-            s->has_slot = 0;        /* the slot moves to the attempt */
-        } else if (d->slots < limit) {
-            d->slots++;
-        } else {
-            break;
-        }
-        att->has_slot = 1;
-        TAILQ_REMOVE(&d->waiting, att, link);
-        TAILQ_INSERT_TAIL(&d->running, att, link);
-        att->running = 1;
-        smtp_attempt_act(att, ACT_START);
-    }
-}
-
-void smtp_dest_session_gone(struct smtp_dest *d, int slot)
-{
-    if (slot)
-        d->slots--;
-    dest_dispatch(d);
-    dest_maybe_free(d);
-}
-
-void smtp_dest_park(struct smtp_session *s)
-{
-    struct smtp_dest *d = s->dest;
-    s->idle = 1;
-    TAILQ_INSERT_TAIL(&d->idle, s, idle_link);
-    dest_dispatch(d);
 }
 
 /* ------------------------------------------------------------- attempts */
@@ -478,14 +351,16 @@ static void attempt_done(struct smtp_attempt *att)
     att->has_slot = 0;
     if (slot)
         d->slots--;
-    if (att->running && att->set && att->set->rate_delay > 0)
+    if (att->probe && d->dead.probing)     /* ended before any connection */
+        deadhop_probe_end(&d->dead);
+    if (att->running && !att->suspended && att->set && att->set->rate_delay > 0)
         d->next_start = clock_now_ms(NULL) + att->set->rate_delay;
     /* the results and the relay point into att: free it only after done */
     att->done(att->done_arg, att->res, att->relay[0] ? att->relay : "none");
     attempt_free(att);
     if (!d->c->freeing) {
-        dest_dispatch(d);
-        dest_maybe_free(d);
+        smtp_dest_dispatch(d);
+        smtp_dest_maybe_free(d);
     }
 }
 
@@ -513,6 +388,8 @@ static void connect_next(struct smtp_attempt *att)
     }
     if (!att->reason[0])
         smtp_attempt_failure(att, "4.4.1", "no address to connect to for %s", att->nexthop);
+    else if (att->ntargets && !att->connected && att->fi == 0 && !att->suspended && att->set)
+        smtp_dest_connect_failed(att);   /* every address refused or timed out */
     smtp_attempt_act(att, ACT_DONE);
 }
 
@@ -674,7 +551,10 @@ static void attempt_cb(evutil_socket_t fd, short what, void *arg)
         att->action = ACT_NONE;
     switch (a) {
     case ACT_START:
-        if (att->s)
+        if (att->suspended && !att->s) {        /* dead: to the fallback */
+            if (!attempt_fallback(att))
+                attempt_done(att);
+        } else if (att->s)
             smtp_session_begin(att->s);
         else
             resolve(att);
@@ -740,7 +620,7 @@ void smtp_client_deliver(struct smtp_client *c, const struct deliver_request *re
         if (!bad && smtp_nexthop_parse(att->nexthop, &att->nh) < 0)
             bad = "malformed recipient domain";
     }
-    struct smtp_dest *d = dest_get(c, att->nexthop);
+    struct smtp_dest *d = smtp_dest_get(c, att->nexthop);
     att->dest = d;
     if (c->freeing || !c->set || bad) {
         if (c->freeing)
@@ -757,7 +637,7 @@ void smtp_client_deliver(struct smtp_client *c, const struct deliver_request *re
     c->set->refs++;
     att->set = c->set;
     TAILQ_INSERT_TAIL(&d->waiting, att, link);
-    dest_dispatch(d);
+    smtp_dest_dispatch(d);
 }
 
 void smtp_client_free(struct smtp_client *c)
@@ -782,7 +662,7 @@ void smtp_client_free(struct smtp_client *c)
             attempt_done(att);
         }
         TAILQ_REMOVE(&c->dests, d, link);
-        dest_free(d);
+        smtp_dest_free(d);
     }
     smtp_settings_unref(c->set);
     free(c);

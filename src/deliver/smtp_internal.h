@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "deadhop.h"
 #include "smtp.h"
 #include "transport.h"
 
@@ -183,7 +184,8 @@ struct ssl_st *smtp_tls_ssl_new(struct ssl_ctx_st *ctx, int level, const char *s
 void smtp_tls_failure_reason(struct ssl_st *ssl, unsigned long sslerr, char *out, size_t outlen);
 
 /* ------------------------------------------------- client and sessions
- * (smtp.c: client, destinations, concurrency, cache, attempts;
+ * (smtp.c: client, attempts; smtp_dest.c: destinations, concurrency,
+ *  cache, rate delay, dead state;
  *  smtp_session.c: one connection's protocol state machine) */
 
 #include <sys/queue.h>
@@ -219,6 +221,9 @@ struct smtp_settings {
     size_t nfallback;
     unsigned long dest_limit;       /* smtp_destination_concurrency_limit */
     long long rate_delay;           /* smtp_destination_rate_delay, ms; 0: none */
+    long long cohort_limit;         /* smtp_destination_concurrency_failed_cohort_limit */
+    long long dead_time;            /* minimal_backoff_time, ms: how long a dead
+                                     * destination stays dead */
     int smtputf8;
     size_t line_limit;              /* smtp_line_length_limit; 0: none */
     struct dkim_signer *dkim;       /* the DKIM keys, or NULL: no signing */
@@ -260,6 +265,10 @@ struct smtp_attempt {
     int plaintext;                      /* "may": this address without STARTTLS */
     size_t fi;                          /* smtp_fallback_relay entries tried */
     int mail_sent;                      /* a server got MAIL FROM: no fallback */
+    int connected;                      /* a connection to the next hop succeeded */
+    int probe;                          /* the dead destination's probe */
+    int suspended;                      /* the next hop is dead: straight to the
+                                         * smtp_fallback_relay */
     struct smtp_session *s;
     enum smtp_action action;
     struct event *ev;
@@ -338,7 +347,10 @@ struct smtp_dest {
     char *key;
     unsigned long slots;                /* running attempts + sessions holding one */
     long long next_start;               /* rate delay: no attempt starts before (ms) */
-    struct event *pace;                 /* rate delay: wakes dest_dispatch */
+    struct event *pace;                 /* rate delay, dead time: wakes dest_dispatch */
+    struct deadhop dead;                /* connections refused: deadhop.h */
+    char dead_dsn[16];                  /* why it is dead, for the deferrals */
+    char dead_reason[1024];
     TAILQ_HEAD(, smtp_attempt) waiting;
     TAILQ_HEAD(, smtp_attempt) running;
     TAILQ_HEAD(, smtp_session) sessions;
@@ -357,6 +369,17 @@ struct smtp_client {
     int freeing;
 };
 
+/* smtp_dest.c, for the attempts */
+struct smtp_dest *smtp_dest_get(struct smtp_client *c, const char *key);
+void smtp_dest_free(struct smtp_dest *d);
+/* Free d when nothing uses it and no timer (rate delay, dead time) needs
+ * it; else keep it, the timer armed. */
+void smtp_dest_maybe_free(struct smtp_dest *d);
+/* Start the waiting attempts that may start: slots, rate delay, dead state. */
+void smtp_dest_dispatch(struct smtp_dest *d);
+/* att could connect to none of its next-hop's addresses: a failed cohort. */
+void smtp_dest_connect_failed(struct smtp_attempt *att);
+
 /* smtp.c, for the session */
 void smtp_attempt_act(struct smtp_attempt *att, enum smtp_action a);
 void smtp_attempt_failure(struct smtp_attempt *att, const char *dsn, const char *fmt, ...)
@@ -367,6 +390,9 @@ int smtp_attempt_credentials(const struct smtp_attempt *att, const char *host,
                              char *user, size_t userlen, char *pass, size_t passlen);
 struct ssl_ctx_st *smtp_settings_ctx(struct smtp_settings *set, char *err, size_t errlen);
 void smtp_dest_park(struct smtp_session *s);      /* session became idle */
+/* A connection to the attempt's next hop succeeded: a dead destination
+ * lives again. */
+void smtp_dest_connected(struct smtp_attempt *att);
 /* A session is gone: give its slot back (slot != 0), start waiting jobs,
  * free the destination when nothing is left. */
 void smtp_dest_session_gone(struct smtp_dest *d, int slot);

@@ -925,6 +925,8 @@ static void on_connected(struct smtp_session *s)
     if (fd >= 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     observe(s->c->m_connect, s->t_connect);
+    if (s->att)
+        smtp_dest_connected(s->att);
     if (s->set->wrapper)
         start_tls(s, ST_WRAP_TLS);
     else

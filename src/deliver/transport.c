@@ -14,8 +14,11 @@
 
 /* ---------- capture ---------- */
 
-/* The Maildir writes (two fsyncs per copy) run on a worker thread when
- * the daemon has them; done is called from the event loop. */
+/* The Maildir writes run on a worker thread when the daemon has them, in
+ * groups: the messages that queued up while the workers were busy are
+ * written together (capture_deliver_batch: one data sync per copy, one
+ * directory sync per mailbox), and each one's done is called from the
+ * event loop only after the group's syncs. */
 struct capture_task {
     const struct deliver_ctx *ctx;
     const struct deliver_request *req;
@@ -25,18 +28,39 @@ struct capture_task {
     char (*reason)[256];
 };
 
-static void capture_run(void *arg)
+static void capture_run_group(void **args, size_t n)
 {
-    struct capture_task *t = arg;
-    const struct config *cfg = t->ctx->cfg;
-    for (size_t k = 0; k < t->req->nrcpt; k++) {
-        int ok = capture_deliver(cfg->capture_directory, cfg->myhostname, t->req, k,
-                                 t->reason[k], sizeof t->reason[k]) == 0;
-        struct deliver_result *r = &t->res[k];
-        r->status = ok ? DELIVER_SENT : DELIVER_DEFERRED;
-        snprintf(r->dsn, sizeof r->dsn, ok ? "2.0.0" : "4.3.0");
-        r->reason = ok ? "delivered to maildir" : t->reason[k];
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += ((struct capture_task *)args[i])->req->nrcpt;
+    struct capture_item *it = calloc(total ? total : 1, sizeof *it);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct capture_task *t = args[i];
+        const struct config *cfg = t->ctx->cfg;
+        for (size_t k = 0; k < t->req->nrcpt; k++, m++) {
+            if (!it)
+                break;
+            it[m] = (struct capture_item){ cfg->capture_directory, cfg->myhostname, t->req, k,
+                                           -1, "" };
+        }
     }
+    if (it)
+        capture_deliver_batch(it, total);
+    m = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct capture_task *t = args[i];
+        for (size_t k = 0; k < t->req->nrcpt; k++, m++) {
+            int ok = it && it[m].rc == 0;
+            struct deliver_result *r = &t->res[k];
+            snprintf(t->reason[k], sizeof t->reason[k], "%s",
+                     it ? it[m].reason : "capture: out of memory");
+            r->status = ok ? DELIVER_SENT : DELIVER_DEFERRED;
+            snprintf(r->dsn, sizeof r->dsn, ok ? "2.0.0" : "4.3.0");
+            r->reason = ok ? "delivered to maildir" : t->reason[k];
+        }
+    }
+    free(it);
 }
 
 static void capture_apply(void *arg)
@@ -63,9 +87,10 @@ static void capture_transport(const struct deliver_ctx *ctx, const struct delive
     t->req = req;
     t->done = done;
     t->arg = arg;
-    if (ctx->workq && workq_submit(ctx->workq, capture_run, capture_apply, t) == 0)
+    if (ctx->workq && workq_submit_group(ctx->workq, capture_run_group, capture_apply, t) == 0)
         return;
-    capture_run(t);
+    void *one = t;
+    capture_run_group(&one, 1);
     capture_apply(t);
 }
 

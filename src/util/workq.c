@@ -12,6 +12,7 @@
 struct task {
     struct task *next;
     void (*fn)(void *);
+    void (*gfn)(void **, size_t);           /* or a group task's */
     void (*done)(void *);
     void *arg;
 };
@@ -48,14 +49,31 @@ static void *worker(void *arg)
         struct task *t = q->todo_head;
         if (!t)
             break;                          /* stopping and nothing left */
-        q->todo_head = t->next;
+        /* a group: t and the tasks after it with the same gfn, still
+         * linked through next */
+        void *args[WORKQ_GROUP_MAX];
+        size_t n = 1;
+        struct task *last = t;
+        args[0] = t->arg;
+        while (t->gfn && n < WORKQ_GROUP_MAX && last->next && last->next->gfn == t->gfn) {
+            last = last->next;
+            args[n++] = last->arg;
+        }
+        q->todo_head = last->next;
         if (!q->todo_head)
             q->todo_tail = NULL;
+        last->next = NULL;
         pthread_mutex_unlock(&q->mu);
-        t->fn(t->arg);
+        if (t->gfn)
+            t->gfn(args, n);
+        else
+            t->fn(t->arg);
         pthread_mutex_lock(&q->mu);
         int was_empty = q->done_head == NULL;
-        push(&q->done_head, &q->done_tail, t);
+        for (struct task *next; t; t = next) {
+            next = t->next;
+            push(&q->done_head, &q->done_tail, t);
+        }
         if (was_empty) {
             char c = 1;
             /* a full pipe already means "wake up": nothing to do */
@@ -122,7 +140,8 @@ struct workq *workq_new(struct event_base *base, int nthreads)
     return q;
 }
 
-int workq_submit(struct workq *q, void (*fn)(void *), void (*done)(void *), void *arg)
+static int submit(struct workq *q, void (*fn)(void *), void (*gfn)(void **, size_t),
+                  void (*done)(void *), void *arg)
 {
     struct task *t = malloc(sizeof *t);
     if (!t) {
@@ -130,6 +149,7 @@ int workq_submit(struct workq *q, void (*fn)(void *), void (*done)(void *), void
         return -1;
     }
     t->fn = fn;
+    t->gfn = gfn;
     t->done = done;
     t->arg = arg;
     pthread_mutex_lock(&q->mu);
@@ -137,6 +157,17 @@ int workq_submit(struct workq *q, void (*fn)(void *), void (*done)(void *), void
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
     return 0;
+}
+
+int workq_submit(struct workq *q, void (*fn)(void *), void (*done)(void *), void *arg)
+{
+    return submit(q, fn, NULL, done, arg);
+}
+
+int workq_submit_group(struct workq *q, void (*gfn)(void **, size_t), void (*done)(void *),
+                       void *arg)
+{
+    return submit(q, NULL, gfn, done, arg);
 }
 
 void workq_free(struct workq *q)
@@ -157,7 +188,10 @@ void workq_free(struct workq *q)
         q->todo_head = t->next;
         if (!q->todo_head)
             q->todo_tail = NULL;
-        t->fn(t->arg);
+        if (t->gfn)
+            t->gfn(&t->arg, 1);
+        else
+            t->fn(t->arg);
         t->done(t->arg);
         free(t);
     }

@@ -261,3 +261,24 @@ def test_dns_failure_defers(mx_postern, sinks):
     assert p.messages(SENDER) == []             # not bounced
     assert sinks["mx1"].count() == 0 and sinks["mx2"].count() == 0
 
+
+
+def test_dead_only_when_every_mx_refuses(mx_postern, sinks):
+    """A domain is a dead destination only when all its MX hosts refuse:
+    with the backup up, every message still goes out (each one tries the
+    primary first, as Postfix does); with both down, the domain is dead
+    and the next messages are deferred without a connection."""
+    sinks["mx1"].stop()
+    p = mx_postern(minimal_backoff_time="300s", maximal_backoff_time="600s",
+                   queue_run_delay="300s")
+    for i in range(4):
+        p.send(SENDER, [f"u{i}@a.test"], msg(f"backup {i}", f"u{i}@a.test"))
+    sinks["mx2"].wait(4, log=lambda: log_of(p))
+    p.wait_queue_empty()
+    assert "is dead" not in p.log() and "suspended" not in p.log()
+    sinks["mx2"].stop()
+    for i in range(4):
+        p.send(SENDER, [f"v{i}@a.test"], msg(f"down {i}", f"v{i}@a.test"))
+    p.wait_log(r": next hop a\.test is dead for 300000 ms: connect to mx2\.a\.test\[127\.0\.0\.3\]:25: ")
+    p.wait_log_count(r"to=<v\d@a\.test>, relay=none, .*status=deferred \(delivery temporarily "
+                     r"suspended: connect to mx2\.a\.test\[127\.0\.0\.3\]:25: ", 3, timeout=15)

@@ -426,6 +426,48 @@ static void test_redelivery_once(void **state)
     assert_non_null(strstr(reason, "capture"));
 }
 
+/* A batch: every copy durable in its mailbox's new/, a failing item does
+ * not fail the others, the same mailbox twice shares one directory. */
+static void test_batch(void **state)
+{
+    struct fx *f = *state;
+    static const char *const rcpts[] = {"a@x", "b@x", "a@x", "c@x"};
+    struct req_fx env;
+    make_req(&env, "s@x", rcpts, 4);
+    env.req.content = "hi\r\n";
+    env.req.content_len = 4;
+    char blocker[512];
+    snprintf(blocker, sizeof blocker, "%s/file", f->base);
+    int fd = open(blocker, O_WRONLY | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    char bad[600];
+    snprintf(bad, sizeof bad, "%s/sub", blocker);
+    struct capture_item it[5];
+    memset(it, 0, sizeof it);
+    for (size_t i = 0; i < 4; i++)
+        it[i] = (struct capture_item){ f->cap, "h", &env.req, i, -2, "" };
+    it[4] = (struct capture_item){ bad, "h", &env.req, 1, -2, "" };
+    capture_deliver_batch(it, 5);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(it[i].rc, 0);
+    assert_int_equal(it[4].rc, -1);
+    assert_non_null(strstr(it[4].reason, "capture"));
+    char p[512];
+    snprintf(p, sizeof p, "%s/a@x/new", f->cap);
+    assert_int_equal(count_dir(p), 2);
+    snprintf(p, sizeof p, "%s/a@x/tmp", f->cap);
+    assert_int_equal(count_dir(p), 0);
+    snprintf(p, sizeof p, "%s/b@x/new", f->cap);
+    assert_int_equal(count_dir(p), 1);
+    snprintf(p, sizeof p, "%s/c@x/new/1700000000." QID "_3.h", f->cap);
+    size_t len;
+    char *got = read_all(p, &len);
+    assert_string_equal(got, "Return-Path: <s@x>\nDelivered-To: c@x\nhi\n");
+    free(got);
+    capture_deliver_batch(it, 0);           /* nothing to do */
+}
+
 static void test_large_content(void **state)
 {
     struct fx *f = *state;
@@ -574,6 +616,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mailbox_names),
+        T(test_batch),
         cmocka_unit_test(test_mailbox_names_long),
         T(test_long_address_delivered),
         T(test_exact_bytes),

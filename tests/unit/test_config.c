@@ -190,7 +190,7 @@ static void test_table_covers_every_field(void **state)
         end = next->offset + type_size(next->type);
         count++;
     }
-    assert_int_equal(count, 137);
+    assert_int_equal(count, 138);
 }
 
 static void test_defaults(void **state)
@@ -897,7 +897,7 @@ static void test_print_all(void **state)
     size_t n = 0;
     for (const char *p = out; *p; p++)
         n += *p == '\n';
-    assert_int_equal(n, 137);
+    assert_int_equal(n, 138);
     assert_true(strncmp(out, "myhostname = ", 13) == 0);
 
     /* the printed values load back to the same configuration */
