@@ -1,8 +1,11 @@
 /* `postern check [-c FILE] [-a | -d | -m]`: validate the configuration and
  * print the non-default settings (postconf -n), or all with -a (postconf);
- * -d lists every parameter with its meaning, -m prints the postern.cf(5)
+ * -d lists every parameter with its class and meaning (postern's own, then
+ * the Postfix names postern maps, ignores or refuses), -m prints the postern.cf(5)
  * manual page made from the same table. Every
- * error is reported, not just the first; exit 1 if there is any. With
+ * error is reported, not just the first, with the warnings about ignored
+ * Postfix lines and what mapped ones became, in line order; exit 1 if
+ * there is any error (warnings alone: 0). With
  * AUTH on the users file, the users file is checked too. */
 #include "cli.h"
 
@@ -35,6 +38,20 @@ static void check_err(void *arg, const char *msg)
 static void check_say(void *arg, const char *msg)
 {
     fprintf(stderr, "postern: warning: %s: %s\n", (const char *)arg, msg);
+}
+
+static void check_note(void *arg, const char *msg)
+{
+    (void)arg;
+    fprintf(stderr, "postern: %s\n", msg);
+}
+
+/* A Postfix name of -d's list: its class and what postern does about it. */
+static void print_postfix_name(void *arg, const char *name, enum cfg_class cls,
+                               const char *hint)
+{
+    (void)arg;
+    printf("%-40s %-11s Postfix: %s\n", name, config_class_name(cls), hint);
 }
 
 /* The users file of AUTH (smtpd_sasl_type = postern), as the daemon will
@@ -85,16 +102,17 @@ int cli_check(int argc, char **argv)
     }
     if (doc) {
         for (const struct cfg_param *p = config_params; p->name; p++)
-            printf("%-40s %s\n", p->name, p->doc);
+            printf("%-40s %-11s %s\n", p->name, config_class_name(CFG_CLASS_IMPLEMENTED),
+                   p->doc);
+        config_postfix_each(print_postfix_name, NULL);
         return 0;
     }
     const char *path = cli_config_path(cpath);
     struct config_errors errs = { 0 };
     struct runtime *rt = runtime_load(path, &errs);
-    if (!rt) {
-        config_errors_each(&errs, check_err, NULL);
+    config_messages_each(&errs, path ? path : "(default)", check_err, check_note, NULL);
+    if (!rt)
         return 1;
-    }
     if (check_users_file(rt->cfg) < 0) {
         runtime_unref(rt);
         return 1;

@@ -41,6 +41,7 @@
 #define CFG_MAX_VALUE    (1024 * 1024)  /* bytes of one expanded value */
 #define CFG_SUGGEST_DIST 3              /* max edit distance for a hint */
 #define CFG_NAME_MAX     128            /* longer $names are never known */
+#define CFG_MAX_MAPPED   32             /* mapped Postfix lines kept */
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
@@ -186,6 +187,8 @@ struct loader {
     const char *shown;          /* expanded text for param_err, or NULL */
     struct config_errors *errs;
     int oom;                    /* out of memory: stop, return nothing */
+    struct pf_line pf[CFG_MAX_MAPPED];  /* Postfix lines to map (values owned) */
+    size_t npf;
 };
 
 /* Whether another error would be kept. When not, callers only count it
@@ -269,9 +272,44 @@ static void assign(struct loader *L, const char *text, int line)
             oom_err(L, line);
             return;
         }
-        const char *pf = config_postfix_hint(name);
+        const char *pf, *ok;
+        enum cfg_class cls = config_postfix_class(name, &pf, &ok);
         const char *hint = config_suggest_name(name);
-        if (pf)
+        const char *v = eq + 1;
+        while (is_ws((unsigned char)*v))
+            v++;
+        if (cls == CFG_CLASS_REFUSED && (!*v || (ok && strcasecmp(v, ok) == 0))) {
+            /* asks for nothing postern lacks */
+            char qv[CFG_QUOTE_MAX];
+            config_notes_add(L->errs, line, "%s:%d: warning: %s = %s: off, as in postern; "
+                             "ignored", L->cfg->file, line, config_quote(name, q, sizeof q),
+                             config_quote(v, qv, sizeof qv));
+        } else if (cls == CFG_CLASS_IGNORED) {
+            config_notes_add(L->errs, line, "%s:%d: warning: %s: %s; ignored",
+                             L->cfg->file, line, config_quote(name, q, sizeof q), pf);
+        } else if (cls == CFG_CLASS_MAPPED) {
+            char *val = strdup(v);
+            if (!val) {
+                free(name);
+                oom_err(L, line);
+                return;
+            }
+            size_t k = 0;       /* a later line replaces an earlier one */
+            while (k < L->npf && strcmp(L->pf[k].name, name) != 0)
+                k++;
+            if (k == CFG_MAX_MAPPED) {
+                free(val);      /* cannot happen: fewer mapped names */
+            } else {
+                if (k < L->npf) {
+                    free((char *)L->pf[k].value);
+                    free((char *)L->pf[k].name);
+                } else {
+                    L->npf++;
+                }
+                L->pf[k] = (struct pf_line){ name, val, line };
+                name = NULL;    /* owned by L->pf now */
+            }
+        } else if (pf)
             config_errors_add(L->errs,
                               "%s:%d: \"%s\" is a Postfix parameter that postern does "
                               "not implement: %s; remove the line",
@@ -350,6 +388,55 @@ static void parse_lines(struct loader *L, const char *text)
     if (!L->oom && cur_line)
         assign(L, cur.s, cur_line);
     sbuf_free(&cur);
+}
+
+/* The mapped Postfix lines become postern parameters, unless the file
+ * sets those itself; each says so in a note. */
+static void apply_mapped(struct loader *L)
+{
+    struct pf_result r[CFG_MAX_MAPPED];
+    char q[CFG_QUOTE_MAX], q2[CFG_QUOTE_MAX];
+    size_t n = config_postfix_map(L->pf, L->npf, r, CFG_MAX_MAPPED);
+    const char *file = L->cfg->file;
+    for (size_t k = 0; k < n; k++) {
+        const struct pf_line *f = r[k].from;
+        long idx = config_param_index(r[k].name);
+        config_quote(f->value, q, sizeof q);
+        if (r[k].error[0]) {
+            config_errors_add(L->errs, "%s:%d: %s = \"%s\": %s", file, r[k].line,
+                              f->name, q, r[k].error);
+            continue;
+        }
+        if (idx < 0)
+            continue;           /* cannot happen: the table has them */
+        if (L->cfg->line[idx] > 0 && L->cfg->line[idx] != r[k].line) {
+            config_notes_add(L->errs, f->line, "%s:%d: warning: %s: ignored: %s is set "
+                             "on line %d", file, f->line, f->name, r[k].name,
+                             L->cfg->line[idx]);
+            continue;
+        }
+        if (r[k].none || r[k].shadowed) {
+            config_notes_add(L->errs, f->line, "%s:%d: warning: %s = %s: nothing to map; "
+                             "ignored", file, f->line, f->name, q);
+            continue;
+        }
+        char *copy = strdup(r[k].value);
+        if (!copy) {
+            oom_err(L, r[k].line);
+            return;
+        }
+        free(L->cfg->raw[idx]);
+        L->cfg->raw[idx] = copy;
+        L->cfg->line[idx] = r[k].line;
+        config_notes_add(L->errs, r[k].line, "%s:%d: %s = %s: mapped to %s = %s", file,
+                         r[k].line, f->name, q, r[k].name,
+                         config_quote(r[k].value, q2, sizeof q2));
+        if (r[k].also)
+            config_notes_add(L->errs, r[k].also->line, "%s:%d: %s = %s: mapped to %s "
+                             "with %s (line %d)", file, r[k].also->line, r[k].also->name,
+                             config_quote(r[k].also->value, q2, sizeof q2), r[k].name,
+                             f->name, f->line);
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -750,6 +837,8 @@ struct config *config_load_text_collect(const char *text, const char *name,
     }
     if (!L.oom)
         parse_lines(&L, text);
+    if (!L.oom)
+        apply_mapped(&L);
     for (i = 0; !L.oom && i < L.n; i++)
         expand_param(&L, i);    /* a failure is in L.state */
     for (i = 0; !L.oom && i < L.n; i++) {
@@ -771,6 +860,10 @@ struct config *config_load_text_collect(const char *text, const char *name,
     free(L.exp);
     free(L.state);
     free(failed);
+    for (i = 0; i < L.npf; i++) {
+        free((char *)L.pf[i].name);
+        free((char *)L.pf[i].value);
+    }
     if (L.oom) {
         config_free(L.cfg);
         return NULL;

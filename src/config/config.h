@@ -220,9 +220,18 @@ extern const char config_default_text[];
  * all. Zero-initialise (struct config_errors e = { 0 }). */
 #define CONFIG_MAX_ERRORS 20
 #define CONFIG_ERROR_MAX  1024          /* bytes of one message, NUL included */
+/* Beside the errors, the notes: warnings about Postfix lines postern
+ * ignores and what a Postfix line was mapped to ("FILE:LINE: warning: ...",
+ * "FILE:LINE: name = value: mapped to ..."). They never make a load fail.
+ * The first CONFIG_MAX_NOTES are kept; nnotes counts them all. */
+#define CONFIG_MAX_NOTES 64
+#define CONFIG_NOTE_MAX  320
 struct config_errors {
     size_t n;
     char msg[CONFIG_MAX_ERRORS][CONFIG_ERROR_MAX];
+    size_t nnotes;
+    int note_line[CONFIG_MAX_NOTES];
+    char note[CONFIG_MAX_NOTES][CONFIG_NOTE_MAX];
 };
 
 #if defined(__GNUC__)
@@ -234,6 +243,23 @@ void config_errors_add(struct config_errors *errs, const char *fmt, ...);
  * errors" line when some were not kept. */
 void config_errors_each(const struct config_errors *errs,
                         void (*say)(void *arg, const char *msg), void *arg);
+
+/* Keep a note about line `line` of the file being loaded. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void config_notes_add(struct config_errors *errs, int line, const char *fmt, ...);
+
+/* Call say() with each kept note, in the order of their lines. */
+void config_notes_each(const struct config_errors *errs,
+                       void (*say)(void *arg, const char *msg), void *arg);
+
+/* Every kept error and note of file `file` in the order of their lines
+ * (errors about no line last): say_err() for an error, say_note() for a
+ * note; then the "too many errors" line when some were not kept. */
+void config_messages_each(const struct config_errors *errs, const char *file,
+                          void (*say_err)(void *arg, const char *msg),
+                          void (*say_note)(void *arg, const char *msg), void *arg);
 
 /* Load from a file (path) or, when path is NULL, from config_default_text,
  * and validate (types, bounds, relations, values from a fixed set), going on
@@ -288,9 +314,34 @@ void config_print_all(const struct config *cfg, FILE *out);
  * memory runs out or out has an error. */
 int config_print_man(FILE *out, const char *version);
 
+/* The class of a parameter name (postfix_names.c): postern's own
+ * (implemented), or a Postfix one postern translates (mapped), ignores with
+ * a warning (ignored) or refuses with an error (refused); unknown for any
+ * other name. */
+enum cfg_class {
+    CFG_CLASS_IMPLEMENTED,
+    CFG_CLASS_MAPPED,
+    CFG_CLASS_IGNORED,
+    CFG_CLASS_REFUSED,
+    CFG_CLASS_UNKNOWN,
+};
+
+/* The class of `name`; *hint (if hint) gets what postern does or what to
+ * do instead, *ok (if ok) the value of a refused name that asks for
+ * nothing postern lacks (an empty value always does), or NULL. */
+enum cfg_class config_postfix_class(const char *name, const char **hint, const char **ok);
+
 /* For a Postfix parameter postern does not implement: what to do instead
  * (e.g. "use listen = smtp://ADDRESS:PORT"); NULL for any other name. */
 const char *config_postfix_hint(const char *name);
+
+/* Call fn() for each entry of the Postfix names list (names ending in '*'
+ * are prefixes, names starting with '*' suffixes), in the list's order. */
+void config_postfix_each(void (*fn)(void *arg, const char *name, enum cfg_class cls,
+                                    const char *hint), void *arg);
+
+/* "implemented", "mapped", "ignored", "refused". */
+const char *config_class_name(enum cfg_class cls);
 
 /* Call say() once for each setting that is valid but most likely a mistake
  * (relayhost without the smtp transport, AUTH that can never be sent...).

@@ -32,4 +32,31 @@ void config_errors_sort(struct config_errors *errs, size_t from, const char *fil
 void config_validate(const struct config *cfg, const unsigned char *failed,
                      struct config_errors *errs);
 
+/* A line of a Postfix parameter of the mapped class, as written. */
+struct pf_line {
+    const char *name;
+    const char *value;
+    int line;
+};
+
+/* What a mapped Postfix parameter becomes: postern parameter `name` =
+ * `value` (when !none), or an error (error[0]) about line `line`. none:
+ * the line asks for nothing (smtpd_use_tls = no); shadowed: an earlier
+ * result already set the same parameter (smtpd_enforce_tls over
+ * smtpd_use_tls). */
+struct pf_result {
+    const char *name;
+    const struct pf_line *from;
+    const struct pf_line *also; /* a second line that went into it, or NULL */
+    int line;
+    int none, shadowed;
+    char value[512];
+    char error[256];
+};
+
+/* Translate the mapped Postfix lines in[0..n) (postfix_map.c); at most max
+ * results, returns how many. Pure. */
+size_t config_postfix_map(const struct pf_line *in, size_t n, struct pf_result *out,
+                          size_t max);
+
 #endif

@@ -367,11 +367,19 @@ static void test_syntax_errors(void **state)
         { "zzbogus = no\n",
           { "t.cf:1: unknown parameter \"zzbogus\"; ", "postern check -d", NULL } },
         /* Postfix names postern does not implement say what to do instead */
-        { "mail_owner = x\ninet_interfaces = all\n",
-          { "t.cf:2: \"inet_interfaces\" is a Postfix parameter that postern does not "
-            "implement: use listen = smtp://ADDRESS:PORT", "remove the line", NULL } },
-        { "biff = no\n",
-          { "t.cf:1: \"biff\" is a Postfix parameter", "can go; remove the line", NULL } },
+        { "mail_owner = x\ncontent_filter = amavis:[127.0.0.1]:10024\n",
+          { "t.cf:2: \"content_filter\" is a Postfix parameter that postern does not "
+            "implement: content filters are not implemented", "remove the line", NULL } },
+        { "smtpd_restriction_classes = x\n",
+          { "t.cf:1: \"smtpd_restriction_classes\" is a Postfix parameter",
+            "write the restrictions in the lists; remove the line", NULL } },
+        { "soft_bounce = yes\n",
+          { "t.cf:1: \"soft_bounce\" is a Postfix parameter", NULL } },
+        { "inet_interfaces = eth0\n",
+          { "t.cf:1: inet_interfaces = \"eth0\": \"eth0\" is not an address",
+            "listen = smtp://ADDRESS:25", NULL } },
+        { "inet_protocols = ipx\n",
+          { "t.cf:1: inet_protocols = \"ipx\": use all, ipv4 or ipv6", NULL } },
         /* the bad line wins even when earlier lines are fine */
         { "mail_owner = x\n\n\ntotally_bogus_name = 1\n",
           { "t.cf:4: ", "\"totally_bogus_name\"", NULL } },
@@ -388,11 +396,133 @@ static void test_syntax_errors(void **state)
 static void test_postfix_hints_never_shadow_parameters(void **state)
 {
     (void)state;
-    for (const struct cfg_param *p = config_params; p->name; p++)
+    for (const struct cfg_param *p = config_params; p->name; p++) {
         if (config_postfix_hint(p->name))
             fail_msg("%s is a postern parameter but listed as unimplemented", p->name);
+        if (config_postfix_class(p->name, NULL, NULL) != CFG_CLASS_IMPLEMENTED)
+            fail_msg("%s is a postern parameter but not implemented", p->name);
+    }
     assert_non_null(config_postfix_hint("smtpd_restriction_classes"));
     assert_null(config_postfix_hint("relayhost"));
+    /* patterns: prefixes and suffixes, and exact entries first */
+    assert_int_equal(config_postfix_class("qmgr_message_active_limit", NULL, NULL),
+                     CFG_CLASS_IGNORED);
+    assert_int_equal(config_postfix_class("readme_directory", NULL, NULL),
+                     CFG_CLASS_IGNORED);
+    assert_int_equal(config_postfix_class("queue_directory", NULL, NULL),
+                     CFG_CLASS_IMPLEMENTED);
+    assert_int_equal(config_postfix_class("default_process_limit", NULL, NULL),
+                     CFG_CLASS_MAPPED);
+    assert_int_equal(config_postfix_class("smtpd_milters", NULL, NULL), CFG_CLASS_REFUSED);
+    assert_int_equal(config_postfix_class("zzbogus", NULL, NULL), CFG_CLASS_UNKNOWN);
+    assert_string_equal(config_class_name(CFG_CLASS_REFUSED), "refused");
+}
+
+struct seen_msgs {
+    char out[8][CONFIG_ERROR_MAX];
+    size_t n;
+};
+
+static void collect_msg(void *arg, const char *msg)
+{
+    struct seen_msgs *seen = arg;
+    if (seen->n < 8)
+        snprintf(seen->out[seen->n++], CONFIG_ERROR_MAX, "%s", msg);
+}
+
+/* The notes of loading text, one string joined with '\n'. */
+static struct config *load_notes(const char *text, char *notes, size_t len,
+                                 struct config_errors *errs)
+{
+    memset(errs, 0, sizeof *errs);
+    struct config *cfg = config_load_text_collect(text, "main.cf", errs);
+    size_t used = 0;
+    notes[0] = '\0';
+    for (size_t i = 0; i < errs->nnotes && i < CONFIG_MAX_NOTES; i++)
+        used += (size_t)snprintf(notes + used, len - used, "%s\n", errs->note[i]);
+    return cfg;
+}
+
+static void test_postfix_ignored_and_mapped(void **state)
+{
+    (void)state;
+    static struct config_errors errs;
+    char notes[4096], buf[256];
+    struct config *cfg = load_notes(
+        "myhostname = mx.example.com\n"                /* 1 */
+        "append_dot_mydomain = no\n"
+        "biff = no\n"                                  /* 3 */
+        "inet_protocols = ipv4\n"
+        "inet_interfaces = all\n"                      /* 5 */
+        "default_process_limit = 300\n"
+        "qmgr_message_active_limit = 20000\n"          /* 7 */
+        "smtpd_use_tls = yes\n"
+        "content_filter =\n"                           /* 9 */
+        "soft_bounce = no\n", notes, sizeof notes, &errs);
+    assert_non_null(cfg);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(notes,
+        "main.cf:2: warning: append_dot_mydomain: Postfix tuning postern does not need; "
+        "ignored\n"
+        "main.cf:3: warning: biff: postern has no local mailboxes to notify; ignored\n"
+        "main.cf:4: inet_protocols = ipv4: mapped to listen with inet_interfaces (line 5)\n"
+        "main.cf:5: inet_interfaces = all: mapped to listen = smtp://0.0.0.0:25\n"
+        "main.cf:6: default_process_limit = 300: mapped to smtpd_max_connections = 300\n"
+        "main.cf:7: warning: qmgr_message_active_limit: Postfix tuning postern does not "
+        "need; ignored\n"
+        "main.cf:8: smtpd_use_tls = yes: mapped to smtpd_tls_security_level = may\n"
+        "main.cf:9: warning: content_filter = : off, as in postern; ignored\n"
+        "main.cf:10: warning: soft_bounce = no: off, as in postern; ignored\n");
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf), "smtp://0.0.0.0:25");
+    assert_string_equal(value(cfg, "smtpd_max_connections", buf, sizeof buf), "300");
+    assert_string_equal(value(cfg, "smtpd_tls_security_level", buf, sizeof buf), "may");
+    config_free(cfg);
+
+    /* both protocols, loopback-only; an explicit postern setting wins */
+    cfg = load_notes("inet_interfaces = loopback-only\ninet_protocols = all\n"
+                     "smtpd_use_tls = yes\nsmtpd_tls_security_level = encrypt\n",
+                     notes, sizeof notes, &errs);
+    assert_non_null(cfg);
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf),
+                        "smtp://127.0.0.1:25|smtp://[::1]:25");
+    assert_string_equal(value(cfg, "smtpd_tls_security_level", buf, sizeof buf), "encrypt");
+    assert_non_null(strstr(notes, "main.cf:3: warning: smtpd_use_tls: ignored: "
+                                  "smtpd_tls_security_level is set on line 4"));
+    config_free(cfg);
+
+    /* addresses, filtered by protocol as Postfix does */
+    cfg = load_notes("inet_interfaces = 192.0.2.1, [2001:db8::1] 127.0.0.1\n"
+                     "inet_protocols = ipv6\n", notes, sizeof notes, &errs);
+    assert_non_null(cfg);
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf), "smtp://[2001:db8::1]:25");
+    config_free(cfg);
+}
+
+static void test_postfix_every_message_in_line_order(void **state)
+{
+    (void)state;
+    static struct config_errors errs;
+    char notes[4096];
+    struct config *cfg = load_notes(
+        "biff = no\n"                                  /* 1 */
+        "smtpd_milters = inet:localhost:8891\n"         /* 2 */
+        "fork_attempts = 5\n"                          /* 3 */
+        "smtpd_timeout = lots\n"                       /* 4 */
+        "header_checks = regexp:/etc/postfix/hc\n",     /* 5 */
+        notes, sizeof notes, &errs);
+    assert_int_equal(errs.n, 3);
+    assert_int_equal(errs.nnotes, 2);
+    config_free(cfg);
+    static struct seen_msgs seen;
+    seen.n = 0;
+    config_messages_each(&errs, "main.cf", collect_msg, collect_msg, &seen);
+    assert_int_equal(seen.n, 5);
+    for (size_t i = 0; i < seen.n; i++) {
+        char want[40];
+        snprintf(want, sizeof want, "main.cf:%zu:", i + 1);
+        if (strncmp(seen.out[i], want, strlen(want)) != 0)
+            fail_msg("message %zu is \"%s\"", i, seen.out[i]);
+    }
 }
 
 static void test_suggest_name(void **state)
@@ -1263,6 +1393,8 @@ int main(void)
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_suggest_name),
         cmocka_unit_test(test_postfix_hints_never_shadow_parameters),
+        cmocka_unit_test(test_postfix_ignored_and_mapped),
+        cmocka_unit_test(test_postfix_every_message_in_line_order),
         cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_expansion_errors),
         cmocka_unit_test(test_expansion_size_cap),
