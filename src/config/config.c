@@ -42,6 +42,7 @@
 #define CFG_SUGGEST_DIST 3              /* max edit distance for a hint */
 #define CFG_NAME_MAX     128            /* longer $names are never known */
 #define CFG_MAX_MAPPED   32             /* mapped Postfix lines kept */
+#define CFG_MAX_RESULTS  8              /* what they become */
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
@@ -392,23 +393,53 @@ static void parse_lines(struct loader *L, const char *text)
 
 /* The mapped Postfix lines become postern parameters, unless the file
  * sets those itself; each says so in a note. */
-static void apply_mapped(struct loader *L)
+static void apply_mapped(struct loader *L, const char *master, const char *master_file)
 {
-    struct pf_result r[CFG_MAX_MAPPED];
+    struct pf_result r[CFG_MAX_RESULTS];
     char q[CFG_QUOTE_MAX], q2[CFG_QUOTE_MAX];
-    size_t n = config_postfix_map(L->pf, L->npf, r, CFG_MAX_MAPPED);
+    size_t n = config_postfix_map(L->pf, L->npf, master, master_file, L->errs, r,
+                                  CFG_MAX_RESULTS);
     const char *file = L->cfg->file;
     for (size_t k = 0; k < n; k++) {
         const struct pf_line *f = r[k].from;
         long idx = config_param_index(r[k].name);
+        if (idx < 0)
+            continue;           /* cannot happen: the table has them */
+        if (r[k].master) {      /* master.cf's notes said what it became */
+            if (r[k].none)
+                continue;
+            if (L->cfg->line[idx] > 0) {
+                config_notes_add(L->errs, L->cfg->line[idx], "%s:%d: warning: %s is set "
+                                 "here: %s's services are not used for it", file,
+                                 L->cfg->line[idx], r[k].name, master_file);
+                continue;
+            }
+            char *copy = strdup(r[k].value);
+            if (!copy) {
+                oom_err(L, 0);
+                return;
+            }
+            free(L->cfg->raw[idx]);
+            L->cfg->raw[idx] = copy;
+            L->cfg->line[idx] = f ? f->line : 0;
+            if (f)
+                config_notes_add(L->errs, f->line, "%s:%d: %s = %s: the addresses of %s's "
+                                 "services", file, f->line, f->name,
+                                 config_quote(f->value, q, sizeof q), master_file);
+            if (r[k].also)
+                config_notes_add(L->errs, r[k].also->line, "%s:%d: %s = %s: the addresses "
+                                 "of %s's services, with %s (line %d)", file,
+                                 r[k].also->line, r[k].also->name,
+                                 config_quote(r[k].also->value, q2, sizeof q2), master_file,
+                                 f->name, f->line);
+            continue;
+        }
         config_quote(f->value, q, sizeof q);
         if (r[k].error[0]) {
             config_errors_add(L->errs, "%s:%d: %s = \"%s\": %s", file, r[k].line,
                               f->name, q, r[k].error);
             continue;
         }
-        if (idx < 0)
-            continue;           /* cannot happen: the table has them */
         if (L->cfg->line[idx] > 0 && L->cfg->line[idx] != r[k].line) {
             config_notes_add(L->errs, f->line, "%s:%d: warning: %s: ignored: %s is set "
                              "on line %d", file, f->line, f->name, r[k].name,
@@ -807,6 +838,13 @@ static void leave_empty(struct loader *L, size_t i)
 struct config *config_load_text_collect(const char *text, const char *name,
                                         struct config_errors *errs)
 {
+    return config_load_postfix_collect(text, name, NULL, NULL, errs);
+}
+
+struct config *config_load_postfix_collect(const char *text, const char *name,
+                                           const char *master, const char *master_name,
+                                           struct config_errors *errs)
+{
     struct loader L;
     size_t i;
 
@@ -838,7 +876,7 @@ struct config *config_load_text_collect(const char *text, const char *name,
     if (!L.oom)
         parse_lines(&L, text);
     if (!L.oom)
-        apply_mapped(&L);
+        apply_mapped(&L, master, master_name ? master_name : "master.cf");
     for (i = 0; !L.oom && i < L.n; i++)
         expand_param(&L, i);    /* a failure is in L.state */
     for (i = 0; !L.oom && i < L.n; i++) {
@@ -923,8 +961,25 @@ struct config *config_load_collect(const char *path, struct config_errors *errs)
         return config_load_text_collect(config_default_text, "(default)", errs);
     if (config_read_file(path, &text, &len, errs) < 0)
         return NULL;
-    struct config *cfg = config_load_buffer_collect(text, len, path, errs);
+    /* a Postfix main.cf: the master.cf beside it gives the listeners */
+    char mpath[4096];
+    char *master = NULL;
+    size_t mlen = 0;
+    if (config_master_path(path, mpath, sizeof mpath) == 0 && access(mpath, F_OK) == 0 &&
+        config_read_file(mpath, &master, &mlen, errs) < 0) {
+        free(text);
+        return NULL;
+    }
+    struct config *cfg;
+    if (master && strlen(master) != mlen) {
+        config_errors_add(errs, "%s: NUL byte in file; is it a text file?", mpath);
+        cfg = NULL;
+    } else if (strlen(text) != len)
+        cfg = config_load_buffer_collect(text, len, path, errs);
+    else
+        cfg = config_load_postfix_collect(text, path, master, mpath, errs);
     free(text);
+    free(master);
     return cfg;
 }
 

@@ -284,6 +284,17 @@ struct config *config_load_buffer_collect(const char *text, size_t len, const ch
 struct config *config_load_text_collect(const char *text, const char *name,
                                         struct config_errors *errs);
 
+/* config_load_text_collect with the text of the Postfix master.cf that
+ * sits beside a main.cf (or NULL): its SMTP services become listen, unless
+ * the file sets listen itself. */
+struct config *config_load_postfix_collect(const char *text, const char *name,
+                                           const char *master, const char *master_name,
+                                           struct config_errors *errs);
+
+/* The master.cf beside a file named main.cf ("/etc/postfix/master.cf"
+ * for "/etc/postfix/main.cf") into buf; 0, or -1 for any other file name. */
+int config_master_path(const char *main_path, char *buf, size_t len);
+
 /* config_load_collect for callers that need a usable configuration or
  * nothing: on error returns NULL and writes the first error ("FILE:LINE:
  * message; fix", and how many more there are) into err. */

@@ -50,13 +50,28 @@ struct pf_result {
     const struct pf_line *also; /* a second line that went into it, or NULL */
     int line;
     int none, shadowed;
-    char value[512];
+    int master;                 /* from master.cf (its notes said so) */
+    long long procs;            /* listen from master.cf: its maxproc total */
+    char value[2048];
     char error[256];
 };
 
-/* Translate the mapped Postfix lines in[0..n) (postfix_map.c); at most max
- * results, returns how many. Pure. */
-size_t config_postfix_map(const struct pf_line *in, size_t n, struct pf_result *out,
-                          size_t max);
+/* Translate the mapped Postfix lines in[0..n) (postfix_map.c), and the
+ * SMTP services of master (text of the master.cf beside the main.cf, or
+ * NULL) into listen; at most max results, returns how many. Pure: the
+ * notes and errors about master.cf go to errs. */
+size_t config_postfix_map(const struct pf_line *in, size_t n, const char *master,
+                          const char *master_file, struct config_errors *errs,
+                          struct pf_result *out, size_t max);
+
+struct sbuf;
+/* The SMTP services of master.cf text (postfix_master.c) as listen URLs
+ * appended to listen, on the addresses addrs ("0.0.0.0 [::]") unless a
+ * service names its own; *procs the total of their maxproc columns (100
+ * for "-"), *limited whether any set one. Notes and errors go to errs.
+ * Returns how many services, or -1 when memory ran out. */
+int config_postfix_master(const char *text, const char *file, const char *addrs,
+                          struct sbuf *listen, long long *procs, int *limited,
+                          struct config_errors *errs);
 
 #endif

@@ -123,6 +123,7 @@ static const struct pf_name pf_names[] = {
     IGN("lmtp_*", "postern has no lmtp transport"),
     IGN("maildrop_*", TUNING),
     IGN("mailman_*", TUNING),
+    IGN("milter_*", "postern has no milters"),
     IGN("multi_instance_*", TUNING),
     IGN("postmulti_*", TUNING),
     IGN("postscreen_*", "postern has no postscreen"),

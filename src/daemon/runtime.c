@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../config/maps.h"
 #include "../policy/policy.h"
@@ -483,7 +484,29 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                 config_errors_add(errs, "%s", why);
             return NULL;
         }
-        cfg = config_load_buffer_collect(text, len, path, errs);
+        /* a Postfix main.cf: the master.cf beside it gives the listeners */
+        char mpath[4096];
+        char *master = NULL;
+        size_t mlen = 0;
+        if (config_master_path(path, mpath, sizeof mpath) == 0 &&
+            (fb && fbundle_is_replay(fb) ? fbundle_get(fb, mpath, &mlen) != NULL
+                                         : access(mpath, F_OK) == 0)) {
+            master = runtime_read(fb, RF_CONFIG, mpath, NULL, 0, &mlen, why, sizeof why, errs);
+            if (!master) {
+                if (errs->n == 0)
+                    config_errors_add(errs, "%s", why);
+                free(text);
+                return NULL;
+            }
+        }
+        if (master && strlen(master) != mlen) {
+            config_errors_add(errs, "%s: NUL byte in file; is it a text file?", mpath);
+            cfg = NULL;
+        } else if (strlen(text) != len)
+            cfg = config_load_buffer_collect(text, len, path, errs);   /* says where */
+        else
+            cfg = config_load_postfix_collect(text, path, master, mpath, errs);
+        free(master);
     } else {
         cfg = config_load_collect(NULL, errs);
     }

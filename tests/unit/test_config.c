@@ -498,6 +498,82 @@ static void test_postfix_ignored_and_mapped(void **state)
     config_free(cfg);
 }
 
+static void test_postfix_master_cf_listeners(void **state)
+{
+    (void)state;
+    static struct config_errors errs;
+    char buf[1024];
+    static const char master[] =
+        "# service type  private unpriv  chroot  wakeup  maxproc command + args\n"
+        "smtp      inet  n       -       y       -       -       smtpd\n"       /* 2 */
+        "submission inet n       -       y       -       -       smtpd\n"       /* 3 */
+        "  -o syslog_name=postfix/submission\n"
+        "  -o smtpd_tls_security_level=encrypt\n"
+        "#  -o smtpd_tls_auth_only=yes\n"
+        "  -o smtpd_client_restrictions=\n"
+        "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n"
+        "  -o milter_macro_daemon_name=ORIGINATING\n"
+        "127.0.0.1:smtps inet n  -       y       -       10      smtpd\n"       /* 10 */
+        "  -o smtpd_tls_wrappermode=yes\n"
+        "pickup    unix  n       -       y       60      1       pickup\n"
+        "628       inet  n       -       y       -       -       qmqpd\n";     /* 13 */
+    memset(&errs, 0, sizeof errs);
+    struct config *cfg = config_load_postfix_collect(
+        "inet_interfaces = all\ninet_protocols = ipv4\n", "main.cf", master, "master.cf",
+        &errs);
+    assert_non_null(cfg);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf),
+                        "smtp://0.0.0.0:25|"
+                        "submission://0.0.0.0:587?smtpd_tls_security_level=encrypt&"
+                        "smtpd_relay_restrictions=permit_sasl_authenticated+reject|"
+                        "submissions://127.0.0.1:465");
+    /* maxproc: 100 (-), 100 (-), 10 */
+    assert_string_equal(value(cfg, "smtpd_max_connections", buf, sizeof buf), "210");
+    size_t used = 0;
+    for (size_t i = 0; i < errs.nnotes; i++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s\n", errs.note[i]);
+    assert_non_null(strstr(buf, "main.cf:1: inet_interfaces = all: the addresses of "
+                                "master.cf's services\n"));
+    assert_non_null(strstr(buf, "master.cf:2: smtp inet smtpd: mapped to listen "
+                                "smtp://0.0.0.0:25\n"));
+    assert_non_null(strstr(buf, "master.cf:3: warning: submission: -o syslog_name"));
+    assert_non_null(strstr(buf, "master.cf:3: warning: submission: -o "
+                                "smtpd_client_restrictions= (empty): ignored"));
+    assert_non_null(strstr(buf, "master.cf:13: warning: 628 inet qmqpd: not an SMTP "
+                                "server; ignored\n"));
+    config_free(cfg);
+
+    /* a refused -o, a bad service: errors at their master.cf lines */
+    memset(&errs, 0, sizeof errs);
+    cfg = config_load_postfix_collect("", "main.cf",
+        "smtp inet n - y - - smtpd -o content_filter=amavis:[127.0.0.1]:10024\n"
+        "bogus inet n - y - - smtpd\n"
+        "short inet n\n", "master.cf", &errs);
+    assert_int_equal(errs.n, 3);
+    assert_non_null(strstr(errs.msg[0], "master.cf:1: smtp: -o content_filter is a Postfix "
+                                        "parameter that postern does not implement"));
+    assert_non_null(strstr(errs.msg[1], "master.cf:2: service \"bogus\": not a port"));
+    assert_non_null(strstr(errs.msg[2], "master.cf:3: expected \"service type"));
+    config_free(cfg);
+
+    /* listen in the file wins over master.cf */
+    memset(&errs, 0, sizeof errs);
+    cfg = config_load_postfix_collect("listen = smtp://127.0.0.1:2525\n", "main.cf",
+                                      "smtp inet n - y - - smtpd\n", "master.cf", &errs);
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf), "smtp://127.0.0.1:2525");
+    assert_string_equal(errs.note[0], "main.cf:1: warning: listen is set here: "
+                                      "master.cf's services are not used for it");
+    config_free(cfg);
+
+    char path[64];
+    assert_int_equal(config_master_path("/etc/postfix/main.cf", path, sizeof path), 0);
+    assert_string_equal(path, "/etc/postfix/master.cf");
+    assert_int_equal(config_master_path("main.cf", path, sizeof path), 0);
+    assert_string_equal(path, "master.cf");
+    assert_int_equal(config_master_path("/etc/postern/postern.cf", path, sizeof path), -1);
+}
+
 static void test_postfix_every_message_in_line_order(void **state)
 {
     (void)state;
@@ -1395,6 +1471,7 @@ int main(void)
         cmocka_unit_test(test_postfix_hints_never_shadow_parameters),
         cmocka_unit_test(test_postfix_ignored_and_mapped),
         cmocka_unit_test(test_postfix_every_message_in_line_order),
+        cmocka_unit_test(test_postfix_master_cf_listeners),
         cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_expansion_errors),
         cmocka_unit_test(test_expansion_size_cap),
