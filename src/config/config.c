@@ -190,6 +190,7 @@ struct loader {
     int oom;                    /* out of memory: stop, return nothing */
     struct pf_line pf[CFG_MAX_MAPPED];  /* Postfix lines to map (values owned) */
     size_t npf;
+    int postfix;                /* a Postfix main.cf: Postfix names, a master.cf */
 };
 
 /* Whether another error would be kept. When not, callers only count it
@@ -279,6 +280,7 @@ static void assign(struct loader *L, const char *text, int line)
         const char *v = eq + 1;
         while (is_ws((unsigned char)*v))
             v++;
+        L->postfix |= cls != CFG_CLASS_UNKNOWN;
         if (cls == CFG_CLASS_REFUSED && (!*v || (ok && strcasecmp(v, ok) == 0))) {
             /* asks for nothing postern lacks */
             char qv[CFG_QUOTE_MAX];
@@ -467,6 +469,76 @@ static void apply_mapped(struct loader *L, const char *master, const char *maste
                              "with %s (line %d)", file, r[k].also->line, r[k].also->name,
                              config_quote(r[k].also->value, q2, sizeof q2), r[k].name,
                              f->name, f->line);
+    }
+}
+
+/* Set parameter i's raw value as if line `line` had said so. */
+static int set_raw(struct loader *L, long i, const char *value, int line)
+{
+    char *copy = strdup(value);
+    if (!copy) {
+        oom_err(L, line);
+        return -1;
+    }
+    free(L->cfg->raw[i]);
+    L->cfg->raw[i] = copy;
+    L->cfg->line[i] = line;
+    return 0;
+}
+
+/* SMTP AUTH of a Postfix main.cf. Postfix's default type, cyrus, is the
+ * Cyrus library, which a Postfix host nearly always points at saslauthd
+ * (pwcheck_method: saslauthd): postern asks saslauthd itself. Under cyrus,
+ * smtpd_sasl_path is the Cyrus application name ("smtpd"), not a socket:
+ * it goes. Dovecot's relative socket (private/auth) is under Postfix's
+ * queue directory, /var/spool/postfix, unless the file names another. */
+static void map_sasl(struct loader *L)
+{
+    long ti = config_param_index("smtpd_sasl_type");
+    long pi = config_param_index("smtpd_sasl_path");
+    long qi = config_param_index("queue_directory");
+    long ai = config_param_index("smtpd_sasl_auth_enable");
+    if (ti < 0 || pi < 0 || qi < 0 || ai < 0)
+        return;
+    const char *file = L->cfg->file;
+    const char *type = L->cfg->raw[ti];
+    const char *path = L->cfg->raw[pi];
+    char q[CFG_QUOTE_MAX];
+    int on = L->cfg->raw[ai] && (strcasecmp(L->cfg->raw[ai], "yes") == 0 ||
+                                 strcasecmp(L->cfg->raw[ai], "true") == 0 ||
+                                 strcasecmp(L->cfg->raw[ai], "on") == 0 ||
+                                 strcmp(L->cfg->raw[ai], "1") == 0);
+    if ((type && strcasecmp(type, "cyrus") == 0) || (!type && on)) {
+        int line = type ? L->cfg->line[ti] : L->cfg->line[ai];
+        if (set_raw(L, ti, "saslauthd", line) < 0)
+            return;
+        config_notes_add(L->errs, line, "%s:%d: smtpd_sasl_type = cyrus%s: mapped to "
+                         "smtpd_sasl_type = saslauthd (Cyrus's pwcheck_method: saslauthd; "
+                         "the socket is smtpd_sasl_path, default /run/saslauthd/mux)", file,
+                         line, type ? "" : " (Postfix's default)");
+        if (path) {
+            int pl = L->cfg->line[pi];
+            config_notes_add(L->errs, pl, "%s:%d: warning: smtpd_sasl_path = %s: the Cyrus "
+                             "application name; ignored (write saslauthd's socket, "
+                             "saslauthd_path of Cyrus's %s.conf, to use another)", file, pl,
+                             config_quote(path, q, sizeof q), config_quote(path, q, sizeof q));
+            free(L->cfg->raw[pi]);
+            L->cfg->raw[pi] = NULL;
+            L->cfg->line[pi] = 0;
+        }
+        return;
+    }
+    if (type && strcasecmp(type, "dovecot") == 0 && path && path[0] && path[0] != '/' &&
+        !L->cfg->raw[qi]) {
+        char abs[1024];
+        int pl = L->cfg->line[pi];
+        snprintf(abs, sizeof abs, "/var/spool/postfix/%s", path);
+        config_quote(path, q, sizeof q);
+        if (set_raw(L, pi, abs, pl) < 0)
+            return;
+        config_notes_add(L->errs, pl, "%s:%d: smtpd_sasl_path = %s: mapped to "
+                         "smtpd_sasl_path = /var/spool/postfix/%s (Postfix's queue "
+                         "directory)", file, pl, q, q);
     }
 }
 
@@ -877,6 +949,9 @@ struct config *config_load_postfix_collect(const char *text, const char *name,
         parse_lines(&L, text);
     if (!L.oom)
         apply_mapped(&L, master, master_name ? master_name : "master.cf");
+    L.postfix |= master != NULL;
+    if (!L.oom && L.postfix)
+        map_sasl(&L);
     for (i = 0; !L.oom && i < L.n; i++)
         expand_param(&L, i);    /* a failure is in L.state */
     for (i = 0; !L.oom && i < L.n; i++) {

@@ -574,6 +574,35 @@ static void test_postfix_master_cf_listeners(void **state)
     assert_int_equal(config_master_path("/etc/postern/postern.cf", path, sizeof path), -1);
 }
 
+static void test_postfix_sasl(void **state)
+{
+    (void)state;
+    static struct config_errors errs;
+    char notes[4096];
+    /* Postfix's default type, cyrus: saslauthd; the Cyrus name goes */
+    struct config *cfg = load_notes("biff = no\nsmtpd_sasl_auth_enable = yes\n"
+                                    "smtpd_sasl_path = smtpd\n", notes, sizeof notes, &errs);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(cfg->smtpd_sasl_type, "saslauthd");
+    assert_string_equal(cfg->smtpd_sasl_path, "");
+    assert_non_null(strstr(notes, "main.cf:2: smtpd_sasl_type = cyrus (Postfix's default): "
+                                  "mapped to smtpd_sasl_type = saslauthd"));
+    assert_non_null(strstr(notes, "main.cf:3: warning: smtpd_sasl_path = smtpd: the Cyrus "
+                                  "application name; ignored"));
+    config_free(cfg);
+    /* dovecot's socket under Postfix's queue directory */
+    cfg = load_notes("biff = no\nsmtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = dovecot\n"
+                     "smtpd_sasl_path = private/auth\n", notes, sizeof notes, &errs);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(cfg->smtpd_sasl_path, "/var/spool/postfix/private/auth");
+    config_free(cfg);
+    /* a postern file (no Postfix names) keeps postern's default type */
+    cfg = load_notes("smtpd_sasl_auth_enable = yes\n", notes, sizeof notes, &errs);
+    assert_string_equal(cfg->smtpd_sasl_type, "postern");
+    assert_int_equal(errs.nnotes, 0);
+    config_free(cfg);
+}
+
 static void test_postfix_every_message_in_line_order(void **state)
 {
     (void)state;
@@ -1472,6 +1501,7 @@ int main(void)
         cmocka_unit_test(test_postfix_ignored_and_mapped),
         cmocka_unit_test(test_postfix_every_message_in_line_order),
         cmocka_unit_test(test_postfix_master_cf_listeners),
+        cmocka_unit_test(test_postfix_sasl),
         cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_expansion_errors),
         cmocka_unit_test(test_expansion_size_cap),
