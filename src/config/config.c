@@ -542,6 +542,28 @@ static void map_sasl(struct loader *L)
     }
 }
 
+/* Where Postfix's default means something else than postern's, a Postfix
+ * main.cf gets Postfix's: mail goes out by smtp, not into capture files.
+ * myorigin may name a file in Postfix (Debian's /etc/mailname); postern
+ * does not read one there. */
+static void map_defaults(struct loader *L)
+{
+    long ti = config_param_index("default_transport");
+    long oi = config_param_index("myorigin");
+    char q[CFG_QUOTE_MAX];
+    if (ti >= 0 && !L->cfg->raw[ti]) {
+        if (set_raw(L, ti, "smtp", 0) < 0)
+            return;
+        config_notes_add(L->errs, 0, "%s: default_transport = smtp: Postfix's default "
+                         "(postern's own is capture)", L->cfg->file);
+    }
+    if (oi >= 0 && L->cfg->raw[oi] && L->cfg->raw[oi][0] == '/')
+        config_errors_add(L->errs, "%s:%d: myorigin = \"%s\": postern does not read the "
+                          "domain from a file; write it out (myorigin = DOMAIN, the "
+                          "file's contents)", L->cfg->file, L->cfg->line[oi],
+                          config_quote(L->cfg->raw[oi], q, sizeof q));
+}
+
 /* ------------------------------------------------------------------ */
 /* step 2: $name expansion                                              */
 
@@ -952,6 +974,8 @@ struct config *config_load_postfix_collect(const char *text, const char *name,
     L.postfix |= master != NULL;
     if (!L.oom && L.postfix)
         map_sasl(&L);
+    if (!L.oom && L.postfix)
+        map_defaults(&L);
     for (i = 0; !L.oom && i < L.n; i++)
         expand_param(&L, i);    /* a failure is in L.state */
     for (i = 0; !L.oom && i < L.n; i++) {
