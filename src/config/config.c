@@ -508,14 +508,18 @@ static void map_sasl(struct loader *L)
                                  strcasecmp(L->cfg->raw[ai], "true") == 0 ||
                                  strcasecmp(L->cfg->raw[ai], "on") == 0 ||
                                  strcmp(L->cfg->raw[ai], "1") == 0);
-    if ((type && strcasecmp(type, "cyrus") == 0) || (!type && on)) {
-        int line = type ? L->cfg->line[ti] : L->cfg->line[ai];
+    /* also when AUTH is off here: a master.cf -o may turn it on */
+    if (!type || strcasecmp(type, "cyrus") == 0) {
+        int line = type ? L->cfg->line[ti] : on ? L->cfg->line[ai] : 0;
         if (set_raw(L, ti, "saslauthd", line) < 0)
             return;
-        config_notes_add(L->errs, line, "%s:%d: smtpd_sasl_type = cyrus%s: mapped to "
+        char at[32] = "";
+        if (line > 0)
+            snprintf(at, sizeof at, ":%d", line);
+        config_notes_add(L->errs, line, "%s%s: smtpd_sasl_type = cyrus%s: mapped to "
                          "smtpd_sasl_type = saslauthd (Cyrus's pwcheck_method: saslauthd; "
                          "the socket is smtpd_sasl_path, default /run/saslauthd/mux)", file,
-                         line, type ? "" : " (Postfix's default)");
+                         at, type ? "" : " (Postfix's default)");
         if (path) {
             int pl = L->cfg->line[pi];
             config_notes_add(L->errs, pl, "%s:%d: warning: smtpd_sasl_path = %s: the Cyrus "

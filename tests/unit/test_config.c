@@ -438,7 +438,7 @@ static struct config *load_notes(const char *text, char *notes, size_t len,
     struct config *cfg = config_load_text_collect(text, "main.cf", errs);
     size_t used = 0;
     notes[0] = '\0';
-    for (size_t i = 0; i < errs->nnotes && i < CONFIG_MAX_NOTES; i++)
+    for (size_t i = 0; i < errs->nnotes && i < CONFIG_MAX_NOTES && used < len; i++)
         used += (size_t)snprintf(notes + used, len - used, "%s\n", errs->note[i]);
     return cfg;
 }
@@ -447,7 +447,8 @@ static void test_postfix_ignored_and_mapped(void **state)
 {
     (void)state;
     static struct config_errors errs;
-    char notes[4096], buf[256];
+    static char notes[8192];
+    char buf[256];
     struct config *cfg = load_notes(
         "myhostname = mx.example.com\n"                /* 1 */
         "append_dot_mydomain = no\n"
@@ -462,6 +463,9 @@ static void test_postfix_ignored_and_mapped(void **state)
     assert_non_null(cfg);
     assert_int_equal(errs.n, 0);
     assert_string_equal(notes,
+        "main.cf: smtpd_sasl_type = cyrus (Postfix's default): mapped to smtpd_sasl_type "
+        "= saslauthd (Cyrus's pwcheck_method: saslauthd; the socket is smtpd_sasl_path, "
+        "default /run/saslauthd/mux)\n"
         "main.cf: default_transport = smtp: Postfix's default (postern's own is capture)\n"
         "main.cf:2: warning: append_dot_mydomain: Postfix tuning postern does not need; "
         "ignored\n"
@@ -503,7 +507,7 @@ static void test_postfix_master_cf_listeners(void **state)
 {
     (void)state;
     static struct config_errors errs;
-    char buf[1024];
+    static char buf[8192];
     static const char master[] =
         "# service type  private unpriv  chroot  wakeup  maxproc command + args\n"
         "smtp      inet  n       -       y       -       -       smtpd\n"       /* 2 */
@@ -532,7 +536,7 @@ static void test_postfix_master_cf_listeners(void **state)
     /* maxproc: 100 (-), 100 (-), 10 */
     assert_string_equal(value(cfg, "smtpd_max_connections", buf, sizeof buf), "210");
     size_t used = 0;
-    for (size_t i = 0; i < errs.nnotes; i++)
+    for (size_t i = 0; i < errs.nnotes && used < sizeof buf; i++)
         used += (size_t)snprintf(buf + used, sizeof buf - used, "%s\n", errs.note[i]);
     assert_non_null(strstr(buf, "main.cf:1: inet_interfaces = all: the addresses of "
                                 "master.cf's services\n"));
@@ -563,7 +567,7 @@ static void test_postfix_master_cf_listeners(void **state)
     cfg = config_load_postfix_collect("listen = smtp://127.0.0.1:2525\n", "main.cf",
                                       "smtp inet n - y - - smtpd\n", "master.cf", &errs);
     assert_string_equal(value(cfg, "listen", buf, sizeof buf), "smtp://127.0.0.1:2525");
-    assert_string_equal(errs.note[1], "main.cf:1: warning: listen is set here: "
+    assert_string_equal(errs.note[2], "main.cf:1: warning: listen is set here: "
                                       "master.cf's services are not used for it");
     config_free(cfg);
 
@@ -588,7 +592,7 @@ static void test_postfix_sasl(void **state)
 {
     (void)state;
     static struct config_errors errs;
-    char notes[4096];
+    static char notes[8192];
     /* Postfix's default type, cyrus: saslauthd; the Cyrus name goes */
     struct config *cfg = load_notes("biff = no\nsmtpd_sasl_auth_enable = yes\n"
                                     "smtpd_sasl_path = smtpd\n", notes, sizeof notes, &errs);
@@ -617,7 +621,7 @@ static void test_postfix_every_message_in_line_order(void **state)
 {
     (void)state;
     static struct config_errors errs;
-    char notes[4096];
+    static char notes[8192];
     struct config *cfg = load_notes(
         "biff = no\n"                                  /* 1 */
         "smtpd_milters = inet:localhost:8891\n"         /* 2 */
@@ -626,17 +630,18 @@ static void test_postfix_every_message_in_line_order(void **state)
         "header_checks = regexp:/etc/postfix/hc\n",     /* 5 */
         notes, sizeof notes, &errs);
     assert_int_equal(errs.n, 3);
-    assert_int_equal(errs.nnotes, 3);   /* biff, fork_attempts, default_transport */
+    assert_int_equal(errs.nnotes, 4);   /* biff, fork_attempts, the two defaults */
     config_free(cfg);
     static struct seen_msgs seen;
     seen.n = 0;
     config_messages_each(&errs, "main.cf", collect_msg, collect_msg, &seen);
-    assert_int_equal(seen.n, 6);
-    assert_string_equal(seen.out[0], "main.cf: default_transport = smtp: Postfix's default "
+    assert_int_equal(seen.n, 7);
+    assert_non_null(strstr(seen.out[0], "main.cf: smtpd_sasl_type = cyrus"));
+    assert_string_equal(seen.out[1], "main.cf: default_transport = smtp: Postfix's default "
                                      "(postern's own is capture)");
-    for (size_t i = 1; i < seen.n; i++) {
+    for (size_t i = 2; i < seen.n; i++) {
         char want[40];
-        snprintf(want, sizeof want, "main.cf:%zu:", i);
+        snprintf(want, sizeof want, "main.cf:%zu:", i - 1);
         if (strncmp(seen.out[i], want, strlen(want)) != 0)
             fail_msg("message %zu is \"%s\"", i, seen.out[i]);
     }
