@@ -550,22 +550,78 @@ static void map_sasl(struct loader *L)
  * main.cf gets Postfix's: mail goes out by smtp, not into capture files.
  * myorigin may name a file in Postfix (Debian's /etc/mailname); postern
  * does not read one there. */
-static void map_defaults(struct loader *L)
+static void map_defaults(struct loader *L, const struct config_postfix_files *pf)
 {
     long ti = config_param_index("default_transport");
     long oi = config_param_index("myorigin");
-    char q[CFG_QUOTE_MAX];
+    char q[CFG_QUOTE_MAX], q2[CFG_QUOTE_MAX];
     if (ti >= 0 && !L->cfg->raw[ti]) {
         if (set_raw(L, ti, "smtp", 0) < 0)
             return;
         config_notes_add(L->errs, 0, "%s: default_transport = smtp: Postfix's default "
                          "(postern's own is capture)", L->cfg->file);
     }
-    if (oi >= 0 && L->cfg->raw[oi] && L->cfg->raw[oi][0] == '/')
-        config_errors_add(L->errs, "%s:%d: myorigin = \"%s\": postern does not read the "
-                          "domain from a file; write it out (myorigin = DOMAIN, the "
-                          "file's contents)", L->cfg->file, L->cfg->line[oi],
-                          config_quote(L->cfg->raw[oi], q, sizeof q));
+    if (oi < 0 || !L->cfg->raw[oi] || L->cfg->raw[oi][0] != '/')
+        return;
+    const char *file = L->cfg->raw[oi];
+    int line = L->cfg->line[oi];
+    config_quote(file, q, sizeof q);
+    if (!pf || !pf->myorigin_file || !pf->myorigin_text ||
+        strcmp(pf->myorigin_file, file) != 0) {
+        config_errors_add(L->errs, "%s:%d: myorigin = \"%s\": postern cannot read that "
+                          "file; write the domain out (myorigin = DOMAIN)", L->cfg->file,
+                          line, q);
+        return;
+    }
+    /* Postfix takes the file's first line */
+    const char *s = pf->myorigin_text;
+    while (is_ws((unsigned char)*s))
+        s++;
+    size_t n = strcspn(s, " \t\r\n");
+    char dom[256];
+    if (n == 0 || n >= sizeof dom) {
+        config_errors_add(L->errs, "%s:%d: myorigin = \"%s\": %s has no domain on its "
+                          "first line; write the domain out (myorigin = DOMAIN)",
+                          L->cfg->file, line, q, q);
+        return;
+    }
+    memcpy(dom, s, n);
+    dom[n] = '\0';
+    config_quote(dom, q2, sizeof q2);
+    if (set_raw(L, oi, dom, line) < 0)
+        return;
+    config_notes_add(L->errs, line, "%s:%d: myorigin = %s: mapped to myorigin = %s (the "
+                     "file's first line)", L->cfg->file, line, q, q2);
+}
+
+int config_myorigin_path(const char *text, char *buf, size_t len)
+{
+    int found = -1;
+    for (const char *p = text; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t ll = eol ? (size_t)(eol - p) : strlen(p);
+        if (ll > 8 && strncmp(p, "myorigin", 8) == 0) {
+            const char *v = p + 8;
+            while (v < p + ll && (*v == ' ' || *v == '\t'))
+                v++;
+            if (v < p + ll && *v == '=') {
+                v++;
+                while (v < p + ll && (*v == ' ' || *v == '\t'))
+                    v++;
+                size_t vl = (size_t)(p + ll - v);
+                while (vl > 0 && is_ws((unsigned char)v[vl - 1]))
+                    vl--;
+                found = -1;     /* the last assignment wins */
+                if (vl > 0 && v[0] == '/' && vl < len) {
+                    memcpy(buf, v, vl);
+                    buf[vl] = '\0';
+                    found = 0;
+                }
+            }
+        }
+        p = eol ? eol + 1 : NULL;
+    }
+    return found;
 }
 
 /* ------------------------------------------------------------------ */
@@ -936,13 +992,15 @@ static void leave_empty(struct loader *L, size_t i)
 struct config *config_load_text_collect(const char *text, const char *name,
                                         struct config_errors *errs)
 {
-    return config_load_postfix_collect(text, name, NULL, NULL, errs);
+    return config_load_postfix_collect(text, name, NULL, errs);
 }
 
 struct config *config_load_postfix_collect(const char *text, const char *name,
-                                           const char *master, const char *master_name,
+                                           const struct config_postfix_files *pf,
                                            struct config_errors *errs)
 {
+    const char *master = pf ? pf->master : NULL;
+    const char *master_name = pf ? pf->master_name : NULL;
     struct loader L;
     size_t i;
 
@@ -979,7 +1037,7 @@ struct config *config_load_postfix_collect(const char *text, const char *name,
     if (!L.oom && L.postfix)
         map_sasl(&L);
     if (!L.oom && L.postfix)
-        map_defaults(&L);
+        map_defaults(&L, pf);
     for (i = 0; !L.oom && i < L.n; i++)
         expand_param(&L, i);    /* a failure is in L.state */
     for (i = 0; !L.oom && i < L.n; i++) {
@@ -1064,15 +1122,20 @@ struct config *config_load_collect(const char *path, struct config_errors *errs)
         return config_load_text_collect(config_default_text, "(default)", errs);
     if (config_read_file(path, &text, &len, errs) < 0)
         return NULL;
-    /* a Postfix main.cf: the master.cf beside it gives the listeners */
-    char mpath[4096];
-    char *master = NULL;
-    size_t mlen = 0;
+    /* a Postfix main.cf: the master.cf beside it gives the listeners, the
+     * file myorigin names the domain */
+    char mpath[4096], opath[4096];
+    char *master = NULL, *otext = NULL;
+    size_t mlen = 0, olen = 0;
     if (config_master_path(path, mpath, sizeof mpath) == 0 && access(mpath, F_OK) == 0 &&
         config_read_file(mpath, &master, &mlen, errs) < 0) {
         free(text);
         return NULL;
     }
+    struct config_errors ignore = { 0 };   /* the loader says what is missing */
+    if (config_myorigin_path(text, opath, sizeof opath) == 0)
+        (void)config_read_file(opath, &otext, &olen, &ignore);
+    struct config_postfix_files pf = { master, mpath, otext ? opath : NULL, otext };
     struct config *cfg;
     if (master && strlen(master) != mlen) {
         config_errors_add(errs, "%s: NUL byte in file; is it a text file?", mpath);
@@ -1080,7 +1143,8 @@ struct config *config_load_collect(const char *path, struct config_errors *errs)
     } else if (strlen(text) != len)
         cfg = config_load_buffer_collect(text, len, path, errs);
     else
-        cfg = config_load_postfix_collect(text, path, master, mpath, errs);
+        cfg = config_load_postfix_collect(text, path, &pf, errs);
+    free(otext);
     free(text);
     free(master);
     return cfg;

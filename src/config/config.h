@@ -284,16 +284,29 @@ struct config *config_load_buffer_collect(const char *text, size_t len, const ch
 struct config *config_load_text_collect(const char *text, const char *name,
                                         struct config_errors *errs);
 
-/* config_load_text_collect with the text of the Postfix master.cf that
- * sits beside a main.cf (or NULL): its SMTP services become listen, unless
- * the file sets listen itself. */
+/* The files beside a Postfix main.cf that postern reads: the master.cf
+ * (its SMTP services become listen, unless the file sets listen itself)
+ * and the file myorigin names (Debian's /etc/mailname: its first line is
+ * the domain). NULL texts: not there. */
+struct config_postfix_files {
+    const char *master;             /* text of master.cf, or NULL */
+    const char *master_name;        /* its path, for messages */
+    const char *myorigin_file;      /* the path myorigin names, or NULL */
+    const char *myorigin_text;      /* that file's text, or NULL */
+};
+
+/* config_load_text_collect with those files (pf may be NULL). */
 struct config *config_load_postfix_collect(const char *text, const char *name,
-                                           const char *master, const char *master_name,
+                                           const struct config_postfix_files *pf,
                                            struct config_errors *errs);
 
 /* The master.cf beside a file named main.cf ("/etc/postfix/master.cf"
  * for "/etc/postfix/main.cf") into buf; 0, or -1 for any other file name. */
 int config_master_path(const char *main_path, char *buf, size_t len);
+
+/* The file a main.cf's last "myorigin = /PATH" names into buf: 0, or -1
+ * when myorigin is not set to an absolute path. */
+int config_myorigin_path(const char *text, char *buf, size_t len);
 
 /* config_load_collect for callers that need a usable configuration or
  * nothing: on error returns NULL and writes the first error ("FILE:LINE:

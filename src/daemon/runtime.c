@@ -484,10 +484,11 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                 config_errors_add(errs, "%s", why);
             return NULL;
         }
-        /* a Postfix main.cf: the master.cf beside it gives the listeners */
-        char mpath[4096];
-        char *master = NULL;
-        size_t mlen = 0;
+        /* a Postfix main.cf: the master.cf beside it gives the listeners,
+         * the file myorigin names the domain */
+        char mpath[4096], opath[4096];
+        char *master = NULL, *otext = NULL;
+        size_t mlen = 0, olen = 0;
         if (config_master_path(path, mpath, sizeof mpath) == 0 &&
             (fb && fbundle_is_replay(fb) ? fbundle_get(fb, mpath, &mlen) != NULL
                                          : access(mpath, F_OK) == 0)) {
@@ -499,13 +500,22 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                 return NULL;
             }
         }
+        if (config_myorigin_path(text, opath, sizeof opath) == 0 &&
+            (fb && fbundle_is_replay(fb) ? fbundle_get(fb, opath, &olen) != NULL
+                                         : access(opath, R_OK) == 0)) {
+            struct config_errors ignore = { 0 };    /* the loader says what is missing */
+            otext = runtime_read(fb, RF_CONFIG, opath, NULL, 0, &olen, why, sizeof why,
+                                 &ignore);
+        }
+        struct config_postfix_files pf = { master, mpath, otext ? opath : NULL, otext };
         if (master && strlen(master) != mlen) {
             config_errors_add(errs, "%s: NUL byte in file; is it a text file?", mpath);
             cfg = NULL;
         } else if (strlen(text) != len)
             cfg = config_load_buffer_collect(text, len, path, errs);   /* says where */
         else
-            cfg = config_load_postfix_collect(text, path, master, mpath, errs);
+            cfg = config_load_postfix_collect(text, path, &pf, errs);
+        free(otext);
         free(master);
     } else {
         cfg = config_load_collect(NULL, errs);

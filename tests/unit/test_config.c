@@ -523,9 +523,9 @@ static void test_postfix_master_cf_listeners(void **state)
         "pickup    unix  n       -       y       60      1       pickup\n"
         "628       inet  n       -       y       -       -       qmqpd\n";     /* 13 */
     memset(&errs, 0, sizeof errs);
+    struct config_postfix_files pf = { master, "master.cf", NULL, NULL };
     struct config *cfg = config_load_postfix_collect(
-        "inet_interfaces = all\ninet_protocols = ipv4\n", "main.cf", master, "master.cf",
-        &errs);
+        "inet_interfaces = all\ninet_protocols = ipv4\n", "main.cf", &pf, &errs);
     assert_non_null(cfg);
     assert_int_equal(errs.n, 0);
     assert_string_equal(value(cfg, "listen", buf, sizeof buf),
@@ -551,10 +551,10 @@ static void test_postfix_master_cf_listeners(void **state)
 
     /* a refused -o, a bad service: errors at their master.cf lines */
     memset(&errs, 0, sizeof errs);
-    cfg = config_load_postfix_collect("", "main.cf",
-        "smtp inet n - y - - smtpd -o content_filter=amavis:[127.0.0.1]:10024\n"
-        "bogus inet n - y - - smtpd\n"
-        "short inet n\n", "master.cf", &errs);
+    pf.master = "smtp inet n - y - - smtpd -o content_filter=amavis:[127.0.0.1]:10024\n"
+                "bogus inet n - y - - smtpd\n"
+                "short inet n\n";
+    cfg = config_load_postfix_collect("", "main.cf", &pf, &errs);
     assert_int_equal(errs.n, 3);
     assert_non_null(strstr(errs.msg[0], "master.cf:1: smtp: -o content_filter is a Postfix "
                                         "parameter that postern does not implement"));
@@ -564,8 +564,9 @@ static void test_postfix_master_cf_listeners(void **state)
 
     /* listen in the file wins over master.cf */
     memset(&errs, 0, sizeof errs);
-    cfg = config_load_postfix_collect("listen = smtp://127.0.0.1:2525\n", "main.cf",
-                                      "smtp inet n - y - - smtpd\n", "master.cf", &errs);
+    pf.master = "smtp inet n - y - - smtpd\n";
+    cfg = config_load_postfix_collect("listen = smtp://127.0.0.1:2525\n", "main.cf", &pf,
+                                      &errs);
     assert_string_equal(value(cfg, "listen", buf, sizeof buf), "smtp://127.0.0.1:2525");
     assert_string_equal(errs.note[2], "main.cf:1: warning: listen is set here: "
                                       "master.cf's services are not used for it");
@@ -574,10 +575,25 @@ static void test_postfix_master_cf_listeners(void **state)
     /* Debian's myorigin = /etc/mailname: a domain is needed */
     memset(&errs, 0, sizeof errs);
     cfg = config_load_postfix_collect("biff = no\nmyorigin = /etc/mailname\n", "main.cf",
-                                      NULL, NULL, &errs);
+                                      NULL, &errs);
     assert_int_equal(errs.n, 1);
     assert_non_null(strstr(errs.msg[0], "main.cf:2: myorigin = \"/etc/mailname\": postern "
-                                        "does not read the domain from a file"));
+                                        "cannot read that file; write the domain out"));
+    config_free(cfg);
+    /* with the file: its first line */
+    memset(&errs, 0, sizeof errs);
+    struct config_postfix_files mailname = { NULL, NULL, "/etc/mailname",
+                                             "mail.example.org\nignored\n" };
+    cfg = config_load_postfix_collect("biff = no\nmyorigin = /etc/mailname\n", "main.cf",
+                                      &mailname, &errs);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(cfg->myorigin, "mail.example.org");
+    char opath[64];
+    assert_int_equal(config_myorigin_path("myorigin = /a\nmyorigin=/etc/mailname \n", opath,
+                                          sizeof opath), 0);
+    assert_string_equal(opath, "/etc/mailname");
+    assert_int_equal(config_myorigin_path("myorigin = /a\nmyorigin = $myhostname\n", opath,
+                                          sizeof opath), -1);
     config_free(cfg);
 
     char path[64];
