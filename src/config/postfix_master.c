@@ -134,8 +134,8 @@ static void map_service(struct service *sv, const char *addrs, struct sbuf *list
                              "ignored", sv->file, sv->line, sv->f[0],
                              wrapper ? "submissions" : port == 587 ? "submission" : "smtp");
         } else if (cls == CFG_CLASS_IMPLEMENTED && !*v) {
-            config_notes_add(errs, note_line, "%s:%d: warning: %s: -o %s= (empty): ignored; "
-                             "the main.cf value applies", sv->file, sv->line, sv->f[0], pname);
+            config_notes_add(errs, note_line, "%s:%d: warning: %s: -o %s= (empty): the main.cf value "
+                             "applies; ignored", sv->file, sv->line, sv->f[0], pname);
         } else if (cls == CFG_CLASS_IMPLEMENTED) {
             sbuf_str(&query, query.len ? "&" : "?");
             sbuf_str(&query, pname);

@@ -544,7 +544,7 @@ static void test_postfix_master_cf_listeners(void **state)
                                 "smtp://0.0.0.0:25\n"));
     assert_non_null(strstr(buf, "master.cf:3: warning: submission: -o syslog_name"));
     assert_non_null(strstr(buf, "master.cf:3: warning: submission: -o "
-                                "smtpd_client_restrictions= (empty): ignored"));
+                                "smtpd_client_restrictions= (empty): the main.cf value applies; ignored"));
     assert_non_null(strstr(buf, "master.cf:13: warning: 628 inet qmqpd: not an SMTP "
                                 "server; ignored\n"));
     config_free(cfg);
