@@ -186,6 +186,27 @@ def test_debian_stock_main_cf_and_master_cf(tmp_path, test_ca):  # noqa: F811
     assert "myorigin = mail.example.org\n" in r.stdout
     assert "default_transport = smtp\n" in r.stdout
 
+    # the admin turns on the commented-out submission and submissions
+    # services of the stock master.cf: three listeners on each address
+    lines = (d / "master.cf").read_text().splitlines(keepends=True)
+    on = [ln[1:] if re.match(r"#(submissions?\s+inet|  -o )", ln) and i < 52 else ln
+          for i, ln in enumerate(lines)]
+    assert sum(a != b for a, b in zip(lines, on)) == 2 + 11 + 10
+    (d / "master.cf").write_text("".join(on))
+    r = run_check(d / "main.cf")
+    errors, notes = errors_and_notes(r.stderr)
+    assert r.returncode == 0 and errors == [], r.stderr
+    listen = re.search(r"^listen = (.*)$", r.stdout, re.M).group(1).split()
+    sub = ("?smtpd_tls_security_level=encrypt&smtpd_sasl_auth_enable=yes&smtpd_tls_auth_only="
+           "yes&smtpd_reject_unlisted_recipient=no&smtpd_recipient_restrictions="
+           "permit_sasl_authenticated+reject")
+    subs = ("?smtpd_sasl_auth_enable=yes&smtpd_reject_unlisted_recipient=no&"
+            "smtpd_recipient_restrictions=permit_sasl_authenticated+reject")
+    assert listen == ["smtp://0.0.0.0:25", "smtp://[::]:25",
+                      "submission://0.0.0.0:587" + sub, "submission://[::]:587" + sub,
+                      "submissions://0.0.0.0:465" + subs, "submissions://[::]:465" + subs]
+    assert "smtpd_sasl_type = saslauthd\n" in r.stdout
+
 
 # --------------------------------------------------------------------------
 # a typical relay, its master.cf, --postfix
