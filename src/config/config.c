@@ -284,9 +284,14 @@ static void assign(struct loader *L, const char *text, int line)
         if (cls == CFG_CLASS_REFUSED && (!*v || (ok && strcasecmp(v, ok) == 0))) {
             /* asks for nothing postern lacks */
             char qv[CFG_QUOTE_MAX];
-            config_notes_add(L->errs, line, "%s:%d: warning: %s = %s: off, as in postern; "
-                             "ignored", L->cfg->file, line, config_quote(name, q, sizeof q),
-                             config_quote(v, qv, sizeof qv));
+            if (!*v)
+                config_notes_add(L->errs, line, "%s:%d: warning: %s: empty, asks for "
+                                 "nothing; ignored", L->cfg->file, line,
+                                 config_quote(name, q, sizeof q));
+            else
+                config_notes_add(L->errs, line, "%s:%d: warning: %s = %s: off, as in "
+                                 "postern; ignored", L->cfg->file, line,
+                                 config_quote(name, q, sizeof q), config_quote(v, qv, sizeof qv));
         } else if (cls == CFG_CLASS_IGNORED) {
             config_notes_add(L->errs, line, "%s:%d: warning: %s: %s; ignored",
                              L->cfg->file, line, config_quote(name, q, sizeof q), pf);

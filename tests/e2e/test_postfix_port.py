@@ -123,7 +123,7 @@ def test_serve_logs_the_same_warnings(make_postern):
                r"ignored")
     p.wait_log(r"postern\.cf:\d+: warning: qmgr_message_active_limit: Postfix tuning postern "
                r"does not need; ignored")
-    p.wait_log(r"postern\.cf:\d+: warning: content_filter = : off, as in postern; ignored")
+    p.wait_log(r"postern\.cf:\d+: warning: content_filter: empty, asks for nothing; ignored")
     # and it works: a message is accepted and captured
     msg = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: t\r\n\r\nhi\r\n"
     p.send("a@example.com", ["postmaster@" + p.hostname], msg)

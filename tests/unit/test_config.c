@@ -476,7 +476,7 @@ static void test_postfix_ignored_and_mapped(void **state)
         "main.cf:7: warning: qmgr_message_active_limit: Postfix tuning postern does not "
         "need; ignored\n"
         "main.cf:8: smtpd_use_tls = yes: mapped to smtpd_tls_security_level = may\n"
-        "main.cf:9: warning: content_filter = : off, as in postern; ignored\n"
+        "main.cf:9: warning: content_filter: empty, asks for nothing; ignored\n"
         "main.cf:10: warning: soft_bounce = no: off, as in postern; ignored\n");
     assert_string_equal(value(cfg, "listen", buf, sizeof buf), "smtp://0.0.0.0:25");
     assert_string_equal(value(cfg, "smtpd_max_connections", buf, sizeof buf), "300");
