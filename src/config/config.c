@@ -43,6 +43,7 @@
 #define CFG_NAME_MAX     128            /* longer $names are never known */
 #define CFG_MAX_MAPPED   32             /* mapped Postfix lines kept */
 #define CFG_MAX_RESULTS  8              /* what they become */
+#define CFG_MAX_USER     64             /* user-defined parameters kept */
 
 /* ------------------------------------------------------------------ */
 /* small helpers                                                        */
@@ -191,6 +192,13 @@ struct loader {
     struct pf_line pf[CFG_MAX_MAPPED];  /* Postfix lines to map (values owned) */
     size_t npf;
     int postfix;                /* a Postfix main.cf: Postfix names, a master.cf */
+    /* names postern does not know, kept until it is known whether a $name
+     * refers to them (Postfix's user-defined parameters, $mua_*); a
+     * referenced one is expanded, any other is an error */
+    struct pf_line user[CFG_MAX_USER];
+    unsigned char user_busy[CFG_MAX_USER];
+    unsigned char user_used[CFG_MAX_USER];
+    size_t nuser;
 };
 
 /* Whether another error would be kept. When not, callers only count it
@@ -243,6 +251,103 @@ static void CFG_PRINTF(3, 4) param_err(struct loader *L, size_t i, const char *f
 /* ------------------------------------------------------------------ */
 /* step 1: lines                                                        */
 
+/* Keep an unknown "name = value" as a possible user-defined parameter: 1
+ * (then *name is owned by L), or 0 when there is no room (an error then). */
+static int keep_user(struct loader *L, char **name, const char *value, int line)
+{
+    size_t k = 0;
+    while (k < L->nuser && strcmp(L->user[k].name, *name) != 0)
+        k++;
+    if (k == CFG_MAX_USER)
+        return 0;
+    char *v = strdup(value);
+    if (!v) {
+        oom_err(L, line);
+        return 1;
+    }
+    if (k < L->nuser) {         /* a later line wins */
+        free((char *)L->user[k].name);
+        free((char *)L->user[k].value);
+    } else {
+        L->nuser++;
+    }
+    L->user[k] = (struct pf_line){ *name, v, line };
+    *name = NULL;
+    return 1;
+}
+
+/* Keep "name = value" of a referenced user-defined parameter in cfg. */
+static int keep_defined(struct config *cfg, const struct pf_line *u)
+{
+    char **v = realloc(cfg->defined, (cfg->ndefined + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    cfg->defined = v;
+    size_t len = strlen(u->name) + strlen(u->value) + 4;
+    if (!(v[cfg->ndefined] = malloc(len)))
+        return -1;
+    snprintf(v[cfg->ndefined], len, "%s = %s", u->name, u->value);
+    cfg->ndefined++;
+    return 0;
+}
+
+/* Whether text refers to $name, ${name} or $(name). */
+static int refers_to(const char *text, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *d = text ? strchr(text, '$') : NULL; d; d = strchr(d + 1, '$')) {
+        const char *n = d + 1;
+        if (*n == '$')          /* $$name: a listen URL's override, expanded in
+                                 * the listener's own load */
+            n++, d++;
+        if (*n == '{' || *n == '(')
+            n++;
+        if (strncmp(n, name, nl) == 0 && !is_name_char((unsigned char)n[nl]))
+            return 1;
+    }
+    return 0;
+}
+
+/* The unknown names no $name refers to (in the file, or in master.cf) are
+ * errors, as an unknown parameter always is: Postfix would only warn, and
+ * a misspelt restriction list must not go unnoticed. */
+static void user_check(struct loader *L, const char *master)
+{
+    char q[CFG_QUOTE_MAX];
+    for (size_t k = 0; k < L->nuser; k++) {
+        const char *name = L->user[k].name;
+        int used = refers_to(master, name);
+        for (size_t i = 0; !used && i < L->n; i++)
+            used = refers_to(L->cfg->raw[i], name);
+        for (size_t m = 0; !used && m < L->nuser; m++)
+            used = m != k && refers_to(L->user[m].value, name);
+        if (used) {
+            L->user_used[k] = 1;
+            continue;
+        }
+        const char *hint = config_suggest_name(name);
+        int line = L->user[k].line;
+        if (hint)
+            config_errors_add(L->errs,
+                              "%s:%d: unknown parameter \"%s\"; did you mean \"%s\"?",
+                              L->cfg->file, line, config_quote(name, q, sizeof q), hint);
+        else
+            config_errors_add(L->errs,
+                              "%s:%d: unknown parameter \"%s\"; fix or remove it "
+                              "(run \"postern check -d\" to list known parameters)",
+                              L->cfg->file, line, config_quote(name, q, sizeof q));
+    }
+}
+
+/* Index of the user-defined parameter s[0..len), or -1. */
+static long find_user_n(const struct loader *L, const char *s, size_t len)
+{
+    for (size_t k = 0; k < L->nuser; k++)
+        if (strlen(L->user[k].name) == len && memcmp(L->user[k].name, s, len) == 0)
+            return (long)k;
+    return -1;
+}
+
 /* Record one "name = value" line; a bad line is reported and skipped. */
 static void assign(struct loader *L, const char *text, int line)
 {
@@ -265,10 +370,6 @@ static void assign(struct loader *L, const char *text, int line)
     size_t nlen = (size_t)(ne - text);
     long idx = find_param_n(text, nlen);
     if (idx < 0) {
-        if (!err_kept(L)) {
-            L->errs->n++;       /* no name suggestion for a message not shown */
-            return;
-        }
         char *name = strndup(text, nlen);
         if (!name) {
             oom_err(L, line);
@@ -276,7 +377,9 @@ static void assign(struct loader *L, const char *text, int line)
         }
         const char *pf, *ok;
         enum cfg_class cls = config_postfix_class(name, &pf, &ok);
-        const char *hint = config_suggest_name(name);
+        /* no name suggestion for a message not shown: a wrong file can
+         * have an unknown name on every line */
+        const char *hint = err_kept(L) ? config_suggest_name(name) : NULL;
         const char *v = eq + 1;
         while (is_ws((unsigned char)*v))
             v++;
@@ -317,12 +420,14 @@ static void assign(struct loader *L, const char *text, int line)
                 L->pf[k] = (struct pf_line){ name, val, line };
                 name = NULL;    /* owned by L->pf now */
             }
-        } else if (pf)
+        } else if (pf) {
             config_errors_add(L->errs,
                               "%s:%d: \"%s\" is a Postfix parameter that postern does "
                               "not implement: %s; remove the line",
                               L->cfg->file, line, config_quote(name, q, sizeof q), pf);
-        else if (hint)
+        } else if (keep_user(L, &name, v, line)) {
+            /* decided once every line is read (user_check) */
+        } else if (hint)
             config_errors_add(L->errs,
                               "%s:%d: unknown parameter \"%s\"; did you mean \"%s\"?",
                               L->cfg->file, line, config_quote(name, q, sizeof q), hint);
@@ -678,6 +783,21 @@ static int expand_text(struct loader *L, size_t i, const char *s, struct sbuf *o
             s++;
         }
         long j = find_param_n(name, len);
+        long u = j < 0 ? find_user_n(L, name, len) : -1;
+        if (u >= 0) {
+            /* a user-defined parameter: its value, expanded in turn */
+            if (L->user_busy[u] || L->depth >= CFG_MAX_DEPTH) {
+                param_err(L, i, "parameter loop (or nesting deeper than %d) through $%s",
+                          CFG_MAX_DEPTH, config_quote(L->user[u].name, q, sizeof q));
+                return -1;
+            }
+            L->user_busy[u] = 1;
+            int rc = expand_text(L, i, L->user[u].value, out);
+            L->user_busy[u] = 0;
+            if (rc < 0)
+                return -1;
+            continue;
+        }
         if (j < 0) {
             char nbuf[CFG_NAME_MAX + 1];
             size_t n = len < CFG_NAME_MAX ? len : CFG_NAME_MAX;
@@ -1037,6 +1157,8 @@ struct config *config_load_postfix_collect(const char *text, const char *name,
     if (!L.oom)
         parse_lines(&L, text);
     if (!L.oom)
+        user_check(&L, master);
+    if (!L.oom)
         apply_mapped(&L, master, master_name ? master_name : "master.cf");
     L.postfix |= master != NULL;
     if (!L.oom && L.postfix)
@@ -1067,6 +1189,13 @@ struct config *config_load_postfix_collect(const char *text, const char *name,
     for (i = 0; i < L.npf; i++) {
         free((char *)L.pf[i].name);
         free((char *)L.pf[i].value);
+    }
+    for (i = 0; i < L.nuser; i++) {
+        /* the referenced ones stay, for config_print_nondefault */
+        if (!L.oom && L.cfg && L.user_used[i] && keep_defined(L.cfg, &L.user[i]) < 0)
+            L.oom = 1;
+        free((char *)L.user[i].name);
+        free((char *)L.user[i].value);
     }
     if (L.oom) {
         config_free(L.cfg);
@@ -1204,6 +1333,9 @@ void config_free(struct config *cfg)
         if (cfg->raw)
             free(cfg->raw[i]);
     }
+    for (size_t k = 0; k < cfg->ndefined; k++)
+        free(cfg->defined[k]);
+    free(cfg->defined);
     free(cfg->raw);
     free(cfg->line);
     free(cfg->file);
@@ -1214,6 +1346,8 @@ void config_print_nondefault(const struct config *cfg, FILE *out)
 {
     if (!cfg || !cfg->raw)
         return;
+    for (size_t k = 0; k < cfg->ndefined; k++)
+        fprintf(out, "%s\n", cfg->defined[k]);
     for (size_t i = 0; config_params[i].name; i++)
         if (cfg->raw[i] && strcmp(cfg->raw[i], config_params[i].def) != 0)
             fprintf(out, "%s = %s\n", config_params[i].name, cfg->raw[i]);

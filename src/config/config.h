@@ -165,6 +165,9 @@ struct config {
     char **raw;         /* value as written in the file, NULL if not set */
     int *line;          /* line of the last assignment, 0 if not set */
     char *file;         /* file name given to config_load / config_load_text */
+    char **defined;     /* "name = value" of the user-defined parameters a
+                         * $name refers to (Postfix's $mua_* style) */
+    size_t ndefined;
 
     /* The exact value, in milliseconds, of each time parameter that drives
      * a timer of the queue or the SMTP client: these accept the `ms` unit

@@ -46,10 +46,16 @@ static int service_port(const char *s)
     return (int)v;
 }
 
-/* A value for a URL's query: list separators become '+'. */
+/* A value for a URL's query: list separators become '+', and '$' "$$",
+ * so that a $name (main.cf's $mua_client_restrictions) is expanded in the
+ * listener's own load, not in the listen list's. */
 static void add_query_value(struct sbuf *out, const char *v)
 {
     for (; *v; v++) {
+        if (*v == '$') {
+            sbuf_add(out, "$$", 2);
+            continue;
+        }
         char c = *v == ',' || is_sp(*v) ? '+' : *v;
         if (c == '+' && out->len && out->s[out->len - 1] == '+')
             continue;

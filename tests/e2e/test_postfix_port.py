@@ -11,6 +11,7 @@ copies one to a temporary directory and points its host-specific paths
 import pathlib
 import re
 import shutil
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -231,8 +232,9 @@ def test_relay_main_cf_with_master_cf_has_three_listeners(tmp_path, test_ca):  #
     listen = re.search(r"^listen = (.*)$", r.stdout, re.M).group(1).split()
     assert listen == [
         "smtp://127.0.0.1:25",
+        # $mua_relay_restrictions: expanded in the listener's own load
         "submission://127.0.0.1:587?smtpd_tls_security_level=encrypt&smtpd_sasl_auth_enable="
-        "yes&smtpd_tls_auth_only=yes&smtpd_relay_restrictions=permit_sasl_authenticated+reject",
+        "yes&smtpd_tls_auth_only=yes&smtpd_relay_restrictions=$$mua_relay_restrictions",
         "submissions://127.0.0.1:465?smtpd_sasl_auth_enable=yes&smtpd_relay_restrictions="
         "permit_sasl_authenticated+reject",
     ]
@@ -253,8 +255,8 @@ def greeting(port, ctx=None):
 
 def test_master_cf_services_listen(make_postern, test_ca):  # noqa: F811
     """postern serve -c main.cf with a master.cf beside it listens on its
-    services: plain SMTP, implicit TLS (smtpd_tls_wrappermode), STARTTLS
-    required (an override)."""
+    services: plain SMTP, implicit TLS (smtpd_tls_wrappermode), and one whose
+    relay restrictions are main.cf's user-defined $mua_relay_restrictions."""
     p = make_postern(start=False)       # its directories, readable by mail_owner
     cert, key = tls_pair(p.base, test_ca)
     d = p.base / "postfix"
@@ -266,12 +268,14 @@ def test_master_cf_services_listen(make_postern, test_ca):  # noqa: F811
         f"queue_directory = {p.queue_dir}\ncapture_directory = {p.mail_dir}\n"
         "default_transport = capture\nmyhostname = relay.example.com\n"
         "dns_servers = 127.0.0.1:1\nsmtpd_peername_lookup = no\n"
+        "mynetworks = 127.0.0.0/8\n"
+        "mua_relay_restrictions = reject\n"
         f"smtpd_tls_cert_file = {cert}\nsmtpd_tls_key_file = {key}\n")
     (d / "master.cf").write_text(
         f"{ports[0]} inet n - y - - smtpd\n"
         f"{ports[1]} inet n - y - - smtpd\n  -o smtpd_tls_wrappermode=yes\n"
         f"{ports[2]} inet n - y - - smtpd\n  -o syslog_name=postfix/submission\n"
-        "  -o smtpd_tls_security_level=encrypt\n"
+        "  -o smtpd_relay_restrictions=$mua_relay_restrictions\n"
         "pickup unix n - y 60 1 pickup\n")
     require_binary()
     log = p.base / "serve.log"
@@ -290,12 +294,19 @@ def test_master_cf_services_listen(make_postern, test_ca):  # noqa: F811
         text = log.read_text(errors="replace")
         assert f"listening on smtp://127.0.0.1:{ports[0]}\n" in text
         assert f"listening on submissions://127.0.0.1:{ports[1]}\n" in text
-        assert (f"listening on smtp://127.0.0.1:{ports[2]}?smtpd_tls_security_level=encrypt\n"
-                in text)
+        assert (f"listening on smtp://127.0.0.1:{ports[2]}?smtpd_relay_restrictions="
+                "$mua_relay_restrictions\n" in text)
         assert re.search(r"main\.cf:1: warning: biff: ", text)
-        # the implicit-TLS one speaks TLS first; the others greet in clear
+        # the implicit-TLS one speaks TLS first
         assert greeting(ports[1], cctx).startswith(b"220 ")
-        assert greeting(ports[2]).startswith(b"220 ")
+        # main.cf's relay restrictions (permit_mynetworks first) on the first,
+        # $mua_relay_restrictions (reject) on the third
+        for port, want in ((ports[0], 250), (ports[2], 554)):
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as c:
+                c.ehlo("client.example.com")
+                c.mail("app@relay.example.com")
+                code, _ = c.rcpt("someone@elsewhere.example")
+                assert code == want, (port, code)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -314,6 +325,8 @@ def test_postfix_output_is_a_config_check_accepts_without_warnings(tmp_path,
     assert re.search(r"^#   \S+master.cf:6: submission inet smtpd: mapped to listen", out, re.M)
     assert "\nlisten = smtp://127.0.0.1:25 submission://127.0.0.1:587?" in out
     assert "\nsmtpd_sasl_path = /var/spool/postfix/private/auth\n" in out
+    # the user-defined parameter master.cf refers to
+    assert "\nmua_relay_restrictions = permit_sasl_authenticated, reject\n" in out
     for name in ("biff", "inet_interfaces", "alias_maps", "compatibility_level"):
         assert not re.search(rf"^{name}\s*=", out, re.M), name
     cf = tmp_path / "postern.cf"

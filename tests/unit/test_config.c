@@ -633,6 +633,60 @@ static void test_postfix_sasl(void **state)
     config_free(cfg);
 }
 
+/* Postfix's user-defined parameters: a name postern does not know is
+ * accepted when a $name refers to it (main.cf or master.cf), and expanded;
+ * any other stays an error. */
+static void test_user_defined_parameters(void **state)
+{
+    (void)state;
+    static struct config_errors errs;
+    static char notes[8192];
+    char buf[512];
+    struct config *cfg = load_notes(
+        "mua_base = permit_sasl_authenticated\n"
+        "mua_client_restrictions = $mua_base, reject\n"
+        "smtpd_client_restrictions = ${mua_client_restrictions}\n"
+        "orphan_thing = 1\n"
+        "mesage_size_limit = 5\n", notes, sizeof notes, &errs);
+    assert_int_equal(errs.n, 2);
+    assert_string_equal(errs.msg[0], "main.cf:4: unknown parameter \"orphan_thing\"; fix or "
+                        "remove it (run \"postern check -d\" to list known parameters)");
+    assert_string_equal(errs.msg[1], "main.cf:5: unknown parameter \"mesage_size_limit\"; "
+                        "did you mean \"message_size_limit\"?");
+    assert_string_equal(value(cfg, "smtpd_client_restrictions", buf, sizeof buf),
+                        "permit_sasl_authenticated|reject");
+    config_free(cfg);
+
+    /* referenced from master.cf only; printed with the settings */
+    memset(&errs, 0, sizeof errs);
+    struct config_postfix_files pf = {
+        "submission inet n - y - - smtpd -o smtpd_relay_restrictions=$mua_relay\n",
+        "master.cf", NULL, NULL };
+    cfg = config_load_postfix_collect("mua_relay = permit_sasl_authenticated, reject\n",
+                                      "main.cf", &pf, &errs);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf),
+                        "submission://0.0.0.0:587?smtpd_relay_restrictions=$mua_relay|"
+                        "submission://[::]:587?smtpd_relay_restrictions=$mua_relay");
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    config_print_nondefault(cfg, f);
+    fclose(f);
+    assert_non_null(strstr(out, "mua_relay = permit_sasl_authenticated, reject\n"));
+    assert_non_null(strstr(out, "smtpd_relay_restrictions=$$mua_relay "));
+    free(out);
+    config_free(cfg);
+
+    /* a loop through them is an error, not a hang */
+    memset(&errs, 0, sizeof errs);
+    cfg = config_load_text_collect("a_x = $b_x\nb_x = $a_x\nmyorigin = $a_x\n", "main.cf",
+                                   &errs);
+    assert_int_equal(errs.n, 1);
+    assert_non_null(strstr(errs.msg[0], "parameter loop"));
+    config_free(cfg);
+}
+
 static void test_postfix_every_message_in_line_order(void **state)
 {
     (void)state;
@@ -1535,6 +1589,7 @@ int main(void)
         cmocka_unit_test(test_postfix_every_message_in_line_order),
         cmocka_unit_test(test_postfix_master_cf_listeners),
         cmocka_unit_test(test_postfix_sasl),
+        cmocka_unit_test(test_user_defined_parameters),
         cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_expansion_errors),
         cmocka_unit_test(test_expansion_size_cap),
