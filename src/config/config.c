@@ -3,7 +3,10 @@
  * Loading runs in three steps:
  *   1. read the text into logical lines (comments, blank lines, continuation
  *      lines) and record each "name = value" as the parameter's raw value and
- *      line (later assignments win);
+ *      line (later assignments win); a Postfix name postern does not
+ *      implement is mapped, ignored with a warning or refused
+ *      (postfix_names.c), and the Postfix steps (config_pfload.c) then make
+ *      a Postfix main.cf work as written;
  *   2. expand $name, ${name} and $(name) in every parameter's raw value (or
  *      its default), recursively and memoized, so the order of the file does
  *      not matter;
@@ -17,6 +20,7 @@
  * logs. */
 #include "config.h"
 #include "config_internal.h"
+#include "config_loader.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,28 +41,12 @@
 #define CFG_PRINTF(a, b)
 #endif
 
-#define CFG_MAX_DEPTH    100            /* nesting of $name references */
 #define CFG_MAX_VALUE    (1024 * 1024)  /* bytes of one expanded value */
 #define CFG_SUGGEST_DIST 3              /* max edit distance for a hint */
 #define CFG_NAME_MAX     128            /* longer $names are never known */
-#define CFG_MAX_MAPPED   32             /* mapped Postfix lines kept */
-#define CFG_MAX_RESULTS  8              /* what they become */
-#define CFG_MAX_USER     64             /* user-defined parameters kept */
 
 /* ------------------------------------------------------------------ */
-/* small helpers                                                        */
-
-static int is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
-           c == '\v';
-}
-
-static int is_name_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '_';
-}
+/* small helpers (config_is_ws, config_is_name_char: config_loader.h)   */
 
 static unsigned char lower(unsigned char c)
 {
@@ -174,32 +162,7 @@ const char *config_suggest_name(const char *name)
 /* ------------------------------------------------------------------ */
 /* loading state                                                        */
 
-/* ST_FAILED: the value is in error (reported, or refers to one that is);
- * the parameter is left empty. */
-enum { ST_TODO, ST_BUSY, ST_DONE, ST_FAILED };
-
-struct loader {
-    struct config *cfg;
-    size_t n;                   /* number of parameters */
-    char **exp;                 /* expanded text, per parameter */
-    unsigned char *state;       /* ST_*, per parameter (loop detection) */
-    size_t stack[CFG_MAX_DEPTH + 1];
-    size_t depth;
-    long i_myhostname, i_mydomain;
-    const char *shown;          /* expanded text for param_err, or NULL */
-    struct config_errors *errs;
-    int oom;                    /* out of memory: stop, return nothing */
-    struct pf_line pf[CFG_MAX_MAPPED];  /* Postfix lines to map (values owned) */
-    size_t npf;
-    int postfix;                /* a Postfix main.cf: Postfix names, a master.cf */
-    /* names postern does not know, kept until it is known whether a $name
-     * refers to them (Postfix's user-defined parameters, $mua_*); a
-     * referenced one is expanded, any other is an error */
-    struct pf_line user[CFG_MAX_USER];
-    unsigned char user_busy[CFG_MAX_USER];
-    unsigned char user_used[CFG_MAX_USER];
-    size_t nuser;
-};
+/* struct loader and its states: config_loader.h */
 
 /* Whether another error would be kept. When not, callers only count it
  * and skip composing it: a wrong file can have an error on every line. */
@@ -208,7 +171,7 @@ static int err_kept(const struct loader *L)
     return L->errs->n < CONFIG_MAX_ERRORS;
 }
 
-static void oom_err(struct loader *L, int line)
+void config_loader_oom(struct loader *L, int line)
 {
     L->oom = 1;
     if (line > 0)
@@ -251,103 +214,6 @@ static void CFG_PRINTF(3, 4) param_err(struct loader *L, size_t i, const char *f
 /* ------------------------------------------------------------------ */
 /* step 1: lines                                                        */
 
-/* Keep an unknown "name = value" as a possible user-defined parameter: 1
- * (then *name is owned by L), or 0 when there is no room (an error then). */
-static int keep_user(struct loader *L, char **name, const char *value, int line)
-{
-    size_t k = 0;
-    while (k < L->nuser && strcmp(L->user[k].name, *name) != 0)
-        k++;
-    if (k == CFG_MAX_USER)
-        return 0;
-    char *v = strdup(value);
-    if (!v) {
-        oom_err(L, line);
-        return 1;
-    }
-    if (k < L->nuser) {         /* a later line wins */
-        free((char *)L->user[k].name);
-        free((char *)L->user[k].value);
-    } else {
-        L->nuser++;
-    }
-    L->user[k] = (struct pf_line){ *name, v, line };
-    *name = NULL;
-    return 1;
-}
-
-/* Keep "name = value" of a referenced user-defined parameter in cfg. */
-static int keep_defined(struct config *cfg, const struct pf_line *u)
-{
-    char **v = realloc(cfg->defined, (cfg->ndefined + 1) * sizeof *v);
-    if (!v)
-        return -1;
-    cfg->defined = v;
-    size_t len = strlen(u->name) + strlen(u->value) + 4;
-    if (!(v[cfg->ndefined] = malloc(len)))
-        return -1;
-    snprintf(v[cfg->ndefined], len, "%s = %s", u->name, u->value);
-    cfg->ndefined++;
-    return 0;
-}
-
-/* Whether text refers to $name, ${name} or $(name). */
-static int refers_to(const char *text, const char *name)
-{
-    size_t nl = strlen(name);
-    for (const char *d = text ? strchr(text, '$') : NULL; d; d = strchr(d + 1, '$')) {
-        const char *n = d + 1;
-        if (*n == '$')          /* $$name: a listen URL's override, expanded in
-                                 * the listener's own load */
-            n++, d++;
-        if (*n == '{' || *n == '(')
-            n++;
-        if (strncmp(n, name, nl) == 0 && !is_name_char((unsigned char)n[nl]))
-            return 1;
-    }
-    return 0;
-}
-
-/* The unknown names no $name refers to (in the file, or in master.cf) are
- * errors, as an unknown parameter always is: Postfix would only warn, and
- * a misspelt restriction list must not go unnoticed. */
-static void user_check(struct loader *L, const char *master)
-{
-    char q[CFG_QUOTE_MAX];
-    for (size_t k = 0; k < L->nuser; k++) {
-        const char *name = L->user[k].name;
-        int used = refers_to(master, name);
-        for (size_t i = 0; !used && i < L->n; i++)
-            used = refers_to(L->cfg->raw[i], name);
-        for (size_t m = 0; !used && m < L->nuser; m++)
-            used = m != k && refers_to(L->user[m].value, name);
-        if (used) {
-            L->user_used[k] = 1;
-            continue;
-        }
-        const char *hint = config_suggest_name(name);
-        int line = L->user[k].line;
-        if (hint)
-            config_errors_add(L->errs,
-                              "%s:%d: unknown parameter \"%s\"; did you mean \"%s\"?",
-                              L->cfg->file, line, config_quote(name, q, sizeof q), hint);
-        else
-            config_errors_add(L->errs,
-                              "%s:%d: unknown parameter \"%s\"; fix or remove it "
-                              "(run \"postern check -d\" to list known parameters)",
-                              L->cfg->file, line, config_quote(name, q, sizeof q));
-    }
-}
-
-/* Index of the user-defined parameter s[0..len), or -1. */
-static long find_user_n(const struct loader *L, const char *s, size_t len)
-{
-    for (size_t k = 0; k < L->nuser; k++)
-        if (strlen(L->user[k].name) == len && memcmp(L->user[k].name, s, len) == 0)
-            return (long)k;
-    return -1;
-}
-
 /* Record one "name = value" line; a bad line is reported and skipped. */
 static void assign(struct loader *L, const char *text, int line)
 {
@@ -360,7 +226,7 @@ static void assign(struct loader *L, const char *text, int line)
         return;
     }
     const char *ne = eq;
-    while (ne > text && is_ws((unsigned char)ne[-1]))
+    while (ne > text && config_is_ws((unsigned char)ne[-1]))
         ne--;
     if (ne == text) {
         config_errors_add(L->errs, "%s:%d: missing parameter name before \"=\"; "
@@ -372,7 +238,7 @@ static void assign(struct loader *L, const char *text, int line)
     if (idx < 0) {
         char *name = strndup(text, nlen);
         if (!name) {
-            oom_err(L, line);
+            config_loader_oom(L, line);
             return;
         }
         const char *pf, *ok;
@@ -381,7 +247,7 @@ static void assign(struct loader *L, const char *text, int line)
          * have an unknown name on every line */
         const char *hint = err_kept(L) ? config_suggest_name(name) : NULL;
         const char *v = eq + 1;
-        while (is_ws((unsigned char)*v))
+        while (config_is_ws((unsigned char)*v))
             v++;
         L->postfix |= cls != CFG_CLASS_UNKNOWN;
         if (cls == CFG_CLASS_REFUSED && (!*v || (ok && strcasecmp(v, ok) == 0))) {
@@ -402,7 +268,7 @@ static void assign(struct loader *L, const char *text, int line)
             char *val = strdup(v);
             if (!val) {
                 free(name);
-                oom_err(L, line);
+                config_loader_oom(L, line);
                 return;
             }
             size_t k = 0;       /* a later line replaces an earlier one */
@@ -425,7 +291,7 @@ static void assign(struct loader *L, const char *text, int line)
                               "%s:%d: \"%s\" is a Postfix parameter that postern does "
                               "not implement: %s; remove the line",
                               L->cfg->file, line, config_quote(name, q, sizeof q), pf);
-        } else if (keep_user(L, &name, v, line)) {
+        } else if (config_user_keep(L, &name, v, line)) {
             /* decided once every line is read (user_check) */
         } else if (hint)
             config_errors_add(L->errs,
@@ -440,11 +306,11 @@ static void assign(struct loader *L, const char *text, int line)
         return;
     }
     const char *v = eq + 1;
-    while (is_ws((unsigned char)*v))
+    while (config_is_ws((unsigned char)*v))
         v++;
     char *copy = strdup(v);     /* trailing space was trimmed per line */
     if (!copy) {
-        oom_err(L, line);
+        config_loader_oom(L, line);
         return;
     }
     free(L->cfg->raw[idx]);
@@ -466,9 +332,9 @@ static void parse_lines(struct loader *L, const char *text)
         const char *bol = p;
         p = eol ? eol + 1 : e;
         lineno++;
-        while (s < e && is_ws((unsigned char)*s))
+        while (s < e && config_is_ws((unsigned char)*s))
             s++;
-        while (e > s && is_ws((unsigned char)e[-1]))
+        while (e > s && config_is_ws((unsigned char)e[-1]))
             e--;
         if (s == e || *s == '#')
             continue;           /* blank or comment: ignored, even inside
@@ -496,242 +362,11 @@ static void parse_lines(struct loader *L, const char *text)
             cur_line = lineno;
         }
         if (cur.oom)
-            oom_err(L, lineno);
+            config_loader_oom(L, lineno);
     }
     if (!L->oom && cur_line)
         assign(L, cur.s, cur_line);
     sbuf_free(&cur);
-}
-
-/* The mapped Postfix lines become postern parameters, unless the file
- * sets those itself; each says so in a note. */
-static void apply_mapped(struct loader *L, const char *master, const char *master_file)
-{
-    struct pf_result r[CFG_MAX_RESULTS];
-    char q[CFG_QUOTE_MAX], q2[CFG_QUOTE_MAX];
-    size_t n = config_postfix_map(L->pf, L->npf, master, master_file, L->errs, r,
-                                  CFG_MAX_RESULTS);
-    const char *file = L->cfg->file;
-    for (size_t k = 0; k < n; k++) {
-        const struct pf_line *f = r[k].from;
-        long idx = config_param_index(r[k].name);
-        if (idx < 0)
-            continue;           /* cannot happen: the table has them */
-        if (r[k].master) {      /* master.cf's notes said what it became */
-            if (r[k].none)
-                continue;
-            if (L->cfg->line[idx] > 0) {
-                config_notes_add(L->errs, L->cfg->line[idx], "%s:%d: warning: %s is set "
-                                 "here: %s's services are not used for it", file,
-                                 L->cfg->line[idx], r[k].name, master_file);
-                continue;
-            }
-            char *copy = strdup(r[k].value);
-            if (!copy) {
-                oom_err(L, 0);
-                return;
-            }
-            free(L->cfg->raw[idx]);
-            L->cfg->raw[idx] = copy;
-            L->cfg->line[idx] = f ? f->line : 0;
-            if (f)
-                config_notes_add(L->errs, f->line, "%s:%d: %s = %s: the addresses of %s's "
-                                 "services", file, f->line, f->name,
-                                 config_quote(f->value, q, sizeof q), master_file);
-            if (r[k].also)
-                config_notes_add(L->errs, r[k].also->line, "%s:%d: %s = %s: the addresses "
-                                 "of %s's services, with %s (line %d)", file,
-                                 r[k].also->line, r[k].also->name,
-                                 config_quote(r[k].also->value, q2, sizeof q2), master_file,
-                                 f->name, f->line);
-            continue;
-        }
-        config_quote(f->value, q, sizeof q);
-        if (r[k].error[0]) {
-            config_errors_add(L->errs, "%s:%d: %s = \"%s\": %s", file, r[k].line,
-                              f->name, q, r[k].error);
-            continue;
-        }
-        if (L->cfg->line[idx] > 0 && L->cfg->line[idx] != r[k].line) {
-            config_notes_add(L->errs, f->line, "%s:%d: warning: %s: ignored: %s is set "
-                             "on line %d", file, f->line, f->name, r[k].name,
-                             L->cfg->line[idx]);
-            continue;
-        }
-        if (r[k].none || r[k].shadowed) {
-            config_notes_add(L->errs, f->line, "%s:%d: warning: %s = %s: nothing to map; "
-                             "ignored", file, f->line, f->name, q);
-            continue;
-        }
-        char *copy = strdup(r[k].value);
-        if (!copy) {
-            oom_err(L, r[k].line);
-            return;
-        }
-        free(L->cfg->raw[idx]);
-        L->cfg->raw[idx] = copy;
-        L->cfg->line[idx] = r[k].line;
-        config_notes_add(L->errs, r[k].line, "%s:%d: %s = %s: mapped to %s = %s", file,
-                         r[k].line, f->name, q, r[k].name,
-                         config_quote(r[k].value, q2, sizeof q2));
-        if (r[k].also)
-            config_notes_add(L->errs, r[k].also->line, "%s:%d: %s = %s: mapped to %s "
-                             "with %s (line %d)", file, r[k].also->line, r[k].also->name,
-                             config_quote(r[k].also->value, q2, sizeof q2), r[k].name,
-                             f->name, f->line);
-    }
-}
-
-/* Set parameter i's raw value as if line `line` had said so. */
-static int set_raw(struct loader *L, long i, const char *value, int line)
-{
-    char *copy = strdup(value);
-    if (!copy) {
-        oom_err(L, line);
-        return -1;
-    }
-    free(L->cfg->raw[i]);
-    L->cfg->raw[i] = copy;
-    L->cfg->line[i] = line;
-    return 0;
-}
-
-/* SMTP AUTH of a Postfix main.cf. Postfix's default type, cyrus, is the
- * Cyrus library, which a Postfix host nearly always points at saslauthd
- * (pwcheck_method: saslauthd): postern asks saslauthd itself. Under cyrus,
- * smtpd_sasl_path is the Cyrus application name ("smtpd"), not a socket:
- * it goes. Dovecot's relative socket (private/auth) is under Postfix's
- * queue directory, /var/spool/postfix, unless the file names another. */
-static void map_sasl(struct loader *L)
-{
-    long ti = config_param_index("smtpd_sasl_type");
-    long pi = config_param_index("smtpd_sasl_path");
-    long qi = config_param_index("queue_directory");
-    long ai = config_param_index("smtpd_sasl_auth_enable");
-    if (ti < 0 || pi < 0 || qi < 0 || ai < 0)
-        return;
-    const char *file = L->cfg->file;
-    const char *type = L->cfg->raw[ti];
-    const char *path = L->cfg->raw[pi];
-    char q[CFG_QUOTE_MAX];
-    int on = L->cfg->raw[ai] && (strcasecmp(L->cfg->raw[ai], "yes") == 0 ||
-                                 strcasecmp(L->cfg->raw[ai], "true") == 0 ||
-                                 strcasecmp(L->cfg->raw[ai], "on") == 0 ||
-                                 strcmp(L->cfg->raw[ai], "1") == 0);
-    /* also when AUTH is off here: a master.cf -o may turn it on */
-    if (!type || strcasecmp(type, "cyrus") == 0) {
-        int line = type ? L->cfg->line[ti] : on ? L->cfg->line[ai] : 0;
-        if (set_raw(L, ti, "saslauthd", line) < 0)
-            return;
-        char at[32] = "";
-        if (line > 0)
-            snprintf(at, sizeof at, ":%d", line);
-        config_notes_add(L->errs, line, "%s%s: smtpd_sasl_type = cyrus%s: mapped to "
-                         "smtpd_sasl_type = saslauthd (Cyrus's pwcheck_method: saslauthd; "
-                         "the socket is smtpd_sasl_path, default /run/saslauthd/mux)", file,
-                         at, type ? "" : " (Postfix's default)");
-        if (path) {
-            int pl = L->cfg->line[pi];
-            config_notes_add(L->errs, pl, "%s:%d: warning: smtpd_sasl_path = %s: the Cyrus "
-                             "application name; ignored (write saslauthd's socket, "
-                             "saslauthd_path of Cyrus's %s.conf, to use another)", file, pl,
-                             config_quote(path, q, sizeof q), config_quote(path, q, sizeof q));
-            free(L->cfg->raw[pi]);
-            L->cfg->raw[pi] = NULL;
-            L->cfg->line[pi] = 0;
-        }
-        return;
-    }
-    if (type && strcasecmp(type, "dovecot") == 0 && path && path[0] && path[0] != '/' &&
-        !L->cfg->raw[qi]) {
-        char abs[1024];
-        int pl = L->cfg->line[pi];
-        snprintf(abs, sizeof abs, "/var/spool/postfix/%s", path);
-        config_quote(path, q, sizeof q);
-        if (set_raw(L, pi, abs, pl) < 0)
-            return;
-        config_notes_add(L->errs, pl, "%s:%d: smtpd_sasl_path = %s: mapped to "
-                         "smtpd_sasl_path = /var/spool/postfix/%s (Postfix's queue "
-                         "directory)", file, pl, q, q);
-    }
-}
-
-/* Where Postfix's default means something else than postern's, a Postfix
- * main.cf gets Postfix's: mail goes out by smtp, not into capture files.
- * myorigin may name a file in Postfix (Debian's /etc/mailname); postern
- * does not read one there. */
-static void map_defaults(struct loader *L, const struct config_postfix_files *pf)
-{
-    long ti = config_param_index("default_transport");
-    long oi = config_param_index("myorigin");
-    char q[CFG_QUOTE_MAX], q2[CFG_QUOTE_MAX];
-    if (ti >= 0 && !L->cfg->raw[ti]) {
-        if (set_raw(L, ti, "smtp", 0) < 0)
-            return;
-        config_notes_add(L->errs, 0, "%s: default_transport = smtp: Postfix's default "
-                         "(postern's own is capture)", L->cfg->file);
-    }
-    if (oi < 0 || !L->cfg->raw[oi] || L->cfg->raw[oi][0] != '/')
-        return;
-    const char *file = L->cfg->raw[oi];
-    int line = L->cfg->line[oi];
-    config_quote(file, q, sizeof q);
-    if (!pf || !pf->myorigin_file || !pf->myorigin_text ||
-        strcmp(pf->myorigin_file, file) != 0) {
-        config_errors_add(L->errs, "%s:%d: myorigin = \"%s\": postern cannot read that "
-                          "file; write the domain out (myorigin = DOMAIN)", L->cfg->file,
-                          line, q);
-        return;
-    }
-    /* Postfix takes the file's first line */
-    const char *s = pf->myorigin_text;
-    while (is_ws((unsigned char)*s))
-        s++;
-    size_t n = strcspn(s, " \t\r\n");
-    char dom[256];
-    if (n == 0 || n >= sizeof dom) {
-        config_errors_add(L->errs, "%s:%d: myorigin = \"%s\": %s has no domain on its "
-                          "first line; write the domain out (myorigin = DOMAIN)",
-                          L->cfg->file, line, q, q);
-        return;
-    }
-    memcpy(dom, s, n);
-    dom[n] = '\0';
-    config_quote(dom, q2, sizeof q2);
-    if (set_raw(L, oi, dom, line) < 0)
-        return;
-    config_notes_add(L->errs, line, "%s:%d: myorigin = %s: mapped to myorigin = %s (the "
-                     "file's first line)", L->cfg->file, line, q, q2);
-}
-
-int config_myorigin_path(const char *text, char *buf, size_t len)
-{
-    int found = -1;
-    for (const char *p = text; p && *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t ll = eol ? (size_t)(eol - p) : strlen(p);
-        if (ll > 8 && strncmp(p, "myorigin", 8) == 0) {
-            const char *v = p + 8;
-            while (v < p + ll && (*v == ' ' || *v == '\t'))
-                v++;
-            if (v < p + ll && *v == '=') {
-                v++;
-                while (v < p + ll && (*v == ' ' || *v == '\t'))
-                    v++;
-                size_t vl = (size_t)(p + ll - v);
-                while (vl > 0 && is_ws((unsigned char)v[vl - 1]))
-                    vl--;
-                found = -1;     /* the last assignment wins */
-                if (vl > 0 && v[0] == '/' && vl < len) {
-                    memcpy(buf, v, vl);
-                    buf[vl] = '\0';
-                    found = 0;
-                }
-            }
-        }
-        p = eol ? eol + 1 : NULL;
-    }
-    return found;
 }
 
 /* ------------------------------------------------------------------ */
@@ -760,7 +395,7 @@ static int expand_text(struct loader *L, size_t i, const char *s, struct sbuf *o
         if (close)
             s++;
         const char *name = s;
-        while (is_name_char((unsigned char)*s))
+        while (config_is_name_char((unsigned char)*s))
             s++;
         size_t len = (size_t)(s - name);
         if (len == 0) {
@@ -783,7 +418,7 @@ static int expand_text(struct loader *L, size_t i, const char *s, struct sbuf *o
             s++;
         }
         long j = find_param_n(name, len);
-        long u = j < 0 ? find_user_n(L, name, len) : -1;
+        long u = j < 0 ? config_user_find(L, name, len) : -1;
         if (u >= 0) {
             /* a user-defined parameter: its value, expanded in turn */
             if (L->user_busy[u] || L->depth >= CFG_MAX_DEPTH) {
@@ -883,7 +518,7 @@ static int expand_param(struct loader *L, size_t i)
     }
     char *val = rc == 0 ? sbuf_take(&out, NULL) : NULL;   /* "" when empty */
     if (rc == 0 && !val) {
-        oom_err(L, L->cfg->line[i]);
+        config_loader_oom(L, L->cfg->line[i]);
         rc = -1;
     }
     if (rc < 0) {
@@ -973,12 +608,12 @@ static int split_list(const char *s, struct cfg_list *list)
 {
     size_t cap = 0;
     while (*s) {
-        while (*s == ',' || is_ws((unsigned char)*s))
+        while (*s == ',' || config_is_ws((unsigned char)*s))
             s++;
         if (!*s)
             break;
         const char *b = s;
-        while (*s && *s != ',' && !is_ws((unsigned char)*s))
+        while (*s && *s != ',' && !config_is_ws((unsigned char)*s))
             s++;
         if (list->n == cap) {
             size_t ncap = cap ? cap * 2 : 4;
@@ -1011,7 +646,7 @@ static int convert(struct loader *L, size_t i)
         return 0;
     case CFG_LIST:
         if (split_list(text, (struct cfg_list *)field(L->cfg, i)) < 0) {
-            oom_err(L, L->cfg->line[i]);
+            config_loader_oom(L, L->cfg->line[i]);
             return -1;
         }
         return 0;
@@ -1111,7 +746,7 @@ static void leave_empty(struct loader *L, size_t i)
     L->state[i] = ST_FAILED;
     if (config_params[i].type == CFG_STR && !*(char **)field(L->cfg, i) &&
         !(*(char **)field(L->cfg, i) = strdup("")))
-        oom_err(L, 0);
+        config_loader_oom(L, 0);
 }
 
 struct config *config_load_text_collect(const char *text, const char *name,
@@ -1157,14 +792,14 @@ struct config *config_load_postfix_collect(const char *text, const char *name,
     if (!L.oom)
         parse_lines(&L, text);
     if (!L.oom)
-        user_check(&L, master);
+        config_user_check(&L, master);
     if (!L.oom)
-        apply_mapped(&L, master, master_name ? master_name : "master.cf");
+        config_pf_apply(&L, master, master_name ? master_name : "master.cf");
     L.postfix |= master != NULL;
     if (!L.oom && L.postfix)
-        map_sasl(&L);
+        config_pf_sasl(&L);
     if (!L.oom && L.postfix)
-        map_defaults(&L, pf);
+        config_pf_defaults(&L, pf);
     for (i = 0; !L.oom && i < L.n; i++)
         expand_param(&L, i);    /* a failure is in L.state */
     for (i = 0; !L.oom && i < L.n; i++) {
@@ -1192,7 +827,7 @@ struct config *config_load_postfix_collect(const char *text, const char *name,
     }
     for (i = 0; i < L.nuser; i++) {
         /* the referenced ones stay, for config_print_nondefault */
-        if (!L.oom && L.cfg && L.user_used[i] && keep_defined(L.cfg, &L.user[i]) < 0)
+        if (!L.oom && L.cfg && L.user_used[i] && config_user_define(L.cfg, &L.user[i]) < 0)
             L.oom = 1;
         free((char *)L.user[i].name);
         free((char *)L.user[i].value);
