@@ -797,7 +797,7 @@ struct config *config_load_postfix_collect(const char *text, const char *name,
         config_pf_apply(&L, master, master_name ? master_name : "master.cf");
     L.postfix |= master != NULL;
     if (!L.oom && L.postfix)
-        config_pf_sasl(&L);
+        config_pf_sasl(&L, master);
     if (!L.oom && L.postfix)
         config_pf_defaults(&L, pf);
     for (i = 0; !L.oom && i < L.n; i++)

@@ -73,8 +73,9 @@ long config_user_find(const struct loader *L, const char *s, size_t len);
 /* The mapped Postfix lines (and master.cf) become postern parameters. */
 void config_pf_apply(struct loader *L, const char *master, const char *master_file);
 
-/* SMTP AUTH of a Postfix main.cf (cyrus -> saslauthd, dovecot's socket). */
-void config_pf_sasl(struct loader *L);
+/* SMTP AUTH of a Postfix main.cf (cyrus -> saslauthd, dovecot's socket);
+ * master: the master.cf text, or NULL. */
+void config_pf_sasl(struct loader *L, const char *master);
 
 /* Postfix's defaults where postern's differ; myorigin naming a file. */
 void config_pf_defaults(struct loader *L, const struct config_postfix_files *pf);

@@ -214,7 +214,7 @@ static int set_raw(struct loader *L, long i, const char *value, int line)
  * smtpd_sasl_path is the Cyrus application name ("smtpd"), not a socket:
  * it goes. Dovecot's relative socket (private/auth) is under Postfix's
  * queue directory, /var/spool/postfix, unless the file names another. */
-void config_pf_sasl(struct loader *L)
+void config_pf_sasl(struct loader *L, const char *master)
 {
     long ti = config_param_index("smtpd_sasl_type");
     long pi = config_param_index("smtpd_sasl_path");
@@ -238,10 +238,13 @@ void config_pf_sasl(struct loader *L)
         char at[32] = "";
         if (line > 0)
             snprintf(at, sizeof at, ":%d", line);
-        config_notes_add(L->errs, line, "%s%s: smtpd_sasl_type = cyrus%s: mapped to "
-                         "smtpd_sasl_type = saslauthd (Cyrus's pwcheck_method: saslauthd; "
-                         "the socket is smtpd_sasl_path, default /run/saslauthd/mux)", file,
-                         at, type ? "" : " (Postfix's default)");
+        /* said only where AUTH is on (here or on a master.cf service) */
+        if (type || on || (master && strstr(master, "smtpd_sasl_auth_enable=yes")))
+            config_notes_add(L->errs, line, "%s%s: smtpd_sasl_type = cyrus%s: mapped to "
+                             "smtpd_sasl_type = saslauthd (Cyrus's pwcheck_method: "
+                             "saslauthd; the socket is smtpd_sasl_path, default "
+                             "/run/saslauthd/mux)", file, at,
+                             type ? "" : " (Postfix's default)");
         if (path) {
             int pl = L->cfg->line[pi];
             config_notes_add(L->errs, pl, "%s:%d: warning: smtpd_sasl_path = %s: the Cyrus "
