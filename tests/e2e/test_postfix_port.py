@@ -208,6 +208,13 @@ def test_debian_stock_main_cf_and_master_cf(tmp_path, test_ca):  # noqa: F811
                       "submissions://0.0.0.0:465" + subs, "submissions://[::]:465" + subs]
     assert "smtpd_sasl_type = saslauthd\n" in r.stdout
 
+    # and its --postfix output is a postern configuration without warnings
+    out = check_postfix(d)
+    assert out.returncode == 0, out.stderr
+    (tmp_path / "postern.cf").write_text(out.stdout)
+    r = run_check(tmp_path / "postern.cf")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
 
 # --------------------------------------------------------------------------
 # a typical relay, its master.cf, --postfix
