@@ -3,7 +3,10 @@
  * Loading runs in three steps:
  *   1. read the text into logical lines (comments, blank lines, continuation
  *      lines) and record each "name = value" as the parameter's raw value and
- *      line (later assignments win);
+ *      line (later assignments win); a Postfix name postern does not
+ *      implement is mapped, ignored with a warning or refused
+ *      (postfix_names.c), and the Postfix steps (config_pfload.c) then make
+ *      a Postfix main.cf work as written;
  *   2. expand $name, ${name} and $(name) in every parameter's raw value (or
  *      its default), recursively and memoized, so the order of the file does
  *      not matter;
@@ -17,6 +20,7 @@
  * logs. */
 #include "config.h"
 #include "config_internal.h"
+#include "config_loader.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,25 +41,12 @@
 #define CFG_PRINTF(a, b)
 #endif
 
-#define CFG_MAX_DEPTH    100            /* nesting of $name references */
 #define CFG_MAX_VALUE    (1024 * 1024)  /* bytes of one expanded value */
 #define CFG_SUGGEST_DIST 3              /* max edit distance for a hint */
 #define CFG_NAME_MAX     128            /* longer $names are never known */
 
 /* ------------------------------------------------------------------ */
-/* small helpers                                                        */
-
-static int is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
-           c == '\v';
-}
-
-static int is_name_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || c == '_';
-}
+/* small helpers (config_is_ws, config_is_name_char: config_loader.h)   */
 
 static unsigned char lower(unsigned char c)
 {
@@ -171,22 +162,7 @@ const char *config_suggest_name(const char *name)
 /* ------------------------------------------------------------------ */
 /* loading state                                                        */
 
-/* ST_FAILED: the value is in error (reported, or refers to one that is);
- * the parameter is left empty. */
-enum { ST_TODO, ST_BUSY, ST_DONE, ST_FAILED };
-
-struct loader {
-    struct config *cfg;
-    size_t n;                   /* number of parameters */
-    char **exp;                 /* expanded text, per parameter */
-    unsigned char *state;       /* ST_*, per parameter (loop detection) */
-    size_t stack[CFG_MAX_DEPTH + 1];
-    size_t depth;
-    long i_myhostname, i_mydomain;
-    const char *shown;          /* expanded text for param_err, or NULL */
-    struct config_errors *errs;
-    int oom;                    /* out of memory: stop, return nothing */
-};
+/* struct loader and its states: config_loader.h */
 
 /* Whether another error would be kept. When not, callers only count it
  * and skip composing it: a wrong file can have an error on every line. */
@@ -195,7 +171,7 @@ static int err_kept(const struct loader *L)
     return L->errs->n < CONFIG_MAX_ERRORS;
 }
 
-static void oom_err(struct loader *L, int line)
+void config_loader_oom(struct loader *L, int line)
 {
     L->oom = 1;
     if (line > 0)
@@ -250,7 +226,7 @@ static void assign(struct loader *L, const char *text, int line)
         return;
     }
     const char *ne = eq;
-    while (ne > text && is_ws((unsigned char)ne[-1]))
+    while (ne > text && config_is_ws((unsigned char)ne[-1]))
         ne--;
     if (ne == text) {
         config_errors_add(L->errs, "%s:%d: missing parameter name before \"=\"; "
@@ -260,23 +236,64 @@ static void assign(struct loader *L, const char *text, int line)
     size_t nlen = (size_t)(ne - text);
     long idx = find_param_n(text, nlen);
     if (idx < 0) {
-        if (!err_kept(L)) {
-            L->errs->n++;       /* no name suggestion for a message not shown */
-            return;
-        }
         char *name = strndup(text, nlen);
         if (!name) {
-            oom_err(L, line);
+            config_loader_oom(L, line);
             return;
         }
-        const char *pf = config_postfix_hint(name);
-        const char *hint = config_suggest_name(name);
-        if (pf)
+        const char *pf, *ok;
+        enum cfg_class cls = config_postfix_class(name, &pf, &ok);
+        /* no name suggestion for a message not shown: a wrong file can
+         * have an unknown name on every line */
+        const char *hint = err_kept(L) ? config_suggest_name(name) : NULL;
+        const char *v = eq + 1;
+        while (config_is_ws((unsigned char)*v))
+            v++;
+        L->postfix |= cls != CFG_CLASS_UNKNOWN;
+        if (cls == CFG_CLASS_REFUSED && (!*v || (ok && strcasecmp(v, ok) == 0))) {
+            /* asks for nothing postern lacks */
+            char qv[CFG_QUOTE_MAX];
+            if (!*v)
+                config_notes_add(L->errs, line, "%s:%d: warning: %s: empty, asks for "
+                                 "nothing; ignored", L->cfg->file, line,
+                                 config_quote(name, q, sizeof q));
+            else
+                config_notes_add(L->errs, line, "%s:%d: warning: %s = %s: off, as in "
+                                 "postern; ignored", L->cfg->file, line,
+                                 config_quote(name, q, sizeof q), config_quote(v, qv, sizeof qv));
+        } else if (cls == CFG_CLASS_IGNORED) {
+            config_notes_add(L->errs, line, "%s:%d: warning: %s: %s; ignored",
+                             L->cfg->file, line, config_quote(name, q, sizeof q), pf);
+        } else if (cls == CFG_CLASS_MAPPED) {
+            char *val = strdup(v);
+            if (!val) {
+                free(name);
+                config_loader_oom(L, line);
+                return;
+            }
+            size_t k = 0;       /* a later line replaces an earlier one */
+            while (k < L->npf && strcmp(L->pf[k].name, name) != 0)
+                k++;
+            if (k == CFG_MAX_MAPPED) {
+                free(val);      /* cannot happen: fewer mapped names */
+            } else {
+                if (k < L->npf) {
+                    free((char *)L->pf[k].value);
+                    free((char *)L->pf[k].name);
+                } else {
+                    L->npf++;
+                }
+                L->pf[k] = (struct pf_line){ name, val, line };
+                name = NULL;    /* owned by L->pf now */
+            }
+        } else if (pf) {
             config_errors_add(L->errs,
                               "%s:%d: \"%s\" is a Postfix parameter that postern does "
                               "not implement: %s; remove the line",
                               L->cfg->file, line, config_quote(name, q, sizeof q), pf);
-        else if (hint)
+        } else if (config_user_keep(L, &name, v, line)) {
+            /* decided once every line is read (user_check) */
+        } else if (hint)
             config_errors_add(L->errs,
                               "%s:%d: unknown parameter \"%s\"; did you mean \"%s\"?",
                               L->cfg->file, line, config_quote(name, q, sizeof q), hint);
@@ -289,11 +306,11 @@ static void assign(struct loader *L, const char *text, int line)
         return;
     }
     const char *v = eq + 1;
-    while (is_ws((unsigned char)*v))
+    while (config_is_ws((unsigned char)*v))
         v++;
     char *copy = strdup(v);     /* trailing space was trimmed per line */
     if (!copy) {
-        oom_err(L, line);
+        config_loader_oom(L, line);
         return;
     }
     free(L->cfg->raw[idx]);
@@ -315,9 +332,9 @@ static void parse_lines(struct loader *L, const char *text)
         const char *bol = p;
         p = eol ? eol + 1 : e;
         lineno++;
-        while (s < e && is_ws((unsigned char)*s))
+        while (s < e && config_is_ws((unsigned char)*s))
             s++;
-        while (e > s && is_ws((unsigned char)e[-1]))
+        while (e > s && config_is_ws((unsigned char)e[-1]))
             e--;
         if (s == e || *s == '#')
             continue;           /* blank or comment: ignored, even inside
@@ -345,7 +362,7 @@ static void parse_lines(struct loader *L, const char *text)
             cur_line = lineno;
         }
         if (cur.oom)
-            oom_err(L, lineno);
+            config_loader_oom(L, lineno);
     }
     if (!L->oom && cur_line)
         assign(L, cur.s, cur_line);
@@ -378,7 +395,7 @@ static int expand_text(struct loader *L, size_t i, const char *s, struct sbuf *o
         if (close)
             s++;
         const char *name = s;
-        while (is_name_char((unsigned char)*s))
+        while (config_is_name_char((unsigned char)*s))
             s++;
         size_t len = (size_t)(s - name);
         if (len == 0) {
@@ -401,6 +418,21 @@ static int expand_text(struct loader *L, size_t i, const char *s, struct sbuf *o
             s++;
         }
         long j = find_param_n(name, len);
+        long u = j < 0 ? config_user_find(L, name, len) : -1;
+        if (u >= 0) {
+            /* a user-defined parameter: its value, expanded in turn */
+            if (L->user_busy[u] || L->depth >= CFG_MAX_DEPTH) {
+                param_err(L, i, "parameter loop (or nesting deeper than %d) through $%s",
+                          CFG_MAX_DEPTH, config_quote(L->user[u].name, q, sizeof q));
+                return -1;
+            }
+            L->user_busy[u] = 1;
+            int rc = expand_text(L, i, L->user[u].value, out);
+            L->user_busy[u] = 0;
+            if (rc < 0)
+                return -1;
+            continue;
+        }
         if (j < 0) {
             char nbuf[CFG_NAME_MAX + 1];
             size_t n = len < CFG_NAME_MAX ? len : CFG_NAME_MAX;
@@ -486,7 +518,7 @@ static int expand_param(struct loader *L, size_t i)
     }
     char *val = rc == 0 ? sbuf_take(&out, NULL) : NULL;   /* "" when empty */
     if (rc == 0 && !val) {
-        oom_err(L, L->cfg->line[i]);
+        config_loader_oom(L, L->cfg->line[i]);
         rc = -1;
     }
     if (rc < 0) {
@@ -576,12 +608,12 @@ static int split_list(const char *s, struct cfg_list *list)
 {
     size_t cap = 0;
     while (*s) {
-        while (*s == ',' || is_ws((unsigned char)*s))
+        while (*s == ',' || config_is_ws((unsigned char)*s))
             s++;
         if (!*s)
             break;
         const char *b = s;
-        while (*s && *s != ',' && !is_ws((unsigned char)*s))
+        while (*s && *s != ',' && !config_is_ws((unsigned char)*s))
             s++;
         if (list->n == cap) {
             size_t ncap = cap ? cap * 2 : 4;
@@ -614,7 +646,7 @@ static int convert(struct loader *L, size_t i)
         return 0;
     case CFG_LIST:
         if (split_list(text, (struct cfg_list *)field(L->cfg, i)) < 0) {
-            oom_err(L, L->cfg->line[i]);
+            config_loader_oom(L, L->cfg->line[i]);
             return -1;
         }
         return 0;
@@ -714,12 +746,21 @@ static void leave_empty(struct loader *L, size_t i)
     L->state[i] = ST_FAILED;
     if (config_params[i].type == CFG_STR && !*(char **)field(L->cfg, i) &&
         !(*(char **)field(L->cfg, i) = strdup("")))
-        oom_err(L, 0);
+        config_loader_oom(L, 0);
 }
 
 struct config *config_load_text_collect(const char *text, const char *name,
                                         struct config_errors *errs)
 {
+    return config_load_postfix_collect(text, name, NULL, errs);
+}
+
+struct config *config_load_postfix_collect(const char *text, const char *name,
+                                           const struct config_postfix_files *pf,
+                                           struct config_errors *errs)
+{
+    const char *master = pf ? pf->master : NULL;
+    const char *master_name = pf ? pf->master_name : NULL;
     struct loader L;
     size_t i;
 
@@ -750,6 +791,15 @@ struct config *config_load_text_collect(const char *text, const char *name,
     }
     if (!L.oom)
         parse_lines(&L, text);
+    if (!L.oom)
+        config_user_check(&L, master);
+    if (!L.oom)
+        config_pf_apply(&L, master, master_name ? master_name : "master.cf");
+    L.postfix |= master != NULL;
+    if (!L.oom && L.postfix)
+        config_pf_sasl(&L, master);
+    if (!L.oom && L.postfix)
+        config_pf_defaults(&L, pf);
     for (i = 0; !L.oom && i < L.n; i++)
         expand_param(&L, i);    /* a failure is in L.state */
     for (i = 0; !L.oom && i < L.n; i++) {
@@ -771,6 +821,17 @@ struct config *config_load_text_collect(const char *text, const char *name,
     free(L.exp);
     free(L.state);
     free(failed);
+    for (i = 0; i < L.npf; i++) {
+        free((char *)L.pf[i].name);
+        free((char *)L.pf[i].value);
+    }
+    for (i = 0; i < L.nuser; i++) {
+        /* the referenced ones stay, for config_print_nondefault */
+        if (!L.oom && L.cfg && L.user_used[i] && config_user_define(L.cfg, &L.user[i]) < 0)
+            L.oom = 1;
+        free((char *)L.user[i].name);
+        free((char *)L.user[i].value);
+    }
     if (L.oom) {
         config_free(L.cfg);
         return NULL;
@@ -830,8 +891,31 @@ struct config *config_load_collect(const char *path, struct config_errors *errs)
         return config_load_text_collect(config_default_text, "(default)", errs);
     if (config_read_file(path, &text, &len, errs) < 0)
         return NULL;
-    struct config *cfg = config_load_buffer_collect(text, len, path, errs);
+    /* a Postfix main.cf: the master.cf beside it gives the listeners, the
+     * file myorigin names the domain */
+    char mpath[4096], opath[4096];
+    char *master = NULL, *otext = NULL;
+    size_t mlen = 0, olen = 0;
+    if (config_master_path(path, mpath, sizeof mpath) == 0 && access(mpath, F_OK) == 0 &&
+        config_read_file(mpath, &master, &mlen, errs) < 0) {
+        free(text);
+        return NULL;
+    }
+    struct config_errors ignore = { 0 };   /* the loader says what is missing */
+    if (config_myorigin_path(text, opath, sizeof opath) == 0)
+        (void)config_read_file(opath, &otext, &olen, &ignore);
+    struct config_postfix_files pf = { master, mpath, otext ? opath : NULL, otext };
+    struct config *cfg;
+    if (master && strlen(master) != mlen) {
+        config_errors_add(errs, "%s: NUL byte in file; is it a text file?", mpath);
+        cfg = NULL;
+    } else if (strlen(text) != len)
+        cfg = config_load_buffer_collect(text, len, path, errs);
+    else
+        cfg = config_load_postfix_collect(text, path, &pf, errs);
+    free(otext);
     free(text);
+    free(master);
     return cfg;
 }
 
@@ -884,6 +968,9 @@ void config_free(struct config *cfg)
         if (cfg->raw)
             free(cfg->raw[i]);
     }
+    for (size_t k = 0; k < cfg->ndefined; k++)
+        free(cfg->defined[k]);
+    free(cfg->defined);
     free(cfg->raw);
     free(cfg->line);
     free(cfg->file);
@@ -894,6 +981,8 @@ void config_print_nondefault(const struct config *cfg, FILE *out)
 {
     if (!cfg || !cfg->raw)
         return;
+    for (size_t k = 0; k < cfg->ndefined; k++)
+        fprintf(out, "%s\n", cfg->defined[k]);
     for (size_t i = 0; config_params[i].name; i++)
         if (cfg->raw[i] && strcmp(cfg->raw[i], config_params[i].def) != 0)
             fprintf(out, "%s = %s\n", config_params[i].name, cfg->raw[i]);

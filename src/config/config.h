@@ -174,6 +174,9 @@ struct config {
     char **raw;         /* value as written in the file, NULL if not set */
     int *line;          /* line of the last assignment, 0 if not set */
     char *file;         /* file name given to config_load / config_load_text */
+    char **defined;     /* "name = value" of the user-defined parameters a
+                         * $name refers to (Postfix's $mua_* style) */
+    size_t ndefined;
 
     /* The exact value, in milliseconds, of each time parameter that drives
      * a timer of the queue or the SMTP client: these accept the `ms` unit
@@ -229,9 +232,18 @@ extern const char config_default_text[];
  * all. Zero-initialise (struct config_errors e = { 0 }). */
 #define CONFIG_MAX_ERRORS 20
 #define CONFIG_ERROR_MAX  1024          /* bytes of one message, NUL included */
+/* Beside the errors, the notes: warnings about Postfix lines postern
+ * ignores and what a Postfix line was mapped to ("FILE:LINE: warning: ...",
+ * "FILE:LINE: name = value: mapped to ..."). They never make a load fail.
+ * The first CONFIG_MAX_NOTES are kept; nnotes counts them all. */
+#define CONFIG_MAX_NOTES 64
+#define CONFIG_NOTE_MAX  320
 struct config_errors {
     size_t n;
     char msg[CONFIG_MAX_ERRORS][CONFIG_ERROR_MAX];
+    size_t nnotes;
+    int note_line[CONFIG_MAX_NOTES];
+    char note[CONFIG_MAX_NOTES][CONFIG_NOTE_MAX];
 };
 
 #if defined(__GNUC__)
@@ -243,6 +255,23 @@ void config_errors_add(struct config_errors *errs, const char *fmt, ...);
  * errors" line when some were not kept. */
 void config_errors_each(const struct config_errors *errs,
                         void (*say)(void *arg, const char *msg), void *arg);
+
+/* Keep a note about line `line` of the file being loaded. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void config_notes_add(struct config_errors *errs, int line, const char *fmt, ...);
+
+/* Call say() with each kept note, in the order of their lines. */
+void config_notes_each(const struct config_errors *errs,
+                       void (*say)(void *arg, const char *msg), void *arg);
+
+/* Every kept error and note of file `file` in the order of their lines
+ * (errors about no line last): say_err() for an error, say_note() for a
+ * note; then the "too many errors" line when some were not kept. */
+void config_messages_each(const struct config_errors *errs, const char *file,
+                          void (*say_err)(void *arg, const char *msg),
+                          void (*say_note)(void *arg, const char *msg), void *arg);
 
 /* Load from a file (path) or, when path is NULL, from config_default_text,
  * and validate (types, bounds, relations, values from a fixed set), going on
@@ -266,6 +295,30 @@ struct config *config_load_buffer_collect(const char *text, size_t len, const ch
 /* The same on text, as if it came from file `name` (tests, the default). */
 struct config *config_load_text_collect(const char *text, const char *name,
                                         struct config_errors *errs);
+
+/* The files beside a Postfix main.cf that postern reads: the master.cf
+ * (its SMTP services become listen, unless the file sets listen itself)
+ * and the file myorigin names (Debian's /etc/mailname: its first line is
+ * the domain). NULL texts: not there. */
+struct config_postfix_files {
+    const char *master;             /* text of master.cf, or NULL */
+    const char *master_name;        /* its path, for messages */
+    const char *myorigin_file;      /* the path myorigin names, or NULL */
+    const char *myorigin_text;      /* that file's text, or NULL */
+};
+
+/* config_load_text_collect with those files (pf may be NULL). */
+struct config *config_load_postfix_collect(const char *text, const char *name,
+                                           const struct config_postfix_files *pf,
+                                           struct config_errors *errs);
+
+/* The master.cf beside a file named main.cf ("/etc/postfix/master.cf"
+ * for "/etc/postfix/main.cf") into buf; 0, or -1 for any other file name. */
+int config_master_path(const char *main_path, char *buf, size_t len);
+
+/* The file a main.cf's last "myorigin = /PATH" names into buf: 0, or -1
+ * when myorigin is not set to an absolute path. */
+int config_myorigin_path(const char *text, char *buf, size_t len);
 
 /* config_load_collect for callers that need a usable configuration or
  * nothing: on error returns NULL and writes the first error ("FILE:LINE:
@@ -297,9 +350,34 @@ void config_print_all(const struct config *cfg, FILE *out);
  * memory runs out or out has an error. */
 int config_print_man(FILE *out, const char *version);
 
+/* The class of a parameter name (postfix_names.c): postern's own
+ * (implemented), or a Postfix one postern translates (mapped), ignores with
+ * a warning (ignored) or refuses with an error (refused); unknown for any
+ * other name. */
+enum cfg_class {
+    CFG_CLASS_IMPLEMENTED,
+    CFG_CLASS_MAPPED,
+    CFG_CLASS_IGNORED,
+    CFG_CLASS_REFUSED,
+    CFG_CLASS_UNKNOWN,
+};
+
+/* The class of `name`; *hint (if hint) gets what postern does or what to
+ * do instead, *ok (if ok) the value of a refused name that asks for
+ * nothing postern lacks (an empty value always does), or NULL. */
+enum cfg_class config_postfix_class(const char *name, const char **hint, const char **ok);
+
 /* For a Postfix parameter postern does not implement: what to do instead
  * (e.g. "use listen = smtp://ADDRESS:PORT"); NULL for any other name. */
 const char *config_postfix_hint(const char *name);
+
+/* Call fn() for each entry of the Postfix names list (names ending in '*'
+ * are prefixes, names starting with '*' suffixes), in the list's order. */
+void config_postfix_each(void (*fn)(void *arg, const char *name, enum cfg_class cls,
+                                    const char *hint), void *arg);
+
+/* "implemented", "mapped", "ignored", "refused". */
+const char *config_class_name(enum cfg_class cls);
 
 /* Call say() once for each setting that is valid but most likely a mistake
  * (relayhost without the smtp transport, AUTH that can never be sent...).

@@ -39,6 +39,56 @@ void config_errors_each(const struct config_errors *errs,
     }
 }
 
+void config_notes_add(struct config_errors *errs, int line, const char *fmt, ...)
+{
+    va_list ap;
+    if (errs->nnotes < CONFIG_MAX_NOTES) {
+        /* keep them in line order: insert after every note of an
+         * earlier or the same line */
+        size_t k = errs->nnotes;
+        while (k > 0 && errs->note_line[k - 1] > line)
+            k--;
+        memmove(errs->note[k + 1], errs->note[k], (errs->nnotes - k) * sizeof errs->note[0]);
+        memmove(errs->note_line + k + 1, errs->note_line + k,
+                (errs->nnotes - k) * sizeof errs->note_line[0]);
+        errs->note_line[k] = line;
+        va_start(ap, fmt);
+        vsnprintf(errs->note[k], sizeof errs->note[0], fmt, ap);
+        va_end(ap);
+    }
+    errs->nnotes++;
+}
+
+void config_notes_each(const struct config_errors *errs,
+                       void (*say)(void *arg, const char *msg), void *arg)
+{
+    for (size_t i = 0; i < errs->nnotes && i < CONFIG_MAX_NOTES; i++)
+        say(arg, errs->note[i]);
+}
+
+static long msg_line(const char *msg, const char *file);
+
+void config_messages_each(const struct config_errors *errs, const char *file,
+                          void (*say_err)(void *arg, const char *msg),
+                          void (*say_note)(void *arg, const char *msg), void *arg)
+{
+    size_t ne = errs->n < CONFIG_MAX_ERRORS ? errs->n : CONFIG_MAX_ERRORS;
+    size_t nn = errs->nnotes < CONFIG_MAX_NOTES ? errs->nnotes : CONFIG_MAX_NOTES;
+    size_t i = 0, k = 0;
+    while (i < ne || k < nn) {
+        if (k < nn && (i >= ne || errs->note_line[k] <= msg_line(errs->msg[i], file)))
+            say_note(arg, errs->note[k++]);
+        else
+            say_err(arg, errs->msg[i++]);
+    }
+    if (errs->n > CONFIG_MAX_ERRORS) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "too many errors (%zu, the first %d shown); is it "
+                 "the right file?", errs->n, CONFIG_MAX_ERRORS);
+        say_err(arg, msg);
+    }
+}
+
 /* The line a message of this file is about ("FILE:LINE: ..."), or INT_MAX
  * for one about a built-in default. */
 static long msg_line(const char *msg, const char *file)

@@ -145,6 +145,14 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(d->base, NULL);
 }
 
+/* A note about a Postfix line: "main.cf:3: warning: biff: ...; ignored"
+ * or what a mapped line became; the text says which. */
+static void note_say(void *arg, const char *msg)
+{
+    (void)arg;
+    log_info("%s", msg);
+}
+
 static void reload_say(void *arg, const char *msg)
 {
     (void)arg;
@@ -163,6 +171,7 @@ static void on_bundle(void *arg, struct fbundle *fb)
         config_errors_each(&errs, reload_say, NULL);
         return;
     }
+    config_notes_each(&errs, note_say, NULL);
     if (smtp_client_configure(d->smtp, rt->cfg, &rt->passwd, &rt->dkim, err, sizeof err) <
             0 ||
         runtime_auth_start(rt, d->base, d->anvil, err, sizeof err) < 0) {
@@ -428,8 +437,9 @@ int daemon_run(const char *config_path, int verbose)
     log_init("postern", NULL, verbose);
     struct config_errors errs = { 0 };
     d.rt = runtime_load(d.config_path, &errs);
+    config_messages_each(&errs, d.config_path ? d.config_path : "(default)", start_say,
+                         note_say, NULL);
     if (!d.rt) {
-        config_errors_each(&errs, start_say, NULL);
         log_info("fatal: configuration %s: %zu error%s",
                  d.config_path ? d.config_path : "(default)", errs.n, errs.n == 1 ? "" : "s");
         return 1;

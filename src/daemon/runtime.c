@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../config/maps.h"
 #include "../policy/policy.h"
@@ -444,11 +445,14 @@ static void runtime_free(struct runtime *rt)
 }
 
 /* The snapshot of the configuration text with the overrides of `listen`
- * URL i added at its end (master.cf's -o): its own restriction lists, AUTH
+ * URL i added at its end (master.cf's -o), with the files beside a Postfix
+ * main.cf that the top read (pf, or NULL): its own restriction lists, AUTH
  * and TLS context (when its level differs); the tables and mynetworks are
  * top's. Errors go to errs, naming the `listen` line. */
 static struct runtime *runtime_derive(struct runtime *top, const char *text, size_t len,
-                                      const char *name, const char *overrides, size_t i,
+                                      const char *name,
+                                      const struct config_postfix_files *pf,
+                                      const char *overrides, size_t i,
                                       struct fbundle *fb, struct config_errors *errs)
 {
     const struct config *tcfg = top->cfg;
@@ -464,7 +468,8 @@ static struct runtime *runtime_derive(struct runtime *top, const char *text, siz
     all[len] = '\n';
     memcpy(all + len + 1, overrides, olen + 1);
     struct config_errors derr = { 0 };
-    struct config *cfg = config_load_buffer_collect(all, len + 1 + olen, name, &derr);
+    /* the top's text loaded (no NUL in it): the same Postfix files too */
+    struct config *cfg = config_load_postfix_collect(all, name, pf, &derr);
     free(all);
     struct runtime *rt = cfg ? calloc(1, sizeof *rt) : NULL;
     if (rt) {
@@ -515,8 +520,8 @@ static struct runtime *runtime_derive(struct runtime *top, const char *text, siz
 
 /* The derived snapshots of the `listen` URLs with overrides. */
 static void runtime_derive_all(struct runtime *rt, const char *text, size_t len,
-                               const char *name, struct fbundle *fb,
-                               struct config_errors *errs)
+                               const char *name, const struct config_postfix_files *pf,
+                               struct fbundle *fb, struct config_errors *errs)
 {
     const struct config *cfg = rt->cfg;
     char where[512], err[1024], over[2048];
@@ -531,8 +536,58 @@ static void runtime_derive_all(struct runtime *rt, const char *text, size_t len,
             config_errors_add(errs, "out of memory");
             return;
         }
-        rt->listeners[i] = runtime_derive(rt, text, len, name, over, i, fb, errs);
+        rt->listeners[i] = runtime_derive(rt, text, len, name, pf, over, i, fb, errs);
     }
+}
+
+/* The files beside a Postfix main.cf (config.h: config_postfix_files), read
+ * as the configuration is, and kept for the derived snapshots. */
+struct pf_hold {
+    struct config_postfix_files pf;
+    char *master, *otext;
+    char mpath[4096], opath[4096];
+};
+
+static void pf_hold_free(struct pf_hold *h)
+{
+    free(h->master);
+    free(h->otext);
+    h->master = h->otext = NULL;
+}
+
+/* -1 with the error in errs when the master.cf is there but unreadable; a
+ * myorigin file that cannot be read is the loader's to report. */
+static int pf_hold_read(struct pf_hold *h, struct fbundle *fb, const char *path,
+                        const char *text, struct config_errors *errs)
+{
+    char why[768] = "";
+    size_t mlen = 0, olen = 0;
+    int replay = fb && fbundle_is_replay(fb);
+    memset(h, 0, sizeof *h);
+    if (config_master_path(path, h->mpath, sizeof h->mpath) == 0 &&
+        (replay ? fbundle_get(fb, h->mpath, &mlen) != NULL : access(h->mpath, F_OK) == 0)) {
+        h->master = runtime_read(fb, RF_CONFIG, h->mpath, NULL, 0, &mlen, why, sizeof why,
+                                 errs);
+        if (!h->master) {
+            if (errs->n == 0)
+                config_errors_add(errs, "%s", why);
+            return -1;
+        }
+        if (strlen(h->master) != mlen) {
+            config_errors_add(errs, "%s: NUL byte in file; is it a text file?", h->mpath);
+            pf_hold_free(h);
+            return -1;
+        }
+    }
+    if (config_myorigin_path(text, h->opath, sizeof h->opath) == 0 &&
+        (replay ? fbundle_get(fb, h->opath, &olen) != NULL : access(h->opath, R_OK) == 0)) {
+        struct config_errors ignore = { 0 };
+        h->otext = runtime_read(fb, RF_CONFIG, h->opath, NULL, 0, &olen, why, sizeof why,
+                                &ignore);
+    }
+    h->pf = (struct config_postfix_files){ h->master, h->mpath, h->otext ? h->opath : NULL,
+                                           h->otext };
+    return 0;
 }
 
 /* Every error, the configuration's and those of mynetworks and the map
@@ -544,6 +599,8 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     char why[768] = "", where[512];
     char *text = NULL;
     size_t len = 0;
+    struct pf_hold hold;
+    memset(&hold, 0, sizeof hold);
     if (path) {
         text = runtime_read(fb, RF_CONFIG, path, NULL, 0, &len, why, sizeof why, errs);
         if (!text) {
@@ -551,17 +608,28 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
                 config_errors_add(errs, "%s", why);
             return NULL;
         }
-        cfg = config_load_buffer_collect(text, len, path, errs);
+        /* a Postfix main.cf: the master.cf beside it gives the listeners,
+         * the file myorigin names the domain */
+        if (pf_hold_read(&hold, fb, path, text, errs) < 0) {
+            free(text);
+            return NULL;
+        }
+        if (strlen(text) != len)
+            cfg = config_load_buffer_collect(text, len, path, errs);   /* says where */
+        else
+            cfg = config_load_postfix_collect(text, path, &hold.pf, errs);
     } else {
         cfg = config_load_collect(NULL, errs);
     }
     if (!cfg) {
         free(text);
+        pf_hold_free(&hold);
         return NULL;
     }
     struct runtime *rt = calloc(1, sizeof *rt);
     if (!rt) {
         free(text);
+        pf_hold_free(&hold);
         config_free(cfg);
         config_errors_add(errs, "out of memory");
         return NULL;
@@ -570,6 +638,7 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     rt->refs = 1;
     if (!(rt->mynetworks = calloc(1, sizeof *rt->mynetworks))) {
         free(text);
+        pf_hold_free(&hold);
         config_errors_add(errs, "out of memory");
         runtime_unref(rt);
         return NULL;
@@ -646,8 +715,9 @@ struct runtime *runtime_load_from(const char *path, struct fbundle *fb,
     if (errs->n == 0)
         runtime_derive_all(rt, text ? text : config_default_text,
                            text ? len : strlen(config_default_text), path ? path : "(default)",
-                           fb, errs);
+                           text ? &hold.pf : NULL, fb, errs);
     free(text);
+    pf_hold_free(&hold);
     if (errs->n > 0) {
         runtime_unref(rt);
         return NULL;

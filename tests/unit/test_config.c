@@ -367,11 +367,19 @@ static void test_syntax_errors(void **state)
         { "zzbogus = no\n",
           { "t.cf:1: unknown parameter \"zzbogus\"; ", "postern check -d", NULL } },
         /* Postfix names postern does not implement say what to do instead */
-        { "mail_owner = x\ninet_interfaces = all\n",
-          { "t.cf:2: \"inet_interfaces\" is a Postfix parameter that postern does not "
-            "implement: use listen = smtp://ADDRESS:PORT", "remove the line", NULL } },
-        { "biff = no\n",
-          { "t.cf:1: \"biff\" is a Postfix parameter", "can go; remove the line", NULL } },
+        { "mail_owner = x\ncontent_filter = amavis:[127.0.0.1]:10024\n",
+          { "t.cf:2: \"content_filter\" is a Postfix parameter that postern does not "
+            "implement: content filters are not implemented", "remove the line", NULL } },
+        { "smtpd_restriction_classes = x\n",
+          { "t.cf:1: \"smtpd_restriction_classes\" is a Postfix parameter",
+            "write the restrictions in the lists; remove the line", NULL } },
+        { "soft_bounce = yes\n",
+          { "t.cf:1: \"soft_bounce\" is a Postfix parameter", NULL } },
+        { "inet_interfaces = eth0\n",
+          { "t.cf:1: inet_interfaces = \"eth0\": \"eth0\" is not an address",
+            "listen = smtp://ADDRESS:25", NULL } },
+        { "inet_protocols = ipx\n",
+          { "t.cf:1: inet_protocols = \"ipx\": use all, ipv4 or ipv6", NULL } },
         /* the bad line wins even when earlier lines are fine */
         { "mail_owner = x\n\n\ntotally_bogus_name = 1\n",
           { "t.cf:4: ", "\"totally_bogus_name\"", NULL } },
@@ -388,11 +396,321 @@ static void test_syntax_errors(void **state)
 static void test_postfix_hints_never_shadow_parameters(void **state)
 {
     (void)state;
-    for (const struct cfg_param *p = config_params; p->name; p++)
+    for (const struct cfg_param *p = config_params; p->name; p++) {
         if (config_postfix_hint(p->name))
             fail_msg("%s is a postern parameter but listed as unimplemented", p->name);
+        if (config_postfix_class(p->name, NULL, NULL) != CFG_CLASS_IMPLEMENTED)
+            fail_msg("%s is a postern parameter but not implemented", p->name);
+    }
     assert_non_null(config_postfix_hint("smtpd_restriction_classes"));
     assert_null(config_postfix_hint("relayhost"));
+    /* patterns: prefixes and suffixes, and exact entries first */
+    assert_int_equal(config_postfix_class("qmgr_message_active_limit", NULL, NULL),
+                     CFG_CLASS_IGNORED);
+    assert_int_equal(config_postfix_class("readme_directory", NULL, NULL),
+                     CFG_CLASS_IGNORED);
+    assert_int_equal(config_postfix_class("queue_directory", NULL, NULL),
+                     CFG_CLASS_IMPLEMENTED);
+    assert_int_equal(config_postfix_class("default_process_limit", NULL, NULL),
+                     CFG_CLASS_MAPPED);
+    assert_int_equal(config_postfix_class("smtpd_milters", NULL, NULL), CFG_CLASS_REFUSED);
+    assert_int_equal(config_postfix_class("zzbogus", NULL, NULL), CFG_CLASS_UNKNOWN);
+    assert_string_equal(config_class_name(CFG_CLASS_REFUSED), "refused");
+}
+
+struct seen_msgs {
+    char out[8][CONFIG_ERROR_MAX];
+    size_t n;
+};
+
+static void collect_msg(void *arg, const char *msg)
+{
+    struct seen_msgs *seen = arg;
+    if (seen->n < 8)
+        snprintf(seen->out[seen->n++], CONFIG_ERROR_MAX, "%s", msg);
+}
+
+/* The notes of loading text, one string joined with '\n'. */
+static struct config *load_notes(const char *text, char *notes, size_t len,
+                                 struct config_errors *errs)
+{
+    memset(errs, 0, sizeof *errs);
+    struct config *cfg = config_load_text_collect(text, "main.cf", errs);
+    size_t used = 0;
+    notes[0] = '\0';
+    for (size_t i = 0; i < errs->nnotes && i < CONFIG_MAX_NOTES && used < len; i++)
+        used += (size_t)snprintf(notes + used, len - used, "%s\n", errs->note[i]);
+    return cfg;
+}
+
+static void test_postfix_ignored_and_mapped(void **state)
+{
+    (void)state;
+    static struct config_errors errs;
+    static char notes[8192];
+    char buf[256];
+    struct config *cfg = load_notes(
+        "myhostname = mx.example.com\n"                /* 1 */
+        "append_dot_mydomain = no\n"
+        "biff = no\n"                                  /* 3 */
+        "inet_protocols = ipv4\n"
+        "inet_interfaces = all\n"                      /* 5 */
+        "default_process_limit = 300\n"
+        "qmgr_message_active_limit = 20000\n"          /* 7 */
+        "smtpd_use_tls = yes\n"
+        "content_filter =\n"                           /* 9 */
+        "soft_bounce = no\n", notes, sizeof notes, &errs);
+    assert_non_null(cfg);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(notes,
+        "main.cf: default_transport = smtp: Postfix's default (postern's own is capture)\n"
+        "main.cf:2: warning: append_dot_mydomain: Postfix tuning postern does not need; "
+        "ignored\n"
+        "main.cf:3: warning: biff: postern has no local mailboxes to notify; ignored\n"
+        "main.cf:4: inet_protocols = ipv4: mapped to listen with inet_interfaces (line 5)\n"
+        "main.cf:5: inet_interfaces = all: mapped to listen = smtp://0.0.0.0:25\n"
+        "main.cf:6: default_process_limit = 300: mapped to smtpd_max_connections = 300\n"
+        "main.cf:7: warning: qmgr_message_active_limit: Postfix tuning postern does not "
+        "need; ignored\n"
+        "main.cf:8: smtpd_use_tls = yes: mapped to smtpd_tls_security_level = may\n"
+        "main.cf:9: warning: content_filter: empty, asks for nothing; ignored\n"
+        "main.cf:10: warning: soft_bounce = no: off, as in postern; ignored\n");
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf), "smtp://0.0.0.0:25");
+    assert_string_equal(value(cfg, "smtpd_max_connections", buf, sizeof buf), "300");
+    assert_string_equal(value(cfg, "smtpd_tls_security_level", buf, sizeof buf), "may");
+    config_free(cfg);
+
+    /* both protocols, loopback-only; an explicit postern setting wins */
+    cfg = load_notes("inet_interfaces = loopback-only\ninet_protocols = all\n"
+                     "smtpd_use_tls = yes\nsmtpd_tls_security_level = encrypt\n",
+                     notes, sizeof notes, &errs);
+    assert_non_null(cfg);
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf),
+                        "smtp://127.0.0.1:25|smtp://[::1]:25");
+    assert_string_equal(value(cfg, "smtpd_tls_security_level", buf, sizeof buf), "encrypt");
+    assert_non_null(strstr(notes, "main.cf:3: warning: smtpd_use_tls: ignored: "
+                                  "smtpd_tls_security_level is set on line 4"));
+    config_free(cfg);
+
+    /* addresses, filtered by protocol as Postfix does */
+    cfg = load_notes("inet_interfaces = 192.0.2.1, [2001:db8::1] 127.0.0.1\n"
+                     "inet_protocols = ipv6\n", notes, sizeof notes, &errs);
+    assert_non_null(cfg);
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf), "smtp://[2001:db8::1]:25");
+    config_free(cfg);
+}
+
+static void test_postfix_master_cf_listeners(void **state)
+{
+    (void)state;
+    static struct config_errors errs;
+    static char buf[8192];
+    static const char master[] =
+        "# service type  private unpriv  chroot  wakeup  maxproc command + args\n"
+        "smtp      inet  n       -       y       -       -       smtpd\n"       /* 2 */
+        "submission inet n       -       y       -       -       smtpd\n"       /* 3 */
+        "  -o syslog_name=postfix/submission\n"
+        "  -o smtpd_tls_security_level=encrypt\n"
+        "#  -o smtpd_tls_auth_only=yes\n"
+        "  -o smtpd_client_restrictions=\n"
+        "  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject\n"
+        "  -o milter_macro_daemon_name=ORIGINATING\n"
+        "127.0.0.1:smtps inet n  -       y       -       10      smtpd\n"       /* 10 */
+        "  -o smtpd_tls_wrappermode=yes\n"
+        "pickup    unix  n       -       y       60      1       pickup\n"
+        "628       inet  n       -       y       -       -       qmqpd\n";     /* 13 */
+    memset(&errs, 0, sizeof errs);
+    struct config_postfix_files pf = { master, "master.cf", NULL, NULL };
+    struct config *cfg = config_load_postfix_collect(
+        "inet_interfaces = all\ninet_protocols = ipv4\n", "main.cf", &pf, &errs);
+    assert_non_null(cfg);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf),
+                        "smtp://0.0.0.0:25|"
+                        "submission://0.0.0.0:587?smtpd_tls_security_level=encrypt&"
+                        "smtpd_relay_restrictions=permit_sasl_authenticated+reject|"
+                        "submissions://127.0.0.1:465");
+    /* maxproc: 100 (-), 100 (-), 10 */
+    assert_string_equal(value(cfg, "smtpd_max_connections", buf, sizeof buf), "210");
+    size_t used = 0;
+    for (size_t i = 0; i < errs.nnotes && used < sizeof buf; i++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, "%s\n", errs.note[i]);
+    assert_non_null(strstr(buf, "main.cf:1: inet_interfaces = all: the addresses of "
+                                "master.cf's services\n"));
+    assert_non_null(strstr(buf, "master.cf:2: smtp inet smtpd: mapped to listen "
+                                "smtp://0.0.0.0:25\n"));
+    assert_non_null(strstr(buf, "master.cf:3: warning: submission: -o syslog_name"));
+    assert_non_null(strstr(buf, "master.cf:3: warning: submission: -o "
+                                "smtpd_client_restrictions= (empty): the main.cf value applies; ignored"));
+    assert_non_null(strstr(buf, "master.cf:13: warning: 628 inet qmqpd: not an SMTP "
+                                "server; ignored\n"));
+    config_free(cfg);
+
+    /* a refused -o, a bad service: errors at their master.cf lines */
+    memset(&errs, 0, sizeof errs);
+    pf.master = "smtp inet n - y - - smtpd -o content_filter=amavis:[127.0.0.1]:10024\n"
+                "bogus inet n - y - - smtpd\n"
+                "short inet n\n";
+    cfg = config_load_postfix_collect("", "main.cf", &pf, &errs);
+    assert_int_equal(errs.n, 3);
+    assert_non_null(strstr(errs.msg[0], "master.cf:1: smtp: -o content_filter is a Postfix "
+                                        "parameter that postern does not implement"));
+    assert_non_null(strstr(errs.msg[1], "master.cf:2: service \"bogus\": not a port"));
+    assert_non_null(strstr(errs.msg[2], "master.cf:3: expected \"service type"));
+    config_free(cfg);
+
+    /* listen in the file wins over master.cf */
+    memset(&errs, 0, sizeof errs);
+    pf.master = "smtp inet n - y - - smtpd\n";
+    cfg = config_load_postfix_collect("listen = smtp://127.0.0.1:2525\n", "main.cf", &pf,
+                                      &errs);
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf), "smtp://127.0.0.1:2525");
+    assert_string_equal(errs.note[1], "main.cf:1: warning: listen is set here: "
+                                      "master.cf's services are not used for it");
+    config_free(cfg);
+
+    /* Debian's myorigin = /etc/mailname: a domain is needed */
+    memset(&errs, 0, sizeof errs);
+    cfg = config_load_postfix_collect("biff = no\nmyorigin = /etc/mailname\n", "main.cf",
+                                      NULL, &errs);
+    assert_int_equal(errs.n, 1);
+    assert_non_null(strstr(errs.msg[0], "main.cf:2: myorigin = \"/etc/mailname\": postern "
+                                        "cannot read that file; write the domain out"));
+    config_free(cfg);
+    /* with the file: its first line */
+    memset(&errs, 0, sizeof errs);
+    struct config_postfix_files mailname = { NULL, NULL, "/etc/mailname",
+                                             "mail.example.org\nignored\n" };
+    cfg = config_load_postfix_collect("biff = no\nmyorigin = /etc/mailname\n", "main.cf",
+                                      &mailname, &errs);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(cfg->myorigin, "mail.example.org");
+    char opath[64];
+    assert_int_equal(config_myorigin_path("myorigin = /a\nmyorigin=/etc/mailname \n", opath,
+                                          sizeof opath), 0);
+    assert_string_equal(opath, "/etc/mailname");
+    assert_int_equal(config_myorigin_path("myorigin = /a\nmyorigin = $myhostname\n", opath,
+                                          sizeof opath), -1);
+    config_free(cfg);
+
+    char path[64];
+    assert_int_equal(config_master_path("/etc/postfix/main.cf", path, sizeof path), 0);
+    assert_string_equal(path, "/etc/postfix/master.cf");
+    assert_int_equal(config_master_path("main.cf", path, sizeof path), 0);
+    assert_string_equal(path, "master.cf");
+    assert_int_equal(config_master_path("/etc/postern/postern.cf", path, sizeof path), -1);
+}
+
+static void test_postfix_sasl(void **state)
+{
+    (void)state;
+    static struct config_errors errs;
+    static char notes[8192];
+    /* Postfix's default type, cyrus: saslauthd; the Cyrus name goes */
+    struct config *cfg = load_notes("biff = no\nsmtpd_sasl_auth_enable = yes\n"
+                                    "smtpd_sasl_path = smtpd\n", notes, sizeof notes, &errs);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(cfg->smtpd_sasl_type, "saslauthd");
+    assert_string_equal(cfg->smtpd_sasl_path, "");
+    assert_non_null(strstr(notes, "main.cf:2: smtpd_sasl_type = cyrus (Postfix's default): "
+                                  "mapped to smtpd_sasl_type = saslauthd"));
+    assert_non_null(strstr(notes, "main.cf:3: warning: smtpd_sasl_path = smtpd: the Cyrus "
+                                  "application name; ignored"));
+    config_free(cfg);
+    /* dovecot's socket under Postfix's queue directory */
+    cfg = load_notes("biff = no\nsmtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = dovecot\n"
+                     "smtpd_sasl_path = private/auth\n", notes, sizeof notes, &errs);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(cfg->smtpd_sasl_path, "/var/spool/postfix/private/auth");
+    config_free(cfg);
+    /* a postern file (no Postfix names) keeps postern's default type */
+    cfg = load_notes("smtpd_sasl_auth_enable = yes\n", notes, sizeof notes, &errs);
+    assert_string_equal(cfg->smtpd_sasl_type, "postern");
+    assert_int_equal(errs.nnotes, 0);
+    config_free(cfg);
+}
+
+/* Postfix's user-defined parameters: a name postern does not know is
+ * accepted when a $name refers to it (main.cf or master.cf), and expanded;
+ * any other stays an error. */
+static void test_user_defined_parameters(void **state)
+{
+    (void)state;
+    static struct config_errors errs;
+    static char notes[8192];
+    char buf[512];
+    struct config *cfg = load_notes(
+        "mua_base = permit_sasl_authenticated\n"
+        "mua_client_restrictions = $mua_base, reject\n"
+        "smtpd_client_restrictions = ${mua_client_restrictions}\n"
+        "orphan_thing = 1\n"
+        "mesage_size_limit = 5\n", notes, sizeof notes, &errs);
+    assert_int_equal(errs.n, 2);
+    assert_string_equal(errs.msg[0], "main.cf:4: unknown parameter \"orphan_thing\"; fix or "
+                        "remove it (run \"postern check -d\" to list known parameters)");
+    assert_string_equal(errs.msg[1], "main.cf:5: unknown parameter \"mesage_size_limit\"; "
+                        "did you mean \"message_size_limit\"?");
+    assert_string_equal(value(cfg, "smtpd_client_restrictions", buf, sizeof buf),
+                        "permit_sasl_authenticated|reject");
+    config_free(cfg);
+
+    /* referenced from master.cf only; printed with the settings */
+    memset(&errs, 0, sizeof errs);
+    struct config_postfix_files pf = {
+        "submission inet n - y - - smtpd -o smtpd_relay_restrictions=$mua_relay\n",
+        "master.cf", NULL, NULL };
+    cfg = config_load_postfix_collect("mua_relay = permit_sasl_authenticated, reject\n",
+                                      "main.cf", &pf, &errs);
+    assert_int_equal(errs.n, 0);
+    assert_string_equal(value(cfg, "listen", buf, sizeof buf),
+                        "submission://0.0.0.0:587?smtpd_relay_restrictions=$mua_relay|"
+                        "submission://[::]:587?smtpd_relay_restrictions=$mua_relay");
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    config_print_nondefault(cfg, f);
+    fclose(f);
+    assert_non_null(strstr(out, "mua_relay = permit_sasl_authenticated, reject\n"));
+    assert_non_null(strstr(out, "smtpd_relay_restrictions=$$mua_relay "));
+    free(out);
+    config_free(cfg);
+
+    /* a loop through them is an error, not a hang */
+    memset(&errs, 0, sizeof errs);
+    cfg = config_load_text_collect("a_x = $b_x\nb_x = $a_x\nmyorigin = $a_x\n", "main.cf",
+                                   &errs);
+    assert_int_equal(errs.n, 1);
+    assert_non_null(strstr(errs.msg[0], "parameter loop"));
+    config_free(cfg);
+}
+
+static void test_postfix_every_message_in_line_order(void **state)
+{
+    (void)state;
+    static struct config_errors errs;
+    static char notes[8192];
+    struct config *cfg = load_notes(
+        "biff = no\n"                                  /* 1 */
+        "smtpd_milters = inet:localhost:8891\n"         /* 2 */
+        "fork_attempts = 5\n"                          /* 3 */
+        "smtpd_timeout = lots\n"                       /* 4 */
+        "header_checks = regexp:/etc/postfix/hc\n",     /* 5 */
+        notes, sizeof notes, &errs);
+    assert_int_equal(errs.n, 3);
+    assert_int_equal(errs.nnotes, 3);   /* biff, fork_attempts, default_transport */
+    config_free(cfg);
+    static struct seen_msgs seen;
+    seen.n = 0;
+    config_messages_each(&errs, "main.cf", collect_msg, collect_msg, &seen);
+    assert_int_equal(seen.n, 6);
+    assert_string_equal(seen.out[0], "main.cf: default_transport = smtp: Postfix's default "
+                                     "(postern's own is capture)");
+    for (size_t i = 1; i < seen.n; i++) {
+        char want[40];
+        snprintf(want, sizeof want, "main.cf:%zu:", i);
+        if (strncmp(seen.out[i], want, strlen(want)) != 0)
+            fail_msg("message %zu is \"%s\"", i, seen.out[i]);
+    }
 }
 
 static void test_suggest_name(void **state)
@@ -1263,6 +1581,11 @@ int main(void)
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_suggest_name),
         cmocka_unit_test(test_postfix_hints_never_shadow_parameters),
+        cmocka_unit_test(test_postfix_ignored_and_mapped),
+        cmocka_unit_test(test_postfix_every_message_in_line_order),
+        cmocka_unit_test(test_postfix_master_cf_listeners),
+        cmocka_unit_test(test_postfix_sasl),
+        cmocka_unit_test(test_user_defined_parameters),
         cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_expansion_errors),
         cmocka_unit_test(test_expansion_size_cap),
