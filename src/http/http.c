@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../util/inet.h"
 #include "../util/log.h"
 
 #define HTTP_LISTEN_BACKLOG 64
@@ -106,34 +107,17 @@ int http_parse_listen(const char *s, char *host, size_t hostlen, int *port, char
 
 int http_bind(const char *listen_s, char *err, size_t errlen)
 {
-    char host[256], ports[16];
+    char host[256];
     int port;
     if (http_parse_listen(listen_s, host, sizeof host, &port, err, errlen) < 0)
         return -1;
-    snprintf(ports, sizeof ports, "%d", port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST;
-    int rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, ports, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "http_listen %s: %s (an IP address is expected)", listen_s,
-                 gai_strerror(rc));
+    char why[256];
+    int fd = inet_listen_tcp(host, port, 1, HTTP_LISTEN_BACKLOG, why, sizeof why);
+    if (fd < 0) {
+        snprintf(err, errlen, "http_listen %s: %s%s", listen_s, why,
+                 fd == -2 ? " (an IP address is expected)" : "");
         return -1;
     }
-    int one = 1;
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        (res->ai_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, HTTP_LISTEN_BACKLOG) < 0) {
-        snprintf(err, errlen, "http_listen %s: %s", listen_s, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    freeaddrinfo(res);
     log_info("listening on http://%s", listen_s);
     return fd;
 }

@@ -24,6 +24,7 @@
 #include "../policy/policy.h"
 #include "../queue/queue.h"
 #include "../util/fs.h"
+#include "../util/inet.h"
 #include "../util/log.h"
 #include "../util/metrics.h"
 #include "../util/unixsock.h"
@@ -499,30 +500,12 @@ int server_bind(const char *url, enum listen_kind *kind, char *err, size_t errle
     int port;
     if (server_parse_listen(url, kind, host, sizeof host, &port, err, errlen) < 0)
         return -1;
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    int rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, portstr, &hints, &res);
-    if (rc != 0) {
-        snprintf(err, errlen, "listen %s: %s", url, gai_strerror(rc));
+    char why[256];
+    int fd = inet_listen_tcp(host, port, 0, LISTEN_BACKLOG, why, sizeof why);
+    if (fd < 0) {
+        snprintf(err, errlen, "listen %s: %s", url, why);
         return -1;
     }
-    int one = 1;
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        (res->ai_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
-        snprintf(err, errlen, "listen %s: %s", url, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    freeaddrinfo(res);
     log_info("listening on %s", url);
     return fd;
 }

@@ -2,10 +2,14 @@
 #include "inet.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* Copy the address part of s (len bytes) without surrounding brackets into
  * host; -1 when it does not fit or is empty. */
@@ -107,4 +111,35 @@ int inet_prefix_match(const struct inet_prefix *p, int family, const unsigned ch
         return 1;
     unsigned char mask = (unsigned char)(0xff << (8 - rest));
     return (addr[bytes] & mask) == (p->addr[bytes] & mask);
+}
+
+int inet_listen_tcp(const char *host, int port, int numeric_host, int backlog, char *why,
+                    size_t whylen)
+{
+    struct addrinfo hints, *res = NULL;
+    char ports[16];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | (numeric_host ? AI_NUMERICHOST : 0);
+    snprintf(ports, sizeof ports, "%d", port);
+    int rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, ports, &hints, &res);
+    if (rc != 0) {
+        snprintf(why, whylen, "%s", gai_strerror(rc));
+        return -2;
+    }
+    int one = 1;
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    /* IPV6_V6ONLY: "[::]:25" and "0.0.0.0:25" can be two listeners */
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        (res->ai_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, backlog) < 0) {
+        snprintf(why, whylen, "%s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
 }

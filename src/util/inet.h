@@ -25,4 +25,11 @@ int inet_addr_parse(const char *s, int *family, unsigned char addr[16]);
 /* Is the address (family, bytes as from inet_addr_parse) inside p? */
 int inet_prefix_match(const struct inet_prefix *p, int family, const unsigned char *addr);
 
+/* A non-blocking, close-on-exec TCP socket listening on host ("*": every
+ * address; numeric_host: an IP address only) and port with SO_REUSEADDR
+ * (and IPV6_V6ONLY for IPv6). The descriptor; -2 when host does not
+ * resolve, -1 when the socket cannot be made or bound, with why. */
+int inet_listen_tcp(const char *host, int port, int numeric_host, int backlog, char *why,
+                    size_t whylen);
+
 #endif
