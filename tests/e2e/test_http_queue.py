@@ -350,11 +350,7 @@ def test_queue_page_in_chromium(make_postern, base, webdriver):  # noqa: F811
             return b in wd.text("#notice")
         except AssertionError:      # not there yet (or another page: shown below)
             return False
-    deadline = time.monotonic() + 15
-    while not notice():
-        assert time.monotonic() < deadline, "no notice after the click; the page:\n" + \
-            wd.s("GET", "/source")
-        time.sleep(0.1)
+    wait_until(notice, "a notice after the click", timeout=15, interval=0.1)
     assert "on hold" in wd.text("#notice")
     assert listing(p)[b]["state"] == "hold"
     p.wait_log(rf"{b}: held by http user {USER}$", flags=re.M)
