@@ -58,12 +58,21 @@ STOP_TIMEOUT = 15.0
 # ports
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A port that was free a moment ago on the loopback address host."""
+    """A port that was free a moment ago on the loopback address host, and
+    never handed out before in this run: the kernel may give a port just
+    closed again, and two listeners of one daemon would then collide."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def have_ipv6_loopback():
